@@ -1,0 +1,94 @@
+"""One settings object, read from the environment.
+
+Every process (web, scheduler, CLI, tests) builds its settings here so that
+configuration has a single source of truth.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-change-me"
+
+
+def _default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("scope-assistant", appauthor=False))
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment describes an unusable configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    secret_key: str = DEFAULT_SECRET_KEY
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=_default_data_dir)
+    redis_url: str | None = None
+    confidence_threshold: float = 0.5
+    host: str = "127.0.0.1"
+    port: int = 8050
+    log_level: str = "INFO"
+    pool_size: int = 5
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        data_dir = env.get("SCOPE_DATA_DIR")
+        values = dict(
+            env=env.get("SCOPE_ENV", "development"),
+            secret_key=env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(data_dir).expanduser() if data_dir else _default_data_dir(),
+            redis_url=env.get("REDIS_URL") or None,
+            confidence_threshold=_float("SCOPE_CONFIDENCE_THRESHOLD", 0.5),
+            host=env.get("SCOPE_HOST", "127.0.0.1"),
+            port=int(_float("SCOPE_PORT", 8050)),
+            log_level=env.get("SCOPE_LOG_LEVEL", "INFO"),
+            pool_size=int(_float("SCOPE_DB_POOL_SIZE", 5)),
+        )
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 0.0 < self.confidence_threshold < 1.0:
+            raise ConfigError("SCOPE_CONFIDENCE_THRESHOLD must be between 0 and 1")
+        if self.is_production:
+            if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+                raise ConfigError(
+                    "refusing to start in production without SECRET_KEY "
+                    "(set a random value of at least 32 characters)"
+                )
+            if not self.database_url:
+                raise ConfigError("refusing to start in production without DATABASE_URL")
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)

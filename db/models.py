@@ -1,0 +1,280 @@
+"""SQLAlchemy 2 models: the single description of the schema.
+
+Migrations in ``migrations/`` build exactly these tables; a test compares the
+two so they cannot drift.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("admin", "manager", "adjuster", "viewer")
+CLAIM_STATUSES = ("new", "assigned", "in_review", "awaiting_info", "closed")
+MODEL_STATUSES = ("candidate", "champion", "retired")
+PARTY_ROLES = ("claimant", "insured", "driver", "witness", "provider", "repair_shop", "attorney", "payee")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSONB, list: JSONB}
+
+
+def _now_col():
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+user_departments = Table(
+    "user_departments",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    lines_of_business: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
+    color: Mapped[str] = mapped_column(String(7), server_default="#6c757d")
+    is_triage: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[dt.datetime] = _now_col()
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="ck_users_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120), server_default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    capacity: Mapped[int] = mapped_column(Integer, server_default="40")
+    created_at: Mapped[dt.datetime] = _now_col()
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    departments: Mapped[list[Department]] = relationship(secondary=user_departments, lazy="selectin")
+
+
+class Dataset(Base):
+    """A source of claims with its own feature spec and label space."""
+
+    __tablename__ = "datasets"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    # [{"name": ..., "kind": "numeric|categorical|text|date", "source": "column|extra"}]
+    feature_spec: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    mapping: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    created_at: Mapped[dt.datetime] = _now_col()
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    __table_args__ = (
+        UniqueConstraint("dataset", "source_key", name="uq_claims_dataset_source_key"),
+        CheckConstraint(f"status IN {CLAIM_STATUSES}", name="ck_claims_status"),
+        Index("ix_claims_queue", "department_id", "status", "report_date"),
+        Index("ix_claims_adjuster_status", "adjuster_id", "status"),
+        Index("ix_claims_dataset_status", "dataset", "status"),
+        Index("ix_claims_policy_number", "policy_number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    claim_number: Mapped[str] = mapped_column(String(40), unique=True)
+    policy_number: Mapped[str | None] = mapped_column(String(40))
+    line_of_business: Mapped[str | None] = mapped_column(String(40))
+    loss_date: Mapped[dt.date | None] = mapped_column(Date)
+    report_date: Mapped[dt.date | None] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    claimed_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    reserve_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    paid_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    state: Mapped[str | None] = mapped_column(String(40))
+    region: Mapped[str | None] = mapped_column(String(60))
+    postcode: Mapped[str | None] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(20), server_default="new")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    adjuster_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    fraud_label: Mapped[bool | None] = mapped_column(Boolean)
+    fraud_ring: Mapped[str | None] = mapped_column(String(40))
+    dataset: Mapped[str] = mapped_column(ForeignKey("datasets.name"))
+    source_key: Mapped[str] = mapped_column(String(80))
+    extra: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    version: Mapped[int] = mapped_column(Integer, server_default="1", nullable=False)
+    created_at: Mapped[dt.datetime] = _now_col()
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+    adjuster: Mapped[User | None] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Party(Base):
+    __tablename__ = "parties"
+    __table_args__ = (
+        Index("ix_parties_phone", "phone", postgresql_where=text("phone IS NOT NULL")),
+        Index("ix_parties_email", "email", postgresql_where=text("email IS NOT NULL")),
+        Index("ix_parties_address", "address", postgresql_where=text("address IS NOT NULL")),
+        Index("ix_parties_bank_account", "bank_account", postgresql_where=text("bank_account IS NOT NULL")),
+        Index("ix_parties_plate", "plate", postgresql_where=text("plate IS NOT NULL")),
+        Index("ix_parties_vin", "vin", postgresql_where=text("vin IS NOT NULL")),
+        Index("ix_parties_provider_id", "provider_id", postgresql_where=text("provider_id IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(160))
+    # Identifiers are stored normalised (see services.parties.normalise_*) so
+    # that equality links claims: digits-only phones, lower-case emails, etc.
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(300))
+    bank_account: Mapped[str | None] = mapped_column(String(40))
+    plate: Mapped[str | None] = mapped_column(String(16))
+    vin: Mapped[str | None] = mapped_column(String(17))
+    provider_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = _now_col()
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        CheckConstraint(f"status IN {MODEL_STATUSES}", name="ck_model_versions_status"),
+        Index(
+            "uq_model_versions_champion",
+            "dataset",
+            unique=True,
+            postgresql_where=text("status = 'champion'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset: Mapped[str] = mapped_column(ForeignKey("datasets.name"))
+    version: Mapped[str] = mapped_column(String(60), unique=True)
+    status: Mapped[str] = mapped_column(String(20), server_default="candidate")
+    params: Mapped[dict] = mapped_column(JSONB)
+    feature_schema: Mapped[dict] = mapped_column(JSONB)
+    classes: Mapped[list] = mapped_column(JSONB)
+    metrics: Mapped[dict] = mapped_column(JSONB)
+    train_start: Mapped[dt.date | None] = mapped_column(Date)
+    train_end: Mapped[dt.date | None] = mapped_column(Date)
+    n_train: Mapped[int] = mapped_column(Integer)
+    n_holdout: Mapped[int] = mapped_column(Integer)
+    artifact_format: Mapped[str] = mapped_column(String(10), server_default="ubj")
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = _now_col()
+    promoted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RoutingDecision(Base):
+    """What the router decided and why, frozen at decision time (a trigger
+    rejects UPDATE and DELETE)."""
+
+    __tablename__ = "routing_decisions"
+    __table_args__ = (Index("ix_routing_decisions_claim", "claim_id", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    predicted_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    routed_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    probabilities: Mapped[dict] = mapped_column(JSONB)
+    confidence: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    features: Mapped[dict] = mapped_column(JSONB)
+    # {class_code: {driver: contribution}} grouped by source column, plus base values
+    shap_values: Mapped[dict] = mapped_column(JSONB)
+    shap_method: Mapped[str] = mapped_column(String(10))
+    drivers: Mapped[list] = mapped_column(JSONB)
+    decided_at: Mapped[dt.datetime] = _now_col()
+
+    model_version: Mapped[ModelVersion] = relationship(lazy="joined")
+
+
+class ClaimEvent(Base):
+    """Claim history: every intake, routing, move, status change and note."""
+
+    __tablename__ = "claim_events"
+    __table_args__ = (Index("ix_claim_events_claim", "claim_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = _now_col()
+    from_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    to_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(60))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+
+class AuditLog(Base):
+    """Append-only (a trigger rejects UPDATE, DELETE and TRUNCATE)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = _now_col()
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(80))
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset: Mapped[str] = mapped_column(ForeignKey("datasets.name"))
+    file_name: Mapped[str] = mapped_column(String(300))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    mapping_name: Mapped[str] = mapped_column(String(120))
+    n_rows: Mapped[int] = mapped_column(Integer, server_default="0")
+    n_imported: Mapped[int] = mapped_column(Integer, server_default="0")
+    n_duplicates: Mapped[int] = mapped_column(Integer, server_default="0")
+    n_rejected: Mapped[int] = mapped_column(Integer, server_default="0")
+    report_path: Mapped[str | None] = mapped_column(String(500))
+    started_at: Mapped[dt.datetime] = _now_col()
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(254), server_default="system")

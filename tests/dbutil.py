@@ -1,0 +1,65 @@
+"""Real PostgreSQL for tests: the server at TEST_DATABASE_URL (default the
+local one on 127.0.0.1:5432), or an embedded one when none answers."""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def admin_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return url
+    except psycopg.OperationalError:
+        if "TEST_DATABASE_URL" in os.environ:
+            raise
+    from db.embedded import start_embedded
+
+    pgdata = Path(os.environ.get("SCOPE_TEST_PGDATA", Path(tempfile.gettempdir()) / "scope-test-pgdata"))
+    return start_embedded(pgdata)
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def create_database(prefix: str = "scope_test") -> tuple[str, str]:
+    """Create an empty database; return (its URL, the admin URL)."""
+    admin = admin_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    return url, admin
+
+
+def drop_database(url: str, admin: str) -> None:
+    name = make_url(url).database
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(Path(__file__).resolve().parents[1] / "alembic.ini"))
+    cfg.attributes["url"] = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    command.upgrade(cfg, revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(Path(__file__).resolve().parents[1] / "alembic.ini"))
+    cfg.attributes["url"] = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    command.downgrade(cfg, revision)
