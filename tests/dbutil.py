@@ -48,18 +48,14 @@ def drop_database(url: str, admin: str) -> None:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    from alembic import command
-    from alembic.config import Config
+    from db.migrate import upgrade as _upgrade
+    from db.session import normalise_url
 
-    cfg = Config(str(Path(__file__).resolve().parents[1] / "alembic.ini"))
-    cfg.attributes["url"] = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    command.upgrade(cfg, revision)
+    _upgrade(normalise_url(url), revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
-    from alembic import command
-    from alembic.config import Config
+    from db.migrate import downgrade as _downgrade
+    from db.session import normalise_url
 
-    cfg = Config(str(Path(__file__).resolve().parents[1] / "alembic.ini"))
-    cfg.attributes["url"] = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    command.downgrade(cfg, revision)
+    _downgrade(normalise_url(url), revision)

@@ -1,0 +1,94 @@
+"""Application factory: Flask server + Dash pages, for gunicorn (``app:server``)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from flask import Flask
+
+from config import Settings
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    settings = settings or Settings.from_env()
+    settings.validate()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from db.flask_db import db
+    from db.session import resolve_database_url
+
+    server = Flask(__name__)
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=resolve_database_url(settings),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": settings.pool_size, "pool_pre_ping": True,
+                                   "max_overflow": settings.pool_size * 2},
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        SCOPE_PRODUCTION=settings.is_production,
+        SCOPE_SETTINGS=settings,
+    )
+    db.init_app(server)
+
+    from api.health import bp as health_bp
+    from auth.login import bp as auth_bp
+    from auth.login import login_manager
+
+    login_manager.init_app(server)
+    server.register_blueprint(auth_bp)
+    server.register_blueprint(health_bp)
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        serve_locally=True,
+        suppress_callback_exceptions=True,
+        title="SCOPE Assistant",
+        update_title=None,
+        external_stylesheets=[],
+    )
+    from components.shell import shell
+
+    app.layout = shell
+    import callbacks  # noqa: F401  (registers every callback)
+    from auth import guard
+
+    guard.install(server, app)
+    _install_error_handlers(server)
+    return app
+
+
+def _install_error_handlers(server: Flask) -> None:
+    from flask import jsonify, request
+    from werkzeug.exceptions import HTTPException
+
+    @server.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return exc
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify(error="internal error"), 500
+
+
+_default_app: dash.Dash | None = None
+
+
+def __getattr__(name: str):
+    # gunicorn reads ``app:server``; build it on first access, not at import,
+    # so importing this module never touches the database.
+    global _default_app
+    if name == "server":
+        if _default_app is None:
+            _default_app = create_app()
+        return _default_app.server
+    raise AttributeError(name)

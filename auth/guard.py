@@ -1,0 +1,69 @@
+"""Server-side enforcement: every route needs a signed-in user (except the
+login page, health checks and static bundles), and every Dash callback must
+declare the permission it needs. A callback that declares nothing is refused."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import dash
+from dash.exceptions import PreventUpdate
+from flask import jsonify, redirect, request
+from urllib.parse import quote
+
+from auth.current import user_or_none
+from auth.permissions import Perm
+
+PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/assets/", "/_dash-component-suites/", "/favicon.ico")
+SIGNED_IN = "signed-in"  # a callback any signed-in user may call (it checks records itself)
+_PERM_ATTR = "_scope_permission"
+# Dash's own page-routing callback renders page layouts, which check permission themselves.
+DASH_INTERNAL_OUTPUTS = ("_pages_content.children", "_pages_dummy.children")
+
+
+def secure_callback(permission: Perm | str, *args: Any, **kwargs: Any) -> Callable:
+    """``dash.callback`` that also records and enforces the permission."""
+
+    def decorator(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*a: Any, **k: Any):
+            user = user_or_none()
+            if user is None or (permission != SIGNED_IN and not user.can(permission)):
+                raise PreventUpdate
+            return fn(*a, **k)
+
+        setattr(wrapper, _PERM_ATTR, permission)
+        return dash.callback(*args, **kwargs)(wrapper)
+
+    return decorator
+
+
+def callback_permission(dash_app: dash.Dash, output_key: str) -> Perm | str | None:
+    entry = dash_app.callback_map.get(output_key)
+    if entry is None:
+        return None
+    perm = getattr(entry.get("callback"), _PERM_ATTR, None)
+    if perm is None and any(o in output_key for o in DASH_INTERNAL_OUTPUTS):
+        return SIGNED_IN
+    return perm
+
+
+def install(server, dash_app: dash.Dash) -> None:
+    @server.before_request
+    def _guard():
+        path = request.path
+        if path.startswith(PUBLIC_PREFIXES):
+            return None
+        user = user_or_none()
+        is_dash_api = path.startswith("/_dash-") or path.startswith("/api/")
+        if user is None:
+            if is_dash_api or request.method != "GET":
+                return jsonify(error="authentication required"), 401
+            return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
+        if path.endswith("/_dash-update-component"):
+            body = request.get_json(silent=True) or {}
+            output = body.get("output") if isinstance(body, dict) else None
+            perm = callback_permission(dash_app, output) if isinstance(output, str) else None
+            if perm is None or (perm != SIGNED_IN and not user.can(perm)):
+                return jsonify(error="not allowed"), 403
+        return None

@@ -1,0 +1,251 @@
+"""The ``scope`` command. Errors are one line and a non-zero exit code."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+class CliError(Exception):
+    """An error whose message is meant for the person at the terminal."""
+
+
+def _settings():
+    from config import Settings
+
+    return Settings.from_env()
+
+
+def _factory(settings):
+    from db.session import make_engine, make_session_factory, resolve_database_url
+
+    url = resolve_database_url(settings)
+    return make_session_factory(make_engine(url, pool_size=2)), url
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def cmd_db(args) -> int:
+    from db import migrate
+    from services.departments import ensure_standard_departments
+
+    settings = _settings()
+    factory, url = _factory(settings)
+    if args.action == "upgrade":
+        migrate.upgrade(url, args.revision or "head")
+        with factory.begin() as session:
+            ensure_standard_departments(session)
+        print(f"database at {args.revision or 'head'}")
+    else:
+        if not args.revision:
+            raise CliError("scope db downgrade needs a revision (for example: -1 or base)")
+        migrate.downgrade(url, args.revision)
+        print(f"database downgraded to {args.revision}")
+    return 0
+
+
+def _ensure_schema(url: str) -> None:
+    from db import migrate
+
+    if not migrate.is_current(url):
+        raise CliError("the database schema is not up to date: run `scope db upgrade` first")
+
+
+def cmd_demo_data(args) -> int:
+    from services import routing
+    from services.demo_data import load_demo_data
+
+    if args.claims <= 0:
+        raise CliError("--claims must be a positive number")
+    settings = _settings()
+    factory, url = _factory(settings)
+    _ensure_schema(url)
+    with factory.begin() as session:
+        summary = load_demo_data(session, args.claims, args.seed)
+    with factory.begin() as session:
+        if routing.has_champion(session, "synthetic"):
+            summary["routed"] = routing.route_unscored(session, "synthetic", threshold=settings.confidence_threshold,
+                                                       shap_method="approx")
+    _print_json(summary)
+    return 0
+
+
+def _check_file(path: str, what: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise CliError(f"{what} not found: {path}")
+    return p
+
+
+def cmd_import(args) -> int:
+    from services.imports import import_csv
+
+    settings = _settings()
+    factory, url = _factory(settings)
+    _ensure_schema(url)
+    with factory.begin() as session:
+        summary = import_csv(session, _check_file(args.file, "CSV file"), _check_file(args.mapping, "mapping file"),
+                             args.dataset, settings.reports_dir, actor=os.environ.get("USER", "cli"),
+                             threshold=settings.confidence_threshold)
+    _print_json(summary)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from services.training import train_dataset
+
+    settings = _settings()
+    factory, url = _factory(settings)
+    _ensure_schema(url)
+    with factory.begin() as session:
+        result = train_dataset(session, args.dataset)
+    _print_json(result)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from services.evaluation import evaluate_csv
+
+    settings = _settings()
+    factory, url = _factory(settings)
+    _ensure_schema(url)
+    with factory() as session:
+        result = evaluate_csv(session, _check_file(args.file, "CSV file"), _check_file(args.mapping, "mapping file"),
+                              args.dataset)
+        session.rollback()
+    _print_json(result)
+    return 0
+
+
+def cmd_create_user(args) -> int:
+    from services.users import create_user
+
+    password = args.password or os.environ.get("SCOPE_NEW_USER_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise CliError("give the password with --password or SCOPE_NEW_USER_PASSWORD")
+        password = getpass.getpass("Password for the new user: ")
+    settings = _settings()
+    factory, url = _factory(settings)
+    _ensure_schema(url)
+    with factory.begin() as session:
+        user = create_user(session, email=args.email, role=args.role, password=password, name=args.name or "",
+                           department_codes=args.department or [], actor="cli")
+        print(f"created {user.role} {user.email} (id {user.id})")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from db import migrate
+    from jobs import bootstrap
+
+    settings = _settings()
+    factory, url = _factory(settings)
+    if not migrate.is_current(url):
+        print("migrating the database...")
+        migrate.upgrade(url)
+    if not args.no_bootstrap:
+        bootstrap.run(factory, settings, demo_claims=args.demo_claims)
+    env = dict(os.environ)
+    env["DATABASE_URL"] = url
+    bind = f"{settings.host}:{settings.port}"
+    cmd = [sys.executable, "-m", "gunicorn", "app:server", "--bind", bind, "--workers", str(args.workers),
+           "--timeout", "120", "--chdir", str(ROOT), "--access-logfile", "-" if args.access_log else "/dev/null"]
+    print(f"\nSCOPE Assistant is starting on http://{bind}")
+    if not settings.is_production:
+        print("Demo logins:")
+        for login in bootstrap.DEMO_LOGINS:
+            print(f"  {login.role:<9} {login.email:<26} password: {login.password}")
+    print("Press Ctrl+C to stop.\n", flush=True)
+    try:
+        return subprocess.call(cmd, env=env, cwd=ROOT)
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from auth.permissions import ROLES
+
+    parser = argparse.ArgumentParser(prog="scope", description="SCOPE Assistant: claims triage.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="set up what is missing and serve the app")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--demo-claims", type=int, default=20_000)
+    p.add_argument("--no-bootstrap", action="store_true", help="skip demo users, data and first model")
+    p.add_argument("--access-log", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("db", help="database migrations")
+    p.add_argument("action", choices=["upgrade", "downgrade"])
+    p.add_argument("revision", nargs="?")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("demo-data", help="load synthetic demo claims")
+    p.add_argument("--claims", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("import", help="import a legacy claims CSV with a mapping file")
+    p.add_argument("file")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--dataset", required=True)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("train", help="train a router on a dataset's closed claims")
+    p.add_argument("--dataset", required=True)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a labelled CSV with a dataset's champion (stores nothing)")
+    p.add_argument("file")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--dataset", required=True)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("create-user", help="create a user account")
+    p.add_argument("--email", required=True)
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--name")
+    p.add_argument("--password")
+    p.add_argument("--department", action="append", help="department code (repeatable)")
+    p.set_defaults(func=cmd_create_user)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT))
+    logging.basicConfig(level=os.environ.get("SCOPE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line, never a traceback
+        if os.environ.get("SCOPE_DEBUG"):
+            raise
+        print(f"scope: error: {_describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def _describe(exc: Exception) -> str:
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+    if isinstance(exc, OperationalError):
+        return "cannot reach the database (check DATABASE_URL)"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error: {exc.__class__.__name__} (set SCOPE_DEBUG=1 for details)"
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return message
+
+
+if __name__ == "__main__":
+    sys.exit(main())

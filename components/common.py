@@ -1,0 +1,37 @@
+"""Small shared building blocks for pages."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+
+def page_header(title: str, subtitle: str | None = None, right=None) -> html.Div:
+    return html.Div([
+        html.Div([html.H2(title, className="mb-0"),
+                  html.P(subtitle, className="text-muted mb-0") if subtitle else None]),
+        html.Div(right) if right is not None else None,
+    ], className="d-flex justify-content-between align-items-end mb-4 page-header")
+
+
+def message(title: str, text: str, color: str = "warning") -> dbc.Alert:
+    return dbc.Alert([html.H5(title, className="alert-heading"), html.P(text, className="mb-0")],
+                     color=color, className="mt-3")
+
+
+def not_allowed(text: str = "Your role does not give access to this page.") -> dbc.Alert:
+    return message("Not allowed", text, "danger")
+
+
+def dept_badge(name: str, color: str) -> html.Span:
+    return html.Span(name, className="dept-badge", style={"backgroundColor": color})
+
+
+def money(value) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):,.2f}"
+
+
+def stat(label: str, value, hint: str | None = None) -> html.Div:
+    return html.Div([html.Div(label, className="stat-label"), html.Div(value, className="stat-value"),
+                     html.Div(hint, className="stat-hint") if hint else None], className="stat")

@@ -1,0 +1,48 @@
+"""The frame around every page: navigation bar and page container."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from auth.current import user_or_none
+from auth.permissions import Perm
+
+ROLE_LABELS = {"admin": "Admin", "manager": "Manager", "adjuster": "Adjuster", "viewer": "Viewer"}
+
+
+def navbar(user) -> dbc.Navbar:
+    from auth import csrf
+
+    links = [dbc.NavItem(dbc.NavLink("Overview", href="/", active="exact")),
+             dbc.NavItem(dbc.NavLink("Queues", href="/queues", active="partial"))]
+    if user.can(Perm.VIEW_MODELS):
+        links.append(dbc.NavItem(dbc.NavLink("Models", href="/models", active="partial")))
+    logout = html.Form(
+        [dcc.Input(type="hidden", name="csrf_token", value=csrf.token()),
+         html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm", id="logout-button")],
+        action="/logout", method="post", className="ms-3 mb-0",
+    )
+    who = html.Span([
+        html.Span(user.name, className="me-2"),
+        dbc.Badge(ROLE_LABELS.get(user.role, user.role), color="light", text_color="dark", className="role-badge"),
+    ], className="navbar-text text-white small")
+    return dbc.Navbar(
+        dbc.Container([
+            dbc.NavbarBrand(html.Span(["SCOPE ", html.Span("Assistant", className="brand-light")]), href="/"),
+            dbc.Nav(links, navbar=True, className="me-auto"),
+            html.Div([who, logout], className="d-flex align-items-center"),
+        ], fluid=True),
+        color="dark", dark=True, className="scope-navbar mb-4",
+    )
+
+
+def shell():
+    user = user_or_none()
+    if user is None:
+        # Only reachable in a race with logout: the guard redirects otherwise.
+        return html.Div([dcc.Location(id="shell-redirect", href="/login", refresh=True)])
+    return html.Div([
+        navbar(user),
+        dbc.Container(dash.page_container, fluid=True, className="scope-page pb-5"),
+    ])

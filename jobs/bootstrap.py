@@ -1,0 +1,73 @@
+"""First-start set-up for the run command: each step is skipped when done,
+so a second start is up in seconds. Each step is its own transaction."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from db.models import Claim
+from services.departments import ensure_standard_departments
+from services.users import create_user, get_by_email
+
+log = logging.getLogger(__name__)
+DEMO_DATASET = "synthetic"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    password: str
+    departments: tuple[str, ...] = ()
+
+
+DEMO_LOGINS = (
+    DemoLogin("admin", "admin@scope.example", "scope-demo-admin"),
+    DemoLogin("manager", "manager@scope.example", "scope-demo-manager"),
+    DemoLogin("adjuster", "adjuster@scope.example", "scope-demo-adjuster", ("AUTO_PD", "AUTO_GLASS", "TRIAGE")),
+    DemoLogin("viewer", "viewer@scope.example", "scope-demo-viewer"),
+)
+
+
+def ensure_demo_users(session: Session) -> int:
+    created = 0
+    for login in DEMO_LOGINS:
+        if get_by_email(session, login.email) is None:
+            create_user(session, email=login.email, role=login.role, password=login.password,
+                        department_codes=list(login.departments), actor="bootstrap")
+            created += 1
+    return created
+
+
+def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000, seed: int = 42,
+        say=print) -> None:
+    from services import routing, training
+    from services.demo_data import load_demo_data
+
+    with factory.begin() as session:
+        ensure_standard_departments(session)
+        if ensure_demo_users(session):
+            say("created demo users")
+    with factory.begin() as session:
+        has_claims = session.scalar(select(func.count()).select_from(select(Claim.id).limit(1).subquery()))
+        if not has_claims:
+            say(f"loading {demo_claims:,} synthetic demo claims (seed {seed})...")
+            summary = load_demo_data(session, demo_claims, seed)
+            say(f"  loaded {summary['claims']:,} claims and {summary['parties']:,} parties")
+    with factory.begin() as session:
+        if not routing.has_champion(session, DEMO_DATASET):
+            say("training the first router model (about a minute)...")
+            result = training.train_dataset(session, DEMO_DATASET)
+            m = result["metrics"]
+            say(f"  {result['model_version']}: accuracy {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}, "
+                f"promoted={result['promoted']}")
+    with factory.begin() as session:
+        if routing.has_champion(session, DEMO_DATASET):
+            n = routing.route_unscored(session, DEMO_DATASET, threshold=settings.confidence_threshold,
+                                       shap_method="exact")
+            if n:
+                say(f"  routed {n:,} open claims")

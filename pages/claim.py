@@ -1,0 +1,102 @@
+"""One claim: its facts, the stored routing decision with its reasons, and its history."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import html
+
+from auth.current import user_or_none
+from auth.permissions import Perm
+from components.common import dept_badge, message, money, not_allowed
+from components.decision import decision_panel
+from db.flask_db import read_session
+from services.access import AccessDenied, NotFound
+from services.claims import get_claim_view
+
+dash.register_page(__name__, path_template="/claims/<claim_number>", title="Claim · SCOPE Assistant", name="Claim")
+
+STATUS_COLORS = {"new": "primary", "assigned": "info", "in_review": "warning", "awaiting_info": "secondary",
+                 "closed": "success"}
+PARTY_FIELDS = ("phone", "email", "address", "bank_account", "plate", "vin", "provider_id")
+
+
+def _facts(claim) -> dbc.Card:
+    rows = [
+        ("Policy", claim.policy_number or "—"), ("Line of business", claim.line_of_business or "—"),
+        ("Loss date", claim.loss_date or "—"), ("Reported", claim.report_date or "—"),
+        ("Claimed", money(claim.claimed_amount)), ("Reserve", money(claim.reserve_amount)),
+        ("Location", ", ".join(x for x in (claim.state, claim.postcode) if x) or "—"),
+        ("Adjuster", claim.adjuster.name if claim.adjuster else "Unassigned"), ("Source", claim.dataset),
+    ]
+    return dbc.Card(dbc.CardBody([
+        html.H5("Claim facts", className="card-title"),
+        html.Dl([item for k, v in rows for item in (html.Dt(k, className="col-5"), html.Dd(str(v), className="col-7"))],
+                className="row mb-0 small facts"),
+    ]), className="shadow-sm mb-4")
+
+
+def _description(claim) -> dbc.Card:
+    # Rendered as a text child: Dash escapes it, so no user HTML ever runs.
+    return dbc.Card(dbc.CardBody([
+        html.H5("Description", className="card-title"),
+        html.P(claim.description or "No description given.", className="mb-0 description", id="claim-description"),
+    ]), className="shadow-sm mb-4")
+
+
+def _parties(parties) -> dbc.Card | None:
+    if not parties:
+        return None
+    items = []
+    for p in parties:
+        ids = [f"{f.replace('_', ' ')}: {getattr(p, f)}" for f in PARTY_FIELDS if getattr(p, f)]
+        items.append(html.Li([html.Span(p.role.replace("_", " ").title(), className="fw-semibold me-2"),
+                              html.Span(p.name or ""), html.Div(" · ".join(ids), className="small text-muted")],
+                             className="mb-2"))
+    return dbc.Card(dbc.CardBody([html.H5("Parties", className="card-title"), html.Ul(items, className="list-unstyled mb-0")]),
+                    className="shadow-sm mb-4")
+
+
+def _timeline(events) -> dbc.Card:
+    if not events:
+        body = html.P("Nothing has happened to this claim yet.", className="text-muted mb-0")
+    else:
+        body = html.Ul([
+            html.Li([html.Span(e["at"], className="text-muted me-2 small"), html.Span(e["kind"].title(), className="fw-semibold me-2"),
+                     html.Span(" → ".join(x for x in (e["from_department"], e["to_department"]) if x) or (e["to_status"] or "")),
+                     html.Span(f" · {e['actor']}", className="text-muted small"),
+                     html.Div(e["note"], className="small") if e["note"] else None])
+            for e in events
+        ], className="timeline list-unstyled mb-0")
+    return dbc.Card(dbc.CardBody([html.H5("History", className="card-title"), body]), className="shadow-sm mb-4")
+
+
+def layout(claim_number: str | None = None, **_query):
+    user = user_or_none()
+    if user is None or not user.can(Perm.VIEW_CLAIMS):
+        return not_allowed()
+    try:
+        view = get_claim_view(read_session(), user, claim_number or "")
+    except NotFound:
+        return message("Claim not found", f"There is no claim numbered {claim_number!s:.40}.")
+    except AccessDenied as exc:
+        return not_allowed(str(exc).capitalize() + ".")
+    claim, dept = view.claim, view.department
+    header = html.Div([
+        html.Div([
+            html.H2(claim.claim_number, className="mb-1"),
+            html.Div([
+                dbc.Badge(claim.status.replace("_", " ").title(), color=STATUS_COLORS.get(claim.status, "secondary"), className="me-2"),
+                dept_badge(dept.name, dept.color) if dept else html.Span("Not routed yet", className="text-muted"),
+            ]),
+        ]),
+        html.A("← Back to queue", href=f"/queues?department={dept.code}" if dept else "/queues", className="btn btn-outline-secondary btn-sm"),
+    ], className="d-flex justify-content-between align-items-start mb-4 page-header")
+    decision = (decision_panel(view.decision, view.departments) if view.decision
+                else dbc.Alert("This claim has no routing decision yet (no champion model when it arrived).", color="info"))
+    return html.Div([
+        header,
+        dbc.Row([
+            dbc.Col([_description(claim), _facts(claim), _parties(view.parties)], lg=4),
+            dbc.Col([decision, _timeline(view.events)], lg=8),
+        ]),
+    ])

@@ -1,0 +1,83 @@
+"""Read models for the claim page: the claim, its stored routing decision
+(exactly as decided, whatever the champion is now), parties and history."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Claim, ClaimEvent, Department, ModelVersion, Party, RoutingDecision, User
+from services.access import AccessDenied, NotFound, can_see_department
+
+CLAIM_NUMBER_MAX = 40
+
+
+@dataclass
+class DecisionView:
+    id: int
+    model_version: str
+    model_status: str
+    decided_at: str
+    predicted: str
+    routed: str
+    confidence: float
+    threshold: float
+    probabilities: dict[str, float]
+    shap_values: dict
+    shap_method: str
+    drivers: list[dict]
+    features: dict
+
+
+@dataclass
+class ClaimView:
+    claim: Claim
+    department: Department | None
+    departments: dict[str, Department]
+    decision: DecisionView | None
+    parties: list[Party] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+
+
+def get_claim_view(session: Session, user, claim_number: str) -> ClaimView:
+    if not isinstance(claim_number, str) or not claim_number or len(claim_number) > CLAIM_NUMBER_MAX:
+        raise NotFound("no such claim")
+    claim = session.scalar(select(Claim).where(Claim.claim_number == claim_number))
+    if claim is None:
+        raise NotFound(f"no claim {claim_number}")
+    if not can_see_department(user, claim.department_id):
+        raise AccessDenied("this claim is outside your departments")
+    departments = {d.code: d for d in session.scalars(select(Department))}
+    by_id = {d.id: d for d in departments.values()}
+    decision_row = session.execute(
+        select(RoutingDecision, ModelVersion.version, ModelVersion.status)
+        .join(ModelVersion, ModelVersion.id == RoutingDecision.model_version_id)
+        .where(RoutingDecision.claim_id == claim.id)
+        .order_by(RoutingDecision.id.desc())
+        .limit(1)
+    ).first()
+    decision = None
+    if decision_row:
+        d, version, status = decision_row
+        decision = DecisionView(
+            id=d.id, model_version=version, model_status=status,
+            decided_at=d.decided_at.strftime("%Y-%m-%d %H:%M UTC"),
+            predicted=by_id[d.predicted_department_id].code, routed=by_id[d.routed_department_id].code,
+            confidence=d.confidence, threshold=d.threshold, probabilities=d.probabilities,
+            shap_values=d.shap_values, shap_method=d.shap_method, drivers=d.drivers, features=d.features,
+        )
+    parties = list(session.scalars(select(Party).where(Party.claim_id == claim.id).order_by(Party.id).limit(50)))
+    events = []
+    for ev, actor in session.execute(
+        select(ClaimEvent, User.name).outerjoin(User, User.id == ClaimEvent.actor_id)
+        .where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.at, ClaimEvent.id).limit(200)
+    ):
+        events.append({
+            "at": ev.at.strftime("%Y-%m-%d %H:%M"), "kind": ev.kind, "actor": actor or "SCOPE",
+            "to_department": by_id[ev.to_department_id].name if ev.to_department_id in by_id else None,
+            "from_department": by_id[ev.from_department_id].name if ev.from_department_id in by_id else None,
+            "to_status": ev.to_status, "reason": ev.reason, "note": ev.note,
+        })
+    return ClaimView(claim=claim, department=claim.department, departments=departments,
+                     decision=decision, parties=parties, events=events)

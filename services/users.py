@@ -1,0 +1,80 @@
+"""User accounts: creation, lookup and credential checks."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from auth.passwords import hash_password, needs_rehash, verify_password
+from auth.permissions import ROLES
+from db.models import Department, User
+from services import audit
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+class UserError(ValueError):
+    pass
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def get_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    role: str,
+    password: str,
+    name: str = "",
+    department_codes: list[str] | None = None,
+    actor: str = "system",
+) -> User:
+    email = normalise_email(email)
+    if not EMAIL_RE.match(email):
+        raise UserError(f"not a valid email address: {email!r}")
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r} (choose from {', '.join(ROLES)})")
+    if get_by_email(session, email) is not None:
+        raise UserError(f"a user with email {email} already exists")
+    departments: list[Department] = []
+    if department_codes:
+        departments = list(session.scalars(select(Department).where(Department.code.in_(department_codes))))
+        missing = set(department_codes) - {d.code for d in departments}
+        if missing:
+            raise UserError(f"unknown department(s): {', '.join(sorted(missing))}")
+    user = User(email=email, role=role, name=name or email.split("@")[0].title(),
+                password_hash=hash_password(password), departments=departments)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor, action="user.create", target_type="user", target_id=user.id,
+                 after={"email": email, "role": role, "departments": department_codes or []})
+    return user
+
+
+def authenticate(session: Session, email: str, password: str, *, ip: str | None = None) -> User | None:
+    """Return the active user whose password matches, recording the attempt."""
+    user = get_by_email(session, email)
+    ok = user is not None and user.is_active and verify_password(user.password_hash, password)
+    if user is None:
+        verify_password(None, password)
+    audit.record(session, actor=normalise_email(email)[:254], actor_id=user.id if user else None,
+                 action="auth.login" if ok else "auth.login_failed", target_type="user",
+                 target_id=user.id if user else None, ip=ip)
+    if not ok:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = dt.datetime.now(dt.timezone.utc)
+    return user
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0
