@@ -68,3 +68,57 @@ def session_factory(engine):
     from db.session import make_session_factory
 
     return make_session_factory(engine)
+
+
+WEB_DEMO_CLAIMS = int(os.environ.get("SCOPE_TEST_WEB_CLAIMS", "1500"))
+
+
+@pytest.fixture(scope="session")
+def web_database_url():
+    """A database of its own for the web tests, set up exactly as the run
+    command does (demo users, synthetic claims, first model, routed claims)."""
+    url, admin = dbutil.create_database("scope_web")
+    dbutil.upgrade(url)
+    from config import Settings
+    from db.session import make_engine, make_session_factory, normalise_url
+    from jobs import bootstrap
+
+    engine = make_engine(normalise_url(url))
+    bootstrap.run(make_session_factory(engine), Settings(database_url=url), demo_claims=WEB_DEMO_CLAIMS,
+                  say=lambda *_: None)
+    engine.dispose()
+    yield url
+    dbutil.drop_database(url, admin)
+
+
+@pytest.fixture(scope="session")
+def web_app(web_database_url):
+    """The one Dash app of the test session (Dash registers page callbacks
+    globally, so a process serves one app)."""
+    from app import create_app
+    from config import Settings
+
+    return create_app(Settings(database_url=web_database_url, secret_key="test-secret-key-" + "x" * 32))
+
+
+def login(client, email: str, password: str):
+    import re
+
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"})
+
+
+@pytest.fixture()
+def client_for(web_app):
+    """A logged-in test client for a demo role: client_for('adjuster')."""
+    from jobs.bootstrap import DEMO_LOGINS
+
+    def make(role: str):
+        creds = next(d for d in DEMO_LOGINS if d.role == role)
+        client = web_app.server.test_client()
+        response = login(client, creds.email, creds.password)
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        return client
+
+    return make

@@ -1,0 +1,57 @@
+"""A person's path through SCOPE in a real browser."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".scope-navbar")
+
+
+def test_login_page_shows_error_for_bad_password(page, live_server):
+    page.goto(live_server + "/login")
+    screenshot(page, "login")
+    page.fill("#email", "adjuster@scope.example")
+    page.fill("#password", "not-the-password")
+    page.click("button[type=submit]")
+    assert "not correct" in page.inner_text(".alert-danger")
+
+
+def test_adjuster_opens_queue_and_reads_why_a_claim_was_routed(page, live_server):
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    page.wait_for_selector(".queue-card")
+    screenshot(page, "overview")
+    page.goto(live_server + "/queues?department=AUTO_PD")
+    page.wait_for_selector(".claim-link", timeout=15000)
+    status = page.inner_text("#queue-status")
+    assert re.search(r"[\d,]+ open claims", status), status
+    screenshot(page, "queue")
+
+    page.locator(".claim-link").first.click()
+    page.wait_for_selector("#decision-reasons li", timeout=15000)
+    reasons = page.inner_text("#decision-reasons")
+    assert "toward" in reasons
+    assert page.locator("#decision-waterfall .main-svg").count() > 0
+    assert page.locator("#decision-probabilities .main-svg").count() > 0
+    assert "synthetic-" in page.inner_text("#decision-model-version")
+    screenshot(page, "claim")
+    assert page.console_errors == []
+
+
+def test_manager_sees_models_page(page, live_server):
+    sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
+    page.goto(live_server + "/models")
+    page.wait_for_selector("text=Router models")
+    assert page.locator("text=champion").count() >= 1
+    screenshot(page, "models")
+    assert page.console_errors == []

@@ -1,0 +1,111 @@
+"""Every route and every registered callback checks the user on the server."""
+from __future__ import annotations
+
+import pytest
+
+from auth.guard import SIGNED_IN, callback_permission
+from auth.permissions import ROLE_PERMISSIONS, Perm
+
+PAGES = ["/", "/queues", "/models", "/claims/SYN-0000001"]
+
+
+def _dash_body(output_key: str) -> dict:
+    return {"output": output_key, "outputs": [], "inputs": [], "state": [], "changedPropIds": []}
+
+
+def test_every_callback_declares_a_permission(web_app):
+    keys = list(web_app.callback_map)
+    assert keys, "the app registered no callbacks"
+    undeclared = [k for k in keys if callback_permission(web_app, k) is None]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize("path", PAGES + ["/_dash-layout", "/_dash-dependencies"])
+def test_pages_need_login(web_app, path):
+    response = web_app.server.test_client().get(path)
+    assert response.status_code in (302, 401)
+    if response.status_code == 302:
+        assert response.headers["Location"].startswith("/login")
+    assert b"SYN-" not in response.data
+
+
+def test_unauthenticated_callback_gets_401_and_no_data(web_app):
+    client = web_app.server.test_client()
+    for key in web_app.callback_map:
+        response = client.post("/_dash-update-component", json=_dash_body(key))
+        assert response.status_code == 401, key
+        assert response.get_json() == {"error": "authentication required"}
+
+
+def test_unknown_callback_output_is_refused(client_for):
+    client = client_for("admin")
+    response = client.post("/_dash-update-component", json=_dash_body("..secret.children.."))
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("role", list(ROLE_PERMISSIONS))
+def test_each_role_reaches_only_its_callbacks(web_app, client_for, role):
+    client = client_for(role)
+    for key in web_app.callback_map:
+        perm = callback_permission(web_app, key)
+        allowed = perm == SIGNED_IN or perm in ROLE_PERMISSIONS[role]
+        response = client.post("/_dash-update-component", json=_dash_body(key))
+        if allowed:
+            assert response.status_code != 403, key
+        else:
+            assert response.status_code == 403, key
+
+
+def test_healthz_and_readyz(web_app):
+    client = web_app.server.test_client()
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    assert ready.get_json()["checks"] == {"database": True, "champion_model": True}
+
+
+def test_login_rejects_wrong_password_and_foreign_next(web_app):
+    from tests.conftest import login
+
+    client = web_app.server.test_client()
+    bad = login(client, "admin@scope.example", "wrong-password-123")
+    assert bad.status_code == 401
+    assert b"not correct" in bad.data
+    page = client.get("/login?next=https://evil.example/")
+    assert b"evil.example" not in page.data
+
+
+def test_login_form_needs_csrf_token(web_app):
+    client = web_app.server.test_client()
+    response = client.post("/login", data={"email": "admin@scope.example", "password": "scope-demo-admin"})
+    assert response.status_code == 400
+
+
+def render_page(client, pathname: str, search: str = "") -> tuple[int, str]:
+    """Ask the server for a page's layout exactly as the browser does."""
+    response = client.post("/_dash-update-component", json={
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+        "inputs": [{"id": "_pages_location", "property": "pathname", "value": pathname},
+                   {"id": "_pages_location", "property": "search", "value": search}],
+        "state": [], "changedPropIds": ["_pages_location.pathname"],
+    })
+    return response.status_code, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", list(ROLE_PERMISSIONS))
+def test_models_page_only_for_roles_with_permission(client_for, role):
+    status, body = render_page(client_for(role), "/models")
+    assert status == 200
+    if Perm.VIEW_MODELS in ROLE_PERMISSIONS[role]:
+        assert "Router models" in body and "synthetic-" in body
+    else:
+        assert "Not allowed" in body and "synthetic-" not in body
+
+
+def test_adjuster_sees_only_own_department_queues(client_for):
+    status, body = render_page(client_for("adjuster"), "/")
+    assert status == 200
+    assert "Auto Glass" in body and "Workers' Comp" not in body
+    status, body = render_page(client_for("manager"), "/")
+    assert "Workers" in body
