@@ -147,3 +147,4 @@ def test_routing_decisions_cannot_be_updated(db_session, dataset):
         with db_session.begin_nested():
             db_session.execute(text("UPDATE routing_decisions SET confidence = 0 WHERE id = :id"),
                                {"id": decision_id})
+

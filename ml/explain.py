@@ -1,0 +1,130 @@
+"""Turn per-feature SHAP contributions into what a claim handler can read.
+
+Thousands of n-gram columns mean nothing on their own, so contributions are
+summed per *source column* (all n-grams of the description become one
+"description" driver, month/weekday/lag become their date column) and the
+description's share is traced back to the words of the claim itself.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import numpy as np
+import scipy.sparse as sp
+
+from ml.features import FeaturePipeline
+from ml.text import term_words, words
+
+TOP_DRIVERS = 6
+TOP_TERMS = 3
+# Drivers smaller than this (in logit units) are noise and are not listed.
+MIN_DRIVER = 0.005
+DIGITS = 4
+
+
+def driver_names(pipeline: FeaturePipeline) -> list[str]:
+    return list(dict.fromkeys(pipeline.sources))
+
+
+def group_by_source(contribs: np.ndarray, pipeline: FeaturePipeline) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(grouped (rows, classes, drivers), base (rows, classes), driver names)."""
+    names = driver_names(pipeline)
+    col = {n: j for j, n in enumerate(names)}
+    sources = pipeline.sources
+    grouping = sp.csr_matrix((np.ones(len(sources)), (np.arange(len(sources)), [col[s] for s in sources])),
+                             shape=(len(sources), len(names)))
+    n, k, f1 = contribs.shape
+    grouped = (sp.csr_matrix(contribs[:, :, : f1 - 1].reshape(n * k, f1 - 1)) @ grouping).toarray()
+    return grouped.reshape(n, k, len(names)), contribs[:, :, f1 - 1], names
+
+
+def top_terms(row_contribs: np.ndarray, row_features: sp.csr_matrix, pipeline: FeaturePipeline,
+              column: str, text: str | None, sign: float) -> list[dict]:
+    """The words of this claim's text that pushed hardest in direction ``sign``
+    (contributions of word and character n-grams present in the text, summed per word)."""
+    span = pipeline.text_slice(column)
+    terms = pipeline.text[column].terms
+    doc_words = words(text)
+    per_word: dict[str, float] = defaultdict(float)
+    active = row_features.indices[(row_features.indices >= span.start) & (row_features.indices < span.stop)]
+    for j in active:
+        matched = [w for w in term_words(terms[j - span.start], doc_words) if w in doc_words]
+        for w in matched:
+            per_word[w] += float(row_contribs[j]) / len(matched)
+    ranked = sorted(((w, c) for w, c in per_word.items() if c * sign > 0), key=lambda wc: -abs(wc[1]))
+    return [{"term": w, "contribution": round(c, DIGITS)} for w, c in ranked[:TOP_TERMS]]
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
+
+
+def _effect(contribution: float, department: str) -> str:
+    sign = "+" if contribution >= 0 else "\u2212"
+    size = abs(contribution)
+    return f"({sign}{size:.1f} toward {department})" if size >= 0.1 else f"({sign}{size:.2f} toward {department})"
+
+
+def describe(driver: str, kind: str, contribution: float, raw: dict, terms: list[dict], department: str) -> str:
+    """One plain sentence per driver, e.g. "claimed amount 12,400 (+0.6 toward Property)"."""
+    value = raw.get(driver)
+    label = _label(driver)
+    if kind == "text":
+        if terms:
+            quoted = ", ".join(f"'{t['term']}'" for t in terms)
+            what = f"{label} mentions {quoted}"
+        else:
+            what = f"{label} is empty" if not words(value) else f"{label} has no decisive words"
+    elif value is None:
+        what = f"{label} not given"
+    elif kind == "numeric":
+        what = f"{label} {_number(value)}"
+    elif kind == "categorical":
+        what = f"{label} is {value}"
+    else:
+        what = f"{label} {value}"
+        lag = _lag_days(raw) if driver == "report_date" else None
+        if lag is not None:
+            what += f", {lag} days after loss"
+    return f"{what} {_effect(contribution, department)}"
+
+
+def _lag_days(raw: dict) -> int | None:
+    if raw.get("loss_date") and raw.get("report_date"):
+        return (dt.date.fromisoformat(raw["report_date"]) - dt.date.fromisoformat(raw["loss_date"])).days
+    return None
+
+
+def explain_rows(contribs: np.ndarray, X: sp.csr_matrix, pipeline: FeaturePipeline, raw_rows: list[dict],
+                 classes: list[str], predicted: list[int], department_names: dict[str, str]) -> list[tuple[dict, list]]:
+    """For each row: (shap_values, drivers).
+
+    shap_values = {"base": {class: b}, class: {driver: c}, ..., "terms": {text column: [{term, contribution}]}}
+    drivers = top drivers of the predicted class: [{"feature", "contribution", "text"}], largest |c| first.
+    """
+    grouped, base, names = group_by_source(contribs, pipeline)
+    kinds = {n: pipeline.kind_of(n) for n in names}
+    text_cols = pipeline.columns("text")
+    out = []
+    for i, raw in enumerate(raw_rows):
+        p = predicted[i]
+        shap_values: dict = {"base": {c: round(float(base[i, j]), DIGITS) for j, c in enumerate(classes)}}
+        for j, c in enumerate(classes):
+            shap_values[c] = {n: round(float(grouped[i, j, g]), DIGITS) for g, n in enumerate(names)}
+        row_features = X[i]
+        terms = {col: top_terms(contribs[i, p], row_features, pipeline, col, raw.get(col),
+                                1.0 if grouped[i, p, names.index(col)] >= 0 else -1.0) for col in text_cols}
+        shap_values["terms"] = terms
+        department = department_names.get(classes[p], classes[p])
+        order = np.argsort(-np.abs(grouped[i, p]), kind="stable")[:TOP_DRIVERS]
+        drivers = [{"feature": names[g], "contribution": round(float(grouped[i, p, g]), DIGITS),
+                    "text": describe(names[g], kinds[names[g]], float(grouped[i, p, g]), raw,
+                                     terms.get(names[g], []), department)}
+                   for g in order if abs(grouped[i, p, g]) >= MIN_DRIVER]
+        out.append((shap_values, drivers))
+    return out

@@ -1,0 +1,200 @@
+"""The one feature pipeline used by training and scoring.
+
+Built from a dataset's feature_spec (``[{"name", "kind"}]``), fitted once on
+training claims, and serialised as a JSON-able *feature schema* so that the
+scorer rebuilds exactly the same matrix from the database row later.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ml.text import TextVectorizer
+
+KINDS = ("numeric", "categorical", "text", "date")
+SCHEMA_VERSION = 1
+LAG_FEATURE = "report_lag_days"
+
+
+def _as_category_strings(values: pd.Series) -> pd.Series:
+    """Categories compare as trimmed strings so '1', 1 and ' 1' are one level."""
+    out = values.astype("string").str.strip()
+    return out.mask(out == "", pd.NA)
+
+
+def _as_dates(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, errors="coerce")
+
+
+def _dense_to_csr(block: np.ndarray) -> sp.csr_matrix:
+    """Store every cell explicitly: in a CSR matrix XGBoost reads an unstored
+    cell as *missing*, so a real 0 (or category code 0) must be kept."""
+    n, d = block.shape
+    return sp.csr_matrix(
+        (block.ravel(), np.tile(np.arange(d, dtype=np.int32), n), np.arange(0, n * d + 1, d, dtype=np.int64)),
+        shape=(n, d),
+    )
+
+
+class FeaturePipeline:
+    """Numeric as-is, categoricals as fixed integer codes (XGBoost native
+    categorical), dates as month/weekday (+ report lag), text as n-grams."""
+
+    def __init__(self, spec: list[dict], *, text_options: dict | None = None,
+                 max_categories: int = 200, min_category_count: int = 2):
+        for feat in spec:
+            if feat.get("kind") not in KINDS:
+                raise ValueError(f"feature {feat.get('name')!r}: kind must be one of {KINDS}")
+        self.spec = [{"name": f["name"], "kind": f["kind"]} for f in spec]
+        self.text_options = dict(text_options or {})
+        self.max_categories = max_categories
+        self.min_category_count = min_category_count
+        self.categories: dict[str, list[str]] = {}
+        self.text: dict[str, TextVectorizer] = {}
+
+    # -- spec helpers -------------------------------------------------------
+    def columns(self, kind: str | None = None) -> list[str]:
+        return [f["name"] for f in self.spec if kind is None or f["kind"] == kind]
+
+    def kind_of(self, column: str) -> str:
+        return next(f["kind"] for f in self.spec if f["name"] == column)
+
+    @property
+    def has_lag(self) -> bool:
+        dates = self.columns("date")
+        return "loss_date" in dates and "report_date" in dates
+
+    # -- fit / transform ----------------------------------------------------
+    def fit(self, frame: pd.DataFrame) -> "FeaturePipeline":
+        for col in self.columns("categorical"):
+            counts = _as_category_strings(self._column(frame, col)).value_counts()
+            counts = counts[counts >= self.min_category_count]
+            # Most frequent first, name as tie-break: deterministic codes.
+            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: self.max_categories]
+            self.categories[col] = [str(k) for k, _ in ordered]
+        for col in self.columns("text"):
+            self.text[col] = TextVectorizer(**self.text_options).fit(self._column(frame, col).tolist())
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> sp.csr_matrix:
+        layout = self._dense_layout()
+        dense = np.empty((len(frame), len(layout)), dtype=np.float32)
+        for j, (_, _, source, part) in enumerate(layout):
+            dense[:, j] = self._dense_column(frame, source, part)
+        blocks = [_dense_to_csr(dense)]
+        blocks += [self.text[col].transform(self._column(frame, col).tolist()) for col in self.columns("text")]
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
+
+    def fit_transform(self, frame: pd.DataFrame) -> sp.csr_matrix:
+        return self.fit(frame).transform(frame)
+
+    # -- feature metadata ---------------------------------------------------
+    def _dense_layout(self) -> list[tuple[str, str, str, str]]:
+        """(feature name, xgboost type, source column, part) of the non-text features."""
+        layout = [(c, "q", c, "value") for c in self.columns("numeric")]
+        layout += [(c, "c", c, "category") for c in self.columns("categorical")]
+        for c in self.columns("date"):
+            layout += [(f"{c}__month", "q", c, "month"), (f"{c}__weekday", "q", c, "weekday")]
+        if self.has_lag:
+            # The lag is a property of when the claim was reported.
+            layout.append((LAG_FEATURE, "q", "report_date", "lag"))
+        return layout
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = [n for n, _, _, _ in self._dense_layout()]
+        for col in self.columns("text"):
+            names += [f"{col}:{t}" for t in self.text[col].terms]
+        return names
+
+    @property
+    def feature_types(self) -> list[str]:
+        types = [t for _, t, _, _ in self._dense_layout()]
+        for col in self.columns("text"):
+            types += ["q"] * len(self.text[col].terms)
+        return types
+
+    @property
+    def sources(self) -> list[str]:
+        """The input column each feature comes from (SHAP values are grouped by it)."""
+        srcs = [s for _, _, s, _ in self._dense_layout()]
+        for col in self.columns("text"):
+            srcs += [col] * len(self.text[col].terms)
+        return srcs
+
+    def text_slice(self, column: str) -> slice:
+        start = len(self._dense_layout())
+        for col in self.columns("text"):
+            width = len(self.text[col].terms)
+            if col == column:
+                return slice(start, start + width)
+            start += width
+        raise KeyError(column)
+
+    # -- raw values ---------------------------------------------------------
+    def raw_values(self, frame: pd.DataFrame) -> list[dict]:
+        """The spec columns of each row as JSON-able values (what the model saw)."""
+        out: list[dict] = [{} for _ in range(len(frame))]
+        for feat in self.spec:
+            col, kind = feat["name"], feat["kind"]
+            values = self._column(frame, col)
+            if kind == "numeric":
+                conv = [None if (v is None or (isinstance(v, float) and math.isnan(v))) else float(v)
+                        for v in pd.to_numeric(values, errors="coerce").astype(float)]
+            elif kind == "date":
+                conv = [None if pd.isna(v) else v.date().isoformat() for v in _as_dates(values)]
+            else:
+                conv = [None if pd.isna(v) else str(v) for v in values]
+            for row, v in zip(out, conv):
+                row[col] = v
+        return out
+
+    # -- serialisation ------------------------------------------------------
+    def to_schema(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "spec": self.spec,
+            "text_options": self.text_options,
+            "max_categories": self.max_categories,
+            "min_category_count": self.min_category_count,
+            "categories": self.categories,
+            "text": {col: vec.to_dict() for col, vec in self.text.items()},
+            "feature_names": self.feature_names,
+            "feature_types": self.feature_types,
+            "sources": self.sources,
+        }
+
+    @classmethod
+    def from_schema(cls, schema: dict) -> "FeaturePipeline":
+        if schema.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"unsupported feature schema version {schema.get('schema_version')!r}")
+        pipe = cls(schema["spec"], text_options=schema["text_options"],
+                   max_categories=schema["max_categories"], min_category_count=schema["min_category_count"])
+        pipe.categories = {k: list(v) for k, v in schema["categories"].items()}
+        pipe.text = {k: TextVectorizer.from_dict(v) for k, v in schema["text"].items()}
+        return pipe
+
+    # -- internals ----------------------------------------------------------
+    @staticmethod
+    def _column(frame: pd.DataFrame, col: str) -> pd.Series:
+        if col in frame.columns:
+            return frame[col]
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+    def _dense_column(self, frame: pd.DataFrame, source: str, part: str) -> np.ndarray:
+        if part == "category":
+            codes = {c: i for i, c in enumerate(self.categories[source])}
+            # Unknown categories become missing rather than a made-up code.
+            values = _as_category_strings(self._column(frame, source)).map(codes)
+        elif part == "lag":
+            lag = _as_dates(self._column(frame, "report_date")) - _as_dates(self._column(frame, "loss_date"))
+            values = lag.dt.days
+        elif part in ("month", "weekday"):
+            dates = _as_dates(self._column(frame, source))
+            values = dates.dt.month if part == "month" else dates.dt.day_of_week
+        else:
+            values = pd.to_numeric(self._column(frame, source), errors="coerce")
+        return values.astype("Float64").to_numpy(dtype=np.float32, na_value=np.nan)

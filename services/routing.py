@@ -1,0 +1,190 @@
+"""Score claims with their dataset's champion model and record why.
+
+Every scored claim gets one append-only routing_decisions row holding the
+calibrated probabilities, the raw inputs the model saw, SHAP contributions
+grouped by input column and plain-language drivers. Open claims that have not
+been placed by a person yet are moved to the routed department.
+
+SHAP default: ``exact`` TreeSHAP (measured in bench/bench_routing.py, see
+docs/benchmarks.md) — cheap enough batched that intake and explicit re-scoring
+use it; ``route_unscored`` (bulk loads) defaults to ``approx`` and the
+decision row says so in ``shap_method``.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Claim, ClaimEvent, Department, ModelVersion, RoutingDecision
+from ml.explain import explain_rows
+from ml.features import FeaturePipeline
+from ml.router import TRIAGE, Router, route
+from services.claims_frame import ids_param, load_frame
+
+SHAP_METHODS = ("exact", "approx")
+DEFAULT_BATCH_SIZE = 2000
+_CACHE_SIZE = 8
+
+
+@dataclass
+class LoadedModel:
+    model_version_id: int
+    version: str
+    dataset: str
+    pipeline: FeaturePipeline
+    router: Router
+
+    @property
+    def classes(self) -> list[str]:
+        return self.router.classes
+
+
+# Model versions are immutable once written, so the id is a safe cache key.
+_cache: OrderedDict[int, LoadedModel] = OrderedDict()
+
+
+def load_model(mv: ModelVersion) -> LoadedModel:
+    cached = _cache.get(mv.id)
+    if cached is not None:
+        _cache.move_to_end(mv.id)
+        return cached
+    pipeline = FeaturePipeline.from_schema(mv.feature_schema)
+    router = Router.from_bytes(mv.artifact, classes=mv.classes, temperature=mv.params["temperature"],
+                               feature_types=pipeline.feature_types)
+    model = LoadedModel(mv.id, mv.version, mv.dataset, pipeline, router)
+    _cache[mv.id] = model
+    while len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return model
+
+
+def _champion_id(session: Session, dataset: str) -> int | None:
+    return session.scalar(select(ModelVersion.id).where(ModelVersion.dataset == dataset,
+                                                        ModelVersion.status == "champion"))
+
+
+def has_champion(session: Session, dataset: str) -> bool:
+    return _champion_id(session, dataset) is not None
+
+
+def load_champion(session: Session, dataset: str) -> LoadedModel | None:
+    mv_id = _champion_id(session, dataset)
+    if mv_id is None:
+        return None
+    if mv_id in _cache:  # skip reading the artifact bytes again
+        _cache.move_to_end(mv_id)
+        return _cache[mv_id]
+    return load_model(session.get(ModelVersion, mv_id))
+
+
+def predict_frame(model: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
+    """Calibrated class probabilities (rows follow the frame)."""
+    return model.router.predict_proba(model.pipeline.transform(frame))
+
+
+def route_claims(session: Session, claim_ids: Iterable[int], *, threshold: float,
+                 shap_method: str = "exact", batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+    """Score the claims with their dataset's champion; returns the number of decisions written.
+
+    Contributions stored in ``shap_values`` and ``drivers`` are in the model's
+    margin (log-odds) space divided by the calibration temperature: per class,
+    base + sum of drivers = the calibrated logit fed to the softmax.
+    Raises LookupError when a claim's dataset has no champion.
+    """
+    if shap_method not in SHAP_METHODS:
+        raise ValueError(f"shap_method must be one of {SHAP_METHODS}")
+    ids = list(dict.fromkeys(int(i) for i in claim_ids))
+    if not ids:
+        return 0
+    session.flush()  # our core statements must see pending ORM changes
+    departments = {code: (dep_id, name) for code, dep_id, name in
+                   session.execute(select(Department.code, Department.id, Department.name))}
+    if TRIAGE not in departments:
+        raise LookupError("department TRIAGE does not exist (run ensure_standard_departments)")
+    by_dataset: dict[str, list[int]] = {}
+    for claim_id, dataset in session.execute(select(Claim.id, Claim.dataset).where(Claim.id == ids_param(ids))):
+        by_dataset.setdefault(dataset, []).append(claim_id)
+
+    written = 0
+    for dataset, dataset_ids in by_dataset.items():
+        model = load_champion(session, dataset)
+        if model is None:
+            raise LookupError(f"dataset {dataset!r} has no champion model; train one first")
+        for start in range(0, len(dataset_ids), batch_size):
+            frame = load_frame(session, dataset, claim_ids=dataset_ids[start:start + batch_size])
+            written += _route_batch(session, model, frame, departments, threshold, shap_method)
+    return written
+
+
+def _route_batch(session: Session, model: LoadedModel, frame: pd.DataFrame,
+                 departments: dict[str, tuple[int, str]], threshold: float, shap_method: str) -> int:
+    X = model.pipeline.transform(frame)
+    data = model.router.dmatrix(X)
+    proba = model.router.predict_proba(data)
+    predicted, routed, confidence = route(proba, model.classes, threshold)
+    contribs = model.router.contributions(data, approx=shap_method == "approx")
+    raw_rows = model.pipeline.raw_values(frame)
+    names = {code: name for code, (_, name) in departments.items()}
+    explanations = explain_rows(contribs, X, model.pipeline, raw_rows, model.classes,
+                                proba.argmax(axis=1).tolist(), names)
+    rows = []
+    for i, claim_id in enumerate(frame["id"].tolist()):
+        shap_values, drivers = explanations[i]
+        rows.append(dict(
+            claim_id=claim_id, model_version_id=model.model_version_id,
+            predicted_department_id=departments[predicted[i]][0],
+            routed_department_id=departments[routed[i]][0],
+            probabilities={c: float(p) for c, p in zip(model.classes, proba[i])},
+            confidence=float(confidence[i]), threshold=float(threshold), features=raw_rows[i],
+            shap_values=shap_values, shap_method=shap_method, drivers=drivers,
+        ))
+    decision_ids = dict((cid, did) for did, cid in session.execute(
+        insert(RoutingDecision).returning(RoutingDecision.id, RoutingDecision.claim_id), rows))
+    _place_open_claims(session, frame, routed, confidence, decision_ids, departments)
+    return len(rows)
+
+
+def _place_open_claims(session: Session, frame: pd.DataFrame, routed: list[str], confidence: np.ndarray,
+                       decision_ids: dict[int, int], departments: dict[str, tuple[int, str]]) -> None:
+    """Move open claims nobody has placed yet (no department, or still 'new' at
+    intake) to the routed queue. Closed claims keep their final department:
+    re-scoring history never rewrites it."""
+    moves: dict[int, list[int]] = {}
+    events = []
+    for i, row in enumerate(frame[["id", "status", "department_id"]].itertuples(index=False)):
+        target = departments[routed[i]][0]
+        current = None if pd.isna(row.department_id) else int(row.department_id)
+        if row.status == "closed" or (current is not None and row.status != "new") or current == target:
+            continue
+        moves.setdefault(target, []).append(int(row.id))
+        events.append(dict(claim_id=int(row.id), kind="routed", from_department_id=current,
+                           to_department_id=target,
+                           data={"decision_id": decision_ids[row.id], "confidence": float(confidence[i])}))
+    claims = Claim.__table__
+    for target, ids in moves.items():
+        # Core UPDATE for speed; bump the version column as the ORM would.
+        session.execute(update(claims).where(claims.c.id == ids_param(ids))
+                        .values(department_id=target, version=claims.c.version + 1))
+    if events:
+        session.execute(insert(ClaimEvent), events)
+        moved = {e["claim_id"] for e in events}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Claim) and obj.id in moved:
+                session.expire(obj)
+
+
+def route_unscored(session: Session, dataset: str, *, threshold: float, shap_method: str = "approx",
+                   batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+    """Route the dataset's open claims that have no routing decision yet."""
+    if not has_champion(session, dataset):
+        return 0
+    scored = select(RoutingDecision.claim_id).where(RoutingDecision.claim_id == Claim.id).exists()
+    ids = session.scalars(select(Claim.id).where(Claim.dataset == dataset, Claim.status != "closed", ~scored)
+                          .order_by(Claim.id)).all()
+    return route_claims(session, ids, threshold=threshold, shap_method=shap_method, batch_size=batch_size)
