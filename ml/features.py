@@ -34,7 +34,7 @@ def _dense_to_csr(block: np.ndarray) -> sp.csr_matrix:
     cell as *missing*, so a real 0 (or category code 0) must be kept."""
     n, d = block.shape
     return sp.csr_matrix(
-        (block.ravel(), np.tile(np.arange(d, dtype=np.int32), n), np.arange(0, n * d + 1, d, dtype=np.int64)),
+        (block.ravel(), np.tile(np.arange(d, dtype=np.int32), n), np.arange(n + 1, dtype=np.int64) * d),
         shape=(n, d),
     )
 

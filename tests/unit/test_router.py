@@ -1,0 +1,147 @@
+"""Router training, calibration, metrics and explanations (no database)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.calibration import calibrated_proba, fit_temperature, log_loss
+from ml.explain import explain_rows, group_by_source
+from ml.features import FeaturePipeline
+from ml.metrics import classification_report, expected_calibration_error, majority_baseline
+from ml.router import TRIAGE, Router, route, train_router
+from ml.text import words
+
+SPEC = [
+    {"name": "description", "kind": "text"},
+    {"name": "line_of_business", "kind": "categorical"},
+    {"name": "claimed_amount", "kind": "numeric"},
+    {"name": "loss_date", "kind": "date"},
+    {"name": "report_date", "kind": "date"},
+]
+PHRASES = {
+    "AUTO_GLASS": ["cracked windshield", "windshield chip", "side window glass broken"],
+    "PROPERTY": ["roof leak after storm", "burst pipe in kitchen", "hail damage to roof"],
+    "LIABILITY": ["customer slipped on floor", "visitor fell on stairs", "slip and fall"],
+}
+NAMES = {"AUTO_GLASS": "Auto Glass", "PROPERTY": "Property", "LIABILITY": "Liability / Bodily Injury"}
+
+
+def _claims(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    codes = sorted(PHRASES)
+    label = [codes[i % 3] for i in range(n)]
+    loss = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    return pd.DataFrame({
+        "description": [rng.choice(PHRASES[c]) for c in label],
+        "line_of_business": [("auto" if c == "AUTO_GLASS" else "property") if rng.random() < 0.7 else None
+                             for c in label],
+        "claimed_amount": rng.gamma(2.0, 2000.0, n),
+        "loss_date": loss,
+        "report_date": loss + pd.to_timedelta(rng.integers(0, 30, n), unit="D"),
+        "department": label,
+    })
+
+
+@pytest.fixture(scope="module")
+def trained():
+    frame = _claims(600)
+    pipe = FeaturePipeline(SPEC, text_options={"min_df": 1})
+    X = pipe.fit_transform(frame)
+    router, info = train_router(X, frame["department"].tolist(), pipe.feature_types,
+                                params={"num_boost_round": 60})
+    return pipe, router, info
+
+
+def test_router_learns_and_round_trips_through_ubj(trained):
+    pipe, router, info = trained
+    test = _claims(150, seed=1)
+    proba = router.predict_proba(pipe.transform(test))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    pred = [router.classes[i] for i in proba.argmax(axis=1)]
+    assert np.mean(np.array(pred) == test["department"].to_numpy()) > 0.95
+    again = Router.from_bytes(router.to_bytes(), classes=router.classes, temperature=router.temperature,
+                              feature_types=pipe.feature_types)
+    np.testing.assert_allclose(again.predict_proba(pipe.transform(test)), proba, rtol=1e-6)
+    assert info["n_fit"] + info["n_early_stopping"] + info["n_calibration"] == 600
+    assert info["temperature"] == router.temperature
+
+
+def test_threshold_sends_unsure_claims_to_triage():
+    proba = np.array([[0.9, 0.1], [0.55, 0.45], [0.3, 0.7]])
+    predicted, routed, conf = route(proba, ["A", "B"], threshold=0.6)
+    assert predicted == ["A", "A", "B"] and routed == ["A", TRIAGE, "B"]
+    np.testing.assert_allclose(conf, [0.9, 0.55, 0.7])
+
+
+def test_temperature_lowers_log_loss_of_an_overconfident_model():
+    rng = np.random.default_rng(0)
+    n, k = 4000, 3
+    true_logits = rng.normal(size=(n, k))
+    y = np.array([rng.choice(k, p=p) for p in calibrated_proba(true_logits, 1.0)])
+    overconfident = true_logits * 4.0
+    t = fit_temperature(overconfident, y)
+    assert 3.0 < t < 5.0
+    assert log_loss(overconfident, y, t) < log_loss(overconfident, y, 1.0)
+
+
+def test_ece_of_calibrated_vs_overconfident_predictions():
+    rng = np.random.default_rng(1)
+    n = 20000
+    conf = rng.uniform(0.5, 1.0, n)
+    y = (rng.uniform(size=n) >= conf).astype(int)  # class 0 is right with probability conf
+    calibrated = np.column_stack([conf, 1 - conf])
+    assert expected_calibration_error(calibrated, y) < 0.02
+    overconfident = np.column_stack([np.full(n, 0.99), np.full(n, 0.01)])
+    assert expected_calibration_error(overconfident, y) > 0.2
+
+
+def test_classification_report_and_baseline():
+    rep = classification_report(["A", "A", "B", "C"], ["A", "B", "B", "C"], ["A", "B", "C"])
+    assert rep["accuracy"] == 0.75
+    assert rep["per_class"]["A"] == {"precision": 1.0, "recall": 0.5, "support": 2}
+    assert rep["confusion"] == {"labels": ["A", "B", "C"], "matrix": [[1, 1, 0], [0, 1, 0], [0, 0, 1]]}
+    base = majority_baseline(["A", "A", "B"], ["A", "B", "B", "A"])
+    assert base["label"] == "A" and base["accuracy"] == 0.5
+
+
+@pytest.mark.parametrize("approx", [False, True])
+def test_contributions_plus_base_sum_to_the_calibrated_margin(trained, approx):
+    pipe, router, _ = trained
+    X = pipe.transform(_claims(40, seed=2))
+    contribs = router.contributions(X, approx=approx)
+    np.testing.assert_allclose(contribs.sum(axis=2), router.margins(X) / router.temperature, atol=1e-3)
+    grouped, base, names = group_by_source(contribs, pipe)
+    assert sorted(names) == sorted(f["name"] for f in SPEC)
+    # Grouping only re-buckets: drivers + base still sum to the margin.
+    np.testing.assert_allclose(grouped.sum(axis=2) + base, contribs.sum(axis=2), atol=1e-4)
+
+
+def test_explanations_name_words_of_the_claim(trained):
+    pipe, router, _ = trained
+    frame = _claims(30, seed=3)
+    X = pipe.transform(frame)
+    contribs = router.contributions(X)
+    proba = router.predict_proba(X)
+    predicted = proba.argmax(axis=1).tolist()
+    raw = pipe.raw_values(frame)
+    out = explain_rows(contribs, X, pipe, raw, router.classes, predicted, NAMES)
+    for (shap_values, drivers), row, p in zip(out, raw, predicted):
+        assert set(shap_values["base"]) == set(router.classes)
+        assert set(shap_values[router.classes[p]]) == {f["name"] for f in SPEC}
+        top = drivers[0]
+        assert top["feature"] == "description"  # the pattern lives in the text
+        assert f"toward {NAMES[router.classes[p]]}" in top["text"]
+        terms = shap_values["terms"]["description"]
+        assert terms and all(t["term"] in words(row["description"]) for t in terms)
+        assert all(f"'{t['term']}'" in top["text"] for t in terms)
+        assert len(drivers) <= 6
+        assert [abs(d["contribution"]) for d in drivers] == sorted((abs(d["contribution"]) for d in drivers),
+                                                                   reverse=True)
+
+
+def test_training_needs_two_classes():
+    pipe = FeaturePipeline(SPEC[:1], text_options={"min_df": 1})
+    X = pipe.fit_transform(pd.DataFrame({"description": ["a b"] * 10}))
+    with pytest.raises(ValueError, match="two distinct"):
+        train_router(X, ["A"] * 10, pipe.feature_types)
