@@ -1,0 +1,431 @@
+"""Import a user's legacy claims CSV through a mapping (the "data migration").
+
+Every row is validated; rows with problems go to a reject report (one line per
+problem, never dropped silently) and valid rows are stored as closed claims in
+all-or-nothing batches. Re-importing a file adds nothing: each row has a
+deterministic ``source_key`` and inserts skip keys the dataset already holds.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from collections import Counter
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from db.models import Claim, ImportBatch
+from services import audit
+from services.cleaning import (
+    CleaningError, ColumnCleaner, date_from_parts, month_number, parse_bool, parse_int, squash,
+    weekday_number,
+)
+from services.datasets import ensure_dataset
+from services.departments import department_ids, ensure_departments
+from services.mappings import (
+    AMOUNT_COLUMNS, CLAIM_COLUMNS, DATE_COLUMNS, ColumnRule, Mapping, MappingError, load_mapping,
+)
+
+REPORT_FIELDS = ("row", "column", "value", "reason")
+_MAX_AMOUNT = Decimal("1e12")  # claims amounts are NUMERIC(14, 2)
+_SOURCE_KEY_LEN = 80
+
+
+class ImportFailed(Exception):
+    """The input cannot be imported at all (nothing was written)."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    row: int
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass
+class _Parsed:
+    """What reading and validating a file produced."""
+
+    records: list[dict]
+    rejects: list[Reject]
+    n_rows: int
+    sha256: str
+
+
+# -- reading ------------------------------------------------------------------
+
+def _decode(data: bytes, name: str) -> str:
+    # Spreadsheet exports are often Windows-1252 rather than UTF-8; accept both.
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFailed(f"{name}: not readable as UTF-8 or Windows-1252 text")
+
+
+def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]], str]:
+    """Header, (line number, fields) per record, and the file's sha256.
+
+    The csv module (not pandas' type inference) reads every field as text, so
+    validation alone decides types, and each record keeps its real line number
+    even when quoted fields span lines.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFailed(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ImportFailed(f"{path}: cannot read ({exc.strerror or exc})") from None
+    reader = csv.reader(io.StringIO(_decode(data, path.name), newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ImportFailed(f"{path.name}: the file is empty (no header line)") from None
+    except csv.Error as exc:
+        raise ImportFailed(f"{path.name}: header is not valid CSV ({exc})") from None
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ImportFailed(f"{path.name}: column(s) {dupes} appear more than once in the header")
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        start = reader.line_num + 1
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ImportFailed(f"{path.name}: line {start}: not valid CSV ({exc})") from None
+            if any(f.strip() for f in fields):
+                yield start, fields
+            start = reader.line_num + 1
+
+    return header, records(), hashlib.sha256(data).hexdigest()
+
+
+# -- validating ---------------------------------------------------------------
+
+def _effective_rules(mapping: Mapping) -> dict[str, ColumnRule]:
+    """The mapping's rules plus the defaults implied by how a column is used."""
+    rules: dict[str, ColumnRule] = {}
+    for ours, sources in mapping.columns.items():
+        if ours == "claim_number":
+            for col in sources:  # an id is always required, whatever the rule says
+                base = mapping.rules.get(col, ColumnRule())
+                rules[col] = replace(base, required=True)
+        elif ours in DATE_COLUMNS:
+            rules[sources[0]] = mapping.rules.get(sources[0], ColumnRule(type="date"))
+        elif ours in AMOUNT_COLUMNS:
+            rules[sources[0]] = mapping.rules.get(sources[0], ColumnRule(type="decimal"))
+    for col in mapping.target.flags:
+        rules.setdefault(col, mapping.rules.get(col, ColumnRule(type="bool", required=True)))
+    if mapping.target.column:
+        rules.setdefault(mapping.target.column, mapping.rules.get(mapping.target.column, ColumnRule(required=True)))
+    if mapping.fraud_label:
+        rules.setdefault(mapping.fraud_label, mapping.rules.get(mapping.fraud_label, ColumnRule(type="bool")))
+    for col in mapping.source_columns():
+        rules.setdefault(col, mapping.rule_for(col))
+    return rules
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+class _RowValidator:
+    def __init__(self, mapping: Mapping, header: list[str]):
+        self.mapping = mapping
+        self.index = {h: i for i, h in enumerate(header)}
+        self.width = len(header)
+        self.cleaners = {col: ColumnCleaner(rule) for col, rule in _effective_rules(mapping).items()}
+        self.target_values = {k.casefold(): v for k, v in mapping.target.values.items()}
+        # derived dates that depend on another go last
+        self.derived = sorted(mapping.derived_dates.items(), key=lambda kv: kv[1].not_before is not None)
+        self.seen_ids: dict[str, int] = {}
+        self.seen_content: Counter[str] = Counter()
+
+    def validate(self, line: int, fields: list[str]) -> tuple[dict | None, list[Reject]]:
+        content = hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+        occurrence = self.seen_content[content]
+        self.seen_content[content] += 1
+        if len(fields) != self.width:
+            return None, [Reject(line, "", "", f"expected {self.width} fields, found {len(fields)}")]
+
+        problems: list[Reject] = []
+        clean: dict[str, Any] = {}
+        for col, cleaner in self.cleaners.items():
+            raw = fields[self.index[col]]
+            try:
+                clean[col] = cleaner(raw)
+            except CleaningError as exc:
+                problems.append(Reject(line, col, raw, str(exc)))
+        bad = {p.column for p in problems}
+
+        record: dict[str, Any] = {"line": line}
+        record.update(self._claim_columns(clean, bad, line, problems))
+        record.update(self._derived_dates(fields, bad, line, problems))
+        record["department"] = self._department(clean, fields, bad, line, problems)
+        if self.mapping.fraud_label:
+            record["fraud_label"] = self._fraud_label(clean, bad, line, problems)
+        record["extra"] = {col: _json_value(clean.get(col)) for col in self.mapping.extra}
+        if not problems:
+            self._identify(record, clean, content, occurrence, line, problems)
+        return (None if problems else record), problems
+
+    def _claim_columns(self, clean: dict, bad: set, line: int, problems: list[Reject]) -> dict:
+        out: dict[str, Any] = dict(self.mapping.constants)
+        for ours, sources in self.mapping.columns.items():
+            if ours == "claim_number":
+                continue
+            value = clean.get(sources[0])
+            if sources[0] in bad or value is None:
+                out[ours] = None
+                continue
+            if ours in AMOUNT_COLUMNS:
+                value = Decimal(str(value)).quantize(Decimal("0.01"))
+                if abs(value) >= _MAX_AMOUNT:
+                    problems.append(Reject(line, sources[0], str(value), "amount too large to store"))
+            elif ours not in DATE_COLUMNS:
+                value = str(value)
+                limit = CLAIM_COLUMNS[ours]
+                if limit and len(value) > limit:
+                    problems.append(Reject(line, sources[0], value, f"longer than {limit} characters ({ours})"))
+            out[ours] = value
+        return out
+
+    def _derived_dates(self, fields: list[str], bad: set, line: int, problems: list[Reject]) -> dict:
+        out: dict[str, dt.date | None] = {}
+        for ours, rule in self.derived:
+            out[ours] = None
+            parts = ((rule.year, parse_int), (rule.month, month_number),
+                     (rule.week_of_month, parse_int), (rule.day_of_week, weekday_number))
+            if bad & {col for col, _ in parts}:
+                continue  # the part's own rule already reported the problem
+            values = []
+            for col, parse in parts:
+                raw = fields[self.index[col]]
+                try:
+                    values.append(parse(squash(raw)))
+                except CleaningError as exc:
+                    problems.append(Reject(line, col, raw, f"cannot build {ours}: {exc}"))
+            if len(values) < len(parts):
+                continue
+            year, month, week, weekday = values
+            earliest = out.get(rule.not_before) if rule.not_before else None
+            if earliest and month < earliest.month:
+                year += 1  # e.g. an accident in December claimed in January
+            try:
+                value = date_from_parts(year, month, week, weekday)
+            except (CleaningError, ValueError) as exc:
+                problems.append(Reject(line, "|".join(col for col, _ in parts),
+                                       " ".join(map(str, values)), f"cannot build {ours}: {exc}"))
+                continue
+            # approximate weeks can put the claim a few days before the accident
+            out[ours] = max(value, earliest) if earliest else value
+        return out
+
+    def _department(self, clean: dict, fields: list[str], bad: set, line: int,
+                    problems: list[Reject]) -> str | None:
+        target = self.mapping.target
+        if target.column:
+            value = clean.get(target.column)
+            if target.column in bad or value is None:
+                return None
+            code = self.target_values.get(str(value).casefold())
+            if code is None:
+                known = ", ".join(target.values)
+                problems.append(Reject(line, target.column, str(value),
+                                       f"no department for this value (known: {known})"))
+            return code
+        if bad & set(target.flags):
+            return None
+        hits = [col for col in target.flags if clean.get(col)]
+        if len(hits) != 1:
+            problems.append(Reject(line, "|".join(target.flags), ",".join(fields[self.index[c]] for c in target.flags),
+                                   f"exactly one target flag must be set, found {len(hits)}"))
+            return None
+        return target.flags[hits[0]]
+
+    def _fraud_label(self, clean: dict, bad: set, line: int, problems: list[Reject]) -> bool | None:
+        col = self.mapping.fraud_label
+        value = clean.get(col)
+        if col in bad or value is None or isinstance(value, bool):
+            return value
+        try:  # the column may be validated as text (e.g. allowed "0"/"1") for the target
+            return parse_bool(str(value))
+        except CleaningError as exc:
+            problems.append(Reject(line, col, str(value), f"fraud label: {exc}"))
+            return None
+
+    def _identify(self, record: dict, clean: dict, content: str, occurrence: int, line: int,
+                  problems: list[Reject]) -> None:
+        """Give the row its source_key and claim_number (deterministic, so re-imports match)."""
+        prefix = self.mapping.claim_number_prefix
+        ids = self.mapping.id_columns
+        if ids:
+            key = "-".join(str(clean[c]) for c in ids)
+            if key in self.seen_ids:
+                problems.append(Reject(line, "|".join(ids), key,
+                                       f"duplicate claim id (first seen on line {self.seen_ids[key]})"))
+                return
+            self.seen_ids[key] = line
+            number = prefix + key
+        else:
+            # No id in the source: identical lines are told apart by their occurrence
+            # index, so true duplicates each import once and a re-import matches them.
+            key = hashlib.sha256(f"{content}:{occurrence}".encode()).hexdigest()
+            number = prefix + key[:12].upper()
+        if len(key) > _SOURCE_KEY_LEN or len(number) > 40:
+            problems.append(Reject(line, "|".join(ids), key, "claim id too long (claim numbers hold 40 characters)"))
+            return
+        record["source_key"] = key
+        record["claim_number"] = number
+
+
+def _parse_file(path: str | Path, mapping: Mapping) -> _Parsed:
+    path = Path(path)
+    header, rows, sha = _read_rows(path)
+    missing = [c for c in mapping.source_columns() if c not in header]
+    if missing:
+        raise ImportFailed(f"{path.name}: mapped column(s) {missing} not in the header")
+    validator = _RowValidator(mapping, header)
+    records, rejects, n_rows = [], [], 0
+    for line, fields in rows:
+        n_rows += 1
+        record, problems = validator.validate(line, fields)
+        rejects.extend(problems)
+        if record is not None:
+            records.append(record)
+    return _Parsed(records, rejects, n_rows, sha)
+
+
+def _as_mapping(mapping: Mapping | str | Path) -> Mapping:
+    if isinstance(mapping, Mapping):
+        return mapping
+    try:
+        return load_mapping(mapping)
+    except MappingError as exc:
+        raise ImportFailed(str(exc)) from None
+
+
+def read_mapped_frame(path: str | Path, mapping: Mapping | str | Path) -> tuple[pd.DataFrame, list[dict]]:
+    """Validate a CSV exactly as an import would, without storing anything.
+
+    Returns one row per valid record with our column names (claims columns the
+    mapping fills, its extra columns under their source names, ``department``,
+    ``fraud_label`` when mapped, ``source_key``, ``claim_number`` and ``line``)
+    and the reject list as dicts with row/column/value/reason.
+    """
+    mapping = _as_mapping(mapping)
+    parsed = _parse_file(path, mapping)
+    rows = [{**{k: v for k, v in r.items() if k != "extra"}, **r["extra"]} for r in parsed.records]
+    return pd.DataFrame(rows), [r.__dict__.copy() for r in parsed.rejects]
+
+
+# -- storing ------------------------------------------------------------------
+
+def _claim_row(record: dict, dataset: str, department_ids_: dict[str, int]) -> dict:
+    row = {col: record.get(col) for col in CLAIM_COLUMNS}
+    row["description"] = row["description"] or ""
+    known_date = record.get("report_date") or record.get("loss_date")
+    row.update(
+        dataset=dataset, source_key=record["source_key"], extra=record["extra"],
+        status="closed", department_id=department_ids_[record["department"]],
+        fraud_label=record.get("fraud_label"),
+        closed_at=dt.datetime.combine(known_date, dt.time(), dt.UTC) if known_date else None,
+    )
+    return row
+
+
+def _batches(items: list, size: int) -> Iterator[tuple[int, list]]:
+    for start in range(0, len(items), size):
+        yield start // size + 1, items[start:start + size]
+
+
+def _write_report(path: Path, rejects: list[Reject]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(REPORT_FIELDS)
+        for r in sorted(rejects, key=lambda r: r.row):
+            writer.writerow((r.row, r.column, r.value, r.reason))
+
+
+def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dataset: str,
+               reports_dir: str | Path, actor: str = "system", batch_size: int = 5000, *,
+               threshold: float = 0.5, route: bool = True) -> dict:
+    """Import a legacy CSV as closed claims of ``dataset``. Never commits.
+
+    Raises ``ImportFailed`` (before writing anything) when the file or mapping
+    is unusable; row-level problems are reported, not raised.
+    """
+    mapping = _as_mapping(mapping_path)
+    path = Path(path)
+    parsed = _parse_file(path, mapping)
+
+    existing = set(department_ids(session))
+    unknown = mapping.target.codes - existing - {d.code for d in mapping.departments}
+    if unknown:
+        raise ImportFailed(f"departments {sorted(unknown)} do not exist; declare them in the mapping")
+    dept_ids = ensure_departments(session, mapping.departments)
+    ensure_dataset(session, dataset, mapping.feature_spec(), description=mapping.description,
+                   mapping=mapping.to_dict())
+    batch = ImportBatch(dataset=dataset, file_name=path.name, file_sha256=parsed.sha256,
+                        mapping_name=mapping.name, n_rows=parsed.n_rows, actor=actor)
+    session.add(batch)
+    session.flush()
+
+    table = Claim.__table__
+    stmt = (insert(table).on_conflict_do_nothing(index_elements=["dataset", "source_key"])
+            .returning(table.c.id))
+    rejects = list(parsed.rejects)
+    new_ids: list[int] = []
+    duplicates = 0
+    for number, records in _batches(parsed.records, batch_size):
+        rows = [_claim_row(r, dataset, dept_ids) for r in records]
+        try:
+            with session.begin_nested():
+                ids = list(session.execute(stmt, rows).scalars())
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+            rejects += [Reject(r["line"], "", "", f"not stored: the database refused batch {number} ({reason})")
+                        for r in records]
+            continue
+        new_ids += ids
+        duplicates += len(records) - len(ids)
+
+    rejected = len({r.row for r in rejects})
+    report_path = Path(reports_dir) / f"import-{batch.id}-{dataset}-rejects.csv"
+    _write_report(report_path, rejects)
+
+    routed = 0
+    if route and new_ids:
+        from services import routing  # lazily: routing pulls in the ML stack
+
+        if routing.has_champion(session, dataset):
+            routed = routing.route_claims(session, new_ids, threshold=threshold, shap_method="approx")
+
+    batch.n_imported, batch.n_duplicates, batch.n_rejected = len(new_ids), duplicates, rejected
+    batch.report_path = str(report_path)
+    batch.finished_at = dt.datetime.now(dt.UTC)
+    summary = {"dataset": dataset, "rows": parsed.n_rows, "imported": len(new_ids),
+               "duplicates": duplicates, "rejected": rejected, "report_path": str(report_path),
+               "batch_id": batch.id, "routed": routed}
+    audit.record(session, actor=actor, action="claims.import", target_type="import_batch",
+                 target_id=batch.id, after={**summary, "file": path.name, "sha256": parsed.sha256})
+    session.flush()
+    return summary

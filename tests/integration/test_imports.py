@@ -1,0 +1,194 @@
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from db.models import AuditLog, Claim, Department, ImportBatch
+from services.datasets import ensure_dataset, get_dataset
+from services.imports import ImportFailed, import_csv, read_mapped_frame
+from tests.conftest import shared_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "import"
+MAPPINGS = ROOT / "data" / "mappings"
+
+TEST_MAPPING = {
+    "name": "test_motor",
+    "claim_number_prefix": "TST-",
+    "columns": {"claim_number": "ClaimRef", "policy_number": "Policy", "loss_date": "LossDate",
+                "claimed_amount": "Amount", "description": "Notes"},
+    "constants": {"line_of_business": "auto"},
+    "target": {"column": "Cover", "values": {"Glass": "AUTO_GLASS", "Collision": "AUTO_PD"}},
+    "extra": ["DriverAge"],
+    "validate": {
+        "Policy": {"required": True},
+        "LossDate": {"type": "date", "required": True, "formats": ["%Y-%m-%d", "%d/%m/%Y"]},
+        "Amount": {"type": "decimal", "required": True, "min": 0},
+        "Cover": {"allowed": ["Glass", "Collision"], "synonyms": {"windscreen": "Glass"}},
+        "DriverAge": {"type": "banded"},
+    },
+    "features": [{"name": "description", "kind": "text"}, {"name": "DriverAge", "kind": "numeric"}],
+}
+
+
+@pytest.fixture()
+def mapping_file(tmp_path):
+    path = tmp_path / "test_motor.yaml"
+    path.write_text(yaml.safe_dump(TEST_MAPPING))
+    return path
+
+
+def broken_mapping(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump({**TEST_MAPPING, "target": {"column": "Cover", "values": {"Glass": "NOPE"}}}))
+    return path
+
+
+def run(session, csv_path, mapping_path, dataset, tmp_path, **kw):
+    return import_csv(session, csv_path, mapping_path, dataset, tmp_path / "reports", route=False, **kw)
+
+
+def report_lines(summary):
+    with open(summary["report_path"], newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def count_claims(session, dataset):
+    return session.scalar(select(func.count()).select_from(Claim).where(Claim.dataset == dataset))
+
+
+def test_good_rows_import_and_each_bad_row_is_reported(db_session, mapping_file, tmp_path):
+    summary = run(db_session, FIXTURES / "claims_with_errors.csv", mapping_file, "test_motor", tmp_path)
+
+    assert summary | {"report_path": None, "batch_id": None} == {
+        "dataset": "test_motor", "rows": 8, "imported": 3, "duplicates": 0, "rejected": 5,
+        "report_path": None, "batch_id": None, "routed": 0}
+    problems = {(int(r["row"]), r["column"]): r for r in report_lines(summary)}
+    assert set(problems) == {(3, "LossDate"), (4, "Amount"), (5, "Policy"), (6, "Cover"), (7, "Amount")}
+    assert "not a date" in problems[3, "LossDate"]["reason"]
+    assert "below the minimum" in problems[4, "Amount"]["reason"]
+    assert "required value is missing" in problems[5, "Policy"]["reason"]
+    assert "'Submarine' is not an allowed value" in problems[6, "Cover"]["reason"]
+    assert problems[7, "Amount"]["value"] == "abc" and "not a number" in problems[7, "Amount"]["reason"]
+
+    claims = {c.claim_number: c for c in db_session.scalars(select(Claim).where(Claim.dataset == "test_motor"))}
+    assert set(claims) == {"TST-C001", "TST-C007", "TST-c008"}
+    c1, c7, c8 = claims["TST-C001"], claims["TST-C007"], claims["TST-c008"]
+    assert c1.description == "cracked windscreen" and c1.extra == {"DriverAge": 33.0}
+    assert c1.status == "closed" and c1.closed_at is not None and c1.line_of_business == "auto"
+    assert c7.loss_date.isoformat() == "2024-02-05" and c7.department.code == "AUTO_PD"
+    assert c8.department.code == "AUTO_GLASS" and str(c8.claimed_amount) == "75.25"
+
+    batch = db_session.get(ImportBatch, summary["batch_id"])
+    assert (batch.n_rows, batch.n_imported, batch.n_rejected, batch.actor) == (8, 3, 5, "system")
+    assert len(batch.file_sha256) == 64 and batch.finished_at is not None
+    audit = db_session.scalars(select(AuditLog).where(AuditLog.action == "claims.import")).all()
+    assert audit[-1].target_id == str(batch.id) and audit[-1].after["imported"] == 3
+    assert get_dataset(db_session, "test_motor").feature_spec[1]["source"] == "extra"
+
+
+def test_reimporting_the_same_file_adds_nothing(db_session, mapping_file, tmp_path):
+    first = run(db_session, FIXTURES / "claims_with_errors.csv", mapping_file, "test_motor", tmp_path)
+    second = run(db_session, FIXTURES / "claims_with_errors.csv", mapping_file, "test_motor", tmp_path)
+    assert (first["imported"], second["imported"], second["duplicates"], second["rejected"]) == (3, 0, 3, 5)
+    assert count_claims(db_session, "test_motor") == 3
+
+
+def test_rows_without_ids_import_once_each_even_when_identical(db_session, tmp_path):
+    mapping = tmp_path / "perils.yaml"
+    mapping.write_text(yaml.safe_dump({
+        "name": "perils", "claim_number_prefix": "PRL-",
+        "columns": {"description": "Description", "claimed_amount": "Loss"},
+        "target": {"column": "Peril", "values": {"wind": "PROPERTY", "hail": "PROPERTY"}},
+        "features": [{"name": "description", "kind": "text"}],
+    }))
+    first = run(db_session, FIXTURES / "no_ids.csv", mapping, "perils", tmp_path)
+    second = run(db_session, FIXTURES / "no_ids.csv", mapping, "perils", tmp_path)
+    assert (first["imported"], second["imported"], second["duplicates"]) == (3, 0, 3)
+    numbers = db_session.scalars(select(Claim.claim_number).where(Claim.dataset == "perils")).all()
+    assert len(set(numbers)) == 3 and all(n.startswith("PRL-") for n in numbers)
+
+
+def test_a_batch_refused_by_the_database_leaves_nothing_and_is_reported(db_session, mapping_file, tmp_path):
+    # Another dataset already owns TST-C007, so the batch holding C001 and C007 fails.
+    ensure_dataset(db_session, "other", [{"name": "description", "kind": "text"}])
+    db_session.add(Claim(claim_number="TST-C007", dataset="other", source_key="x", status="closed"))
+    db_session.flush()
+
+    summary = run(db_session, FIXTURES / "claims_with_errors.csv", mapping_file, "test_motor", tmp_path,
+                  batch_size=2)
+
+    assert (summary["imported"], summary["rejected"]) == (1, 7)
+    assert db_session.scalars(select(Claim.claim_number).where(Claim.dataset == "test_motor")).all() == ["TST-c008"]
+    refused = [r for r in report_lines(summary) if "refused batch 1" in r["reason"]]
+    assert sorted(int(r["row"]) for r in refused) == [2, 8]
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda tmp, m: (tmp / "nope.csv", m), "file not found"),
+    (lambda tmp, m: (FIXTURES / "no_ids.csv", m), "not in the header"),
+    (lambda tmp, m: (FIXTURES / "claims_with_errors.csv", tmp / "missing.yaml"), "cannot read"),
+    (lambda tmp, m: (FIXTURES / "claims_with_errors.csv", broken_mapping(tmp)), "'NOPE' is neither"),
+])
+def test_unusable_input_fails_cleanly_and_writes_nothing(db_session, mapping_file, tmp_path, make_input, message):
+    before = db_session.scalar(select(func.count()).select_from(ImportBatch))
+    csv_path, mapping_path = make_input(tmp_path, mapping_file)
+    with pytest.raises(ImportFailed, match=message) as err:
+        run(db_session, csv_path, mapping_path, "test_motor", tmp_path)
+    assert "\n" not in str(err.value)
+    assert db_session.scalar(select(func.count()).select_from(ImportBatch)) == before
+    assert get_dataset(db_session, "test_motor") is None
+
+
+def test_read_mapped_frame_validates_without_storing(mapping_file):
+    frame, rejects = read_mapped_frame(FIXTURES / "claims_with_errors.csv", mapping_file)
+    assert list(frame["claim_number"]) == ["TST-C001", "TST-C007", "TST-c008"]
+    assert list(frame["department"]) == ["AUTO_PD" if c == "TST-C007" else "AUTO_GLASS" for c in frame["claim_number"]]
+    assert {"description", "DriverAge", "loss_date", "line"} <= set(frame.columns)
+    assert {r["row"] for r in rejects} == {3, 4, 5, 6, 7}
+
+
+REAL = [
+    ("lgpif_peril", "lgpif_peril/peril.training.csv",
+     {"PERIL_VANDALISM": 35.5, "PERIL_VEHICLE": 17.1, "PERIL_LIGHTNING": 16.7, "PERIL_WATER_W": 8.5,
+      "PERIL_MISC": 7.3, "PERIL_WIND": 5.9, "PERIL_WATER_NW": 4.0, "PERIL_FIRE": 3.4, "PERIL_HAIL": 1.5}),
+    ("fremotor1", "fremotor1/fremotor1_claims_with_policy.csv",
+     {"LIABILITY": 45.4, "AUTO_GLASS": 34.6, "AUTO_PD": 10.3, "MOTOR_THEFT": 6.2, "MOTOR_OTHER": 2.3,
+      "MOTOR_FIRE": 1.2}),
+    ("vehicle_fraud", "vehicle_fraud/fraud_oracle_1994_1995.csv", {"SIU": 6.3, "AUTO_PD": 93.7}),
+]
+
+
+@pytest.mark.parametrize("dataset, relative, shares", REAL, ids=[r[0] for r in REAL])
+def test_real_dataset_imports(db_session, tmp_path, dataset, relative, shares):
+    path = shared_csv(relative)
+    summary = run(db_session, path, MAPPINGS / f"{dataset}.yaml", dataset, tmp_path)
+
+    assert summary["imported"] + summary["rejected"] == summary["rows"]
+    assert summary["rejected"] <= summary["rows"] * 0.01
+    lines = report_lines(summary)
+    assert all(r["reason"] for r in lines)
+    assert len({r["row"] for r in lines}) == summary["rejected"]
+
+    counts = dict(db_session.execute(
+        select(Department.code, func.count()).join(Claim, Claim.department_id == Department.id)
+        .where(Claim.dataset == dataset).group_by(Department.code)).all())
+    total = sum(counts.values())
+    assert total == summary["imported"]
+    for code, pct in shares.items():
+        assert abs(100 * counts.get(code, 0) / total - pct) < 0.5, code
+
+    spec = get_dataset(db_session, dataset).feature_spec
+    assert spec and "paid_amount" not in {f["name"] for f in spec}
+
+
+def test_real_vehicle_fraud_dates_and_labels(db_session, tmp_path):
+    path = shared_csv("vehicle_fraud/fraud_oracle_1994_1995.csv")
+    run(db_session, path, MAPPINGS / "vehicle_fraud.yaml", "vehicle_fraud", tmp_path)
+    rows = db_session.execute(select(Claim.loss_date, Claim.report_date, Claim.fraud_label, Department.code)
+                              .join(Department).where(Claim.dataset == "vehicle_fraud")).all()
+    assert all(loss and report and report >= loss for loss, report, _, _ in rows)
+    assert all(label == (code == "SIU") for _, _, label, code in rows)
+    assert {loss.year for loss, *_ in rows} == {1994, 1995}
