@@ -329,7 +329,8 @@ def _extras(rng, scenario, dept, flag, loss_day, state_i, fraud) -> list[dict]:
     channel_p[attorney] = [.3, .1, .05, .1, .05, .4]
     channel = _CHANNELS[_pick(rng, channel_p)]
 
-    month = (pd.to_datetime(START_DATE) + pd.to_timedelta(loss_day, unit="D")).month.to_numpy()
+    loss_dates = pd.to_datetime(START_DATE) + pd.to_timedelta(loss_day, unit="D")
+    month, year = loss_dates.month.to_numpy(), loss_dates.year.to_numpy()
     snowy = np.array([s[5] for s in STATES])[state_i].astype(bool) & np.isin(month, [11, 12, 1, 2, 3])
     stormy = np.isin(scenario, [_SCEN_INDEX["prop_storm"], _SCEN_INDEX["auto_weather"]])
     outdoor = np.isin(lob, ["auto", "property"]) | (scenario == _SCEN_INDEX["wc_vehicle"])
@@ -337,8 +338,7 @@ def _extras(rng, scenario, dept, flag, loss_day, state_i, fraud) -> list[dict]:
     weather_p[stormy] = _WEATHER_P["storm"]
     weather = np.where(outdoor, _WEATHER[_pick(rng, weather_p)], None)
     cat = np.where(stormy & (rng.random(n) < 0.7),
-                   [f"CAT-{START_DATE.year + (d + START_DATE.timetuple().tm_yday) // 365}-{m:02d}"
-                    for d, m in zip(loss_day, month)], None)
+                   [f"CAT-{y}-{m:02d}" for y, m in zip(year.tolist(), month.tolist())], None)
 
     locations = [scen[s].locations[k % len(scen[s].locations)] for s, k in zip(scenario, rng.integers(0, 6, n))]
     true_dept = np.array(DEPARTMENTS)[dept]
