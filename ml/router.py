@@ -6,11 +6,17 @@ later than the ones the trees learned from (as in production).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-import numpy as np
-import scipy.sparse as sp
-import xgboost as xgb
+# OpenMP threads spin while waiting by default; on a shared 2-core host (web
+# workers, imports) that made training 3x slower with nthread=2 than with 1.
+# Only effective if nothing loaded libgomp before this module.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+import xgboost as xgb  # noqa: E402
 
 from ml.calibration import calibrated_proba, fit_temperature, log_loss
 

@@ -28,7 +28,9 @@ from ml.router import TRIAGE, Router, route
 from services.claims_frame import ids_param, load_frame
 
 SHAP_METHODS = ("exact", "approx")
-DEFAULT_BATCH_SIZE = 2000
+# Contributions are dense (claims x classes x features): 1000 claims x 9 classes x 2000
+# n-grams is ~72 MB per batch.
+DEFAULT_BATCH_SIZE = 1000
 _CACHE_SIZE = 8
 
 

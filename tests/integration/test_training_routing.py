@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from db.models import AuditLog, Claim, ClaimEvent, ModelVersion, RoutingDecision
@@ -148,3 +149,22 @@ def test_routing_decisions_cannot_be_updated(db_session, dataset):
             db_session.execute(text("UPDATE routing_decisions SET confidence = 0 WHERE id = :id"),
                                {"id": decision_id})
 
+
+
+@pytest.mark.slow
+def test_evaluate_csv_scores_a_labelled_file_without_storing(db_session, tmp_path):
+    from tests.conftest import shared_csv
+    from services.evaluation import evaluate_csv
+    from services.imports import import_csv
+
+    csv = shared_csv("lgpif_peril/peril.training.csv")
+    mapping = Path(__file__).resolve().parents[2] / "data" / "mappings" / "lgpif_peril.yaml"
+    import_csv(db_session, csv, mapping, "lgpif_peril", tmp_path, "test")
+    trained = train_dataset(db_session, "lgpif_peril")
+    assert trained["promoted"] and trained["metrics"]["split"] == "id"
+    n_decisions = db_session.scalar(select(func.count()).select_from(RoutingDecision))
+    result = evaluate_csv(db_session, csv, mapping, "lgpif_peril")
+    assert result["n"] == 4991 and result["model_version"] == trained["model_version"]
+    assert result["accuracy"] > 0.8 and 0 <= result["ece"] <= 1
+    assert sum(c["support"] for c in result["per_class"].values()) == 4991
+    assert db_session.scalar(select(func.count()).select_from(RoutingDecision)) == n_decisions

@@ -1,0 +1,155 @@
+"""Router quality on the three real datasets vs simple baselines, one run.
+
+    .venv/bin/python bench/model_quality.py [--data ../shared/data]
+
+Reads the CSVs directly (no database) through the same ml/ pipeline the app
+uses, splits each by time (lgpif: file order, it has no dates), and prints a
+Markdown table for docs/model-quality.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.compose import make_column_transformer
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ml.features import FeaturePipeline  # noqa: E402
+from ml.metrics import classification_report, expected_calibration_error, ranking_report  # noqa: E402
+from ml.router import train_router  # noqa: E402
+
+HOLDOUT = 0.2
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def lgpif(root: Path):
+    df = pd.read_csv(root / "lgpif_peril" / "peril.training.csv")
+    flags = ["Vandalism", "Fire", "Lightning", "Wind", "Hail", "Vehicle", "WaterNW", "WaterW", "Misc"]
+    df = df.assign(target=df[flags].idxmax(axis=1), description=df["Description"].str.strip(),
+                   claimed_amount=df["Loss"])
+    spec = [{"name": "description", "kind": "text"}, {"name": "claimed_amount", "kind": "numeric"}]
+    return df, spec, "file order (no dates)"
+
+
+def fremotor(root: Path):
+    df = pd.read_csv(root / "fremotor1" / "fremotor1_claims_with_policy.csv")
+    df = df.sort_values(["OccurDate", "IDclaim"], kind="stable").reset_index(drop=True)
+    df = df.assign(target=df["Guarantee"], loss_date=df["OccurDate"])
+    # Policy and claim facts known at first notice; Payment (after settlement) and ids are left out.
+    numeric = ["DrivAge", "BonusMalus", "LicenceNb", "VehAge", "PremWindscreen", "PremDamAll", "PremFire",
+               "PremAcc1", "PremAcc2", "PremLegal", "PremTPLM", "PremTPLV", "PremServ", "PremTheft", "PremTot"]
+    categorical = ["DrivGender", "MaritalStatus", "PayFreq", "JobCode", "VehClass", "VehPower", "VehGas",
+                   "VehUsage", "Garage", "Area", "Region", "Channel", "Marketing"]
+    spec = ([{"name": c, "kind": "numeric"} for c in numeric] + [{"name": c, "kind": "categorical"} for c in categorical]
+            + [{"name": "loss_date", "kind": "date"}])
+    return df, spec, "OccurDate"
+
+
+def vehicle_fraud(root: Path):
+    df = pd.read_csv(root / "vehicle_fraud" / "fraud_oracle_1994_1995.csv")
+    df = df.assign(_m=df["Month"].map(MONTHS.index), target=df["FraudFound_P"].map({0: "legit", 1: "fraud"}))
+    df = df.sort_values(["Year", "_m", "WeekOfMonth"], kind="stable").reset_index(drop=True)
+    numeric = ["WeekOfMonth", "WeekOfMonthClaimed", "Age", "Deductible", "DriverRating", "RepNumber"]
+    skip = set(numeric) | {"FraudFound_P", "PolicyNumber", "Year", "target", "_m"}
+    categorical = [c for c in df.columns if c not in skip]
+    spec = [{"name": c, "kind": "numeric"} for c in numeric] + [{"name": c, "kind": "categorical"} for c in categorical]
+    return df, spec, "Year + Month (+ week of month)"
+
+
+def simple_baseline(train: pd.DataFrame, spec: list[dict]):
+    """TF-IDF + logistic regression for text; one-hot + logistic regression otherwise."""
+    texts = [f["name"] for f in spec if f["kind"] == "text"]
+    nums = [f["name"] for f in spec if f["kind"] == "numeric"]
+    cats = [f["name"] for f in spec if f["kind"] == "categorical"]
+    parts = [(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), t) for t in texts]
+    if cats:
+        parts.append((make_pipeline(SimpleImputer(strategy="constant", fill_value="NA"),
+                                    OneHotEncoder(handle_unknown="ignore", min_frequency=2)), cats))
+    if nums:
+        parts.append((make_pipeline(SimpleImputer(), StandardScaler()), nums))
+    model = make_pipeline(make_column_transformer(*parts), LogisticRegression(max_iter=2000, C=5.0))
+    frame = train.copy()
+    frame[cats] = frame[cats].astype(str)
+    model.fit(frame, train["target"])
+    return model, cats
+
+
+def evaluate(name: str, proba: np.ndarray, classes: list[str], truth: pd.Series, positive: str | None) -> dict:
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index.get(c, -1) for c in truth])
+    pred = [classes[i] for i in proba.argmax(axis=1)]
+    rep = classification_report(truth.tolist(), pred, sorted(set(classes) | set(truth)))
+    row = {"model": name, "accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"],
+           "ece": expected_calibration_error(proba, y)}
+    if positive is not None:
+        row.update(ranking_report(proba[:, index[positive]], (truth == positive).to_numpy().astype(int)))
+    return row
+
+
+def run(name: str, loader, root: Path, positive: str | None = None, params: dict | None = None,
+        text_options: dict | None = None) -> tuple[list[dict], str, int, int]:
+    df, spec, order = loader(root)
+    cut = int(len(df) * (1 - HOLDOUT))
+    train, hold = df.iloc[:cut], df.iloc[cut:]
+    rows = []
+
+    t0 = time.perf_counter()
+    pipe = FeaturePipeline(spec, text_options=text_options)
+    router, _ = train_router(pipe.fit_transform(train), train["target"].tolist(), pipe.feature_types, params=params)
+    proba = router.predict_proba(pipe.transform(hold))
+    rows.append({**evaluate("XGBoost router (ml/)", proba, router.classes, hold["target"], positive),
+                 "seconds": time.perf_counter() - t0})
+
+    majority = train["target"].value_counts().idxmax()
+    classes = sorted(train["target"].unique())
+    prior = train["target"].value_counts(normalize=True).reindex(classes).to_numpy()
+    # Majority class with the training class shares as its probabilities.
+    const = np.tile(prior, (len(hold), 1))
+    const[:, classes.index(majority)] += 1e-9  # argmax = the majority even on ties
+    rows.append({**evaluate("majority class", const, classes, hold["target"], positive), "seconds": 0.0})
+
+    t0 = time.perf_counter()
+    model, cats = simple_baseline(train, spec)
+    frame = hold.copy()
+    frame[cats] = frame[cats].astype(str)
+    label = "TF-IDF + logistic regression" if any(f["kind"] == "text" for f in spec) \
+        else "one-hot + logistic regression"
+    rows.append({**evaluate(label, model.predict_proba(frame), list(model.classes_), hold["target"], positive),
+                 "seconds": time.perf_counter() - t0})
+    return rows, order, len(train), len(hold)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    args = parser.parse_args()
+    runs = [
+        ("lgpif_peril (target: peril flag, 9 classes)", lgpif, None,
+         {"max_depth": 4}, {}),
+        ("fremotor1 (target: Guarantee, 6 classes)", fremotor, None, {"max_depth": 4}, {}),
+        ("vehicle_fraud (target: FraudFound_P)", vehicle_fraud, "fraud", {"max_depth": 4}, {}),
+    ]
+    for title, loader, positive, params, text_options in runs:
+        rows, order, n_train, n_hold = run(title, loader, args.data, positive, params, text_options)
+        print(f"\n### {title}\n\nSplit: {order}; train {n_train}, holdout {n_hold} (last 20%).\n")
+        extra = ["roc_auc", "average_precision", "precision_top_5pct"] if positive else []
+        cols = ["accuracy", "macro_f1", "ece"] + extra + ["seconds"]
+        print("| model | " + " | ".join(cols) + " |")
+        print("|---|" + "---:|" * len(cols))
+        for r in rows:
+            print(f"| {r['model']} | " + " | ".join(f"{r[c]:.3f}" if c != "seconds" else f"{r[c]:.1f}"
+                                                    for c in cols) + " |")
+
+
+if __name__ == "__main__":
+    main()
