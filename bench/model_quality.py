@@ -96,7 +96,7 @@ def evaluate(name: str, proba: np.ndarray, classes: list[str], truth: pd.Series,
     return row
 
 
-def run(name: str, loader, root: Path, positive: str | None = None, params: dict | None = None,
+def run(loader, root: Path, positive: str | None = None, params: dict | None = None,
         text_options: dict | None = None) -> tuple[list[dict], str, int, int]:
     df, spec, order = loader(root)
     cut = int(len(df) * (1 - HOLDOUT))
@@ -140,7 +140,7 @@ def main() -> None:
         ("vehicle_fraud (target: FraudFound_P)", vehicle_fraud, "fraud", {"max_depth": 4}, {}),
     ]
     for title, loader, positive, params, text_options in runs:
-        rows, order, n_train, n_hold = run(title, loader, args.data, positive, params, text_options)
+        rows, order, n_train, n_hold = run(loader, args.data, positive, params, text_options)
         print(f"\n### {title}\n\nSplit: {order}; train {n_train}, holdout {n_hold} (last 20%).\n")
         extra = ["roc_auc", "average_precision", "precision_top_5pct"] if positive else []
         cols = ["accuracy", "macro_f1", "ece"] + extra + ["seconds"]
