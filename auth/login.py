@@ -44,7 +44,7 @@ LOGIN_TEMPLATE = """<!doctype html>
 <link rel="stylesheet" href="/assets/00-bootstrap.min.css"><link rel="stylesheet" href="/assets/10-scope.css">
 </head><body class="scope-login">
 <main class="container"><div class="row justify-content-center"><div class="col-sm-9 col-md-6 col-lg-4">
-<div class="card shadow-sm border-0 mt-5"><div class="card-body p-4">
+<div class="card shadow border-0"><div class="card-body p-4">
 <div class="scope-brand mb-1">SCOPE <span>Assistant</span></div>
 <p class="text-muted small mb-4">Claims triage, routed and explained.</p>
 {% if error %}<div class="alert alert-danger py-2 small" role="alert">{{ error }}</div>{% endif %}

@@ -6,6 +6,8 @@ import plotly.graph_objects as go
 FONT = dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=13, color="#212529")
 POSITIVE = "#0072B2"
 NEGATIVE = "#D55E00"
+# Side-by-side panels share one height so the cards line up.
+PANEL_HEIGHT = 420
 
 
 def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
@@ -28,12 +30,16 @@ def probability_bars(probabilities: dict[str, float], names: dict[str, str], col
         fig.add_vline(x=threshold * 100, line_dash="dot", line_color="#6c757d",
                       annotation_text=f"triage threshold {threshold:.0%}", annotation_position="top")
     fig.update_xaxes(title_text="Probability (%)", range=[0, 110], gridcolor="#eee", ticksuffix="%")
-    return _layout(fig, 40 + 34 * len(items) + 60, title=dict(text="Probability by department", x=0, font_size=15))
+    fig = _layout(fig, max(PANEL_HEIGHT, 100 + 34 * len(items)),
+                  title=dict(text="Probability by department", x=0, font_size=15))
+    fig.update_layout(margin=dict(l=10, r=50, t=40, b=40))
+    return fig
 
 
 def shap_waterfall(base: float, contributions: list[tuple[str, float]], target_name: str) -> go.Figure:
     """Waterfall from the model's base score to this claim's score for one department,
     one step per driver (largest effect first); log-odds units."""
+    total = base + sum(v for _, v in contributions)
     labels = ["Average claim"] + [label for label, _ in contributions] + ["This claim"]
     values = [base] + [v for _, v in contributions] + [0]
     measures = ["absolute"] + ["relative"] * len(contributions) + ["total"]
@@ -41,10 +47,80 @@ def shap_waterfall(base: float, contributions: list[tuple[str, float]], target_n
         orientation="h", y=labels, x=values, measure=measures,
         increasing=dict(marker_color=POSITIVE), decreasing=dict(marker_color=NEGATIVE),
         totals=dict(marker_color="#495057"),
-        text=[f"{base:+.2f}"] + [f"{v:+.2f}" for _, v in contributions] + [""],
+        text=[f"{base:+.2f}"] + [f"{v:+.2f}" for _, v in contributions] + [f"{total:+.2f}"],
         textposition="outside", cliponaxis=False, connector=dict(line=dict(color="#adb5bd", width=1)),
         hovertemplate="%{y}: %{x:+.2f}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title_text=f"Score toward {target_name} (log-odds)", gridcolor="#eee", zerolinecolor="#adb5bd")
-    return _layout(fig, 80 + 36 * len(labels), title=dict(text=f"Why {target_name}: SHAP drivers", x=0, font_size=15))
+    fig.update_xaxes(title_text="Score (log-odds)", gridcolor="#eee", zerolinecolor="#adb5bd")
+    fig = _layout(fig, max(PANEL_HEIGHT, 80 + 34 * len(labels)),
+                  title=dict(text=f"Why {target_name}: SHAP drivers", x=0, font_size=15))
+    fig.update_layout(margin=dict(l=10, r=60, t=40, b=40))
+    return fig
+
+
+def per_class_recall(per_class: dict, names: dict[str, str], colors: dict[str, str]) -> go.Figure:
+    """Holdout recall and precision per department."""
+    codes = sorted(per_class, key=lambda c: per_class[c].get("support", 0), reverse=True)
+    labels = [names.get(c, c) for c in codes]
+    fig = go.Figure([
+        go.Bar(name="Recall", x=labels, y=[per_class[c]["recall"] * 100 for c in codes],
+               marker_color=[colors.get(c, "#6c757d") for c in codes],
+               hovertemplate="%{x}: recall %{y:.1f}%<extra></extra>"),
+        go.Scatter(name="Precision", x=labels, y=[per_class[c]["precision"] * 100 for c in codes], mode="markers",
+                   marker=dict(symbol="diamond", size=11, color="#212529"),
+                   hovertemplate="%{x}: precision %{y:.1f}%<extra></extra>"),
+    ])
+    fig.update_yaxes(title_text="Holdout %", range=[0, 105], gridcolor="#eee", ticksuffix="%")
+    fig = _layout(fig, 360, title=dict(text="Recall and precision by department", x=0, font_size=15),
+                  legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    return fig
+
+
+def confusion_heatmap(confusion: dict, names: dict[str, str]) -> go.Figure:
+    """Rows: final department; columns: predicted. Shares of each row, counts on hover."""
+    labels = confusion.get("labels") or []
+    matrix = confusion.get("matrix") or []
+    shares = [[(v / sum(row) * 100 if sum(row) else 0) for v in row] for row in matrix]
+    text = [[f"{v:.0f}%" if v >= 0.5 else "" for v in row] for row in shares]
+    pretty = [names.get(c, c) for c in labels]
+    fig = go.Figure(go.Heatmap(
+        z=shares, x=pretty, y=pretty, text=text, texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=100,
+        customdata=matrix, colorbar=dict(title="% of row", ticksuffix="%"),
+        hovertemplate="final %{y} → predicted %{x}: %{customdata} claims (%{z:.1f}%)<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="Predicted department", tickangle=-30)
+    fig.update_yaxes(title_text="Final department", autorange="reversed")
+    return _layout(fig, 460, title=dict(text="Confusion matrix on the holdout", x=0, font_size=15))
+
+
+def open_claims_by_queue(queues: list) -> go.Figure:
+    items = sorted(queues, key=lambda q: q.open_claims)
+    fig = go.Figure(go.Bar(
+        x=[q.open_claims for q in items], y=[q.name for q in items], orientation="h",
+        marker_color=[q.color for q in items], text=[f"{q.open_claims:,}" for q in items],
+        textposition="outside", cliponaxis=False, hovertemplate="%{y}: %{x:,} open claims<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="Open claims", gridcolor="#eee")
+    fig = _layout(fig, 340, title=dict(text="Open claims by queue", x=0, font_size=15))
+    fig.update_layout(margin=dict(l=10, r=50, t=40, b=40))
+    return fig
+
+
+def confidence_histogram(bands: list[dict], names: dict[str, str], colors: dict[str, str],
+                         threshold: float | None = None) -> go.Figure:
+    """Open claims by routing confidence band, stacked by routed department."""
+    fig = go.Figure()
+    for code in sorted({b["department"] for b in bands}):
+        rows = [b for b in bands if b["department"] == code]
+        fig.add_bar(name=names.get(code, code), x=[(b["low"] + b["high"]) / 2 * 100 for b in rows],
+                    y=[b["claims"] for b in rows], width=9.5, marker_color=colors.get(code, "#6c757d"),
+                    hovertemplate=f"{names.get(code, code)}: %{{y:,}} claims<extra></extra>")
+    if threshold is not None:
+        fig.add_vline(x=threshold * 100, line_dash="dot", line_color="#6c757d",
+                      annotation_text="triage threshold", annotation_position="top left")
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title_text="Routing confidence (%)", range=[0, 100], ticksuffix="%", gridcolor="#eee")
+    fig.update_yaxes(title_text="Open claims", gridcolor="#eee")
+    return _layout(fig, 340, title=dict(text="How sure the router was", x=0, font_size=15),
+                   legend=dict(orientation="h", y=-0.3, x=0))

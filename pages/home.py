@@ -1,15 +1,18 @@
-"""Overview: one card per department queue the user can see."""
+"""Overview: one card per department queue the user can see, and how those
+claims were routed."""
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from flask import current_app
 
 from auth.current import user_or_none
 from auth.permissions import Perm
+from components.charts import confidence_histogram, open_claims_by_queue
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
-from services.queues import overview
+from services.queues import confidence_distribution, overview
 
 dash.register_page(__name__, path="/", title="Overview · SCOPE Assistant", name="Overview")
 
@@ -32,7 +35,20 @@ def layout(**_query):
     user = user_or_none()
     if user is None or not user.can(Perm.VIEW_QUEUES):
         return not_allowed()
-    queues = overview(read_session(), user)
-    body = (dbc.Row([_card(q) for q in queues]) if queues
-            else dbc.Alert("You are not assigned to any department yet. Ask an administrator.", color="info"))
-    return html.Div([page_header("Department queues", f"Signed in as {user.name}. Open claims by queue."), body])
+    session = read_session()
+    queues = overview(session, user)
+    header = page_header("Department queues", f"Signed in as {user.name}. Open claims by queue.")
+    if not queues:
+        return html.Div([header, dbc.Alert("You are not assigned to any department yet. Ask an administrator.",
+                                           color="info")])
+    names = {q.code: q.name for q in queues}
+    colors = {q.code: q.color for q in queues}
+    threshold = current_app.config["SCOPE_SETTINGS"].confidence_threshold
+    charts = dbc.Row([
+        dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(figure=open_claims_by_queue(queues), config={"displayModeBar": False})),
+                         className="shadow-sm h-100"), lg=6, className="mb-4"),
+        dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(
+            figure=confidence_histogram(confidence_distribution(session, user), names, colors, threshold),
+            config={"displayModeBar": False})), className="shadow-sm h-100"), lg=6, className="mb-4"),
+    ])
+    return html.Div([header, dbc.Row([_card(q) for q in queues]), charts])

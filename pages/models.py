@@ -1,15 +1,16 @@
-"""Router model versions with their holdout metrics."""
+"""Router model versions with their holdout metrics; the champions in detail."""
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from auth.current import user_or_none
 from auth.permissions import Perm
+from components.charts import confusion_heatmap, per_class_recall
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
-from services.models import list_model_versions
+from services.models import department_styles, list_model_versions
 
 dash.register_page(__name__, path="/models", title="Models · SCOPE Assistant", name="Models")
 
@@ -20,15 +21,9 @@ def _pct(v) -> str:
     return "—" if v is None else f"{v:.1%}"
 
 
-def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_MODELS):
-        return not_allowed()
-    models = list_model_versions(read_session())
-    if not models:
-        return html.Div([page_header("Router models"), dbc.Alert("No model has been trained yet: run `scope train --dataset NAME`.", color="info")])
+def _table(models: list[dict]) -> dbc.Card:
     head = html.Thead(html.Tr([html.Th(h) for h in ("Version", "Dataset", "Status", "Accuracy", "Macro-F1",
-                                                      "Baseline acc.", "ECE", "Train / holdout", "Trained")]))
+                                                      "Majority-class acc.", "ECE", "Train / holdout", "Trained")]))
     body = html.Tbody([
         html.Tr([
             html.Td(m["version"], className="font-monospace small"), html.Td(m["dataset"]),
@@ -39,8 +34,37 @@ def layout(**_query):
             html.Td(f"{m['n_train']:,} / {m['n_holdout']:,}"), html.Td(m["created_at"], className="small"),
         ]) for m in models
     ])
+    return dbc.Card(dbc.CardBody(dbc.Table([head, body], hover=True, responsive=True, className="mb-0 align-middle")),
+                    className="shadow-sm mb-4")
+
+
+def _champion(m: dict, styles: dict) -> html.Div:
+    names = {c: n for c, (n, _) in styles.items()}
+    colors = {c: col for c, (_, col) in styles.items()}
     return html.Div([
-        page_header("Router models", "Every trained version, its time-ordered holdout metrics and status."),
-        dbc.Card(dbc.CardBody(dbc.Table([head, body], hover=True, responsive=True, className="mb-0 align-middle")),
-                 className="shadow-sm"),
+        html.H4([f"Champion for {m['dataset']} ", html.Small(m["version"], className="text-muted font-monospace fs-6")],
+                className="mt-2"),
+        html.P(m["split_note"] or "", className="text-muted small"),
+        dbc.Row([
+            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(figure=per_class_recall(m["per_class"], names, colors),
+                                                    config={"displayModeBar": False})), className="shadow-sm h-100"),
+                    lg=6, className="mb-4"),
+            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(figure=confusion_heatmap(m["confusion"], names),
+                                                    config={"displayModeBar": False})), className="shadow-sm h-100"),
+                    lg=6, className="mb-4"),
+        ]),
     ])
+
+
+def layout(**_query):
+    user = user_or_none()
+    if user is None or not user.can(Perm.VIEW_MODELS):
+        return not_allowed()
+    session = read_session()
+    models = list_model_versions(session)
+    header = page_header("Router models", "Every trained version, its time-ordered holdout metrics and status.")
+    if not models:
+        return html.Div([header, dbc.Alert("No model has been trained yet: run `scope train --dataset NAME`.", color="info")])
+    styles = department_styles(session)
+    champions = [m for m in models if m["status"] == "champion" and m["per_class"]]
+    return html.Div([header, _table(models)] + [_champion(m, styles) for m in champions])

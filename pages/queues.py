@@ -16,7 +16,7 @@ dash.register_page(__name__, path="/queues", title="Queues · SCOPE Assistant", 
 
 COLUMNS = [
     {"field": "claim_number", "headerName": "Claim", "cellRenderer": "ClaimLink", "filter": "agTextColumnFilter",
-     "pinned": "left", "width": 150},
+     "pinned": "left", "width": 190},
     {"field": "report_date", "headerName": "Reported", "width": 120, "sort": "desc"},
     {"field": "loss_date", "headerName": "Loss date", "width": 120},
     {"field": "line_of_business", "headerName": "Line", "filter": "agTextColumnFilter", "width": 150},

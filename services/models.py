@@ -4,22 +4,30 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import ModelVersion
+from db.models import Department, ModelVersion
 
 
 def list_model_versions(session: Session, limit: int = 100) -> list[dict]:
     rows = session.execute(
-        select(ModelVersion.version, ModelVersion.dataset, ModelVersion.status, ModelVersion.metrics,
-               ModelVersion.n_train, ModelVersion.n_holdout, ModelVersion.created_at, ModelVersion.promoted_at)
+        select(ModelVersion.id, ModelVersion.version, ModelVersion.dataset, ModelVersion.status, ModelVersion.metrics,
+               ModelVersion.n_train, ModelVersion.n_holdout, ModelVersion.created_at)
         .order_by(ModelVersion.created_at.desc()).limit(limit)
     )
     out = []
     for r in rows:
         m = r.metrics or {}
         out.append({
-            "version": r.version, "dataset": r.dataset, "status": r.status,
+            "id": r.id, "version": r.version, "dataset": r.dataset, "status": r.status,
             "accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1"), "ece": m.get("ece"),
-            "baseline_accuracy": m.get("baseline_accuracy"), "n_train": r.n_train, "n_holdout": r.n_holdout,
+            "baseline_accuracy": (m.get("baseline") or {}).get("accuracy"),
+            "n_train": r.n_train, "n_holdout": r.n_holdout, "split_note": m.get("split_note"),
+            "per_class": m.get("per_class") or {}, "confusion": m.get("confusion") or {},
             "created_at": r.created_at.strftime("%Y-%m-%d %H:%M"),
         })
     return out
+
+
+def department_styles(session: Session) -> dict[str, tuple[str, str]]:
+    """code -> (name, colour), for labelling charts."""
+    return {code: (name, color) for code, name, color in
+            session.execute(select(Department.code, Department.name, Department.color))}

@@ -18,6 +18,10 @@ def sign_in(page, base: str, email: str, password: str) -> None:
     page.wait_for_selector(".scope-navbar")
 
 
+def wait_for_charts(page, n: int) -> None:
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}", timeout=15000)
+
+
 def test_login_page_shows_error_for_bad_password(page, live_server):
     page.goto(live_server + "/login")
     screenshot(page, "login")
@@ -30,6 +34,7 @@ def test_login_page_shows_error_for_bad_password(page, live_server):
 def test_adjuster_opens_queue_and_reads_why_a_claim_was_routed(page, live_server):
     sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
     page.wait_for_selector(".queue-card")
+    wait_for_charts(page, 2)
     screenshot(page, "overview")
     page.goto(live_server + "/queues?department=AUTO_PD")
     page.wait_for_selector(".claim-link", timeout=15000)
@@ -41,8 +46,8 @@ def test_adjuster_opens_queue_and_reads_why_a_claim_was_routed(page, live_server
     page.wait_for_selector("#decision-reasons li", timeout=15000)
     reasons = page.inner_text("#decision-reasons")
     assert "toward" in reasons
-    assert page.locator("#decision-waterfall .main-svg").count() > 0
-    assert page.locator("#decision-probabilities .main-svg").count() > 0
+    page.wait_for_selector("#decision-waterfall .main-svg", timeout=15000)
+    page.wait_for_selector("#decision-probabilities .main-svg", timeout=15000)
     assert "synthetic-" in page.inner_text("#decision-model-version")
     screenshot(page, "claim")
     assert page.console_errors == []
@@ -53,5 +58,6 @@ def test_manager_sees_models_page(page, live_server):
     page.goto(live_server + "/models")
     page.wait_for_selector("text=Router models")
     assert page.locator("text=champion").count() >= 1
+    wait_for_charts(page, 2)
     screenshot(page, "models")
     assert page.console_errors == []
