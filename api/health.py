@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from db.flask_db import read_session
+from services.models import champions_load
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -24,9 +25,7 @@ def readyz():
     try:
         session.execute(text("SELECT 1"))
         checks["database"] = True
-        from services.routing import load_any_champion
-
-        checks["champion_model"] = load_any_champion(session) is not None
+        checks["champion_model"] = champions_load(session)
     except Exception:  # readiness must answer, not crash; the cause goes to the log
         log.exception("readiness check failed")
     ready = all(checks.values())

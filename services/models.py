@@ -31,3 +31,16 @@ def department_styles(session: Session) -> dict[str, tuple[str, str]]:
     """code -> (name, colour), for labelling charts."""
     return {code: (name, color) for code, name, color in
             session.execute(select(Department.code, Department.name, Department.color))}
+
+
+def champion_datasets(session: Session) -> list[str]:
+    return list(session.scalars(select(ModelVersion.dataset).where(ModelVersion.status == "champion")
+                                .order_by(ModelVersion.dataset)))
+
+
+def champions_load(session: Session) -> bool:
+    """True when at least one champion exists and every champion's artifact loads."""
+    from services.routing import load_champion
+
+    datasets = champion_datasets(session)
+    return bool(datasets) and all(load_champion(session, ds) is not None for ds in datasets)

@@ -6,7 +6,9 @@ import pytest
 from auth.guard import SIGNED_IN, callback_permission
 from auth.permissions import ROLE_PERMISSIONS, Perm
 
-PAGES = ["/", "/queues", "/models", "/claims/SYN-0000001"]
+from tests.webutil import render_page  # noqa: E402
+
+PAGES = ["/", "/queues", "/models", "/claims/ANY-1"]
 
 
 def _dash_body(output_key: str) -> dict:
@@ -79,18 +81,6 @@ def test_login_form_needs_csrf_token(web_app):
     client = web_app.server.test_client()
     response = client.post("/login", data={"email": "admin@scope.example", "password": "scope-demo-admin"})
     assert response.status_code == 400
-
-
-def render_page(client, pathname: str, search: str = "") -> tuple[int, str]:
-    """Ask the server for a page's layout exactly as the browser does."""
-    response = client.post("/_dash-update-component", json={
-        "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
-        "inputs": [{"id": "_pages_location", "property": "pathname", "value": pathname},
-                   {"id": "_pages_location", "property": "search", "value": search}],
-        "state": [], "changedPropIds": ["_pages_location.pathname"],
-    })
-    return response.status_code, response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", list(ROLE_PERMISSIONS))

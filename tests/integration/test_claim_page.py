@@ -1,0 +1,55 @@
+"""The claim page shows the stored decision and respects record-level access."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from db.models import Claim, Department, RoutingDecision
+from tests.webutil import queue_rows, render_page
+
+
+def _claim_in(web_app, code: str) -> str:
+    from db.flask_db import read_session
+
+    with web_app.server.app_context():
+        session = read_session()
+        number = session.scalar(
+            select(Claim.claim_number).join(Department, Department.id == Claim.department_id)
+            .join(RoutingDecision, RoutingDecision.claim_id == Claim.id)
+            .where(Department.code == code, Claim.status != "closed").limit(1))
+        session.close()
+    return number
+
+
+def test_claim_page_shows_stored_decision_and_reasons(web_app, client_for):
+    number = _claim_in(web_app, "AUTO_PD")
+    status, body = render_page(client_for("adjuster"), f"/claims/{number}")
+    assert status == 200
+    assert number in body
+    for text in ("Routing decision", "Why, in words", "toward", "decision-waterfall", "decision-probabilities",
+                 "synthetic-"):
+        assert text in body, text
+
+
+def test_adjuster_cannot_open_a_claim_outside_their_departments(web_app, client_for):
+    number = _claim_in(web_app, "WORKERS_COMP")
+    status, body = render_page(client_for("adjuster"), f"/claims/{number}")
+    assert status == 200
+    assert "Not allowed" in body and "Routing decision" not in body
+    status, body = render_page(client_for("viewer"), f"/claims/{number}")
+    assert "Routing decision" in body
+
+
+def test_unknown_and_malformed_claim_numbers(client_for):
+    client = client_for("manager")
+    for path in ("/claims/NOPE-1", "/claims/" + "x" * 500, "/claims/%27%3B--"):
+        status, body = render_page(client, path)
+        assert status == 200
+        assert "Claim not found" in body
+
+
+def test_queue_links_lead_to_claims(client_for):
+    client = client_for("adjuster")
+    _, rows, _ = queue_rows(client, "AUTO_GLASS", {"startRow": 0, "endRow": 5})
+    number = rows["rowData"][0]["claim_number"]
+    status, body = render_page(client, f"/claims/{number}")
+    assert number in body and "Routing decision" in body

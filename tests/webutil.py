@@ -1,0 +1,31 @@
+"""Helpers that talk to the Dash server exactly as the browser does."""
+from __future__ import annotations
+
+import json
+
+
+def render_page(client, pathname: str, search: str = "") -> tuple[int, str]:
+    response = client.post("/_dash-update-component", json={
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+        "inputs": [{"id": "_pages_location", "property": "pathname", "value": pathname},
+                   {"id": "_pages_location", "property": "search", "value": search}],
+        "state": [], "changedPropIds": ["_pages_location.pathname"],
+    })
+    return response.status_code, response.get_data(as_text=True)
+
+
+def queue_rows(client, department, request: dict):
+    """Call the queue grid callback; return (status, rowResponse, status text)."""
+    response = client.post("/_dash-update-component", json={
+        "output": "..queue-grid.getRowsResponse...queue-status.children..",
+        "outputs": [{"id": "queue-grid", "property": "getRowsResponse"},
+                    {"id": "queue-status", "property": "children"}],
+        "inputs": [{"id": "queue-grid", "property": "getRowsRequest", "value": request}],
+        "state": [{"id": "queue-department", "property": "data", "value": department}],
+        "changedPropIds": ["queue-grid.getRowsRequest"],
+    })
+    if response.status_code != 200:
+        return response.status_code, None, None
+    body = json.loads(response.get_data(as_text=True))["response"]
+    return 200, body.get("queue-grid", {}).get("getRowsResponse"), body.get("queue-status", {}).get("children")
