@@ -98,7 +98,10 @@ def web_app(web_database_url):
     from app import create_app
     from config import Settings
 
-    return create_app(Settings(database_url=web_database_url, secret_key="test-secret-key-" + "x" * 32))
+    app = create_app(Settings(database_url=web_database_url, secret_key="test-secret-key-" + "x" * 32))
+    # Dash moves the globally registered callbacks into callback_map on its first request.
+    app.server.test_client().get("/healthz")
+    return app
 
 
 def login(client, email: str, password: str):
