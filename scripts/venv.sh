@@ -15,7 +15,8 @@ find_python() {
 }
 
 ensure_venv() {  # $1: requirements file
-  local req="$1" stamp=".venv/.installed-$(basename "$req").sha256" want
+  local req="$1"
+  local stamp=".venv/.installed-$(basename "$req").sha256" want
   if [ ! -x .venv/bin/python ]; then
     local py; py=$(find_python)
     echo "creating .venv with $py"
