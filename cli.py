@@ -159,17 +159,35 @@ def cmd_run(args) -> int:
     env["DATABASE_URL"] = url
     bind = f"{settings.host}:{settings.port}"
     cmd = [sys.executable, "-m", "gunicorn", "app:server", "--bind", bind, "--workers", str(args.workers),
-           "--timeout", "120", "--chdir", str(ROOT), "--access-logfile", "-" if args.access_log else "/dev/null"]
+           "--worker-class", "gthread", "--threads", "4", "--timeout", "120", "--chdir", str(ROOT),
+           "--access-logfile", "-" if args.access_log else "/dev/null"]
     print(f"\nSCOPE Assistant is starting on http://{bind}")
     if not settings.is_production:
         print("Demo logins:")
         for login in bootstrap.DEMO_LOGINS:
             print(f"  {login.role:<9} {login.email:<26} password: {login.password}")
     print("Press Ctrl+C to stop.\n", flush=True)
-    try:
-        return subprocess.call(cmd, env=env, cwd=ROOT)
-    except KeyboardInterrupt:
-        return 0
+    return _serve(cmd, env)
+
+
+def _serve(cmd: list[str], env: dict) -> int:
+    """Run gunicorn in the foreground; a stop signal to us stops it too, so
+    the embedded database (stopped when this process exits) never outlives it."""
+    import signal
+
+    child = subprocess.Popen(cmd, env=env, cwd=ROOT)
+
+    def forward(signum, _frame):
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            forward(signal.SIGINT, None)
 
 
 def build_parser() -> argparse.ArgumentParser:
