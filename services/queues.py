@@ -173,19 +173,23 @@ def confidence_distribution(session: Session, user, bins: int = 10) -> list[dict
     ids = [d.id for d in visible_departments(session, user)]
     if not ids:
         return []
+    latest_id = (
+        select(func.max(RoutingDecision.id).label("id"))
+        .join(Claim, Claim.id == RoutingDecision.claim_id)
+        .where(Claim.status.in_(OPEN_STATUSES), Claim.department_id.in_(ids))
+        .group_by(RoutingDecision.claim_id)
+        .subquery()
+    )
     latest = (
         select(RoutingDecision.claim_id, RoutingDecision.confidence, RoutingDecision.routed_department_id)
-        .distinct(RoutingDecision.claim_id)
-        .order_by(RoutingDecision.claim_id, RoutingDecision.id.desc())
+        .join(latest_id, latest_id.c.id == RoutingDecision.id)
         .subquery()
     )
     band = func.least(func.width_bucket(latest.c.confidence, 0.0, 1.0, bins), bins).label("band")
     rows = session.execute(
         select(band, Department.code, func.count().label("n"))
         .select_from(latest)
-        .join(Claim, Claim.id == latest.c.claim_id)
         .join(Department, Department.id == latest.c.routed_department_id)
-        .where(Claim.status.in_(OPEN_STATUSES), Claim.department_id.in_(ids))
         .group_by(band, Department.code)
     )
     return [{"low": (r.band - 1) / bins, "high": r.band / bins, "department": r.code, "claims": r.n} for r in rows]
