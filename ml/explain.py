@@ -2,7 +2,8 @@
 
 Thousands of n-gram columns mean nothing on their own, so contributions are
 summed per *source column* (all n-grams of the description become one
-"description" driver, month/weekday/lag become their date column) and the
+"description" driver, and so do the stacked linear text model's class
+log-probabilities; month/weekday/lag become their date column) and the
 description's share is traced back to the words of the claim itself.
 """
 from __future__ import annotations
@@ -39,19 +40,39 @@ def group_by_source(contribs: np.ndarray, pipeline: FeaturePipeline) -> tuple[np
     return grouped.reshape(n, k, len(names)), contribs[:, :, f1 - 1], names
 
 
+def _stacked_term_shares(row_contribs: np.ndarray, row_features: sp.csr_matrix, pipeline: FeaturePipeline,
+                         column: str, class_name: str | None) -> dict[int, float]:
+    """The SHAP contribution of the column's stacked linear-model features, shared
+    out over the claim's own n-grams by what each added to the linear model's
+    score for the class (coefficient x tf-idf weight). Only n-grams pushing the
+    same way as the stacked total get a share, in proportion to their size."""
+    stacker = pipeline.stack.get(column)
+    if stacker is None or class_name not in stacker.classes:
+        return {}
+    total = float(row_contribs[pipeline.stack_slice(column)].sum())
+    span = pipeline.text_slice(column)
+    own = row_features[:, span.start:span.stop]
+    scores = {j: v for j, v in stacker.term_scores(own, stacker.classes.index(class_name)).items()
+              if v * total > 0}
+    weight = sum(abs(v) for v in scores.values())
+    return {j: total * abs(v) / weight for j, v in scores.items()} if weight > 0 else {}
+
+
 def top_terms(row_contribs: np.ndarray, row_features: sp.csr_matrix, pipeline: FeaturePipeline,
-              column: str, text: str | None, sign: float) -> list[dict]:
+              column: str, text: str | None, sign: float, class_name: str | None = None) -> list[dict]:
     """The words of this claim's text that pushed hardest in direction ``sign``
-    (contributions of word and character n-grams present in the text, summed per word)."""
+    (contributions of word and character n-grams present in the text, plus their
+    share of the stacked linear model's contribution, summed per word)."""
     span = pipeline.text_slice(column)
     terms = pipeline.text[column].terms
     doc_words = words(text)
     per_word: dict[str, float] = defaultdict(float)
     active = row_features.indices[(row_features.indices >= span.start) & (row_features.indices < span.stop)]
+    stacked = _stacked_term_shares(row_contribs, row_features, pipeline, column, class_name)
     for j in active:
         matched = [w for w in term_words(terms[j - span.start], doc_words) if w in doc_words]
         for w in matched:
-            per_word[w] += float(row_contribs[j]) / len(matched)
+            per_word[w] += (float(row_contribs[j]) + stacked.get(int(j - span.start), 0.0)) / len(matched)
     ranked = sorted(((w, c) for w, c in per_word.items() if c * sign > 0), key=lambda wc: -abs(wc[1]))
     return [{"term": w, "contribution": round(c, DIGITS)} for w, c in ranked[:TOP_TERMS]]
 
@@ -118,7 +139,8 @@ def explain_rows(contribs: np.ndarray, X: sp.csr_matrix, pipeline: FeaturePipeli
             shap_values[c] = {n: round(float(grouped[i, j, g]), DIGITS) for g, n in enumerate(names)}
         row_features = X[i]
         terms = {col: top_terms(contribs[i, p], row_features, pipeline, col, raw.get(col),
-                                1.0 if grouped[i, p, names.index(col)] >= 0 else -1.0) for col in text_cols}
+                                1.0 if grouped[i, p, names.index(col)] >= 0 else -1.0, classes[p])
+                 for col in text_cols}
         shap_values["terms"] = terms
         department = department_names.get(classes[p], classes[p])
         order = np.argsort(-np.abs(grouped[i, p]), kind="stable")[:TOP_DRIVERS]

@@ -12,10 +12,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ml.stacking import TextStacker
 from ml.text import TextVectorizer
 
 KINDS = ("numeric", "categorical", "text", "date")
-SCHEMA_VERSION = 1
+# 2: optional stacked linear text models ("stack"); version 1 schemas still load.
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+STACK_MARK = ":lr:"
 LAG_FEATURE = "report_lag_days"
 
 
@@ -41,10 +45,13 @@ def _dense_to_csr(block: np.ndarray) -> sp.csr_matrix:
 
 class FeaturePipeline:
     """Numeric as-is, categoricals as fixed integer codes (XGBoost native
-    categorical), dates as month/weekday (+ report lag), text as n-grams."""
+    categorical), dates as month/weekday (+ report lag), text as n-grams plus,
+    when fitted with labels, the out-of-fold class log-probabilities of a
+    linear model over those n-grams (see ml/stacking.py)."""
 
     def __init__(self, spec: list[dict], *, text_options: dict | None = None,
-                 max_categories: int = 200, min_category_count: int = 2):
+                 max_categories: int = 200, min_category_count: int = 2,
+                 stack_options: dict | None = None):
         for feat in spec:
             if feat.get("kind") not in KINDS:
                 raise ValueError(f"feature {feat.get('name')!r}: kind must be one of {KINDS}")
@@ -54,6 +61,9 @@ class FeaturePipeline:
         self.min_category_count = min_category_count
         self.categories: dict[str, list[str]] = {}
         self.text: dict[str, TextVectorizer] = {}
+        # {"enabled": bool, "C": float, "folds": int}; stacking needs labels at fit.
+        self.stack_options = {"enabled": True, **(stack_options or {})}
+        self.stack: dict[str, TextStacker] = {}
 
     # -- spec helpers -------------------------------------------------------
     def columns(self, kind: str | None = None) -> list[str]:
@@ -68,7 +78,16 @@ class FeaturePipeline:
         return "loss_date" in dates and "report_date" in dates
 
     # -- fit / transform ----------------------------------------------------
-    def fit(self, frame: pd.DataFrame) -> "FeaturePipeline":
+    def fit(self, frame: pd.DataFrame, labels: list[str] | None = None) -> "FeaturePipeline":
+        """Fit on training rows. With ``labels`` the text columns also get a
+        stacked linear model (use ``fit_transform`` for the training matrix:
+        it holds the out-of-fold predictions)."""
+        self._fit(frame, labels)
+        return self
+
+    def _fit(self, frame: pd.DataFrame, labels: list[str] | None) -> dict[str, np.ndarray]:
+        """Fit everything; returns the out-of-fold stacked block per text column."""
+        self.stack = {}
         for col in self.columns("categorical"):
             counts = _as_category_strings(self._column(frame, col)).value_counts()
             counts = counts[counts >= self.min_category_count]
@@ -77,19 +96,40 @@ class FeaturePipeline:
             self.categories[col] = [str(k) for k, _ in ordered]
         for col in self.columns("text"):
             self.text[col] = TextVectorizer(**self.text_options).fit(self._column(frame, col).tolist())
-        return self
+        oof: dict[str, np.ndarray] = {}
+        options = {k: v for k, v in self.stack_options.items() if k != "enabled"}
+        if labels is not None and self.stack_options["enabled"] and len(set(labels)) >= 2:
+            labels = list(labels)
+            if len(labels) != len(frame):
+                raise ValueError("labels must have one entry per training row")
+            for col in self.columns("text"):
+                if not self.text[col].terms:
+                    continue
+                grams = self.text[col].transform(self._column(frame, col).tolist())
+                self.stack[col] = TextStacker(**options)
+                oof[col] = self.stack[col].fit_oof(grams, labels)
+        return oof
 
     def transform(self, frame: pd.DataFrame) -> sp.csr_matrix:
+        return self._transform(frame, None)
+
+    def fit_transform(self, frame: pd.DataFrame, labels: list[str] | None = None) -> sp.csr_matrix:
+        """The training matrix: as ``transform`` except that the stacked columns
+        hold out-of-fold predictions (no row is scored by a model that saw its label)."""
+        return self._transform(frame, self._fit(frame, labels))
+
+    def _transform(self, frame: pd.DataFrame, stacked: dict[str, np.ndarray] | None) -> sp.csr_matrix:
         layout = self._dense_layout()
         dense = np.empty((len(frame), len(layout)), dtype=np.float32)
         for j, (_, _, source, part) in enumerate(layout):
             dense[:, j] = self._dense_column(frame, source, part)
         blocks = [_dense_to_csr(dense)]
-        blocks += [self.text[col].transform(self._column(frame, col).tolist()) for col in self.columns("text")]
+        grams = {col: self.text[col].transform(self._column(frame, col).tolist()) for col in self.columns("text")}
+        blocks += [grams[col] for col in self.columns("text")]
+        for col in self.stack_columns:
+            block = stacked[col] if stacked is not None else self.stack[col].log_proba(grams[col])
+            blocks.append(_dense_to_csr(np.asarray(block, dtype=np.float32)))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
-
-    def fit_transform(self, frame: pd.DataFrame) -> sp.csr_matrix:
-        return self.fit(frame).transform(frame)
 
     # -- feature metadata ---------------------------------------------------
     def _dense_layout(self) -> list[tuple[str, str, str, str]]:
@@ -104,10 +144,17 @@ class FeaturePipeline:
         return layout
 
     @property
+    def stack_columns(self) -> list[str]:
+        """Text columns with a stacked linear model, in spec order."""
+        return [c for c in self.columns("text") if c in self.stack]
+
+    @property
     def feature_names(self) -> list[str]:
         names = [n for n, _, _, _ in self._dense_layout()]
         for col in self.columns("text"):
             names += [f"{col}:{t}" for t in self.text[col].terms]
+        for col in self.stack_columns:
+            names += [f"{col}{STACK_MARK}{c}" for c in self.stack[col].classes]
         return names
 
     @property
@@ -115,15 +162,29 @@ class FeaturePipeline:
         types = [t for _, t, _, _ in self._dense_layout()]
         for col in self.columns("text"):
             types += ["q"] * len(self.text[col].terms)
+        for col in self.stack_columns:
+            types += ["q"] * len(self.stack[col].classes)
         return types
 
     @property
     def sources(self) -> list[str]:
-        """The input column each feature comes from (SHAP values are grouped by it)."""
+        """The input column each feature comes from (SHAP values are grouped by it:
+        n-grams and stacked log-probabilities of a text column are that column)."""
         srcs = [s for _, _, s, _ in self._dense_layout()]
         for col in self.columns("text"):
             srcs += [col] * len(self.text[col].terms)
+        for col in self.stack_columns:
+            srcs += [col] * len(self.stack[col].classes)
         return srcs
+
+    def stack_slice(self, column: str) -> slice:
+        start = len(self._dense_layout()) + sum(len(self.text[c].terms) for c in self.columns("text"))
+        for col in self.stack_columns:
+            width = len(self.stack[col].classes)
+            if col == column:
+                return slice(start, start + width)
+            start += width
+        raise KeyError(column)
 
     def text_slice(self, column: str) -> slice:
         start = len(self._dense_layout())
@@ -162,6 +223,8 @@ class FeaturePipeline:
             "min_category_count": self.min_category_count,
             "categories": self.categories,
             "text": {col: vec.to_dict() for col, vec in self.text.items()},
+            "stack_options": self.stack_options,
+            "stack": {col: st.to_dict() for col, st in self.stack.items()},
             "feature_names": self.feature_names,
             "feature_types": self.feature_types,
             "sources": self.sources,
@@ -169,12 +232,14 @@ class FeaturePipeline:
 
     @classmethod
     def from_schema(cls, schema: dict) -> "FeaturePipeline":
-        if schema.get("schema_version") != SCHEMA_VERSION:
+        if schema.get("schema_version") not in SUPPORTED_SCHEMA_VERSIONS:
             raise ValueError(f"unsupported feature schema version {schema.get('schema_version')!r}")
         pipe = cls(schema["spec"], text_options=schema["text_options"],
-                   max_categories=schema["max_categories"], min_category_count=schema["min_category_count"])
+                   max_categories=schema["max_categories"], min_category_count=schema["min_category_count"],
+                   stack_options=schema.get("stack_options"))
         pipe.categories = {k: list(v) for k, v in schema["categories"].items()}
         pipe.text = {k: TextVectorizer.from_dict(v) for k, v in schema["text"].items()}
+        pipe.stack = {k: TextStacker.from_dict(v) for k, v in schema.get("stack", {}).items()}
         return pipe
 
     # -- internals ----------------------------------------------------------

@@ -32,7 +32,15 @@ DEFAULT_PARAMS: dict = {
     "early_stopping_rounds": 30,
     "nthread": 2,
     "seed": 0,
+    # Class weights for the trees: "none", "sqrt" (inverse square root of the
+    # class share) or "balanced" (inverse share); normalised to mean 1.
+    "class_weight": "none",
+    # After early stopping picked the number of rounds, refit the trees on the
+    # fit + early-stopping rows (the most recent claims) with proportionally more rounds.
+    "refit": False,
 }
+CLASS_WEIGHTS = ("none", "sqrt", "balanced")
+TRAIN_ONLY_PARAMS = ("num_boost_round", "early_stopping_rounds", "class_weight", "refit")
 # Shares of the (time-ordered) training rows: trees / early stopping / temperature.
 ES_FRACTION = 0.1
 CAL_FRACTION = 0.1
@@ -90,6 +98,17 @@ def route(proba: np.ndarray, classes: list[str], threshold: float) -> tuple[list
     return predicted, routed, confidence
 
 
+def class_weights(y: np.ndarray, n_classes: int, mode: str) -> np.ndarray:
+    """Per-row weights (mean 1) from the class shares of ``y``."""
+    if mode not in CLASS_WEIGHTS:
+        raise ValueError(f"class_weight must be one of {CLASS_WEIGHTS}")
+    if mode == "none" or len(y) == 0:
+        return np.ones(len(y), dtype=np.float32)
+    share = np.bincount(y, minlength=n_classes) / len(y)
+    w = share[y] ** (-0.5 if mode == "sqrt" else -1.0)
+    return (w / w.mean()).astype(np.float32)
+
+
 def train_router(X: sp.csr_matrix, labels: list[str], feature_types: list[str], *,
                  params: dict | None = None, sample_weight: np.ndarray | None = None) -> tuple[Router, dict]:
     """Fit trees on the head of the rows, stop early on the next slice,
@@ -108,12 +127,15 @@ def train_router(X: sp.csr_matrix, labels: list[str], feature_types: list[str], 
         fit_end, es_end = n - n_cal - n_es, n - n_cal
     else:
         fit_end = es_end = n  # too few rows to hold any back
-    weights = np.ones(n, dtype=np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
+    weights = class_weights(y[:es_end], len(classes), cfg["class_weight"])
+    weights = np.concatenate([weights, np.ones(n - es_end, dtype=np.float32)])
+    if sample_weight is not None:
+        weights = weights * np.asarray(sample_weight, np.float32)
 
     proto = Router(booster=None, classes=classes, temperature=1.0, feature_types=list(feature_types))
     d_fit = proto.dmatrix(X[:fit_end], label=y[:fit_end])
     d_fit.set_weight(weights[:fit_end])
-    booster_params = {k: v for k, v in cfg.items() if k not in ("num_boost_round", "early_stopping_rounds")}
+    booster_params = {k: v for k, v in cfg.items() if k not in TRAIN_ONLY_PARAMS}
     booster_params.update(objective="multi:softprob", num_class=len(classes), tree_method="hist",
                           eval_metric="mlogloss")
     evals, es_rounds = [], None
@@ -127,9 +149,15 @@ def train_router(X: sp.csr_matrix, labels: list[str], feature_types: list[str], 
         # Keep only the rounds up to the best one, so the saved model is the one validated.
         n_trees_rounds = booster.best_iteration + 1
         booster = booster[:n_trees_rounds]
+        if cfg["refit"]:
+            n_trees_rounds = max(1, int(round(n_trees_rounds * es_end / fit_end)))
+            d_all = proto.dmatrix(X[:es_end], label=y[:es_end])
+            d_all.set_weight(weights[:es_end])
+            booster = xgb.train(booster_params, d_all, num_boost_round=n_trees_rounds, verbose_eval=False)
     router = Router(booster=booster, classes=classes, temperature=1.0, feature_types=list(feature_types))
 
     info = {**cfg, "rounds_used": int(n_trees_rounds), "n_fit": int(fit_end),
+            "n_refit": int(es_end) if cfg["refit"] and es_rounds is not None else 0,
             "n_early_stopping": int(es_end - fit_end), "n_calibration": int(n - es_end)}
     if n > es_end:
         margins = router.margins(X[es_end:])

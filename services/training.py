@@ -62,7 +62,8 @@ def train_dataset(session: Session, dataset: str, *, now: dt.datetime | None = N
                   params: dict | None = None, actor: str = "system") -> dict:
     """Labels are the departments of the dataset's closed claims (TRIAGE is not
     a final department and is left out). ``params`` overrides XGBoost settings;
-    its optional "text_options" key configures the text vectoriser."""
+    its optional "text_options" key configures the text vectoriser and
+    "stack_options" the stacked linear text model ({"enabled", "C", "folds"})."""
     now = now or dt.datetime.now(dt.timezone.utc)
     ds = get_dataset(session, dataset)
     if ds is None:
@@ -77,8 +78,11 @@ def train_dataset(session: Session, dataset: str, *, now: dt.datetime | None = N
                          "in at least two departments to train a router")
     train, holdout, order = split_labelled(frame)
 
-    pipeline = FeaturePipeline(ds.feature_spec, text_options=text_options)
-    router, used_params = train_router(pipeline.fit_transform(train), train["department"].tolist(),
+    stack_options = params.pop("stack_options", None)
+    labels = train["department"].tolist()
+    pipeline = FeaturePipeline(ds.feature_spec, text_options=text_options, stack_options=stack_options)
+    # Labels let the pipeline stack a linear text model (out-of-fold on these rows).
+    router, used_params = train_router(pipeline.fit_transform(train, labels), labels,
                                        pipeline.feature_types, params=params)
     truth = holdout["department"].tolist()
     metrics = _holdout_metrics(router.predict_proba(pipeline.transform(holdout)), router.classes, truth)

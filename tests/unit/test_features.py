@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from ml.features import LAG_FEATURE, FeaturePipeline
+from ml.stacking import TextStacker
 from ml.text import TextVectorizer, term_words
 
 SPEC = [
@@ -121,3 +122,82 @@ def test_raw_values_are_json_ready():
 def test_bad_kind_is_rejected():
     with pytest.raises(ValueError):
         FeaturePipeline([{"name": "x", "kind": "image"}])
+
+
+def _labelled(n: int = 200, seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
+    rng = np.random.default_rng(seed)
+    phrases = {"GLASS": ["cracked windshield", "windshield chip"], "PROP": ["roof leak", "burst pipe"],
+               "LIAB": ["slipped on floor", "fell on stairs"]}
+    labels = [sorted(phrases)[i % 3] for i in range(n)]
+    return pd.DataFrame({
+        "description": [rng.choice(phrases[c]) + (" again" if rng.random() < 0.3 else "") for c in labels],
+        "line_of_business": rng.choice(["auto", "property"], n),
+        "claimed_amount": rng.gamma(2.0, 500.0, n),
+        "loss_date": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 90, n), unit="D"),
+        "report_date": pd.Timestamp("2025-05-01"),
+    }), labels
+
+
+def test_stacked_pipeline_round_trips_to_identical_matrices():
+    frame, labels = _labelled()
+    pipe = FeaturePipeline(SPEC, text_options={"min_df": 1})
+    X_train = pipe.fit_transform(frame, labels)
+    schema = json.loads(json.dumps(pipe.to_schema()))
+    assert schema["schema_version"] == 2 and set(schema["stack"]) == {"description"}
+    again = FeaturePipeline.from_schema(schema)
+    np.testing.assert_array_equal(_dense(pipe.transform(frame)), _dense(again.transform(frame)))
+    assert again.feature_names == pipe.feature_names == schema["feature_names"]
+    assert again.sources == pipe.sources and again.feature_types == pipe.feature_types
+    span = pipe.stack_slice("description")
+    assert span.stop == X_train.shape[1] == len(pipe.sources)
+    assert pipe.sources[span] == ["description"] * 3
+    # Everything but the stacked block is the same in the training matrix and at scoring.
+    D_train, D_score = _dense(X_train), _dense(pipe.transform(frame))
+    np.testing.assert_array_equal(D_train[:, : span.start], D_score[:, : span.start])
+    assert not np.isnan(D_score[:, span]).any()
+    # Without labels there is nothing to stack; version-1 schemas still load.
+    plain = FeaturePipeline(SPEC, text_options={"min_df": 1})
+    X_plain = plain.fit_transform(frame)
+    assert plain.stack == {} and X_plain.shape[1] == span.start
+    v1 = {k: v for k, v in plain.to_schema().items() if k not in ("stack", "stack_options")}
+    v1["schema_version"] = 1
+    np.testing.assert_array_equal(_dense(FeaturePipeline.from_schema(v1).transform(frame)), _dense(X_plain))
+
+
+def test_stacked_features_are_out_of_fold():
+    """Every row carries a token unique to it and a random label: a model that saw
+    the row's label memorises it, an out-of-fold one cannot."""
+    rng = np.random.default_rng(0)
+    n = 300
+    labels = [str(c) for c in rng.choice(["A", "B", "C"], n)]
+    frame = pd.DataFrame({"description": [f"claim tok{i}x tok{i}y" for i in range(n)]})
+    spec = [{"name": "description", "kind": "text"}]
+    pipe = FeaturePipeline(spec, text_options={"min_df": 1, "max_word_features": 5000, "max_char_features": 0},
+                           stack_options={"C": 100.0})
+    oof = _dense(pipe.fit_transform(frame, labels))[:, pipe.stack_slice("description")]
+    insample = _dense(pipe.transform(frame))[:, pipe.stack_slice("description")]
+    y = np.array([pipe.stack["description"].classes.index(c) for c in labels])
+    rows = np.arange(n)
+    assert np.exp(insample[rows, y]).mean() > 0.8  # memorised
+    assert np.exp(oof[rows, y]).mean() < 0.45  # about chance (1/3)
+    assert not np.allclose(oof, insample)
+
+
+def test_numpy_stacker_matches_scikit_learn():
+    from sklearn.linear_model import LogisticRegression
+
+    frame, labels = _labelled(150, seed=1)
+    vec = TextVectorizer(min_df=1).fit(frame["description"])
+    X = vec.transform(frame["description"])
+    st = TextStacker(C=3.0)
+    st.fit_oof(X, labels)
+    ref = LogisticRegression(C=3.0, max_iter=1000, tol=1e-4).fit(X, labels)
+    np.testing.assert_allclose(np.exp(st.log_proba(X)), ref.predict_proba(X), atol=1e-6)
+    again = TextStacker.from_dict(json.loads(json.dumps(st.to_dict())))
+    np.testing.assert_array_equal(again.log_proba(X), st.log_proba(X))
+    # Two classes: sklearn keeps one coefficient row; the stacker rebuilds both.
+    two = [lab if lab == "GLASS" else "OTHER" for lab in labels]
+    st2 = TextStacker(C=3.0)
+    st2.fit_oof(X, two)
+    ref2 = LogisticRegression(C=3.0, max_iter=1000, tol=1e-4).fit(X, two)
+    np.testing.assert_allclose(np.exp(st2.log_proba(X)), ref2.predict_proba(X), atol=1e-6)

@@ -9,7 +9,7 @@ from ml.calibration import calibrated_proba, fit_temperature, log_loss
 from ml.explain import explain_rows, group_by_source
 from ml.features import FeaturePipeline
 from ml.metrics import classification_report, expected_calibration_error, majority_baseline
-from ml.router import TRIAGE, Router, route, train_router
+from ml.router import TRIAGE, Router, class_weights, route, train_router
 from ml.text import words
 
 SPEC = [
@@ -47,9 +47,10 @@ def _claims(n: int, seed: int = 0) -> pd.DataFrame:
 def trained():
     frame = _claims(600)
     pipe = FeaturePipeline(SPEC, text_options={"min_df": 1})
-    X = pipe.fit_transform(frame)
-    router, info = train_router(X, frame["department"].tolist(), pipe.feature_types,
-                                params={"num_boost_round": 60})
+    labels = frame["department"].tolist()
+    X = pipe.fit_transform(frame, labels)  # with labels: the stacked text model is on
+    assert "description" in pipe.stack
+    router, info = train_router(X, labels, pipe.feature_types, params={"num_boost_round": 60})
     return pipe, router, info
 
 
@@ -145,3 +146,35 @@ def test_training_needs_two_classes():
     X = pipe.fit_transform(pd.DataFrame({"description": ["a b"] * 10}))
     with pytest.raises(ValueError, match="two distinct"):
         train_router(X, ["A"] * 10, pipe.feature_types)
+
+
+def test_stacked_features_are_grouped_under_the_text_column(trained):
+    pipe, router, _ = trained
+    span = pipe.stack_slice("description")
+    assert pipe.sources[span] == ["description"] * len(router.classes)
+    assert pipe.feature_names[span] == [f"description:lr:{c}" for c in router.classes]
+    # The trees do use the stacked log-probabilities.
+    used = router.booster.get_score(importance_type="weight")
+    assert any(f"f{j}" in used or pipe.feature_names[j] in used for j in range(span.start, span.stop))
+
+
+def test_class_weights_and_refit():
+    y = np.array([0] * 90 + [1] * 10)
+    assert np.all(class_weights(y, 2, "none") == 1.0)
+    sqrt = class_weights(y, 2, "sqrt")
+    np.testing.assert_allclose(sqrt.mean(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(sqrt[-1] / sqrt[0], 3.0, rtol=1e-5)  # sqrt(0.9 / 0.1)
+    balanced = class_weights(y, 2, "balanced")
+    np.testing.assert_allclose(balanced[-1] / balanced[0], 9.0, rtol=1e-5)
+    with pytest.raises(ValueError):
+        class_weights(y, 2, "heavy")
+    frame = _claims(300, seed=4)
+    pipe = FeaturePipeline(SPEC, text_options={"min_df": 1})
+    labels = frame["department"].tolist()
+    router, info = train_router(pipe.fit_transform(frame, labels), labels, pipe.feature_types,
+                                params={"num_boost_round": 30, "class_weight": "sqrt", "refit": True})
+    assert info["n_refit"] == info["n_fit"] + info["n_early_stopping"]
+    assert router.booster.num_boosted_rounds() == info["rounds_used"]
+    test = _claims(60, seed=5)
+    pred = np.array(router.classes)[router.predict_proba(pipe.transform(test)).argmax(axis=1)]
+    assert np.mean(pred == test["department"].to_numpy()) > 0.95
