@@ -84,7 +84,7 @@ def test_first_model_is_promoted_and_routes_with_explanations(db_session, datase
     assert result["model_version"].startswith(f"{DATASET}-20250701000000-")
     mv = db_session.scalar(select(ModelVersion).where(ModelVersion.version == result["model_version"]))
     assert mv.status == "champion" and mv.params["temperature"] > 0 and mv.artifact[:1] == b"{"
-    actions = db_session.scalars(select(AuditLog.action).where(AuditLog.target_id == str(mv.id))).all()
+    actions = db_session.scalars(select(AuditLog.action).where(AuditLog.target_type == "model_version", AuditLog.target_id == str(mv.id))).all()
     assert sorted(actions) == ["model.promote", "model.train"]
     assert has_champion(db_session, dataset) and load_champion(db_session, dataset).model_version_id == mv.id
 
