@@ -38,12 +38,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     db.init_app(server)
 
     from api.health import bp as health_bp
+    from api.v1 import bp as api_v1_bp
     from auth.login import bp as auth_bp
     from auth.login import login_manager
 
     login_manager.init_app(server)
     server.register_blueprint(auth_bp)
     server.register_blueprint(health_bp)
+    server.register_blueprint(api_v1_bp)
 
     app = dash.Dash(
         __name__,

@@ -15,6 +15,8 @@ from auth.current import user_or_none
 from auth.permissions import Perm
 
 PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/assets/", "/_dash-component-suites/", "/favicon.ico")
+# The REST API authenticates every request with a bearer token itself (api/v1).
+TOKEN_PREFIXES = ("/api/v1/",)
 SIGNED_IN = "signed-in"  # a callback any signed-in user may call (it checks records itself)
 _PERM_ATTR = "_scope_permission"
 # Dash's own page-routing callback renders page layouts, which check permission themselves.
@@ -52,10 +54,10 @@ def install(server, dash_app: dash.Dash) -> None:
     @server.before_request
     def _guard():
         path = request.path
-        if path.startswith(PUBLIC_PREFIXES):
+        if path.startswith(PUBLIC_PREFIXES) or path.startswith(TOKEN_PREFIXES):
             return None
         user = user_or_none()
-        is_dash_api = path.startswith("/_dash-") or path.startswith("/api/")
+        is_dash_api = path.startswith("/_dash-")
         if user is None:
             if is_dash_api or request.method != "GET":
                 return jsonify(error="authentication required"), 401

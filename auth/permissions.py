@@ -1,4 +1,4 @@
-"""The one role → permission map. Every route, page and callback asks here."""
+"""The one role → permission map. Every route, page, callback and API endpoint asks here."""
 from __future__ import annotations
 
 from enum import Enum
@@ -9,24 +9,38 @@ class Perm(str, Enum):
     VIEW_CLAIMS = "claims:view"
     VIEW_ALL_DEPARTMENTS = "claims:view_all_departments"
     GIVE_FEEDBACK = "claims:feedback"
+    WRITE_NOTES = "claims:note"
+    CHANGE_STATUS = "claims:status"
+    CREATE_CLAIMS = "claims:create"
     REASSIGN = "claims:reassign"
+    VIEW_WORKLOAD = "workload:view"
+    MANAGE_OWN_TOKENS = "tokens:own"
     VIEW_MODELS = "models:view"
     MANAGE_MODELS = "models:manage"
     MANAGE_USERS = "users:manage"
     VIEW_AUDIT = "audit:view"
 
 
+_ADJUSTER = frozenset({
+    Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.GIVE_FEEDBACK, Perm.WRITE_NOTES, Perm.CHANGE_STATUS,
+    Perm.CREATE_CLAIMS, Perm.MANAGE_OWN_TOKENS,
+})
+
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     "viewer": frozenset({Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.VIEW_ALL_DEPARTMENTS}),
-    "adjuster": frozenset({Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.GIVE_FEEDBACK}),
-    "manager": frozenset({
-        Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.VIEW_ALL_DEPARTMENTS, Perm.GIVE_FEEDBACK,
-        Perm.REASSIGN, Perm.VIEW_MODELS,
-    }),
+    "adjuster": _ADJUSTER,
+    "manager": _ADJUSTER | {Perm.VIEW_ALL_DEPARTMENTS, Perm.REASSIGN, Perm.VIEW_WORKLOAD, Perm.VIEW_MODELS},
     "admin": frozenset(Perm),
 }
 
 ROLES = tuple(ROLE_PERMISSIONS)
+
+# What an API token may be granted; a token never holds more than its owner's role.
+API_SCOPES: dict[str, Perm] = {
+    "claims:read": Perm.VIEW_CLAIMS,
+    "claims:write": Perm.CREATE_CLAIMS,
+    "queues:read": Perm.VIEW_QUEUES,
+}
 
 
 def role_has(role: str | None, perm: Perm) -> bool:

@@ -8,16 +8,28 @@ from dash import dcc, html
 from auth.current import user_or_none
 from auth.permissions import Perm
 
+# Pages appear in the bar only when the user may open them and they exist.
+NAV = (
+    ("Overview", "/", Perm.VIEW_QUEUES),
+    ("My work", "/my-work", Perm.GIVE_FEEDBACK),
+    ("Queues", "/queues", Perm.VIEW_QUEUES),
+    ("New claim", "/intake", Perm.CREATE_CLAIMS),
+    ("Reassign", "/reassign", Perm.REASSIGN),
+    ("Workload", "/workload", Perm.VIEW_WORKLOAD),
+    ("Models", "/models", Perm.VIEW_MODELS),
+)
 ROLE_LABELS = {"admin": "Admin", "manager": "Manager", "adjuster": "Adjuster", "viewer": "Viewer"}
+
+
+def _registered(path: str) -> bool:
+    return any(page.get("path") == path for page in dash.page_registry.values())
 
 
 def navbar(user) -> dbc.Navbar:
     from auth import csrf
 
-    links = [dbc.NavItem(dbc.NavLink("Overview", href="/", active="exact")),
-             dbc.NavItem(dbc.NavLink("Queues", href="/queues", active="partial"))]
-    if user.can(Perm.VIEW_MODELS):
-        links.append(dbc.NavItem(dbc.NavLink("Models", href="/models", active="partial")))
+    links = [dbc.NavItem(dbc.NavLink(label, href=path, active="exact" if path == "/" else "partial"))
+             for label, path, perm in NAV if user.can(perm) and _registered(path)]
     logout = html.Form(
         [dcc.Input(type="hidden", name="csrf_token", value=csrf.token()),
          html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm", id="logout-button")],

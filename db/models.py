@@ -77,6 +77,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     capacity: Mapped[int] = mapped_column(Integer, server_default="40")
+    # Lines of business the adjuster handles and states they are licensed in
+    # (empty = no restriction); used to suggest who takes a moved claim.
+    skills: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
+    licensed_states: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
     created_at: Mapped[dt.datetime] = _now_col()
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -105,6 +109,9 @@ class Claim(Base):
         Index("ix_claims_adjuster_status", "adjuster_id", "status"),
         Index("ix_claims_dataset_status", "dataset", "status"),
         Index("ix_claims_policy_number", "policy_number"),
+        Index("ix_claims_number_pattern", "claim_number", postgresql_ops={"claim_number": "text_pattern_ops"}),
+        Index("ix_claims_description_fts", text("to_tsvector('simple', description)"), postgresql_using="gin"),
+        Index("ix_claims_queue_confidence", "department_id", "status", "routing_confidence"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -134,6 +141,9 @@ class Claim(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Confidence of the latest routing decision, kept on the claim so queues
+    # can filter and sort by it over millions of rows.
+    routing_confidence: Mapped[float | None] = mapped_column(Float)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     adjuster: Mapped[User | None] = relationship(lazy="joined")
@@ -278,3 +288,69 @@ class ImportBatch(Base):
     started_at: Mapped[dt.datetime] = _now_col()
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(254), server_default="system")
+
+
+class RoutingFeedback(Base):
+    """An adjuster's verdict on a routing decision: agree, or disagree with a reason."""
+
+    __tablename__ = "routing_feedback"
+    __table_args__ = (Index("ix_routing_feedback_claim", "claim_id", "created_at"),
+                      Index("ix_routing_feedback_user", "user_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    decision_id: Mapped[int] = mapped_column(ForeignKey("routing_decisions.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agrees: Mapped[bool] = mapped_column(Boolean)
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    suggested_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _now_col()
+
+
+class SavedFilter(Base):
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("user_id", "page", "name", name="uq_saved_filters_user_page_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    page: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(80))
+    filters: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = _now_col()
+
+
+class ApiToken(Base):
+    """API tokens: only a hash is stored; the token is shown once at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    created_at: Mapped[dt.datetime] = _now_col()
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyKey(Base):
+    """Remembers an API response per (token owner, Idempotency-Key) so retries replay it."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12), server_default="in_flight")
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = _now_col()
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

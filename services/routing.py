@@ -18,7 +18,7 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Claim, ClaimEvent, Department, ModelVersion, RoutingDecision
@@ -47,41 +47,45 @@ class LoadedModel:
         return self.router.classes
 
 
-# Model versions are immutable once written, so the id is a safe cache key.
-_cache: OrderedDict[int, LoadedModel] = OrderedDict()
+# Model versions are immutable once written. The key is the version string
+# (time + random suffix), not the id: ids repeat across databases, and one
+# process may talk to several (tests, tools).
+_cache: OrderedDict[str, LoadedModel] = OrderedDict()
 
 
 def load_model(mv: ModelVersion) -> LoadedModel:
-    cached = _cache.get(mv.id)
+    cached = _cache.get(mv.version)
     if cached is not None:
-        _cache.move_to_end(mv.id)
+        _cache.move_to_end(mv.version)
         return cached
     pipeline = FeaturePipeline.from_schema(mv.feature_schema)
     router = Router.from_bytes(mv.artifact, classes=mv.classes, temperature=mv.params["temperature"],
                                feature_types=pipeline.feature_types)
     model = LoadedModel(mv.id, mv.version, mv.dataset, pipeline, router)
-    _cache[mv.id] = model
+    _cache[mv.version] = model
     while len(_cache) > _CACHE_SIZE:
         _cache.popitem(last=False)
     return model
 
 
-def _champion_id(session: Session, dataset: str) -> int | None:
-    return session.scalar(select(ModelVersion.id).where(ModelVersion.dataset == dataset,
-                                                        ModelVersion.status == "champion"))
+def _champion(session: Session, dataset: str) -> tuple[int, str] | None:
+    row = session.execute(select(ModelVersion.id, ModelVersion.version).where(
+        ModelVersion.dataset == dataset, ModelVersion.status == "champion")).first()
+    return None if row is None else (row.id, row.version)
 
 
 def has_champion(session: Session, dataset: str) -> bool:
-    return _champion_id(session, dataset) is not None
+    return _champion(session, dataset) is not None
 
 
 def load_champion(session: Session, dataset: str) -> LoadedModel | None:
-    mv_id = _champion_id(session, dataset)
-    if mv_id is None:
+    champion = _champion(session, dataset)
+    if champion is None:
         return None
-    if mv_id in _cache:  # skip reading the artifact bytes again
-        _cache.move_to_end(mv_id)
-        return _cache[mv_id]
+    mv_id, version = champion
+    if version in _cache:  # skip reading the artifact bytes again
+        _cache.move_to_end(version)
+        return _cache[version]
     return load_model(session.get(ModelVersion, mv_id))
 
 
@@ -148,6 +152,10 @@ def _route_batch(session: Session, model: LoadedModel, frame: pd.DataFrame,
         ))
     decision_ids = dict((cid, did) for did, cid in session.execute(
         insert(RoutingDecision).returning(RoutingDecision.id, RoutingDecision.claim_id), rows))
+    claims = Claim.__table__
+    session.execute(update(claims).where(claims.c.id == bindparam("b_id"))
+                    .values(routing_confidence=bindparam("b_conf")),
+                    [{"b_id": r["claim_id"], "b_conf": r["confidence"]} for r in rows])
     _place_open_claims(session, frame, routed, confidence, decision_ids, departments)
     return len(rows)
 
