@@ -118,6 +118,12 @@ def run(loader, root: Path, positive: str | None = None, params: dict | None = N
     proba = router.predict_proba(pipe.transform(hold))
     rows.append({**evaluate("XGBoost router (ml/)", proba, router.classes, hold["target"], positive),
                  "seconds": time.perf_counter() - t0})
+    for col, stacker in pipe.stack.items():
+        # Diagnostic: the stacked linear text model on its own (not what is served).
+        texts = pipe._column(hold, col).tolist()
+        lp = stacker.log_proba(texts, pipe.text[col].transform(texts))
+        rows.append({**evaluate(f"stacked text model alone ({col}, ml/)", np.exp(lp), stacker.classes,
+                                hold["target"], positive), "seconds": float("nan")})
 
     majority = train["target"].value_counts().idxmax()
     classes = sorted(train["target"].unique())

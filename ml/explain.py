@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ml.features import FeaturePipeline
-from ml.text import term_words, words
+from ml.text import CHAR_PREFIX, meaningful, term_words, words
 
 TOP_DRIVERS = 6
 TOP_TERMS = 3
@@ -41,39 +41,61 @@ def group_by_source(contribs: np.ndarray, pipeline: FeaturePipeline) -> tuple[np
 
 
 def _stacked_term_shares(row_contribs: np.ndarray, row_features: sp.csr_matrix, pipeline: FeaturePipeline,
-                         column: str, class_name: str | None) -> dict[int, float]:
+                         column: str, text: str | None, class_name: str | None) -> list[tuple[str, float]]:
     """The SHAP contribution of the column's stacked linear-model features, shared
-    out over the claim's own n-grams by what each added to the linear model's
-    score for the class (coefficient x tf-idf weight). Only n-grams pushing the
-    same way as the stacked total get a share, in proportion to their size."""
+    out over the claim's own terms by what each added to the linear model's
+    score for the class (coefficient x tf-idf weight). Only terms pushing the
+    same way as the stacked total get a share, in proportion to their size.
+    Returns (vocabulary term, share) pairs; the terms are the stacked model's
+    own word uni/bi-grams (version-2 stackers: the trees' n-grams)."""
     stacker = pipeline.stack.get(column)
     if stacker is None or class_name not in stacker.classes:
-        return {}
+        return []
     total = float(row_contribs[pipeline.stack_slice(column)].sum())
-    span = pipeline.text_slice(column)
-    own = row_features[:, span.start:span.stop]
+    if stacker.vectorizer is not None:
+        own, terms = stacker.matrix([text]), stacker.terms
+    else:
+        span = pipeline.text_slice(column)
+        own, terms = row_features[:, span.start:span.stop], pipeline.text[column].terms
     scores = {j: v for j, v in stacker.term_scores(own, stacker.classes.index(class_name)).items()
               if v * total > 0}
     weight = sum(abs(v) for v in scores.values())
-    return {j: total * abs(v) / weight for j, v in scores.items()} if weight > 0 else {}
+    return [(terms[j], total * abs(v) / weight) for j, v in scores.items()] if weight > 0 else []
 
 
 def top_terms(row_contribs: np.ndarray, row_features: sp.csr_matrix, pipeline: FeaturePipeline,
               column: str, text: str | None, sign: float, class_name: str | None = None) -> list[dict]:
     """The words of this claim's text that pushed hardest in direction ``sign``
     (contributions of word and character n-grams present in the text, plus their
-    share of the stacked linear model's contribution, summed per word)."""
+    share of the stacked linear model's contribution, summed per word).
+
+    Only meaningful words are quoted (``ml.text.meaningful``: no stopwords, bare
+    numbers or words under 3 characters other than known abbreviations); an
+    n-gram's contribution goes to its meaningful words only. Words backed by a
+    whole-word uni/bi-gram are preferred: words reached through character
+    n-grams alone are quoted only when no such word pushes the same way."""
     span = pipeline.text_slice(column)
     terms = pipeline.text[column].terms
     doc_words = words(text)
-    per_word: dict[str, float] = defaultdict(float)
-    active = row_features.indices[(row_features.indices >= span.start) & (row_features.indices < span.stop)]
-    stacked = _stacked_term_shares(row_contribs, row_features, pipeline, column, class_name)
-    for j in active:
-        matched = [w for w in term_words(terms[j - span.start], doc_words) if w in doc_words]
+    present = set(doc_words)
+    whole: dict[str, float] = defaultdict(float)  # from word uni/bi-grams
+    chars: dict[str, float] = defaultdict(float)  # from character n-grams
+
+    def add(term: str, contribution: float) -> None:
+        matched = [w for w in dict.fromkeys(term_words(term, doc_words)) if w in present and meaningful(w)]
+        target = chars if term.startswith(CHAR_PREFIX) else whole
         for w in matched:
-            per_word[w] += (float(row_contribs[j]) + stacked.get(int(j - span.start), 0.0)) / len(matched)
-    ranked = sorted(((w, c) for w, c in per_word.items() if c * sign > 0), key=lambda wc: -abs(wc[1]))
+            target[w] += contribution / len(matched)
+
+    active = row_features.indices[(row_features.indices >= span.start) & (row_features.indices < span.stop)]
+    for j in active:
+        add(terms[j - span.start], float(row_contribs[j]))
+    for term, share in _stacked_term_shares(row_contribs, row_features, pipeline, column, text, class_name):
+        add(term, share)
+    per_word = {w: whole.get(w, 0.0) + chars.get(w, 0.0) for w in set(whole) | set(chars)}
+    backed = {w: c for w, c in per_word.items() if c * sign > 0 and whole.get(w, 0.0) * sign > 0}
+    pool = backed or {w: c for w, c in per_word.items() if c * sign > 0}
+    ranked = sorted(pool.items(), key=lambda wc: (-abs(wc[1]), wc[0]))
     return [{"term": w, "contribution": round(c, DIGITS)} for w, c in ranked[:TOP_TERMS]]
 
 

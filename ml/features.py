@@ -16,9 +16,10 @@ from ml.stacking import TextStacker
 from ml.text import TextVectorizer
 
 KINDS = ("numeric", "categorical", "text", "date")
-# 2: optional stacked linear text models ("stack"); version 1 schemas still load.
-SCHEMA_VERSION = 2
-SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+# 2: optional stacked linear text models ("stack") over the trees' n-grams;
+# 3: the stacked models have their own vocabulary. Versions 1 and 2 still load.
+SCHEMA_VERSION = 3
+SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
 STACK_MARK = ":lr:"
 LAG_FEATURE = "report_lag_days"
 
@@ -61,7 +62,8 @@ class FeaturePipeline:
         self.min_category_count = min_category_count
         self.categories: dict[str, list[str]] = {}
         self.text: dict[str, TextVectorizer] = {}
-        # {"enabled": bool, "C": float, "folds": int}; stacking needs labels at fit.
+        # {"enabled": bool, "C": float, "folds": int, "vocabulary": {TextVectorizer options}};
+        # stacking needs labels at fit.
         self.stack_options = {"enabled": True, **(stack_options or {})}
         self.stack: dict[str, TextStacker] = {}
 
@@ -105,9 +107,10 @@ class FeaturePipeline:
             for col in self.columns("text"):
                 if not self.text[col].terms:
                     continue
-                grams = self.text[col].transform(self._column(frame, col).tolist())
+                texts = self._column(frame, col).tolist()
                 self.stack[col] = TextStacker(**options)
-                oof[col] = self.stack[col].fit_oof(grams, labels)
+                grams = None if self.stack[col].vectorizer is not None else self.text[col].transform(texts)
+                oof[col] = self.stack[col].fit_oof(texts, labels, grams)
         return oof
 
     def transform(self, frame: pd.DataFrame) -> sp.csr_matrix:
@@ -124,10 +127,11 @@ class FeaturePipeline:
         for j, (_, _, source, part) in enumerate(layout):
             dense[:, j] = self._dense_column(frame, source, part)
         blocks = [_dense_to_csr(dense)]
-        grams = {col: self.text[col].transform(self._column(frame, col).tolist()) for col in self.columns("text")}
+        texts = {col: self._column(frame, col).tolist() for col in self.columns("text")}
+        grams = {col: self.text[col].transform(texts[col]) for col in self.columns("text")}
         blocks += [grams[col] for col in self.columns("text")]
         for col in self.stack_columns:
-            block = stacked[col] if stacked is not None else self.stack[col].log_proba(grams[col])
+            block = stacked[col] if stacked is not None else self.stack[col].log_proba(texts[col], grams[col])
             blocks.append(_dense_to_csr(np.asarray(block, dtype=np.float32)))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 

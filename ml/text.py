@@ -35,7 +35,8 @@ class TextVectorizer:
     """Word and character n-grams, top-K by document frequency, TF-IDF or binary weights."""
 
     def __init__(self, *, max_word_features: int = 1000, max_char_features: int = 1000,
-                 min_df: int = 2, char_sizes: tuple[int, ...] = (3, 4, 5), weighting: str = "tfidf"):
+                 min_df: int = 2, char_sizes: tuple[int, ...] = (3, 4, 5), weighting: str = "tfidf",
+                 sublinear_tf: bool = False):
         if weighting not in ("tfidf", "binary"):
             raise ValueError("weighting must be 'tfidf' or 'binary'")
         self.max_word_features = max_word_features
@@ -43,6 +44,8 @@ class TextVectorizer:
         self.min_df = min_df
         self.char_sizes = tuple(char_sizes)
         self.weighting = weighting
+        # 1 + log(count) instead of the raw count (as scikit-learn's sublinear_tf).
+        self.sublinear_tf = bool(sublinear_tf)
         self.terms: list[str] = []
         self.idf: list[float] = []
         self._index: dict[str, int] = {}
@@ -85,7 +88,8 @@ class TextVectorizer:
             if self.weighting == "binary":
                 vals = [1.0] * len(cols)
             else:
-                vals = [counts[c] * idf[c] for c in cols]
+                tf = (lambda c: 1.0 + math.log(c)) if self.sublinear_tf else float
+                vals = [tf(counts[c]) * idf[c] for c in cols]
                 norm = math.sqrt(sum(v * v for v in vals)) or 1.0
                 vals = [v / norm for v in vals]
             indices.extend(cols)
@@ -104,6 +108,7 @@ class TextVectorizer:
             "min_df": self.min_df,
             "char_sizes": list(self.char_sizes),
             "weighting": self.weighting,
+            "sublinear_tf": self.sublinear_tf,
             "terms": self.terms,
             "idf": self.idf,
         }
@@ -111,7 +116,8 @@ class TextVectorizer:
     @classmethod
     def from_dict(cls, state: dict) -> "TextVectorizer":
         vec = cls(max_word_features=state["max_word_features"], max_char_features=state["max_char_features"],
-                  min_df=state["min_df"], char_sizes=tuple(state["char_sizes"]), weighting=state["weighting"])
+                  min_df=state["min_df"], char_sizes=tuple(state["char_sizes"]), weighting=state["weighting"],
+                  sublinear_tf=state.get("sublinear_tf", False))
         vec.terms = list(state["terms"])
         vec.idf = [float(v) for v in state["idf"]]
         vec._index = {t: i for i, t in enumerate(vec.terms)}
@@ -125,3 +131,27 @@ def term_words(term: str, doc_words: list[str]) -> list[str]:
         return term[len(WORD_PREFIX):].split(" ")
     gram = term[len(CHAR_PREFIX):]
     return [w for w in dict.fromkeys(doc_words) if gram in f" {w} "]
+
+
+# Words an explanation never quotes: they carry no meaning for a claim handler
+# even when the model leans on them ("and", "the", "of").
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having
+he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on
+once only or other our ours out over own same she should so some such than that the their theirs them then
+there these they this those through to too under until up upon very via was we were what when where which
+while who whom why will with would you your yours
+""".split())
+# Short tokens that are claim-handling abbreviations, quoted despite being under 3 characters.
+ABBREVIATIONS = frozenset({"bi", "ee", "er", "iv", "ov", "pd", "ph", "pt", "rt", "lt", "tp", "ws", "um"})
+MIN_QUOTED_LENGTH = 3
+
+
+def meaningful(word: str) -> bool:
+    """Whether a word of a description is worth quoting: not a stopword, not a
+    bare number or punctuation, and at least 3 characters unless a known abbreviation."""
+    if word in ABBREVIATIONS:
+        return True
+    return (len(word) >= MIN_QUOTED_LENGTH and word not in STOPWORDS
+            and any(ch.isalpha() for ch in word))

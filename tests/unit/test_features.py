@@ -143,7 +143,11 @@ def test_stacked_pipeline_round_trips_to_identical_matrices():
     pipe = FeaturePipeline(SPEC, text_options={"min_df": 1})
     X_train = pipe.fit_transform(frame, labels)
     schema = json.loads(json.dumps(pipe.to_schema()))
-    assert schema["schema_version"] == 2 and set(schema["stack"]) == {"description"}
+    assert schema["schema_version"] == 3 and set(schema["stack"]) == {"description"}
+    # The stacked model has its own word vocabulary (terms + idf) and a classes x terms matrix.
+    stacked = schema["stack"]["description"]
+    assert stacked["vectorizer"]["terms"] and stacked["vectorizer"]["max_char_features"] == 0
+    assert len(stacked["coef"]) == 3 and len(stacked["coef"][0]) == len(stacked["vectorizer"]["terms"])
     again = FeaturePipeline.from_schema(schema)
     np.testing.assert_array_equal(_dense(pipe.transform(frame)), _dense(again.transform(frame)))
     assert again.feature_names == pipe.feature_names == schema["feature_names"]
@@ -162,6 +166,14 @@ def test_stacked_pipeline_round_trips_to_identical_matrices():
     v1 = {k: v for k, v in plain.to_schema().items() if k not in ("stack", "stack_options")}
     v1["schema_version"] = 1
     np.testing.assert_array_equal(_dense(FeaturePipeline.from_schema(v1).transform(frame)), _dense(X_plain))
+    # Version-2 stackers (no vocabulary of their own: they read the trees' n-grams) still load and score.
+    old = FeaturePipeline(SPEC, text_options={"min_df": 1}, stack_options={"own_vocabulary": False})
+    old.fit(frame, labels)
+    v2 = json.loads(json.dumps(old.to_schema()))
+    v2["schema_version"] = 2
+    assert "vectorizer" not in v2["stack"]["description"]
+    np.testing.assert_array_equal(_dense(FeaturePipeline.from_schema(v2).transform(frame)),
+                                  _dense(old.transform(frame)))
 
 
 def test_stacked_features_are_out_of_fold():
@@ -187,17 +199,34 @@ def test_numpy_stacker_matches_scikit_learn():
     from sklearn.linear_model import LogisticRegression
 
     frame, labels = _labelled(150, seed=1)
-    vec = TextVectorizer(min_df=1).fit(frame["description"])
-    X = vec.transform(frame["description"])
+    texts = frame["description"].tolist()
+    # Own vocabulary (the default): word uni/bi-grams, sublinear TF-IDF.
     st = TextStacker(C=3.0)
-    st.fit_oof(X, labels)
+    st.fit_oof(texts, labels)
+    assert st.terms and all(t.startswith("w:") for t in st.terms)
+    X = st.matrix(texts)
     ref = LogisticRegression(C=3.0, max_iter=1000, tol=1e-4).fit(X, labels)
-    np.testing.assert_allclose(np.exp(st.log_proba(X)), ref.predict_proba(X), atol=1e-6)
+    # Coefficients are stored rounded to 4 decimals.
+    np.testing.assert_allclose(np.exp(st.log_proba(texts)), ref.predict_proba(X), atol=2e-3)
     again = TextStacker.from_dict(json.loads(json.dumps(st.to_dict())))
-    np.testing.assert_array_equal(again.log_proba(X), st.log_proba(X))
-    # Two classes: sklearn keeps one coefficient row; the stacker rebuilds both.
+    np.testing.assert_array_equal(again.log_proba(texts), st.log_proba(texts))
+    np.testing.assert_array_equal(again.coef, st.coef)
+    # Version-2 style (the trees' n-grams as input). Two classes: sklearn keeps one
+    # coefficient row; the stacker rebuilds both.
+    vec = TextVectorizer(min_df=1).fit(texts)
+    G = vec.transform(texts)
     two = [lab if lab == "GLASS" else "OTHER" for lab in labels]
-    st2 = TextStacker(C=3.0)
-    st2.fit_oof(X, two)
-    ref2 = LogisticRegression(C=3.0, max_iter=1000, tol=1e-4).fit(X, two)
-    np.testing.assert_allclose(np.exp(st2.log_proba(X)), ref2.predict_proba(X), atol=1e-6)
+    st2 = TextStacker(C=3.0, own_vocabulary=False)
+    st2.fit_oof(texts, two, G)
+    ref2 = LogisticRegression(C=3.0, max_iter=1000, tol=1e-4).fit(G, two)
+    np.testing.assert_allclose(np.exp(st2.log_proba(texts, G)), ref2.predict_proba(G), atol=2e-3)
+    again2 = TextStacker.from_dict(json.loads(json.dumps(st2.to_dict())))
+    assert again2.vectorizer is None
+    np.testing.assert_array_equal(again2.log_proba(texts, G), st2.log_proba(texts, G))
+
+
+def test_meaningful_words_for_quotes():
+    from ml.text import meaningful
+
+    assert meaningful("windshield") and meaningful("dmg") and meaningful("ws") and meaningful("ph")
+    assert not any(meaningful(w) for w in ("and", "the", "of", "at", "a", "95", "2019", "x"))

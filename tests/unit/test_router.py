@@ -10,7 +10,7 @@ from ml.explain import explain_rows, group_by_source
 from ml.features import FeaturePipeline
 from ml.metrics import classification_report, expected_calibration_error, majority_baseline
 from ml.router import TRIAGE, Router, class_weights, route, train_router
-from ml.text import words
+from ml.text import meaningful, words
 
 SPEC = [
     {"name": "description", "kind": "text"},
@@ -135,6 +135,8 @@ def test_explanations_name_words_of_the_claim(trained):
         assert f"toward {NAMES[router.classes[p]]}" in top["text"]
         terms = shap_values["terms"]["description"]
         assert terms and all(t["term"] in words(row["description"]) for t in terms)
+        # Only meaningful words are quoted: "slip and fall" never quotes 'and'.
+        assert all(meaningful(t["term"]) for t in terms)
         assert all(f"'{t['term']}'" in top["text"] for t in terms)
         assert len(drivers) <= 6
         assert [abs(d["contribution"]) for d in drivers] == sorted((abs(d["contribution"]) for d in drivers),
