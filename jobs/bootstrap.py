@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from db.models import Claim
+from services.demo_team import assign_open_claims, ensure_team
 from services.departments import ensure_standard_departments
 from services.users import create_user, get_by_email
 
@@ -71,3 +72,7 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
                                        shap_method="exact")
             if n:
                 say(f"  routed {n:,} open claims")
+    with factory.begin() as session:
+        if ensure_team(session):
+            n = assign_open_claims(session)
+            say(f"created the demo claims team; assigned {n:,} open claims")
