@@ -1,0 +1,245 @@
+"""Claim status workflow, assign-to-me and notes.
+
+The allowed transitions live in ``TRANSITIONS`` and nowhere else: pages ask
+``allowed_actions`` which buttons to show, and every write checks again here.
+Writes take the claim version the caller saw; a different current version
+raises ``ConflictError`` (no silent overwrite of someone else's change).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auth.permissions import Perm
+from db.models import Claim, ClaimEvent
+from services import audit
+from services.access import AccessDenied, NotFound, can_see_department
+
+CLAIM_NUMBER_MAX = 40
+NOTE_MAX = 5000
+STATUS_LABELS = {"new": "New", "assigned": "Assigned", "in_review": "In review",
+                 "awaiting_info": "Awaiting information", "closed": "Closed"}
+# (from, to) -> permission needed. CHANGE_STATUS is day-to-day work on claims
+# of one's own departments; reopening a closed claim is a manager's call.
+TRANSITIONS: dict[tuple[str, str], Perm] = {
+    ("new", "assigned"): Perm.CHANGE_STATUS,
+    ("assigned", "in_review"): Perm.CHANGE_STATUS,
+    ("in_review", "awaiting_info"): Perm.CHANGE_STATUS,
+    ("awaiting_info", "in_review"): Perm.CHANGE_STATUS,
+    ("in_review", "closed"): Perm.CHANGE_STATUS,
+    ("closed", "in_review"): Perm.REASSIGN,
+}
+ACTION_LABELS = {("new", "assigned"): "Mark assigned", ("assigned", "in_review"): "Start review",
+                 ("in_review", "awaiting_info"): "Awaiting information",
+                 ("awaiting_info", "in_review"): "Information received",
+                 ("in_review", "closed"): "Close claim", ("closed", "in_review"): "Reopen"}
+ASSIGN_ME = "assign_me"
+
+
+class WorkflowError(ValueError):
+    """A request that is not allowed in the claim's current state (shown to the user)."""
+
+
+class ConflictError(RuntimeError):
+    """The claim changed since the caller looked at it."""
+
+    def __init__(self, current: dict):
+        self.current = current
+        label = STATUS_LABELS.get(current.get("status"), current.get("status"))
+        super().__init__(f"Claim {current.get('claim_number')} was changed by someone else "
+                         f"(now {label}, version {current.get('version')}). Showing the current state; "
+                         "please check it and try again.")
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str          # target status, or ASSIGN_ME
+    label: str
+
+
+def _state(claim: Claim) -> dict:
+    return {"claim_number": claim.claim_number, "status": claim.status, "version": claim.version,
+            "department": claim.department.code if claim.department else None,
+            "adjuster": claim.adjuster.name if claim.adjuster else None}
+
+
+def get_claim(session: Session, user, claim_number, *, lock: bool = False) -> Claim:
+    """The claim the user may see, looked up from an untrusted claim number."""
+    if not isinstance(claim_number, str) or not claim_number or len(claim_number) > CLAIM_NUMBER_MAX:
+        raise NotFound("no such claim")
+    stmt = select(Claim).where(Claim.claim_number == claim_number)
+    if lock:
+        # Serialise concurrent writers on this row; the version check below then sees the winner.
+        stmt = stmt.with_for_update(of=Claim.__table__).execution_options(populate_existing=True)
+    claim = session.scalar(stmt)
+    if claim is None:
+        raise NotFound(f"no claim {claim_number}")
+    if not can_see_department(user, claim.department_id):
+        raise AccessDenied("this claim is outside your departments")
+    return claim
+
+
+def can_act(user, claim: Claim, perm: Perm) -> bool:
+    """Permission plus record access: adjusters act only within their own departments."""
+    if not user.can(perm):
+        return False
+    if user.can(Perm.VIEW_ALL_DEPARTMENTS):
+        return True
+    return claim.department_id is not None and claim.department_id in user.department_ids
+
+
+def _check_version(claim: Claim, expected) -> None:
+    if isinstance(expected, bool) or not isinstance(expected, int):
+        raise WorkflowError("The page did not say which version of the claim it showed; reload the page.")
+    if claim.version != expected:
+        raise ConflictError(_state(claim))
+
+
+def _transition_problem(user, claim: Claim, to_status: str) -> str | None:
+    perm = TRANSITIONS.get((claim.status, to_status))
+    if perm is None:
+        return (f"A claim cannot go from {STATUS_LABELS.get(claim.status, claim.status)} "
+                f"to {STATUS_LABELS.get(to_status, to_status)}.")
+    if not can_act(user, claim, perm):
+        return ("Only managers can reopen a closed claim." if perm is Perm.REASSIGN
+                else "You can change the status only of claims in your own departments.")
+    if to_status == "closed" and (claim.department is None or claim.department.is_triage):
+        return "Route the claim to a department before closing it (it is still in Triage)."
+    if (claim.adjuster_id not in (None, user.id) and not user.can(Perm.REASSIGN)
+            and to_status != "assigned"):
+        return "This claim is assigned to someone else."
+    return None
+
+
+def allowed_actions(user, claim: Claim) -> list[Action]:
+    """The buttons this user may press on this claim right now."""
+    actions = [Action(to, ACTION_LABELS[(frm, to)]) for (frm, to) in TRANSITIONS
+               if frm == claim.status and _transition_problem(user, claim, to) is None]
+    if _assign_problem(user, claim) is None:
+        actions.insert(0, Action(ASSIGN_ME, "Assign to me"))
+    return actions
+
+
+def change_status(session: Session, user, claim_number, to_status, *, expected_version,
+                  now: dt.datetime | None = None) -> Claim:
+    if not isinstance(to_status, str) or to_status not in STATUS_LABELS:
+        raise WorkflowError("Unknown status.")
+    claim = get_claim(session, user, claim_number, lock=True)
+    _check_version(claim, expected_version)
+    problem = _transition_problem(user, claim, to_status)
+    if problem:
+        raise WorkflowError(problem)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    before = _state(claim)
+    from_status = claim.status
+    claim.status = to_status
+    if to_status == "assigned" and claim.adjuster_id is None:
+        claim.adjuster_id = user.id
+    if to_status == "closed":
+        claim.closed_at = now
+    elif from_status == "closed":
+        claim.closed_at = None
+    session.add(ClaimEvent(claim_id=claim.id, kind="status", actor_id=user.id, at=now,
+                           from_status=from_status, to_status=to_status,
+                           data={"version": claim.version + 1}))
+    session.flush()  # the version column bumps here, guarded by WHERE version = seen
+    audit.record(session, actor=user.email, actor_id=user.id, action="claim.status", target_type="claim",
+                 target_id=claim.id, before=before, after=_state(claim))
+    return claim
+
+
+def _assign_problem(user, claim: Claim) -> str | None:
+    if not can_act(user, claim, Perm.CHANGE_STATUS):
+        return "You can take only claims in your own departments."
+    if claim.status == "closed":
+        return "This claim is closed."
+    if claim.adjuster_id == user.id:
+        return "This claim is already yours."
+    if claim.adjuster_id is not None and not user.can(Perm.REASSIGN):
+        return "This claim is assigned to someone else; ask a manager to reassign it."
+    return None
+
+
+def assign_to_me(session: Session, user, claim_number, *, expected_version,
+                 now: dt.datetime | None = None) -> Claim:
+    """Take the claim; a new claim becomes Assigned at the same time."""
+    claim = get_claim(session, user, claim_number, lock=True)
+    _check_version(claim, expected_version)
+    problem = _assign_problem(user, claim)
+    if problem:
+        raise WorkflowError(problem)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    before = _state(claim)
+    from_adjuster = claim.adjuster_id
+    claim.adjuster_id = user.id
+    to_status = "assigned" if claim.status == "new" else claim.status
+    session.add(ClaimEvent(claim_id=claim.id, kind="assigned", actor_id=user.id, at=now,
+                           from_status=claim.status if to_status != claim.status else None,
+                           to_status=to_status if to_status != claim.status else None,
+                           data={"from_adjuster_id": from_adjuster, "to_adjuster_id": user.id}))
+    claim.status = to_status
+    session.flush()
+    audit.record(session, actor=user.email, actor_id=user.id, action="claim.assign", target_type="claim",
+                 target_id=claim.id, before=before, after=_state(claim))
+    return claim
+
+
+def add_note(session: Session, user, claim_number, text, *, now: dt.datetime | None = None) -> ClaimEvent:
+    """Notes are appended, never edited, so they need no version check."""
+    if not isinstance(text, str):
+        raise WorkflowError("A note must be text.")
+    text = text.strip()
+    if not text:
+        raise WorkflowError("Write something before adding a note.")
+    if len(text) > NOTE_MAX:
+        raise WorkflowError(f"A note can be at most {NOTE_MAX:,} characters (this one has {len(text):,}).")
+    claim = get_claim(session, user, claim_number)
+    if not can_act(user, claim, Perm.WRITE_NOTES):
+        raise AccessDenied("you can add notes only to claims in your own departments")
+    event = ClaimEvent(claim_id=claim.id, kind="note", actor_id=user.id, note=text,
+                       at=now or dt.datetime.now(dt.timezone.utc))
+    session.add(event)
+    session.flush()
+    audit.record(session, actor=user.email, actor_id=user.id, action="claim.note", target_type="claim",
+                 target_id=claim.id, after={"event_id": event.id, "length": len(text)})
+    return event
+
+
+def status_segments(created_at: dt.datetime, events: list[tuple[dt.datetime, str | None, str | None]],
+                    *, closed_now: bool, now: dt.datetime) -> list[dict]:
+    """Consecutive (status, start, end, seconds) spans from status-changing events in time order."""
+    segments: list[dict] = []
+    status, start = "new", created_at
+    for at, from_status, to_status in events:
+        if not to_status or to_status == status and from_status is None:
+            continue
+        if from_status and not segments and from_status != status:
+            status = from_status  # history that began before the first recorded change
+        segments.append({"status": status, "start": start, "end": at})
+        status, start = to_status, at
+    segments.append({"status": status, "start": start, "end": None if closed_now and status == "closed" else now})
+    for s in segments:
+        s["seconds"] = None if s["end"] is None else max(0.0, (s["end"] - s["start"]).total_seconds())
+    return segments
+
+
+def cycle_times(session: Session, claim_id: int, *, now: dt.datetime | None = None) -> dict:
+    """Seconds spent in each status (the current one counts up to now; Closed does not count)."""
+    claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise NotFound("no such claim")
+    rows = session.execute(
+        select(ClaimEvent.at, ClaimEvent.from_status, ClaimEvent.to_status)
+        .where(ClaimEvent.claim_id == claim_id, ClaimEvent.to_status.is_not(None))
+        .order_by(ClaimEvent.at, ClaimEvent.id)).all()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    segments = status_segments(claim.created_at, [tuple(r) for r in rows],
+                               closed_now=claim.status == "closed", now=now)
+    totals: dict[str, float] = {}
+    for s in segments:
+        if s["seconds"] is not None:
+            totals[s["status"]] = totals.get(s["status"], 0.0) + s["seconds"]
+    return {"totals": totals, "segments": segments, "current": claim.status}
