@@ -1,0 +1,137 @@
+"""Hints for a manager moving claims: where else the model would have sent them,
+and which adjusters of the target department are best placed to take them."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import Claim, Department, RoutingDecision, User, user_departments
+from services.queues import OPEN_STATUSES
+from services.reassignment import ASSIGNABLE_ROLES
+
+MAX_CLAIMS = 2000
+
+
+@dataclass(frozen=True)
+class DepartmentHint:
+    code: str
+    name: str
+    color: str
+    claims: int          # for how many of the selected claims this is the model's second choice
+    mean_probability: float
+
+
+@dataclass(frozen=True)
+class AdjusterHint:
+    id: int
+    name: str
+    open_claims: int
+    capacity: int
+    score: float
+    reason: str
+    over_capacity: bool
+
+
+def second_choices(session: Session, claim_ids: list[int]) -> list[DepartmentHint]:
+    """The model's second-choice department for each claim (latest decision), tallied."""
+    ids = [int(i) for i in claim_ids[:MAX_CLAIMS]]
+    if not ids:
+        return []
+    latest = (select(func.max(RoutingDecision.id)).where(RoutingDecision.claim_id.in_(ids))
+              .group_by(RoutingDecision.claim_id))
+    counts: Counter[str] = Counter()
+    probs: dict[str, float] = {}
+    for probabilities in session.scalars(select(RoutingDecision.probabilities).where(RoutingDecision.id.in_(latest))):
+        ranked = sorted(((c, float(p)) for c, p in (probabilities or {}).items()), key=lambda kv: kv[1], reverse=True)
+        if len(ranked) < 2:
+            continue
+        code, p = ranked[1]
+        counts[code] += 1
+        probs[code] = probs.get(code, 0.0) + p
+    if not counts:
+        return []
+    depts = {d.code: d for d in session.scalars(select(Department).where(Department.code.in_(list(counts))))}
+    return [DepartmentHint(code, depts[code].name, depts[code].color, n, probs[code] / n)
+            for code, n in counts.most_common() if code in depts]
+
+
+def open_counts(session: Session, user_ids: list[int]) -> dict[int, int]:
+    """Open claims per adjuster (uses the (adjuster_id, status) index)."""
+    if not user_ids:
+        return {}
+    rows = session.execute(select(Claim.adjuster_id, func.count()).where(
+        Claim.adjuster_id.in_(user_ids), Claim.status.in_(OPEN_STATUSES)).group_by(Claim.adjuster_id))
+    return {a: n for a, n in rows}
+
+
+def _share(wanted: list[str], have: list[str]) -> tuple[float, list[str]]:
+    """Share of the wanted values covered by ``have`` (empty = no restriction) and the missing ones."""
+    if not wanted or not have:
+        return 1.0, []
+    have_set = {h.lower() for h in have}
+    missing = sorted({w for w in wanted if w.lower() not in have_set})
+    return sum(1 for w in wanted if w.lower() in have_set) / len(wanted), missing
+
+
+def _listing(values: list[str]) -> str:
+    values = sorted(set(values))
+    return ", ".join(values[:3]) + (f" +{len(values) - 3}" if len(values) > 3 else "")
+
+
+def rank_adjusters(session: Session, department_id: int, claim_ids: list[int] | None = None,
+                   *, limit: int = 10) -> list[AdjusterHint]:
+    """Active adjusters/managers of the department, best placed first.
+
+    Score (0–1): half spare capacity after taking the selection, a third
+    skill match on the claims' lines of business, the rest licence match on
+    their states. Going over capacity halves the score."""
+    ids = [int(i) for i in (claim_ids or [])[:MAX_CLAIMS]]
+    lines, states = [], []
+    if ids:
+        for lob, state in session.execute(select(Claim.line_of_business, Claim.state).where(Claim.id.in_(ids))):
+            if lob:
+                lines.append(lob)
+            if state:
+                states.append(state)
+    people = list(session.scalars(
+        select(User).join(user_departments, user_departments.c.user_id == User.id)
+        .where(user_departments.c.department_id == department_id, User.is_active,
+               User.role.in_(ASSIGNABLE_ROLES)).order_by(User.name)
+    ))
+    counts = open_counts(session, [p.id for p in people])
+    n_new = len(ids)
+    hints = []
+    for p in people:
+        open_now = counts.get(p.id, 0)
+        capacity = max(int(p.capacity or 0), 0)
+        after = open_now + n_new
+        spare = max(capacity - after, 0) / capacity if capacity else 0.0
+        skill, missing_lines = _share(lines, list(p.skills or []))
+        licence, missing_states = _share(states, list(p.licensed_states or []))
+        score = 0.5 * spare + (1 / 3) * skill + (1 / 6) * licence
+        over = after > capacity
+        if over:
+            score /= 2
+        parts = [f"{open_now} of {capacity} open"]
+        if not p.skills:
+            parts.append("handles any line")
+        elif missing_lines:
+            parts.append(f"does not handle {_listing(missing_lines)}")
+        elif lines:
+            parts.append(f"handles {_listing(lines)}")
+        if not p.licensed_states:
+            parts.append("no licence restriction")
+        elif missing_states:
+            parts.append(f"not licensed in {_listing(missing_states)}")
+        elif states:
+            parts.append(f"licensed in {_listing(states)}")
+        if over and n_new:
+            parts.append(f"would be over capacity with {n_new} more")
+        elif over:
+            parts.append("over capacity")
+        hints.append(AdjusterHint(p.id, p.name, open_now, capacity, round(score, 3), ", ".join(parts), over))
+    hints.sort(key=lambda h: (-h.score, h.open_claims, h.name))
+    return hints[:limit]

@@ -1,0 +1,104 @@
+"""Team workload: open claims per adjuster and department, their age, and how
+full each adjuster is. Every figure is one GROUP BY over the open claims, which
+the (adjuster_id, status) and (department_id, status, report_date) indexes serve."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Date, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from auth.permissions import Perm
+from db.models import Claim, Department, User, user_departments
+from services.access import AccessDenied
+from services.queues import OPEN_STATUSES
+from services.reassignment import ASSIGNABLE_ROLES
+
+AGE_BUCKETS = ("0–7 days", "8–30 days", "31–90 days", "90+ days")
+
+
+@dataclass(frozen=True)
+class AdjusterLoad:
+    id: int
+    name: str
+    email: str
+    departments: tuple[str, ...]
+    open_claims: int
+    capacity: int
+
+    @property
+    def use(self) -> float:
+        return self.open_claims / self.capacity if self.capacity else (1.0 if self.open_claims else 0.0)
+
+    @property
+    def over_capacity(self) -> bool:
+        return self.open_claims > self.capacity
+
+
+@dataclass(frozen=True)
+class DepartmentLoad:
+    id: int
+    code: str
+    name: str
+    color: str
+    open_claims: int
+    unassigned: int
+    ages: dict[str, int]
+    adjusters: int
+    capacity: int
+    over_capacity: int  # adjusters above capacity
+
+
+def _check(user) -> None:
+    if user is None or not user.can(Perm.VIEW_WORKLOAD):
+        raise AccessDenied("Your role cannot see team workload.")
+
+
+def adjuster_loads(session: Session, user) -> list[AdjusterLoad]:
+    """Every active adjuster/manager with a department, fullest first."""
+    _check(user)
+    people = list(session.scalars(select(User).where(User.is_active, User.role.in_(ASSIGNABLE_ROLES))))
+    counts = dict(session.execute(
+        select(Claim.adjuster_id, func.count()).where(Claim.adjuster_id.is_not(None),
+                                                      Claim.status.in_(OPEN_STATUSES))
+        .group_by(Claim.adjuster_id)).all())
+    loads = [AdjusterLoad(p.id, p.name, p.email, tuple(sorted(d.code for d in p.departments)),
+                          counts.get(p.id, 0), int(p.capacity or 0))
+             for p in people if p.departments or counts.get(p.id)]
+    loads.sort(key=lambda a: (-a.use, -a.open_claims, a.name))
+    return loads
+
+
+def department_loads(session: Session, user, *, today: dt.date | None = None) -> list[DepartmentLoad]:
+    """Open claims per active department with their age buckets and team capacity."""
+    _check(user)
+    today = today or dt.date.today()
+    age_from = func.coalesce(Claim.report_date, cast(Claim.created_at, Date))
+    age = today - age_from  # whole days (date - date is an integer in PostgreSQL)
+    bucket = case((age <= 7, 0), (age <= 30, 1), (age <= 90, 2), else_=3).label("bucket")
+    rows = session.execute(
+        select(Claim.department_id, bucket, func.count().label("n"),
+               func.count().filter(Claim.adjuster_id.is_(None)).label("unassigned"))
+        .where(Claim.status.in_(OPEN_STATUSES), Claim.department_id.is_not(None))
+        .group_by(Claim.department_id, bucket)
+    ).all()
+    ages: dict[int, list[int]] = {}
+    unassigned: dict[int, int] = {}
+    for r in rows:
+        ages.setdefault(r.department_id, [0, 0, 0, 0])[r.bucket] += r.n
+        unassigned[r.department_id] = unassigned.get(r.department_id, 0) + r.unassigned
+    team = {}
+    loads = {a.id: a for a in adjuster_loads(session, user)}
+    for dept_id, user_id in session.execute(select(user_departments.c.department_id, user_departments.c.user_id)):
+        if user_id in loads:
+            team.setdefault(dept_id, []).append(loads[user_id])
+    out = []
+    for d in session.scalars(select(Department).where(Department.active).order_by(Department.is_triage, Department.name)):
+        buckets = ages.get(d.id, [0, 0, 0, 0])
+        members = team.get(d.id, [])
+        out.append(DepartmentLoad(
+            d.id, d.code, d.name, d.color, sum(buckets), unassigned.get(d.id, 0),
+            dict(zip(AGE_BUCKETS, buckets)), len(members), sum(m.capacity for m in members),
+            sum(1 for m in members if m.over_capacity)))
+    return out

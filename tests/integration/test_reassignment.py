@@ -1,0 +1,275 @@
+"""Moving claims between departments and adjusters: all-or-nothing, version
+checks, history and audit, suggestions, and the board's callback."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from auth.current import SessionUser
+from db.models import AuditLog, Claim, ClaimEvent, ModelVersion, RoutingDecision, User
+from services.access import AccessDenied
+from services.datasets import ensure_dataset
+from services.departments import department_ids
+from services.reassignment import MAX_BULK, ConflictError, ReassignError, move_claims
+from services.suggestions import rank_adjusters, second_choices
+from services.users import create_user
+
+DATASET = "itest_reassign"
+_seq = itertools.count(1)
+
+
+def actor(user: User) -> SessionUser:
+    return SessionUser.from_model(user)
+
+
+def make_user(session, role: str, departments: list[str], *, skills=(), states=(), capacity=40, tag="") -> User:
+    n = next(_seq)
+    user = create_user(session, email=f"ra-{role}{n}{tag}@scope.example", role=role, password="pw-" + "x" * 12,
+                       name=f"RA {role.title()} {n}{tag}", department_codes=departments, actor="test")
+    user.skills, user.licensed_states, user.capacity = list(skills), list(states), capacity
+    session.flush()
+    return user
+
+
+def make_claims(session, n: int, dept: str, *, prefix: str = "RA", lob: str = "property", state: str = "CA",
+                status: str = "new", adjuster_id: int | None = None) -> list[Claim]:
+    ensure_dataset(session, DATASET, [{"name": "description", "kind": "text"}])
+    ids = department_ids(session)
+    tag = next(_seq)
+    claims = [Claim(claim_number=f"{prefix}-{tag}-{i:04d}", dataset=DATASET, source_key=f"{prefix}-{tag}-{i}",
+                    description="water damage to kitchen", line_of_business=lob, state=state,
+                    report_date=dt.date.today() - dt.timedelta(days=i * 10), status=status,
+                    department_id=ids[dept], adjuster_id=adjuster_id,
+                    closed_at=dt.datetime.now(dt.timezone.utc) if status == "closed" else None)
+              for i in range(n)]
+    session.add_all(claims)
+    session.flush()
+    return claims
+
+
+def items(claims) -> list[dict]:
+    return [{"claim_id": c.id, "version": c.version} for c in claims]
+
+
+@pytest.fixture()
+def team(db_session):
+    manager = make_user(db_session, "manager", [])
+    liab = make_user(db_session, "adjuster", ["LIABILITY"], skills=["property"], states=["CA"])
+    other = make_user(db_session, "adjuster", ["AUTO_PD"])
+    return manager, liab, other
+
+
+def test_moves_claims_and_writes_history_and_audit(db_session, team):
+    manager, liab, _ = team
+    claims = make_claims(db_session, 3, "PROPERTY")
+    before = {c.id: c.version for c in claims}
+    result = move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY",
+                         adjuster_id=liab.id, reason="MISROUTED", comment="bodily injury on site")
+    assert result.moved == 3 and "LIABILITY" in result.summary()
+    ids = department_ids(db_session)
+    for c in claims:
+        db_session.refresh(c)
+        assert (c.department_id, c.adjuster_id, c.status) == (ids["LIABILITY"], liab.id, "assigned")
+        assert c.version == before[c.id] + 1
+        ev = db_session.scalar(select(ClaimEvent).where(ClaimEvent.claim_id == c.id, ClaimEvent.kind == "moved"))
+        assert (ev.from_department_id, ev.to_department_id, ev.reason, ev.note, ev.actor_id) == (
+            ids["PROPERTY"], ids["LIABILITY"], "MISROUTED", "bodily injury on site", manager.id)
+        audit = db_session.scalar(select(AuditLog).where(AuditLog.action == "claim.reassign",
+                                                         AuditLog.target_id == str(c.id)))
+        assert audit.before["department_id"] == ids["PROPERTY"]
+        assert audit.after["department_id"] == ids["LIABILITY"] and audit.actor == manager.email
+
+
+def test_department_only_move_leaves_claim_unassigned(db_session, team):
+    manager, _, other = team
+    claims = make_claims(db_session, 2, "PROPERTY", status="assigned", adjuster_id=other.id)
+    move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY", reason="WORKLOAD_BALANCE")
+    for c in claims:
+        db_session.refresh(c)
+        assert c.adjuster_id is None and c.status == "new"
+
+
+def test_one_bad_claim_means_nothing_moves(db_session, team):
+    manager, liab, _ = team
+    good = make_claims(db_session, 4, "PROPERTY")
+    closed = make_claims(db_session, 1, "PROPERTY", status="closed")
+    with pytest.raises(ReassignError) as err:
+        move_claims(db_session, actor(manager), items(good + closed), department_code="LIABILITY",
+                    adjuster_id=liab.id, reason="MISROUTED")
+    assert closed[0].claim_number in err.value.message and "Nothing was moved" in err.value.message
+    prop = department_ids(db_session)["PROPERTY"]
+    for c in good + closed:
+        db_session.refresh(c)
+        assert c.department_id == prop and c.adjuster_id is None
+    assert not db_session.scalar(select(func.count()).select_from(ClaimEvent).where(
+        ClaimEvent.claim_id.in_([c.id for c in good]), ClaimEvent.kind == "moved"))
+
+
+def test_stale_version_is_a_conflict_with_the_current_state(db_session, team):
+    manager, liab, other = team
+    claims = make_claims(db_session, 3, "PROPERTY")
+    seen = items(claims)
+    seen[1]["version"] += 5  # what a tampered or outdated page would send
+    with pytest.raises(ConflictError) as err:
+        move_claims(db_session, actor(manager), seen, department_code="LIABILITY", reason="MISROUTED")
+    assert [c["claim_number"] for c in err.value.current] == [claims[1].claim_number]
+    current = err.value.current[0]
+    assert current["department"] == "PROPERTY" and current["version"] == claims[1].version
+    db_session.refresh(claims[0])
+    assert claims[0].department_id == department_ids(db_session)["PROPERTY"]
+
+
+@pytest.mark.parametrize("role", ["adjuster", "viewer"])
+def test_only_managers_and_admins_may_reassign(db_session, team, role):
+    _, liab, _ = team
+    user = make_user(db_session, role, ["PROPERTY"])
+    claims = make_claims(db_session, 1, "PROPERTY")
+    with pytest.raises(AccessDenied):
+        move_claims(db_session, actor(user), items(claims), department_code="LIABILITY", reason="MISROUTED")
+
+
+def test_target_adjuster_must_work_in_the_target_department(db_session, team):
+    manager, _, other = team
+    claims = make_claims(db_session, 2, "PROPERTY")
+    with pytest.raises(ReassignError, match="does not work in"):
+        move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY",
+                    adjuster_id=other.id, reason="MISROUTED")
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(department_code="LIABILITY", reason="BECAUSE"), "reason"),
+    (dict(department_code="NOPE", reason="MISROUTED"), "Unknown target department"),
+    (dict(reason="MISROUTED"), "Choose a target"),
+    (dict(department_code="LIABILITY", reason="OTHER"), "Explain"),
+    (dict(department_code="LIABILITY", reason="MISROUTED", comment="x" * 5000), "too long"),
+    (dict(department_code="LIABILITY", adjuster_id="1; drop", reason="MISROUTED"), "Unknown adjuster"),
+])
+def test_invalid_requests_are_refused_with_a_message(db_session, team, kwargs, match):
+    manager, _, _ = team
+    claims = make_claims(db_session, 1, "PROPERTY")
+    with pytest.raises(ReassignError, match=match):
+        move_claims(db_session, actor(manager), items(claims), **kwargs)
+
+
+def test_viewer_or_inactive_cannot_be_the_target_adjuster(db_session, team):
+    manager, liab, _ = team
+    viewer = make_user(db_session, "viewer", ["LIABILITY"])
+    claims = make_claims(db_session, 1, "PROPERTY")
+    with pytest.raises(ReassignError, match="cannot hold claims"):
+        move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY", adjuster_id=viewer.id,
+                    reason="MISROUTED")
+    liab.is_active = False
+    db_session.flush()
+    with pytest.raises(ReassignError, match="not active"):
+        move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY", adjuster_id=liab.id,
+                    reason="MISROUTED")
+
+
+def test_bulk_limit_and_malformed_items(db_session, team):
+    manager, _, _ = team
+    too_many = [{"claim_id": i + 1, "version": 1} for i in range(MAX_BULK + 1)]
+    with pytest.raises(ReassignError, match=f"At most {MAX_BULK}"):
+        move_claims(db_session, actor(manager), too_many, department_code="LIABILITY", reason="MISROUTED")
+    for bad in ([], "x", [{"claim_id": 1}], [{"version": 1}], [5], [{"claim_id": True, "version": 1}]):
+        with pytest.raises(ReassignError):
+            move_claims(db_session, actor(manager), bad, department_code="LIABILITY", reason="MISROUTED")
+    with pytest.raises(ReassignError, match="no such claim"):
+        move_claims(db_session, actor(manager), [{"claim_id": 2**40, "version": 1}], department_code="LIABILITY",
+                    reason="MISROUTED")
+
+
+def test_claims_can_be_named_by_claim_number(db_session, team):
+    manager, liab, _ = team
+    claims = make_claims(db_session, 2, "PROPERTY")
+    result = move_claims(db_session, actor(manager),
+                         [{"claim_number": c.claim_number, "version": c.version} for c in claims],
+                         department_code="LIABILITY", adjuster_id=liab.id, reason="SPECIALIST_NEEDED")
+    assert sorted(result.claim_numbers) == sorted(c.claim_number for c in claims)
+
+
+def test_adjuster_only_move_keeps_the_department(db_session, team):
+    manager, liab, other = team
+    claims = make_claims(db_session, 2, "LIABILITY")
+    move_claims(db_session, actor(manager), items(claims), adjuster_id=liab.id, reason="WORKLOAD_BALANCE")
+    for c in claims:
+        db_session.refresh(c)
+        assert c.department_id == department_ids(db_session)["LIABILITY"] and c.adjuster_id == liab.id
+    fresh = make_claims(db_session, 1, "PROPERTY")
+    with pytest.raises(ReassignError, match="does not work in its department"):
+        move_claims(db_session, actor(manager), items(fresh), adjuster_id=liab.id, reason="WORKLOAD_BALANCE")
+
+
+def test_suggestions_rank_skilled_adjuster_with_spare_capacity_first(db_session):
+    busy = make_user(db_session, "adjuster", ["LIABILITY"], skills=["property"], states=["CA"], capacity=5)
+    unskilled = make_user(db_session, "adjuster", ["LIABILITY"], skills=["workers_comp"], states=["CA"])
+    best = make_user(db_session, "adjuster", ["LIABILITY"], skills=["property", "auto"], states=["CA", "NV"])
+    unlicensed = make_user(db_session, "adjuster", ["LIABILITY"], skills=["property"], states=["TX"])
+    make_claims(db_session, 5, "LIABILITY", status="assigned", adjuster_id=busy.id)
+    make_claims(db_session, 10, "LIABILITY", status="assigned", adjuster_id=best.id)
+    selection = make_claims(db_session, 3, "PROPERTY")
+    hints = rank_adjusters(db_session, department_ids(db_session)["LIABILITY"], [c.id for c in selection])
+    order = [h.id for h in hints if h.id in {busy.id, unskilled.id, best.id, unlicensed.id}]
+    assert order[0] == best.id
+    top = next(h for h in hints if h.id == best.id)
+    assert top.reason == "10 of 40 open, handles property, licensed in CA"
+    assert "does not handle property" in next(h for h in hints if h.id == unskilled.id).reason
+    assert "not licensed in CA" in next(h for h in hints if h.id == unlicensed.id).reason
+    assert next(h for h in hints if h.id == busy.id).over_capacity
+
+
+def test_second_choice_comes_from_the_latest_decision(db_session):
+    claims = make_claims(db_session, 2, "PROPERTY")
+    ids = department_ids(db_session)
+    mv = ModelVersion(dataset=DATASET, version=f"ra-test-{next(_seq)}", params={}, feature_schema={}, classes=[],
+                      metrics={}, n_train=0, n_holdout=0, artifact=b"")
+    db_session.add(mv)
+    db_session.flush()
+    for c in claims:
+        for probs in ({"PROPERTY": 0.6, "AUTO_PD": 0.3, "LIABILITY": 0.1},
+                      {"PROPERTY": 0.5, "LIABILITY": 0.4, "AUTO_PD": 0.1}):  # the latest wins
+            db_session.add(RoutingDecision(claim_id=c.id, model_version_id=mv.id, predicted_department_id=ids["PROPERTY"],
+                                           routed_department_id=ids["PROPERTY"], probabilities=probs, confidence=0.5,
+                                           threshold=0.4, features={}, shap_values={}, shap_method="approx",
+                                           drivers=[]))
+            db_session.flush()
+    hints = second_choices(db_session, [c.id for c in claims])
+    assert hints[0].code == "LIABILITY" and hints[0].claims == 2
+    assert hints[0].mean_probability == pytest.approx(0.4)
+
+
+def test_concurrent_moves_second_one_gets_the_conflict(session_factory):
+    """Two managers load the same claim version; the first move commits, the second is refused."""
+    with session_factory.begin() as s:
+        manager = make_user(s, "manager", [], tag="-cc")
+        liab = make_user(s, "adjuster", ["LIABILITY"], tag="-cc")
+        siu = make_user(s, "adjuster", ["SIU"], tag="-cc")
+        claim = make_claims(s, 1, "PROPERTY", prefix="RACC")[0]
+        seen = {"claim_id": claim.id, "version": claim.version}
+        manager_u, liab_id, siu_id = actor(manager), liab.id, siu.id
+    try:
+        first, second = session_factory(), session_factory()
+        loaded = second.get(Claim, seen["claim_id"])  # the second manager's page shows this version
+        seen_second = {"claim_id": loaded.id, "version": loaded.version}
+        second.rollback()
+        assert seen_second == seen
+        move_claims(first, manager_u, [seen], department_code="LIABILITY", adjuster_id=liab_id, reason="MISROUTED")
+        first.commit()
+        with pytest.raises(ConflictError) as err:
+            move_claims(second, manager_u, [seen_second], department_code="SIU", adjuster_id=siu_id, reason="SIU_REFERRAL")
+        second.rollback()
+        assert err.value.current[0]["department"] == "LIABILITY"
+        assert err.value.current[0]["version"] == seen["version"] + 1
+        with session_factory() as check:
+            now = check.get(Claim, seen["claim_id"])
+            assert now.department.code == "LIABILITY" and now.adjuster_id == liab_id
+            assert check.scalar(select(func.count()).select_from(ClaimEvent).where(
+                ClaimEvent.claim_id == now.id, ClaimEvent.kind == "moved")) == 1
+        first.close()
+        second.close()
+    finally:
+        with session_factory.begin() as s:
+            s.execute(delete(Claim).where(Claim.id == seen["claim_id"]))
