@@ -1,0 +1,147 @@
+"""The OpenAPI 3.1 document of this API, built from the intake schema itself
+so the documented fields and required list cannot drift from the validator."""
+from __future__ import annotations
+
+from flask import jsonify
+
+from api.v1 import bp
+from auth.permissions import API_SCOPES
+from services import intake
+from services.queues import MAX_PAGE
+
+_TYPES = {
+    "string": {"type": "string"}, "date": {"type": "string", "format": "date"},
+    "money": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100_000_000, "multipleOf": 0.01},
+    "integer": {"type": "integer"}, "boolean": {"type": "boolean"}, "enum": {"type": "string"},
+}
+
+
+def _field_schema(f: intake.Field) -> dict:
+    schema = dict(_TYPES[f.kind])
+    if f.choices:
+        schema["enum"] = list(f.choices)
+    if f.pattern:
+        schema["pattern"] = f.pattern
+    if f.kind == "string":
+        schema.update(minLength=max(f.min_len, 1), maxLength=f.max_len)
+    if f.kind == "integer":
+        schema.update(minimum=f.minimum, maximum=f.maximum)
+    description = f.label + (f" ({f.hint})" if f.hint else "")
+    if f.kind == "date":
+        description += "; not in the future, not before 1990-01-01"
+    if f.name == "report_date":
+        description += "; not before loss_date"
+    schema["description"] = description
+    return schema
+
+
+def _error(description: str, fields: bool = False) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValidationError" if fields
+                                                        else "#/components/schemas/Error"}}}}
+
+
+_COMMON_ERRORS = {"401": _error("Missing, invalid, expired or revoked token"),
+                  "403": _error("The token lacks the scope")}
+_POST_ERRORS = {"400": _error("Malformed JSON or Idempotency-Key"),
+                "409": _error("A request with this Idempotency-Key is still in flight"),
+                "413": _error("Request body too large"),
+                "422": _error("Invalid data (field-level messages), or Idempotency-Key reused with another body", True),
+                "503": _error("No router model is trained; nothing was stored")}
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+                "description": "Retries with the same key and body return the original response."}
+
+
+def _json(ref: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def document() -> dict:
+    decision = {"type": "object", "properties": {
+        "department": {"type": "string"}, "department_name": {"type": "string"},
+        "predicted_department": {"type": "string"}, "confidence": {"type": "number"},
+        "threshold": {"type": "number"}, "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
+        "drivers": {"type": "array", "items": {"type": "string"}}, "model_version": {"type": "string"},
+        "shap_method": {"type": "string", "enum": ["exact", "approx"]},
+        "decided_at": {"type": "string", "description": "YYYY-MM-DD HH:MM UTC"}}}
+    created = {"type": "object", "properties": {
+        "claim_number": {"type": "string"}, "status": {"type": "string"}, "dataset": {"type": "string"},
+        "department": {"type": ["string", "null"]}, "department_name": {"type": ["string", "null"]},
+        "confidence": {"type": ["number", "null"]}, "decision": {"$ref": "#/components/schemas/Decision"}}}
+    claim = {"type": "object", "properties": {
+        **{f.name: {"type": ["string", "number", "integer", "boolean", "null"]} for f in intake.FIELDS},
+        "claim_number": {"type": "string"}, "status": {"type": "string"}, "dataset": {"type": "string"},
+        "department": {"type": ["string", "null"]}, "created_at": {"type": "string", "format": "date-time"},
+        "decision": {"oneOf": [{"$ref": "#/components/schemas/Decision"}, {"type": "null"}]}}}
+    secured = [{"bearer": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "SCOPE Assistant API", "version": "1.0.0",
+                 "description": "First notice of loss intake, claims and department queues. "
+                                "Create a token on the /tokens page or with `scope token create`."},
+        "servers": [{"url": "/api/v1"}],
+        "security": secured,
+        "paths": {
+            "/claims": {"post": {
+                "summary": "Create, score and route one claim (exact TreeSHAP explanation)",
+                "x-scope": "claims:write", "parameters": [_IDEMPOTENCY],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ClaimInput"}}}},
+                "responses": {"201": _json("CreatedClaimResponse", "Stored and routed"),
+                              **_POST_ERRORS, **_COMMON_ERRORS}}},
+            "/claims/batch": {"post": {
+                "summary": f"Create up to {intake.BATCH_LIMIT:,} claims, all or nothing (approximate attributions)",
+                "x-scope": "claims:write", "parameters": [_IDEMPOTENCY],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["claims"], "additionalProperties": False,
+                    "properties": {"claims": {"type": "array", "minItems": 1, "maxItems": intake.BATCH_LIMIT,
+                                              "items": {"$ref": "#/components/schemas/ClaimInput"}}}}}}},
+                "responses": {"201": _json("BatchResponse", "All stored and routed"),
+                              **_POST_ERRORS, **_COMMON_ERRORS}}},
+            "/claims/{claim_number}": {"get": {
+                "summary": "A claim with its latest routing decision", "x-scope": "claims:read",
+                "parameters": [{"name": "claim_number", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json("Claim", "The claim"),
+                              "404": _error("No such claim, or outside the caller's departments"),
+                              **_COMMON_ERRORS}}},
+            "/queues/{department_code}": {"get": {
+                "summary": "Open claims of a department queue", "x-scope": "queues:read",
+                "parameters": [
+                    {"name": "department_code", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                "responses": {"200": _json("Queue", "A page of open claims"),
+                              "404": _error("No such department"), "422": _error("Invalid limit or offset", True),
+                              **_COMMON_ERRORS}}},
+            "/openapi.json": {"get": {"summary": "This document", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI document"}}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "Scopes: " + ", ".join(API_SCOPES)}},
+            "schemas": {
+                "ClaimInput": {"type": "object", "additionalProperties": False,
+                               "required": list(intake.REQUIRED),
+                               "properties": {f.name: _field_schema(f) for f in intake.FIELDS}},
+                "Decision": decision,
+                "CreatedClaim": created,
+                "CreatedClaimResponse": {"type": "object", "properties": {"claim": {"$ref": "#/components/schemas/CreatedClaim"}}},
+                "BatchResponse": {"type": "object", "properties": {
+                    "count": {"type": "integer"}, "shap_method": {"type": "string"},
+                    "claims": {"type": "array", "items": {"$ref": "#/components/schemas/CreatedClaim"}}}},
+                "Claim": claim,
+                "Queue": {"type": "object", "properties": {
+                    "department": {"type": "string"}, "total": {"type": "integer"}, "limit": {"type": "integer"},
+                    "offset": {"type": "integer"}, "claims": {"type": "array", "items": {"type": "object"}}}},
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "ValidationError": {"type": "object", "required": ["error"], "properties": {
+                    "error": {"type": "string"},
+                    "fields": {"type": "object", "description": "{field: message}, or {index: {field: message}} for a batch"}}},
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(document())

@@ -1,0 +1,139 @@
+"""API bearer tokens. The token is shown once; only its SHA-256 and a short
+prefix (to recognise it in lists) are stored. A token's scopes never exceed
+what its owner's role allows, checked at creation and again on every use
+(a demoted owner's token loses the scopes the new role lacks)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from auth.current import SessionUser
+from auth.permissions import API_SCOPES, role_has
+from db.models import ApiToken, User
+from services import audit
+
+TOKEN_PREFIX = "scope_"
+NAME_MAX = 80
+MAX_TOKENS_PER_USER = 50
+# Writing last_used_at on every request would turn each read into a write.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+class TokenError(ValueError):
+    """A request to create or revoke a token that cannot be honoured (message for the user)."""
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """The authenticated caller of an API request."""
+    user: SessionUser
+    token_id: int
+    scopes: frozenset[str]
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    via_api = True
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def allowed_scopes(role: str) -> list[str]:
+    return [scope for scope, perm in API_SCOPES.items() if role_has(role, perm)]
+
+
+def create_token(session: Session, user, *, name: str, scopes: list[str],
+                 expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """The stored row and the token itself (never stored, never shown again)."""
+    if not isinstance(name, str) or not name.strip():
+        raise TokenError("give the token a name")
+    name = name.strip()
+    if len(name) > NAME_MAX:
+        raise TokenError(f"the name must be at most {NAME_MAX} characters")
+    if not isinstance(scopes, (list, tuple)) or not scopes or not all(isinstance(s, str) for s in scopes):
+        raise TokenError("choose at least one scope")
+    unknown = [s for s in scopes if s not in API_SCOPES]
+    if unknown:
+        raise TokenError(f"unknown scope {unknown[0][:40]!r} (known: {', '.join(API_SCOPES)})")
+    too_much = [s for s in scopes if s not in allowed_scopes(user.role)]
+    if too_much:
+        raise TokenError(f"your role ({user.role}) cannot grant {', '.join(too_much)}")
+    if expires_at is not None and expires_at <= dt.datetime.now(dt.timezone.utc):
+        raise TokenError("the expiry must be in the future")
+    active = session.scalars(select(ApiToken.id).where(ApiToken.user_id == user.id,
+                                                       ApiToken.revoked_at.is_(None))).all()
+    if len(active) >= MAX_TOKENS_PER_USER:
+        raise TokenError(f"at most {MAX_TOKENS_PER_USER} active tokens; revoke one first")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name, prefix=token[:12], token_hash=hash_token(token),
+                   scopes=sorted(set(scopes)), expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=user.email, actor_id=user.id, action="api_token.create", target_type="api_token",
+                 target_id=row.id, after={"name": name, "scopes": row.scopes, "prefix": row.prefix})
+    return row, token
+
+
+def revoke_token(session: Session, user, token_id, *, any_owner: bool = False) -> ApiToken:
+    """Revoke one of the user's tokens (``any_owner`` for the command line)."""
+    try:
+        token_id = int(token_id)
+    except (TypeError, ValueError):
+        raise TokenError("no such token") from None
+    row = session.get(ApiToken, token_id)
+    if row is None or (not any_owner and row.user_id != user.id):
+        raise TokenError("no such token")
+    if row.revoked_at is None:
+        row.revoked_at = dt.datetime.now(dt.timezone.utc)
+        audit.record(session, actor=user.email if user else "cli", actor_id=user.id if user else None,
+                     action="api_token.revoke", target_type="api_token", target_id=row.id,
+                     after={"prefix": row.prefix})
+    return row
+
+
+def list_tokens(session: Session, user) -> list[dict]:
+    rows = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))
+    return [{"id": t.id, "name": t.name, "prefix": t.prefix, "scopes": list(t.scopes),
+             "created_at": t.created_at, "last_used_at": t.last_used_at, "expires_at": t.expires_at,
+             "revoked_at": t.revoked_at} for t in rows]
+
+
+def authenticate(session: Session, token: str | None, *, now: dt.datetime | None = None) -> TokenOwner | None:
+    """The caller for a bearer token, or None (unknown, revoked, expired or inactive owner)."""
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    now = now or dt.datetime.now(dt.timezone.utc)
+    row = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .options(selectinload(User.departments))
+        .where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None:
+        return None
+    token_row, user = row
+    if token_row.revoked_at is not None or not user.is_active:
+        return None
+    if token_row.expires_at is not None and token_row.expires_at <= now:
+        return None
+    if token_row.last_used_at is None or now - token_row.last_used_at > LAST_USED_RESOLUTION:
+        token_row.last_used_at = now
+    scopes = frozenset(token_row.scopes) & frozenset(allowed_scopes(user.role))
+    return TokenOwner(SessionUser.from_model(user), token_row.id, scopes)
+
+
+def user_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None:
+        raise TokenError(f"no user {email}")
+    return user
