@@ -1,0 +1,82 @@
+"""The counterfactual for a claim's decision: the smallest change of its own
+facts that would make the current champion choose the second-choice department."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Claim, Department
+from ml.counterfactual import Counterfactual, search, single_changes, word_candidates
+from ml.text import meaningful, words
+from services.claims_frame import load_frame
+from services.routing import LoadedModel, load_champion, predict_frame
+from services.similar_claims import get_index
+
+_CACHE_SIZE = 512
+_cache: OrderedDict[tuple, dict] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _text_words(model: LoadedModel, column: str, source: str, target: str, present: set[str]):
+    stacker = model.pipeline.stack.get(column)
+    if stacker is None or not len(stacker.coef):
+        # Without a linear text model there is no cheap direction per word: only try removals.
+        return [], [w for w in dict.fromkeys(words(" ".join(present))) if meaningful(w)][:8]
+    terms = stacker.terms if stacker.terms is not None else model.pipeline.text[column].terms
+    return word_candidates(terms, stacker.coef, stacker.classes, source, target, present)
+
+
+def compute(session: Session, model: LoadedModel, claim: Claim) -> tuple[Counterfactual, dict] | None:
+    frame = load_frame(session, claim.dataset, claim_ids=[claim.id])
+    if frame.empty:
+        return None
+    pipeline = model.pipeline
+    row = frame.iloc[0].to_dict()
+    proba = predict_frame(model, frame)[0]
+    order = np.argsort(-proba)
+    if len(order) < 2:
+        return None
+    source, target = model.classes[order[0]], model.classes[order[1]]
+    grids = get_index(session, model).grids
+    text_cols = pipeline.columns("text")
+    text_col = text_cols[0] if text_cols else None
+    add, drop = ([], [])
+    if text_col:
+        add, drop = _text_words(model, text_col, source, target, set(words(row.get(text_col))))
+    singles = single_changes(
+        row, categorical={c: v for c, v in pipeline.categories.items()},
+        numeric_grid={c: grids[c] for c in pipeline.columns("numeric") if c in grids},
+        text_column=text_col, add_words=add, drop_words=drop, has_lag=pipeline.has_lag)
+    result = search(row, lambda f: predict_frame(model, f), model.classes, target, singles)
+    return result, row
+
+
+def claim_counterfactual(session: Session, claim: Claim, *, decision_id: int | None,
+                         threshold: float | None = None) -> dict | None:
+    """Words and details for the page, cached per (decision, champion version)."""
+    model = load_champion(session, claim.dataset)
+    if model is None:
+        return None
+    key = (session.get_bind().url.render_as_string(hide_password=True), decision_id or -claim.id, model.version)
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    computed = compute(session, model, claim)
+    if computed is None:
+        return None
+    result, _ = computed
+    names = dict(session.execute(select(Department.code, Department.name)).all())
+    out = {"found": result.found, "text": result.sentence(names, threshold), "model_version": model.version,
+           "source": result.source, "target": result.target, "probability": result.probability,
+           "baseline": result.baseline, "candidates": result.candidates,
+           "changes": [{"feature": c.feature, "kind": c.kind, "old": c.old, "new": c.new} for c in result.changes]}
+    with _lock:
+        _cache[key] = out
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return out
