@@ -135,3 +135,27 @@ def rank_adjusters(session: Session, department_id: int, claim_ids: list[int] | 
         hints.append(AdjusterHint(p.id, p.name, open_now, capacity, round(score, 3), ", ".join(parts), over))
     hints.sort(key=lambda h: (-h.score, h.open_claims, h.name))
     return hints[:limit]
+
+
+def suggest(session: Session, user, claim_ids: list[int], department_code: str | None) -> dict:
+    """Everything the board shows beside the target pickers for a selection.
+
+    The adjusters are ranked for the target department, or for the selection's
+    own department when no target is chosen and the claims share one."""
+    from services.access import can_see_department
+
+    ids = [i for i in claim_ids if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63][:MAX_CLAIMS]
+    dept = None
+    if isinstance(department_code, str) and department_code and len(department_code) <= 40:
+        dept = session.scalar(select(Department).where(Department.code == department_code, Department.active))
+    elif ids:
+        current = set(session.scalars(select(Claim.department_id).where(Claim.id.in_(ids)).distinct().limit(2)))
+        if len(current) == 1 and None not in current:
+            dept = session.get(Department, current.pop())
+    if dept is not None and not can_see_department(user, dept.id):
+        dept = None
+    return {
+        "department": dept,
+        "second_choices": second_choices(session, ids),
+        "adjusters": rank_adjusters(session, dept.id, ids, limit=50) if dept is not None else [],
+    }

@@ -273,3 +273,128 @@ def test_concurrent_moves_second_one_gets_the_conflict(session_factory):
     finally:
         with session_factory.begin() as s:
             s.execute(delete(Claim).where(Claim.id == seen["claim_id"]))
+
+
+# ---- the board's callbacks through the Dash endpoint -----------------------
+
+def _callback_key(web_app, needle: str) -> tuple[str, dict]:
+    key = next(k for k in web_app.callback_map if needle in k)
+    return key, web_app.callback_map[key]
+
+
+def call_move(client, web_app, selected, *, rows=None, department="LIABILITY", adjuster=None,
+              reason="MISROUTED", comment=None):
+    key, entry = _callback_key(web_app, "reassign-result.children")
+    outputs = [{"id": "reassign-result", "property": "children"},
+               {"id": "reassign-grid", "property": "rowData"}, {"id": "reassign-grid", "property": "selectedRows"}]
+    response = client.post("/_dash-update-component", json={
+        "output": key, "outputs": outputs,
+        "inputs": [{"id": "reassign-move", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "reassign-grid", "property": "selectedRows", "value": selected},
+                  {"id": "reassign-grid", "property": "rowData", "value": rows if rows is not None else selected},
+                  {"id": "reassign-target-dept", "property": "value", "value": department},
+                  {"id": "reassign-target-adjuster", "property": "value", "value": adjuster},
+                  {"id": "reassign-reason", "property": "value", "value": reason},
+                  {"id": "reassign-comment", "property": "value", "value": comment}],
+        "changedPropIds": ["reassign-move.n_clicks"],
+    })
+    if response.status_code != 200:
+        return response.status_code, None
+    return 200, json.loads(response.get_data(as_text=True))["response"]
+
+
+def web_claims(web_app, n: int, dept: str = "PROPERTY") -> list[dict]:
+    """Claims of our own in the shared web database, as the board's rows."""
+    from db.flask_db import unit_of_work
+    from services.reassignment import current_state
+
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            claims = make_claims(s, n, dept, prefix="RAW")
+            return current_state(s, [c.id for c in claims])
+
+
+def web_adjuster(web_app, dept: str = "LIABILITY") -> int:
+    from db.flask_db import unit_of_work
+
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            return make_user(s, "adjuster", [dept], skills=["property"], tag="-web").id
+
+
+def web_state(web_app, ids: list[int]) -> dict[int, dict]:
+    from db.flask_db import read_session
+    from services.reassignment import current_state
+
+    with web_app.server.app_context():
+        return {r["id"]: r for r in current_state(read_session(), ids)}
+
+
+def test_manager_moves_claims_through_the_board(web_app, client_for):
+    rows = web_claims(web_app, 3)
+    adjuster = web_adjuster(web_app)
+    status, body = call_move(client_for("manager"), web_app, rows, adjuster=adjuster, comment="<b>not html</b>")
+    assert status == 200
+    assert "Moved 3 claims to LIABILITY" in json.dumps(body["reassign-result"])
+    new_rows = body["reassign-grid"]["rowData"]
+    assert {r["department"] for r in new_rows} == {"LIABILITY"} and all(r["version"] == 2 for r in new_rows)
+    state = web_state(web_app, [r["id"] for r in rows])
+    assert all(s["department"] == "LIABILITY" and s["adjuster_id"] == adjuster for s in state.values())
+
+
+@pytest.mark.parametrize("role", ["adjuster", "viewer"])
+def test_other_roles_are_refused_by_the_guard(web_app, client_for, role):
+    rows = web_claims(web_app, 1)
+    status, _ = call_move(client_for(role), web_app, rows)
+    assert status == 403
+    assert web_state(web_app, [rows[0]["id"]])[rows[0]["id"]]["department"] == "PROPERTY"
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda rows: [{**rows[0], "version": 99}],
+    lambda rows: [{**rows[0], "id": 2**40}],
+    lambda rows: [{**rows[0], "id": "1 OR 1=1"}],
+    lambda rows: [{"id": rows[0]["id"]}],
+    lambda rows: "all",
+    lambda rows: [rows[0], None],
+])
+def test_tampered_selection_gets_a_message_and_changes_nothing(web_app, client_for, tamper):
+    rows = web_claims(web_app, 1)
+    status, body = call_move(client_for("manager"), web_app, tamper(rows))
+    assert status == 200
+    text = json.dumps(body["reassign-result"])
+    assert "Nothing was moved" in text or "Select the claims" in text or "changed" in text
+    assert web_state(web_app, [rows[0]["id"]])[rows[0]["id"]]["version"] == rows[0]["version"]
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(department={"code": "LIABILITY"}), dict(adjuster="7; drop"), dict(reason=None),
+    dict(reason=["MISROUTED"]), dict(comment={"x": 1}), dict(comment="x" * 50_000), dict(department="AUTO_PD", adjuster=-1),
+])
+def test_hostile_target_values_answer_with_a_message(web_app, client_for, kwargs):
+    rows = web_claims(web_app, 1)
+    status, body = call_move(client_for("manager"), web_app, rows, **kwargs)
+    assert status == 200 and "reassign-error" in json.dumps(body["reassign-result"])
+    assert web_state(web_app, [rows[0]["id"]])[rows[0]["id"]]["version"] == rows[0]["version"]
+
+
+def test_conflict_refreshes_the_row_with_the_current_state(web_app, client_for):
+    rows = web_claims(web_app, 2)
+    client = client_for("manager")
+    assert call_move(client, web_app, rows[:1], department="LIABILITY")[0] == 200
+    status, body = call_move(client, web_app, rows, department="SIU", reason="SIU_REFERRAL")  # row 0 is stale
+    assert status == 200
+    assert "Someone else changed" in json.dumps(body["reassign-result"])
+    refreshed = {r["id"]: r for r in body["reassign-grid"]["rowData"]}
+    assert refreshed[rows[0]["id"]]["department"] == "LIABILITY" and refreshed[rows[0]["id"]]["version"] == 2
+    assert web_state(web_app, [rows[1]["id"]])[rows[1]["id"]]["department"] == "PROPERTY"
+
+
+def test_board_pages_render_for_managers_only(web_app, client_for):
+    from tests.webutil import render_page
+
+    status, body = render_page(client_for("manager"), "/reassign")
+    assert status == 200 and "reassign-grid" in body and "MISROUTED" in body
+    for role in ("adjuster", "viewer"):
+        status, body = render_page(client_for(role), "/reassign")
+        assert status == 200 and "Not allowed" in body and "reassign-grid" not in body

@@ -1,0 +1,142 @@
+"""Reassignment board: load claims, show suggestions for the selection, move."""
+from __future__ import annotations
+
+import logging
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from auth.current import user_or_none
+from auth.guard import secure_callback
+from auth.permissions import Perm
+from db.flask_db import read_session, unit_of_work
+from services.access import AccessDenied
+from services.reassignment import (BOARD_MAX, MAX_BULK, ConflictError, ReassignError, board_rows, current_state,
+                                   move_claims, parse_claim_numbers)
+from services.suggestions import suggest
+
+log = logging.getLogger(__name__)
+
+
+def _text(value, limit: int = 100) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def _selected_ids(selected) -> list[int]:
+    if not isinstance(selected, list):
+        return []
+    ids = []
+    for row in selected[:BOARD_MAX]:
+        value = row.get("id") if isinstance(row, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            ids.append(value)
+    return ids
+
+
+@secure_callback(
+    Perm.REASSIGN,
+    Output("reassign-grid", "rowData"),
+    Output("reassign-status", "children"),
+    Input("reassign-load", "n_clicks"),
+    State("reassign-source-dept", "value"),
+    State("reassign-source-status", "value"),
+    State("reassign-source-line", "value"),
+    State("reassign-numbers", "value"),
+    prevent_initial_call=True,
+)
+def load(_clicks, department, status, line, numbers):
+    pasted = parse_claim_numbers(numbers if isinstance(numbers, str) and len(numbers) <= BOARD_MAX * 42 else None)
+    if not pasted and not _text(department, 40):
+        return [], "Choose a department or paste claim numbers first."
+    try:
+        rows, total = board_rows(read_session(), user_or_none(), department_code=_text(department, 40),
+                                 status=_text(status, 20), line=_text(line, 40), claim_numbers=pasted or None)
+    except (AccessDenied, ReassignError) as exc:
+        return [], str(exc)
+    if pasted:
+        missing = len(pasted) - len(rows)
+        note = f" ({missing} not found, closed or not visible)" if missing > 0 else ""
+        return rows, f"{len(rows):,} open claims from the pasted numbers{note}."
+    more = f" — showing the newest {len(rows):,}; narrow with status or line" if total > len(rows) else ""
+    return rows, f"{total:,} open claims{more}."
+
+
+@secure_callback(
+    Perm.REASSIGN,
+    Output("reassign-selected", "children"),
+    Output("reassign-target-adjuster", "options"),
+    Output("reassign-adjuster-hints", "children"),
+    Output("reassign-dept-hint", "children"),
+    Input("reassign-grid", "selectedRows"),
+    Input("reassign-target-dept", "value"),
+)
+def suggestions(selected, department):
+    ids = _selected_ids(selected)
+    info = suggest(read_session(), user_or_none(), ids, _text(department, 40))
+    chosen = f"{len(ids)} selected" + (f" (at most {MAX_BULK} per move)" if len(ids) > MAX_BULK else "")
+    options = [{"label": f"{a.name} — {a.open_claims}/{a.capacity} open", "value": a.id} for a in info["adjusters"]]
+    hints = [html.Div(f"Best placed in {info['department'].name}:", className="small text-muted")] if options else []
+    for a in info["adjusters"][:3]:
+        hints.append(html.Div([html.Span(a.name, className="fw-semibold"), f" · score {a.score:.2f} · ", a.reason],
+                              className="small suggestion " + ("text-danger" if a.over_capacity else "")))
+    dept_hint = None
+    if info["second_choices"]:
+        top = info["second_choices"][0]
+        dept_hint = html.Span(["Model's second choice: ", html.Span(className="dept-dot",
+                                                                      style={"backgroundColor": top.color}),
+                               f"{top.name} for {top.claims} of {len(ids)} (mean {top.mean_probability:.0%})"],
+                              id="reassign-second-choice")
+    return chosen, options, hints, dept_hint
+
+
+def _merge(rows, fresh: list[dict]) -> list[dict]:
+    if not isinstance(rows, list):
+        return fresh
+    by_id = {r["id"]: r for r in fresh}
+    return [by_id.get(r.get("id"), r) if isinstance(r, dict) else r for r in rows]
+
+
+def _error(exc: ReassignError) -> dbc.Alert:
+    items = [html.Li(f"{p['claim']}: {p['problem']}") for p in exc.problems[:20]]
+    title = "Someone else changed these claims" if isinstance(exc, ConflictError) else "Nothing was moved"
+    return dbc.Alert([html.Strong(title), html.P(exc.message, className="mb-1"),
+                      html.Ul(items, className="mb-0 small") if items else None],
+                     color="warning" if isinstance(exc, ConflictError) else "danger", id="reassign-error")
+
+
+@secure_callback(
+    Perm.REASSIGN,
+    Output("reassign-result", "children"),
+    Output("reassign-grid", "rowData", allow_duplicate=True),
+    Output("reassign-grid", "selectedRows"),
+    Input("reassign-move", "n_clicks"),
+    State("reassign-grid", "selectedRows"),
+    State("reassign-grid", "rowData"),
+    State("reassign-target-dept", "value"),
+    State("reassign-target-adjuster", "value"),
+    State("reassign-reason", "value"),
+    State("reassign-comment", "value"),
+    prevent_initial_call=True,
+)
+def move(_clicks, selected, rows, department, adjuster, reason, comment):
+    if not isinstance(selected, list) or not selected:
+        return dbc.Alert("Select the claims to move first.", color="info"), no_update, no_update
+    items = [{"claim_id": r.get("id"), "version": r.get("version")} if isinstance(r, dict) else r
+             for r in selected[:MAX_BULK + 1]]
+    user = user_or_none()
+    try:
+        with unit_of_work() as session:
+            result = move_claims(session, user, items, department_code=department, adjuster_id=adjuster,
+                                 reason=reason, comment=comment)
+            fresh = current_state(session, list(result.versions))
+    except ConflictError as exc:
+        return _error(exc), _merge(rows, exc.current), no_update
+    except ReassignError as exc:
+        return _error(exc), no_update, no_update
+    except AccessDenied as exc:
+        return dbc.Alert(str(exc), color="danger"), no_update, no_update
+    except SQLAlchemyError:
+        log.exception("reassignment failed")
+        return dbc.Alert("The move failed; nothing was moved. Try again.", color="danger"), no_update, no_update
+    return (dbc.Alert(result.summary(), color="success", id="reassign-success"), _merge(rows, fresh), [])

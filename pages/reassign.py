@@ -1,0 +1,100 @@
+"""Reassignment board: pick claims (a department queue, filtered, or pasted
+claim numbers), choose where they go and why, and move them in one step.
+
+The grid uses the client-side row model: a selection is capped at
+services.reassignment.BOARD_MAX (2,000) rows, which the browser handles well;
+bigger queues are narrowed with the status/line filters first."""
+from __future__ import annotations
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from auth.current import user_or_none
+from auth.permissions import Perm
+from components.common import not_allowed, page_header
+from db.flask_db import read_session
+from services.queues import OPEN_STATUSES, visible_departments
+from services.reassignment import BOARD_MAX, COMMENT_MAX, MAX_BULK, REASON_CODES, lines_of_business
+
+dash.register_page(__name__, path="/reassign", title="Reassign · SCOPE Assistant", name="Reassign")
+
+COLUMNS = [
+    {"field": "claim_number", "headerName": "Claim", "cellRenderer": "ClaimLink", "pinned": "left", "width": 200,
+     "filter": "agTextColumnFilter"},
+    {"field": "department", "headerName": "Department", "width": 140},
+    {"field": "adjuster", "headerName": "Adjuster", "width": 160},
+    {"field": "status", "headerName": "Status", "width": 120},
+    {"field": "line_of_business", "headerName": "Line", "width": 160, "filter": "agTextColumnFilter"},
+    {"field": "state", "headerName": "State", "width": 90},
+    {"field": "report_date", "headerName": "Reported", "width": 120},
+    {"field": "confidence", "headerName": "Confidence", "width": 120, "type": "rightAligned",
+     "valueFormatter": {"function": "params.value == null ? '—' : d3.format('.0%')(params.value)"}},
+    {"field": "version", "headerName": "Ver.", "width": 80, "type": "rightAligned"},
+]
+
+
+def _source(depts, lines) -> dbc.Card:
+    return dbc.Card([dbc.CardHeader("1 · Choose claims"), dbc.CardBody([
+        dbc.Label("Department queue", html_for="reassign-source-dept"),
+        dcc.Dropdown(id="reassign-source-dept", options=[{"label": d.name, "value": d.code} for d in depts],
+                     placeholder="Department…", clearable=True),
+        dbc.Row([
+            dbc.Col([dbc.Label("Status", className="mt-2", html_for="reassign-source-status"),
+                     dcc.Dropdown(id="reassign-source-status", options=list(OPEN_STATUSES), placeholder="Any open")]),
+            dbc.Col([dbc.Label("Line", className="mt-2", html_for="reassign-source-line"),
+                     dcc.Dropdown(id="reassign-source-line", options=lines, placeholder="Any line")]),
+        ]),
+        dbc.Label("…or paste claim numbers", className="mt-2", html_for="reassign-numbers"),
+        dbc.Textarea(id="reassign-numbers", rows=3, maxLength=BOARD_MAX * 42,
+                     placeholder="One per line, or separated by commas"),
+        dbc.Button("Load claims", id="reassign-load", color="secondary", className="mt-3 w-100"),
+    ])], className="shadow-sm mb-3")
+
+
+def _target(depts) -> dbc.Card:
+    reasons = [{"label": f"{code} — {label}", "value": code} for code, label in REASON_CODES.items()]
+    return dbc.Card([dbc.CardHeader("2 · Move the selected claims"), dbc.CardBody([
+        dbc.Label("Target department", html_for="reassign-target-dept"),
+        dcc.Dropdown(id="reassign-target-dept", options=[{"label": d.name, "value": d.code} for d in depts],
+                     placeholder="Keep their department"),
+        html.Div(id="reassign-dept-hint", className="small text-muted mt-1"),
+        dbc.Label("Adjuster", className="mt-2", html_for="reassign-target-adjuster"),
+        dcc.Dropdown(id="reassign-target-adjuster", options=[], placeholder="Leave unassigned"),
+        html.Div(id="reassign-adjuster-hints", className="mt-2"),
+        dbc.Label(["Reason ", html.Span("(required)", className="text-danger small")], className="mt-2",
+                  html_for="reassign-reason"),
+        dcc.Dropdown(id="reassign-reason", options=reasons, placeholder="Why are they moving?"),
+        dbc.Label("Comment", className="mt-2", html_for="reassign-comment"),
+        dbc.Textarea(id="reassign-comment", rows=2, maxLength=COMMENT_MAX, placeholder="Optional note for the history"),
+        dbc.Button("Move selected claims", id="reassign-move", color="primary", className="mt-3 w-100"),
+        html.Div(id="reassign-result", className="mt-3"),
+    ])], className="shadow-sm mb-3")
+
+
+def layout(**_query):
+    user = user_or_none()
+    if user is None or not user.can(Perm.REASSIGN):
+        return not_allowed()
+    session = read_session()
+    depts = visible_departments(session, user)
+    grid = dag.AgGrid(
+        id="reassign-grid", columnDefs=COLUMNS, rowData=[],
+        defaultColDef={"sortable": True, "resizable": True},
+        getRowId="params.data.id",
+        dashGridOptions={"rowSelection": {"mode": "multiRow", "selectAll": "filtered"},
+                         "pagination": True, "paginationPageSize": 50, "paginationPageSizeSelector": [50, 100, 500],
+                         "animateRows": False, "suppressCellFocus": True,
+                         "overlayNoRowsTemplate": "Choose a department or paste claim numbers, then Load claims."},
+        style={"height": "640px"}, className="ag-theme-quartz",
+    )
+    return html.Div([
+        page_header("Reassign claims", f"Move up to {MAX_BULK} claims at a time to another department or adjuster. "
+                                       "Every move is recorded in the claim history and the audit log."),
+        dbc.Row([
+            dbc.Col([_source(depts, lines_of_business(session)), _target(depts)], lg=4, xl=3),
+            dbc.Col([html.Div(id="reassign-status", className="small text-muted mb-2"),
+                     html.Div(id="reassign-selected", className="small fw-semibold mb-2"), grid], lg=8, xl=9),
+        ]),
+    ])
