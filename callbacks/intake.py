@@ -1,0 +1,90 @@
+"""FNOL form submit: validate, store, score and route; show where it went and why."""
+from __future__ import annotations
+
+import logging
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html
+from flask import current_app
+
+from auth.current import user_or_none
+from auth.guard import secure_callback
+from auth.permissions import Perm
+from components.common import dept_badge
+from components.decision import decision_panel
+from db.flask_db import unit_of_work
+from services import intake
+from services.access import can_see_department
+from services.intake import FIELDS
+
+log = logging.getLogger(__name__)
+NAMES = [f.name for f in FIELDS]
+MAX_TEXT = 20_000  # anything longer is refused before it reaches the validator
+
+
+def _fid(name: str) -> str:
+    return f"intake-{name}"
+
+
+def _payload(values: list) -> dict:
+    """Form values as the API would send them: empty inputs left out, yes/no as booleans."""
+    payload = {}
+    for f, value in zip(FIELDS, values):
+        if value is None or value == "":
+            continue
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            value = value[:MAX_TEXT]
+        if f.kind == "boolean" and value in ("true", "false"):
+            value = value == "true"
+        payload[f.name] = value
+    return payload
+
+
+def _result(result: intake.IntakeResult, departments: dict, user) -> html.Div:
+    dept = departments.get(result.department_code)
+    link = (dcc.Link(f"Open {result.claim_number}", href=f"/claims/{result.claim_number}", id="intake-claim-link",
+                     className="claim-link")
+            if dept is not None and can_see_department(user, dept.id)
+            else html.Span("It is outside your departments, so its page is not open to you.",
+                           className="small text-muted"))
+    head = dbc.Alert([
+        html.Div([html.Strong(result.claim_number, id="intake-claim-number"), " was stored and routed to ",
+                  dept_badge(dept.name, dept.color) if dept else html.Span(result.department_code or "—")],
+                 id="intake-routed-to"),
+        html.Div(link, className="mt-2"),
+    ], color="success", className="shadow-sm")
+    panel = decision_panel(result.decision, departments) if result.decision else html.P("No decision stored.")
+    return html.Div([head, panel])
+
+
+@secure_callback(
+    Perm.CREATE_CLAIMS,
+    *[Output(_fid(n), "invalid") for n in NAMES],
+    *[Output(_fid(n) + "-feedback", "children") for n in NAMES],
+    Output("intake-result", "children"),
+    Input("intake-submit", "n_clicks"),
+    *[State(_fid(n), "value") for n in NAMES],
+    prevent_initial_call=True,
+)
+def submit(n_clicks, *values):
+    values = list(values) if len(values) == len(NAMES) else [None] * len(NAMES)
+    user = user_or_none()
+    settings = current_app.config["SCOPE_SETTINGS"]
+    try:
+        with unit_of_work() as session:
+            result = intake.create_claim(session, _payload(values), user, threshold=settings.confidence_threshold)
+            departments = intake.departments_by_code(session)
+    except intake.IntakeInvalid as exc:
+        errors = exc.errors
+        messages = [errors.get(n) for n in NAMES]
+        summary = dbc.Alert(f"Please correct {len(errors)} field{'s' if len(errors) != 1 else ''}; nothing was stored.",
+                            color="danger", id="intake-errors")
+        return (*[m is not None for m in messages], *[m and f"{_label(n)} {m}" for n, m in zip(NAMES, messages)],
+                summary)
+    except intake.IntakeUnavailable as exc:
+        return (*[False] * len(NAMES), *[None] * len(NAMES), dbc.Alert(str(exc), color="warning"))
+    return (*[False] * len(NAMES), *[None] * len(NAMES), _result(result, departments, user))
+
+
+def _label(name: str) -> str:
+    return intake.BY_NAME[name].label
