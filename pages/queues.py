@@ -1,34 +1,39 @@
-"""A department's work queue: a server-side paged grid over any number of claims."""
+"""A department's work queue: a server-side paged, filtered grid over any number of claims."""
 from __future__ import annotations
 
 import dash
-import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from auth.current import user_or_none
 from auth.permissions import Perm
 from components.common import dept_badge, not_allowed, page_header
+from components.queue_filters import filter_panel, queue_grid
 from db.flask_db import read_session
-from services.queues import visible_departments
+from services.queues import BAND_LABELS, CLAIM_STATUSES, lines_of_business, visible_departments
+from services.saved_filters import list_saved
 
 dash.register_page(__name__, path="/queues", title="Queues · SCOPE Assistant", name="Queues")
 
-COLUMNS = [
-    {"field": "claim_number", "headerName": "Claim", "cellRenderer": "ClaimLink", "filter": "agTextColumnFilter",
-     "pinned": "left", "width": 190},
-    {"field": "report_date", "headerName": "Reported", "width": 120, "sort": "desc"},
-    {"field": "loss_date", "headerName": "Loss date", "width": 120},
-    {"field": "line_of_business", "headerName": "Line", "filter": "agTextColumnFilter", "width": 150},
-    {"field": "status", "headerName": "Status", "filter": "agTextColumnFilter", "width": 120},
-    {"field": "claimed_amount", "headerName": "Claimed", "type": "rightAligned", "width": 130,
-     "valueFormatter": {"function": "params.value == null ? '' : d3.format(',.0f')(params.value)"}},
-    {"field": "confidence", "headerName": "Confidence", "sortable": False, "width": 120, "type": "rightAligned",
-     "valueFormatter": {"function": "params.value == null ? '—' : d3.format('.0%')(params.value)"}},
-    {"field": "state", "headerName": "State", "filter": "agTextColumnFilter", "width": 100},
-    {"field": "adjuster", "headerName": "Adjuster", "sortable": False, "width": 140},
-    {"field": "description", "headerName": "Description", "sortable": False, "flex": 1, "minWidth": 260},
-]
+PAGE_KEY = "queues"
+
+
+def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, subtitle, right=None, above=None,
+                 with_department=False):
+    """Header, filter panel, status line and grid; shared with "My work"."""
+    session = read_session()
+    saved = [(s.id, s.name) for s in list_saved(session, user, page_key)] if user.can(Perm.VIEW_QUEUES) else []
+    return html.Div([
+        page_header(title, subtitle, right=right),
+        above,
+        dcc.Store(id="queue-department", data=scope),
+        dcc.Store(id="queue-page-key", data=page_key),
+        dcc.Store(id="queue-filters", data={}),
+        dcc.Store(id="queue-revision", data=0),
+        filter_panel(statuses=list(statuses), lines=lines, bands=BAND_LABELS, saved=saved),
+        html.Div(id="queue-status", className="small text-muted mb-2", role="status"),
+        queue_grid(with_department=with_department),
+    ])
 
 
 def layout(department: str | None = None, **_query):
@@ -45,22 +50,9 @@ def layout(department: str | None = None, **_query):
                                 href=f"/queues?department={d.code}", active=d.code == current.code))
         for d in depts
     ], pills=True, className="mb-3 queue-tabs flex-wrap")
-    grid = dag.AgGrid(
-        id="queue-grid",
-        columnDefs=COLUMNS,
-        defaultColDef={"sortable": True, "resizable": True, "filterParams": {"maxNumConditions": 1, "buttons": ["reset"]}},
-        rowModelType="infinite",
-        dashGridOptions={"rowBuffer": 0, "cacheBlockSize": 100, "maxBlocksInCache": 20, "pagination": True,
-                         "paginationPageSize": 25, "paginationPageSizeSelector": [25, 50, 100],
-                         "animateRows": False, "suppressCellFocus": True},
-        style={"height": "680px"},
-        className="ag-theme-quartz",
-    )
-    return html.Div([
-        page_header(current.name, "Open claims routed to this queue, newest first.",
-                    right=dept_badge(current.code, current.color)),
-        tabs,
-        dcc.Store(id="queue-department", data=current.code),
-        html.Div(id="queue-status", className="small text-muted mb-2"),
-        grid,
-    ])
+    # Triage takes any line; other queues offer the lines they handle.
+    line_depts = [d.id for d in depts] if current.is_triage else [current.id]
+    lines = lines_of_business(read_session(), line_depts)
+    return queue_layout(user=user, page_key=PAGE_KEY, scope=current.code, statuses=CLAIM_STATUSES, lines=lines,
+                        title=current.name, subtitle="Claims routed to this queue (open ones unless you filter by status).",
+                        right=dept_badge(current.code, current.color), above=tabs)

@@ -62,3 +62,267 @@ def test_queue_page_lists_only_visible_departments(client_for):
     status, body = render_page(client_for("adjuster"), "/queues", "?department=WORKERS_COMP")
     assert status == 200
     assert "Workers" not in body and "Auto Physical Damage" in body
+
+
+# --- filter panel, My work, saved filters ---------------------------------
+
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from sqlalchemy import select  # noqa: E402
+
+from components.queue_filters import PANEL_COLUMN, panel_filter_model  # noqa: E402
+from services.queues import MY_WORK_SCOPE, OPEN_STATUSES  # noqa: E402
+
+
+def filtered_rows(client, scope, filters, request=None):
+    """The grid callback with the panel's filters, exactly as the browser sends
+    them (inside the grid's filter model)."""
+    request = dict(request or {"startRow": 0, "endRow": 500})
+    request["filterModel"] = panel_filter_model(1, filters)
+    status, rows, text = queue_rows(client, scope, request)
+    assert status == 200
+    return rows, text
+
+
+@pytest.fixture(scope="module")
+def web_session(web_database_url):
+    from db.session import make_engine, make_session_factory, normalise_url
+
+    engine = make_engine(normalise_url(web_database_url))
+    session = make_session_factory(engine)()
+    yield session
+    session.close()
+    engine.dispose()
+
+
+def _department_claims(session, code):
+    from db.models import Claim, Department
+
+    session.rollback()  # a fresh snapshot: other tests commit through the app
+    return session.scalars(select(Claim).join(Department, Department.id == Claim.department_id)
+                           .where(Department.code == code)).all()
+
+
+def _expected(claims, f):
+    """The filters computed in Python, independently of the service's SQL."""
+    out = []
+    for c in claims:
+        statuses = f.get("statuses") or list(OPEN_STATUSES)
+        if c.status not in statuses:
+            continue
+        if f.get("lines") and c.line_of_business not in f["lines"]:
+            continue
+        amount = c.claimed_amount
+        if f.get("amount_min") is not None and (amount is None or amount < Decimal(str(f["amount_min"]))):
+            continue
+        if f.get("amount_max") is not None and (amount is None or amount > Decimal(str(f["amount_max"]))):
+            continue
+        day = c.loss_date if f.get("date_field") == "loss_date" else c.report_date
+        if f.get("date_from") and (day is None or day < dt.date.fromisoformat(f["date_from"])):
+            continue
+        if f.get("date_to") and (day is None or day > dt.date.fromisoformat(f["date_to"])):
+            continue
+        if f.get("confidence"):
+            conf = c.routing_confidence
+            band = ("unscored" if conf is None else "low" if conf < 0.5 else "medium" if conf < 0.8 else "high")
+            if band not in f["confidence"]:
+                continue
+        if f.get("search"):
+            words = f["search"].lower().split()
+            tokens = set("".join(ch if ch.isalnum() else " " for ch in (c.description or "").lower()).split())
+            if not (c.claim_number.startswith(f["search"].upper()) or all(w in tokens for w in words)):
+                continue
+        out.append(c.claim_number)
+    return set(out)
+
+
+@pytest.mark.parametrize("filters", [
+    {"statuses": ["new"]},
+    {"statuses": ["assigned", "in_review"], "amount_min": 1000},
+    {"amount_min": 2000, "amount_max": 8000},
+    {"lines": ["auto"], "confidence": ["high"]},
+    {"confidence": ["low", "medium"]},
+    {"date_field": "report_date", "date_from": "2026-09-15", "date_to": "2026-10-15"},
+    {"date_field": "loss_date", "date_from": "2026-09-01"},
+    {"search": "windshield"},
+    {"search": "rear bumper", "statuses": ["new", "assigned"]},
+    {"statuses": ["closed"], "amount_max": 300},
+])
+def test_panel_filters_return_exactly_the_matching_claims(client_for, web_session, filters):
+    rows, text = filtered_rows(client_for("manager"), "AUTO_PD", filters)
+    expected = _expected(_department_claims(web_session, "AUTO_PD"), filters)
+    assert len(expected) <= 500, "choose a narrower filter for this test"
+    assert rows["rowCount"] == len(expected)
+    assert {r["claim_number"] for r in rows["rowData"]} == expected
+    assert text.startswith(f"{len(expected):,} ")
+
+
+def test_claim_number_prefix_search(client_for, web_session):
+    claims = [c for c in _department_claims(web_session, "AUTO_PD") if c.status in OPEN_STATUSES]
+    prefix = claims[0].claim_number[:-2]
+    rows, _ = filtered_rows(client_for("manager"), "AUTO_PD", {"search": prefix.lower()})
+    expected = {c.claim_number for c in claims if c.claim_number.startswith(prefix)}
+    assert expected and {r["claim_number"] for r in rows["rowData"]} >= expected
+
+
+def test_sort_by_confidence_on_the_server(client_for):
+    rows, _ = filtered_rows(client_for("manager"), "AUTO_PD", {},
+                            {"startRow": 0, "endRow": 100, "sortModel": [{"colId": "confidence", "sort": "asc"}]})
+    conf = [r["confidence"] for r in rows["rowData"] if r["confidence"] is not None]
+    assert conf and conf == sorted(conf)
+
+
+@pytest.mark.parametrize("filters", [
+    "not a dict",
+    [1, 2],
+    {"statuses": ["hacked"]},
+    {"statuses": [{"$ne": None}]},
+    {"statuses": ["new"] * 50},
+    {"amount_min": "lots"},
+    {"amount_min": -5},
+    {"amount_min": 10**20},
+    {"amount_min": 900, "amount_max": 100},
+    {"date_from": "2026-13-45"},
+    {"date_from": 20260101},
+    {"date_field": "password_hash"},
+    {"search": "x" * 5000},
+    {"search": {"q": 1}},
+    {"confidence": ["certain"]},
+    {"no_such_filter": 1},
+    {"lines": ["auto'; DROP TABLE claims; --"]},
+])
+def test_tampered_filters_get_a_message_not_an_error(client_for, filters):
+    rows, text = filtered_rows(client_for("manager"), "AUTO_PD", filters)
+    assert rows == {"rowData": [], "rowCount": 0}
+    assert text and "Traceback" not in text
+
+
+def test_my_work_lists_only_my_open_claims_in_my_departments(client_for, web_session):
+    from db.models import Claim, User
+
+    rows, text = filtered_rows(client_for("adjuster"), MY_WORK_SCOPE, {})
+    web_session.rollback()
+    me = web_session.scalar(select(User).where(User.email == "adjuster@scope.example"))
+    mine = web_session.scalars(select(Claim).where(Claim.adjuster_id == me.id)).all()
+    dept_ids = {d.id for d in me.departments}
+    expected = {c.claim_number for c in mine if c.status in OPEN_STATUSES and c.department_id in dept_ids}
+    assert expected, "the demo adjuster should have assigned claims"
+    assert {r["claim_number"] for r in rows["rowData"]} == expected
+    assert all(r["adjuster"] == me.name for r in rows["rowData"])
+    assert "assigned to you" in text
+
+
+def test_my_work_refuses_closed_status_and_viewers(client_for):
+    rows, text = filtered_rows(client_for("adjuster"), MY_WORK_SCOPE, {"statuses": ["closed"]})
+    assert rows["rowCount"] == 0 and "open claims only" in text
+    rows, text = filtered_rows(client_for("viewer"), MY_WORK_SCOPE, {})
+    assert rows["rowCount"] == 0 and "My work" in text
+    status, page = render_page(client_for("viewer"), "/my-work")
+    assert status == 200 and "Not allowed" in page
+
+
+def test_adjuster_my_work_and_queue_pages_render(client_for):
+    for path, search in (("/my-work", ""), ("/queues", "?department=AUTO_PD")):
+        status, body = render_page(client_for("adjuster"), path, search)
+        assert status == 200 and "qf-apply" in body and "queue-grid" in body
+
+
+FORM_IDS = ["qf-search", "qf-statuses", "qf-lines", "qf-confidence", "qf-amount-min", "qf-amount-max",
+            "qf-date-field", "qf-date-from", "qf-date-to"]
+
+
+def manage_saved(client, trigger, *, name=None, saved_id=None, page_key="queues", form=None):
+    form = form or {}
+    outputs = [{"id": "qf-saved", "property": "options"}, {"id": "qf-saved-message", "property": "children"},
+               {"id": "qf-save-name", "property": "value"}]
+    response = client.post("/_dash-update-component", json={
+        "output": "..qf-saved.options...qf-saved-message.children...qf-save-name.value..",
+        "outputs": outputs,
+        "inputs": [{"id": "qf-save", "property": "n_clicks", "value": 1 if trigger == "qf-save" else None},
+                   {"id": "qf-save-name", "property": "n_submit", "value": None},
+                   {"id": "qf-delete", "property": "n_clicks", "value": 1 if trigger == "qf-delete" else None}],
+        "state": [{"id": "qf-save-name", "property": "value", "value": name},
+                  {"id": "qf-saved", "property": "value", "value": saved_id},
+                  {"id": "queue-page-key", "property": "data", "value": page_key}]
+                 + [{"id": i, "property": "value", "value": form.get(i)} for i in FORM_IDS],
+        "changedPropIds": [f"{trigger}.n_clicks"],
+    })
+    assert response.status_code in (200, 204), response.get_data(as_text=True)[:500]
+    if response.status_code == 204:
+        return None
+    return json.loads(response.get_data(as_text=True))["response"]
+
+
+def apply_saved(client, saved_id, page_key="queues"):
+    outs = ["queue-filters.data", "queue-revision.data", "queue-grid.filterModel", "qf-message.children"] + \
+           [f"{i}.value" for i in FORM_IDS]
+    response = client.post("/_dash-update-component", json={
+        "output": "..." .join([".." + outs[0]] + outs[1:]) + "..",
+        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outs],
+        "inputs": [{"id": "qf-apply", "property": "n_clicks", "value": None},
+                   {"id": "qf-search", "property": "n_submit", "value": None},
+                   {"id": "qf-clear", "property": "n_clicks", "value": None},
+                   {"id": "qf-saved", "property": "value", "value": saved_id}],
+        "state": [{"id": "queue-revision", "property": "data", "value": 3},
+                  {"id": "queue-page-key", "property": "data", "value": page_key}]
+                 + [{"id": i, "property": "value", "value": None} for i in FORM_IDS],
+        "changedPropIds": ["qf-saved.value"],
+    })
+    assert response.status_code in (200, 204), response.get_data(as_text=True)[:500]
+    return json.loads(response.get_data(as_text=True))["response"] if response.status_code == 200 else None
+
+
+def test_saved_filters_through_the_app(client_for):
+    manager, adjuster = client_for("manager"), client_for("adjuster")
+    body = manage_saved(manager, "qf-save", name="  Big   new claims ",
+                        form={"qf-statuses": ["new"], "qf-amount-min": 5000})
+    assert "Saved" in json.dumps(body["qf-saved-message"])
+    option = next(o for o in body["qf-saved"]["options"] if o["label"] == "Big new claims")
+    applied = apply_saved(manager, option["value"])
+    assert applied["queue-filters"]["data"]["statuses"] == ["new"]
+    assert applied["queue-filters"]["data"]["amount_min"] == 5000
+    assert applied["qf-statuses"]["value"] == ["new"]
+    assert applied["queue-revision"]["data"] == 4
+    assert applied["queue-grid"]["filterModel"]  # a new filter model makes the grid reload
+
+    # Another user cannot apply or delete it, and does not see it.
+    foreign = apply_saved(adjuster, option["value"])
+    assert "does not exist" in json.dumps(foreign["qf-message"])
+    gone = manage_saved(adjuster, "qf-delete", saved_id=option["value"])
+    assert "does not exist" in json.dumps(gone["qf-saved-message"])
+    other = manage_saved(adjuster, "qf-save", name="mine", form={"qf-statuses": ["assigned"]})
+    assert all(o["label"] != "Big new claims" for o in other["qf-saved"]["options"])
+
+    deleted = manage_saved(manager, "qf-delete", saved_id=option["value"])
+    assert all(o["value"] != option["value"] for o in deleted["qf-saved"]["options"])
+    manage_saved(adjuster, "qf-delete", saved_id=next(o["value"] for o in other["qf-saved"]["options"]
+                                                         if o["label"] == "mine"))
+
+
+@pytest.mark.parametrize("name,page_key,form,saved_id", [
+    ("", "queues", {}, None),
+    ("x" * 81, "queues", {}, None),
+    (["list"], "queues", {}, None),
+    ("ok", "admin", {}, None),
+    ("ok", "queues", {"qf-amount-min": "abc"}, None),
+])
+def test_saving_bad_input_gives_a_message(client_for, name, page_key, form, saved_id):
+    body = manage_saved(client_for("adjuster"), "qf-save", name=name, page_key=page_key, form=form)
+    assert "qf-saved" not in body and body["qf-saved-message"]
+
+
+@pytest.mark.parametrize("saved_id", ["abc", -1, 10**30, {"id": 1}, True])
+def test_applying_a_tampered_saved_filter_id_gives_a_message(client_for, saved_id):
+    body = apply_saved(client_for("adjuster"), saved_id)
+    assert "does not exist" in json.dumps(body["qf-message"])
+
+
+@pytest.mark.parametrize("spec", ["not a dict", {"filter": "{not json"}, {"filter": "[1]"}, {"filter": 5},
+                                  {"filter": "x" * 9000}])
+def test_tampered_panel_payload_gets_a_message(client_for, spec):
+    status, rows, text = queue_rows(client_for("manager"), "AUTO_PD",
+                                    {"startRow": 0, "endRow": 10, "filterModel": {PANEL_COLUMN: spec}})
+    assert status == 200 and rows == {"rowData": [], "rowCount": 0}
+    assert "could not be read" in text

@@ -1,0 +1,152 @@
+"""The filter panel above a queue grid: filters, and the user's saved filters."""
+from __future__ import annotations
+
+import json
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+STATUS_LABELS = {"new": "New", "assigned": "Assigned", "in_review": "In review", "awaiting_info": "Awaiting info",
+                 "closed": "Closed"}
+
+
+def _label(text: str, for_id: str) -> dbc.Label:
+    return dbc.Label(text, html_for=for_id, className="form-label small text-muted mb-1")
+
+
+def _field(text: str, control, for_id: str, **col) -> dbc.Col:
+    return dbc.Col([_label(text, for_id), control], **col)
+
+
+def filter_panel(*, statuses: list[str], lines: list[str], bands: dict[str, str],
+                 saved: list[tuple[int, str]]) -> dbc.Card:
+    """Controls keep their ids across pages, so one set of callbacks serves
+    the department queues and "My work"."""
+    def multi(id_, options, placeholder):
+        return dcc.Dropdown(id=id_, options=options, multi=True, placeholder=placeholder,
+                            className="qf-dropdown")
+
+    filters = dbc.Row([
+        _field("Search", dbc.Input(id="qf-search", type="search", maxLength=100, debounce=True,
+                                   placeholder="Claim number or words in the description"),
+               "qf-search", md=12, lg=4),
+        _field("Status", multi("qf-statuses", [{"label": STATUS_LABELS.get(s, s), "value": s} for s in statuses],
+                               "Any open status"), "qf-statuses", md=4, lg=3),
+        _field("Line of business", multi("qf-lines", [{"label": x.replace("_", " ").capitalize(), "value": x}
+                                                      for x in lines], "Any line"), "qf-lines", md=4, lg=2),
+        _field("Routing confidence", multi("qf-confidence", [{"label": v, "value": k} for k, v in bands.items()],
+                                           "Any confidence"), "qf-confidence", md=4, lg=3),
+        _field("Claimed amount", dbc.InputGroup([
+            dbc.Input(id="qf-amount-min", type="number", min=0, step=1, placeholder="min"),
+            dbc.InputGroupText("–"),
+            dbc.Input(id="qf-amount-max", type="number", min=0, step=1, placeholder="max"),
+        ], size="sm"), "qf-amount-min", md=6, lg=4),
+        _field("Dates", dbc.InputGroup([
+            dbc.Select(id="qf-date-field", value="report_date",
+                       options=[{"label": "Reported", "value": "report_date"},
+                                {"label": "Loss date", "value": "loss_date"}], style={"maxWidth": "8rem"}),
+            dbc.Input(id="qf-date-from", type="date"),
+            dbc.InputGroupText("to"),
+            dbc.Input(id="qf-date-to", type="date"),
+        ], size="sm"), "qf-date-field", md=6, lg=5),
+        dbc.Col(html.Div([
+            dbc.Button("Apply", id="qf-apply", color="primary", size="sm", className="me-2"),
+            dbc.Button("Clear", id="qf-clear", color="secondary", outline=True, size="sm"),
+        ], className="d-flex align-items-end h-100"), md=12, lg=3),
+    ], className="g-2")
+
+    saved_row = dbc.Row([
+        _field("Saved filters", dcc.Dropdown(id="qf-saved", options=saved_options(saved), clearable=True,
+                                             placeholder="Pick one to apply it", className="qf-dropdown"),
+               "qf-saved", md=5, lg=4),
+        dbc.Col(html.Div(dbc.Button("Delete", id="qf-delete", color="danger", outline=True, size="sm"),
+                         className="d-flex align-items-end h-100"), width="auto"),
+        _field("Save current filters as", dbc.InputGroup([
+            dbc.Input(id="qf-save-name", maxLength=80, placeholder="e.g. Big open auto claims"),
+            dbc.Button("Save", id="qf-save", color="primary", outline=True),
+        ], size="sm"), "qf-save-name", md=5, lg=4),
+        dbc.Col(html.Div(id="qf-saved-message", className="small text-muted d-flex align-items-end h-100"),
+                md=12, lg=True),
+    ], className="g-2 mt-1 pt-2 border-top")
+
+    return dbc.Card(dbc.CardBody([
+        filters,
+        html.Div(id="qf-message", className="small mt-2", role="status"),
+        saved_row,
+    ]), className="shadow-sm mb-3 queue-filters")
+
+
+def saved_options(saved: list[tuple[int, str]]) -> list[dict]:
+    return [{"label": name, "value": filter_id} for filter_id, name in saved]
+
+
+def describe_filters(filters: dict, bands: dict[str, str]) -> str:
+    """A one-line summary of applied filters (for the status line)."""
+    parts = []
+    if filters.get("search"):
+        parts.append(f"search \u201c{filters['search']}\u201d")
+    if filters.get("statuses"):
+        parts.append("status " + ", ".join(STATUS_LABELS.get(s, s) for s in filters["statuses"]))
+    if filters.get("lines"):
+        parts.append("line " + ", ".join(filters["lines"]))
+    if filters.get("confidence"):
+        parts.append("confidence " + ", ".join(bands.get(b, b).split(" (")[0].lower() for b in filters["confidence"]))
+    lo, hi = filters.get("amount_min"), filters.get("amount_max")
+    if lo is not None or hi is not None:
+        parts.append("amount " + (f"{lo:,.0f}" if lo is not None else "0") + "–" + (f"{hi:,.0f}" if hi is not None else "any"))
+    if filters.get("date_from") or filters.get("date_to"):
+        which = "loss date" if filters.get("date_field") == "loss_date" else "reported"
+        parts.append(f"{which} {filters.get('date_from') or '…'} to {filters.get('date_to') or '…'}")
+    return "; ".join(parts)
+
+
+# The grid asks the server for rows (infinite row model). Applied panel
+# filters travel as the filter of this hidden column: setting a new filter
+# model makes AG Grid drop its row cache, go back to the first page and ask
+# again, and every row request then carries the filters it was made for.
+PANEL_COLUMN = "_panel_filters"
+
+
+def panel_filter_model(revision: int, filters: dict) -> dict:
+    payload = json.dumps({"rev": int(revision), "filters": filters}, separators=(",", ":"), sort_keys=True)
+    return {PANEL_COLUMN: {"filterType": "text", "type": "equals", "filter": payload}}
+
+
+def queue_columns(*, with_department: bool = False) -> list[dict]:
+    cols = [
+        {"field": "claim_number", "headerName": "Claim", "cellRenderer": "ClaimLink", "pinned": "left", "width": 190},
+        {"field": "report_date", "headerName": "Reported", "width": 120, "sort": "desc"},
+        {"field": "loss_date", "headerName": "Loss date", "width": 120},
+        {"field": "line_of_business", "headerName": "Line", "width": 150},
+        {"field": "status", "headerName": "Status", "width": 130, "cellRenderer": "StatusBadge"},
+        {"field": "claimed_amount", "headerName": "Claimed", "type": "rightAligned", "width": 130,
+         "valueFormatter": {"function": "params.value == null ? '' : d3.format(',.0f')(params.value)"}},
+        {"field": "confidence", "headerName": "Confidence", "width": 130, "type": "rightAligned",
+         "cellRenderer": "ConfidenceBar"},
+        {"field": "state", "headerName": "State", "width": 90},
+        {"field": "adjuster", "headerName": "Adjuster", "sortable": False, "width": 150},
+        {"field": "description", "headerName": "Description", "sortable": False, "flex": 1, "minWidth": 260,
+         "tooltipField": "description"},
+        {"field": PANEL_COLUMN, "hide": True, "filter": "agTextColumnFilter", "sortable": False,
+         "suppressColumnsToolPanel": True},
+    ]
+    if with_department:
+        cols.insert(1, {"field": "department", "headerName": "Department", "width": 150, "sortable": False})
+    return cols
+
+
+def queue_grid(*, with_department: bool = False):
+    import dash_ag_grid as dag
+
+    return dag.AgGrid(
+        id="queue-grid",
+        columnDefs=queue_columns(with_department=with_department),
+        defaultColDef={"sortable": True, "resizable": True},
+        rowModelType="infinite",
+        dashGridOptions={"rowBuffer": 0, "cacheBlockSize": 100, "maxBlocksInCache": 20, "pagination": True,
+                         "paginationPageSize": 25, "paginationPageSizeSelector": [25, 50, 100],
+                         "animateRows": False, "suppressCellFocus": True, "tooltipShowDelay": 400,
+                         "overlayNoRowsTemplate": "No claims match these filters."},
+        style={"height": "680px"},
+        className="ag-theme-quartz",
+    )
