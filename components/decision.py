@@ -83,3 +83,54 @@ def decision_panel(decision, departments: dict) -> html.Div:
                 figure=shap_waterfall(base, steps, target_name))), className="shadow-sm h-100"), lg=7, className="mb-4"),
         ]),
     ])
+
+
+def counterfactual_body(result: dict | None, decision_version: str | None = None) -> html.Div:
+    if result is None:
+        return html.P("No champion model is available to test alternatives.", className="text-muted mb-0")
+    note = None
+    if decision_version and result.get("model_version") != decision_version:
+        note = html.Div(f"Computed with the current model {result['model_version']}, not the one that decided.",
+                        className="small text-muted mt-1")
+    return html.Div([
+        html.P(result["text"], className="mb-1", id="counterfactual-text"),
+        html.Div(f"{result['candidates']} small changes of this claim's own facts were scored.",
+                 className="small text-muted"),
+        note,
+    ])
+
+
+def similar_body(result: dict) -> html.Div:
+    items = result.get("items") or []
+    if not items:
+        return html.P(result.get("note") or "No similar closed claims found.", className="text-muted mb-0")
+    rows = [html.Li([
+        html.Div([
+            html.A(i["claim_number"], href=f"/claims/{i['claim_number']}", className="claim-link me-2"),
+            dept_badge(i["department"] or "—", i["color"]),
+            html.Span(f"{i['similarity']:.0%} alike", className="small text-muted ms-2"),
+        ]),
+        html.Div(i["description"], className="small text-muted"),
+    ], className="mb-2") for i in items]
+    return html.Div([
+        html.Ul(rows, className="list-unstyled mb-1", id="similar-claims-list"),
+        html.Div("Closed claims whose route through the model's trees is most like this one's "
+                 "(share of the first 50 boosting rounds' trees where both land in the same leaf).",
+                 className="small text-muted"),
+    ])
+
+
+def insight_cards() -> dbc.Row:
+    """Filled by a callback after the page has opened (they re-score the claim)."""
+    return dbc.Row([
+        dbc.Col(dbc.Card(dbc.CardBody([
+            html.H5("What would change the decision", className="card-title"),
+            dcc.Loading(html.Div(html.Span("Working it out…", className="text-muted small"),
+                                 id="claim-counterfactual"), type="dot"),
+        ]), className="shadow-sm h-100"), lg=6, className="mb-4"),
+        dbc.Col(dbc.Card(dbc.CardBody([
+            html.H5("Similar past claims", className="card-title"),
+            dcc.Loading(html.Div(html.Span("Looking…", className="text-muted small"), id="claim-similar"),
+                        type="dot"),
+        ]), className="shadow-sm h-100"), lg=6, className="mb-4"),
+    ])

@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from auth.current import user_or_none
 from auth.permissions import Perm
 from components.common import dept_badge, message, money, not_allowed
-from components.decision import decision_panel
+from callbacks.claim import workspace
+from components.claim_actions import action_card, feedback_card, notes_card
+from components.decision import decision_panel, insight_cards
+from components.timeline import timeline_card
 from db.flask_db import read_session
 from services.access import AccessDenied, NotFound
 from services.claims import get_claim_view
+from services.departments import all_departments
+from services.feedback import REASONS
 
 dash.register_page(__name__, path_template="/claims/<claim_number>", title="Claim · SCOPE Assistant", name="Claim")
 
@@ -56,20 +61,6 @@ def _parties(parties) -> dbc.Card | None:
                     className="shadow-sm mb-4")
 
 
-def _timeline(events) -> dbc.Card:
-    if not events:
-        body = html.P("Nothing has happened to this claim yet.", className="text-muted mb-0")
-    else:
-        body = html.Ul([
-            html.Li([html.Span(e["at"], className="text-muted me-2 small"), html.Span(e["kind"].title(), className="fw-semibold me-2"),
-                     html.Span(" → ".join(x for x in (e["from_department"], e["to_department"]) if x) or (e["to_status"] or "")),
-                     html.Span(f" · {e['actor']}", className="text-muted small"),
-                     html.Div(e["note"], className="small") if e["note"] else None])
-            for e in events
-        ], className="timeline list-unstyled mb-0")
-    return dbc.Card(dbc.CardBody([html.H5("History", className="card-title"), body]), className="shadow-sm mb-4")
-
-
 def layout(claim_number: str | None = None, **_query):
     user = user_or_none()
     if user is None or not user.can(Perm.VIEW_CLAIMS):
@@ -80,12 +71,16 @@ def layout(claim_number: str | None = None, **_query):
         return message("Claim not found", f"There is no claim numbered {claim_number!s:.40}.")
     except AccessDenied as exc:
         return not_allowed(str(exc).capitalize() + ".")
+    session = read_session()
     claim, dept = view.claim, view.department
+    work = workspace(session, user, claim)
+    departments = [(d.code, d.name) for d in all_departments(session) if d.active and not d.is_triage]
     header = html.Div([
         html.Div([
             html.H2(claim.claim_number, className="mb-1"),
             html.Div([
-                dbc.Badge(claim.status.replace("_", " ").title(), color=STATUS_COLORS.get(claim.status, "secondary"), className="me-2"),
+                dbc.Badge(work["status"], color=STATUS_COLORS.get(claim.status, "secondary"), className="me-2",
+                          id="claim-status-badge"),
                 dept_badge(dept.name, dept.color) if dept else html.Span("Not routed yet", className="text-muted"),
             ]),
         ]),
@@ -94,9 +89,22 @@ def layout(claim_number: str | None = None, **_query):
     decision = (decision_panel(view.decision, view.departments) if view.decision
                 else dbc.Alert("This claim has no routing decision yet (no champion model when it arrived).", color="info"))
     return html.Div([
+        # The claim number is only a hint from the URL: every callback looks it up and checks access again.
+        dcc.Store(id="claim-key", data=claim.claim_number),
+        dcc.Store(id="claim-seen", data=work["seen"]),
+        dcc.Store(id="claim-refresh", data=None),
         header,
         dbc.Row([
-            dbc.Col([_description(claim), _facts(claim), _parties(view.parties)], lg=4),
-            dbc.Col([decision, _timeline(view.events)], lg=8),
+            dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim), _parties(view.parties)], lg=4),
+            dbc.Col([
+                decision,
+                insight_cards() if view.decision else None,
+                dbc.Row([
+                    dbc.Col(feedback_card(REASONS, departments, work["verdict"], True) if work["can_feedback"]
+                            else None, lg=6),
+                    dbc.Col(notes_card() if work["can_note"] else None, lg=6),
+                ]) if work["can_feedback"] or work["can_note"] else None,
+                timeline_card(work["timeline"]),
+            ], lg=8),
         ]),
     ])

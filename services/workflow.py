@@ -243,3 +243,64 @@ def cycle_times(session: Session, claim_id: int, *, now: dt.datetime | None = No
         if s["seconds"] is not None:
             totals[s["status"]] = totals.get(s["status"], 0.0) + s["seconds"]
     return {"totals": totals, "segments": segments, "current": claim.status}
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
+    """Everything that happened to the claim, oldest first, as plain text for the page."""
+    from db.models import Department, User
+
+    depts = {d.id: d for d in session.scalars(select(Department))}
+    rows = session.execute(
+        select(ClaimEvent, User.name, User.email).outerjoin(User, User.id == ClaimEvent.actor_id)
+        .where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.at, ClaimEvent.id).limit(limit)).all()
+    items: list[dict] = [{"at": claim.created_at, "kind": "intake", "actor": "SCOPE", "title": "Claim received",
+                          "detail": None, "note": None}]
+    last_change = claim.created_at
+    for ev, name, email in rows:
+        actor = name or email or "SCOPE"
+        to_dept = depts.get(ev.to_department_id)
+        from_dept = depts.get(ev.from_department_id)
+        item = {"at": ev.at, "kind": ev.kind, "actor": actor, "title": ev.kind.replace("_", " ").capitalize(),
+                "detail": None, "note": ev.note}
+        if ev.kind == "feedback":
+            from services.feedback import REASONS
+
+            agrees = bool((ev.data or {}).get("agrees"))
+            item["title"] = "Agreed with the routing" if agrees else "Disagreed with the routing"
+            parts = [] if agrees else [REASONS.get(ev.reason or "", ev.reason or "")]
+            if to_dept is not None:
+                parts.append(f"suggests {to_dept.name}")
+            item["detail"] = " · ".join(p for p in parts if p) or None
+        elif ev.kind == "note":
+            item["title"] = "Note"
+        elif ev.kind in ("routed", "moved", "intake"):
+            item["title"] = {"routed": "Routed", "moved": "Moved", "intake": "Intake"}[ev.kind]
+            item["detail"] = " → ".join(d.name for d in (from_dept, to_dept) if d) or None
+        elif ev.kind == "assigned" and not ev.to_status:
+            item["title"] = "Assigned to " + actor if (ev.data or {}).get("to_adjuster_id") == ev.actor_id else "Assigned"
+        if ev.to_status:
+            before = ev.from_status or "new"
+            item["title"] = f"{STATUS_LABELS.get(before, before)} → {STATUS_LABELS.get(ev.to_status, ev.to_status)}"
+            spent = (ev.at - last_change).total_seconds()
+            item["detail"] = f"after {_duration(max(0.0, spent))} in {STATUS_LABELS.get(before, before)}"
+            if ev.kind == "assigned":
+                item["detail"] += f" · taken by {actor}"
+            last_change = ev.at
+        items.append(item)
+    if claim.status != "closed":
+        spent = (dt.datetime.now(dt.timezone.utc) - last_change).total_seconds()
+        items.append({"at": None, "kind": "now", "actor": None,
+                      "title": f"{STATUS_LABELS.get(claim.status, claim.status)} for {_duration(max(0.0, spent))} so far",
+                      "detail": None, "note": None})
+    return items

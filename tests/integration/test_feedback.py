@@ -105,3 +105,173 @@ def test_agreement_rate_counts_latest_verdict_per_user_and_decision(db_session):
     future = agreement_rate(db_session, since=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
     assert future == {"given": 0, "agreed": 0, "rate": None}
     assert set(REASONS) >= {"WRONG_LOB", "WRONG_DEPARTMENT", "NEEDS_SIU", "COVERAGE_QUESTION", "OTHER"}
+
+
+# ---- the claim page's callbacks through the Dash endpoint --------------------
+
+_web_seq = itertools.count(1)
+
+
+def web_claim(web_app, dept: str = "AUTO_PD", status: str = "new") -> dict:
+    """A routed claim of our own (number FBW-...) in the shared web database."""
+    from db.flask_db import unit_of_work
+    from db.models import Claim
+    from services.routing import route_claims
+
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            src = s.scalar(select(Claim).where(Claim.dataset == "synthetic", Claim.line_of_business == "auto")
+                           .order_by(Claim.id).limit(1))
+            n = next(_web_seq)
+            number = f"FBW-{n:04d}-{dt.datetime.now().strftime('%H%M%S%f')}"
+            claim = Claim(claim_number=number, dataset=src.dataset, source_key=number, status="new",
+                          line_of_business=src.line_of_business, loss_date=src.loss_date, report_date=src.report_date,
+                          description=src.description, claimed_amount=src.claimed_amount, state=src.state,
+                          extra=dict(src.extra or {}))
+            s.add(claim)
+            s.flush()
+            route_claims(s, [claim.id], threshold=0.5)
+            s.refresh(claim)
+            claim.department_id = s.scalar(select(Department.id).where(Department.code == dept))
+            claim.status = status
+            s.flush()
+            decision = s.scalar(select(RoutingDecision.id).where(RoutingDecision.claim_id == claim.id))
+            return {"id": claim.id, "number": number, "version": claim.version, "decision_id": decision}
+
+
+def _key(web_app, needle: str) -> str:
+    return next(k for k in web_app.callback_map if needle in k)
+
+
+def call_feedback(client, web_app, claim, *, verdict="disagree", reason="WRONG_DEPARTMENT", suggested="AUTO_GLASS",
+                  comment="glass only", seen=None, number=None):
+    response = client.post("/_dash-update-component", json={
+        "output": _key(web_app, "fb-msg.children"),
+        "outputs": [{"id": "fb-msg", "property": "children"}, {"id": "claim-refresh", "property": "data"}],
+        "inputs": [{"id": "fb-submit", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "fb-verdict", "property": "value", "value": verdict},
+                  {"id": "fb-reason", "property": "value", "value": reason},
+                  {"id": "fb-suggested", "property": "value", "value": suggested},
+                  {"id": "fb-comment", "property": "value", "value": comment},
+                  {"id": "claim-key", "property": "data", "value": number or claim["number"]},
+                  {"id": "claim-seen", "property": "data",
+                   "value": seen if seen is not None else {"version": claim["version"],
+                                                           "decision_id": claim["decision_id"]}}],
+        "changedPropIds": ["fb-submit.n_clicks"],
+    })
+    if response.status_code != 200:
+        return response.status_code, None
+    return 200, json.loads(response.get_data(as_text=True))["response"]
+
+
+def call_status(client, web_app, claim, action, *, version=None, number=None):
+    button = {"type": "claim-action", "action": action}
+    response = client.post("/_dash-update-component", json={
+        "output": _key(web_app, "claim-action-msg.children"),
+        "outputs": [{"id": "claim-action-msg", "property": "children"}, {"id": "claim-refresh", "property": "data"}],
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "state": [{"id": "claim-key", "property": "data", "value": number or claim["number"]},
+                  {"id": "claim-seen", "property": "data",
+                   "value": {"version": claim["version"] if version is None else version,
+                             "decision_id": claim["decision_id"]}}],
+        "changedPropIds": [json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+    })
+    if response.status_code != 200:
+        return response.status_code, None
+    return 200, json.loads(response.get_data(as_text=True))["response"]
+
+
+def call_note(client, web_app, claim, text):
+    response = client.post("/_dash-update-component", json={
+        "output": _key(web_app, "note-msg.children"),
+        "outputs": [{"id": "note-msg", "property": "children"}, {"id": "note-text", "property": "value"},
+                    {"id": "claim-refresh", "property": "data"}],
+        "inputs": [{"id": "note-submit", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "note-text", "property": "value", "value": text},
+                  {"id": "claim-key", "property": "data", "value": claim["number"]}],
+        "changedPropIds": ["note-submit.n_clicks"],
+    })
+    if response.status_code != 200:
+        return response.status_code, None
+    return 200, json.loads(response.get_data(as_text=True))["response"]
+
+
+def _feedback_rows(web_app, claim_id):
+    from db.flask_db import read_session
+
+    with web_app.server.app_context():
+        return read_session().scalars(select(RoutingFeedback).where(RoutingFeedback.claim_id == claim_id)
+                                      .order_by(RoutingFeedback.id)).all()
+
+
+def test_adjuster_disagrees_through_the_page_and_it_is_stored(web_app, client_for):
+    claim = web_claim(web_app)
+    status, body = call_feedback(client_for("adjuster"), web_app, claim, comment="<script>alert(1)</script>")
+    assert status == 200, body
+    assert "disagreement is recorded" in json.dumps(body["fb-msg"])
+    assert body["claim-refresh"]["data"]
+    rows = _feedback_rows(web_app, claim["id"])
+    assert len(rows) == 1 and rows[0].agrees is False and rows[0].reason_code == "WRONG_DEPARTMENT"
+    assert rows[0].comment == "<script>alert(1)</script>" and rows[0].decision_id == claim["decision_id"]
+    # The page now shows the verdict and the timeline entry (as text, escaped by Dash's JSON).
+    from tests.webutil import render_page
+
+    _, page = render_page(client_for("adjuster"), f"/claims/{claim['number']}")
+    assert "You disagreed: Wrong department" in page and "Disagreed with the routing" in page
+
+
+def test_viewer_feedback_callback_is_refused(web_app, client_for):
+    claim = web_claim(web_app)
+    status, _ = call_feedback(client_for("viewer"), web_app, claim)
+    assert status == 403
+    status, _ = call_status(client_for("viewer"), web_app, claim, "assigned")
+    assert status == 403
+    status, _ = call_note(client_for("viewer"), web_app, claim, "hi")
+    assert status == 403
+    assert _feedback_rows(web_app, claim["id"]) == []
+
+
+def test_adjuster_outside_their_departments_is_refused(web_app, client_for):
+    claim = web_claim(web_app, dept="WORKERS_COMP")
+    client = client_for("adjuster")
+    status, body = call_feedback(client, web_app, claim)
+    assert status == 200 and "Not allowed" in json.dumps(body["fb-msg"])
+    assert "claim-refresh" not in body
+    status, body = call_status(client, web_app, claim, "assigned")
+    assert "Not allowed" in json.dumps(body["claim-action-msg"])
+    status, body = call_note(client, web_app, claim, "sneaky")
+    assert "Not allowed" in json.dumps(body["note-msg"])
+    assert _feedback_rows(web_app, claim["id"]) == []
+
+
+@pytest.mark.parametrize("tamper", [
+    dict(verdict={"x": 1}), dict(verdict="maybe"), dict(reason=["WRONG_LOB"]), dict(reason="DROP TABLE"),
+    dict(suggested={"code": "SIU"}), dict(suggested="X" * 500), dict(comment=123), dict(comment="y" * 50_000),
+    dict(number=12345), dict(number="NOPE-1"), dict(number="x" * 5000), dict(seen="garbage"),
+    dict(seen={"version": 1, "decision_id": "1; --"}),
+])
+def test_tampered_feedback_inputs_get_a_message_and_write_nothing(web_app, client_for, tamper):
+    claim = web_claim(web_app)
+    status, body = call_feedback(client_for("adjuster"), web_app, claim, **tamper)
+    assert status == 200
+    text = json.dumps(body)
+    assert "Traceback" not in text and "recorded" not in text
+    assert _feedback_rows(web_app, claim["id"]) == []
+
+
+def test_status_buttons_and_stale_version_through_the_page(web_app, client_for):
+    claim = web_claim(web_app)
+    client = client_for("adjuster")
+    status, body = call_status(client, web_app, claim, "assign_me")
+    assert status == 200 and "is now yours" in json.dumps(body["claim-action-msg"])
+    # Same (now stale) version again: a clear conflict, and the page re-renders.
+    status, body = call_status(client, web_app, claim, "in_review")
+    assert "changed by someone else" in json.dumps(body["claim-action-msg"]) and body["claim-refresh"]["data"]
+    status, body = call_status(client, web_app, claim, "in_review", version=claim["version"] + 1)
+    assert "is now In review" in json.dumps(body["claim-action-msg"])
+    for action in ("closed_forever", {"a": 1}, "new"):
+        status, body = call_status(client, web_app, claim, action, version=claim["version"] + 2)
+        assert status in (200, 204)  # 204: Dash found no pressed button in the tampered id
+        assert "Traceback" not in json.dumps(body) and "is now" not in json.dumps(body)
+    status, body = call_status(client, web_app, claim, "in_review", version="2")
+    assert "reload" in json.dumps(body["claim-action-msg"])

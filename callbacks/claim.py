@@ -1,0 +1,210 @@
+"""Claim page callbacks: status changes, assign-to-me, feedback, notes, and
+the parts of the page they change. Every input is untrusted: the claim number
+comes from the page URL via a store, the version from what was rendered."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from dash import ALL, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+from sqlalchemy.orm.exc import StaleDataError
+
+from auth.current import user_or_none
+from auth.guard import secure_callback
+from auth.permissions import Perm
+from components.claim_actions import flash, status_buttons, verdict_text
+from components.decision import counterfactual_body, similar_body
+from components.timeline import timeline_items
+from db.flask_db import read_session, unit_of_work
+from services.access import AccessDenied, NotFound
+from services.counterfactual import claim_counterfactual
+from services.feedback import REASONS, current_verdict, give_feedback, latest_decision
+from services.similar_claims import similar_claims
+from services.workflow import (
+    STATUS_LABELS, ConflictError, WorkflowError, add_note, allowed_actions, assign_to_me, can_act, change_status,
+    get_claim, timeline,
+)
+
+log = logging.getLogger(__name__)
+TEXT_LIMIT = 20_000  # anything longer is not from our form
+
+
+def workspace(session, user, claim) -> dict:
+    """The parts of the claim page that change when someone works on it."""
+    decision = latest_decision(session, claim.id)
+    verdict = None
+    if decision is not None:
+        row = current_verdict(session, user.id, decision.id)
+        if row is not None:
+            from db.models import Department
+
+            suggested = session.get(Department, row.suggested_department_id) if row.suggested_department_id else None
+            verdict = {"agrees": row.agrees, "reason": REASONS.get(row.reason_code or "", row.reason_code),
+                       "suggested": suggested.name if suggested else None, "comment": row.comment,
+                       "at": row.created_at.strftime("%Y-%m-%d %H:%M")}
+    return {
+        "actions": status_buttons(allowed_actions(user, claim), STATUS_LABELS.get(claim.status, claim.status),
+                                  claim.adjuster.name if claim.adjuster else None),
+        "verdict": verdict_text(verdict),
+        "timeline": timeline_items(timeline(session, claim)),
+        "seen": {"version": claim.version, "decision_id": decision.id if decision else None},
+        "status": STATUS_LABELS.get(claim.status, claim.status),
+        "can_feedback": decision is not None and can_act(user, claim, Perm.GIVE_FEEDBACK),
+        "can_note": can_act(user, claim, Perm.WRITE_NOTES),
+        "decision_id": decision.id if decision else None,
+    }
+
+
+def _seen(seen, key: str):
+    value = seen.get(key) if isinstance(seen, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _write(action) -> tuple:
+    """Run one write in its own transaction; map every outcome to a message
+    and whether the page should re-render (a conflict shows the current state)."""
+    try:
+        with unit_of_work() as session:
+            text = action(session)
+        return flash(text), uuid.uuid4().hex
+    except (ConflictError, StaleDataError) as exc:
+        text = str(exc) if isinstance(exc, ConflictError) else \
+            "Someone else changed this claim at the same moment. Showing the current state; please try again."
+        return flash(text, "warning"), uuid.uuid4().hex
+    except WorkflowError as exc:
+        return flash(str(exc), "danger"), no_update
+    except AccessDenied as exc:
+        return flash(f"Not allowed: {exc}.", "danger"), no_update
+    except NotFound:
+        return flash("This claim no longer exists.", "danger"), no_update
+    except Exception:  # never a stack trace in the browser
+        log.exception("claim page write failed")
+        return flash("Something went wrong; nothing was saved. Please reload the page.", "danger"), no_update
+
+
+@secure_callback(
+    Perm.CHANGE_STATUS,
+    Output("claim-action-msg", "children"),
+    Output("claim-refresh", "data", allow_duplicate=True),
+    Input({"type": "claim-action", "action": ALL}, "n_clicks"),
+    State("claim-key", "data"),
+    State("claim-seen", "data"),
+    prevent_initial_call=True,
+)
+def on_status_action(_clicks, claim_number, seen):
+    trigger = ctx.triggered_id
+    clicked = ctx.triggered[0].get("value") if ctx.triggered else None
+    if not isinstance(trigger, dict) or not clicked:
+        raise PreventUpdate  # buttons drawn anew, not pressed
+    action, user, version = trigger.get("action"), user_or_none(), _seen(seen, "version")
+
+    def run(session):
+        if action == "assign_me":
+            claim = assign_to_me(session, user, claim_number, expected_version=version)
+            return f"{claim.claim_number} is now yours."
+        claim = change_status(session, user, claim_number, action, expected_version=version)
+        return f"{claim.claim_number} is now {STATUS_LABELS[claim.status]}."
+
+    return _write(run)
+
+
+@secure_callback(
+    Perm.GIVE_FEEDBACK,
+    Output("fb-msg", "children"),
+    Output("claim-refresh", "data", allow_duplicate=True),
+    Input("fb-submit", "n_clicks"),
+    State("fb-verdict", "value"),
+    State("fb-reason", "value"),
+    State("fb-suggested", "value"),
+    State("fb-comment", "value"),
+    State("claim-key", "data"),
+    State("claim-seen", "data"),
+    prevent_initial_call=True,
+)
+def on_feedback(clicks, verdict, reason, suggested, comment, claim_number, seen):
+    if not clicks:
+        raise PreventUpdate
+    agrees = {"agree": True, "disagree": False}.get(verdict) if isinstance(verdict, str) else None
+    if isinstance(comment, str) and len(comment) > TEXT_LIMIT:
+        return flash("The comment is far too long.", "danger"), no_update
+    decision_id = _seen(seen, "decision_id")
+    user = user_or_none()
+
+    def run(session):
+        give_feedback(session, user, claim_number, agrees=agrees, reason_code=reason,
+                      suggested_department=suggested, comment=comment,
+                      decision_id=decision_id if decision_id is not None else -1)
+        return "Thanks: your feedback is recorded." if agrees else "Thanks: your disagreement is recorded."
+
+    return _write(run)
+
+
+@secure_callback(
+    Perm.WRITE_NOTES,
+    Output("note-msg", "children"),
+    Output("note-text", "value"),
+    Output("claim-refresh", "data", allow_duplicate=True),
+    Input("note-submit", "n_clicks"),
+    State("note-text", "value"),
+    State("claim-key", "data"),
+    prevent_initial_call=True,
+)
+def on_note(clicks, text, claim_number):
+    if not clicks:
+        raise PreventUpdate
+    if isinstance(text, str) and len(text) > TEXT_LIMIT:
+        return flash("The note is far too long.", "danger"), no_update, no_update
+    user = user_or_none()
+    message, refresh = _write(lambda session: (add_note(session, user, claim_number, text), "Note added.")[1])
+    return message, ("" if refresh is not no_update else no_update), refresh
+
+
+@secure_callback(
+    Perm.VIEW_CLAIMS,
+    Output("claim-actions-body", "children"),
+    Output("claim-feedback-current", "children"),
+    Output("claim-timeline", "children"),
+    Output("claim-seen", "data"),
+    Output("claim-status-badge", "children"),
+    Input("claim-refresh", "data"),
+    State("claim-key", "data"),
+    prevent_initial_call=True,
+)
+def refresh(_token, claim_number):
+    session = read_session()
+    try:
+        claim = get_claim(session, user_or_none(), claim_number)
+    except (AccessDenied, NotFound):
+        return flash("This claim is not available.", "danger"), no_update, no_update, no_update, no_update
+    w = workspace(session, user_or_none(), claim)
+    return w["actions"], w["verdict"], w["timeline"], w["seen"], w["status"]
+
+
+@secure_callback(
+    Perm.VIEW_CLAIMS,
+    Output("claim-counterfactual", "children"),
+    Output("claim-similar", "children"),
+    Input("claim-key", "data"),
+)
+def insights(claim_number):
+    session = read_session()
+    user = user_or_none()
+    try:
+        claim = get_claim(session, user, claim_number)
+    except (AccessDenied, NotFound):
+        return "Not available.", "Not available."
+    decision = latest_decision(session, claim.id)
+    try:
+        cf = claim_counterfactual(session, claim, decision_id=decision.id if decision else None,
+                                  threshold=decision.threshold if decision else None)
+        cf_view = counterfactual_body(cf, decision.model_version.version if decision else None)
+    except Exception:
+        log.exception("counterfactual failed for %s", claim.claim_number)
+        cf_view = "The alternatives could not be worked out for this claim."
+    try:
+        sim_view = similar_body(similar_claims(session, user, claim))
+    except Exception:
+        log.exception("similar claims failed for %s", claim.claim_number)
+        sim_view = "Similar claims could not be looked up."
+    return cf_view, sim_view

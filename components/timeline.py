@@ -1,0 +1,43 @@
+"""The claim's history as a vertical timeline. Every user-typed text is a
+plain text child (Dash escapes it): notes and comments never become HTML."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+KIND_COLORS = {"intake": "#6c757d", "routed": "#0072B2", "moved": "#0072B2", "status": "#E69F00",
+               "assigned": "#56B4E9", "note": "#343a40", "feedback": "#CC79A7", "now": "#adb5bd"}
+
+DOT = {"position": "absolute", "left": "0", "top": ".75rem", "width": ".6rem", "height": ".6rem", "borderRadius": "50%"}
+# Notes keep their line breaks and are quoted, so they read as the person's words.
+NOTE = {"whiteSpace": "pre-wrap", "borderLeft": "3px solid #dee2e6", "paddingLeft": ".6rem", "color": "#343a40"}
+
+
+def _when(at) -> str:
+    return at.strftime("%Y-%m-%d %H:%M") if at is not None else ""
+
+
+def timeline_items(items: list[dict]) -> html.Ul | html.P:
+    if not items:
+        return html.P("Nothing has happened to this claim yet.", className="text-muted mb-0")
+    out = []
+    for item in items:
+        color = KIND_COLORS.get(item["kind"], "#6c757d")
+        out.append(html.Li([
+            html.Span(className="timeline-dot", style={**DOT, "backgroundColor": color}),
+            html.Div([
+                html.Span(item["title"], className="fw-semibold me-2"),
+                html.Span(item["detail"], className="text-muted small me-2") if item.get("detail") else None,
+            ]),
+            html.Div([html.Span(_when(item["at"]), className="me-2"),
+                      html.Span(item["actor"]) if item.get("actor") else None], className="small text-muted"),
+            html.Div(item["note"], className="timeline-note small mt-1", style=NOTE) if item.get("note") else None,
+        ], className=f"timeline-item timeline-{item['kind']}", style={"position": "relative", "paddingLeft": "1.3rem"}))
+    return html.Ul(out, className="timeline list-unstyled mb-0", id="claim-timeline-list")
+
+
+def timeline_card(rendered) -> dbc.Card:
+    """``rendered``: the output of ``timeline_items`` (callbacks re-render the same slot)."""
+    return dbc.Card(dbc.CardBody([html.H5("History", className="card-title"),
+                                  html.Div(rendered, id="claim-timeline")]),
+                    className="shadow-sm mb-4")
