@@ -92,8 +92,12 @@ def describe_filters(filters: dict, bands: dict[str, str]) -> str:
     if filters.get("confidence"):
         parts.append("confidence " + ", ".join(bands.get(b, b).split(" (")[0].lower() for b in filters["confidence"]))
     lo, hi = filters.get("amount_min"), filters.get("amount_max")
-    if lo is not None or hi is not None:
-        parts.append("amount " + (f"{lo:,.0f}" if lo is not None else "0") + "–" + (f"{hi:,.0f}" if hi is not None else "any"))
+    if lo is not None and hi is not None:
+        parts.append(f"amount {lo:,.0f}–{hi:,.0f}")
+    elif lo is not None:
+        parts.append(f"amount ≥ {lo:,.0f}")
+    elif hi is not None:
+        parts.append(f"amount ≤ {hi:,.0f}")
     if filters.get("date_from") or filters.get("date_to"):
         which = "loss date" if filters.get("date_field") == "loss_date" else "reported"
         parts.append(f"{which} {filters.get('date_from') or '…'} to {filters.get('date_to') or '…'}")
@@ -131,7 +135,9 @@ def queue_columns(*, with_department: bool = False) -> list[dict]:
          "suppressColumnsToolPanel": True},
     ]
     if with_department:
+        # "My work": claims span departments, and the adjuster is always the viewer.
         cols.insert(1, {"field": "department", "headerName": "Department", "width": 150, "sortable": False})
+        cols = [c for c in cols if c["field"] != "adjuster"]
     return cols
 
 
@@ -146,7 +152,7 @@ def queue_grid(*, with_department: bool = False):
         dashGridOptions={"rowBuffer": 0, "cacheBlockSize": 100, "maxBlocksInCache": 20, "pagination": True,
                          "paginationPageSize": 25, "paginationPageSizeSelector": [25, 50, 100],
                          "animateRows": False, "suppressCellFocus": True, "tooltipShowDelay": 400,
-                         "overlayNoRowsTemplate": "No claims match these filters."},
+                         "localeText": {"noRowsToShow": "No claims match these filters."}},
         style={"height": "680px"},
         className="ag-theme-quartz",
     )

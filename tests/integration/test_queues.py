@@ -326,3 +326,38 @@ def test_tampered_panel_payload_gets_a_message(client_for, spec):
                                     {"startRow": 0, "endRow": 10, "filterModel": {PANEL_COLUMN: spec}})
     assert status == 200 and rows == {"rowData": [], "rowCount": 0}
     assert "could not be read" in text
+
+
+def test_saved_filters_service_crud_isolation_and_revalidation(db_session):
+    from auth.current import SessionUser
+    from db.models import AuditLog, SavedFilter
+    from services.access import NotFound
+    from services.queues import InvalidFilter, parse_filters
+    from services.saved_filters import delete_filter, list_saved, load_filter, save_filter
+    from services.users import create_user
+
+    users = [SessionUser.from_model(create_user(db_session, email=f"sf{i}@example.test", role="adjuster",
+                                                password="long-enough-password-1", actor="test"))
+             for i in range(2)]
+    alice, bob = users
+    first = save_filter(db_session, alice, "queues", "New", parse_filters({"statuses": ["new"]}))
+    save_filter(db_session, alice, "my_work", "New", parse_filters({"statuses": ["new"]}))
+    again = save_filter(db_session, alice, "queues", "New", parse_filters({"statuses": ["assigned"]}))
+    assert again.id == first.id  # saving under the same name overwrites
+    assert [s.name for s in list_saved(db_session, alice, "queues")] == ["New"]
+    assert list_saved(db_session, bob, "queues") == []
+    assert load_filter(db_session, alice, first.id)[1].statuses == ("assigned",)
+    for action in (lambda: load_filter(db_session, bob, first.id), lambda: delete_filter(db_session, bob, first.id)):
+        with pytest.raises(NotFound):
+            action()
+
+    # A stored filter that no longer passes validation is refused when applied.
+    db_session.get(SavedFilter, first.id).filters = {"statuses": ["deleted"], "amount_min": "x"}
+    db_session.flush()
+    with pytest.raises(InvalidFilter):
+        load_filter(db_session, alice, first.id)
+
+    assert delete_filter(db_session, alice, first.id) == "New"
+    assert list_saved(db_session, alice, "queues") == []
+    actions = db_session.scalars(select(AuditLog.action).where(AuditLog.actor == alice.email)).all()
+    assert actions.count("saved_filter.save") == 3 and "saved_filter.delete" in actions

@@ -1,0 +1,90 @@
+"""An adjuster filters a queue, saves the filter and applies it again after a reload."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import screenshot
+from tests.browser.test_claim_flow import sign_in
+
+pytestmark = pytest.mark.browser
+COUNT = re.compile(r"^(about )?([\d,]+) ")
+
+
+def count_of(page) -> int:
+    match = COUNT.search(page.inner_text("#queue-status"))
+    assert match, page.inner_text("#queue-status")
+    return int(match.group(2).replace(",", ""))
+
+
+def pick(page, dropdown_id: str, label: str) -> None:
+    page.click(f"#{dropdown_id}")
+    page.keyboard.type(label)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+
+
+def wait_status(page, text: str) -> None:
+    page.wait_for_function(
+        "t => (document.querySelector('#queue-status') || {}).innerText?.includes(t)", arg=text, timeout=15000)
+
+
+def grid_statuses(page) -> set[str]:
+    return set(page.locator(".ag-center-cols-container [col-id=status]").all_inner_texts())
+
+
+def test_adjuster_filters_saves_and_reapplies(page, live_server):
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    page.goto(live_server + "/queues?department=AUTO_PD")
+    page.wait_for_selector(".claim-link", timeout=15000)
+    wait_status(page, "open claims")
+    everything = count_of(page)
+
+    pick(page, "qf-statuses", "Assigned")
+    page.fill("#qf-amount-min", "500")
+    page.click("#qf-apply")
+    wait_status(page, "status Assigned")
+    page.wait_for_selector(".claim-link", timeout=15000)
+    filtered = count_of(page)
+    assert 0 < filtered < everything
+    page.wait_for_function("() => [...document.querySelectorAll('.ag-center-cols-container [col-id=status]')]"
+                           ".every(e => e.innerText.trim() === 'Assigned')", timeout=15000)
+    assert grid_statuses(page) == {"Assigned"}
+    screenshot(page, "queue_filtered")
+
+    page.fill("#qf-save-name", "Assigned over 500")
+    page.click("#qf-save")
+    page.wait_for_selector("#qf-saved-message:has-text('Saved')", timeout=15000)
+
+    page.reload()
+    page.wait_for_selector(".claim-link", timeout=15000)
+    wait_status(page, "open claims")
+    assert count_of(page) == everything
+    pick(page, "qf-saved", "Assigned over 500")
+    wait_status(page, "status Assigned")
+    assert count_of(page) == filtered
+    assert page.input_value("#qf-amount-min") == "500"
+
+    page.click("#qf-delete")
+    page.wait_for_selector("#qf-saved-message:has-text('Deleted')", timeout=15000)
+    page.click("#qf-clear")
+    wait_status(page, "open claims")
+    assert count_of(page) == everything
+    assert page.console_errors == []
+
+
+def test_queue_and_my_work_pages(page, live_server):
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    page.goto(live_server + "/queues?department=AUTO_PD")
+    page.wait_for_selector(".claim-link", timeout=15000)
+    screenshot(page, "queue")
+    page.goto(live_server + "/my-work")
+    page.wait_for_selector(".claim-link", timeout=15000)
+    wait_status(page, "assigned to you")
+    assert count_of(page) > 0
+    pick(page, "qf-confidence", "High")
+    page.click("#qf-apply")
+    wait_status(page, "confidence high")
+    screenshot(page, "my_work")
+    assert page.console_errors == []
