@@ -84,9 +84,9 @@ def layout(**_query):
         defaultColDef={"sortable": True, "resizable": True},
         getRowId="params.data.id",
         dashGridOptions={"rowSelection": {"mode": "multiRow", "selectAll": "filtered"},
+                         "selectionColumnDef": {"pinned": "left", "width": 48},
                          "pagination": True, "paginationPageSize": 50, "paginationPageSizeSelector": [50, 100, 500],
-                         "animateRows": False, "suppressCellFocus": True,
-                         "overlayNoRowsTemplate": "Choose a department or paste claim numbers, then Load claims."},
+                         "animateRows": False, "suppressCellFocus": True},
         style={"height": "640px"}, className="ag-theme-quartz",
     )
     return html.Div([
@@ -94,7 +94,8 @@ def layout(**_query):
                                        "Every move is recorded in the claim history and the audit log."),
         dbc.Row([
             dbc.Col([_source(depts, lines_of_business(session)), _target(depts)], lg=4, xl=3),
-            dbc.Col([html.Div(id="reassign-status", className="small text-muted mb-2"),
+            dbc.Col([html.Div("Choose a department queue or paste claim numbers, then Load claims.",
+                              id="reassign-status", className="small text-muted mb-2"),
                      html.Div(id="reassign-selected", className="small fw-semibold mb-2"), grid], lg=8, xl=9),
         ]),
     ])

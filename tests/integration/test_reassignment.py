@@ -398,3 +398,46 @@ def test_board_pages_render_for_managers_only(web_app, client_for):
     for role in ("adjuster", "viewer"):
         status, body = render_page(client_for(role), "/reassign")
         assert status == 200 and "Not allowed" in body and "reassign-grid" not in body
+
+
+def _suggest(client, selected, department="LIABILITY"):
+    return client.post("/_dash-update-component", json={
+        "output": "..reassign-selected.children...reassign-target-adjuster.options..."
+                  "reassign-adjuster-hints.children...reassign-dept-hint.children..",
+        "outputs": [{"id": "reassign-selected", "property": "children"},
+                    {"id": "reassign-target-adjuster", "property": "options"},
+                    {"id": "reassign-adjuster-hints", "property": "children"},
+                    {"id": "reassign-dept-hint", "property": "children"}],
+        "inputs": [{"id": "reassign-grid", "property": "selectedRows", "value": selected},
+                   {"id": "reassign-target-dept", "property": "value", "value": department}],
+        "changedPropIds": ["reassign-grid.selectedRows"],
+    })
+
+
+def test_suggestions_callback_shows_second_choice_and_ranked_adjusters(web_app, client_for):
+    from db.flask_db import read_session
+    from services.reassignment import board_rows
+
+    with web_app.server.app_context():
+        manager = SessionUser(id=0, email="m@x", name="m", role="manager", department_ids=())
+        rows, _ = board_rows(read_session(), manager, department_code="AUTO_PD")
+    routed = [r for r in rows if r["confidence"] is not None][:5]
+    assert routed, "demo claims are routed at bootstrap"
+    web_adjuster(web_app, "LIABILITY")
+    assert _suggest(client_for("adjuster"), routed).status_code == 403
+    response = _suggest(client_for("manager"), routed)
+    body = json.loads(response.get_data(as_text=True))["response"]
+    assert body["reassign-selected"]["children"] == f"{len(routed)} selected"
+    assert "second choice" in json.dumps(body["reassign-dept-hint"])
+    options = body["reassign-target-adjuster"]["options"]
+    assert options and all("open" in o["label"] for o in options)
+    assert "score" in json.dumps(body["reassign-adjuster-hints"])
+
+
+@pytest.mark.parametrize("selected,department", [
+    (["junk", {"id": "1"}, {"id": True}, None], "LIABILITY"), ("x" * 1000, {"a": 1}), (None, None),
+    ([{"id": 2**70}], "NO_SUCH"),
+])
+def test_suggestions_callback_survives_junk(client_for, selected, department):
+    response = _suggest(client_for("manager"), selected, department)
+    assert response.status_code == 200

@@ -1,0 +1,64 @@
+"""A manager moves ten claims on the reassignment board and sees the team workload change."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import screenshot
+from tests.browser.test_claim_flow import sign_in, wait_for_charts
+from tests.integration.test_reassignment import web_adjuster, web_claims
+
+pytestmark = pytest.mark.browser
+
+
+def _open_count(page, code: str) -> int:
+    page.wait_for_selector(f"#workload-open-{code}", timeout=15000)
+    return int(page.inner_text(f"#workload-open-{code}").replace(",", ""))
+
+
+def _choose(page, dropdown_id: str, text: str) -> None:
+    page.click(f"#{dropdown_id}")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def test_manager_moves_ten_claims_and_workload_follows(page, live_server, web_app):
+    rows = web_claims(web_app, 10, "PROPERTY")
+    web_adjuster(web_app, "LIABILITY")
+    sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
+
+    page.goto(live_server + "/workload")
+    wait_for_charts(page, 2)
+    before = {code: _open_count(page, code) for code in ("PROPERTY", "LIABILITY")}
+    screenshot(page, "workload")
+
+    page.goto(live_server + "/reassign")
+    page.wait_for_selector("#reassign-grid")
+    page.fill("#reassign-numbers", "\n".join(r["claim_number"] for r in rows))
+    page.click("#reassign-load")
+    page.wait_for_function("document.querySelector('#reassign-status').innerText.includes('10 open claims')",
+                           timeout=15000)
+    page.wait_for_selector("#reassign-grid .ag-header-select-all", timeout=15000)
+    page.locator("#reassign-grid .ag-header-select-all input").first.check()
+    page.wait_for_function("document.querySelector('#reassign-selected').innerText.startsWith('10 selected')",
+                           timeout=15000)
+    _choose(page, "reassign-target-dept", "Liability")
+    page.wait_for_selector(".suggestion", timeout=15000)
+    _choose(page, "reassign-reason", "MISROUTED")
+    page.fill("#reassign-comment", "Injury claims filed under property")
+    screenshot(page, "reassign")
+    page.click("#reassign-move")
+    page.wait_for_selector("#reassign-success", timeout=15000)
+    assert page.inner_text("#reassign-success") == "Moved 10 claims to LIABILITY."
+    page.wait_for_function("[...document.querySelectorAll('#reassign-grid .ag-cell[col-id=department]')]"
+                           ".filter(c => c.innerText === 'LIABILITY').length >= 10", timeout=15000)
+    screenshot(page, "reassign-moved")
+
+    page.goto(live_server + "/workload")
+    wait_for_charts(page, 2)
+    after = {code: _open_count(page, code) for code in ("PROPERTY", "LIABILITY")}
+    assert after["LIABILITY"] == before["LIABILITY"] + 10
+    assert after["PROPERTY"] == before["PROPERTY"] - 10
+    assert re.match(r"Updated \d\d:\d\d:\d\d", page.inner_text("#workload-updated"))
+    assert page.console_errors == []
