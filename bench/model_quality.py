@@ -1,6 +1,6 @@
 """Router quality on the three real datasets vs simple baselines, one run.
 
-    .venv/bin/python bench/model_quality.py [--data ../shared/data]
+    .venv/bin/python bench/model_quality.py [--data ../shared/data] [--validation]
 
 Reads the CSVs directly (no database) through the same ml/ pipeline the app
 uses, splits each by time (lgpif: file order, it has no dates), and prints a
@@ -104,20 +104,31 @@ def evaluate(name: str, proba: np.ndarray, classes: list[str], truth: pd.Series,
     return row
 
 
-def run(loader, root: Path, positive: str | None = None, params: dict | None = None,
-        text_options: dict | None = None) -> tuple[list[dict], str, int, int]:
-    df, spec, order = loader(root)
+def split(df: pd.DataFrame, validation: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Time-ordered: training part / last 20% holdout; with ``validation`` the training
+    part is split again (first 80% / last 20% = the validation slice)."""
     cut = int(len(df) * (1 - HOLDOUT))
     train, hold = df.iloc[:cut], df.iloc[cut:]
+    if validation:
+        cut = int(len(train) * (1 - HOLDOUT))
+        train, hold = train.iloc[:cut], train.iloc[cut:]
+    return train, hold
+
+
+def run(loader, root: Path, positive: str | None = None, params: dict | None = None,
+        text_options: dict | None = None, stack_options: dict | None = None,
+        validation: bool = False) -> tuple[list[dict], str, int, int]:
+    df, spec, order = loader(root)
+    train, hold = split(df, validation)
     rows = []
 
     t0 = time.perf_counter()
-    pipe = FeaturePipeline(spec, text_options=text_options)
+    pipe = FeaturePipeline(spec, text_options=text_options, stack_options=stack_options)
     labels = train["target"].tolist()
-    router, _ = train_router(pipe.fit_transform(train, labels), labels, pipe.feature_types, params=params)
+    router, info = train_router(pipe.fit_transform(train, labels), labels, pipe.feature_types, params=params)
     proba = router.predict_proba(pipe.transform(hold))
     rows.append({**evaluate("XGBoost router (ml/)", proba, router.classes, hold["target"], positive),
-                 "seconds": time.perf_counter() - t0})
+                 "seconds": time.perf_counter() - t0, "rounds": info["rounds_used"]})
     for col, stacker in pipe.stack.items():
         # Diagnostic: the stacked linear text model on its own (not what is served).
         texts = pipe._column(hold, col).tolist()
@@ -144,10 +155,43 @@ def run(loader, root: Path, positive: str | None = None, params: dict | None = N
     return rows, order, len(train), len(hold)
 
 
+# Variants compared on the lgpif validation slice (--validation): name, params, stack_options.
+LGPIF_VARIANTS = [
+    ("v3: log-probabilities as tree features", {}, {"output": "log_proba"}),
+    ("v3 + no 1-char tokens", {}, {"output": "log_proba", "vocabulary": {"min_token_length": 2}}),
+    ("base margin (default)", {}, {}),
+    ("base margin + no 1-char tokens", {}, {"vocabulary": {"min_token_length": 2}}),
+    ("base margin, depth 4, eta 0.05", {"max_depth": 4, "eta": 0.05}, {}),
+    ("base margin + no 1-char tokens, depth 4, eta 0.05", {"max_depth": 4, "eta": 0.05},
+     {"vocabulary": {"min_token_length": 2}}),
+]
+
+
+def validation(root: Path) -> None:
+    """lgpif variants on the validation slice (train: first 80% of the training part)."""
+    print("\n### lgpif_peril validation slice\n")
+    print("| variant | router acc | router macro-F1 | ece | tree rounds | text model alone acc / macro-F1 "
+          "| seconds |\n|---|---:|---:|---:|---:|---:|---:|")
+    base = None
+    for name, params, stack_options in LGPIF_VARIANTS:
+        rows, *_ = run(lgpif, root, None, params, {}, stack_options, validation=True)
+        r, alone = rows[0], rows[1]
+        base = rows[-1]
+        print(f"| {name} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {r['ece']:.3f} | {r['rounds']} | "
+              f"{alone['accuracy']:.3f} / {alone['macro_f1']:.3f} | {r['seconds']:.1f} |", flush=True)
+    print(f"| {base['model']} | {base['accuracy']:.3f} | {base['macro_f1']:.3f} | {base['ece']:.3f} | — | — | "
+          f"{base['seconds']:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--validation", action="store_true",
+                        help="compare the lgpif variants on the validation slice instead")
     args = parser.parse_args()
+    if args.validation:
+        validation(args.data)
+        return
     # App defaults (ml/router.py DEFAULT_PARAMS: depth 6, no class weights, stacked text
     # model) except where the time-ordered validation slice of the training part chose
     # otherwise (docs/model-quality.md lists the validation figures).

@@ -3,7 +3,8 @@
 Thousands of n-gram columns mean nothing on their own, so contributions are
 summed per *source column* (all n-grams of the description become one
 "description" driver, and so do the stacked linear text model's class
-log-probabilities; month/weekday/lag become their date column) and the
+log-probabilities, or, when the text model is the router's base margin, the
+terms' part of its logits; month/weekday/lag become their date column) and the
 description's share is traced back to the words of the claim itself.
 """
 from __future__ import annotations
@@ -57,6 +58,15 @@ def _stacked_term_shares(row_contribs: np.ndarray, row_features: sp.csr_matrix, 
     else:
         span = pipeline.text_slice(column)
         own, terms = row_features[:, span.start:span.stop], pipeline.text[column].terms
+    if stacker.output == "margin":
+        # Base-margin text model: the block holds exactly the terms' part of the class
+        # logit (divided by the temperature), i.e. the sum of w_cj * x_j over the claim's
+        # terms: every term gets its own exact share, whatever its sign.
+        exact = stacker.term_logits(own, stacker.classes.index(class_name))
+        logit = sum(exact.values())
+        if abs(logit) < 1e-12:
+            return []
+        return [(terms[j], total * v / logit) for j, v in exact.items() if v != 0.0]
     scores = {j: v for j, v in stacker.term_scores(own, stacker.classes.index(class_name)).items()
               if v * total > 0}
     weight = sum(abs(v) for v in scores.values())

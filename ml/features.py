@@ -12,15 +12,22 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ml.stacking import TextStacker
+from ml.stacking import DEFAULT_OUTPUT, TextStacker
 from ml.text import TextVectorizer
 
 KINDS = ("numeric", "categorical", "text", "date")
 # 2: optional stacked linear text models ("stack") over the trees' n-grams;
-# 3: the stacked models have their own vocabulary. Versions 1 and 2 still load.
-SCHEMA_VERSION = 3
-SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3)
+# 3: the stacked models have their own vocabulary; 4: the stacked models' logits
+# can be the router's base margin (stack output "margin"). Versions 1-3 still load.
+SCHEMA_VERSION = 4
+SUPPORTED_SCHEMA_VERSIONS = (1, 2, 3, 4)
 STACK_MARK = ":lr:"
+INTERCEPT_MARK = ":lr-intercept:"
+# Feature types of a "margin" stacked block (ml/router.py reads them): the
+# terms' part of the text model's logits and its intercepts. XGBoost never
+# sees these columns: the router adds them up into the base margin.
+MARGIN_TYPE = "margin"
+MARGIN_BIAS_TYPE = "margin_bias"
 LAG_FEATURE = "report_lag_days"
 
 
@@ -62,9 +69,9 @@ class FeaturePipeline:
         self.min_category_count = min_category_count
         self.categories: dict[str, list[str]] = {}
         self.text: dict[str, TextVectorizer] = {}
-        # {"enabled": bool, "C": float, "folds": int, "vocabulary": {TextVectorizer options}};
-        # stacking needs labels at fit.
-        self.stack_options = {"enabled": True, **(stack_options or {})}
+        # {"enabled": bool, "C": float, "folds": int, "vocabulary": {TextVectorizer options},
+        #  "output": "margin" | "log_proba"}; stacking needs labels at fit.
+        self.stack_options = {"enabled": True, "output": DEFAULT_OUTPUT, **(stack_options or {})}
         self.stack: dict[str, TextStacker] = {}
 
     # -- spec helpers -------------------------------------------------------
@@ -131,7 +138,7 @@ class FeaturePipeline:
         grams = {col: self.text[col].transform(texts[col]) for col in self.columns("text")}
         blocks += [grams[col] for col in self.columns("text")]
         for col in self.stack_columns:
-            block = stacked[col] if stacked is not None else self.stack[col].log_proba(texts[col], grams[col])
+            block = stacked[col] if stacked is not None else self.stack[col].block(texts[col], grams[col])
             blocks.append(_dense_to_csr(np.asarray(block, dtype=np.float32)))
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
@@ -159,6 +166,8 @@ class FeaturePipeline:
             names += [f"{col}:{t}" for t in self.text[col].terms]
         for col in self.stack_columns:
             names += [f"{col}{STACK_MARK}{c}" for c in self.stack[col].classes]
+            if self.stack[col].output == "margin":
+                names += [f"{col}{INTERCEPT_MARK}{c}" for c in self.stack[col].classes]
         return names
 
     @property
@@ -167,7 +176,8 @@ class FeaturePipeline:
         for col in self.columns("text"):
             types += ["q"] * len(self.text[col].terms)
         for col in self.stack_columns:
-            types += ["q"] * len(self.stack[col].classes)
+            k = len(self.stack[col].classes)
+            types += [MARGIN_TYPE] * k + [MARGIN_BIAS_TYPE] * k if self.stack[col].output == "margin" else ["q"] * k
         return types
 
     @property
@@ -178,13 +188,18 @@ class FeaturePipeline:
         for col in self.columns("text"):
             srcs += [col] * len(self.text[col].terms)
         for col in self.stack_columns:
-            srcs += [col] * len(self.stack[col].classes)
+            srcs += [col] * self.stack[col].width
         return srcs
+
+    @property
+    def uses_margin(self) -> bool:
+        """Whether a stacked text model feeds the router's base margin."""
+        return any(self.stack[c].output == "margin" for c in self.stack_columns)
 
     def stack_slice(self, column: str) -> slice:
         start = len(self._dense_layout()) + sum(len(self.text[c].terms) for c in self.columns("text"))
         for col in self.stack_columns:
-            width = len(self.stack[col].classes)
+            width = self.stack[col].width
             if col == column:
                 return slice(start, start + width)
             start += width
@@ -241,6 +256,8 @@ class FeaturePipeline:
         pipe = cls(schema["spec"], text_options=schema["text_options"],
                    max_categories=schema["max_categories"], min_category_count=schema["min_category_count"],
                    stack_options=schema.get("stack_options"))
+        if schema["schema_version"] < 4 and "output" not in (schema.get("stack_options") or {}):
+            pipe.stack_options["output"] = "log_proba"  # what older versions did
         pipe.categories = {k: list(v) for k, v in schema["categories"].items()}
         pipe.text = {k: TextVectorizer.from_dict(v) for k, v in schema["text"].items()}
         pipe.stack = {k: TextStacker.from_dict(v) for k, v in schema.get("stack", {}).items()}

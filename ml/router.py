@@ -1,5 +1,14 @@
 """The XGBoost multi-class router with temperature-calibrated probabilities.
 
+When the feature pipeline stacks a linear text model in "margin" mode, its
+columns (feature types ``margin`` / ``margin_bias``, see ml/features.py) are
+not tree features: their sum per class (the text model's logit) is XGBoost's
+``base_margin``, so the trees boost *from* the text model and only learn
+residual corrections from the other features (early stopping may keep none).
+Per class, margin = text-model logit + tree outputs, and SHAP contributions
+stay exact: the terms' part of the logit is the text column's contribution,
+the intercept joins the trees' bias in the base value.
+
 Rows given to ``train_router`` must be in time order: the tail is held back
 for early stopping and for the temperature, so both are fitted on claims
 later than the ones the trees learned from (as in production).
@@ -19,6 +28,10 @@ import scipy.sparse as sp  # noqa: E402
 import xgboost as xgb  # noqa: E402
 
 from ml.calibration import calibrated_proba, fit_temperature, log_loss
+
+# Feature types of the stacked text model's logit parts (same strings as ml.features).
+MARGIN_TYPE = "margin"
+MARGIN_BIAS_TYPE = "margin_bias"
 
 DEFAULT_PARAMS: dict = {
     "max_depth": 6,
@@ -55,9 +68,49 @@ class Router:
     temperature: float
     feature_types: list[str]
 
+    def __post_init__(self) -> None:
+        types = np.asarray(self.feature_types, dtype=object)
+        self.tree_columns = np.flatnonzero((types != MARGIN_TYPE) & (types != MARGIN_BIAS_TYPE))
+        self.margin_columns = np.flatnonzero(types == MARGIN_TYPE)
+        self.margin_bias_columns = np.flatnonzero(types == MARGIN_BIAS_TYPE)
+        k = len(self.classes)
+        if len(self.margin_columns) % k or len(self.margin_bias_columns) != len(self.margin_columns):
+            raise ValueError("margin columns must come in blocks of one column per class")
+
+    @property
+    def uses_margin(self) -> bool:
+        return len(self.margin_columns) > 0
+
+    def _margin_blocks(self) -> list[np.ndarray]:
+        """The margin columns of each text column (one per class, in class order)."""
+        return list(self.margin_columns.reshape(-1, len(self.classes)))
+
+    def _per_class(self, X: sp.csr_matrix, columns: np.ndarray) -> np.ndarray:
+        """Sum of the blocks (one column per class each) at ``columns``: (rows, classes)."""
+        block = X[:, columns].toarray().astype(np.float64)
+        return block.reshape(X.shape[0], -1, len(self.classes)).sum(axis=1)
+
+    def base_margin(self, X: sp.csr_matrix) -> np.ndarray | None:
+        """The stacked text model's logits (terms' part + intercept) per class, or None."""
+        if not self.uses_margin:
+            return None
+        X = sp.csr_matrix(X)
+        return self._per_class(X, self.margin_columns) + self._per_class(X, self.margin_bias_columns)
+
     def dmatrix(self, X: sp.csr_matrix, label: np.ndarray | None = None) -> xgb.DMatrix:
-        return xgb.DMatrix(X, label=label, feature_types=self.feature_types, enable_categorical=True,
-                           missing=np.nan, nthread=2)
+        if not self.uses_margin:
+            return xgb.DMatrix(X, label=label, feature_types=self.feature_types, enable_categorical=True,
+                               missing=np.nan, nthread=2)
+        X = sp.csr_matrix(X)
+        data = xgb.DMatrix(X[:, self.tree_columns], label=label,
+                           feature_types=[self.feature_types[j] for j in self.tree_columns],
+                           enable_categorical=True, missing=np.nan, nthread=2,
+                           base_margin=self.base_margin(X).astype(np.float32))
+        # Contributions need the split of the base margin: per text column the
+        # terms' part (n, classes), and the intercepts.
+        data.scope_margin_parts = ([self._per_class(X, cols) for cols in self._margin_blocks()],
+                                   self._per_class(X, self.margin_bias_columns), X.shape[1])
+        return data
 
     def margins(self, X) -> np.ndarray:
         data = X if isinstance(X, xgb.DMatrix) else self.dmatrix(X)
@@ -73,8 +126,32 @@ class Router:
         softmax turns into the shown probability. ``approx`` uses XGBoost's
         Saabas-style path attribution instead of exact TreeSHAP."""
         data = X if isinstance(X, xgb.DMatrix) else self.dmatrix(X)
-        contribs = self.booster.predict(data, pred_contribs=True, approx_contribs=approx)
-        return contribs.reshape(data.num_row(), len(self.classes), -1) / self.temperature
+        n, k = data.num_row(), len(self.classes)
+        contribs = self.booster.predict(data, pred_contribs=True, approx_contribs=approx).reshape(n, k, -1)
+        if self.uses_margin:
+            contribs = self._with_margin(contribs.astype(np.float64), data)
+        return contribs / self.temperature
+
+    def _with_margin(self, tree_contribs: np.ndarray, data: xgb.DMatrix) -> np.ndarray:
+        """Tree contributions (over the tree columns; XGBoost's bias column includes
+        the base margin) spread back over all feature columns: for class c the
+        terms' part of the text logit goes to the text block's column of c, the
+        text model's intercept stays in the base value next to the trees' bias."""
+        terms, intercept, width = getattr(data, "scope_margin_parts", (None, None, None))
+        if terms is None:
+            raise ValueError("contributions of a base-margin router need a DMatrix made by Router.dmatrix")
+        n, k, _ = tree_contribs.shape
+        out = np.zeros((n, k, width + 1))
+        out[:, :, self.tree_columns] = tree_contribs[:, :, :-1]
+        # XGBoost's bias column = base margin + the trees' expected output: keep the
+        # intercepts and the trees' part there, move each text column's terms' part
+        # (for class c) to that text column's block, column of class c.
+        out[:, :, width] = tree_contribs[:, :, -1] - sum(terms)
+        diag = np.arange(k)
+        for cols, part in zip(self._margin_blocks(), terms):
+            out[:, diag, cols] = part
+        return out
+        return out
 
     def to_bytes(self) -> bytes:
         return bytes(self.booster.save_raw("ubj"))
@@ -138,18 +215,26 @@ def train_router(X: sp.csr_matrix, labels: list[str], feature_types: list[str], 
     booster_params = {k: v for k, v in cfg.items() if k not in TRAIN_ONLY_PARAMS}
     booster_params.update(objective="multi:softprob", num_class=len(classes), tree_method="hist",
                           eval_metric="mlogloss")
-    evals, es_rounds = [], None
+    evals, es_rounds, history = [], None, {}
     if es_end > fit_end:
         evals = [(proto.dmatrix(X[fit_end:es_end], label=y[fit_end:es_end]), "validation")]
         es_rounds = int(cfg["early_stopping_rounds"])
     booster = xgb.train(booster_params, d_fit, num_boost_round=int(cfg["num_boost_round"]), evals=evals,
-                        early_stopping_rounds=es_rounds, verbose_eval=False)
+                        early_stopping_rounds=es_rounds, evals_result=history, verbose_eval=False)
     n_trees_rounds = booster.num_boosted_rounds()
+    base_only_loss = None
     if es_rounds is not None:
         # Keep only the rounds up to the best one, so the saved model is the one validated.
         n_trees_rounds = booster.best_iteration + 1
         booster = booster[:n_trees_rounds]
-        if cfg["refit"]:
+        if proto.uses_margin:
+            # Boosting from the text model: zero trees (the text model alone) is a
+            # candidate too, kept when no round improved the early-stopping loss.
+            base_only_loss = log_loss(proto.base_margin(X[fit_end:es_end]), y[fit_end:es_end])
+            if base_only_loss <= min(history["validation"]["mlogloss"]):
+                n_trees_rounds = 0
+                booster = xgb.train(booster_params, d_fit, num_boost_round=0, verbose_eval=False)
+        if cfg["refit"] and n_trees_rounds > 0:
             n_trees_rounds = max(1, int(round(n_trees_rounds * es_end / fit_end)))
             d_all = proto.dmatrix(X[:es_end], label=y[:es_end])
             d_all.set_weight(weights[:es_end])
@@ -158,7 +243,11 @@ def train_router(X: sp.csr_matrix, labels: list[str], feature_types: list[str], 
 
     info = {**cfg, "rounds_used": int(n_trees_rounds), "n_fit": int(fit_end),
             "n_refit": int(es_end) if cfg["refit"] and es_rounds is not None else 0,
-            "n_early_stopping": int(es_end - fit_end), "n_calibration": int(n - es_end)}
+            "n_early_stopping": int(es_end - fit_end), "n_calibration": int(n - es_end),
+            "base_margin": proto.uses_margin}
+    if base_only_loss is not None:
+        info["early_stopping_log_loss_text_model"] = base_only_loss
+        info["early_stopping_log_loss_best"] = float(min(history["validation"]["mlogloss"]))
     if n > es_end:
         margins = router.margins(X[es_end:])
         router.temperature = fit_temperature(margins, y[es_end:])

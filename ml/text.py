@@ -36,7 +36,7 @@ class TextVectorizer:
 
     def __init__(self, *, max_word_features: int = 1000, max_char_features: int = 1000,
                  min_df: int = 2, char_sizes: tuple[int, ...] = (3, 4, 5), weighting: str = "tfidf",
-                 sublinear_tf: bool = False):
+                 sublinear_tf: bool = False, min_token_length: int = 1):
         if weighting not in ("tfidf", "binary"):
             raise ValueError("weighting must be 'tfidf' or 'binary'")
         self.max_word_features = max_word_features
@@ -46,6 +46,8 @@ class TextVectorizer:
         self.weighting = weighting
         # 1 + log(count) instead of the raw count (as scikit-learn's sublinear_tf).
         self.sublinear_tf = bool(sublinear_tf)
+        # 2 drops 1-character tokens ("a", "s", "2") as scikit-learn's default token pattern does.
+        self.min_token_length = int(min_token_length)
         self.terms: list[str] = []
         self.idf: list[float] = []
         self._index: dict[str, int] = {}
@@ -53,6 +55,8 @@ class TextVectorizer:
     def analyse(self, text: str | None) -> list[str]:
         """All candidate terms of one document (with repeats, for term frequency)."""
         toks = words(text)
+        if self.min_token_length > 1:
+            toks = [t for t in toks if len(t) >= self.min_token_length]
         out = [WORD_PREFIX + w for w in toks]
         out += [WORD_PREFIX + a + " " + b for a, b in zip(toks, toks[1:])]
         if self.max_char_features:
@@ -109,6 +113,7 @@ class TextVectorizer:
             "char_sizes": list(self.char_sizes),
             "weighting": self.weighting,
             "sublinear_tf": self.sublinear_tf,
+            "min_token_length": self.min_token_length,
             "terms": self.terms,
             "idf": self.idf,
         }
@@ -117,7 +122,8 @@ class TextVectorizer:
     def from_dict(cls, state: dict) -> "TextVectorizer":
         vec = cls(max_word_features=state["max_word_features"], max_char_features=state["max_char_features"],
                   min_df=state["min_df"], char_sizes=tuple(state["char_sizes"]), weighting=state["weighting"],
-                  sublinear_tf=state.get("sublinear_tf", False))
+                  sublinear_tf=state.get("sublinear_tf", False),
+                  min_token_length=state.get("min_token_length", 1))
         vec.terms = list(state["terms"])
         vec.idf = [float(v) for v in state["idf"]]
         vec._index = {t: i for i, t in enumerate(vec.terms)}

@@ -143,7 +143,7 @@ def test_stacked_pipeline_round_trips_to_identical_matrices():
     pipe = FeaturePipeline(SPEC, text_options={"min_df": 1})
     X_train = pipe.fit_transform(frame, labels)
     schema = json.loads(json.dumps(pipe.to_schema()))
-    assert schema["schema_version"] == 3 and set(schema["stack"]) == {"description"}
+    assert schema["schema_version"] == 4 and set(schema["stack"]) == {"description"}
     # The stacked model has its own word vocabulary (terms + idf) and a classes x terms matrix.
     stacked = schema["stack"]["description"]
     assert stacked["vectorizer"]["terms"] and stacked["vectorizer"]["max_char_features"] == 0
@@ -154,7 +154,15 @@ def test_stacked_pipeline_round_trips_to_identical_matrices():
     assert again.sources == pipe.sources and again.feature_types == pipe.feature_types
     span = pipe.stack_slice("description")
     assert span.stop == X_train.shape[1] == len(pipe.sources)
-    assert pipe.sources[span] == ["description"] * 3
+    # Base-margin output (the default): the terms' part of the 3 logits, then the 3 intercepts.
+    assert pipe.sources[span] == ["description"] * 6
+    assert pipe.feature_types[span] == ["margin"] * 3 + ["margin_bias"] * 3
+    st = pipe.stack["description"]
+    D_logits = _dense(pipe.transform(frame))[:, span]
+    np.testing.assert_allclose(D_logits[:, 3:], np.tile(st.intercept, (len(frame), 1)), rtol=1e-6)
+    from scipy.special import log_softmax
+    np.testing.assert_allclose(log_softmax(D_logits[:, :3] + D_logits[:, 3:], axis=1),
+                               st.log_proba(frame["description"].tolist()), atol=1e-4)
     # Everything but the stacked block is the same in the training matrix and at scoring.
     D_train, D_score = _dense(X_train), _dense(pipe.transform(frame))
     np.testing.assert_array_equal(D_train[:, : span.start], D_score[:, : span.start])
@@ -186,8 +194,14 @@ def test_stacked_features_are_out_of_fold():
     spec = [{"name": "description", "kind": "text"}]
     pipe = FeaturePipeline(spec, text_options={"min_df": 1, "max_word_features": 5000, "max_char_features": 0},
                            stack_options={"C": 100.0})
-    oof = _dense(pipe.fit_transform(frame, labels))[:, pipe.stack_slice("description")]
-    insample = _dense(pipe.transform(frame))[:, pipe.stack_slice("description")]
+    from scipy.special import log_softmax
+
+    def log_proba(D):  # base-margin block: terms' part + intercepts = logits
+        block = D[:, pipe.stack_slice("description")]
+        return log_softmax(block[:, :3] + block[:, 3:], axis=1)
+
+    oof = log_proba(_dense(pipe.fit_transform(frame, labels)))
+    insample = log_proba(_dense(pipe.transform(frame)))
     y = np.array([pipe.stack["description"].classes.index(c) for c in labels])
     rows = np.arange(n)
     assert np.exp(insample[rows, y]).mean() > 0.8  # memorised
@@ -230,3 +244,12 @@ def test_meaningful_words_for_quotes():
 
     assert meaningful("windshield") and meaningful("dmg") and meaningful("ws") and meaningful("ph")
     assert not any(meaningful(w) for w in ("and", "the", "of", "at", "a", "95", "2019", "x"))
+
+
+def test_token_length_option_drops_one_character_tokens_and_round_trips():
+    vec = TextVectorizer(min_df=1, max_char_features=0, min_token_length=2).fit(["a cracked windshield 2", "x y"])
+    assert vec.terms == ["w:cracked", "w:cracked windshield", "w:windshield"]
+    again = TextVectorizer.from_dict(json.loads(json.dumps(vec.to_dict())))
+    assert again.min_token_length == 2 and again.terms == vec.terms
+    old = {k: v for k, v in vec.to_dict().items() if k != "min_token_length"}
+    assert TextVectorizer.from_dict(old).min_token_length == 1  # older schemas kept every token

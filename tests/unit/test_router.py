@@ -1,6 +1,8 @@
 """Router training, calibration, metrics and explanations (no database)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -151,13 +153,76 @@ def test_training_needs_two_classes():
 
 
 def test_stacked_features_are_grouped_under_the_text_column(trained):
-    pipe, router, _ = trained
+    pipe, router, info = trained
     span = pipe.stack_slice("description")
-    assert pipe.sources[span] == ["description"] * len(router.classes)
-    assert pipe.feature_names[span] == [f"description:lr:{c}" for c in router.classes]
-    # The trees do use the stacked log-probabilities.
-    used = router.booster.get_score(importance_type="weight")
-    assert any(f"f{j}" in used or pipe.feature_names[j] in used for j in range(span.start, span.stop))
+    k = len(router.classes)
+    assert pipe.sources[span] == ["description"] * (2 * k)
+    assert pipe.feature_names[span] == ([f"description:lr:{c}" for c in router.classes]
+                                        + [f"description:lr-intercept:{c}" for c in router.classes])
+    # Base margin: the trees never see the text model's columns, they boost from its logits.
+    assert info["base_margin"] and router.uses_margin
+    assert router.booster.num_features() == span.start
+    test = _claims(50, seed=6)
+    X = pipe.transform(test)
+    logits = router.base_margin(X)
+    st = pipe.stack["description"]
+    np.testing.assert_allclose(logits, st.matrix(test["description"].tolist()) @ st.coef.T + st.intercept,
+                               atol=1e-4)
+    trees = router.booster.predict(router.dmatrix(X), output_margin=True).reshape(len(test), k) - logits
+    np.testing.assert_allclose(router.margins(X), logits + trees, atol=1e-5)
+
+
+def test_log_proba_stacking_still_trains_and_explains():
+    """The v3 layout (log-probabilities as tree features) stays available and exact."""
+    frame = _claims(300, seed=7)
+    pipe = FeaturePipeline(SPEC, text_options={"min_df": 1}, stack_options={"output": "log_proba"})
+    labels = frame["department"].tolist()
+    router, info = train_router(pipe.fit_transform(frame, labels), labels, pipe.feature_types,
+                                params={"num_boost_round": 30})
+    assert not info["base_margin"] and pipe.feature_types[pipe.stack_slice("description")] == ["q"] * 3
+    X = pipe.transform(_claims(20, seed=8))
+    np.testing.assert_allclose(router.contributions(X).sum(axis=2), router.margins(X) / router.temperature,
+                               atol=1e-3)
+
+
+def test_saved_and_loaded_base_margin_model_predicts_the_same(trained):
+    """JSON schema + UBJ artifact rebuild the base-margin router exactly (no pickle)."""
+    pipe, router, _ = trained
+    schema = json.loads(json.dumps(pipe.to_schema()))
+    pipe2 = FeaturePipeline.from_schema(schema)
+    again = Router.from_bytes(router.to_bytes(), classes=router.classes, temperature=router.temperature,
+                              feature_types=pipe2.feature_types)
+    assert again.uses_margin and pipe2.feature_types == pipe.feature_types == schema["feature_types"]
+    test = _claims(80, seed=9)
+    X, X2 = pipe.transform(test), pipe2.transform(test)
+    np.testing.assert_array_equal(X.toarray(), X2.toarray())
+    np.testing.assert_array_equal(again.predict_proba(X2), router.predict_proba(X))
+    np.testing.assert_array_equal(again.contributions(X2), router.contributions(X))
+
+
+def test_text_driver_is_the_exact_sum_of_its_terms(trained):
+    """Base margin: the description driver = trees' n-gram contributions + the text
+    model's terms' part, and that part is exactly sum(coef x tf-idf) / T per class;
+    the text model's intercept / T sits in the base value."""
+    from ml.explain import _stacked_term_shares
+
+    pipe, router, _ = trained
+    frame = _claims(10, seed=10)
+    X = pipe.transform(frame)
+    contribs = router.contributions(X)
+    st = pipe.stack["description"]
+    span = pipe.stack_slice("description")
+    texts = frame["description"].tolist()
+    for i, text in enumerate(texts):
+        own = st.matrix([text])
+        for k, c in enumerate(router.classes):
+            exact = sum(st.term_logits(own, k).values()) / router.temperature
+            np.testing.assert_allclose(contribs[i, k, span].sum(), exact, atol=1e-4)
+            shares = _stacked_term_shares(contribs[i, k], X[i], pipe, "description", text, c)
+            np.testing.assert_allclose(sum(v for _, v in shares), exact, atol=1e-4)
+    # Base = text-model intercept + the trees' expected output (both / T).
+    tree_bias = contribs[:, :, -1] - st.intercept / router.temperature
+    np.testing.assert_allclose(tree_bias, np.tile(tree_bias[0], (len(frame), 1)), atol=1e-4)
 
 
 def test_class_weights_and_refit():
