@@ -114,6 +114,8 @@ def scenarios(session) -> list[tuple[str, dict]]:
         ("sort by confidence, page 20", dict(dept=code, sort=[conf], start=500)),
         ("status + amount + sort amount", dict(dept=code, sort=[amount],
                                                filters={"statuses": ["new"], "amount_min": 1000})),
+        ("closed claims (history, estimate)", dict(dept=code, filters={"statuses": ["closed"]})),
+        ("closed claims, amount >= 1,000", dict(dept=code, filters={"statuses": ["closed"], "amount_min": 1000})),
         ("My work", dict(mine=True)),
         ("My work, sort by confidence", dict(mine=True, sort=[conf])),
         ("My work, description words", dict(mine=True, filters={"search": "bumper"})),
