@@ -144,6 +144,24 @@ def cmd_create_user(args) -> int:
     return 0
 
 
+def cmd_token(args) -> int:
+    from services.api_tokens import create_token, revoke_token, user_by_email
+
+    settings = _settings()
+    factory, url = _factory(settings)
+    _ensure_schema(url)
+    with factory.begin() as session:
+        if args.action == "create":
+            user = user_by_email(session, args.email)
+            row, token = create_token(session, user, name=args.name, scopes=args.scope or [])
+            print(f"token {row.id} for {user.email} ({', '.join(row.scopes)}); shown once, copy it now:")
+            print(token)
+        else:
+            row = revoke_token(session, None, args.id, any_owner=True)
+            print(f"token {row.id} ({row.prefix}...) revoked")
+    return 0
+
+
 def cmd_run(args) -> int:
     from db import migrate
     from jobs import bootstrap
@@ -236,6 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password")
     p.add_argument("--department", action="append", help="department code (repeatable)")
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("token", help="API tokens: create (shown once) or revoke")
+    tok = p.add_subparsers(dest="action", required=True)
+    t = tok.add_parser("create", help="create a token for a user")
+    t.add_argument("--email", required=True)
+    t.add_argument("--name", required=True)
+    t.add_argument("--scope", nargs="+", required=True, help="claims:read claims:write queues:read")
+    t.set_defaults(func=cmd_token)
+    t = tok.add_parser("revoke", help="revoke a token by id")
+    t.add_argument("id", type=int)
+    t.set_defaults(func=cmd_token)
     return parser
 
 

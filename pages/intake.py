@@ -45,28 +45,30 @@ def _control(f: Field):
         return dbc.Input(id=fid, type="date", max=dt.date.today().isoformat(),
                          value=dt.date.today().isoformat() if f.name == "report_date" else None)
     if f.kind == "money":
-        return dbc.Input(id=fid, type="number", min=0, step=0.01, placeholder="e.g. 4200")
+        # No min/max: the browser would blank an out-of-range value and the
+        # server could only say "required"; the server's message is clearer.
+        return dbc.Input(id=fid, type="number", step=0.01, placeholder="e.g. 4200")
     if f.kind == "integer":
-        return dbc.Input(id=fid, type="number", min=f.minimum, max=f.maximum, step=1)
+        return dbc.Input(id=fid, type="number", step=1, placeholder=f"{f.minimum}–{f.maximum:,}")
     if f.name == "description":
         return dbc.Textarea(id=fid, rows=5, maxLength=f.max_len,
                             placeholder="What happened, where, who and what was damaged or hurt?")
     return dbc.Input(id=fid, type="text", maxLength=f.max_len, placeholder=f.hint or None)
 
 
-def _group(f: Field) -> dbc.Col:
+def _group(f: Field, lg: int | None = None) -> dbc.Col:
     label = [f.label, html.Span(" *", className="text-danger") if f.required else None]
     return dbc.Col(html.Div([
         dbc.Label(label, html_for=field_id(f.name), className="small fw-semibold mb-1"),
         _control(f),
         dbc.FormFeedback(id=field_id(f.name) + "-feedback", type="invalid"),
-    ], className="mb-3"), md=12 if f.name in WIDE else 6)
+    ], className="mb-3"), md=12 if f.name in WIDE else 6, lg=lg)
 
 
-def _section(title: str, names: tuple[str, ...]) -> dbc.Card:
+def _section(title: str, names: tuple[str, ...], lg: int | None = None) -> dbc.Card:
     by_name = {f.name: f for f in FIELDS}
     return dbc.Card(dbc.CardBody([html.H5(title, className="card-title"),
-                                  dbc.Row([_group(by_name[n]) for n in names])]), className="shadow-sm mb-4")
+                                  dbc.Row([_group(by_name[n], lg) for n in names])]), className="shadow-sm mb-4")
 
 
 def layout(**_query):
@@ -79,19 +81,15 @@ def layout(**_query):
     return html.Div([
         page_header("New claim", "First notice of loss: stored, scored and routed as soon as you submit.", right=tokens),
         dbc.Row([
-            dbc.Col([
-                _section(*SECTIONS[0]),
-                dbc.Row([dbc.Col(_section(*SECTIONS[1]), lg=6), dbc.Col(_section(*SECTIONS[2]), lg=6)]),
-                html.Div([
-                    dbc.Button("Submit and route", id="intake-submit", color="primary", n_clicks=0, className="me-3"),
-                    html.Span("Fields marked * are required.", className="small text-muted"),
-                ], className="mb-4"),
-            ], xl=7),
-            dbc.Col(dcc.Loading(html.Div(
-                dbc.Card(dbc.CardBody([
-                    html.H5("Where it goes", className="card-title"),
-                    html.P("Submit the claim to see the department the router chose, how confident it is and why.",
-                           className="text-muted mb-0")]), className="shadow-sm"),
-                id="intake-result")), xl=5),
+            dbc.Col(_section(*SECTIONS[0]), lg=6),
+            dbc.Col(_section(*SECTIONS[1]), lg=6),
         ]),
+        _section(*SECTIONS[2], lg=3),
+        html.Div([
+            dbc.Button("Submit and route", id="intake-submit", color="primary", n_clicks=0, className="me-3"),
+            html.Span("Fields marked * are required. The router's decision and its reasons appear below.",
+                      className="small text-muted"),
+        ], className="mb-4"),
+        # Full width: the decision panel's two charts need the room.
+        dcc.Loading(html.Div(id="intake-result")),
     ])
