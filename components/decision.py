@@ -106,10 +106,10 @@ def similar_body(result: dict) -> html.Div:
         return html.P(result.get("note") or "No similar closed claims found.", className="text-muted mb-0")
     rows = [html.Li([
         html.Div([
-            html.A(i["claim_number"], href=f"/claims/{i['claim_number']}", className="claim-link me-2"),
-            dept_badge(i["department"] or "—", i["color"]),
-            html.Span(f"{i['similarity']:.0%} alike", className="small text-muted ms-2"),
-        ]),
+            html.Div([html.A(i["claim_number"], href=f"/claims/{i['claim_number']}", className="claim-link me-2"),
+                      dept_badge(i["department"] or "—", i["color"])]),
+            html.Span(f"{i['similarity']:.0%} alike", className="small text-muted text-nowrap ms-2"),
+        ], className="d-flex justify-content-between align-items-center"),
         html.Div(i["description"], className="small text-muted"),
     ], className="mb-2") for i in items]
     return html.Div([

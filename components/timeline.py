@@ -32,7 +32,7 @@ def timeline_items(items: list[dict]) -> html.Ul | html.P:
             html.Div([html.Span(_when(item["at"]), className="me-2"),
                       html.Span(item["actor"]) if item.get("actor") else None], className="small text-muted"),
             html.Div(item["note"], className="timeline-note small mt-1", style=NOTE) if item.get("note") else None,
-        ], className=f"timeline-item timeline-{item['kind']}", style={"position": "relative", "paddingLeft": "1.3rem"}))
+        ], className=f"timeline-item kind-{item['kind']}", style={"position": "relative", "paddingLeft": "1.3rem"}))
     return html.Ul(out, className="timeline list-unstyled mb-0", id="claim-timeline-list")
 
 

@@ -31,7 +31,7 @@ def _facts(claim) -> dbc.Card:
         ("Loss date", claim.loss_date or "—"), ("Reported", claim.report_date or "—"),
         ("Claimed", money(claim.claimed_amount)), ("Reserve", money(claim.reserve_amount)),
         ("Location", ", ".join(x for x in (claim.state, claim.postcode) if x) or "—"),
-        ("Adjuster", claim.adjuster.name if claim.adjuster else "Unassigned"), ("Source", claim.dataset),
+        ("Source", claim.dataset),
     ]
     return dbc.Card(dbc.CardBody([
         html.H5("Claim facts", className="card-title"),
