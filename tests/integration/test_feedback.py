@@ -275,3 +275,41 @@ def test_status_buttons_and_stale_version_through_the_page(web_app, client_for):
         assert "Traceback" not in json.dumps(body) and "is now" not in json.dumps(body)
     status, body = call_status(client, web_app, claim, "in_review", version="2")
     assert "reload" in json.dumps(body["claim-action-msg"])
+
+
+def test_page_draws_only_the_controls_the_user_may_use(web_app, client_for):
+    from tests.webutil import render_page
+
+    claim = web_claim(web_app)
+    _, viewer = render_page(client_for("viewer"), f"/claims/{claim['number']}")
+    assert "Routing decision" in viewer and "History" in viewer
+    for control in ("fb-submit", "note-submit", "Assign to me", "Mark assigned"):
+        assert control not in viewer, control
+    _, adjuster = render_page(client_for("adjuster"), f"/claims/{claim['number']}")
+    for control in ("fb-submit", "note-submit", "Assign to me", "Mark assigned", "claim-counterfactual",
+                    "claim-similar"):
+        assert control in adjuster, control
+    assert "Close claim" not in adjuster and "Reopen" not in adjuster
+
+
+def test_counterfactual_and_similar_claims_callback(web_app, client_for):
+    claim = web_claim(web_app)
+    response = client_for("adjuster").post("/_dash-update-component", json={
+        "output": _key(web_app, "claim-counterfactual.children"),
+        "outputs": [{"id": "claim-counterfactual", "property": "children"},
+                    {"id": "claim-similar", "property": "children"}],
+        "inputs": [{"id": "claim-key", "property": "data", "value": claim["number"]}],
+        "state": [], "changedPropIds": ["claim-key.data"],
+    })
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "small changes of this claim" in text and "alike" in text
+    foreign = web_claim(web_app, dept="WORKERS_COMP")
+    response = client_for("adjuster").post("/_dash-update-component", json={
+        "output": _key(web_app, "claim-counterfactual.children"),
+        "outputs": [{"id": "claim-counterfactual", "property": "children"},
+                    {"id": "claim-similar", "property": "children"}],
+        "inputs": [{"id": "claim-key", "property": "data", "value": foreign["number"]}],
+        "state": [], "changedPropIds": ["claim-key.data"],
+    })
+    assert "Not available" in response.get_data(as_text=True)
