@@ -253,3 +253,37 @@ def test_token_length_option_drops_one_character_tokens_and_round_trips():
     assert again.min_token_length == 2 and again.terms == vec.terms
     old = {k: v for k, v in vec.to_dict().items() if k != "min_token_length"}
     assert TextVectorizer.from_dict(old).min_token_length == 1  # older schemas kept every token
+
+
+def test_small_frames_transform_exactly_like_large_ones():
+    """Intake scores one claim at a time through a row-by-row fast path; it must
+    match the vectorised path value for value, including messy inputs."""
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    from ml.features import SMALL_FRAME, FeaturePipeline
+
+    spec = [{"name": "line_of_business", "kind": "categorical"}, {"name": "claimed_amount", "kind": "numeric"},
+            {"name": "loss_date", "kind": "date"}, {"name": "report_date", "kind": "date"},
+            {"name": "injury_reported", "kind": "categorical"}, {"name": "description", "kind": "text"}]
+    rows = [
+        {"line_of_business": "auto", "claimed_amount": 1200.5, "loss_date": dt.date(2025, 1, 3),
+         "report_date": dt.date(2025, 1, 9), "injury_reported": True, "description": "cracked windshield"},
+        {"line_of_business": " property ", "claimed_amount": "980", "loss_date": "2025-02-28",
+         "report_date": None, "injury_reported": "False", "description": "roof leak"},
+        {"line_of_business": None, "claimed_amount": "n/a", "loss_date": None, "report_date": "2025-03-01",
+         "injury_reported": None, "description": ""},
+        {"line_of_business": "unknown-line", "claimed_amount": None, "loss_date": pd.NaT,
+         "report_date": dt.date(2025, 3, 5), "injury_reported": False, "description": None},
+    ] * 3
+    frame = pd.DataFrame(rows)
+    pipe = FeaturePipeline(spec)
+    pipe.fit(frame)
+    assert len(frame) > SMALL_FRAME
+    big = pipe.transform(frame).toarray()
+    for i in range(len(frame)):
+        one = pipe.transform(frame.iloc[[i]]).toarray()
+        np.testing.assert_array_equal(np.isnan(one[0]), np.isnan(big[i]))
+        np.testing.assert_allclose(np.nan_to_num(one[0], nan=-1), np.nan_to_num(big[i], nan=-1))
