@@ -127,10 +127,10 @@ def insight_cards() -> dbc.Row:
             html.H5("What would change the decision", className="card-title"),
             dcc.Loading(html.Div(html.Span("Working it out…", className="text-muted small"),
                                  id="claim-counterfactual"), type="dot"),
-        ]), className="shadow-sm h-100"), lg=6, className="mb-4"),
+        ]), className="shadow-sm"), lg=6, className="mb-4"),
         dbc.Col(dbc.Card(dbc.CardBody([
             html.H5("Similar past claims", className="card-title"),
             dcc.Loading(html.Div(html.Span("Looking…", className="text-muted small"), id="claim-similar"),
                         type="dot"),
-        ]), className="shadow-sm h-100"), lg=6, className="mb-4"),
+        ]), className="shadow-sm"), lg=6, className="mb-4"),
     ])
