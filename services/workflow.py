@@ -104,8 +104,11 @@ def _transition_problem(user, claim: Claim, to_status: str) -> str | None:
         return (f"A claim cannot go from {STATUS_LABELS.get(claim.status, claim.status)} "
                 f"to {STATUS_LABELS.get(to_status, to_status)}.")
     if not can_act(user, claim, perm):
-        return ("Only managers can reopen a closed claim." if perm is Perm.REASSIGN
-                else "You can change the status only of claims in your own departments.")
+        if perm is Perm.REASSIGN:
+            return "Only managers can reopen a closed claim."
+        if not user.can(perm):
+            return "Your role cannot change a claim's status."
+        return "You can change the status only of claims in your own departments."
     if to_status == "closed" and (claim.department is None or claim.department.is_triage):
         return "Route the claim to a department before closing it (it is still in Triage)."
     if (claim.adjuster_id not in (None, user.id) and not user.can(Perm.REASSIGN)
