@@ -19,8 +19,10 @@ def _open_count(page, code: str) -> int:
 
 def _choose(page, dropdown_id: str, text: str) -> None:
     page.click(f"#{dropdown_id}")
-    page.keyboard.type(text)
-    page.keyboard.press("Enter")
+    page.locator(".dash-dropdown-option", has_text=text).first.click()
+    page.wait_for_function(f"document.querySelector('#{dropdown_id}').innerText.includes({text!r})",
+                           timeout=10000)
+    page.keyboard.press("Escape")
 
 
 def test_manager_moves_ten_claims_and_workload_follows(page, live_server, web_app):
@@ -49,8 +51,8 @@ def test_manager_moves_ten_claims_and_workload_follows(page, live_server, web_ap
     page.fill("#reassign-comment", "Injury claims filed under property")
     screenshot(page, "reassign")
     page.click("#reassign-move")
-    page.wait_for_selector("#reassign-success", timeout=15000)
-    assert page.inner_text("#reassign-success") == "Moved 10 claims to LIABILITY."
+    page.wait_for_selector("#reassign-result .alert", timeout=15000)
+    assert page.inner_text("#reassign-result") == "Moved 10 claims to LIABILITY."
     page.wait_for_function("[...document.querySelectorAll('#reassign-grid .ag-cell[col-id=department]')]"
                            ".filter(c => c.innerText === 'LIABILITY').length >= 10", timeout=15000)
     screenshot(page, "reassign-moved")
