@@ -59,3 +59,13 @@ def screenshot(page, name: str) -> None:
     if os.environ.get("SCOPE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def choose_option(page, dropdown_id: str, text: str) -> None:
+    """Pick a Dash dropdown option by clicking it (typing + Enter can fire before
+    the options are filtered) and wait until the dropdown shows it."""
+    page.click(f"#{dropdown_id}")
+    page.locator(".dash-dropdown-option", has_text=text).first.click()
+    page.wait_for_function(f"document.querySelector('#{dropdown_id}').innerText.includes({text!r})",
+                           timeout=10000)
+    page.keyboard.press("Escape")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import choose_option, screenshot
 from tests.browser.test_claim_flow import sign_in, wait_for_charts
 from tests.integration.test_reassignment import web_adjuster, web_claims
 
@@ -15,14 +15,6 @@ pytestmark = pytest.mark.browser
 def _open_count(page, code: str) -> int:
     page.wait_for_selector(f"#workload-open-{code}", timeout=15000)
     return int(page.inner_text(f"#workload-open-{code}").replace(",", ""))
-
-
-def _choose(page, dropdown_id: str, text: str) -> None:
-    page.click(f"#{dropdown_id}")
-    page.locator(".dash-dropdown-option", has_text=text).first.click()
-    page.wait_for_function(f"document.querySelector('#{dropdown_id}').innerText.includes({text!r})",
-                           timeout=10000)
-    page.keyboard.press("Escape")
 
 
 def test_manager_moves_ten_claims_and_workload_follows(page, live_server, web_app):
@@ -45,9 +37,9 @@ def test_manager_moves_ten_claims_and_workload_follows(page, live_server, web_ap
     page.locator("#reassign-grid .ag-header-select-all input").first.check()
     page.wait_for_function("document.querySelector('#reassign-selected').innerText.startsWith('10 selected')",
                            timeout=15000)
-    _choose(page, "reassign-target-dept", "Liability")
+    choose_option(page, "reassign-target-dept", "Liability")
     page.wait_for_selector(".suggestion", timeout=15000)
-    _choose(page, "reassign-reason", "MISROUTED")
+    choose_option(page, "reassign-reason", "MISROUTED")
     page.fill("#reassign-comment", "Injury claims filed under property")
     screenshot(page, "reassign")
     page.click("#reassign-move")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import choose_option, screenshot
 from tests.browser.test_claim_flow import sign_in
 
 pytestmark = pytest.mark.browser
@@ -16,13 +16,6 @@ def count_of(page) -> int:
     match = COUNT.search(page.inner_text("#queue-status"))
     assert match, page.inner_text("#queue-status")
     return int(match.group(2).replace(",", ""))
-
-
-def pick(page, dropdown_id: str, label: str) -> None:
-    page.click(f"#{dropdown_id}")
-    page.keyboard.type(label)
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
 
 
 def wait_status(page, text: str) -> None:
@@ -41,7 +34,7 @@ def test_adjuster_filters_saves_and_reapplies(page, live_server):
     wait_status(page, "open claims")
     everything = count_of(page)
 
-    pick(page, "qf-statuses", "Assigned")
+    choose_option(page, "qf-statuses", "Assigned")
     page.fill("#qf-amount-min", "500")
     page.click("#qf-apply")
     wait_status(page, "status Assigned")
@@ -61,7 +54,7 @@ def test_adjuster_filters_saves_and_reapplies(page, live_server):
     page.wait_for_selector(".claim-link", timeout=15000)
     wait_status(page, "open claims")
     assert count_of(page) == everything
-    pick(page, "qf-saved", "Assigned over 500")
+    choose_option(page, "qf-saved", "Assigned over 500")
     wait_status(page, "status Assigned")
     assert count_of(page) == filtered
     assert page.input_value("#qf-amount-min") == "500"
@@ -83,7 +76,7 @@ def test_queue_and_my_work_pages(page, live_server):
     page.wait_for_selector(".claim-link", timeout=15000)
     wait_status(page, "assigned to you")
     assert count_of(page) > 0
-    pick(page, "qf-confidence", "High")
+    choose_option(page, "qf-confidence", "High")
     page.click("#qf-apply")
     wait_status(page, "confidence high")
     screenshot(page, "my_work")
