@@ -1,5 +1,6 @@
 """Read models for the claim page: the claim, its stored routing decision
-(exactly as decided, whatever the champion is now), parties and history."""
+(exactly as decided, whatever the champion is now) and its parties. The
+history comes from services.workflow.timeline."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Claim, ClaimEvent, Department, ModelVersion, Party, RoutingDecision, User
+from db.models import Claim, Department, ModelVersion, Party, RoutingDecision
 from services.access import AccessDenied, NotFound, can_see_department
 
 CLAIM_NUMBER_MAX = 40
@@ -37,7 +38,6 @@ class ClaimView:
     departments: dict[str, Department]
     decision: DecisionView | None
     parties: list[Party] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)
 
 
 def get_claim_view(session: Session, user, claim_number: str) -> ClaimView:
@@ -68,16 +68,5 @@ def get_claim_view(session: Session, user, claim_number: str) -> ClaimView:
             shap_values=d.shap_values, shap_method=d.shap_method, drivers=d.drivers, features=d.features,
         )
     parties = list(session.scalars(select(Party).where(Party.claim_id == claim.id).order_by(Party.id).limit(50)))
-    events = []
-    for ev, actor in session.execute(
-        select(ClaimEvent, User.name).outerjoin(User, User.id == ClaimEvent.actor_id)
-        .where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.at, ClaimEvent.id).limit(200)
-    ):
-        events.append({
-            "at": ev.at.strftime("%Y-%m-%d %H:%M"), "kind": ev.kind, "actor": actor or "SCOPE",
-            "to_department": by_id[ev.to_department_id].name if ev.to_department_id in by_id else None,
-            "from_department": by_id[ev.from_department_id].name if ev.from_department_id in by_id else None,
-            "to_status": ev.to_status, "reason": ev.reason, "note": ev.note,
-        })
     return ClaimView(claim=claim, department=claim.department, departments=departments,
-                     decision=decision, parties=parties, events=events)
+                     decision=decision, parties=parties)
