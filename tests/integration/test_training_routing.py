@@ -14,14 +14,11 @@ from services.datasets import ensure_dataset
 from services.departments import department_ids
 from services.routing import has_champion, load_champion, route_claims, route_unscored
 from services.training import train_dataset
+from tests.specs import BASIC_SPEC
 
 DATASET = "itest_router"
 SPEC = [
-    {"name": "description", "kind": "text"},
-    {"name": "line_of_business", "kind": "categorical"},
-    {"name": "claimed_amount", "kind": "numeric"},
-    {"name": "loss_date", "kind": "date"},
-    {"name": "report_date", "kind": "date"},
+    *BASIC_SPEC,
     {"name": "vehicle_count", "kind": "numeric"},  # a key of claims.extra
 ]
 # An easy pattern: the description's words (with the odd typo) name the department.
@@ -84,7 +81,8 @@ def test_first_model_is_promoted_and_routes_with_explanations(db_session, datase
     assert result["model_version"].startswith(f"{DATASET}-20250701000000-")
     mv = db_session.scalar(select(ModelVersion).where(ModelVersion.version == result["model_version"]))
     assert mv.status == "champion" and mv.params["temperature"] > 0 and mv.artifact[:1] == b"{"
-    actions = db_session.scalars(select(AuditLog.action).where(AuditLog.target_type == "model_version", AuditLog.target_id == str(mv.id))).all()
+    actions = db_session.scalars(select(AuditLog.action).where(
+        AuditLog.target_type == "model_version", AuditLog.target_id == str(mv.id))).all()
     assert sorted(actions) == ["model.promote", "model.train"]
     assert has_champion(db_session, dataset) and load_champion(db_session, dataset).model_version_id == mv.id
 

@@ -9,14 +9,9 @@ from ml.counterfactual import Change, apply, search, single_changes, word_candid
 from ml.features import FeaturePipeline
 from ml.neighbours import leaf_embedding, nearest
 from ml.router import train_router
+from tests.specs import BASIC_SPEC
 
-SPEC = [
-    {"name": "description", "kind": "text"},
-    {"name": "line_of_business", "kind": "categorical"},
-    {"name": "claimed_amount", "kind": "numeric"},
-    {"name": "loss_date", "kind": "date"},
-    {"name": "report_date", "kind": "date"},
-]
+SPEC = BASIC_SPEC
 WORDS = {"AUTO_GLASS": "windshield", "PROPERTY": "roof", "LIABILITY": "slipped"}
 
 

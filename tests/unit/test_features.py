@@ -11,14 +11,9 @@ import pytest
 from ml.features import LAG_FEATURE, FeaturePipeline
 from ml.stacking import TextStacker
 from ml.text import TextVectorizer, term_words
+from tests.specs import BASIC_SPEC
 
-SPEC = [
-    {"name": "description", "kind": "text"},
-    {"name": "line_of_business", "kind": "categorical"},
-    {"name": "claimed_amount", "kind": "numeric"},
-    {"name": "loss_date", "kind": "date"},
-    {"name": "report_date", "kind": "date"},
-]
+SPEC = BASIC_SPEC
 
 
 def _frame() -> pd.DataFrame:

@@ -13,14 +13,9 @@ from ml.features import FeaturePipeline
 from ml.metrics import classification_report, expected_calibration_error, majority_baseline
 from ml.router import TRIAGE, Router, class_weights, route, train_router
 from ml.text import meaningful, words
+from tests.specs import BASIC_SPEC
 
-SPEC = [
-    {"name": "description", "kind": "text"},
-    {"name": "line_of_business", "kind": "categorical"},
-    {"name": "claimed_amount", "kind": "numeric"},
-    {"name": "loss_date", "kind": "date"},
-    {"name": "report_date", "kind": "date"},
-]
+SPEC = BASIC_SPEC
 PHRASES = {
     "AUTO_GLASS": ["cracked windshield", "windshield chip", "side window glass broken"],
     "PROPERTY": ["roof leak after storm", "burst pipe in kitchen", "hail damage to roof"],
