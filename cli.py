@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = tok.add_parser("create", help="create a token for a user")
     t.add_argument("--email", required=True)
     t.add_argument("--name", required=True)
-    t.add_argument("--scope", nargs="+", required=True, help="claims:read claims:write queues:read")
+    t.add_argument("--scope", nargs="+", action="extend", required=True, help="claims:read claims:write queues:read")
     t.set_defaults(func=cmd_token)
     t = tok.add_parser("revoke", help="revoke a token by id")
     t.add_argument("id", type=int)

@@ -58,7 +58,7 @@ def decision_panel(decision, departments: dict) -> html.Div:
     method = "exact TreeSHAP" if decision.shap_method == "exact" else "approximate (Saabas) attributions, computed in bulk"
     meta = html.Div([
         html.Span(f"Model {decision.model_version}", className="me-3", id="decision-model-version"),
-        html.Span(f"decided {decision.decided_at}", className="me-3"),
+        html.Span(f"decided {decision.decided_at_text}", className="me-3"),
         html.Span(method),
     ], className="small text-muted mt-2")
     reasons = [html.Li(d.get("text", ""), className="mb-1") for d in (decision.drivers or []) if d.get("text")]

@@ -3,6 +3,8 @@
 history comes from services.workflow.timeline."""
 from __future__ import annotations
 
+import datetime as dt
+
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -19,7 +21,7 @@ class DecisionView:
     id: int
     model_version: str
     model_status: str
-    decided_at: str
+    decided_at: dt.datetime
     predicted: str
     routed: str
     confidence: float
@@ -29,6 +31,10 @@ class DecisionView:
     shap_method: str
     drivers: list[dict]
     features: dict
+
+    @property
+    def decided_at_text(self) -> str:
+        return self.decided_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass
@@ -62,7 +68,7 @@ def get_claim_view(session: Session, user, claim_number: str) -> ClaimView:
         d, version, status = decision_row
         decision = DecisionView(
             id=d.id, model_version=version, model_status=status,
-            decided_at=d.decided_at.strftime("%Y-%m-%d %H:%M UTC"),
+            decided_at=d.decided_at,
             predicted=by_id[d.predicted_department_id].code, routed=by_id[d.routed_department_id].code,
             confidence=d.confidence, threshold=d.threshold, probabilities=d.probabilities,
             shap_values=d.shap_values, shap_method=d.shap_method, drivers=d.drivers, features=d.features,

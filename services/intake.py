@@ -288,7 +288,7 @@ def latest_decisions(session: Session, claim_ids: list[int]) -> dict[int, Decisi
             .where(RoutingDecision.id.in_(latest))):
         out[d.claim_id] = DecisionView(
             id=d.id, model_version=version, model_status=status,
-            decided_at=d.decided_at.strftime("%Y-%m-%d %H:%M UTC"),
+            decided_at=d.decided_at,
             predicted=by_id[d.predicted_department_id], routed=by_id[d.routed_department_id],
             confidence=d.confidence, threshold=d.threshold, probabilities=d.probabilities,
             shap_values=d.shap_values, shap_method=d.shap_method, drivers=d.drivers, features=d.features)
@@ -316,7 +316,7 @@ def _decision_json(d: DecisionView, names: dict[str, str]) -> dict:
             "predicted_department": d.predicted, "confidence": round(float(d.confidence), 4),
             "threshold": d.threshold, "probabilities": {k: round(float(v), 4) for k, v in d.probabilities.items()},
             "drivers": [x.get("text") for x in (d.drivers or []) if x.get("text")],
-            "model_version": d.model_version, "shap_method": d.shap_method, "decided_at": d.decided_at}
+            "model_version": d.model_version, "shap_method": d.shap_method, "decided_at": d.decided_at.isoformat()}
 
 
 def result_json(result: IntakeResult, *, detail: bool = True, names: dict[str, str] | None = None) -> dict:

@@ -63,7 +63,7 @@ def document() -> dict:
         "threshold": {"type": "number"}, "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
         "drivers": {"type": "array", "items": {"type": "string"}}, "model_version": {"type": "string"},
         "shap_method": {"type": "string", "enum": ["exact", "approx"]},
-        "decided_at": {"type": "string", "description": "YYYY-MM-DD HH:MM UTC"}}}
+        "decided_at": {"type": "string", "format": "date-time"}}}
     created = {"type": "object", "properties": {
         "claim_number": {"type": "string"}, "status": {"type": "string"}, "dataset": {"type": "string"},
         "department": {"type": ["string", "null"]}, "department_name": {"type": ["string", "null"]},
