@@ -45,3 +45,14 @@ def test_unknown_dataset_training_fails_cleanly(database_url):
     result = scope("train", "--dataset", "no_such_dataset", database_url=database_url)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and result.stderr.startswith("scope: error:")
+
+
+def test_token_create_takes_repeated_scopes_and_prints_the_token_once(database_url):
+    made = scope("create-user", "--email", "token.cli@scope.example", "--role", "adjuster",
+                 "--password", "a-long-password-2", database_url=database_url)
+    assert made.returncode == 0, made.stderr
+    result = scope("token", "create", "--email", "token.cli@scope.example", "--name", "ci",
+                   "--scope", "claims:read", "--scope", "claims:write", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert "claims:read, claims:write" in result.stdout
+    assert result.stdout.count("scope_") == 1
