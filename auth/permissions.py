@@ -19,6 +19,8 @@ class Perm(str, Enum):
     MANAGE_MODELS = "models:manage"
     MANAGE_USERS = "users:manage"
     VIEW_AUDIT = "audit:view"
+    VIEW_DASHBOARDS = "dashboards:view"
+    MANAGE_JOBS = "jobs:manage"
 
 
 _ADJUSTER = frozenset({
@@ -27,9 +29,10 @@ _ADJUSTER = frozenset({
 })
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
-    "viewer": frozenset({Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.VIEW_ALL_DEPARTMENTS}),
+    "viewer": frozenset({Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.VIEW_ALL_DEPARTMENTS, Perm.VIEW_DASHBOARDS}),
     "adjuster": _ADJUSTER,
-    "manager": _ADJUSTER | {Perm.VIEW_ALL_DEPARTMENTS, Perm.REASSIGN, Perm.VIEW_WORKLOAD, Perm.VIEW_MODELS},
+    "manager": _ADJUSTER | {Perm.VIEW_ALL_DEPARTMENTS, Perm.REASSIGN, Perm.VIEW_WORKLOAD, Perm.VIEW_MODELS,
+                              Perm.VIEW_DASHBOARDS},
     "admin": frozenset(Perm),
 }
 

@@ -16,7 +16,9 @@ NAV = (
     ("New claim", "/intake", Perm.CREATE_CLAIMS),
     ("Reassign", "/reassign", Perm.REASSIGN),
     ("Workload", "/workload", Perm.VIEW_WORKLOAD),
+    ("Dashboard", "/dashboard", Perm.VIEW_DASHBOARDS),
     ("Models", "/models", Perm.VIEW_MODELS),
+    ("Jobs", "/admin/jobs", Perm.MANAGE_JOBS),
 )
 ROLE_LABELS = {"admin": "Admin", "manager": "Manager", "adjuster": "Adjuster", "viewer": "Viewer"}
 

@@ -354,3 +354,27 @@ class IdempotencyKey(Base):
     response_body: Mapped[dict | None] = mapped_column(JSONB)
     created_at: Mapped[dt.datetime] = _now_col()
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobRun(Base):
+    """One run of a scheduled job: what ran, when, how it ended, how much it touched."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        Index("ix_job_runs_job_started", "job", "started_at"),
+        UniqueConstraint("job", "slot", name="uq_job_runs_job_slot"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job: Mapped[str] = mapped_column(String(60))
+    # The schedule slot this run serves (e.g. the minute it was due); manual runs
+    # get a unique slot. Unique per job, so two schedulers cannot both run a slot.
+    slot: Mapped[str] = mapped_column(String(60))
+    triggered_by: Mapped[str] = mapped_column(String(254), server_default="scheduler")
+    status: Mapped[str] = mapped_column(String(12), server_default="running")
+    started_at: Mapped[dt.datetime] = _now_col()
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(120))
