@@ -378,3 +378,52 @@ class JobRun(Base):
     detail: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     error: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str | None] = mapped_column(String(120))
+
+
+class KpiDaily(Base):
+    """Executive KPI rollup, one row per (day, department, line of business, region).
+
+    Rebuilt by ``services.aggregates.refresh``. Each measure is counted on the day it
+    happened: intake measures (received, amounts, fraud, routed, reassigned) on the
+    report date, closure measures (closed, accuracy, cycle time, SLA breaches) on the
+    closing date, feedback on the day it was given."""
+
+    __tablename__ = "kpi_daily"
+    __table_args__ = (Index("ix_kpi_daily_day", "day"), Index("ix_kpi_daily_department_day", "department_id", "day"))
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    line_of_business: Mapped[str | None] = mapped_column(String(40))
+    region: Mapped[str | None] = mapped_column(String(60))
+    received: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed: Mapped[int] = mapped_column(Integer, server_default="0")
+    reserve_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2), server_default="0")
+    paid_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2), server_default="0")
+    claimed_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2), server_default="0")
+    fraud_flagged: Mapped[int] = mapped_column(Integer, server_default="0")
+    routed: Mapped[int] = mapped_column(Integer, server_default="0")
+    auto_routed: Mapped[int] = mapped_column(Integer, server_default="0")
+    reassigned: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed_routed: Mapped[int] = mapped_column(Integer, server_default="0")
+    routed_correct: Mapped[int] = mapped_column(Integer, server_default="0")
+    feedback_total: Mapped[int] = mapped_column(Integer, server_default="0")
+    feedback_agree: Mapped[int] = mapped_column(Integer, server_default="0")
+    cycle_days_sum: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cycle_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    sla_breaches: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class KpiCycleHistogram(Base):
+    """Closed claims per closing day and whole cycle days (capped), so median and p90
+    cycle times over any filter come from a few hundred rows, not the claims table."""
+
+    __tablename__ = "kpi_cycle_histogram"
+    __table_args__ = (Index("ix_kpi_cycle_histogram_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    line_of_business: Mapped[str | None] = mapped_column(String(40))
+    cycle_days: Mapped[int] = mapped_column(Integer)
+    claims: Mapped[int] = mapped_column(Integer)

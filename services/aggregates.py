@@ -1,0 +1,340 @@
+"""Executive KPI rollups and the dashboard's reads over them.
+
+``refresh`` rebuilds ``kpi_daily`` and ``kpi_cycle_histogram`` with a full,
+set-based recompute (delete + INSERT ... SELECT) inside the caller's transaction.
+Full rather than incremental on purpose: a claim that moves department or closes
+changes rows of days long past, and one GROUP BY pass over the claims stays a few
+seconds at a million claims, well inside the 5-minute schedule. Readers keep
+seeing the previous rollup until the caller commits (DELETE, not TRUNCATE), and an
+advisory lock makes two concurrent refreshes run one after the other.
+
+Definitions (the dashboard and its tests rely on them):
+- received: claims by report date (creation date when the report date is missing).
+- closed: claims with status closed, by closing date (report date for legacy
+  closed claims without a closing time).
+- cycle time: whole days from report date to closing date, for claims with a
+  closing time; the histogram caps it at ``CYCLE_CAP`` days.
+- SLA breach: a claim closed after more than ``SLA_DAYS`` days, counted on its
+  closing day.
+- open backlog at a day: claims received up to that day minus claims closed up to it.
+- routed: claims with a routing decision; auto-routed: the latest decision sent
+  it to a department that is not triage (confidence at or above its threshold).
+- routing accuracy: closed claims whose latest decision's routed department is
+  their final department, over closed claims with a decision.
+- reassigned: claims with at least one "moved" event (on their report date).
+- agreement: latest verdict per user per decision, on the day it was given.
+Amounts (reserve, paid, claimed) belong to the report date.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import Date, and_, cast, func, select, text
+from sqlalchemy.orm import Session
+
+from db.models import Claim, Department, KpiCycleHistogram, KpiDaily
+
+SLA_DAYS = 30
+CYCLE_CAP = 366
+DRILL_LIMIT = 200
+MAX_RANGE_DAYS = 3 * 366
+_LOCK_KEY = 740_021_001  # advisory lock id for the refresh
+
+_REFRESH_DAILY = text(f"""
+WITH latest AS (
+    SELECT DISTINCT ON (rd.claim_id) rd.claim_id, rd.routed_department_id, NOT d.is_triage AS auto
+    FROM routing_decisions rd JOIN departments d ON d.id = rd.routed_department_id
+    ORDER BY rd.claim_id, rd.id DESC
+), moved AS (
+    SELECT DISTINCT claim_id FROM claim_events WHERE kind = 'moved'
+), base AS (
+    SELECT c.id, c.department_id, c.line_of_business, c.region, c.reserve_amount, c.paid_amount,
+           c.claimed_amount, c.fraud_label,
+           coalesce(c.report_date, c.created_at::date) AS rday,
+           CASE WHEN c.status = 'closed'
+                THEN coalesce(c.closed_at::date, c.report_date, c.created_at::date) END AS cday,
+           CASE WHEN c.status = 'closed' AND c.closed_at IS NOT NULL
+                THEN greatest(c.closed_at::date - coalesce(c.report_date, c.created_at::date), 0) END AS cycle,
+           l.routed_department_id, l.auto, (m.claim_id IS NOT NULL) AS moved
+    FROM claims c LEFT JOIN latest l ON l.claim_id = c.id LEFT JOIN moved m ON m.claim_id = c.id
+), fb AS (
+    SELECT DISTINCT ON (f.user_id, f.decision_id) f.claim_id, f.agrees, f.created_at::date AS fday
+    FROM routing_feedback f ORDER BY f.user_id, f.decision_id, f.id DESC
+), parts AS (
+    SELECT rday AS day, department_id, line_of_business, region,
+           count(*) AS received, 0 AS closed,
+           coalesce(sum(reserve_amount), 0) AS reserve_sum, coalesce(sum(paid_amount), 0) AS paid_sum,
+           coalesce(sum(claimed_amount), 0) AS claimed_sum,
+           count(*) FILTER (WHERE fraud_label) AS fraud_flagged,
+           count(routed_department_id) AS routed, count(*) FILTER (WHERE auto) AS auto_routed,
+           count(*) FILTER (WHERE moved) AS reassigned,
+           0 AS closed_routed, 0 AS routed_correct, 0 AS feedback_total, 0 AS feedback_agree,
+           0 AS cycle_days_sum, 0 AS cycle_count, 0 AS sla_breaches
+    FROM base GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT cday, department_id, line_of_business, region, 0, count(*), 0, 0, 0, 0, 0, 0, 0,
+           count(routed_department_id),
+           count(*) FILTER (WHERE routed_department_id = department_id),
+           0, 0, coalesce(sum(cycle), 0), count(cycle), count(*) FILTER (WHERE cycle > {SLA_DAYS})
+    FROM base WHERE cday IS NOT NULL GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT fb.fday, c.department_id, c.line_of_business, c.region, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+           count(*), count(*) FILTER (WHERE fb.agrees), 0, 0, 0
+    FROM fb JOIN claims c ON c.id = fb.claim_id GROUP BY 1, 2, 3, 4
+)
+INSERT INTO kpi_daily (day, department_id, line_of_business, region, received, closed, reserve_sum,
+                       paid_sum, claimed_sum, fraud_flagged, routed, auto_routed, reassigned,
+                       closed_routed, routed_correct, feedback_total, feedback_agree, cycle_days_sum,
+                       cycle_count, sla_breaches)
+SELECT day, department_id, line_of_business, region, sum(received), sum(closed), sum(reserve_sum),
+       sum(paid_sum), sum(claimed_sum), sum(fraud_flagged), sum(routed), sum(auto_routed),
+       sum(reassigned), sum(closed_routed), sum(routed_correct), sum(feedback_total),
+       sum(feedback_agree), sum(cycle_days_sum), sum(cycle_count), sum(sla_breaches)
+FROM parts GROUP BY 1, 2, 3, 4
+""")
+
+_REFRESH_HISTOGRAM = text(f"""
+INSERT INTO kpi_cycle_histogram (day, department_id, line_of_business, cycle_days, claims)
+SELECT closed_at::date, department_id, line_of_business,
+       least(greatest(closed_at::date - coalesce(report_date, created_at::date), 0), {CYCLE_CAP}),
+       count(*)
+FROM claims WHERE status = 'closed' AND closed_at IS NOT NULL
+GROUP BY 1, 2, 3, 4
+""")
+
+
+def refresh(session: Session) -> int:
+    """Rebuild the rollups (full recompute, idempotent); returns the rows written."""
+    session.flush()
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    session.execute(text("DELETE FROM kpi_daily"))
+    session.execute(text("DELETE FROM kpi_cycle_histogram"))
+    daily = session.execute(_REFRESH_DAILY).rowcount
+    histogram = session.execute(_REFRESH_HISTOGRAM).rowcount
+    return int(daily) + int(histogram)
+
+
+# ---------------------------------------------------------------- filters
+
+class FilterError(ValueError):
+    """A dashboard filter that is not a valid value (shown to the user as is)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: dt.date
+    end: dt.date
+    department_id: int | None = None
+    line_of_business: str | None = None
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> "Filters":
+        """The period of equal length just before this one."""
+        end = self.start - dt.timedelta(days=1)
+        return Filters(end - dt.timedelta(days=self.days - 1), end, self.department_id, self.line_of_business)
+
+
+def data_bounds(session: Session) -> tuple[dt.date, dt.date] | None:
+    lo, hi = session.execute(select(func.min(KpiDaily.day), func.max(KpiDaily.day))).one()
+    return (lo, hi) if hi is not None else None
+
+
+def filter_options(session: Session) -> dict:
+    departments = session.scalars(select(Department).where(Department.active.is_(True))
+                                  .order_by(Department.name)).all()
+    lines = [v for v in session.scalars(select(KpiDaily.line_of_business).distinct()
+                                        .where(KpiDaily.line_of_business.is_not(None))
+                                        .order_by(KpiDaily.line_of_business))]
+    return {"departments": [{"id": d.id, "code": d.code, "name": d.name, "color": d.color} for d in departments],
+            "lines": lines}
+
+
+def default_filters(session: Session) -> Filters:
+    """The last 90 days of data the rollup holds (not of today's date)."""
+    bounds = data_bounds(session)
+    end = bounds[1] if bounds else dt.date.today()
+    return Filters(end - dt.timedelta(days=89), end)
+
+
+def _date(value, name: str) -> dt.date:
+    if not isinstance(value, str) or len(value) > 10:
+        raise FilterError(f"{name} must be a date like 2026-10-31.")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise FilterError(f"{name} must be a date like 2026-10-31.") from None
+
+
+def parse_filters(session: Session, raw: dict) -> Filters:
+    """Validate filters from the URL or the controls; raises FilterError with a message."""
+    if not isinstance(raw, dict):
+        raise FilterError("Filters must be a set of named values.")
+    default = default_filters(session)
+    start = _date(raw["start"], "Start date") if raw.get("start") else default.start
+    end = _date(raw["end"], "End date") if raw.get("end") else default.end
+    if start > end:
+        raise FilterError("The start date must not be after the end date.")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise FilterError(f"Choose a range of at most {MAX_RANGE_DAYS} days.")
+    department_id = None
+    code = raw.get("department")
+    if code not in (None, ""):
+        if not isinstance(code, str) or len(code) > 40:
+            raise FilterError("Unknown department.")
+        department_id = session.scalar(select(Department.id).where(Department.code == code))
+        if department_id is None:
+            raise FilterError("Unknown department.")
+    line = raw.get("line")
+    if line in (None, ""):
+        line = None
+    elif not isinstance(line, str) or len(line) > 40 or line not in filter_options(session)["lines"]:
+        raise FilterError("Unknown line of business.")
+    return Filters(start, end, department_id, line)
+
+
+# ---------------------------------------------------------------- reads
+
+_SUMS = ("received", "closed", "reserve_sum", "paid_sum", "claimed_sum", "fraud_flagged", "routed",
+         "auto_routed", "reassigned", "closed_routed", "routed_correct", "feedback_total", "feedback_agree",
+         "cycle_days_sum", "cycle_count", "sla_breaches")
+
+
+def _dims(f: Filters, model=KpiDaily) -> list:
+    where = []
+    if f.department_id is not None:
+        where.append(model.department_id == f.department_id)
+    if f.line_of_business is not None:
+        where.append(model.line_of_business == f.line_of_business)
+    return where
+
+
+def _in_period(f: Filters, model=KpiDaily) -> list:
+    return [model.day >= f.start, model.day <= f.end, *_dims(f, model)]
+
+
+def _ratio(num, den) -> float | None:
+    return (num / den) if den else None
+
+
+def percentile_from_histogram(histogram: list[tuple[int, int]], q: float) -> float | None:
+    """Nearest-rank percentile over (value, count) pairs."""
+    total = sum(n for _, n in histogram)
+    if not total:
+        return None
+    rank = max(1, -(-int(q * total * 1000) // 1000))  # ceil(q * total) without float drift
+    seen = 0
+    for value, n in sorted(histogram):
+        seen += n
+        if seen >= rank:
+            return float(value)
+    return float(sorted(histogram)[-1][0])
+
+
+def backlog_at(session: Session, f: Filters, day: dt.date) -> int:
+    received, closed = session.execute(
+        select(func.coalesce(func.sum(KpiDaily.received), 0), func.coalesce(func.sum(KpiDaily.closed), 0))
+        .where(KpiDaily.day <= day, *_dims(f))).one()
+    return int(received) - int(closed)
+
+
+def cycle_histogram(session: Session, f: Filters) -> list[tuple[int, int]]:
+    rows = session.execute(select(KpiCycleHistogram.cycle_days, func.sum(KpiCycleHistogram.claims))
+                           .where(*_in_period(f, KpiCycleHistogram)).group_by(KpiCycleHistogram.cycle_days))
+    return [(int(d), int(n)) for d, n in rows]
+
+
+def kpis(session: Session, f: Filters) -> dict:
+    """Headline figures for one period (None where a rate has no denominator)."""
+    row = session.execute(select(*[func.coalesce(func.sum(getattr(KpiDaily, c)), 0) for c in _SUMS])
+                          .where(*_in_period(f))).one()
+    s = dict(zip(_SUMS, row))
+    histogram = cycle_histogram(session, f)
+    return {
+        "received": int(s["received"]),
+        "closed": int(s["closed"]),
+        "backlog": backlog_at(session, f, f.end),
+        "cycle_median": percentile_from_histogram(histogram, 0.5),
+        "cycle_p90": percentile_from_histogram(histogram, 0.9),
+        "cycle_mean": _ratio(int(s["cycle_days_sum"]), int(s["cycle_count"])),
+        "sla_breaches": int(s["sla_breaches"]),
+        "routing_accuracy": _ratio(int(s["routed_correct"]), int(s["closed_routed"])),
+        "reassignment_rate": _ratio(int(s["reassigned"]), int(s["received"])),
+        "agreement_rate": _ratio(int(s["feedback_agree"]), int(s["feedback_total"])),
+        "feedback_total": int(s["feedback_total"]),
+        "auto_routed_share": _ratio(int(s["auto_routed"]), int(s["routed"])),
+        "fraud_flagged": int(s["fraud_flagged"]),
+        "reserve": float(s["reserve_sum"]),
+        "paid": float(s["paid_sum"]),
+    }
+
+
+def kpis_with_previous(session: Session, f: Filters) -> dict:
+    return {"current": kpis(session, f), "previous": kpis(session, f.previous())}
+
+
+def series(session: Session, f: Filters) -> dict:
+    """Received and closed per day, or per week (Monday) for ranges over 120 days."""
+    weekly = f.days > 120
+    bucket = (cast(func.date_trunc("week", KpiDaily.day), Date) if weekly else KpiDaily.day).label("bucket")
+    rows = session.execute(select(bucket, func.sum(KpiDaily.received), func.sum(KpiDaily.closed))
+                           .where(*_in_period(f)).group_by(bucket).order_by(bucket)).all()
+    return {"grain": "week" if weekly else "day", "periods": [r[0] for r in rows],
+            "received": [int(r[1]) for r in rows], "closed": [int(r[2]) for r in rows]}
+
+
+@dataclass
+class BreakdownRow:
+    key: str
+    label: str
+    color: str | None
+    received: int
+    closed: int
+    reserve: float
+    paid: float
+    routing_accuracy: float | None
+    auto_routed_share: float | None
+    sla_breaches: int
+    extra: dict = field(default_factory=dict)
+
+
+def breakdown(session: Session, f: Filters, by: str) -> list[BreakdownRow]:
+    """Period totals per department, line of business or region, largest first."""
+    column = {"department": KpiDaily.department_id, "line": KpiDaily.line_of_business,
+              "region": KpiDaily.region}[by]
+    rows = session.execute(
+        select(column, func.sum(KpiDaily.received), func.sum(KpiDaily.closed), func.sum(KpiDaily.reserve_sum),
+               func.sum(KpiDaily.paid_sum), func.sum(KpiDaily.routed_correct), func.sum(KpiDaily.closed_routed),
+               func.sum(KpiDaily.auto_routed), func.sum(KpiDaily.routed), func.sum(KpiDaily.sla_breaches))
+        .where(*_in_period(f)).group_by(column)).all()
+    departments = {d.id: d for d in session.scalars(select(Department))} if by == "department" else {}
+    out = []
+    for key, rec, clo, res, paid, correct, closed_routed, auto, routed, sla in rows:
+        if by == "department":
+            dept = departments.get(key)
+            code, label, color = ((dept.code, dept.name, dept.color) if dept else ("", "No department", "#adb5bd"))
+        else:
+            code, label, color = (key or "", key or "Unknown", None)
+        out.append(BreakdownRow(code, label, color, int(rec), int(clo), float(res), float(paid),
+                                _ratio(int(correct), int(closed_routed)), _ratio(int(auto), int(routed)), int(sla)))
+    return sorted(out, key=lambda r: (-r.received, r.label))
+
+
+def drill_claims(session: Session, f: Filters, department_code: str, limit: int = DRILL_LIMIT) -> list[dict]:
+    """Claims received in the period in one department (the rows behind a bar), newest first."""
+    dept_id = session.scalar(select(Department.id).where(Department.code == department_code))
+    if dept_id is None:
+        raise FilterError("Unknown department.")
+    rday = func.coalesce(Claim.report_date, cast(Claim.created_at, Date))
+    where = [Claim.department_id == dept_id, rday >= f.start, rday <= f.end]
+    if f.line_of_business is not None:
+        where.append(Claim.line_of_business == f.line_of_business)
+    rows = session.execute(select(Claim.claim_number, Claim.report_date, Claim.line_of_business, Claim.status,
+                                  Claim.region, Claim.reserve_amount)
+                           .where(and_(*where)).order_by(rday.desc(), Claim.id.desc())
+                           .limit(max(1, min(int(limit), DRILL_LIMIT)))).all()
+    return [{"claim_number": r[0], "report_date": r[1], "line_of_business": r[2], "status": r[3],
+             "region": r[4], "reserve": float(r[5]) if r[5] is not None else None} for r in rows]
