@@ -185,27 +185,75 @@ def cmd_run(args) -> int:
         for login in bootstrap.DEMO_LOGINS:
             print(f"  {login.role:<9} {login.email:<26} password: {login.password}")
     print("Press Ctrl+C to stop.\n", flush=True)
-    return _serve(cmd, env)
+    scheduler = [sys.executable, str(ROOT / "cli.py"), "scheduler"]
+    return _serve(cmd, env, scheduler)
 
 
-def _serve(cmd: list[str], env: dict) -> int:
-    """Run gunicorn in the foreground; a stop signal to us stops it too, so
-    the embedded database (stopped when this process exits) never outlives it."""
+def _serve(cmd: list[str], env: dict, scheduler_cmd: list[str] | None = None) -> int:
+    """Run gunicorn (and the job scheduler beside it) in the foreground; a stop
+    signal to us stops both, and we wait for both, so the embedded database
+    (stopped when this process exits) outlives neither. If the web server
+    ends, the scheduler is stopped too; a scheduler that dies leaves the web
+    server serving (the jobs page shows runs stopped arriving)."""
     import signal
+    import time
 
-    child = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    children = [subprocess.Popen(cmd, env=env, cwd=ROOT)]
+    if scheduler_cmd:
+        children.append(subprocess.Popen(scheduler_cmd, env=env, cwd=ROOT))
 
-    def forward(signum, _frame):
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+    def stop_all(signum=None, _frame=None):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    web = children[0]
     while True:
         try:
-            return child.wait()
+            if web.poll() is not None:
+                stop_all()
+                for child in children[1:]:
+                    child.wait()
+                return web.returncode
+            time.sleep(0.5)
         except KeyboardInterrupt:
-            forward(signal.SIGINT, None)
+            stop_all()
+
+
+def cmd_scheduler(args) -> int:
+    from jobs.scheduler import serve
+
+    settings = _settings()
+    factory, url = _factory(settings)
+    _ensure_schema(url)
+    return serve(factory, settings)
+
+
+def cmd_jobs(args) -> int:
+    from jobs.registry import JOBS
+    from jobs.runner import UnknownJob, last_runs, manual_slot, run_job
+    from jobs.scheduler import schedule_of
+
+    settings = _settings()
+    if args.action == "run" and args.name not in JOBS:
+        raise CliError(f"unknown job {args.name!r} (known: {', '.join(sorted(JOBS))})")
+    factory, url = _factory(settings)
+    _ensure_schema(url)
+    if args.action == "list":
+        with factory() as session:
+            last = last_runs(session)
+        _print_json([{"job": name, "schedule": schedule_of(name), "description": job.description,
+                      "last_run": last.get(name)} for name, job in JOBS.items()])
+        return 0
+    try:
+        result = run_job(factory, args.name, slot=manual_slot(), settings=settings,
+                         triggered_by=f"cli:{os.environ.get('USER', 'unknown')}")
+    except UnknownJob as exc:
+        raise CliError(str(exc)) from None
+    _print_json(result)
+    return 1 if result["status"] == "failed" else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,6 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     t = tok.add_parser("revoke", help="revoke a token by id")
     t.add_argument("id", type=int)
     t.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("scheduler", help="run the job scheduler in the foreground")
+    p.set_defaults(func=cmd_scheduler)
+
+    p = sub.add_parser("jobs", help="scheduled jobs: list them or run one now")
+    jobs = p.add_subparsers(dest="action", required=True)
+    j = jobs.add_parser("list", help="jobs with their schedule and last run")
+    j.set_defaults(func=cmd_jobs)
+    j = jobs.add_parser("run", help="run one job now (recorded in job_runs)")
+    j.add_argument("name")
+    j.set_defaults(func=cmd_jobs)
     return parser
 
 

@@ -1,0 +1,62 @@
+"""The scheduled jobs, by name. A job is ``fn(session, settings) -> dict``
+with optional keys rows, detail and status (default "succeeded"); the runner
+owns the transaction, so jobs never commit. All jobs are idempotent: running
+one twice does no harm (route_unscored only touches claims without a
+decision, retrain only promotes a strictly better model)."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from services import routing
+from services.retraining import datasets_with_champion, retrain_all
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    fn: Callable[[Session, object], dict]
+    schedule: str  # default cron expression (UTC), overridable with SCOPE_SCHEDULE_<NAME>
+    description: str
+    slow: bool = False  # the admin page runs slow jobs in the background
+
+
+def retrain(session: Session, settings) -> dict:
+    outcomes = retrain_all(session)
+    promoted = sum(1 for o in outcomes if o.get("promoted"))
+    failed = [o["dataset"] for o in outcomes if o["status"] == "failed"]
+    detail = {"datasets": outcomes, "promoted": promoted}
+    if failed and len(failed) == len(outcomes):
+        raise RuntimeError(f"retraining failed for {', '.join(failed)}")
+    return {"rows": len(outcomes), "detail": detail}
+
+
+def route_unscored(session: Session, settings) -> dict:
+    per_dataset = {}
+    for name in datasets_with_champion(session):
+        per_dataset[name] = routing.route_unscored(session, name, threshold=settings.confidence_threshold,
+                                                   shap_method="approx")
+    return {"rows": sum(per_dataset.values()), "detail": {"routed": per_dataset}}
+
+
+def refresh_aggregates(session: Session, settings) -> dict:
+    # services.aggregates is written separately; until it exists the job is a no-op.
+    try:
+        aggregates = importlib.import_module("services.aggregates")
+    except ModuleNotFoundError as exc:
+        if exc.name != "services.aggregates":
+            raise
+        return {"status": "skipped", "detail": {"reason": "aggregates not available"}}
+    result = aggregates.refresh(session)
+    rows = result if isinstance(result, int) else (result or {}).get("rows") if isinstance(result, dict) else None
+    return {"rows": rows, "detail": result if isinstance(result, dict) else {}}
+
+
+JOBS: dict[str, Job] = {job.name: job for job in (
+    Job("refresh_aggregates", refresh_aggregates, "*/5 * * * *", "Refresh the dashboard aggregates"),
+    Job("route_unscored", route_unscored, "*/2 * * * *", "Route open claims that have no routing decision yet"),
+    Job("retrain", retrain, "0 2 * * *", "Retrain each dataset's router; promote only a better model", slow=True),
+)}

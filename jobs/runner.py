@@ -1,0 +1,132 @@
+"""Run one job once: claim its (job, slot) row, hold a per-job advisory lock,
+run it in its own transaction and record how it ended in job_runs.
+
+Two guards, two purposes:
+* the UNIQUE (job, slot) row makes schedulers started side by side collapse
+  onto one run per scheduled slot (the loser's INSERT does nothing);
+* the advisory lock stops a manual run (unique slot) and a scheduled one from
+  overlapping: whoever finds it taken records "skipped".
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import time
+import uuid
+from typing import Mapping
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import JobRun
+
+log = logging.getLogger(__name__)
+ERROR_LIMIT = 2000
+
+
+class UnknownJob(LookupError):
+    pass
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key per job name (Python's hash() changes per process)."""
+    return int.from_bytes(hashlib.sha256(f"scope-job:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def manual_slot() -> str:
+    return f"manual-{uuid.uuid4()}"
+
+
+def summary(run: JobRun) -> dict:
+    duration = ((run.finished_at - run.started_at).total_seconds()
+                if run.finished_at and run.started_at else None)
+    return {"id": run.id, "job": run.job, "slot": run.slot, "triggered_by": run.triggered_by,
+            "status": run.status, "started_at": run.started_at, "finished_at": run.finished_at,
+            "duration_s": round(duration, 2) if duration is not None else None, "rows": run.rows,
+            "detail": run.detail or {}, "error": run.error, "host": run.host}
+
+
+def _claim(factory: sessionmaker[Session], name: str, slot: str, triggered_by: str) -> int | None:
+    with factory() as session:
+        run_id = session.scalar(
+            insert(JobRun).values(job=name, slot=slot[:60], triggered_by=triggered_by[:254], status="running",
+                                  host=socket.gethostname()[:120], detail={})
+            .on_conflict_do_nothing(constraint="uq_job_runs_job_slot").returning(JobRun.id))
+        session.commit()
+        return run_id
+
+
+def _finish(factory: sessionmaker[Session], run_id: int, *, status: str, rows: int | None = None,
+            detail: dict | None = None, error: str | None = None) -> dict:
+    with factory() as session:
+        run = session.get(JobRun, run_id)
+        run.status, run.rows, run.detail = status, rows, detail or {}
+        run.error = error[:ERROR_LIMIT] if error else None
+        run.finished_at = func.clock_timestamp()  # the database's clock, like started_at
+        session.flush()
+        session.refresh(run)
+        session.commit()
+        return summary(run)
+
+
+def run_job(factory: sessionmaker[Session], name: str, *, slot: str | None = None,
+            triggered_by: str = "scheduler", settings=None, jobs: Mapping | None = None) -> dict:
+    """Run job ``name`` for ``slot`` (a manual, unique slot when None). Never
+    raises for a job's own failure: it is recorded as status "failed"."""
+    if jobs is None:
+        from jobs.registry import JOBS as jobs
+    job = jobs.get(name)
+    if job is None:
+        raise UnknownJob(f"unknown job {name!r} (known: {', '.join(sorted(jobs))})")
+    slot = slot or manual_slot()
+    run_id = _claim(factory, name, slot, triggered_by)
+    if run_id is None:
+        log.info("job %s slot %s already claimed elsewhere", name, slot)
+        return {"job": name, "slot": slot, "status": "duplicate",
+                "detail": {"reason": "another process already ran this slot"}}
+    if settings is None:
+        from config import Settings
+        settings = Settings.from_env()
+
+    # The lock lives on a connection of its own, held (outside the pool's
+    # hands) for the whole run, so the job's transaction can commit or roll
+    # back without releasing it; a dead connection releases it too.
+    key = lock_key(name)
+    with factory.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as lock_conn:
+        if not lock_conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
+            return _finish(factory, run_id, status="skipped",
+                           detail={"reason": f"another run of {name} is in progress"})
+        try:
+            return _run_locked(factory, job, run_id, slot, settings)
+        finally:
+            lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
+def _run_locked(factory: sessionmaker[Session], job, run_id: int, slot: str, settings) -> dict:
+    started = time.monotonic()
+    try:
+        with factory() as session:
+            outcome = job.fn(session, settings) or {}
+            session.commit()
+    except Exception as exc:
+        log.exception("job %s (slot %s) failed", job.name, slot)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        return _finish(factory, run_id, status="failed", error=f"{exc.__class__.__name__}: {message}")
+    log.info("job %s (slot %s) done in %.1fs", job.name, slot, time.monotonic() - started)
+    return _finish(factory, run_id, status=outcome.get("status", "succeeded"), rows=outcome.get("rows"),
+                   detail=outcome.get("detail"))
+
+
+def last_runs(session: Session) -> dict[str, dict]:
+    """The latest run of every job that has run, by job name."""
+    latest = (select(JobRun.job, func.max(JobRun.started_at).label("at")).group_by(JobRun.job).subquery())
+    rows = session.scalars(select(JobRun).join(latest, (JobRun.job == latest.c.job)
+                                                & (JobRun.started_at == latest.c.at))).all()
+    return {r.job: summary(r) for r in rows}
+
+
+def recent_runs(session: Session, limit: int = 50) -> list[dict]:
+    return [summary(r) for r in session.scalars(select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc())
+                                                .limit(limit))]

@@ -1,0 +1,93 @@
+"""The scheduler process (``scope scheduler``; ``scope run`` starts one beside
+the web server). Several may run at once: each fire is claimed per
+(job, slot) with slot = the scheduled minute, so duplicates collapse.
+
+Schedules are cron expressions in UTC, overridable per job:
+  SCOPE_SCHEDULE_REFRESH_AGGREGATES  default "*/5 * * * *"
+  SCOPE_SCHEDULE_ROUTE_UNSCORED      default "*/2 * * * *"
+  SCOPE_SCHEDULE_RETRAIN             default "0 2 * * *"
+A value of "off" disables that job in this process.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from jobs.registry import JOBS
+from jobs.runner import run_job
+
+log = logging.getLogger(__name__)
+MISFIRE_GRACE_S = 300
+
+
+def env_var(name: str) -> str:
+    return f"SCOPE_SCHEDULE_{name.upper()}"
+
+
+def schedule_of(name: str, environ=None) -> str:
+    environ = os.environ if environ is None else environ
+    return (environ.get(env_var(name)) or JOBS[name].schedule).strip()
+
+
+def trigger_for(expression: str) -> CronTrigger:
+    try:
+        return CronTrigger.from_crontab(expression, timezone=dt.timezone.utc)
+    except ValueError as exc:
+        raise ValueError(f"bad cron expression {expression!r}: {exc}") from None
+
+
+def slot_for(trigger: CronTrigger, now: dt.datetime, lookback_minutes: int = MISFIRE_GRACE_S // 60) -> str:
+    """The scheduled minute this fire serves: the latest fire time at or before
+    ``now`` (a late start still claims its own slot, not the current minute)."""
+    minute = now.astimezone(dt.timezone.utc).replace(second=0, microsecond=0)
+    for back in range(lookback_minutes + 1):
+        candidate = minute - dt.timedelta(minutes=back)
+        fire = trigger.get_next_fire_time(None, candidate)
+        if fire is not None and fire == candidate:
+            return candidate.strftime("%Y-%m-%dT%H:%MZ")
+    return minute.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _fire(factory, name: str, trigger: CronTrigger, settings) -> None:
+    slot = slot_for(trigger, dt.datetime.now(dt.timezone.utc))
+    try:
+        result = run_job(factory, name, slot=slot, triggered_by="scheduler", settings=settings)
+        log.info("job %s slot %s: %s", name, slot, result.get("status"))
+    except Exception:  # the scheduler must keep going whatever a run does
+        log.exception("job %s slot %s could not be run", name, slot)
+
+
+def build(factory, settings, environ=None) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone=dt.timezone.utc,
+                                  job_defaults={"coalesce": True, "max_instances": 1,
+                                                "misfire_grace_time": MISFIRE_GRACE_S})
+    for name in JOBS:
+        expression = schedule_of(name, environ)
+        if expression.lower() == "off":
+            log.warning("job %s is off (%s=off)", name, env_var(name))
+            continue
+        trigger = trigger_for(expression)
+        scheduler.add_job(_fire, trigger, args=(factory, name, trigger, settings), id=name, name=name)
+        log.info("scheduled %s: %s (UTC)", name, expression)
+    return scheduler
+
+
+def serve(factory, settings) -> int:
+    """Run in the foreground until SIGTERM/SIGINT; a running job is allowed to finish."""
+    scheduler = build(factory, settings)
+
+    def stop(signum, _frame):
+        log.warning("scheduler stopping (signal %s)", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.warning("scheduler started: %s", ", ".join(f"{j.id} [{j.trigger}]" for j in scheduler.get_jobs()))
+    scheduler.start()
+    log.warning("scheduler stopped")
+    return 0

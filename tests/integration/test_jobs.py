@@ -1,0 +1,154 @@
+"""Job runs: one run per (job, slot), failures recorded, overlaps skipped, the
+retraining loop's promotion rule, and the `scope jobs` command."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import select, text
+
+from config import Settings
+from db.models import JobRun, ModelVersion
+from jobs.registry import JOBS, Job
+from jobs.runner import UnknownJob, lock_key, run_job
+from services.retraining import retrain_all
+from services.training import train_dataset
+from tests.integration.test_cli import scope
+from tests.integration import test_training_routing as tr
+
+SETTINGS = Settings()
+
+
+def _job(name, fn):
+    return {name: Job(name, fn, "* * * * *", "test job")}
+
+
+def test_two_runners_racing_on_one_slot_run_the_job_once(session_factory):
+    name, executed = f"race-{uuid.uuid4().hex[:8]}", []
+
+    def slow(session, settings):
+        executed.append(1)
+        time.sleep(0.5)
+        return {"rows": 7}
+
+    jobs, results = _job(name, slow), []
+    threads = [threading.Thread(target=lambda: results.append(
+        run_job(session_factory, name, slot="2026-01-01T02:00Z", settings=SETTINGS, jobs=jobs))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(executed) == 1
+    assert sorted(r["status"] for r in results) == ["duplicate", "succeeded"]
+    with session_factory() as session:
+        runs = session.scalars(select(JobRun).where(JobRun.job == name)).all()
+    assert len(runs) == 1 and runs[0].rows == 7 and runs[0].finished_at >= runs[0].started_at
+
+
+def test_a_failing_job_is_recorded_and_does_not_raise(session_factory):
+    name = f"fail-{uuid.uuid4().hex[:8]}"
+
+    def boom(session, settings):
+        session.execute(text("SELECT 1"))
+        raise RuntimeError("disk on fire\nsecond line")
+
+    result = run_job(session_factory, name, settings=SETTINGS, jobs=_job(name, boom), triggered_by="tester")
+    assert result["status"] == "failed"
+    assert result["error"] == "RuntimeError: disk on fire"
+    assert result["triggered_by"] == "tester" and result["slot"].startswith("manual-")
+    # The lock was released: the next run goes ahead.
+    again = run_job(session_factory, name, settings=SETTINGS, jobs=_job(name, lambda s, st: {"rows": 1}))
+    assert again["status"] == "succeeded"
+
+
+def test_a_busy_lock_makes_the_run_skip(session_factory, engine):
+    name, executed = f"busy-{uuid.uuid4().hex[:8]}", []
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(name)})
+        holder.commit()
+        result = run_job(session_factory, name, settings=SETTINGS,
+                         jobs=_job(name, lambda s, st: executed.append(1)))
+        holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(name)})
+        holder.commit()
+    assert result["status"] == "skipped" and executed == []
+    assert "in progress" in result["detail"]["reason"]
+
+
+def test_unknown_job_is_refused(session_factory):
+    with pytest.raises(UnknownJob):
+        run_job(session_factory, "no_such_job", settings=SETTINGS)
+
+
+def test_refresh_aggregates_skips_cleanly_while_the_module_is_missing(session_factory, monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def missing(name, *a, **k):
+        if name == "services.aggregates":
+            raise ModuleNotFoundError("No module named 'services.aggregates'", name=name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    result = run_job(session_factory, "refresh_aggregates", settings=SETTINGS)
+    assert result["status"] == "skipped"
+    assert result["detail"] == {"reason": "aggregates not available"}
+
+
+def test_retrain_keeps_an_equal_champion_and_promotes_a_better_model(db_session):
+    # The claims of test_training_routing (its dataset, rolled back with db_session).
+    tr.department_ids_cache.update(tr.department_ids(db_session))
+    tr.ensure_dataset(db_session, tr.DATASET, tr.SPEC)
+    db_session.add_all(tr._claims(300, closed=True, seed=1, start=tr.dt.date(2025, 1, 1), prefix="JBC"))
+    db_session.flush()
+    dataset = tr.DATASET
+    first = train_dataset(db_session, dataset)
+    assert first["promoted"]
+
+    # Same labels: the candidate is no better, so the champion stays.
+    [kept] = retrain_all(db_session, datasets=[dataset])
+    assert kept["status"] == "kept champion" and kept["promoted"] is False
+    champion = db_session.scalar(select(ModelVersion).where(ModelVersion.dataset == dataset,
+                                                            ModelVersion.status == "champion"))
+    assert champion.version == first["model_version"]
+
+    # Managers move every AUTO_GLASS claim to PROPERTY and back the other way:
+    # the final departments are the labels, the old champion is now wrong.
+    ids = tr.department_ids_cache
+    swap = {ids["AUTO_GLASS"]: ids["PROPERTY"], ids["PROPERTY"]: ids["AUTO_GLASS"]}
+    for claim in db_session.scalars(select(tr.Claim).where(tr.Claim.dataset == dataset)):
+        claim.department_id = swap.get(claim.department_id, claim.department_id)
+    db_session.flush()
+    [promoted] = retrain_all(db_session, datasets=[dataset])
+    assert promoted["status"] == "promoted"
+    assert promoted["macro_f1"] > promoted["champion_macro_f1"]
+    champion = db_session.scalar(select(ModelVersion).where(ModelVersion.dataset == dataset,
+                                                            ModelVersion.status == "champion"))
+    assert champion.version == promoted["candidate"]
+
+
+def test_retrain_records_a_dataset_that_cannot_train_and_goes_on(db_session):
+    tr.ensure_dataset(db_session, "itest_empty_retrain", tr.SPEC)
+    [outcome] = retrain_all(db_session, datasets=["itest_empty_retrain"])
+    assert outcome["status"] == "failed" and "needs at least" in outcome["error"]
+
+
+def test_cli_runs_a_job_and_prints_json(database_url):
+    result = scope("jobs", "run", "route_unscored", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert run["job"] == "route_unscored" and run["status"] == "succeeded"
+    assert run["triggered_by"].startswith("cli:")
+    listed = scope("jobs", "list", database_url=database_url)
+    assert listed.returncode == 0, listed.stderr
+    assert {j["job"] for j in json.loads(listed.stdout)} == set(JOBS)
+
+
+def test_cli_unknown_job_is_one_line_error(database_url):
+    result = scope("jobs", "run", "nope", database_url=database_url)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("scope: error: unknown job 'nope'")
+    assert result.stderr.strip().count("\n") == 0

@@ -1,0 +1,58 @@
+"""The scheduler: cron schedules from the environment, slots at minute
+precision, and a scheduled fire recorded once however many schedulers run."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from config import Settings
+from jobs import scheduler
+from jobs.registry import JOBS
+
+UTC = dt.timezone.utc
+
+
+def test_default_schedules_and_environment_overrides():
+    assert scheduler.schedule_of("refresh_aggregates", {}) == "*/5 * * * *"
+    assert scheduler.schedule_of("route_unscored", {}) == "*/2 * * * *"
+    assert scheduler.schedule_of("retrain", {}) == "0 2 * * *"
+    assert scheduler.schedule_of("retrain", {"SCOPE_SCHEDULE_RETRAIN": "30 3 * * 1"}) == "30 3 * * 1"
+
+
+def test_build_registers_every_job_and_honours_off(session_factory):
+    sched = scheduler.build(session_factory, Settings(), environ={"SCOPE_SCHEDULE_RETRAIN": "off"})
+    assert {j.id for j in sched.get_jobs()} == set(JOBS) - {"retrain"}
+
+
+def test_a_bad_cron_expression_is_a_clear_error(session_factory):
+    with pytest.raises(ValueError, match="bad cron expression"):
+        scheduler.build(session_factory, Settings(), environ={"SCOPE_SCHEDULE_ROUTE_UNSCORED": "every minute"})
+
+
+def test_slot_is_the_scheduled_minute_even_when_the_fire_is_late():
+    every_two = scheduler.trigger_for("*/2 * * * *")
+    assert scheduler.slot_for(every_two, dt.datetime(2026, 3, 1, 10, 4, 0, 300, tzinfo=UTC)) == "2026-03-01T10:04Z"
+    assert scheduler.slot_for(every_two, dt.datetime(2026, 3, 1, 10, 5, 40, tzinfo=UTC)) == "2026-03-01T10:04Z"
+    nightly = scheduler.trigger_for("0 2 * * *")
+    assert scheduler.slot_for(nightly, dt.datetime(2026, 3, 1, 2, 3, tzinfo=UTC)) == "2026-03-01T02:00Z"
+
+
+def test_two_schedulers_firing_the_same_slot_record_one_run(session_factory, monkeypatch):
+    from sqlalchemy import select
+
+    from db.models import JobRun
+
+    calls = []
+    job = JOBS["refresh_aggregates"]
+    monkeypatch.setitem(JOBS, "refresh_aggregates",
+                        type(job)(job.name, lambda s, st: calls.append(1) or {"rows": 0}, job.schedule, ""))
+    trigger = scheduler.trigger_for("*/5 * * * *")
+    monkeypatch.setattr(scheduler, "slot_for", lambda trig, now: "2031-01-01T00:05Z")
+    scheduler._fire(session_factory, "refresh_aggregates", trigger, Settings())
+    scheduler._fire(session_factory, "refresh_aggregates", trigger, Settings())
+    assert calls == [1]
+    with session_factory() as session:
+        runs = session.scalars(select(JobRun).where(JobRun.job == "refresh_aggregates",
+                                                    JobRun.slot == "2031-01-01T00:05Z")).all()
+    assert len(runs) == 1 and runs[0].triggered_by == "scheduler"
