@@ -147,3 +147,45 @@ def test_percentile_from_histogram():
     assert aggregates.percentile_from_histogram(hist, 0.9) == 3
     assert aggregates.percentile_from_histogram([], 0.5) is None
 
+
+
+RENDER_OUTPUTS = [("dashboard-status", "children"), ("dashboard-cards", "children"), ("dashboard-trend", "figure"),
+                  ("dashboard-departments", "figure"), ("dashboard-lines", "figure"),
+                  ("dashboard-regions", "figure"), ("dashboard-table", "children")]
+
+
+def _render(client, search):
+    response = client.post("/_dash-update-component", json={
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in RENDER_OUTPUTS) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in RENDER_OUTPUTS],
+        "inputs": [{"id": "dashboard-url", "property": "search", "value": search}],
+        "state": [], "changedPropIds": ["dashboard-url.search"],
+    })
+    return response.status_code, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["viewer", "manager", "admin"])
+def test_dashboard_renders_for_allowed_roles(web_session, client_for, role):
+    web_session.commit()
+    client = client_for(role)
+    status, body = render_page(client, "/dashboard")
+    assert status == 200 and "Executive dashboard" in body and "dashboard-range" in body
+    status, body = _render(client, "")
+    assert status == 200, body[:300]
+    assert "kpi-received" in body and "Invalid filter" not in body
+
+
+def test_dashboard_refused_for_adjusters(client_for):
+    client = client_for("adjuster")
+    status, body = render_page(client, "/dashboard")
+    assert status == 200 and "Executive dashboard" not in body and "does not give access" in body
+    assert _render(client, "")[0] == 403
+
+
+@pytest.mark.parametrize("search", ["?start=2026-99-01", "?department=NOPE", "?line=%3Cscript%3E",
+                                    "?start=2026-10-31&end=2026-01-01", "?department=" + "A" * 3000, 12345])
+def test_dashboard_rejects_tampered_filters_with_a_message(web_session, client_for, search):
+    web_session.commit()
+    status, body = _render(client_for("manager"), search)
+    assert status == 200, body[:300]
+    assert "Invalid filter" in body and "Traceback" not in body

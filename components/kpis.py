@@ -1,0 +1,160 @@
+"""Executive dashboard pieces: KPI cards and figures from plain data."""
+from __future__ import annotations
+
+import csv
+import io
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import html
+
+from components.charts import FONT
+
+RECEIVED = "#0072B2"
+CLOSED = "#009E73"
+
+# (key, label, kind, higher_is_better)
+CARDS = (
+    ("received", "Claims received", "count", None),
+    ("backlog", "Open backlog (end of period)", "count", False),
+    ("cycle_median", "Median cycle time", "days", False),
+    ("cycle_p90", "P90 cycle time", "days", False),
+    ("sla_breaches", "SLA breaches (closed > 30 days)", "count", False),
+    ("routing_accuracy", "Routing accuracy", "pct", True),
+    ("reassignment_rate", "Manual reassignment rate", "pct", False),
+    ("agreement_rate", "Adjuster agreement", "pct", True),
+    ("auto_routed_share", "Routed automatically", "pct", True),
+    ("fraud_flagged", "Fraud flagged", "count", None),
+    ("reserve", "Total reserve", "money", None),
+    ("paid", "Total paid", "money", None),
+)
+
+
+def fmt(value, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "pct":
+        return f"{value:.1%}"
+    if kind == "days":
+        return f"{value:,.0f} d"
+    if kind == "money":
+        return f"${value / 1e6:,.2f}M" if abs(value) >= 1e6 else f"${value:,.0f}"
+    return f"{value:,.0f}"
+
+
+def _delta(current, previous, kind: str, better: bool | None) -> html.Span:
+    if current is None or previous is None:
+        return html.Span("no comparison", className="text-muted small")
+    diff = current - previous
+    if kind == "pct":
+        text = f"{diff * 100:+.1f} pts"
+    elif previous:
+        text = f"{diff / abs(previous):+.0%}"
+    else:
+        text = "new" if diff else "±0"
+    color = "text-muted"
+    if better is not None and diff:
+        color = "text-success" if (diff > 0) == better else "text-danger"
+    arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "■")
+    return html.Span([f"{arrow} {text} ", html.Span("vs previous period", className="text-muted")],
+                     className=f"small {color}")
+
+
+def kpi_cards(current: dict, previous: dict) -> dbc.Row:
+    cols = []
+    for key, label, kind, better in CARDS:
+        cols.append(dbc.Col(dbc.Card(dbc.CardBody([
+            html.Div(label, className="text-muted small text-uppercase"),
+            html.Div(fmt(current.get(key), kind), className="fs-4 fw-semibold", id=f"kpi-{key}"),
+            _delta(current.get(key), previous.get(key), kind, better),
+        ], className="py-2"), className="shadow-sm h-100"), xs=6, md=4, xl=2, className="mb-3"))
+    return dbc.Row(cols)
+
+
+def _style(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, font_size=15), height=height, font=FONT,
+                      margin=dict(l=10, r=20, t=50, b=40), plot_bgcolor="white", paper_bgcolor="white",
+                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_xaxes(gridcolor="#eee")
+    fig.update_yaxes(gridcolor="#eee", rangemode="tozero")
+    return fig
+
+
+def received_closed_figure(series: dict) -> go.Figure:
+    unit = "week" if series["grain"] == "week" else "day"
+    fig = go.Figure([
+        go.Scatter(x=series["periods"], y=series["received"], name="Received", mode="lines",
+                   line=dict(color=RECEIVED, width=2)),
+        go.Scatter(x=series["periods"], y=series["closed"], name="Closed", mode="lines",
+                   line=dict(color=CLOSED, width=2)),
+    ])
+    fig.update_xaxes(title_text="Report / closing date")
+    fig.update_yaxes(title_text=f"Claims per {unit}")
+    return _style(fig, f"Claims received vs closed per {unit}")
+
+
+def department_figure(rows) -> go.Figure:
+    rows = [r for r in rows if r.key][::-1]
+    fig = go.Figure(go.Bar(
+        y=[r.label for r in rows], x=[r.received for r in rows], orientation="h",
+        marker_color=[r.color or "#6c757d" for r in rows], customdata=[r.key for r in rows],
+        text=[f"{r.received:,}" for r in rows], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:,} claims received<br>Click for the claims<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="Claims received")
+    return _style(fig, "Claims received by department (click a bar for its claims)",
+                  max(300, 90 + 36 * len(rows)))
+
+
+def category_figure(rows, title: str, axis: str, top: int = 12) -> go.Figure:
+    rows = rows[:top][::-1]
+    fig = go.Figure(go.Bar(
+        y=[r.label for r in rows], x=[r.received for r in rows], orientation="h", marker_color=RECEIVED,
+        text=[f"{r.received:,}" for r in rows], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:,} claims<extra></extra>",
+    ))
+    fig.update_xaxes(title_text=axis)
+    return _style(fig, title, max(300, 90 + 30 * len(rows)))
+
+
+BREAKDOWN_COLUMNS = (("label", "Group"), ("received", "Received"), ("closed", "Closed"),
+                     ("reserve", "Reserve ($)"), ("paid", "Paid ($)"), ("routing_accuracy", "Routing accuracy"),
+                     ("auto_routed_share", "Routed automatically"), ("sla_breaches", "SLA breaches"))
+
+
+def breakdown_table(rows) -> dbc.Table:
+    def cell(r, key):
+        v = getattr(r, key)
+        if key in ("routing_accuracy", "auto_routed_share"):
+            return fmt(v, "pct")
+        if key in ("reserve", "paid"):
+            return fmt(v, "money")
+        return v if key == "label" else fmt(v, "count")
+
+    head = html.Thead(html.Tr([html.Th(label) for _, label in BREAKDOWN_COLUMNS]))
+    body = html.Tbody([html.Tr([html.Td(cell(r, k)) for k, _ in BREAKDOWN_COLUMNS]) for r in rows])
+    return dbc.Table([head, body], size="sm", hover=True, striped=True, className="mb-0")
+
+
+def breakdown_csv(sections: dict) -> str:
+    """One CSV with a 'dimension' column: department, line of business, region."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["dimension"] + [label for _, label in BREAKDOWN_COLUMNS])
+    for dimension, rows in sections.items():
+        for r in rows:
+            writer.writerow([dimension] + [getattr(r, k) if getattr(r, k) is not None else ""
+                                           for k, _ in BREAKDOWN_COLUMNS])
+    return out.getvalue()
+
+
+def drill_table(rows: list[dict]) -> html.Div:
+    if not rows:
+        return html.P("No claims behind this bar.", className="text-muted")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Claim", "Reported", "Line", "Status", "Region", "Reserve")]))
+    body = html.Tbody([html.Tr([
+        html.Td(html.A(r["claim_number"], href=f"/claims/{r['claim_number']}")),
+        html.Td(str(r["report_date"] or "")), html.Td(r["line_of_business"] or ""), html.Td(r["status"]),
+        html.Td(r["region"] or ""), html.Td(fmt(r["reserve"], "money")),
+    ]) for r in rows])
+    return dbc.Table([head, body], size="sm", hover=True, className="mb-0")

@@ -1,0 +1,71 @@
+"""Executive dashboard: KPIs against the previous period, trends and breakdowns,
+read from the KPI rollups only. Filters live in the URL so a view can be shared."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from auth.current import user_or_none
+from auth.permissions import Perm
+from components.common import not_allowed, page_header
+from db.flask_db import read_session
+from services.aggregates import FilterError, data_bounds, default_filters, filter_options, parse_filters
+
+dash.register_page(__name__, path="/dashboard", title="Dashboard · SCOPE Assistant", name="Dashboard")
+
+GRAPH = {"displayModeBar": False}
+
+
+def _graph(graph_id: str) -> dbc.Card:
+    return dbc.Card(dbc.CardBody(dcc.Graph(id=graph_id, config=GRAPH)), className="shadow-sm h-100")
+
+
+def layout(**query):
+    user = user_or_none()
+    if user is None or not user.can(Perm.VIEW_DASHBOARDS):
+        return not_allowed()
+    session = read_session()
+    options = filter_options(session)
+    bounds = data_bounds(session)
+    try:
+        f = parse_filters(session, {k: query.get(k) for k in ("start", "end", "department", "line")})
+        dept_value, line_value = query.get("department") or None, query.get("line") or None
+    except FilterError:
+        f, dept_value, line_value = default_filters(session), None, None
+    controls = dbc.Row([
+        dbc.Col([dbc.Label("Period", html_for="dashboard-range", className="small text-muted mb-1"),
+                 dcc.DatePickerRange(id="dashboard-range", start_date=f.start.isoformat(), end_date=f.end.isoformat(),
+                                     min_date_allowed=bounds[0].isoformat() if bounds else None,
+                                     max_date_allowed=bounds[1].isoformat() if bounds else None,
+                                     display_format="YYYY-MM-DD", className="d-block")], md="auto"),
+        dbc.Col([dbc.Label("Department", html_for="dashboard-department", className="small text-muted mb-1"),
+                 dcc.Dropdown(id="dashboard-department", value=dept_value, placeholder="All departments",
+                              options=[{"label": d["name"], "value": d["code"]} for d in options["departments"]])],
+                md=3),
+        dbc.Col([dbc.Label("Line of business", html_for="dashboard-line", className="small text-muted mb-1"),
+                 dcc.Dropdown(id="dashboard-line", value=line_value, placeholder="All lines",
+                              options=[{"label": v.replace("_", " ").title(), "value": v} for v in options["lines"]])],
+                md=3),
+        dbc.Col(dbc.Button("Export breakdown (CSV)", id="dashboard-export", color="secondary", outline=True,
+                           size="sm"), md="auto", className="ms-auto d-flex align-items-end"),
+    ], className="g-3 mb-3 align-items-end")
+    return html.Div([
+        dcc.Location(id="dashboard-url", refresh=False),
+        page_header("Executive dashboard",
+                    "Figures from the KPI rollup (refreshed every 5 minutes); changes compare with the "
+                    "previous period of equal length."),
+        controls,
+        html.Div(id="dashboard-status"),
+        dcc.Loading(html.Div(id="dashboard-cards"), type="dot", delay_show=600),
+        dbc.Row([dbc.Col(_graph("dashboard-trend"), lg=7, className="mb-4"),
+                 dbc.Col(_graph("dashboard-departments"), lg=5, className="mb-4")]),
+        dbc.Row([dbc.Col(_graph("dashboard-lines"), lg=6, className="mb-4"),
+                 dbc.Col(_graph("dashboard-regions"), lg=6, className="mb-4")]),
+        dbc.Card([dbc.CardHeader("Breakdown by department"), dbc.CardBody(html.Div(id="dashboard-table"))],
+                 className="shadow-sm mb-4"),
+        dcc.Download(id="dashboard-download"),
+        dbc.Modal([dbc.ModalHeader(dbc.ModalTitle(id="dashboard-drill-title")),
+                   dbc.ModalBody(html.Div(id="dashboard-drill-body"), style={"maxHeight": "65vh", "overflowY": "auto"})],
+                  id="dashboard-drill", size="lg", is_open=False),
+    ])
