@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+import threading
 import time
 import uuid
 from typing import Mapping
@@ -130,3 +131,18 @@ def last_runs(session: Session) -> dict[str, dict]:
 def recent_runs(session: Session, limit: int = 50) -> list[dict]:
     return [summary(r) for r in session.scalars(select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc())
                                                 .limit(limit))]
+
+
+def run_in_background(factory: sessionmaker[Session], name: str, **kwargs) -> threading.Thread:
+    """Start a run on a thread of its own (its sessions come from ``factory``)
+    for jobs too slow to wait for in a web request; the run records itself."""
+
+    def target():
+        try:
+            run_job(factory, name, **kwargs)
+        except Exception:
+            log.exception("background run of %s failed to start", name)
+
+    thread = threading.Thread(target=target, name=f"job-{name}", daemon=True)
+    thread.start()
+    return thread

@@ -91,3 +91,12 @@ def serve(factory, settings) -> int:
     scheduler.start()
     log.warning("scheduler stopped")
     return 0
+
+
+def overview(session) -> list[dict]:
+    """Every job with its schedule (as this process would read it) and last run."""
+    from jobs.runner import last_runs
+
+    last = last_runs(session)
+    return [{"job": name, "description": job.description, "schedule": schedule_of(name),
+             "slow": job.slow, "last_run": last.get(name)} for name, job in JOBS.items()]

@@ -152,3 +152,49 @@ def test_cli_unknown_job_is_one_line_error(database_url):
     assert result.returncode == 1
     assert result.stderr.strip().startswith("scope: error: unknown job 'nope'")
     assert result.stderr.strip().count("\n") == 0
+
+
+@pytest.fixture()
+def run_key(web_app):
+    # Dash suffixes duplicate outputs with a hash: take the key from the callback map.
+    keys = [k for k in web_app.callback_map if k.startswith("..jobs-run-status.children")]
+    assert len(keys) == 1
+    return keys[0]
+
+
+def _run_body(key: str, job: str) -> dict:
+    trigger = {"id": {"job": job, "type": "job-run"}, "property": "n_clicks", "value": 1}
+    return {"output": key,
+            "outputs": [{"id": "jobs-run-status", "property": "children"},
+                        {"id": "jobs-list", "property": "children"}, {"id": "jobs-history", "property": "children"}],
+            "inputs": [[trigger]], "state": [],
+            "changedPropIds": [json.dumps({"job": job, "type": "job-run"}, separators=(",", ":")) + ".n_clicks"]}
+
+
+def test_admin_sees_the_jobs_page_and_runs_a_job(client_for, run_key):
+    from tests.webutil import render_page
+
+    client = client_for("admin")
+    status, body = render_page(client, "/admin/jobs")
+    assert status == 200
+    page = json.dumps(json.loads(body))  # undo Dash's escaping of "/"
+    assert all(name in page for name in JOBS) and "Run now" in page and "*/2 * * * *" in page
+    response = client.post("/_dash-update-component", json=_run_body(run_key, "route_unscored"))
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    text_out = response.get_data(as_text=True)
+    assert "route_unscored: succeeded" in text_out and "admin@scope.example" in text_out
+
+
+def test_admin_run_of_an_unknown_job_is_a_message_not_an_error(client_for, run_key):
+    response = client_for("admin").post("/_dash-update-component", json=_run_body(run_key, "<script>x</script>"))
+    assert response.status_code == 200 and "Unknown job." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["manager", "adjuster", "viewer"])
+def test_non_admins_are_not_allowed(client_for, run_key, role):
+    from tests.webutil import render_page
+
+    client = client_for(role)
+    status, body = render_page(client, "/admin/jobs")
+    assert status == 200 and "Not allowed" in body and "Run now" not in body
+    assert client.post("/_dash-update-component", json=_run_body(run_key, "route_unscored")).status_code == 403

@@ -1,0 +1,71 @@
+"""Jobs page: periodic refresh and Run now (admins only)."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, ctx, no_update
+from flask import current_app
+
+from auth.current import user_or_none
+from auth.guard import secure_callback
+from auth.permissions import Perm
+from db.flask_db import db, read_session
+from db.session import make_session_factory
+from jobs.registry import JOBS
+from jobs.runner import manual_slot, recent_runs, run_in_background, run_job
+from jobs.scheduler import overview
+from pages.admin_jobs import history_table, jobs_table
+
+
+def _tables():
+    session = read_session()
+    return jobs_table(overview(session)), history_table(recent_runs(session))
+
+
+@secure_callback(
+    Perm.MANAGE_JOBS,
+    Output("jobs-list", "children"),
+    Output("jobs-history", "children"),
+    Input("jobs-refresh", "n_intervals"),
+    prevent_initial_call=True,
+)
+def refresh(_n):
+    return _tables()
+
+
+@secure_callback(
+    Perm.MANAGE_JOBS,
+    Output("jobs-run-status", "children"),
+    Output("jobs-list", "children", allow_duplicate=True),
+    Output("jobs-history", "children", allow_duplicate=True),
+    Input({"type": "job-run", "job": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def run_now(clicks):
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(isinstance(c, int) and c > 0 for c in (clicks or [])):
+        return no_update, no_update, no_update
+    name = trigger.get("job")
+    if not isinstance(name, str) or name not in JOBS:
+        return dbc.Alert("Unknown job.", color="warning", className="mb-0"), no_update, no_update
+    user = user_or_none()
+    # Runs use sessions of their own (the runner commits claim, run and result separately).
+    factory = make_session_factory(db.engine)
+    settings = current_app.config["SCOPE_SETTINGS"]
+    kwargs = {"slot": manual_slot(), "triggered_by": user.email, "settings": settings}
+    if JOBS[name].slow:
+        run_in_background(factory, name, **kwargs)
+        message = dbc.Alert(f"{name} started in the background; its run appears below when it ends.",
+                            color="info", className="mb-0", id="jobs-run-result")
+        return (message, *_tables())
+    result = run_job(factory, name, **kwargs)
+    status = result["status"]
+    color = {"succeeded": "success", "failed": "danger"}.get(status, "secondary")
+    text = f"{name}: {status}"
+    if result.get("rows") is not None:
+        text += f", {result['rows']:,} rows"
+    if result.get("error"):
+        text += f" ({result['error']})"
+    elif (result.get("detail") or {}).get("reason"):
+        text += f" ({result['detail']['reason']})"
+    read_session().expire_all()
+    return (dbc.Alert(text, color=color, className="mb-0", id="jobs-run-result"), *_tables())

@@ -1,0 +1,114 @@
+"""Scheduled jobs: schedule, last run and history of each job, and Run now."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from auth.current import user_or_none
+from auth.permissions import Perm
+from components.common import not_allowed, page_header
+from db.flask_db import read_session
+from jobs.runner import recent_runs
+from jobs.scheduler import overview
+
+dash.register_page(__name__, path="/admin/jobs", title="Jobs · SCOPE Assistant", name="Jobs")
+
+REFRESH_MS = 5000
+STATUS_COLORS = {"succeeded": "success", "failed": "danger", "skipped": "secondary", "running": "primary"}
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
+def _duration(run: dict | None) -> str:
+    if not run or run.get("duration_s") is None:
+        return "—"
+    seconds = run["duration_s"]
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def status_badge(status: str | None):
+    if not status:
+        return html.Span("never run", className="text-muted small")
+    return dbc.Badge(status, color=STATUS_COLORS.get(status, "light"), className="job-status")
+
+
+def _detail_text(run: dict) -> str:
+    detail = run.get("detail") or {}
+    if detail.get("reason"):
+        return detail["reason"]
+    if isinstance(detail.get("routed"), dict):
+        return ", ".join(f"{ds}: {n} routed" for ds, n in detail["routed"].items()) or "no dataset has a champion"
+    if isinstance(detail.get("datasets"), list):
+        return ", ".join(f"{d.get('dataset')}: {d.get('status')}" for d in detail["datasets"]) or "no champion to retrain"
+    return ""
+
+
+def _outcome(run: dict):
+    if run.get("error"):
+        return html.Span(run["error"], className="text-danger small")
+    return html.Span(_detail_text(run), className="text-muted small")
+
+
+def jobs_table(jobs: list[dict]):
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Job", "Schedule (UTC)", "Last run", "Status", "Rows",
+                                                    "Duration", "Outcome", "")]))
+    rows = []
+    for job in jobs:
+        last = job["last_run"] or {}
+        rows.append(html.Tr([
+            html.Td([html.Div(job["job"], className="fw-semibold font-monospace"),
+                     html.Div(job["description"], className="small text-muted")]),
+            html.Td(html.Code(job["schedule"])),
+            html.Td(_when(last.get("started_at")), className="small"),
+            html.Td(status_badge(last.get("status"))),
+            html.Td("—" if last.get("rows") is None else f"{last['rows']:,}", className="text-end"),
+            html.Td(_duration(last), className="small"),
+            html.Td(_outcome(last) if last else None, style={"maxWidth": "22rem"}),
+            html.Td(dbc.Button("Run now", id={"type": "job-run", "job": job["job"]}, color="outline-primary",
+                               size="sm", n_clicks=0)),
+        ], id=f"job-row-{job['job']}"))
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
+                     id="jobs-table")
+
+
+def history_table(runs: list[dict]):
+    if not runs:
+        return html.P("No job has run yet.", className="text-muted mb-0")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Started (UTC)", "Job", "Triggered by", "Status", "Rows",
+                                                    "Duration", "Outcome")]))
+    rows = [html.Tr([
+        html.Td(_when(r["started_at"]), className="small text-nowrap"),
+        html.Td(r["job"], className="font-monospace small"),
+        html.Td(r["triggered_by"], className="small"),
+        html.Td(status_badge(r["status"])),
+        html.Td("—" if r["rows"] is None else f"{r['rows']:,}", className="text-end"),
+        html.Td(_duration(r), className="small"),
+        html.Td(_outcome(r), style={"maxWidth": "28rem"}),
+    ], className="job-history-row", **{"data-job": r["job"], "data-status": r["status"]}) for r in runs]
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="mb-0 align-middle",
+                     id="jobs-history-table")
+
+
+def layout(**_query):
+    user = user_or_none()
+    if user is None or not user.can(Perm.MANAGE_JOBS):
+        return not_allowed()
+    session = read_session()
+    jobs = dbc.Card(dbc.CardBody([
+        html.H5("Jobs", className="card-title"),
+        html.Div(jobs_table(overview(session)), id="jobs-list"),
+        html.Div(id="jobs-run-status", className="mt-3"),
+    ]), className="shadow-sm mb-4")
+    history = dbc.Card(dbc.CardBody([
+        html.H5("Last 50 runs", className="card-title"),
+        html.Div(history_table(recent_runs(session)), id="jobs-history"),
+    ]), className="shadow-sm mb-4")
+    note = html.Span(["Schedules come from ", html.Code("SCOPE_SCHEDULE_<JOB>"), "; refreshes every 5 s."],
+                     className="small text-muted")
+    return html.Div([
+        page_header("Scheduled jobs", "Each scheduled slot runs once, however many schedulers are up.", right=note),
+        jobs, history, dcc.Interval(id="jobs-refresh", interval=REFRESH_MS, n_intervals=0),
+    ])
