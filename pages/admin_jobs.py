@@ -29,6 +29,19 @@ def _duration(run: dict | None) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def describe_schedule(expression: str) -> str:
+    """Plain words for the common shapes; anything else is shown as cron only."""
+    parts = expression.split()
+    if len(parts) != 5 or parts[2:] != ["*", "*", "*"]:
+        return ""
+    minute, hour = parts[:2]
+    if hour == "*" and minute.startswith("*/") and minute[2:].isdigit():
+        return f"every {minute[2:]} minutes"
+    if minute.isdigit() and hour.isdigit():
+        return f"daily at {int(hour):02d}:{int(minute):02d}"
+    return ""
+
+
 def status_badge(status: str | None):
     if not status:
         return html.Span("never run", className="text-muted small")
@@ -61,7 +74,8 @@ def jobs_table(jobs: list[dict]):
         rows.append(html.Tr([
             html.Td([html.Div(job["job"], className="fw-semibold font-monospace"),
                      html.Div(job["description"], className="small text-muted")]),
-            html.Td(html.Code(job["schedule"])),
+            html.Td([html.Code(job["schedule"]),
+                     html.Div(describe_schedule(job["schedule"]), className="small text-muted")]),
             html.Td(_when(last.get("started_at")), className="small"),
             html.Td(status_badge(last.get("status"))),
             html.Td("—" if last.get("rows") is None else f"{last['rows']:,}", className="text-end"),

@@ -1,0 +1,29 @@
+"""An admin runs route_unscored from the jobs page and sees the succeeded run."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import screenshot
+from tests.browser.test_claim_flow import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_admin_runs_a_job_now_and_sees_it_in_the_history(page, live_server):
+    sign_in(page, live_server, "admin@scope.example", "scope-demo-admin")
+    page.goto(live_server + "/admin/jobs")
+    page.wait_for_selector("#jobs-table")
+    page.click("#job-row-route_unscored button")
+    page.wait_for_selector("#jobs-run-result", timeout=30000)
+    assert page.inner_text("#jobs-run-result").startswith("route_unscored: succeeded")
+    page.wait_for_selector(".job-history-row[data-job=route_unscored][data-status=succeeded]", timeout=15000)
+    assert "admin@scope.example" in page.inner_text("#jobs-history-table")
+    screenshot(page, "admin_jobs")
+    assert page.console_errors == []
+
+
+def test_manager_is_not_allowed_on_the_jobs_page(page, live_server):
+    sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
+    page.goto(live_server + "/admin/jobs")
+    page.wait_for_selector(".alert-danger")
+    assert "Not allowed" in page.inner_text(".alert-danger")
