@@ -10,6 +10,7 @@ Two guards, two purposes:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import socket
 import threading
@@ -22,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import JobRun
+from services import audit
 
 log = logging.getLogger(__name__)
 ERROR_LIMIT = 2000
@@ -55,6 +57,10 @@ def _claim(factory: sessionmaker[Session], name: str, slot: str, triggered_by: s
             insert(JobRun).values(job=name, slot=slot[:60], triggered_by=triggered_by[:254], status="running",
                                   host=socket.gethostname()[:120], detail={})
             .on_conflict_do_nothing(constraint="uq_job_runs_job_slot").returning(JobRun.id))
+        if run_id is not None and triggered_by != "scheduler":
+            # A person (or the CLI) started it: that belongs in the audit trail.
+            audit.record(session, actor=triggered_by[:254], action="job.run", target_type="job_run",
+                         target_id=run_id, after={"job": name, "slot": slot})
         session.commit()
         return run_id
 
@@ -63,7 +69,8 @@ def _finish(factory: sessionmaker[Session], run_id: int, *, status: str, rows: i
             detail: dict | None = None, error: str | None = None) -> dict:
     with factory() as session:
         run = session.get(JobRun, run_id)
-        run.status, run.rows, run.detail = status, rows, detail or {}
+        # Whatever a job reports must fit in JSONB (dates, decimals become text).
+        run.status, run.rows, run.detail = status, rows, json.loads(json.dumps(detail or {}, default=str))
         run.error = error[:ERROR_LIMIT] if error else None
         run.finished_at = func.clock_timestamp()  # the database's clock, like started_at
         session.flush()

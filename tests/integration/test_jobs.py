@@ -198,3 +198,23 @@ def test_non_admins_are_not_allowed(client_for, run_key, role):
     status, body = render_page(client, "/admin/jobs")
     assert status == 200 and "Not allowed" in body and "Run now" not in body
     assert client.post("/_dash-update-component", json=_run_body(run_key, "route_unscored")).status_code == 403
+
+
+def test_refresh_aggregates_job_reports_rows_written(db_session):
+    outcome = JOBS["refresh_aggregates"].fn(db_session, SETTINGS)
+    assert outcome.get("status", "succeeded") == "succeeded" and isinstance(outcome["rows"], int)
+
+
+def test_a_manual_run_is_audited_and_odd_detail_is_stored_as_text(session_factory):
+    import datetime as dt
+
+    from db.models import AuditLog
+
+    name = f"audit-{uuid.uuid4().hex[:8]}"
+    result = run_job(session_factory, name, settings=SETTINGS, triggered_by="admin@scope.example",
+                     jobs=_job(name, lambda s, st: {"rows": 1, "detail": {"at": dt.date(2026, 1, 2)}}))
+    assert result["status"] == "succeeded" and result["detail"] == {"at": "2026-01-02"}
+    with session_factory() as session:
+        entry = session.scalar(select(AuditLog).where(AuditLog.action == "job.run",
+                                                      AuditLog.target_id == str(result["id"])))
+    assert entry is not None and entry.actor == "admin@scope.example"
