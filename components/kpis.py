@@ -94,7 +94,7 @@ def received_closed_figure(series: dict) -> go.Figure:
 
 
 def department_figure(rows) -> go.Figure:
-    rows = [r for r in rows if r.key][::-1]
+    rows = [r for r in rows if r.key and r.received][::-1]
     fig = go.Figure(go.Bar(
         y=[r.label for r in rows], x=[r.received for r in rows], orientation="h",
         marker_color=[r.color or "#6c757d" for r in rows], customdata=[r.key for r in rows],
@@ -107,7 +107,7 @@ def department_figure(rows) -> go.Figure:
 
 
 def category_figure(rows, title: str, axis: str, top: int = 12) -> go.Figure:
-    rows = rows[:top][::-1]
+    rows = [r for r in rows if r.received][:top][::-1]
     fig = go.Figure(go.Bar(
         y=[r.label for r in rows], x=[r.received for r in rows], orientation="h", marker_color=RECEIVED,
         text=[f"{r.received:,}" for r in rows], textposition="outside", cliponaxis=False,

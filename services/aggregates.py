@@ -317,7 +317,8 @@ def breakdown(session: Session, f: Filters, by: str) -> list[BreakdownRow]:
             dept = departments.get(key)
             code, label, color = ((dept.code, dept.name, dept.color) if dept else ("", "No department", "#adb5bd"))
         else:
-            code, label, color = (key or "", key or "Unknown", None)
+            label = (key.replace("_", " ").title() if by == "line" else key) if key else "Unknown"
+            code, color = key or "", None
         out.append(BreakdownRow(code, label, color, int(rec), int(clo), float(res), float(paid),
                                 _ratio(int(correct), int(closed_routed)), _ratio(int(auto), int(routed)), int(sla)))
     return sorted(out, key=lambda r: (-r.received, r.label))

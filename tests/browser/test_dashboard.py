@@ -42,5 +42,7 @@ def test_manager_filters_dashboard_by_department(page, live_server, web_app):
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_selector("#dashboard-drill-body a", timeout=15000)
     assert page.locator("#dashboard-drill-body a").count() > 0
+    page.wait_for_selector(".modal.show", timeout=5000)
+    page.wait_for_timeout(500)  # let the fade-in finish before the screenshot
     screenshot(page, "dashboard-drill")
     assert page.console_errors == []

@@ -24,6 +24,16 @@ def web_session(web_app):
             yield session
 
 
+@pytest.fixture()
+def refreshed(web_app):
+    """Rollups rebuilt and committed; no app context is held while the test client runs."""
+    from db.flask_db import unit_of_work
+
+    with web_app.server.app_context():
+        with unit_of_work() as session:
+            aggregates.refresh(session)
+
+
 def _one(session, sql, **params):
     return session.execute(text(sql), params).one()
 
@@ -165,8 +175,7 @@ def _render(client, search):
 
 
 @pytest.mark.parametrize("role", ["viewer", "manager", "admin"])
-def test_dashboard_renders_for_allowed_roles(web_session, client_for, role):
-    web_session.commit()
+def test_dashboard_renders_for_allowed_roles(refreshed, client_for, role):
     client = client_for(role)
     status, body = render_page(client, "/dashboard")
     assert status == 200 and "Executive dashboard" in body and "dashboard-range" in body
@@ -184,8 +193,49 @@ def test_dashboard_refused_for_adjusters(client_for):
 
 @pytest.mark.parametrize("search", ["?start=2026-99-01", "?department=NOPE", "?line=%3Cscript%3E",
                                     "?start=2026-10-31&end=2026-01-01", "?department=" + "A" * 3000, 12345])
-def test_dashboard_rejects_tampered_filters_with_a_message(web_session, client_for, search):
-    web_session.commit()
+def test_dashboard_rejects_tampered_filters_with_a_message(refreshed, client_for, search):
     status, body = _render(client_for("manager"), search)
     assert status == 200, body[:300]
     assert "Invalid filter" in body and "Traceback" not in body
+
+
+def _post(client, outputs, inputs, state=()):
+    return client.post("/_dash-update-component", json={
+        "output": (f"{outputs[0][0]}.{outputs[0][1]}" if len(outputs) == 1
+                   else ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".."),
+        "outputs": ({"id": outputs[0][0], "property": outputs[0][1]} if len(outputs) == 1
+                    else [{"id": i, "property": p} for i, p in outputs]),
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+        "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"],
+    })
+
+
+def test_export_writes_breakdown_csv(refreshed, client_for):
+    response = _post(client_for("viewer"), [("dashboard-download", "data")],
+                     [("dashboard-export", "n_clicks", 1)], [("dashboard-url", "search", "?department=PROPERTY")])
+    assert response.status_code == 200
+    data = json.loads(response.get_data(as_text=True))["response"]["dashboard-download"]["data"]
+    assert data["filename"].startswith("scope-breakdown-") and data["filename"].endswith(".csv")
+    lines = data["content"].splitlines()
+    assert lines[0].startswith("dimension,Group,Received")
+    assert any(line.startswith("department,Property,") for line in lines[1:])
+
+
+DRILL = [("dashboard-drill", "is_open"), ("dashboard-drill-title", "children"), ("dashboard-drill-body", "children")]
+
+
+def test_drill_down_lists_claims_and_rejects_tampered_clicks(refreshed, client_for):
+    client = client_for("manager")
+    click = {"points": [{"customdata": "PROPERTY"}]}
+    response = _post(client, DRILL, [("dashboard-departments", "clickData", click)],
+                     [("dashboard-url", "search", "")])
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and '"href":' in body and "claims" in body
+    for bad in ({"points": [{"customdata": "NOPE"}]}, {"points": "x"}, "junk", {"points": [{"customdata": [1]}]}):
+        response = _post(client, DRILL, [("dashboard-departments", "clickData", bad)],
+                         [("dashboard-url", "search", "")])
+        assert response.status_code in (200, 204), response.get_data(as_text=True)[:200]
+        assert "Traceback" not in response.get_data(as_text=True)
+    assert _post(client_for("adjuster"), DRILL, [("dashboard-departments", "clickData", click)],
+                 [("dashboard-url", "search", "")]).status_code == 403
