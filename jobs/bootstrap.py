@@ -46,7 +46,7 @@ def ensure_demo_users(session: Session) -> int:
 
 def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000, seed: int = 42,
         say=print) -> None:
-    from services import routing, training
+    from services import aggregates, routing, training
     from services.demo_data import load_demo_data
 
     with factory.begin() as session:
@@ -76,3 +76,9 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
         if ensure_team(session):
             n = assign_open_claims(session)
             say(f"created the demo claims team; assigned {n:,} open claims")
+    with factory.begin() as session:
+        # The scheduler refreshes the rollups every few minutes; fill them now so
+        # the dashboard is not empty on a first start.
+        if aggregates.data_bounds(session) is None:
+            aggregates.refresh(session)
+            say("computed the dashboard figures")
