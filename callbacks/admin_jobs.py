@@ -8,8 +8,7 @@ from flask import current_app
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from db.flask_db import db, read_session
-from db.session import make_session_factory
+from db.flask_db import independent_sessions, read_session
 from jobs.registry import JOBS
 from jobs.runner import manual_slot, recent_runs, run_in_background, run_job
 from jobs.scheduler import overview
@@ -49,7 +48,7 @@ def run_now(clicks):
         return dbc.Alert("Unknown job.", color="warning", className="mb-0"), no_update, no_update
     user = user_or_none()
     # Runs use sessions of their own (the runner commits claim, run and result separately).
-    factory = make_session_factory(db.engine)
+    factory = independent_sessions()
     settings = current_app.config["SCOPE_SETTINGS"]
     kwargs = {"slot": manual_slot(), "triggered_by": user.email, "settings": settings}
     if JOBS[name].slow:

@@ -8,7 +8,6 @@ import uuid
 
 from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
-from sqlalchemy.orm.exc import StaleDataError
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
@@ -16,7 +15,7 @@ from auth.permissions import Perm
 from components.claim_actions import flash, status_buttons, verdict_text
 from components.decision import counterfactual_body, similar_body
 from components.timeline import timeline_items
-from db.flask_db import read_session, unit_of_work
+from db.flask_db import WriteConflict, read_session, unit_of_work
 from services.access import AccessDenied, NotFound
 from services.counterfactual import claim_counterfactual
 from services.feedback import REASONS, current_verdict, give_feedback, latest_decision
@@ -68,7 +67,7 @@ def _write(action) -> tuple:
         with unit_of_work() as session:
             text = action(session)
         return flash(text), uuid.uuid4().hex
-    except (ConflictError, StaleDataError) as exc:
+    except (ConflictError, WriteConflict) as exc:
         text = str(exc) if isinstance(exc, ConflictError) else \
             "Someone else changed this claim at the same moment. Showing the current state; please try again."
         return flash(text, "warning"), uuid.uuid4().hex

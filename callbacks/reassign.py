@@ -5,12 +5,11 @@ import logging
 
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, html, no_update
-from sqlalchemy.exc import SQLAlchemyError
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from db.flask_db import read_session, unit_of_work
+from db.flask_db import WriteFailed, read_session, unit_of_work
 from services.access import AccessDenied
 from services.reassignment import (BOARD_MAX, MAX_BULK, ConflictError, ReassignError, board_rows, current_state,
                                    move_claims, parse_claim_numbers)
@@ -136,7 +135,7 @@ def move(_clicks, selected, rows, department, adjuster, reason, comment):
         return _error(exc), no_update, no_update
     except AccessDenied as exc:
         return dbc.Alert(str(exc), color="danger"), no_update, no_update
-    except SQLAlchemyError:
+    except WriteFailed:
         log.exception("reassignment failed")
         return dbc.Alert("The move failed; nothing was moved. Try again.", color="danger"), no_update, no_update
     return (dbc.Alert(result.summary(), color="success", id="reassign-success"), _merge(rows, fresh), [])

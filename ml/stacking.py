@@ -19,7 +19,7 @@ scoring uses the model fitted on all training rows. The fitted weights are
 stored in the JSON feature schema as the term list + idf of its vectoriser and
 a classes x terms coefficient matrix (rounded to ``COEF_DIGITS`` decimals when
 fitted, so the stored and the used model are the same), applied with numpy
-(softmax of X @ W.T + b): scoring needs neither scikit-learn nor pickle.
+(softmax of X @ W.T + b): scoring needs neither scikit-learn nor Python object serialisation.
 
 **Output** (``output``): ``"log_proba"`` (schema versions 2-3) hands the
 class log-probabilities to the trees as features; ``"margin"`` (version 4,
