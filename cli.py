@@ -53,6 +53,14 @@ def cmd_db(args) -> int:
     return 0
 
 
+def _migrated_db():
+    """Settings and a session factory for a database that is at the newest schema."""
+    settings = _settings()
+    factory, url = _factory(settings)
+    _ensure_schema(url)
+    return settings, factory
+
+
 def _ensure_schema(url: str) -> None:
     from db import migrate
 
@@ -66,9 +74,7 @@ def cmd_demo_data(args) -> int:
 
     if args.claims <= 0:
         raise CliError("--claims must be a positive number")
-    settings = _settings()
-    factory, url = _factory(settings)
-    _ensure_schema(url)
+    settings, factory = _migrated_db()
     with factory.begin() as session:
         summary = load_demo_data(session, args.claims, args.seed)
     with factory.begin() as session:
@@ -89,9 +95,7 @@ def _check_file(path: str, what: str) -> Path:
 def cmd_import(args) -> int:
     from services.imports import import_csv
 
-    settings = _settings()
-    factory, url = _factory(settings)
-    _ensure_schema(url)
+    settings, factory = _migrated_db()
     with factory.begin() as session:
         summary = import_csv(session, _check_file(args.file, "CSV file"), _check_file(args.mapping, "mapping file"),
                              args.dataset, settings.reports_dir, actor=os.environ.get("USER", "cli"),
@@ -103,9 +107,7 @@ def cmd_import(args) -> int:
 def cmd_train(args) -> int:
     from services.training import train_dataset
 
-    settings = _settings()
-    factory, url = _factory(settings)
-    _ensure_schema(url)
+    _, factory = _migrated_db()
     with factory.begin() as session:
         result = train_dataset(session, args.dataset)
     _print_json(result)
@@ -115,9 +117,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from services.evaluation import evaluate_csv
 
-    settings = _settings()
-    factory, url = _factory(settings)
-    _ensure_schema(url)
+    _, factory = _migrated_db()
     with factory() as session:
         result = evaluate_csv(session, _check_file(args.file, "CSV file"), _check_file(args.mapping, "mapping file"),
                               args.dataset)
@@ -134,9 +134,7 @@ def cmd_create_user(args) -> int:
         if not sys.stdin.isatty():
             raise CliError("give the password with --password or SCOPE_NEW_USER_PASSWORD")
         password = getpass.getpass("Password for the new user: ")
-    settings = _settings()
-    factory, url = _factory(settings)
-    _ensure_schema(url)
+    settings, factory = _migrated_db()
     with factory.begin() as session:
         user = create_user(session, email=args.email, role=args.role, password=password, name=args.name or "",
                            department_codes=args.department or [], actor="cli")
@@ -147,9 +145,7 @@ def cmd_create_user(args) -> int:
 def cmd_token(args) -> int:
     from services.api_tokens import create_token, revoke_token, user_by_email
 
-    settings = _settings()
-    factory, url = _factory(settings)
-    _ensure_schema(url)
+    _, factory = _migrated_db()
     with factory.begin() as session:
         if args.action == "create":
             user = user_by_email(session, args.email)
@@ -225,9 +221,7 @@ def _serve(cmd: list[str], env: dict, scheduler_cmd: list[str] | None = None) ->
 def cmd_scheduler(args) -> int:
     from jobs.scheduler import serve
 
-    settings = _settings()
-    factory, url = _factory(settings)
-    _ensure_schema(url)
+    settings, factory = _migrated_db()
     return serve(factory, settings)
 
 
