@@ -134,7 +134,7 @@ def cmd_create_user(args) -> int:
         if not sys.stdin.isatty():
             raise CliError("give the password with --password or SCOPE_NEW_USER_PASSWORD")
         password = getpass.getpass("Password for the new user: ")
-    settings, factory = _migrated_db()
+    _, factory = _migrated_db()
     with factory.begin() as session:
         user = create_user(session, email=args.email, role=args.role, password=password, name=args.name or "",
                            department_codes=args.department or [], actor="cli")
