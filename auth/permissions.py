@@ -21,18 +21,27 @@ class Perm(str, Enum):
     VIEW_AUDIT = "audit:view"
     VIEW_DASHBOARDS = "dashboards:view"
     MANAGE_JOBS = "jobs:manage"
+    VIEW_OPERATIONS = "operations:view"
+    VIEW_ALERTS = "alerts:view"
+    MANAGE_ALERTS = "alerts:manage"
+    VIEW_ANALYTICS = "analytics:view"
+    MANAGE_OWN_ACCOUNT = "account:own"
+    VIEW_PERSONAL_DATA = "claims:personal_data"
 
 
 _ADJUSTER = frozenset({
     Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.GIVE_FEEDBACK, Perm.WRITE_NOTES, Perm.CHANGE_STATUS,
-    Perm.CREATE_CLAIMS, Perm.MANAGE_OWN_TOKENS,
+    Perm.CREATE_CLAIMS, Perm.MANAGE_OWN_TOKENS, Perm.MANAGE_OWN_ACCOUNT, Perm.VIEW_PERSONAL_DATA,
 })
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
-    "viewer": frozenset({Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.VIEW_ALL_DEPARTMENTS, Perm.VIEW_DASHBOARDS}),
+    # Viewers read everything except personal data, which they see masked.
+    "viewer": frozenset({Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.VIEW_ALL_DEPARTMENTS, Perm.VIEW_DASHBOARDS,
+                         Perm.VIEW_ALERTS, Perm.MANAGE_OWN_ACCOUNT}),
     "adjuster": _ADJUSTER,
     "manager": _ADJUSTER | {Perm.VIEW_ALL_DEPARTMENTS, Perm.REASSIGN, Perm.VIEW_WORKLOAD, Perm.VIEW_MODELS,
-                              Perm.VIEW_DASHBOARDS},
+                              Perm.VIEW_DASHBOARDS, Perm.VIEW_OPERATIONS, Perm.VIEW_ALERTS, Perm.MANAGE_ALERTS,
+                              Perm.VIEW_ANALYTICS},
     "admin": frozenset(Perm),
 }
 

@@ -17,7 +17,15 @@ NAV = (
     ("Reassign", "/reassign", Perm.REASSIGN),
     ("Workload", "/workload", Perm.VIEW_WORKLOAD),
     ("Dashboard", "/dashboard", Perm.VIEW_DASHBOARDS),
+    ("Operations", "/operations", Perm.VIEW_OPERATIONS),
+    ("Analytics", "/analytics", Perm.VIEW_ANALYTICS),
+)
+# Less frequent pages sit in one "Admin" menu so the bar stays short.
+ADMIN_NAV = (
     ("Models", "/models", Perm.VIEW_MODELS),
+    ("Alert rules", "/alerts", Perm.MANAGE_ALERTS),
+    ("Users", "/admin/users", Perm.MANAGE_USERS),
+    ("Audit log", "/admin/audit", Perm.VIEW_AUDIT),
     ("Jobs", "/admin/jobs", Perm.MANAGE_JOBS),
 )
 ROLE_LABELS = {"admin": "Admin", "manager": "Manager", "adjuster": "Adjuster", "viewer": "Viewer"}
@@ -32,13 +40,20 @@ def navbar(user) -> dbc.Navbar:
 
     links = [dbc.NavItem(dbc.NavLink(label, href=path, active="exact" if path == "/" else "partial"))
              for label, path, perm in NAV if user.can(perm) and _registered(path)]
+    admin = [dbc.DropdownMenuItem(label, href=path)
+             for label, path, perm in ADMIN_NAV if user.can(perm) and _registered(path)]
+    if admin:
+        links.append(dbc.DropdownMenu(admin, label="Admin", nav=True, in_navbar=True, align_end=True,
+                                      id="nav-admin-menu"))
     logout = html.Form(
         [dcc.Input(type="hidden", name="csrf_token", value=csrf.token()),
          html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm", id="logout-button")],
         action="/logout", method="post", className="ms-3 mb-0",
     )
+    name = (html.A(user.name, href="/profile", className="me-2 text-white", id="nav-profile-link")
+            if _registered("/profile") else html.Span(user.name, className="me-2"))
     who = html.Span([
-        html.Span(user.name, className="me-2"),
+        name,
         dbc.Badge(ROLE_LABELS.get(user.role, user.role), color="light", text_color="dark", className="role-badge"),
     ], className="navbar-text text-white small")
     return dbc.Navbar(
