@@ -71,7 +71,12 @@ def shell():
     if user is None:
         # Only reachable in a race with logout: the guard redirects otherwise.
         return html.Div([dcc.Location(id="shell-redirect", href="/login", refresh=True)])
+    # Open-alert banners (callbacks/alerts.py), only for those who may see alerts:
+    # without the slot its callback never fires, so other roles get no 403s.
+    banners = (html.Div([dcc.Location(id="alerts-banner-url", refresh=False), html.Div(id="alert-banners")],
+                        className="alert-banners")
+               if user.can(Perm.VIEW_ALERTS) else None)
     return html.Div([
         navbar(user),
-        dbc.Container(dash.page_container, fluid=True, className="scope-page pb-5"),
+        dbc.Container([banners, dash.page_container], fluid=True, className="scope-page pb-5"),
     ])

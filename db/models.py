@@ -427,3 +427,76 @@ class KpiCycleHistogram(Base):
     line_of_business: Mapped[str | None] = mapped_column(String(40))
     cycle_days: Mapped[int] = mapped_column(Integer)
     claims: Mapped[int] = mapped_column(Integer)
+
+
+# --- Threshold alerts: rules on the dashboard KPIs and their history (migration 0006) ---
+
+ALERT_COMPARISONS = ("above", "below")
+ALERT_PERIODS = ("today", "this_week", "last_7_days", "this_month")
+ALERT_SEVERITIES = ("info", "warning", "critical")
+
+
+class AlertRule(Base):
+    """A threshold on one dashboard KPI over a period ending today, for all
+    departments or one. ``last_value`` is what the latest evaluation saw."""
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (
+        CheckConstraint(f"comparison IN {ALERT_COMPARISONS}", name="ck_alert_rules_comparison"),
+        CheckConstraint(f"period IN {ALERT_PERIODS}", name="ck_alert_rules_period"),
+        CheckConstraint(f"severity IN {ALERT_SEVERITIES}", name="ck_alert_rules_severity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    metric: Mapped[str] = mapped_column(String(40))
+    comparison: Mapped[str] = mapped_column(String(8))
+    # In the KPI's own unit: a fraction for rates (0.05 = 5%), days, claims or dollars.
+    threshold: Mapped[float] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
+    severity: Mapped[str] = mapped_column(String(10), server_default="warning")
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    last_value: Mapped[float | None] = mapped_column(Float)
+    last_checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(254), server_default="system")
+    created_at: Mapped[dt.datetime] = _now_col()
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class AlertEvent(Base):
+    """One breach of a rule, from the evaluation that saw it start to the one
+    that saw it end. The rule's terms are copied so the history still reads
+    right after the rule is edited or deleted; at most one open event per rule."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        Index("uq_alert_events_open_rule", "rule_id", unique=True, postgresql_where=text("resolved_at IS NULL")),
+        Index("ix_alert_events_open", "opened_at", postgresql_where=text("resolved_at IS NULL")),
+        Index("ix_alert_events_opened_at", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("alert_rules.id", ondelete="SET NULL"))
+    rule_name: Mapped[str] = mapped_column(String(120))
+    metric: Mapped[str] = mapped_column(String(40))
+    comparison: Mapped[str] = mapped_column(String(8))
+    threshold: Mapped[float] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
+    severity: Mapped[str] = mapped_column(String(10))
+    opened_at: Mapped[dt.datetime] = _now_col()
+    opened_value: Mapped[float] = mapped_column(Float)
+    last_value: Mapped[float] = mapped_column(Float)
+    # The value furthest past the threshold while it was open.
+    worst_value: Mapped[float] = mapped_column(Float)
+    last_checked_at: Mapped[dt.datetime] = _now_col()
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution: Mapped[str | None] = mapped_column(String(40))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(254))
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -46,7 +46,7 @@ def ensure_demo_users(session: Session) -> int:
 
 def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000, seed: int = 42,
         say=print) -> None:
-    from services import aggregates, routing, training
+    from services import aggregates, alerts, routing, training
     from services.demo_data import load_demo_data
 
     with factory.begin() as session:
@@ -82,3 +82,6 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
         if aggregates.data_bounds(session) is None:
             aggregates.refresh(session)
             say("computed the dashboard figures")
+    with factory.begin() as session:
+        if alerts.ensure_default_rules(session):
+            say("created the default alert rules")

@@ -11,7 +11,7 @@ from typing import Callable
 
 from sqlalchemy.orm import Session
 
-from services import routing
+from services import alerts, routing
 from services.retraining import datasets_with_champion, retrain_all
 
 
@@ -55,8 +55,15 @@ def refresh_aggregates(session: Session, settings) -> dict:
     return {"rows": rows, "detail": result if isinstance(result, dict) else {}}
 
 
+def evaluate_alerts(session: Session, settings) -> dict:
+    counts = alerts.evaluate(session)
+    return {"rows": counts["opened"] + counts["kept"] + counts["resolved"], "detail": counts}
+
+
 JOBS: dict[str, Job] = {job.name: job for job in (
     Job("refresh_aggregates", refresh_aggregates, "*/5 * * * *", "Refresh the dashboard aggregates"),
     Job("route_unscored", route_unscored, "*/2 * * * *", "Route open claims that have no routing decision yet"),
+    # A minute after each refresh_aggregates slot, so rules see fresh rollups.
+    Job("evaluate_alerts", evaluate_alerts, "1-59/5 * * * *", "Check the alert rules against the KPI rollups"),
     Job("retrain", retrain, "0 2 * * *", "Retrain each dataset's router; promote only a better model", slow=True),
 )}

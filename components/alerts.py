@@ -1,0 +1,157 @@
+"""Threshold alert pieces: banners, the rules table, open alerts and history,
+from plain rows (``services.alerts`` views), never a session."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.common import dept_badge
+from components.kpis import fmt
+
+SEVERITY_COLORS = {"critical": "danger", "warning": "warning", "info": "info"}
+PERIOD_WORDS = {"today": "today", "this_week": "this week", "last_7_days": "last 7 days",
+                "this_month": "this month"}
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def severity_badge(severity: str) -> dbc.Badge:
+    color = SEVERITY_COLORS.get(severity, "secondary")
+    return dbc.Badge(severity.capitalize(), color=color, text_color="dark" if color == "warning" else None,
+                     className="alert-severity")
+
+
+def scope_cell(name: str | None, color: str | None):
+    return dept_badge(name, color or "#6c757d") if name else html.Span("All departments", className="text-muted")
+
+
+def threshold_text(value: float, kind: str) -> str:
+    """Thresholds as people type them: 5%, 7.5%, 5,000 (no trailing .0)."""
+    if kind == "pct":
+        return f"{value * 100:.2f}".rstrip("0").rstrip(".") + "%"
+    if kind == "days":
+        return f"{value:,.1f}".rstrip("0").rstrip(".") + " d"
+    return fmt(value, kind)
+
+
+def condition(metric_label: str, comparison: str, threshold: float, kind: str, period: str) -> str:
+    return f"{metric_label} {comparison} {threshold_text(threshold, kind)} · {PERIOD_WORDS.get(period, period)}"
+
+
+def _sentence(e) -> str:
+    where = f" in {e.department_name}" if e.department_name else ""
+    return (f"{e.metric_label} is {fmt(e.last_value, e.kind)} {PERIOD_WORDS.get(e.period, e.period)}{where} "
+            f"({e.comparison} the {threshold_text(e.threshold, e.kind)} threshold)")
+
+
+def banners(events, total: int) -> list:
+    """One dismissible banner per unacknowledged open alert (worst first)."""
+    out = []
+    for e in events:
+        out.append(dbc.Alert([
+            html.Span(severity_badge(e.severity), className="me-2"),
+            html.Strong(e.rule_name, className="me-2"),
+            html.Span(_sentence(e), className="me-2"),
+            html.Span(f"since {_when(e.opened_at)} UTC", className="small text-body-secondary me-3"),
+            dcc.Link("Review alerts →", href="/alerts", className="alert-link"),
+        ], color=SEVERITY_COLORS.get(e.severity, "secondary"), dismissable=True,
+            className=f"alert-banner alert-banner-{e.severity} py-2 mb-2 d-flex align-items-center flex-wrap"))
+    if total > len(events):
+        out.append(html.Div(dcc.Link(f"and {total - len(events)} more open alerts →", href="/alerts"),
+                            className="small mb-2 alert-banner-more"))
+    return out
+
+
+def rules_table(rules, can_edit: bool):
+    if not rules:
+        return html.P("No rules yet." + (" Create one with “New rule”." if can_edit else ""),
+                      className="text-muted mb-0")
+    head = ["Rule", "Scope", "Severity", "Now", "State"] + ([""] if can_edit else [])
+    rows = []
+    for r in rules:
+        if not r.enabled:
+            state = dbc.Badge("Off", color="light", text_color="secondary")
+        elif r.breaching:
+            state = dbc.Badge("Breaching", color=SEVERITY_COLORS.get(r.severity, "danger"),
+                              text_color="dark" if r.severity == "warning" else None)
+        elif r.last_checked_at is None:
+            state = html.Span("not checked yet", className="small text-muted")
+        elif r.last_value is None:
+            state = html.Span("no data", className="small text-muted", title="No claims behind this figure "
+                                                                             "in the period")
+        else:
+            state = dbc.Badge("OK", color="success")
+        cells = [
+            html.Td([html.Div(r.name, className="fw-semibold"),
+                     html.Div(condition(r.metric_label, r.comparison, r.threshold, r.kind, r.period),
+                              className="small text-muted")]),
+            html.Td(scope_cell(r.department_name, r.department_color), className="text-nowrap"),
+            html.Td(severity_badge(r.severity)),
+            html.Td(fmt(r.last_value, r.kind) if r.last_checked_at else "—", className="text-end text-nowrap"),
+            html.Td(state),
+        ]
+        if can_edit:
+            cells.append(html.Td(html.Div([
+                dbc.Button("Edit", id={"type": "alert-rule-edit", "id": r.id}, size="sm", color="outline-primary",
+                           n_clicks=0, className="me-1"),
+                dbc.Button("Disable" if r.enabled else "Enable", id={"type": "alert-rule-toggle", "id": r.id},
+                           size="sm", color="outline-secondary", n_clicks=0, className="me-1"),
+                dbc.Button("Delete", id={"type": "alert-rule-delete", "id": r.id}, size="sm",
+                           color="outline-danger", n_clicks=0),
+            ], className="d-flex justify-content-end"), className="text-nowrap"))
+        rows.append(html.Tr(cells, className="alert-rule-row" + ("" if r.enabled else " text-muted"),
+                            **{"data-rule": str(r.id)}))
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], hover=True,
+                     responsive=True, className="mb-0 align-middle", id="alerts-rules-table")
+
+
+def open_alerts(events, can_ack: bool):
+    if not events:
+        return html.Div([html.Span("✓", className="text-success fw-bold me-2"),
+                         "No rule is breached right now."], className="text-muted", id="alerts-none-open")
+    items = []
+    for e in events:
+        if e.acknowledged_at:
+            ack = html.Span(f"Acknowledged by {e.acknowledged_by} at {_when(e.acknowledged_at)}",
+                            className="small text-muted")
+        elif can_ack:
+            ack = dbc.Button("Acknowledge", id={"type": "alert-ack", "id": e.id}, size="sm",
+                             color="outline-dark", n_clicks=0)
+        else:
+            ack = html.Span("Not acknowledged", className="small text-muted")
+        items.append(dbc.ListGroupItem(html.Div([
+            html.Div([
+                html.Div([severity_badge(e.severity), html.Strong(e.rule_name, className="ms-2")]),
+                html.Div(_sentence(e), className="small mt-1"),
+                html.Div(f"Open since {_when(e.opened_at)} UTC · value then {fmt(e.opened_value, e.kind)} · "
+                         f"{'highest' if e.comparison == 'above' else 'lowest'} {fmt(e.worst_value, e.kind)} · "
+                         f"period {e.period_start} – {e.period_end}", className="small text-muted"),
+            ]),
+            html.Div(ack, className="ms-3 text-end"),
+        ], className="d-flex justify-content-between align-items-center", **{"data-event": str(e.id)}),
+            className="alert-open-item"))
+    return dbc.ListGroup(items, flush=True, id="alerts-open-list")
+
+
+def history_table(events):
+    if not events:
+        return html.P("No alerts match these filters.", className="text-muted mb-0")
+    head = ("Opened (UTC)", "Resolved (UTC)", "Rule", "Severity", "Value at open", "Last value", "Threshold",
+            "Scope", "Acknowledged")
+    rows = [html.Tr([
+        html.Td(_when(e.opened_at), className="small text-nowrap"),
+        html.Td(html.Span(_when(e.resolved_at), title=e.resolution or "") if e.resolved_at
+                else dbc.Badge("open", color="danger"), className="small text-nowrap"),
+        html.Td([html.Div(e.rule_name), html.Div(e.resolution or "", className="small text-muted")]),
+        html.Td(severity_badge(e.severity)),
+        html.Td(fmt(e.opened_value, e.kind), className="text-end"),
+        html.Td(fmt(e.last_value, e.kind), className="text-end"),
+        html.Td(f"{e.comparison} {threshold_text(e.threshold, e.kind)}", className="text-nowrap"),
+        html.Td(scope_cell(e.department_name, e.department_color), className="text-nowrap"),
+        html.Td(f"{e.acknowledged_by} · {_when(e.acknowledged_at)}" if e.acknowledged_at else "—",
+                className="small"),
+    ], className="alert-history-row", **{"data-severity": e.severity}) for e in events]
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], hover=True,
+                     responsive=True, size="sm", className="mb-0 align-middle", id="alerts-history-table")
