@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import ALERT_COMPARISONS, ALERT_PERIODS, ALERT_SEVERITIES, AlertEvent, AlertRule, AuditLog, Department
@@ -550,8 +550,9 @@ def banner_alerts(session: Session, limit: int = BANNER_LIMIT) -> tuple[list[Eve
     Reads only open events (a partial index), never the rollups."""
     where = (AlertEvent.resolved_at.is_(None), AlertEvent.acknowledged_at.is_(None))
     rows = session.scalars(select(AlertEvent).where(*where).order_by(_SEVERITY_ORDER, AlertEvent.opened_at.desc())
-                           .limit(limit + 50)).all()
-    return _views(session, rows[:limit]), len(rows)
+                           .limit(limit)).all()
+    total = len(rows) if len(rows) < limit else session.scalar(select(func.count(AlertEvent.id)).where(*where))
+    return _views(session, rows), int(total)
 
 
 def acknowledge(session: Session, raw_id, *, actor: str, actor_id: int | None = None,

@@ -338,3 +338,68 @@ def test_cli_runs_evaluate_alerts(database_url):
     run = json.loads(result.stdout)
     assert run["job"] == "evaluate_alerts" and run["status"] == "succeeded"
     assert {"rules", "opened", "kept", "resolved"} <= set(run["detail"])
+
+
+def test_banners_show_the_worst_few_and_count_the_rest(db_session, dept):
+    from components.alerts import banners
+
+    s = db_session
+    add_claims(s, dept, 10, report=TODAY, moved=5)
+    aggregates.refresh(s)
+    for i, severity in enumerate(("info", "warning", "critical", "info", "warning")):
+        alerts.create_rule(s, rule(dept, threshold=10 + i, severity=severity), now=NOW, **ACTOR)
+    all_open = alerts.banner_alerts(s, limit=1000)[0]
+    shown, total = alerts.banner_alerts(s, limit=3)
+    assert len(shown) == 3 and total == len(all_open) >= 5
+    ranks = [alerts.SEVERITY_RANK[e.severity] for e in shown]
+    assert ranks == sorted(ranks) and shown[0].severity == "critical"
+    rendered = str(banners(shown, total))
+    assert rendered.count("Review alerts") == 3 and f"and {total - 3} more open alerts" in rendered
+
+
+def test_two_evaluations_at_once_open_one_event(session_factory):
+    """A Check now and a scheduled run racing: the rule row lock makes the
+    second wait and then keep the event the first opened."""
+    import threading
+    import time
+
+    code = f"ALRC_{uuid.uuid4().hex[:6].upper()}"
+    with session_factory() as s:
+        d = Department(code=code, name=f"Alert race {code[-6:]}", color="#117733")
+        s.add(d)
+        if s.get(Dataset, "alerttest") is None:
+            s.add(Dataset(name="alerttest", feature_spec=[]))
+        s.flush()
+        add_claims(s, d, 10, report=TODAY, moved=5)
+        aggregates.refresh(s)
+        rule_id = alerts.create_rule(s, rule(d), evaluate_now=False, **ACTOR).id
+        dept_id = d.id
+        s.commit()
+    first, second = session_factory(), session_factory()
+    try:
+        opened = alerts.evaluate(first, now=NOW, rule_ids=[rule_id])
+        result = {}
+
+        def run():
+            result.update(alerts.evaluate(second, now=LATER, rule_ids=[rule_id]))
+            second.commit()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        time.sleep(0.5)
+        assert thread.is_alive()  # waiting on the first run's lock
+        first.commit()
+        thread.join(15)
+        assert opened["opened"] == 1 and result["opened"] == 0 and result["kept"] == 1
+        with session_factory() as s:
+            assert s.scalar(select(func.count(AlertEvent.id)).where(AlertEvent.rule_id == rule_id)) == 1
+    finally:
+        first.close()
+        second.close()
+        with session_factory() as s:
+            s.execute(text("DELETE FROM alert_events WHERE rule_id = :r"), {"r": rule_id})
+            s.execute(text("DELETE FROM alert_rules WHERE id = :r"), {"r": rule_id})
+            s.execute(text("DELETE FROM claims WHERE department_id = :d"), {"d": dept_id})
+            s.execute(text("DELETE FROM departments WHERE id = :d"), {"d": dept_id})
+            aggregates.refresh(s)
+            s.commit()
