@@ -500,3 +500,67 @@ class AlertEvent(Base):
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_by: Mapped[str | None] = mapped_column(String(254))
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+# --- Operations page rollups (migration 0005), rebuilt by services.operations.refresh ---
+
+
+class OpsRoutingDaily(Base):
+    """Closed claims with a routing decision, per closing day, final department, the
+    first decision's predicted department and its confidence band (0: below 0.5,
+    1: 0.5-0.6 ... 5: 0.9-1.0): the confusion matrix and the calibration table."""
+
+    __tablename__ = "ops_routing_daily"
+    __table_args__ = (Index("ix_ops_routing_daily_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    predicted_department_id: Mapped[int] = mapped_column(Integer)
+    band: Mapped[int] = mapped_column(Integer)
+    claims: Mapped[int] = mapped_column(Integer)
+    confidence_sum: Mapped[float] = mapped_column(Float)
+
+
+class OpsMovesDaily(Base):
+    """Manual moves ("moved" claim events) per day, from and to department and reason."""
+
+    __tablename__ = "ops_moves_daily"
+    __table_args__ = (Index("ix_ops_moves_daily_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    from_department_id: Mapped[int | None] = mapped_column(Integer)
+    to_department_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(60))
+    moves: Mapped[int] = mapped_column(Integer)
+
+
+class OpsFeedbackDaily(Base):
+    """Current verdicts (latest per user and decision) per day given, the decision's
+    routed department, agree or not, reason and suggested department."""
+
+    __tablename__ = "ops_feedback_daily"
+    __table_args__ = (Index("ix_ops_feedback_daily_day", "day"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    department_id: Mapped[int] = mapped_column(Integer)
+    agrees: Mapped[bool] = mapped_column(Boolean)
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    suggested_department_id: Mapped[int | None] = mapped_column(Integer)
+    verdicts: Mapped[int] = mapped_column(Integer)
+
+
+class OpsOpenClaims(Base):
+    """Open claims at the last refresh per department, adjuster and report day (ages
+    are computed when read, so they stay right between refreshes)."""
+
+    __tablename__ = "ops_open_claims"
+    __table_args__ = (Index("ix_ops_open_claims_department", "department_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    adjuster_id: Mapped[int | None] = mapped_column(Integer)
+    report_day: Mapped[dt.date] = mapped_column(Date)
+    claims: Mapped[int] = mapped_column(Integer)

@@ -48,6 +48,7 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
         say=print) -> None:
     from services import aggregates, alerts, routing, training
     from services.demo_data import load_demo_data
+    from services import demo_data_history
 
     with factory.begin() as session:
         ensure_standard_departments(session)
@@ -76,10 +77,20 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
         if ensure_team(session):
             n = assign_open_claims(session)
             say(f"created the demo claims team; assigned {n:,} open claims")
+    history = False
+    with factory.begin() as session:
+        # Routing history (decisions, moves, verdicts) so routing-quality figures are not empty.
+        if routing.has_champion(session, DEMO_DATASET) and not demo_data_history.has_history(session, DEMO_DATASET):
+            h = demo_data_history.build_history(session, DEMO_DATASET, threshold=settings.confidence_threshold,
+                                                seed=seed)
+            history = bool(h.get("decisions"))
+            if history:
+                say(f"  routing history: {h['decisions']:,} decisions by {h['model_version']} "
+                    f"(accuracy {h['accuracy']:.1%}), {h['moves']:,} moves, {h['verdicts']:,} verdicts")
     with factory.begin() as session:
         # The scheduler refreshes the rollups every few minutes; fill them now so
         # the dashboard is not empty on a first start.
-        if aggregates.data_bounds(session) is None:
+        if history or aggregates.data_bounds(session) is None:
             aggregates.refresh(session)
             say("computed the dashboard figures")
     with factory.begin() as session:

@@ -112,7 +112,9 @@ def refresh(session: Session) -> int:
     session.execute(text("DELETE FROM kpi_cycle_histogram"))
     daily = session.execute(_REFRESH_DAILY).rowcount
     histogram = session.execute(_REFRESH_HISTOGRAM).rowcount
-    return int(daily) + int(histogram)
+    from services import operations  # imports this module: bound late
+
+    return int(daily) + int(histogram) + operations.refresh(session)
 
 
 # ---------------------------------------------------------------- filters

@@ -239,6 +239,12 @@ def _generate_block(seed: int, block: int) -> DemoData:
     settle = np.array([7, 25, 45, 120, 90, 150])[dept]
     close_day = np.minimum(report_day + np.ceil(rng.lognormal(np.log(settle), 0.6)), SPAN_DAYS - 1)
     paid_share = np.where(fraud & (dept == _SIU), rng.uniform(0, 0.2, n), rng.uniform(0.55, 1.0, n))
+    # Open claims get interim payments, more often the older they are (never while SIU
+    # investigates). A stream of its own, so every other column stays as it was.
+    interim = np.random.default_rng([seed, 3, block])
+    age = SPAN_DAYS - 1 - report_day
+    paid_open = np.where((interim.random(n) < np.clip(age / 90, 0, 0.6)) & (dept != _SIU),
+                         np.round(claimed * interim.uniform(0.1, 0.5, n), 2), np.nan)
 
     extra = _extras(rng, scenario, dept, flag, loss_day, state_i, fraud)
     describer = Describer(int(rng.integers(2**62)))
@@ -257,7 +263,7 @@ def _generate_block(seed: int, block: int) -> DemoData:
         "description": descriptions,
         "claimed_amount": claimed,
         "reserve_amount": reserve,
-        "paid_amount": np.where(is_open, np.nan, np.round(claimed * paid_share, 2)),
+        "paid_amount": np.where(is_open, paid_open, np.round(claimed * paid_share, 2)),
         "state": np.array([s[0] for s in STATES])[state_i],
         "region": np.array([s[4] for s in STATES])[state_i],
         "postcode": [f"{p:05d}" for p in postcode],

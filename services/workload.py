@@ -16,6 +16,12 @@ from services.queues import OPEN_STATUSES
 from services.reassignment import ASSIGNABLE_ROLES
 
 AGE_BUCKETS = ("0–7 days", "8–30 days", "31–90 days", "90+ days")
+AGE_LIMITS = (7, 30, 90)  # last day of each bucket but the open-ended one
+
+
+def age_bucket(days: int) -> int:
+    """Index into AGE_BUCKETS for an age in whole days."""
+    return next((i for i, limit in enumerate(AGE_LIMITS) if days <= limit), len(AGE_LIMITS))
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,16 @@ def _check(user) -> None:
 def adjuster_loads(session: Session, user) -> list[AdjusterLoad]:
     """Every active adjuster/manager with a department, fullest first."""
     _check(user)
-    people = list(session.scalars(select(User).where(User.is_active, User.role.in_(ASSIGNABLE_ROLES))))
     counts = dict(session.execute(
         select(Claim.adjuster_id, func.count()).where(Claim.adjuster_id.is_not(None),
                                                       Claim.status.in_(OPEN_STATUSES))
         .group_by(Claim.adjuster_id)).all())
+    return loads_from_counts(session, counts)
+
+
+def loads_from_counts(session: Session, counts: dict[int, int]) -> list[AdjusterLoad]:
+    """Adjuster loads from open-claim counts per adjuster id (live or from a rollup)."""
+    people = list(session.scalars(select(User).where(User.is_active, User.role.in_(ASSIGNABLE_ROLES))))
     loads = [AdjusterLoad(p.id, p.name, p.email, tuple(sorted(d.code for d in p.departments)),
                           counts.get(p.id, 0), int(p.capacity or 0))
              for p in people if p.departments or counts.get(p.id)]
@@ -76,7 +87,8 @@ def department_loads(session: Session, user, *, today: dt.date | None = None) ->
     today = today or dt.date.today()
     age_from = func.coalesce(Claim.report_date, cast(Claim.created_at, Date))
     age = today - age_from  # whole days (date - date is an integer in PostgreSQL)
-    bucket = case((age <= 7, 0), (age <= 30, 1), (age <= 90, 2), else_=3).label("bucket")
+    bucket = case(*((age <= limit, i) for i, limit in enumerate(AGE_LIMITS)),
+                  else_=len(AGE_LIMITS)).label("bucket")
     rows = session.execute(
         select(Claim.department_id, bucket, func.count().label("n"),
                func.count().filter(Claim.adjuster_id.is_(None)).label("unassigned"))
@@ -86,16 +98,22 @@ def department_loads(session: Session, user, *, today: dt.date | None = None) ->
     ages: dict[int, list[int]] = {}
     unassigned: dict[int, int] = {}
     for r in rows:
-        ages.setdefault(r.department_id, [0, 0, 0, 0])[r.bucket] += r.n
+        ages.setdefault(r.department_id, [0] * len(AGE_BUCKETS))[r.bucket] += r.n
         unassigned[r.department_id] = unassigned.get(r.department_id, 0) + r.unassigned
+    return department_loads_from(session, ages, unassigned, adjuster_loads(session, user))
+
+
+def department_loads_from(session: Session, ages: dict[int, list[int]], unassigned: dict[int, int],
+                          adjusters: list[AdjusterLoad]) -> list[DepartmentLoad]:
+    """Department loads from open claims per age bucket and unassigned counts per department id."""
     team = {}
-    loads = {a.id: a for a in adjuster_loads(session, user)}
+    loads = {a.id: a for a in adjusters}
     for dept_id, user_id in session.execute(select(user_departments.c.department_id, user_departments.c.user_id)):
         if user_id in loads:
             team.setdefault(dept_id, []).append(loads[user_id])
     out = []
     for d in session.scalars(select(Department).where(Department.active).order_by(Department.is_triage, Department.name)):
-        buckets = ages.get(d.id, [0, 0, 0, 0])
+        buckets = ages.get(d.id, [0] * len(AGE_BUCKETS))
         members = team.get(d.id, [])
         out.append(DepartmentLoad(
             d.id, d.code, d.name, d.color, sum(buckets), unassigned.get(d.id, 0),

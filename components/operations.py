@@ -1,0 +1,222 @@
+"""Operations page figures and cards, from the plain data of services.operations."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import html
+
+from components.charts import FONT
+from components.kpis import CLOSED, RECEIVED, fmt
+
+# Sequential, colour-blind safe: young claims light, old claims dark.
+AGE_COLORS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
+ACCURACY = "#0072B2"
+CONFIDENCE = "#212529"
+EMPTY_TEXT = "No data for these filters"
+
+
+def _style(fig: go.Figure, title: str, height: int = 380, **kw) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, font_size=15), height=height, font=FONT,
+                      margin=dict(l=10, r=30, t=50, b=40), plot_bgcolor="white", paper_bgcolor="white", **kw)
+    fig.update_xaxes(gridcolor="#eee")
+    fig.update_yaxes(gridcolor="#eee")
+    return fig
+
+
+def _empty(fig: go.Figure) -> go.Figure:
+    fig.add_annotation(text=EMPTY_TEXT, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font=dict(color="#6c757d", size=14))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def summary_cards(data: dict) -> dbc.Row:
+    w, r, m, fb = data["workload"], data["routing"], data["moves"], data["feedback"]
+    open_claims = sum(d["open"] for d in w["departments"])
+    assigned = sum(d["assigned"] for d in w["departments"])
+    capacity = sum(d["capacity"] for d in w["departments"])
+    over = sum(1 for a in w["adjusters"] if a["over"])
+    received = sum(x["received"] for x in data["flow"]["by_department"])
+    closed = sum(x["closed"] for x in data["flow"]["by_department"])
+    cards = (
+        ("open", "Open claims (now)", fmt(open_claims, "count"),
+         f"{open_claims - assigned:,} unassigned"),
+        ("capacity", "Capacity use (now)", fmt(assigned / capacity, "pct") if capacity else "—",
+         f"{over} adjuster{'s' if over != 1 else ''} over capacity"),
+        ("netflow", "Received − closed", f"{received - closed:+,}", f"{received:,} in, {closed:,} out"),
+        ("accuracy", "Routing accuracy", fmt(r["accuracy"], "pct"),
+         f"first decision, {r['total']:,} closed claims"),
+        ("moves", "Moved by hand", fmt(m["total"], "count"), "department changes"),
+        ("agreement", "Adjuster agreement", fmt(fb["agreement"], "pct"), f"{fb['total']:,} verdicts"),
+    )
+    return dbc.Row([dbc.Col(dbc.Card(dbc.CardBody([
+        html.Div(label, className="text-muted small text-uppercase"),
+        html.Div(value, className="fs-4 fw-semibold", id=f"ops-kpi-{key}"),
+        html.Div(note, className="small text-muted"),
+    ], className="py-2"), className="shadow-sm h-100"), xs=6, md=4, xl=2, className="mb-3")
+        for key, label, value, note in cards])
+
+
+def age_figure(workload: dict) -> go.Figure:
+    """Open claims per department, stacked by age since report."""
+    rows = [d for d in workload["departments"] if d["open"]][::-1]
+    fig = go.Figure()
+    for i, bucket in enumerate(workload["buckets"]):
+        fig.add_bar(name=bucket, y=[d["name"] for d in rows], x=[d["ages"][i] for d in rows], orientation="h",
+                    marker_color=AGE_COLORS[i % len(AGE_COLORS)],
+                    hovertemplate=f"%{{y}}: %{{x:,}} open claims aged {bucket}<extra></extra>")
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.22, x=0, yanchor="top",
+                                                   title_text="Age since report", traceorder="normal"))
+    fig.update_xaxes(title_text="Open claims (count)", rangemode="tozero")
+    _style(fig, "Open claims by department and age", max(360, 150 + 34 * len(rows)))
+    fig.update_layout(margin=dict(b=110))
+    return fig if rows else _empty(fig)
+
+
+def capacity_figure(workload: dict) -> go.Figure:
+    """Assigned open claims against the team's capacity, per department."""
+    rows = [d for d in workload["departments"] if d["capacity"] or d["assigned"]][::-1]
+    fig = go.Figure([
+        go.Bar(name="Team capacity", y=[d["name"] for d in rows], x=[d["capacity"] for d in rows],
+               orientation="h", marker_color="#adb5bd", opacity=0.45,
+               hovertemplate="%{y}: capacity %{x:,} claims<extra></extra>"),
+        go.Bar(name="Assigned open claims", y=[d["name"] for d in rows], x=[d["assigned"] for d in rows],
+               orientation="h", marker_color=[d["color"] for d in rows],
+               text=[f"{d['assigned'] / d['capacity']:.0%}" if d["capacity"] else "no team" for d in rows],
+               textposition="outside", cliponaxis=False,
+               hovertemplate="%{y}: %{x:,} assigned<extra></extra>"),
+    ])
+    fig.update_layout(barmode="overlay", bargap=0.35,
+                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_xaxes(title_text="Claims (count)", rangemode="tozero")
+    _style(fig, "Capacity use by department", max(320, 110 + 34 * len(rows)))
+    return fig if rows else _empty(fig)
+
+
+def flow_figure(flow: dict) -> go.Figure:
+    unit = flow["grain"]
+    fig = go.Figure([
+        go.Scatter(x=flow["periods"], y=flow["received"], name="Received (inflow)", mode="lines",
+                   line=dict(color=RECEIVED, width=2)),
+        go.Scatter(x=flow["periods"], y=flow["closed"], name="Closed (outflow)", mode="lines",
+                   line=dict(color=CLOSED, width=2)),
+    ])
+    fig.update_xaxes(title_text="Report / closing date")
+    fig.update_yaxes(title_text=f"Claims per {unit}", rangemode="tozero")
+    _style(fig, f"Inflow vs outflow per {unit}",
+           legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    return fig if flow["periods"] else _empty(fig)
+
+
+def flow_by_department_figure(flow: dict) -> go.Figure:
+    rows = [r for r in flow["by_department"] if r["received"] or r["closed"]]
+    names = [r["name"] for r in rows]
+    fig = go.Figure([
+        go.Bar(name="Received", x=names, y=[r["received"] for r in rows], marker_color=RECEIVED,
+               hovertemplate="%{x}: %{y:,} received<extra></extra>"),
+        go.Bar(name="Closed", x=names, y=[r["closed"] for r in rows], marker_color=CLOSED,
+               hovertemplate="%{x}: %{y:,} closed<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_yaxes(title_text="Claims in the period (count)", rangemode="tozero")
+    fig.update_xaxes(title_text="Department")
+    _style(fig, "Inflow vs outflow by department")
+    return fig if rows else _empty(fig)
+
+
+def confusion_figure(routing: dict) -> go.Figure:
+    """Rows: final department; columns: the router's first prediction. Cells show row shares."""
+    names = routing["names"]
+    rows, cols, matrix = routing["rows"], routing["columns"], routing["matrix"]
+    shares = [[(v / sum(r) * 100 if sum(r) else 0) for v in r] for r in matrix]
+    text = [[f"{s:.0f}%" if v else "" for s, v in zip(sr, r)] for sr, r in zip(shares, matrix)]
+    fig = go.Figure(go.Heatmap(
+        z=shares, x=[names.get(c, c) for c in cols], y=[names.get(c, c) for c in rows], text=text,
+        texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=100, customdata=matrix,
+        colorbar=dict(title="% of row", ticksuffix="%"),
+        hovertemplate="final %{y}, routed %{x}: %{customdata:,} claims (%{z:.1f}% of row)<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="Routed to (first decision)", tickangle=-25, showgrid=False)
+    fig.update_yaxes(title_text="Final department", autorange="reversed", showgrid=False)
+    _style(fig, "Routed vs final department (closed claims)", 440)
+    return fig if matrix else _empty(fig)
+
+
+def sankey_figure(moves: dict) -> go.Figure:
+    """Manual department changes: left the department a claim left, right where it went."""
+    flows = moves["flows"]
+    left = list(dict.fromkeys(f["from"]["code"] for f in flows))
+    right = list(dict.fromkeys(f["to"]["code"] for f in flows))
+    info = {f[side]["code"]: f[side] for f in flows for side in ("from", "to")}
+    labels = [info[c]["name"] for c in left] + [info[c]["name"] for c in right]
+    colors = [info[c]["color"] for c in left] + [info[c]["color"] for c in right]
+
+    def rgba(hex_color: str, alpha: float) -> str:
+        h = hex_color.lstrip("#")
+        return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
+
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(label=labels, color=colors, pad=14, thickness=16, line=dict(color="white", width=0.5),
+                  hovertemplate="%{label}: %{value:,} moves<extra></extra>"),
+        link=dict(source=[left.index(f["from"]["code"]) for f in flows],
+                  target=[len(left) + right.index(f["to"]["code"]) for f in flows],
+                  value=[f["moves"] for f in flows], color=[rgba(f["from"]["color"], 0.35) for f in flows],
+                  hovertemplate="%{source.label} → %{target.label}: %{value:,} moves<extra></extra>"),
+    ))
+    _style(fig, "Reassignment flows: moved from (left) → to (right)", 440)
+    return fig if flows else _empty(fig)
+
+
+def calibration_figure(routing: dict) -> go.Figure:
+    """Observed accuracy against the router's mean confidence per confidence band."""
+    bands = [b for b in routing["bands"] if b["claims"]]
+    labels = [b["label"] for b in bands]
+    fig = go.Figure([
+        go.Bar(name="Observed accuracy", x=labels, y=[b["accuracy"] * 100 for b in bands], marker_color=ACCURACY,
+               text=[f"{b['accuracy']:.0%}<br>n={b['claims']:,}" for b in bands], textposition="outside",
+               cliponaxis=False, hovertemplate="confidence %{x}: %{y:.1f}% right<extra></extra>"),
+        go.Scatter(name="Mean confidence", x=labels, y=[b["mean_confidence"] * 100 for b in bands],
+                   mode="markers+lines", marker=dict(symbol="diamond", size=10, color=CONFIDENCE),
+                   line=dict(color=CONFIDENCE, dash="dot", width=1),
+                   hovertemplate="confidence %{x}: mean %{y:.1f}%<extra></extra>"),
+    ])
+    fig.update_yaxes(title_text="Share of closed claims (%)", range=[0, 115], ticksuffix="%")
+    fig.update_xaxes(title_text="Router confidence band (first decision)")
+    _style(fig, "Calibration: accuracy by confidence band",
+           legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    return fig if bands else _empty(fig)
+
+
+def reasons_figure(feedback: dict) -> go.Figure:
+    rows = feedback["reasons"][::-1]
+    fig = go.Figure(go.Bar(
+        y=[r["label"] for r in rows], x=[r["verdicts"] for r in rows], orientation="h", marker_color="#D55E00",
+        text=[f"{r['verdicts']:,}" for r in rows], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:,} disagreements<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="Disagreeing verdicts (count)", rangemode="tozero")
+    _style(fig, "Why adjusters disagreed with the router", max(300, 110 + 36 * len(rows)))
+    return fig if rows else _empty(fig)
+
+
+def reasons_table(feedback: dict) -> html.Div:
+    if not feedback["reasons"]:
+        return html.P("No disagreements in this period.", className="text-muted mb-0")
+    head = html.Thead(html.Tr([html.Th("Reason"), html.Th("Disagreements"), html.Th("Departments suggested")]))
+    body = html.Tbody([html.Tr([
+        html.Td(r["label"]), html.Td(f"{r['verdicts']:,}"),
+        html.Td(", ".join(f"{s['name']} ({s['verdicts']:,})" for s in r["suggested"][:3]) or "—",
+                className="small"),
+    ]) for r in feedback["reasons"]])
+    return dbc.Table([head, body], size="sm", hover=True, className="mb-0", id="ops-reasons-table")
+
+
+def calibration_table(routing: dict) -> dbc.Table:
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Confidence", "Claims", "Mean confidence", "Accuracy")]))
+    body = html.Tbody([html.Tr([
+        html.Td(b["label"]), html.Td(f"{b['claims']:,}"), html.Td(fmt(b["mean_confidence"], "pct")),
+        html.Td(fmt(b["accuracy"], "pct")),
+    ]) for b in routing["bands"]])
+    return dbc.Table([head, body], size="sm", hover=True, className="mb-0", id="ops-calibration-table")
