@@ -28,10 +28,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         SQLALCHEMY_DATABASE_URI=resolve_database_url(settings),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": settings.pool_size, "pool_pre_ping": True,
                                    "max_overflow": settings.pool_size * 2},
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.is_production,
-        REMEMBER_COOKIE_HTTPONLY=True,
+        # Cookie settings: auth.sessions.install.
         SCOPE_PRODUCTION=settings.is_production,
         SCOPE_SETTINGS=settings,
     )
@@ -43,6 +40,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from auth.login import login_manager
 
     login_manager.init_app(server)
+    from auth import hardening
+
+    hardening.install_request_checks(server, settings, api_v1_bp)
     server.register_blueprint(auth_bp)
     server.register_blueprint(health_bp)
     server.register_blueprint(api_v1_bp)
@@ -66,20 +66,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from auth import guard
 
     guard.install(server, app)
-    _install_error_handlers(server)
+    hardening.install_responses(server, app, settings)
     return app
-
-
-def _install_error_handlers(server: Flask) -> None:
-    from flask import jsonify, request
-    from werkzeug.exceptions import HTTPException
-
-    @server.errorhandler(Exception)
-    def _unexpected(exc: Exception):
-        if isinstance(exc, HTTPException):
-            return exc
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return jsonify(error="internal error"), 500
 
 
 _default_app: dash.Dash | None = None

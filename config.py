@@ -44,6 +44,12 @@ class Settings:
     port: int = 8050
     log_level: str = "INFO"
     pool_size: int = 5
+    session_idle_minutes: float = 30.0
+    session_max_hours: float = 12.0
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust
+    # (client IP for rate limits, https scheme for the Origin check).
+    proxy_hops: int = 0
+    api_rate_limit: str = "600 per minute"
 
     @property
     def is_production(self) -> bool:
@@ -72,6 +78,10 @@ class Settings:
             port=int(_float("SCOPE_PORT", 8050)),
             log_level=env.get("SCOPE_LOG_LEVEL", "INFO"),
             pool_size=int(_float("SCOPE_DB_POOL_SIZE", 5)),
+            session_idle_minutes=_float("SCOPE_SESSION_IDLE_MINUTES", 30.0),
+            session_max_hours=_float("SCOPE_SESSION_MAX_HOURS", 12.0),
+            proxy_hops=int(_float("SCOPE_PROXY_HOPS", 0)),
+            api_rate_limit=env.get("SCOPE_API_RATE_LIMIT") or "600 per minute",
         )
         values.update(overrides)
         settings = cls(**values)
@@ -81,6 +91,12 @@ class Settings:
     def validate(self) -> None:
         if not 0.0 < self.confidence_threshold < 1.0:
             raise ConfigError("SCOPE_CONFIDENCE_THRESHOLD must be between 0 and 1")
+        if not 1 <= self.session_idle_minutes <= 24 * 60:
+            raise ConfigError("SCOPE_SESSION_IDLE_MINUTES must be between 1 and 1440")
+        if not 0.1 <= self.session_max_hours <= 24 * 30:
+            raise ConfigError("SCOPE_SESSION_MAX_HOURS must be between 0.1 and 720")
+        if not 0 <= self.proxy_hops <= 5:
+            raise ConfigError("SCOPE_PROXY_HOPS must be between 0 and 5")
         if self.is_production:
             if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
                 raise ConfigError(

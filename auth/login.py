@@ -1,15 +1,20 @@
-"""Login and logout (server-rendered forms), and the Flask-Login wiring."""
+"""Login and logout (server-rendered forms), and the Flask-Login wiring.
+
+Who is signed in comes only from the server-side session (auth.sessions):
+Flask-Login provides ``current_user`` but never loads users itself, so its
+remember-me cookie is never honoured."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template_string, request
-from flask_login import LoginManager, login_user, logout_user
+from flask_login import LoginManager
 
 from auth import csrf
+from auth import sessions as web_sessions
 from auth.current import SessionUser, user_or_none
-from db.flask_db import read_session, unit_of_work
-from db.models import User
+from auth.limits import failed_login, limiter, login_account_key, login_account_limit, login_limit
+from db.flask_db import unit_of_work
 from services import audit
 from services.users import authenticate
 
@@ -18,14 +23,11 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 
 
-@login_manager.user_loader
-def _load_user(user_id: str) -> SessionUser | None:
-    if not user_id.isdigit():
-        return None
-    user = read_session().get(User, int(user_id))
-    if user is None or not user.is_active:
-        return None
-    return SessionUser.from_model(user)
+@login_manager.request_loader
+def _no_loader(_request) -> None:
+    # auth.sessions.load_request_user sets the user before anything asks;
+    # this only answers if something runs before it (e.g. a rate-limit refusal).
+    return None
 
 
 def safe_next(target: str | None) -> str:
@@ -69,6 +71,16 @@ def _render(error: str = "", email: str = "", status: int = 200):
     return html, status
 
 
+@bp.errorhandler(429)
+def _too_many(_exc):
+    if request.path == "/login":
+        return _render("Too many sign-in attempts. Wait a minute and try again.",
+                       (request.form.get("email") or "").strip()[:254], 429)
+    from auth.errors import error_response
+
+    return error_response(429)
+
+
 @bp.get("/login")
 def login():
     if user_or_none():
@@ -77,6 +89,8 @@ def login():
 
 
 @bp.post("/login")
+@limiter.limit(login_limit)
+@limiter.limit(login_account_limit, key_func=login_account_key, deduct_when=failed_login)
 def login_post():
     csrf.check_form()
     email = (request.form.get("email") or "").strip()[:254]
@@ -84,11 +98,14 @@ def login_post():
     if not email or not password:
         return _render("Enter your email and password.", email, 400)
     with unit_of_work() as session:
-        user = authenticate(session, email, password, ip=request.remote_addr)
-        session_user = SessionUser.from_model(user) if user else None
+        user = authenticate(session, email, password, ip=request.remote_addr, now=web_sessions.clock())
+        session_user = None
+        if user is not None:
+            web_sessions.establish(session, user)
+            session_user = SessionUser.from_model(user)
     if session_user is None:
+        # Wrong password, unknown email and locked account all read the same.
         return _render("Email or password is not correct.", email, 401)
-    login_user(session_user)
     return redirect(safe_next(request.form.get("next")))
 
 
@@ -96,9 +113,9 @@ def login_post():
 def logout():
     csrf.check_form()
     user = user_or_none()
-    if user:
-        with unit_of_work() as session:
+    with unit_of_work() as session:
+        if user:
             audit.record(session, actor=user.email, actor_id=user.id, action="auth.logout",
                          target_type="user", target_id=user.id, ip=request.remote_addr)
-    logout_user()
+        web_sessions.end(session, "logout")
     return redirect("/login")

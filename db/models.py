@@ -83,6 +83,10 @@ class User(Base):
     licensed_states: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
     created_at: Mapped[dt.datetime] = _now_col()
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sessions and lockout (migration 0008): consecutive failed sign-ins and the
+    # back-off they earned; both reset by a successful sign-in.
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     departments: Mapped[list[Department]] = relationship(secondary=user_departments, lazy="selectin")
 
@@ -564,3 +568,25 @@ class OpsOpenClaims(Base):
     adjuster_id: Mapped[int | None] = mapped_column(Integer)
     report_day: Mapped[dt.date] = mapped_column(Date)
     claims: Mapped[int] = mapped_column(Integer)
+
+
+# --- Sessions and request hardening: server-side sessions (migration 0008) ---
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256
+    is stored, so a leaked table cannot be replayed as cookies. A session dies
+    when revoked, idle too long or past its absolute expiry."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = _now_col()
+    last_seen_at: Mapped[dt.datetime] = _now_col()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))

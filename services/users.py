@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from auth.passwords import hash_password, needs_rehash, verify_password
 from auth.permissions import ROLES
 from db.models import Department, User
-from services import audit
+from services import audit, lockout
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
@@ -59,17 +59,26 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, email: str, password: str, *, ip: str | None = None) -> User | None:
-    """Return the active user whose password matches, recording the attempt."""
+def authenticate(session: Session, email: str, password: str, *, ip: str | None = None,
+                 now: dt.datetime | None = None) -> User | None:
+    """Return the active user whose password matches, recording the attempt.
+    A locked account (services.lockout) fails like a wrong password."""
+    now = now or dt.datetime.now(dt.timezone.utc)
     user = get_by_email(session, email)
-    ok = user is not None and user.is_active and verify_password(user.password_hash, password)
-    if user is None:
-        verify_password(None, password)
+    locked = user is not None and lockout.is_locked(user, now)
+    if user is None or locked:
+        verify_password(None, password)  # same hashing time whatever the reason
+        ok = False
+    else:
+        ok = user.is_active and verify_password(user.password_hash, password)
     audit.record(session, actor=normalise_email(email)[:254], actor_id=user.id if user else None,
                  action="auth.login" if ok else "auth.login_failed", target_type="user",
-                 target_id=user.id if user else None, ip=ip)
+                 target_id=user.id if user else None, ip=ip, after={"locked": True} if locked else None)
     if not ok:
+        if user is not None and not locked:
+            lockout.register_failure(session, user, now, ip=ip)
         return None
+    lockout.register_success(user)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = dt.datetime.now(dt.timezone.utc)

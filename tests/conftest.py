@@ -104,9 +104,25 @@ def web_app(web_database_url):
     return app
 
 
+_client_addresses = iter(range(1, 2**24))
+
+
+def as_browser(client):
+    """Make a test client send what a browser sends: the Origin of this site on
+    every request (the CSRF Origin check), from an address of its own (so the
+    per-address sign-in rate limit counts each test client separately)."""
+    client.environ_base.setdefault("HTTP_ORIGIN", "http://localhost")
+    # Werkzeug's test client starts every client at 127.0.0.1.
+    if client.environ_base.get("REMOTE_ADDR", "127.0.0.1") == "127.0.0.1":
+        n = next(_client_addresses)
+        client.environ_base["REMOTE_ADDR"] = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+    return client
+
+
 def login(client, email: str, password: str):
     import re
 
+    as_browser(client)
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"})

@@ -45,7 +45,10 @@ def browser():
 
 @pytest.fixture()
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    # Playwright's wait_for_function evaluates strings in the page, which the app's
+    # CSP (no 'unsafe-eval') forbids; tests/browser/test_csp.py visits every page
+    # with the CSP enforced instead.
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, bypass_csp=True)
     pg = context.new_page()
     pg.console_errors = []
     pg.on("console", lambda msg: msg.type == "error" and pg.console_errors.append(msg.text))

@@ -1,0 +1,85 @@
+"""Error responses that reveal nothing: a plain page for browsers, JSON for the
+API and Dash callbacks. Details (with the stack trace) go to the log only."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, make_response, render_template_string, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("scope.errors")
+
+JSON_PREFIXES = ("/api/", "/_dash-")
+
+# Our own messages for statuses a user may meet; werkzeug's descriptions are
+# replaced, so no framework text leaks into a page.
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood."),
+    401: ("Sign in needed", "Sign in to continue."),
+    403: ("Not allowed", "You are not allowed to do that."),
+    404: ("Page not found", "That address does not exist in SCOPE."),
+    405: ("Not allowed here", "That action is not available at this address."),
+    413: ("Too large", "The request was too large."),
+    429: ("Too many requests", "Too many attempts. Wait a minute and try again."),
+    500: ("Something went wrong", "The error was logged. Try again, or tell your administrator."),
+}
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }} · SCOPE Assistant</title>
+<link rel="stylesheet" href="/assets/00-bootstrap.min.css"><link rel="stylesheet" href="/assets/10-scope.css">
+</head><body class="scope-login">
+<main class="container"><div class="row justify-content-center"><div class="col-sm-9 col-md-6 col-lg-5">
+<div class="card shadow border-0"><div class="card-body p-4">
+<div class="scope-brand mb-3">SCOPE <span>Assistant</span></div>
+<h1 class="h5">{{ title }}</h1>
+<p class="text-muted mb-4">{{ message }}</p>
+<a class="btn btn-primary" href="/">Back to SCOPE</a>
+</div></div></div></div></main></body></html>"""
+
+
+def wants_json() -> bool:
+    if request.path.startswith(JSON_PREFIXES) or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, message: str | None = None):
+    title, default = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
+    text = message or default
+    if wants_json():
+        response = jsonify(error=text)
+    else:
+        response = render_template_string(PAGE, title=title, message=text)
+    return response, status
+
+
+# Our own aborts (e.g. the form-token check) carry a sentence meant for the user.
+_OWN_DESCRIPTIONS = {"The form expired. Reload the page and try again."}
+
+
+def _api_not_found(_rest: str = ""):
+    return error_response(404, "no such API endpoint")
+
+
+def install(server: Flask) -> None:
+    # Without this, Dash's catch-all page route would answer unknown API paths with HTML.
+    server.add_url_rule("/api/<path:_rest>", "api_not_found", _api_not_found,
+                        methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+
+    @server.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        message = exc.description if exc.description in _OWN_DESCRIPTIONS else None
+        response = make_response(*error_response(status, message))
+        if status == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @server.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return _http_error(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return make_response(*error_response(500))

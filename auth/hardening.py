@@ -1,0 +1,35 @@
+"""Wires the request-hardening layer into the Flask server, in order:
+
+before a request: trusted proxy headers -> Origin check (CSRF) -> server-side
+session -> rate limits -> (the guard, installed later by app.py);
+after it: security headers; on any error: a response without internals."""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from auth import csrf, errors, headers, limits, sessions
+
+
+def install_request_checks(server: Flask, settings, api_blueprint) -> None:
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    @server.before_request
+    def _same_origin_only():
+        problem = csrf.origin_problem()
+        if problem is None:
+            return None
+        message = f"Refused: {problem}."
+        if errors.wants_json():
+            return jsonify(error=message), 403
+        return errors.error_response(403, message + " Reload the page and try again.")
+
+    sessions.install(server, settings)
+    limits.init_app(server, settings, api_blueprint)
+
+
+def install_responses(server: Flask, dash_app, settings) -> None:
+    headers.install(server, dash_app, production=settings.is_production)
+    errors.install(server)
