@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     hardening.install_request_checks(server, settings, api_v1_bp)
     server.register_blueprint(auth_bp)
+    from auth.account_forms import bp as account_forms_bp
+
+    server.register_blueprint(account_forms_bp)
     server.register_blueprint(health_bp)
     server.register_blueprint(api_v1_bp)
 

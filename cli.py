@@ -137,7 +137,7 @@ def cmd_create_user(args) -> int:
     _, factory = _migrated_db()
     with factory.begin() as session:
         user = create_user(session, email=args.email, role=args.role, password=password, name=args.name or "",
-                           department_codes=args.department or [], actor="cli")
+                           department_codes=args.department or [], actor="cli", email_verified=True)
         print(f"created {user.role} {user.email} (id {user.id})")
     return 0
 
@@ -180,12 +180,39 @@ def cmd_run(args) -> int:
         print("Demo logins:")
         for login in bootstrap.DEMO_LOGINS:
             print(f"  {login.role:<9} {login.email:<26} password: {login.password}")
+    sink = _mail_sink_for_run(settings, env)
     print("Press Ctrl+C to stop.\n", flush=True)
     scheduler = [sys.executable, str(ROOT / "cli.py"), "scheduler"]
-    return _serve(cmd, env, scheduler)
+    return _serve(cmd, env, scheduler, [sink] if sink else [])
 
 
-def _serve(cmd: list[str], env: dict, scheduler_cmd: list[str] | None = None) -> int:
+def _mail_sink_for_run(settings, env: dict) -> list[str] | None:
+    """In development without an SMTP server, start the local mail sink beside
+    the web server and point the app at it; production needs SCOPE_SMTP_HOST."""
+    if settings.smtp_host:
+        print(f"Mail goes through {settings.smtp_host}:{settings.smtp_port}")
+        return None
+    if settings.is_production:
+        print("Warning: SCOPE_SMTP_HOST is not set, so invitation and password-reset emails cannot be sent.")
+        return None
+    import socket
+
+    port = settings.mail_sink_port
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    env.update(SCOPE_SMTP_HOST="127.0.0.1", SCOPE_SMTP_PORT=str(port), SCOPE_SMTP_STARTTLS="false")
+    env.pop("SCOPE_SMTP_USER", None)
+    print(f"Development mail sink on smtp://127.0.0.1:{port}: mail is kept in {settings.mail_dir} "
+          "(see it with `scope mail list`)")
+    return [sys.executable, str(ROOT / "cli.py"), "mail-sink", "--port", str(port)]
+
+
+def _serve(cmd: list[str], env: dict, scheduler_cmd: list[str] | None = None,
+           helper_cmds: list[list[str]] = ()) -> int:
     """Run gunicorn (and the job scheduler beside it) in the foreground; a stop
     signal to us stops both, and we wait for both, so the embedded database
     (stopped when this process exits) outlives neither. If the web server
@@ -194,9 +221,12 @@ def _serve(cmd: list[str], env: dict, scheduler_cmd: list[str] | None = None) ->
     import signal
     import time
 
+    # Helpers (the development mail sink) start first so they listen before the app needs them.
+    helpers = [subprocess.Popen(helper, env=env, cwd=ROOT) for helper in helper_cmds]
     children = [subprocess.Popen(cmd, env=env, cwd=ROOT)]
     if scheduler_cmd:
         children.append(subprocess.Popen(scheduler_cmd, env=env, cwd=ROOT))
+    children.extend(helpers)
 
     def stop_all(signum=None, _frame=None):
         for child in children:
@@ -248,6 +278,29 @@ def cmd_jobs(args) -> int:
         raise CliError(str(exc)) from None
     _print_json(result)
     return 1 if result["status"] == "failed" else 0
+
+
+def cmd_mail(args) -> int:
+    from services.mail_sink import messages
+
+    directory = Path(args.dir) if args.dir else _settings().mail_dir
+    found = messages(directory)
+    if args.last:
+        found = found[-args.last:]
+    if not args.body:
+        for message in found:
+            message.pop("body")
+    _print_json(found)
+    return 0
+
+
+def cmd_mail_sink(args) -> int:
+    from services.mail_sink import serve
+
+    settings = _settings()
+    if settings.is_production:
+        raise CliError("the mail sink is for development only (SCOPE_ENV=production)")
+    return serve(Path(args.dir) if args.dir else settings.mail_dir, "127.0.0.1", args.port or settings.mail_sink_port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,6 +371,19 @@ def build_parser() -> argparse.ArgumentParser:
     j = jobs.add_parser("run", help="run one job now (recorded in job_runs)")
     j.add_argument("name")
     j.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("mail", help="development mail sink: list the kept messages")
+    mails = p.add_subparsers(dest="action", required=True)
+    m = mails.add_parser("list", help="messages kept by the sink, oldest first (JSON)")
+    m.add_argument("--body", action="store_true", help="include each message's text")
+    m.add_argument("--last", type=int, help="only the newest N")
+    m.add_argument("--dir", help="mail directory (default: <data dir>/mail)")
+    m.set_defaults(func=cmd_mail)
+
+    p = sub.add_parser("mail-sink", help="run the development SMTP sink in the foreground (scope run starts it)")
+    p.add_argument("--port", type=int, help="default SCOPE_MAIL_SINK_PORT or 8025")
+    p.add_argument("--dir", help="mail directory (default: <data dir>/mail)")
+    p.set_defaults(func=cmd_mail_sink)
     return parser
 
 

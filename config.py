@@ -28,6 +28,17 @@ def _float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 class ConfigError(RuntimeError):
     """Raised when the environment describes an unusable configuration."""
 
@@ -44,6 +55,17 @@ class Settings:
     port: int = 8050
     log_level: str = "INFO"
     pool_size: int = 5
+    # Outgoing mail (services.mail). Without a host, `scope run` in development
+    # starts the local mail sink and points these at it.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "SCOPE Assistant <no-reply@scope.example>"
+    # Absolute address put in emailed links; never taken from the request's Host header.
+    public_url: str | None = None
+    mail_sink_port: int = 8025
     session_idle_minutes: float = 30.0
     session_max_hours: float = 12.0
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust
@@ -63,6 +85,14 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         env = os.environ
@@ -78,6 +108,14 @@ class Settings:
             port=int(_float("SCOPE_PORT", 8050)),
             log_level=env.get("SCOPE_LOG_LEVEL", "INFO"),
             pool_size=int(_float("SCOPE_DB_POOL_SIZE", 5)),
+            smtp_host=env.get("SCOPE_SMTP_HOST") or None,
+            smtp_port=int(_float("SCOPE_SMTP_PORT", 587)),
+            smtp_user=env.get("SCOPE_SMTP_USER") or None,
+            smtp_password=env.get("SCOPE_SMTP_PASSWORD") or None,
+            smtp_starttls=_bool("SCOPE_SMTP_STARTTLS", True),
+            mail_from=env.get("SCOPE_SMTP_FROM") or "SCOPE Assistant <no-reply@scope.example>",
+            public_url=env.get("SCOPE_PUBLIC_URL") or None,
+            mail_sink_port=int(_float("SCOPE_MAIL_SINK_PORT", 8025)),
             session_idle_minutes=_float("SCOPE_SESSION_IDLE_MINUTES", 30.0),
             session_max_hours=_float("SCOPE_SESSION_MAX_HOURS", 12.0),
             proxy_hops=int(_float("SCOPE_PROXY_HOPS", 0)),
@@ -105,6 +143,9 @@ class Settings:
                 )
             if not self.database_url:
                 raise ConfigError("refusing to start in production without DATABASE_URL")
+            if self.smtp_host and not self.public_url:
+                raise ConfigError("set SCOPE_PUBLIC_URL (e.g. https://scope.example.com) so emailed links "
+                                  "point at this server")
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

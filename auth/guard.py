@@ -14,7 +14,9 @@ from urllib.parse import quote
 from auth.current import user_or_none
 from auth.permissions import Perm
 
-PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/assets/", "/_dash-component-suites/", "/favicon.ico")
+PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/assets/", "/_dash-component-suites/", "/favicon.ico",
+                   # Emailed links and the forgotten-password form (auth.account_forms).
+                   "/forgot-password", "/reset-password", "/accept-invite", "/verify-email")
 # The REST API authenticates every request with a bearer token itself (api/v1).
 TOKEN_PREFIXES = ("/api/v1/",)
 SIGNED_IN = "signed-in"  # a callback any signed-in user may call (it checks records itself)

@@ -50,6 +50,7 @@ LOGIN_TEMPLATE = """<!doctype html>
 <div class="scope-brand mb-1">SCOPE <span>Assistant</span></div>
 <p class="text-muted small mb-4">Claims triage, routed and explained.</p>
 {% if error %}<div class="alert alert-danger py-2 small" role="alert">{{ error }}</div>{% endif %}
+{% if welcome and not error %}<div class="alert alert-success py-2 small" role="status">Your account is ready: sign in with your new password.</div>{% endif %}
 <form method="post" action="/login" novalidate>
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <input type="hidden" name="next" value="{{ next }}">
@@ -59,6 +60,7 @@ LOGIN_TEMPLATE = """<!doctype html>
 <input class="form-control" id="password" name="password" type="password" autocomplete="current-password" required></div>
 <button class="btn btn-primary w-100" type="submit">Sign in</button>
 </form>
+<p class="small text-center mt-2 mb-0"><a href="/forgot-password" id="forgot-password-link">Forgot your password?</a></p>
 {% if dev %}<p class="text-muted small mt-3 mb-0">Development mode: the run command printed one demo login per role.</p>{% endif %}
 </div></div></div></div></main></body></html>"""
 
@@ -67,6 +69,7 @@ def _render(error: str = "", email: str = "", status: int = 200):
     html = render_template_string(
         LOGIN_TEMPLATE, error=error, email=email, csrf_token=csrf.token(),
         next=safe_next(request.values.get("next")), dev=not current_app.config.get("SCOPE_PRODUCTION"),
+        welcome=request.args.get("welcome") == "1",
     )
     return html, status
 

@@ -83,6 +83,9 @@ class User(Base):
     licensed_states: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
     created_at: Mapped[dt.datetime] = _now_col()
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Accounts (migration 0009): null until the user proves they read mail at this address.
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Sessions and lockout (migration 0008): consecutive failed sign-ins and the
     # back-off they earned; both reset by a successful sign-in.
     failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -590,3 +593,32 @@ class UserSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
+# --- Accounts: invitations, email verification, password reset (migration 0009) ---
+
+ACCOUNT_TOKEN_PURPOSES = ("invite", "verify_email", "reset_password")
+
+
+class AccountToken(Base):
+    """A single-use emailed link. Only the SHA-256 of the token is stored; a
+    reset token also remembers a fingerprint of the password hash it was issued
+    against, so it dies the moment the password changes."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (
+        CheckConstraint(f"purpose IN {ACCOUNT_TOKEN_PURPOSES}", name="ck_account_tokens_purpose"),
+        Index("ix_account_tokens_user_purpose", "user_id", "purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The address the link was sent to: verifying it proves control of that address only.
+    email: Mapped[str] = mapped_column(String(254))
+    password_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = _now_col()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -32,7 +32,7 @@ def ensure_team(session: Session) -> int:
         if session.scalar(select(User.id).where(User.email == email)) is not None:
             continue
         user = create_user(session, email=email, role="adjuster", password=secrets.token_urlsafe(24), name=name,
-                           department_codes=list(depts), actor="bootstrap")
+                           department_codes=list(depts), actor="bootstrap", email_verified=True)
         user.skills, user.licensed_states, user.capacity = list(skills), list(states), capacity
         created += 1
     demo = session.scalar(select(User).where(User.email == DEMO_ADJUSTER))

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from auth.passwords import hash_password, needs_rehash, verify_password
+from auth.passwords import hash_password, needs_rehash, rehash, verify_password
 from auth.permissions import ROLES
 from db.models import Department, User
 from services import audit, lockout
@@ -32,12 +32,18 @@ def create_user(
     *,
     email: str,
     role: str,
-    password: str,
+    password: str | None,
     name: str = "",
     department_codes: list[str] | None = None,
     actor: str = "system",
+    actor_id: int | None = None,
+    email_verified: bool = False,
 ) -> User:
+    """``password=None`` makes an invited account that cannot sign in until the
+    invitation is accepted (services.accounts). ``email_verified`` is for
+    operators who typed the address themselves (CLI, first start)."""
     email = normalise_email(email)
+
     if not EMAIL_RE.match(email):
         raise UserError(f"not a valid email address: {email!r}")
     if role not in ROLES:
@@ -50,12 +56,16 @@ def create_user(
         missing = set(department_codes) - {d.code for d in departments}
         if missing:
             raise UserError(f"unknown department(s): {', '.join(sorted(missing))}")
-    user = User(email=email, role=role, name=name or email.split("@")[0].title(),
-                password_hash=hash_password(password), departments=departments)
+    now = dt.datetime.now(dt.timezone.utc)
+    user = User(email=email, role=role, name=(name or "").strip()[:120] or email.split("@")[0].title(),
+                password_hash=hash_password(password, email=email) if password is not None else None,
+                password_changed_at=now if password is not None else None,
+                email_verified_at=now if email_verified else None, departments=departments)
     session.add(user)
     session.flush()
-    audit.record(session, actor=actor, action="user.create", target_type="user", target_id=user.id,
-                 after={"email": email, "role": role, "departments": department_codes or []})
+    audit.record(session, actor=actor, actor_id=actor_id, action="user.create", target_type="user",
+                 target_id=user.id, after={"email": email, "role": role, "departments": sorted(department_codes or []),
+                                           "email_verified": email_verified, "invited": password is None})
     return user
 
 
@@ -80,7 +90,8 @@ def authenticate(session: Session, email: str, password: str, *, ip: str | None 
         return None
     lockout.register_success(user)
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        # Same password, current argon2 parameters; the policy is not re-applied here.
+        user.password_hash = rehash(password)
     user.last_login_at = dt.datetime.now(dt.timezone.utc)
     return user
 

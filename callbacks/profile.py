@@ -1,0 +1,118 @@
+"""Profile page: the signed-in user changes their own account. The user id
+always comes from the server-side session, never from the browser."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, no_update
+from flask import current_app, request
+
+from auth.current import user_or_none
+from auth.guard import secure_callback
+from auth.permissions import Perm
+from auth.sessions import current_session_id
+from db.flask_db import WriteConflict, WriteFailed, unit_of_work
+from services import accounts, mail
+
+SAVE_FAILED = "Nothing was saved: the database refused the change. Try again."
+
+
+def _settings():
+    return current_app.config["SCOPE_SETTINGS"]
+
+
+def _alert(text: str, color: str):
+    return dbc.Alert(text, color=color, className="py-2 px-3 mb-0 small")
+
+
+def _sent(done: str, mails: list[mail.Mail]):
+    errors = mail.send_all(_settings(), mails)
+    return _alert(f"{done} But the email was not sent: {errors[0]}", "warning") if errors else _alert(done, "success")
+
+
+@secure_callback(
+    Perm.MANAGE_OWN_ACCOUNT,
+    Output("profile-name-status", "children"),
+    Input("profile-name-save", "n_clicks"),
+    State("profile-name", "value"),
+    prevent_initial_call=True,
+)
+def save_name(_n, name):
+    try:
+        with unit_of_work() as session:
+            user = accounts.change_name(session, user_or_none().id, name)
+            saved = user.name
+    except accounts.AccountError as exc:
+        return _alert(str(exc), "danger")
+    except (WriteConflict, WriteFailed):
+        return _alert(SAVE_FAILED, "danger")
+    return _alert(f"Saved. Colleagues now see “{saved}”.", "success")
+
+
+@secure_callback(
+    Perm.MANAGE_OWN_ACCOUNT,
+    Output("profile-password-status", "children"),
+    Output("profile-current-password", "value"),
+    Output("profile-new-password", "value"),
+    Output("profile-confirm-password", "value"),
+    Input("profile-password-save", "n_clicks"),
+    State("profile-current-password", "value"),
+    State("profile-new-password", "value"),
+    State("profile-confirm-password", "value"),
+    prevent_initial_call=True,
+)
+def change_password(_n, current, new, confirm):
+    if not isinstance(new, str) or new != confirm:
+        return _alert("The two new passwords are not the same.", "danger"), no_update, "", ""
+    try:
+        with unit_of_work() as session:
+            ended, mails = accounts.change_password(session, user_or_none().id, current_password=current,
+                                                    new_password=new, session_id=current_session_id(),
+                                                    ip=request.remote_addr)
+    except accounts.AccountError as exc:
+        return _alert(str(exc), "danger"), "", "", ""
+    except (WriteConflict, WriteFailed):
+        return _alert(SAVE_FAILED, "danger"), "", "", ""
+    others = f"{ended} other session{'s' if ended != 1 else ''} signed out." if ended else "No other session was open."
+    return _sent(f"Password changed. {others}", mails), "", "", ""
+
+
+@secure_callback(
+    Perm.MANAGE_OWN_ACCOUNT,
+    Output("profile-email-status", "children"),
+    Output("profile-email-password", "value"),
+    Input("profile-email-save", "n_clicks"),
+    State("profile-new-email", "value"),
+    State("profile-email-password", "value"),
+    prevent_initial_call=True,
+)
+def change_email(_n, new_email, current):
+    try:
+        with unit_of_work() as session:
+            user, mails = accounts.change_email(session, user_or_none().id, current_password=current,
+                                                new_email=new_email, base_url=_settings().base_url,
+                                                ip=request.remote_addr)
+            email = user.email
+    except accounts.AccountError as exc:
+        return _alert(str(exc), "danger"), ""
+    except (WriteConflict, WriteFailed):
+        return _alert(SAVE_FAILED, "danger"), ""
+    return _sent(f"Your address is now {email}. Follow the link we sent there to verify it.", mails), ""
+
+
+@secure_callback(
+    Perm.MANAGE_OWN_ACCOUNT,
+    Output("profile-verify-status", "children"),
+    Input("profile-verify-send", "n_clicks"),
+    prevent_initial_call=True,
+)
+def send_verification(n):
+    if not isinstance(n, int) or n < 1:
+        return no_update
+    try:
+        with unit_of_work() as session:
+            mails = accounts.send_verification(session, user_or_none().id, base_url=_settings().base_url)
+    except accounts.AccountError as exc:
+        return _alert(str(exc), "info")
+    except (WriteConflict, WriteFailed):
+        return _alert(SAVE_FAILED, "danger")
+    return _sent("A new verification link is on its way.", mails)

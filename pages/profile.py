@@ -1,0 +1,112 @@
+"""The signed-in user's own account: name, email, password, sessions, MFA."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import html
+
+from auth.current import user_or_none
+from auth.passwords import MAX_LENGTH, MIN_LENGTH
+from auth.permissions import Perm
+from components.common import not_allowed, page_header, stat
+from db.flask_db import read_session
+from services.accounts import ROLE_LABELS, profile
+
+dash.register_page(__name__, path="/profile", title="Your profile · SCOPE Assistant", name="Profile")
+
+
+def _when(value, never: str = "never") -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else never
+
+
+def _password_input(id_: str, label: str, autocomplete: str, hint: str | None = None):
+    return html.Div([
+        dbc.Label(label, html_for=id_, className="small fw-semibold mb-1"),
+        dbc.Input(id=id_, type="password", maxLength=MAX_LENGTH, autocomplete=autocomplete),
+        dbc.FormText(hint) if hint else None,
+    ], className="mb-3")
+
+
+def email_block(info: dict):
+    verified = (dbc.Badge("verified", color="success", className="ms-2", id="profile-email-verified")
+                if info["email_verified"] else
+                dbc.Badge("not verified", color="warning", text_color="dark", className="ms-2",
+                          id="profile-email-verified"))
+    resend = None if info["email_verified"] else dbc.Button(
+        "Send the verification link again", id="profile-verify-send", color="link", size="sm",
+        className="p-0 ms-2", n_clicks=0)
+    return html.Div([html.Span(info["email"], id="profile-email"), verified, resend])
+
+
+def mfa_block(info: dict):
+    status = info["mfa"]
+    if status["enrolled"]:
+        text = [dbc.Badge("on", color="success", className="me-2"),
+                f"since {_when(status['enrolled_at'])} · {status['recovery_codes_left']} recovery codes left"]
+    else:
+        text = [dbc.Badge("off", color="secondary", className="me-2"),
+                "required for your role" if info["mfa_required"] else "optional for your role"]
+    return html.Div([html.Span(text, id="profile-mfa-status"),
+                     html.A("Manage two-step sign-in", href="/mfa/setup", className="ms-3 small",
+                            id="profile-mfa-link")])
+
+
+def summary_card(info: dict):
+    return dbc.Card(dbc.CardBody([
+        dbc.Row([
+            dbc.Col(stat("Role", ROLE_LABELS.get(info["role"], info["role"])), md=3),
+            dbc.Col(stat("Signed-in sessions", info["sessions"], "this one included"), md=3),
+            dbc.Col(stat("Last sign-in", _when(info["last_login_at"])), md=3),
+            dbc.Col(stat("Password changed", _when(info["password_changed_at"], "not recorded")), md=3),
+        ], className="mb-3"),
+        html.Dl([
+            html.Dt("Email", className="col-sm-3"), html.Dd(email_block(info), className="col-sm-9"),
+            html.Dt("Departments", className="col-sm-3"),
+            html.Dd(", ".join(info["departments"]) or "—", className="col-sm-9"),
+            html.Dt("Two-step sign-in", className="col-sm-3"), html.Dd(mfa_block(info), className="col-sm-9"),
+        ], className="row facts mb-0"),
+        html.Div(id="profile-verify-status", className="small mt-2"),
+    ]), className="shadow-sm mb-4", id="profile-summary")
+
+
+def layout(**_query):
+    user = user_or_none()
+    if user is None or not user.can(Perm.MANAGE_OWN_ACCOUNT):
+        return not_allowed()
+    info = profile(read_session(), user.id)
+    name_card = dbc.Card(dbc.CardBody([
+        html.H5("Your name", className="card-title"),
+        dbc.Label("Name colleagues see", html_for="profile-name", className="small fw-semibold mb-1"),
+        dbc.InputGroup([dbc.Input(id="profile-name", value=info["name"], maxLength=120),
+                        dbc.Button("Save", id="profile-name-save", color="primary", n_clicks=0)]),
+        html.Div(id="profile-name-status", className="small mt-2"),
+    ]), className="shadow-sm mb-4")
+    password_card = dbc.Card(dbc.CardBody([
+        html.H5("Change your password", className="card-title"),
+        html.P("Every other signed-in session ends, and outstanding reset links stop working.",
+               className="small text-muted"),
+        _password_input("profile-current-password", "Current password", "current-password"),
+        _password_input("profile-new-password", "New password", "new-password",
+                        f"{MIN_LENGTH} to {MAX_LENGTH} characters, not a common password. A few unrelated words "
+                        "work well."),
+        _password_input("profile-confirm-password", "Repeat the new password", "new-password"),
+        dbc.Button("Change password", id="profile-password-save", color="primary", n_clicks=0),
+        html.Div(id="profile-password-status", className="small mt-3"),
+    ]), className="shadow-sm h-100")
+    email_card = dbc.Card(dbc.CardBody([
+        html.H5("Change your email address", className="card-title"),
+        html.P("We send a verification link to the new address and tell the old one.", className="small text-muted"),
+        html.Div([dbc.Label("New email address", html_for="profile-new-email", className="small fw-semibold mb-1"),
+                  dbc.Input(id="profile-new-email", type="email", maxLength=254, autocomplete="email")],
+                 className="mb-3"),
+        _password_input("profile-email-password", "Current password", "current-password",
+                        "Changing your address needs your password."),
+        dbc.Button("Change email", id="profile-email-save", color="primary", n_clicks=0),
+        html.Div(id="profile-email-status", className="small mt-3"),
+    ]), className="shadow-sm")
+    return html.Div([
+        page_header("Your profile", info["email"]),
+        summary_card(info),
+        dbc.Row([dbc.Col([name_card, email_card], lg=6, className="mb-4"),
+                 dbc.Col(password_card, lg=6, className="mb-4")]),
+    ])
