@@ -1,34 +1,41 @@
-"""Executive dashboard: controls write the URL; the URL drives every figure."""
+"""Executive dashboard: controls write the URL; the URL drives every figure, every
+drill-down and every export. Click payloads and stores come from the browser, so
+services.dashboard validates them again on every call."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from urllib.parse import parse_qs, urlencode
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, no_update
+from dash import Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
+from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from components.kpis import (breakdown_csv, breakdown_table, category_figure, department_figure, drill_table,
-                             kpi_cards, received_closed_figure)
-from db.flask_db import read_session
-from services.aggregates import (DRILL_LIMIT, FilterError, breakdown, drill_claims, kpis_with_previous,
-                                 parse_filters, series)
+from components.kpis import (BREAKDOWN_COLUMNS, BREAKDOWN_TITLES, DRILL_COLUMNS, breakdown_rows, breakdown_table,
+                             category_figure, department_figure, drill_table, kpi_cards, received_closed_figure)
+from db.flask_db import WriteFailed, read_session, unit_of_work
+from services import audit
+from services import dashboard as dash_service
+from services.aggregates import FilterError
+from services.exports import Table, to_csv, to_xlsx
 
 KEYS = ("start", "end", "department", "line")
+CHARTS = {"dashboard-trend": "period", "dashboard-departments": "department", "dashboard-lines": "line",
+          "dashboard-regions": "region"}
 
 
-def _raw(search) -> dict:
+def raw_filters(search) -> dict:
     if not isinstance(search, str) or len(search) > 2000:
         raise FilterError("The address holds filters that are not valid.")
     parsed = parse_qs(search.lstrip("?"))
     return {k: parsed[k][0] for k in KEYS if parsed.get(k)}
 
 
-def _filters(search):
-    session = read_session()
-    return session, parse_filters(session, _raw(search))
+def _filters(session, search):
+    return dash_service.parse(session, raw_filters(search))
 
 
 @secure_callback(
@@ -45,6 +52,15 @@ def write_url(start, end, department, line):
 
 @secure_callback(
     Perm.VIEW_DASHBOARDS,
+    Output("dashboard-report-link", "href"),
+    Input("dashboard-url", "search"),
+)
+def report_link(search):
+    return "/dashboard/report" + (search if isinstance(search, str) and search.startswith("?") else "")
+
+
+@secure_callback(
+    Perm.VIEW_DASHBOARDS,
     Output("dashboard-status", "children"), Output("dashboard-cards", "children"),
     Output("dashboard-trend", "figure"), Output("dashboard-departments", "figure"),
     Output("dashboard-lines", "figure"), Output("dashboard-regions", "figure"),
@@ -52,57 +68,148 @@ def write_url(start, end, department, line):
     Input("dashboard-url", "search"),
 )
 def render(search):
+    session = read_session()
     try:
-        session, f = _filters(search)
+        f, _ = _filters(session, search)
     except FilterError as exc:
         return (dbc.Alert(f"Invalid filter: {exc}", color="danger", id="dashboard-error"),
                 no_update, no_update, no_update, no_update, no_update, no_update)
-    k = kpis_with_previous(session, f)
-    departments = breakdown(session, f, "department")
+    v = dash_service.view(session, f)
+    k, b = v["kpis"], v["breakdowns"]
     status = dbc.Alert(f"No claims in {f.start} – {f.end} for these filters.", color="info") \
         if not k["current"]["received"] and not k["current"]["closed"] else None
-    return (status, kpi_cards(k["current"], k["previous"]), received_closed_figure(series(session, f)),
-            department_figure(departments),
-            category_figure(breakdown(session, f, "line"), "Claims received by line of business", "Claims received"),
-            category_figure(breakdown(session, f, "region"), "Claims received by region", "Claims received"),
-            breakdown_table(departments))
+    figures = dash_service.rendered(session, f, "figures", lambda: {
+        "trend": _plain(received_closed_figure(v["series"])),
+        "departments": _plain(department_figure(b["department"])),
+        "lines": _plain(category_figure(b["line"], "Claims received by line of business (click a bar for its claims)",
+                                        "Claims received")),
+        "regions": _plain(category_figure(b["region"], "Claims received by region (click a bar for its claims)",
+                                          "Claims received")),
+    })
+    return (status, kpi_cards(k["current"], k["previous"]), figures["trend"], figures["departments"],
+            figures["lines"], figures["regions"], breakdown_table(b["department"]))
+
+
+def _plain(fig) -> dict:
+    """A figure as plain JSON types, so it can be cached and sent without plotly's validation again."""
+    return json.loads(fig.to_json())
+
+
+def clicked(graph_id: str, click) -> dict:
+    """{"dimension", "value"} from a plotly click; the service checks the value itself."""
+    try:
+        point = click["points"][0]
+        value = point["customdata"]
+    except (TypeError, KeyError, IndexError):
+        raise FilterError("The clicked point could not be read.") from None
+    if graph_id == "dashboard-trend" and point.get("curveNumber") == 1:
+        raise FilterError("Lists are kept for claims received: click a point on the Received line.")
+    if not isinstance(value, str):
+        raise FilterError("The clicked point could not be read.")
+    return {"dimension": CHARTS[graph_id], "value": value[:60]}
+
+
+def _pager_text(result: dict) -> str:
+    if not result["total"]:
+        return "No claims."
+    first = result["page"] * dash_service.PAGE_SIZE + 1
+    last = first + len(result["rows"]) - 1
+    text = f"Claims {first:,}–{last:,} of {result['total']:,}, newest first · page {result['page'] + 1} of " \
+           f"{result['pages']:,}"
+    if result["capped"]:
+        text += f" (paging stops at {dash_service.MAX_OFFSET:,}; export or narrow the filters for the rest)"
+    return text
 
 
 @secure_callback(
     Perm.VIEW_DASHBOARDS,
     Output("dashboard-drill", "is_open"), Output("dashboard-drill-title", "children"),
-    Output("dashboard-drill-body", "children"),
-    Input("dashboard-departments", "clickData"), State("dashboard-url", "search"),
+    Output("dashboard-drill-body", "children"), Output("dashboard-drill-pager", "children"),
+    Output("dashboard-drill-spec", "data"), Output("dashboard-drill-page", "data"),
+    Output("dashboard-drill-prev", "disabled"), Output("dashboard-drill-next", "disabled"),
+    Output("dashboard-drill-export-status", "children"),
+    Input("dashboard-trend", "clickData"), Input("dashboard-departments", "clickData"),
+    Input("dashboard-lines", "clickData"), Input("dashboard-regions", "clickData"),
+    Input("dashboard-drill-prev", "n_clicks"), Input("dashboard-drill-next", "n_clicks"),
+    State("dashboard-url", "search"), State("dashboard-drill-spec", "data"), State("dashboard-drill-page", "data"),
     prevent_initial_call=True,
 )
-def drill(click, search):
+def drill(trend, departments, lines, regions, _prev, _next, search, spec, page):
+    trigger = ctx.triggered_id
+    session = read_session()
     try:
-        code = click["points"][0]["customdata"]
-        if not isinstance(code, str):
-            raise TypeError
-    except (TypeError, KeyError, IndexError):
-        raise PreventUpdate from None
-    try:
-        session, f = _filters(search)
-        rows = drill_claims(session, f, code)
+        if trigger in CHARTS:
+            click = {"dashboard-trend": trend, "dashboard-departments": departments, "dashboard-lines": lines,
+                     "dashboard-regions": regions}[trigger]
+            spec, page = clicked(trigger, click), 0
+        elif trigger in ("dashboard-drill-prev", "dashboard-drill-next"):
+            if not isinstance(page, int) or isinstance(page, bool) or not 0 <= page <= dash_service.MAX_OFFSET:
+                raise FilterError("The page number is not valid.")
+            page += 1 if trigger == "dashboard-drill-next" else -1
+        else:
+            raise PreventUpdate
+        f, opts = _filters(session, search)
+        d = dash_service.parse_drill(session, f, opts, spec)
+        result = dash_service.drill_page(session, d, opts, max(0, page))
     except FilterError as exc:
-        return True, "Claims", dbc.Alert(str(exc), color="danger")
-    title = f"{code}: claims received {f.start} – {f.end}"
-    if len(rows) >= DRILL_LIMIT:
-        title += f" (newest {DRILL_LIMIT})"
-    return True, title, drill_table(rows)
+        return (True, "Claims", dbc.Alert(str(exc), color="danger", className="mb-0"), "", None, 0, True, True, None)
+    title = f"Claims received · {d.label}"
+    if d.dimension != "period":
+        title += f" · {f.start} – {f.end}"
+    return (True, title, drill_table(result["rows"]), _pager_text(result), {"dimension": d.dimension, "value": d.value},
+            result["page"], result["page"] == 0, result["page"] >= result["pages"] - 1, None)
+
+
+def _send(tables: list[Table], fmt: str, name: str, filters: list[tuple[str, str]], title: str) -> dict:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
+    if fmt == "xlsx":
+        return dcc.send_bytes(to_xlsx(tables, filters, title), f"{name}-{stamp}.xlsx")
+    return dcc.send_string(to_csv(tables), f"{name}-{stamp}.csv")
 
 
 @secure_callback(
     Perm.VIEW_DASHBOARDS,
-    Output("dashboard-download", "data"),
-    Input("dashboard-export", "n_clicks"), State("dashboard-url", "search"),
+    Output("dashboard-download", "data"), Output("dashboard-export-status", "children"),
+    Output("dashboard-drill-export-status", "children", allow_duplicate=True),
+    Input("dashboard-export-csv", "n_clicks"), Input("dashboard-export-xlsx", "n_clicks"),
+    Input("dashboard-drill-csv", "n_clicks"), Input("dashboard-drill-xlsx", "n_clicks"),
+    State("dashboard-url", "search"), State("dashboard-drill-spec", "data"),
     prevent_initial_call=True,
 )
-def export(_n, search):
+def export(_bc, _bx, _dc, _dx, search, spec):
+    trigger = ctx.triggered_id
+    if trigger not in ("dashboard-export-csv", "dashboard-export-xlsx", "dashboard-drill-csv",
+                       "dashboard-drill-xlsx"):
+        raise PreventUpdate
+    fmt = "xlsx" if trigger.endswith("xlsx") else "csv"
+    is_drill = trigger.startswith("dashboard-drill")
+    user = user_or_none()
+
+    def fail(message: str):
+        alert = dbc.Alert(message, color="warning", className="mb-0 mt-2 py-2")
+        return (no_update, no_update, alert) if is_drill else (no_update, alert, no_update)
+
     try:
-        session, f = _filters(search)
-    except FilterError:
-        raise PreventUpdate from None
-    text = breakdown_csv({d: breakdown(session, f, d) for d in ("department", "line", "region")})
-    return dcc.send_string(text, f"scope-breakdown-{f.start}-{f.end}-{dt.date.today()}.csv")
+        with unit_of_work() as session:
+            f, opts = _filters(session, search)
+            filters = dash_service.describe_filters(f, opts)
+            if is_drill:
+                d = dash_service.parse_drill(session, f, opts, spec)
+                rows = dash_service.drill_all(session, d, opts)
+                tables = [Table("Claims", list(DRILL_COLUMNS), rows)]
+                filters = dash_service.describe_filters(f, opts, d)
+                name, title = "scope-claims", f"SCOPE claims received · {d.label}"
+            else:
+                b = dash_service.view(session, f)["breakdowns"]
+                tables = [Table(BREAKDOWN_TITLES[by], list(BREAKDOWN_COLUMNS), breakdown_rows(b[by]))
+                          for by in ("department", "line", "region")]
+                name, title = "scope-breakdown", "SCOPE executive dashboard breakdowns"
+            audit.record(session, actor=user.email, actor_id=user.id, action="dashboard.export",
+                         target_type="dashboard", target_id="drill" if is_drill else "breakdown",
+                         after={"format": fmt, "rows": sum(len(t.rows) for t in tables),
+                                "filters": dict(filters)})
+    except FilterError as exc:
+        return fail(str(exc))
+    except WriteFailed:
+        return fail("The export could not be recorded; nothing was downloaded. Try again.")
+    return _send(tables, fmt, name, filters, title), None, None

@@ -1,9 +1,6 @@
 """Executive dashboard pieces: KPI cards and figures from plain data."""
 from __future__ import annotations
 
-import csv
-import io
-
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import html
@@ -80,20 +77,24 @@ def _style(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     return fig
 
 
-def received_closed_figure(series: dict) -> go.Figure:
+def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
     unit = "week" if series["grain"] == "week" else "day"
+    keys = [p.isoformat() for p in series["periods"]]
+    when = "week of %{x|%Y-%m-%d}" if unit == "week" else "%{x|%a %Y-%m-%d}"
     fig = go.Figure([
-        go.Scatter(x=series["periods"], y=series["received"], name="Received", mode="lines",
-                   line=dict(color=RECEIVED, width=2)),
+        go.Scatter(x=series["periods"], y=series["received"], name="Received", mode="lines+markers",
+                   line=dict(color=RECEIVED, width=2), marker=dict(size=4), customdata=keys,
+                   hovertemplate=f"{when}: %{{y:,}} received<br>Click for the claims<extra></extra>"),
         go.Scatter(x=series["periods"], y=series["closed"], name="Closed", mode="lines",
-                   line=dict(color=CLOSED, width=2)),
+                   line=dict(color=CLOSED, width=2), customdata=keys,
+                   hovertemplate=f"{when}: %{{y:,}} closed<extra></extra>"),
     ])
     fig.update_xaxes(title_text="Report / closing date")
     fig.update_yaxes(title_text=f"Claims per {unit}")
-    return _style(fig, f"Claims received vs closed per {unit}")
+    return _style(fig, f"Claims received vs closed per {unit} (click a point for its claims)", height)
 
 
-def department_figure(rows) -> go.Figure:
+def department_figure(rows, height: int | None = None) -> go.Figure:
     rows = [r for r in rows if r.key and r.received][::-1]
     fig = go.Figure(go.Bar(
         y=[r.label for r in rows], x=[r.received for r in rows], orientation="h",
@@ -103,58 +104,58 @@ def department_figure(rows) -> go.Figure:
     ))
     fig.update_xaxes(title_text="Claims received")
     return _style(fig, "Claims received by department (click a bar for its claims)",
-                  max(300, 90 + 36 * len(rows)))
+                  height or max(300, 90 + 36 * len(rows)))
 
 
-def category_figure(rows, title: str, axis: str, top: int = 12) -> go.Figure:
+def category_figure(rows, title: str, axis: str, top: int = 12, height: int | None = None) -> go.Figure:
+    """Bars per line of business or region; customdata holds the key a click drills into."""
     rows = [r for r in rows if r.received][:top][::-1]
     fig = go.Figure(go.Bar(
         y=[r.label for r in rows], x=[r.received for r in rows], orientation="h", marker_color=RECEIVED,
-        text=[f"{r.received:,}" for r in rows], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}: %{x:,} claims<extra></extra>",
+        customdata=[r.key for r in rows], text=[f"{r.received:,}" for r in rows], textposition="outside",
+        cliponaxis=False, hovertemplate="%{y}: %{x:,} claims<br>Click for the claims<extra></extra>",
     ))
     fig.update_xaxes(title_text=axis)
-    return _style(fig, title, max(300, 90 + 30 * len(rows)))
+    return _style(fig, title, height or max(300, 90 + 30 * len(rows)))
 
 
-BREAKDOWN_COLUMNS = (("label", "Group"), ("received", "Received"), ("closed", "Closed"),
-                     ("reserve", "Reserve ($)"), ("paid", "Paid ($)"), ("routing_accuracy", "Routing accuracy"),
-                     ("auto_routed_share", "Routed automatically"), ("sla_breaches", "SLA breaches"))
+# (key, header, kind) for the table on the page and the exports (services.exports kinds)
+BREAKDOWN_COLUMNS = (("label", "Group", "text"), ("received", "Received", "int"), ("closed", "Closed", "int"),
+                     ("reserve", "Reserve ($)", "money"), ("paid", "Paid ($)", "money"),
+                     ("routing_accuracy", "Routing accuracy", "pct"),
+                     ("auto_routed_share", "Routed automatically", "pct"), ("sla_breaches", "SLA breaches", "int"))
+DRILL_COLUMNS = (("claim_number", "Claim", "text"), ("report_date", "Reported", "date"),
+                 ("loss_date", "Loss date", "date"), ("line_of_business", "Line of business", "text"),
+                 ("department", "Department", "text"), ("status", "Status", "text"), ("region", "Region", "text"),
+                 ("claimed", "Claimed ($)", "money"), ("reserve", "Reserve ($)", "money"),
+                 ("paid", "Paid ($)", "money"))
+BREAKDOWN_TITLES = {"department": "By department", "line": "By line of business", "region": "By region"}
 
 
 def breakdown_table(rows) -> dbc.Table:
-    def cell(r, key):
+    def cell(r, key, kind):
         v = getattr(r, key)
-        if key in ("routing_accuracy", "auto_routed_share"):
-            return fmt(v, "pct")
-        if key in ("reserve", "paid"):
-            return fmt(v, "money")
-        return v if key == "label" else fmt(v, "count")
+        return v if kind == "text" else fmt(v, "count" if kind == "int" else kind)
 
-    head = html.Thead(html.Tr([html.Th(label) for _, label in BREAKDOWN_COLUMNS]))
-    body = html.Tbody([html.Tr([html.Td(cell(r, k)) for k, _ in BREAKDOWN_COLUMNS]) for r in rows])
+    head = html.Thead(html.Tr([html.Th(label) for _, label, _ in BREAKDOWN_COLUMNS]))
+    body = html.Tbody([html.Tr([html.Td(cell(r, k, kind)) for k, _, kind in BREAKDOWN_COLUMNS]) for r in rows])
     return dbc.Table([head, body], size="sm", hover=True, striped=True, className="mb-0")
 
 
-def breakdown_csv(sections: dict) -> str:
-    """One CSV with a 'dimension' column: department, line of business, region."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["dimension"] + [label for _, label in BREAKDOWN_COLUMNS])
-    for dimension, rows in sections.items():
-        for r in rows:
-            writer.writerow([dimension] + [getattr(r, k) if getattr(r, k) is not None else ""
-                                           for k, _ in BREAKDOWN_COLUMNS])
-    return out.getvalue()
+def breakdown_rows(rows) -> list[dict]:
+    """Breakdown rows as plain dicts for services.exports."""
+    return [{k: getattr(r, k) for k, _, _ in BREAKDOWN_COLUMNS} for r in rows]
 
 
 def drill_table(rows: list[dict]) -> html.Div:
     if not rows:
-        return html.P("No claims behind this bar.", className="text-muted")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Claim", "Reported", "Line", "Status", "Region", "Reserve")]))
+        return html.P("No claims behind this point.", className="text-muted")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Claim", "Reported", "Line", "Department", "Status", "Region",
+                                                     "Reserve")]))
     body = html.Tbody([html.Tr([
         html.Td(html.A(r["claim_number"], href=f"/claims/{r['claim_number']}")),
-        html.Td(str(r["report_date"] or "")), html.Td(r["line_of_business"] or ""), html.Td(r["status"]),
-        html.Td(r["region"] or ""), html.Td(fmt(r["reserve"], "money")),
+        html.Td(str(r["report_date"] or "")),
+        html.Td((r["line_of_business"] or "").replace("_", " ").title()), html.Td(r["department"] or "—"),
+        html.Td(r["status"].replace("_", " ")), html.Td(r["region"] or ""), html.Td(fmt(r["reserve"], "money")),
     ]) for r in rows])
     return dbc.Table([head, body], size="sm", hover=True, className="mb-0")

@@ -6,6 +6,12 @@ Two guards, two purposes:
   onto one run per scheduled slot (the loser's INSERT does nothing);
 * the advisory lock stops a manual run (unique slot) and a scheduled one from
   overlapping: whoever finds it taken records "skipped".
+
+The lock also tells a live run from a dead one: a process that is killed
+mid-run leaves its row "running", but its connection (and so its lock) dies
+with it. ``close_abandoned`` (at scheduler start) and every run (once it holds
+the lock) close such rows as failed, so the history never shows a run that
+will not end.
 """
 from __future__ import annotations
 
@@ -27,6 +33,10 @@ from services import audit
 
 log = logging.getLogger(__name__)
 ERROR_LIMIT = 2000
+ABANDONED = "abandoned: the process running it stopped before it finished"
+# A row is claimed a moment before its lock is taken; a sweep that does not hold
+# the lock itself leaves rows that young alone.
+ABANDON_GRACE_S = 30
 
 
 class UnknownJob(LookupError):
@@ -107,6 +117,7 @@ def run_job(factory: sessionmaker[Session], name: str, *, slot: str | None = Non
             return _finish(factory, run_id, status="skipped",
                            detail={"reason": f"another run of {name} is in progress"})
         try:
+            _mark_abandoned(factory, name, exclude_id=run_id, grace_s=0)
             return _run_locked(factory, job, run_id, slot, settings)
         finally:
             lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
@@ -125,6 +136,38 @@ def _run_locked(factory: sessionmaker[Session], job, run_id: int, slot: str, set
     log.info("job %s (slot %s) done in %.1fs", job.name, slot, time.monotonic() - started)
     return _finish(factory, run_id, status=outcome.get("status", "succeeded"), rows=outcome.get("rows"),
                    detail=outcome.get("detail"))
+
+
+def _mark_abandoned(factory: sessionmaker[Session], name: str, *, exclude_id: int | None = None,
+                    grace_s: int = ABANDON_GRACE_S) -> int:
+    """Close ``name``'s "running" rows as failed; the caller holds the job's lock,
+    so none of them is running anywhere."""
+    with factory() as session:
+        ids = session.scalars(text(
+            "UPDATE job_runs SET status = 'failed', error = :error, finished_at = clock_timestamp() "
+            "WHERE job = :job AND status = 'running' AND id <> :exclude "
+            "AND started_at < clock_timestamp() - make_interval(secs => :grace) RETURNING id"),
+            {"error": ABANDONED, "job": name, "exclude": exclude_id or 0, "grace": grace_s}).all()
+        session.commit()
+    if ids:
+        log.warning("job %s: closed abandoned run(s) %s as failed", name, ", ".join(map(str, ids)))
+    return len(ids)
+
+
+def close_abandoned(factory: sessionmaker[Session], grace_s: int = ABANDON_GRACE_S) -> int:
+    """Mark every "running" row whose job lock nobody holds as failed; returns how many."""
+    with factory() as session:
+        names = session.scalars(select(JobRun.job).distinct().where(JobRun.status == "running")).all()
+    closed = 0
+    for name in names:
+        with factory.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as lock_conn:
+            if not lock_conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(name)}):
+                continue  # a live run holds it
+            try:
+                closed += _mark_abandoned(factory, name, grace_s=grace_s)
+            finally:
+                lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(name)})
+    return closed
 
 
 def last_runs(session: Session) -> dict[str, dict]:

@@ -19,7 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from jobs.registry import JOBS
-from jobs.runner import run_job
+from jobs.runner import close_abandoned, run_job
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_S = 300
@@ -87,6 +87,11 @@ def serve(factory, settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # Runs a killed scheduler left "running" end as failed ("abandoned").
+    try:
+        close_abandoned(factory)
+    except Exception:  # a sweep that fails must not stop the scheduler
+        log.exception("could not close abandoned job runs")
     log.warning("scheduler started: %s", ", ".join(f"{j.id} [{j.trigger}]" for j in scheduler.get_jobs()))
     scheduler.start()
     log.warning("scheduler stopped")

@@ -10,7 +10,8 @@ from auth.current import user_or_none
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
-from services.aggregates import FilterError, data_bounds, default_filters, filter_options, parse_filters
+from services import dashboard as dash_service
+from services.aggregates import FilterError
 
 dash.register_page(__name__, path="/dashboard", title="Dashboard · SCOPE Assistant", name="Dashboard")
 
@@ -21,23 +22,27 @@ def _graph(graph_id: str) -> dbc.Card:
     return dbc.Card(dbc.CardBody(dcc.Graph(id=graph_id, config=GRAPH)), className="shadow-sm h-100")
 
 
+def _button(label: str, button_id: str) -> dbc.Button:
+    return dbc.Button(label, id=button_id, color="secondary", outline=True, size="sm")
+
+
 def layout(**query):
     user = user_or_none()
     if user is None or not user.can(Perm.VIEW_DASHBOARDS):
         return not_allowed()
     session = read_session()
-    options = filter_options(session)
-    bounds = data_bounds(session)
+    options = dash_service.options(session)
+    bounds = options["bounds"]
     try:
-        f = parse_filters(session, {k: query.get(k) for k in ("start", "end", "department", "line")})
+        f, _ = dash_service.parse(session, {k: query.get(k) for k in ("start", "end", "department", "line")})
         dept_value, line_value = query.get("department") or None, query.get("line") or None
     except FilterError:
-        f, dept_value, line_value = default_filters(session), None, None
+        f, dept_value, line_value = dash_service.default_filters(session), None, None
     controls = dbc.Row([
         dbc.Col([dbc.Label("Period", html_for="dashboard-range", className="small text-muted mb-1"),
                  dcc.DatePickerRange(id="dashboard-range", start_date=f.start.isoformat(), end_date=f.end.isoformat(),
-                                     min_date_allowed=bounds[0].isoformat() if bounds else None,
-                                     max_date_allowed=bounds[1].isoformat() if bounds else None,
+                                     min_date_allowed=bounds[0] if bounds else None,
+                                     max_date_allowed=bounds[1] if bounds else None,
                                      display_format="YYYY-MM-DD", className="d-block")], md="auto"),
         dbc.Col([dbc.Label("Department", html_for="dashboard-department", className="small text-muted mb-1"),
                  dcc.Dropdown(id="dashboard-department", value=dept_value, placeholder="All departments",
@@ -47,8 +52,10 @@ def layout(**query):
                  dcc.Dropdown(id="dashboard-line", value=line_value, placeholder="All lines",
                               options=[{"label": v.replace("_", " ").title(), "value": v} for v in options["lines"]])],
                 md=3),
-        dbc.Col(dbc.Button("Export breakdown (CSV)", id="dashboard-export", color="secondary", outline=True,
-                           size="sm"), md="auto", className="ms-auto d-flex align-items-end"),
+        dbc.Col(html.Div([
+            dbc.Button("Printable report", id="dashboard-report-link", href="/dashboard/report", target="_blank",
+                       color="secondary", outline=True, size="sm", external_link=True),
+        ], className="d-flex gap-2"), md="auto", className="ms-auto d-flex align-items-end"),
     ], className="g-3 mb-3 align-items-end")
     return html.Div([
         dcc.Location(id="dashboard-url", refresh=False),
@@ -62,10 +69,27 @@ def layout(**query):
                  dbc.Col(_graph("dashboard-departments"), lg=5, className="mb-4")]),
         dbc.Row([dbc.Col(_graph("dashboard-lines"), lg=6, className="mb-4"),
                  dbc.Col(_graph("dashboard-regions"), lg=6, className="mb-4")]),
-        dbc.Card([dbc.CardHeader("Breakdown by department"), dbc.CardBody(html.Div(id="dashboard-table"))],
-                 className="shadow-sm mb-4"),
+        dbc.Card([dbc.CardHeader(html.Div([
+            html.Span("Breakdown by department"),
+            html.Div([html.Span("Export all breakdowns:", className="small text-muted me-1"),
+                      _button("CSV", "dashboard-export-csv"), _button("Excel", "dashboard-export-xlsx")],
+                     className="d-flex gap-2 align-items-center")],
+            className="d-flex justify-content-between align-items-center")),
+            dbc.CardBody([html.Div(id="dashboard-export-status"), html.Div(id="dashboard-table")])],
+            className="shadow-sm mb-4"),
         dcc.Download(id="dashboard-download"),
-        dbc.Modal([dbc.ModalHeader(dbc.ModalTitle(id="dashboard-drill-title")),
-                   dbc.ModalBody(html.Div(id="dashboard-drill-body"), style={"maxHeight": "65vh", "overflowY": "auto"})],
-                  id="dashboard-drill", size="lg", is_open=False),
+        dcc.Store(id="dashboard-drill-spec"), dcc.Store(id="dashboard-drill-page", data=0),
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle(id="dashboard-drill-title")),
+            dbc.ModalBody([html.Div(id="dashboard-drill-pager", className="small text-muted mb-2"),
+                           html.Div(id="dashboard-drill-body"), html.Div(id="dashboard-drill-export-status")],
+                          style={"maxHeight": "65vh", "overflowY": "auto"}),
+            dbc.ModalFooter([
+                html.Div([html.Span("Export this list:", className="small text-muted me-1"),
+                          _button("CSV", "dashboard-drill-csv"), _button("Excel", "dashboard-drill-xlsx")],
+                         className="d-flex gap-2 align-items-center me-auto"),
+                dbc.ButtonGroup([_button("‹ Newer", "dashboard-drill-prev"),
+                                 _button("Older ›", "dashboard-drill-next")]),
+            ]),
+        ], id="dashboard-drill", size="xl", is_open=False),
     ])

@@ -30,14 +30,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Date, and_, cast, func, select, text
+from sqlalchemy import Date, cast, func, select, text
 from sqlalchemy.orm import Session
 
-from db.models import Claim, Department, KpiCycleHistogram, KpiDaily
+from db.models import Department, KpiCycleHistogram, KpiDaily
 
 SLA_DAYS = 30
 CYCLE_CAP = 366
-DRILL_LIMIT = 200
 MAX_RANGE_DAYS = 3 * 366
 _LOCK_KEY = 740_021_001  # advisory lock id for the refresh
 
@@ -155,9 +154,13 @@ def filter_options(session: Session) -> dict:
             "lines": lines}
 
 
-def default_filters(session: Session) -> Filters:
+_UNSET = object()
+
+
+def default_filters(session: Session, bounds=_UNSET) -> Filters:
     """The last 90 days of data the rollup holds (not of today's date)."""
-    bounds = data_bounds(session)
+    if bounds is _UNSET:
+        bounds = data_bounds(session)
     end = bounds[1] if bounds else dt.date.today()
     return Filters(end - dt.timedelta(days=89), end)
 
@@ -171,11 +174,12 @@ def _date(value, name: str) -> dt.date:
         raise FilterError(f"{name} must be a date like 2026-10-31.") from None
 
 
-def parse_filters(session: Session, raw: dict) -> Filters:
-    """Validate filters from the URL or the controls; raises FilterError with a message."""
+def parse_filters(session: Session, raw: dict, *, options: dict | None = None, bounds=_UNSET) -> Filters:
+    """Validate filters from the URL or the controls; raises FilterError with a message.
+    ``options`` and ``bounds`` may come from a cache (services.dashboard) to spare the reads."""
     if not isinstance(raw, dict):
         raise FilterError("Filters must be a set of named values.")
-    default = default_filters(session)
+    default = default_filters(session, bounds)
     start = _date(raw["start"], "Start date") if raw.get("start") else default.start
     end = _date(raw["end"], "End date") if raw.get("end") else default.end
     if start > end:
@@ -187,13 +191,16 @@ def parse_filters(session: Session, raw: dict) -> Filters:
     if code not in (None, ""):
         if not isinstance(code, str) or len(code) > 40:
             raise FilterError("Unknown department.")
-        department_id = session.scalar(select(Department.id).where(Department.code == code))
+        if options is not None:
+            department_id = next((d["id"] for d in options["departments"] if d["code"] == code), None)
+        else:
+            department_id = session.scalar(select(Department.id).where(Department.code == code))
         if department_id is None:
             raise FilterError("Unknown department.")
     line = raw.get("line")
     if line in (None, ""):
         line = None
-    elif not isinstance(line, str) or len(line) > 40 or line not in filter_options(session)["lines"]:
+    elif not isinstance(line, str) or len(line) > 40 or line not in (options or filter_options(session))["lines"]:
         raise FilterError("Unknown line of business.")
     return Filters(start, end, department_id, line)
 
@@ -324,20 +331,3 @@ def breakdown(session: Session, f: Filters, by: str) -> list[BreakdownRow]:
         out.append(BreakdownRow(code, label, color, int(rec), int(clo), float(res), float(paid),
                                 _ratio(int(correct), int(closed_routed)), _ratio(int(auto), int(routed)), int(sla)))
     return sorted(out, key=lambda r: (-r.received, r.label))
-
-
-def drill_claims(session: Session, f: Filters, department_code: str, limit: int = DRILL_LIMIT) -> list[dict]:
-    """Claims received in the period in one department (the rows behind a bar), newest first."""
-    dept_id = session.scalar(select(Department.id).where(Department.code == department_code))
-    if dept_id is None:
-        raise FilterError("Unknown department.")
-    rday = func.coalesce(Claim.report_date, cast(Claim.created_at, Date))
-    where = [Claim.department_id == dept_id, rday >= f.start, rday <= f.end]
-    if f.line_of_business is not None:
-        where.append(Claim.line_of_business == f.line_of_business)
-    rows = session.execute(select(Claim.claim_number, Claim.report_date, Claim.line_of_business, Claim.status,
-                                  Claim.region, Claim.reserve_amount)
-                           .where(and_(*where)).order_by(rday.desc(), Claim.id.desc())
-                           .limit(max(1, min(int(limit), DRILL_LIMIT)))).all()
-    return [{"claim_number": r[0], "report_date": r[1], "line_of_business": r[2], "status": r[3],
-             "region": r[4], "reserve": float(r[5]) if r[5] is not None else None} for r in rows]

@@ -1,12 +1,39 @@
-"""A manager filters the executive dashboard by department: the URL and the KPIs follow."""
+"""Executive dashboard in a real browser: filters write the URL and change the charts;
+drill-down from the time series and from a breakdown bar, paged; the printable
+report prints on one page."""
 from __future__ import annotations
+
+import re
+import time
 
 import pytest
 
-from tests.browser.conftest import choose_option, screenshot
-from tests.browser.test_claim_flow import sign_in, wait_for_charts
+from tests.browser.conftest import SCREENSHOTS, screenshot
+from tests.browser.test_claim_flow import sign_in
 
 pytestmark = pytest.mark.browser
+
+
+def _wait(page, expression: str, timeout: float = 30.0) -> None:
+    """Poll a JavaScript expression until it is truthy. page.wait_for_function
+    evaluates its predicate with eval, which the app's Content-Security-Policy
+    (no 'unsafe-eval') refuses; page.evaluate goes through the DevTools protocol."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        page.wait_for_timeout(100)
+
+
+def wait_for_charts(page, n: int) -> None:
+    _wait(page, f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n}")
+
+
+def choose_option(page, dropdown_id: str, text: str) -> None:
+    page.click(f"#{dropdown_id}")
+    page.locator(".dash-dropdown-option", has_text=text).first.click()
+    _wait(page, f"document.querySelector('#{dropdown_id}').innerText.includes({text!r})")
+    page.keyboard.press("Escape")
 
 
 def _refresh_rollups(web_app):
@@ -18,7 +45,27 @@ def _refresh_rollups(web_app):
             refresh(session)
 
 
-def test_manager_filters_dashboard_by_department(page, live_server, web_app):
+def _bars(page, graph_id: str) -> int:
+    return page.locator(f"#{graph_id} .bars path").count()
+
+
+def _click_center(page, locator) -> None:
+    # plotly's drag layer sits over the marks, so click where the mark is drawn
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def _drill_links(page) -> list[str]:
+    return page.eval_on_selector_all("#dashboard-drill-body a", "els => els.map(e => e.getAttribute('href'))")
+
+
+def _close_drill(page) -> None:
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".modal.show", state="detached", timeout=5000)
+
+
+def test_manager_filters_dashboard_and_charts_follow(page, live_server, web_app):
     _refresh_rollups(web_app)
     sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
     page.goto(live_server + "/dashboard")
@@ -26,23 +73,102 @@ def test_manager_filters_dashboard_by_department(page, live_server, web_app):
     page.wait_for_selector("#kpi-received", timeout=15000)
     before = page.inner_text("#kpi-received")
     assert int(before.replace(",", "")) > 0
+    departments_before = _bars(page, "dashboard-departments")
+    assert departments_before > 1
     screenshot(page, "dashboard")
 
     choose_option(page, "dashboard-department", "Property")
-    page.wait_for_function("window.location.search.includes('department=PROPERTY')", timeout=15000)
-    page.wait_for_function(f"document.querySelector('#kpi-received') && "
-                           f"document.querySelector('#kpi-received').innerText !== {before!r}", timeout=15000)
+    _wait(page, "window.location.search.includes('department=PROPERTY')")
+    # the loading spinner empties the card for a moment: wait for a number that differs
+    _wait(page, f"document.querySelector('#kpi-received') && "
+                f"/^[0-9,]+$/.test(document.querySelector('#kpi-received').innerText) && "
+                f"document.querySelector('#kpi-received').innerText !== {before!r}")
     after = int(page.inner_text("#kpi-received").replace(",", ""))
     assert 0 < after < int(before.replace(",", ""))
     assert "start=" in page.evaluate("window.location.search")
+    # the department chart now holds Property alone
+    _wait(page, "document.querySelectorAll('#dashboard-departments .bars path').length === 1")
     screenshot(page, "dashboard-property")
 
-    # plotly's drag layer sits over the bars, so click where the bar is drawn
-    box = page.locator("#dashboard-departments .bars path").first.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_selector("#dashboard-drill-body a", timeout=15000)
-    assert page.locator("#dashboard-drill-body a").count() > 0
-    page.wait_for_selector(".modal.show", timeout=5000)
-    page.wait_for_timeout(500)  # let the fade-in finish before the screenshot
-    screenshot(page, "dashboard-drill")
+    # a shared link with a year-long range shows weeks, and the report link carries the filters
+    page.goto(live_server + "/dashboard?start=2025-11-01&end=2026-10-31&line=auto")
+    wait_for_charts(page, 4)
+    _wait(page, "document.querySelector('#dashboard-trend .gtitle') && "
+                           "document.querySelector('#dashboard-trend .gtitle').textContent.includes('per week')")
+    assert "Auto" in page.inner_text("#dashboard-line")
+    _wait(page, "document.querySelector('#dashboard-report-link').getAttribute('href')"
+                           ".includes('line=auto')", 10)
     assert page.console_errors == []
+
+
+def test_drill_down_from_time_series_and_region_bar(page, live_server, web_app):
+    _refresh_rollups(web_app)
+    sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
+    page.goto(live_server + "/dashboard")
+    wait_for_charts(page, 4)
+    page.wait_for_selector("#kpi-received", timeout=15000)
+
+    # a point of the Received line (the first trace): the claims received that day
+    points = page.locator("#dashboard-trend .scatterlayer .trace").first.locator(".points path")
+    assert points.count() > 10
+    _click_center(page, points.nth(points.count() - 3))
+    page.wait_for_selector(".modal.show #dashboard-drill-body a", timeout=30000)
+    title = page.inner_text("#dashboard-drill-title")
+    assert re.search(r"Claims received · \d{4}-\d{2}-\d{2}$", title), title
+    first = _drill_links(page)
+    assert first and all(h.startswith("/claims/") for h in first)
+    pager = page.inner_text("#dashboard-drill-pager")
+    total = int(re.search(r"of ([\d,]+)", pager).group(1).replace(",", ""))
+    assert total >= len(first)
+    page.wait_for_timeout(500)  # let the fade-in finish before the screenshot
+    screenshot(page, "dashboard-drill-trend")
+    if total > 25:
+        page.click("#dashboard-drill-next")
+        _wait(page, "document.querySelector('#dashboard-drill-pager').innerText.includes('page 2')")
+        assert not set(_drill_links(page)) & set(first)
+    _close_drill(page)
+
+    # a region bar (the top one is the largest region): claims of that region in the period
+    region = page.locator("#dashboard-regions .ytick text").last.text_content()
+    _click_center(page, page.locator("#dashboard-regions .bars path").last)
+    expected = "Unknown region" if region == "Unknown" else region
+    _wait(page, "document.querySelector('#dashboard-drill-title') && "
+                f"document.querySelector('#dashboard-drill-title').innerText.startsWith("
+                f"{'Claims received · ' + expected!r}) && "
+                "document.querySelectorAll('#dashboard-drill-body a').length > 0")
+    regions = page.eval_on_selector_all("#dashboard-drill-body tbody tr td:nth-child(6)",
+                                        "els => els.map(e => e.innerText)")
+    assert regions and set(regions) == {"" if region == "Unknown" else region}
+    page.wait_for_timeout(500)
+    screenshot(page, "dashboard-drill")
+    # the claim link opens the claim page
+    href = _drill_links(page)[0]
+    page.click(f"#dashboard-drill-body a[href='{href}']")
+    _wait(page, f"window.location.pathname === {href!r}")
+    assert page.console_errors == []
+
+
+def _pdf_pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
+def test_printable_report_fits_one_page(page, live_server, web_app, tmp_path):
+    _refresh_rollups(web_app)
+    sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
+    page.goto(live_server + "/dashboard/report?department=PROPERTY")
+    wait_for_charts(page, 4)
+    page.wait_for_selector("#report-kpi-received", timeout=15000)
+    assert "Property" in page.inner_text(".report-filters")
+    # what the print looks like: print media on an A4-landscape-sized viewport
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 1123, "height": 794})
+    page.wait_for_timeout(300)
+    assert page.locator(".scope-navbar").is_hidden()
+    screenshot(page, "dashboard-report")
+    for fmt in ("A4", "Letter"):
+        pdf = page.pdf(format=fmt, landscape=True, print_background=True)
+        (tmp_path / f"report-{fmt}.pdf").write_bytes(pdf)
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert _pdf_pages(pdf) == 1, f"{fmt}: {_pdf_pages(pdf)} pages (document {height}px high in print)"
+    assert page.console_errors == []
+    assert SCREENSHOTS.name == "screenshots"

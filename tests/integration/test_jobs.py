@@ -218,3 +218,45 @@ def test_a_manual_run_is_audited_and_odd_detail_is_stored_as_text(session_factor
         entry = session.scalar(select(AuditLog).where(AuditLog.action == "job.run",
                                                       AuditLog.target_id == str(result["id"])))
     assert entry is not None and entry.actor == "admin@scope.example"
+
+
+def _stale_run(session_factory, name: str, slot: str, minutes_ago: int = 5) -> int:
+    import datetime as dt
+
+    with session_factory() as session:
+        run = JobRun(job=name, slot=slot, status="running", triggered_by="scheduler", detail={},
+                     started_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes_ago))
+        session.add(run)
+        session.commit()
+        return run.id
+
+
+def test_runs_left_running_by_a_killed_process_are_closed_as_abandoned(session_factory, engine):
+    from jobs.runner import ABANDONED, close_abandoned
+
+    dead, alive, young = (f"{k}-{uuid.uuid4().hex[:8]}" for k in ("dead", "alive", "young"))
+    dead_id = _stale_run(session_factory, dead, "2026-01-01T02:00Z")
+    alive_id = _stale_run(session_factory, alive, "2026-01-01T02:00Z")
+    young_id = _stale_run(session_factory, young, "2026-01-01T02:00Z", minutes_ago=0)
+    with engine.connect() as holder:  # a live run of `alive` holds its lock
+        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(alive)})
+        holder.commit()
+        assert close_abandoned(session_factory) >= 1
+        holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(alive)})
+        holder.commit()
+    with session_factory() as session:
+        runs = {r.id: r for r in session.scalars(select(JobRun).where(JobRun.id.in_([dead_id, alive_id, young_id])))}
+    assert runs[dead_id].status == "failed" and runs[dead_id].error == ABANDONED
+    assert runs[dead_id].finished_at is not None
+    assert runs[alive_id].status == "running" and runs[alive_id].finished_at is None
+    assert runs[young_id].status == "running"  # just claimed: its lock may be a moment away
+
+
+def test_a_run_closes_its_jobs_abandoned_rows_before_running(session_factory):
+    name = f"stale-{uuid.uuid4().hex[:8]}"
+    stale_id = _stale_run(session_factory, name, "2026-01-01T03:00Z", minutes_ago=0)
+    result = run_job(session_factory, name, settings=SETTINGS, jobs=_job(name, lambda s, st: {"rows": 2}))
+    assert result["status"] == "succeeded"
+    with session_factory() as session:
+        stale = session.get(JobRun, stale_id)
+    assert stale.status == "failed" and stale.error.startswith("abandoned")

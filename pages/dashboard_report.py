@@ -1,0 +1,55 @@
+"""One-page printable executive report: the dashboard's filters, KPI cards with
+their change, the trend and the breakdowns, laid out for one A4 or Letter page
+(landscape). Same URL filters as /dashboard, same cached rollup reads."""
+from __future__ import annotations
+
+import datetime as dt
+
+import dash
+from dash import html
+
+from auth.current import user_or_none
+from auth.permissions import Perm
+from components.common import message, not_allowed
+from components.kpis import category_figure, department_figure, received_closed_figure
+from components.report import compact, header, kpi_grid
+from db.flask_db import read_session
+from services import dashboard as dash_service
+from services.aggregates import FilterError
+
+dash.register_page(__name__, path="/dashboard/report", title="Executive report · SCOPE Assistant",
+                   name="Executive report")
+
+
+def layout(**query):
+    user = user_or_none()
+    if user is None or not user.can(Perm.VIEW_DASHBOARDS):
+        return not_allowed()
+    session = read_session()
+    try:
+        f, opts = dash_service.parse(session, {k: query.get(k) for k in ("start", "end", "department", "line")})
+    except FilterError as exc:
+        return message("Invalid filter", f"{exc} Open the dashboard and choose the filters again.", "danger")
+    v = dash_service.view(session, f)
+    k, b = v["kpis"], v["breakdowns"]
+    previous = f.previous()
+    note = (f"Claims figures from the KPI rollup; changes compare with {previous.start} – {previous.end}. "
+            f"Printed {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by {user.name}.")
+    return html.Div([
+        html.Div("Use your browser's Print (Ctrl+P) for paper or PDF: this page fits one A4 or Letter "
+                 "sheet in landscape.", className="report-hint d-print-none"),
+        html.Div([
+            header("SCOPE executive report", dash_service.describe_filters(f, opts), note),
+            kpi_grid(k["current"], k["previous"]),
+            html.Div([
+                compact(received_closed_figure(v["series"]), "Claims received vs closed per "
+                        f"{v['series']['grain']}", 590, 230),
+                compact(department_figure(b["department"]), "Claims received by department", 390, 230),
+            ], className="report-row"),
+            html.Div([
+                compact(category_figure(b["line"], "", "Claims received"), "Claims received by line of business",
+                        490, 190),
+                compact(category_figure(b["region"], "", "Claims received"), "Claims received by region", 490, 190),
+            ], className="report-row"),
+        ], className="report-sheet", id="dashboard-report"),
+    ])

@@ -1,0 +1,293 @@
+"""What the executive dashboard reads: rollup figures through the cache, and the
+claims behind a clicked point or bar, paged server-side.
+
+Cache keys hold the filters and the rollup's refresh stamp (the id of the
+transaction that last rebuilt ``kpi_daily``), so the first read after a refresh
+misses and recomputes; nothing has to be deleted.
+
+Drill-down lists read the claims table itself (they must list today's claims),
+but never scan it: the rollup says how many claims each day holds, so a page is
+looked for only in the few newest days that hold it, and the department / status
+list is spelled out so ``ix_claims_queue`` (department, status, report date)
+serves the date range. The total shown is the rollup's figure, the same number
+as the bar that was clicked.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Date, cast, func, select, text, union_all
+from sqlalchemy.orm import Session
+
+from db.models import CLAIM_STATUSES, Claim, Department, KpiDaily
+from services import aggregates
+from services.aggregates import BreakdownRow, FilterError, Filters
+from services.cache import cached, make_key
+
+PAGE_SIZE = 25
+MAX_OFFSET = 10_000
+EXPORT_LIMIT = 100_000
+DIMENSIONS = ("period", "department", "line", "region")
+WEEKLY_AFTER_DAYS = 120  # services.aggregates.series switches to weeks past this
+
+
+def stamp(session: Session) -> str:
+    """Changes whenever the rollup is rebuilt: every row of a refresh carries its transaction id."""
+    value = session.execute(text("SELECT xmin::text FROM kpi_daily LIMIT 1")).scalar()
+    return value or "empty"
+
+
+def _filters_key(f: Filters) -> dict:
+    return {"start": f.start.isoformat(), "end": f.end.isoformat(), "department": f.department_id,
+            "line": f.line_of_business}
+
+
+# ---------------------------------------------------------------- cached reads
+
+def options(session: Session, current: str | None = None) -> dict:
+    """Filter choices, regions and the data's date bounds (cached per refresh)."""
+    current = current or stamp(session)
+
+    def compute():
+        opts = aggregates.filter_options(session)
+        bounds = aggregates.data_bounds(session)
+        regions = [r for r in session.scalars(select(KpiDaily.region).distinct()
+                                              .where(KpiDaily.region.is_not(None)).order_by(KpiDaily.region))]
+        all_departments = [{"id": d.id, "code": d.code, "name": d.name}
+                           for d in session.scalars(select(Department).order_by(Department.id))]
+        return {**opts, "regions": regions, "all_departments": all_departments,
+                "bounds": [bounds[0].isoformat(), bounds[1].isoformat()] if bounds else None}
+
+    return cached(make_key("dashboard.options", current), compute)
+
+
+def _bounds(opts: dict):
+    b = opts.get("bounds")
+    return (dt.date.fromisoformat(b[0]), dt.date.fromisoformat(b[1])) if b else None
+
+
+def parse(session: Session, raw: dict) -> tuple[Filters, dict]:
+    """Validated filters (FilterError with a message otherwise) and the options behind them."""
+    opts = options(session)
+    return aggregates.parse_filters(session, raw, options=opts, bounds=_bounds(opts)), opts
+
+
+def default_filters(session: Session) -> Filters:
+    return aggregates.default_filters(session, _bounds(options(session)))
+
+
+def view(session: Session, f: Filters) -> dict:
+    """Everything the dashboard draws for one set of filters (cached per filters and refresh)."""
+
+    def compute():
+        s = aggregates.series(session, f)
+        return {
+            "kpis": aggregates.kpis_with_previous(session, f),
+            "series": {**s, "periods": [p.isoformat() for p in s["periods"]]},
+            "breakdowns": {by: [dataclasses.asdict(r) for r in aggregates.breakdown(session, f, by)]
+                           for by in ("department", "line", "region")},
+        }
+
+    data = cached(make_key("dashboard.view", stamp(session), _filters_key(f)), compute)
+    return {
+        "kpis": data["kpis"],
+        "series": {**data["series"], "periods": [dt.date.fromisoformat(p) for p in data["series"]["periods"]]},
+        "breakdowns": {by: [BreakdownRow(**r) for r in rows] for by, rows in data["breakdowns"].items()},
+    }
+
+
+def rendered(session: Session, f: Filters, name: str, build) -> dict:
+    """A figure (or any JSON-able rendering) built from this view, cached like the view:
+    building plotly figures costs more CPU than reading the rollup does."""
+    return cached(make_key("dashboard.rendered", name, stamp(session), _filters_key(f)), build)
+
+
+# ---------------------------------------------------------------- drill-down
+
+@dataclass(frozen=True)
+class Drill:
+    """The claims behind one clicked point or bar: the page's filters plus the clicked value.
+    ``line``/``region``: None = any, "" = missing."""
+
+    dimension: str
+    value: str
+    label: str
+    start: dt.date
+    end: dt.date
+    department_id: int | None
+    line: str | None
+    region: str | None
+    empty: bool = False  # the click contradicts a filter (only a tampered click can)
+
+    def describe(self) -> dict:
+        return {"dimension": self.dimension, "value": self.value, "start": self.start.isoformat(),
+                "end": self.end.isoformat()}
+
+
+def grain(f: Filters) -> str:
+    return "week" if f.days > WEEKLY_AFTER_DAYS else "day"
+
+
+def parse_drill(session: Session, f: Filters, opts: dict, raw) -> Drill:
+    """Check a clicked payload ({"dimension", "value"}) against the page's filters."""
+    if not isinstance(raw, dict):
+        raise FilterError("The clicked point is not valid.")
+    dimension, value = raw.get("dimension"), raw.get("value")
+    if dimension not in DIMENSIONS:
+        raise FilterError("Unknown chart.")
+    if not isinstance(value, str) or len(value) > 60:
+        raise FilterError("The clicked point is not valid.")
+    start, end, dept_id, line, region, empty = f.start, f.end, f.department_id, f.line_of_business, None, False
+    if dimension == "period":
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise FilterError("The clicked date is not valid.") from None
+        if grain(f) == "week":
+            if day.weekday() != 0 or not (f.start - dt.timedelta(days=6) <= day <= f.end):
+                raise FilterError("The clicked week is outside the period shown.")
+            start, end = max(day, f.start), min(day + dt.timedelta(days=6), f.end)
+            label = f"week of {day.isoformat()}"
+        else:
+            if not f.start <= day <= f.end:
+                raise FilterError("The clicked day is outside the period shown.")
+            start = end = day
+            label = day.isoformat()
+    elif dimension == "department":
+        dept = next((d for d in opts["all_departments"] if d["code"] == value), None)
+        if dept is None:
+            raise FilterError("Unknown department.")
+        empty = f.department_id is not None and f.department_id != dept["id"]
+        dept_id, label = dept["id"], dept["name"]
+    elif dimension == "line":
+        if value and value not in opts["lines"]:
+            raise FilterError("Unknown line of business.")
+        empty = f.line_of_business is not None and f.line_of_business != value
+        line, label = value, (value.replace("_", " ").title() if value else "Unknown line")
+    else:
+        if value and value not in opts["regions"]:
+            raise FilterError("Unknown region.")
+        region, label = value, (value or "Unknown region")
+    return Drill(dimension, value, label, start, end, dept_id, line, region, empty)
+
+
+def _rollup_where(d: Drill, start: dt.date | None = None) -> list:
+    where = [KpiDaily.day >= (start or d.start), KpiDaily.day <= d.end]
+    if d.department_id is not None:
+        where.append(KpiDaily.department_id == d.department_id)
+    for column, value in ((KpiDaily.line_of_business, d.line), (KpiDaily.region, d.region)):
+        if value is not None:
+            where.append(column == value if value else column.is_(None))
+    return where
+
+
+def _claim_branches(d: Drill, opts: dict, lo: dt.date, hi: dt.date) -> list[list]:
+    """The claims behind a drill as separate conditions whose union is the answer.
+    Each branch spells out the department and status lists (always true) and has
+    no OR, so the planner walks ix_claims_queue (department, status, report date)
+    over the date range instead of scanning the table; claims without a report
+    date (dated by creation) and without a department get branches of their own."""
+    if d.department_id is not None:
+        departments = [Claim.department_id == d.department_id]
+    else:
+        departments = [Claim.department_id.in_([x["id"] for x in opts["all_departments"]]),
+                       Claim.department_id.is_(None)]
+    dates = [[Claim.report_date >= lo, Claim.report_date <= hi],
+             [Claim.report_date.is_(None), cast(Claim.created_at, Date) >= lo, cast(Claim.created_at, Date) <= hi]]
+    common = [Claim.status.in_(CLAIM_STATUSES)]
+    for column, value in ((Claim.line_of_business, d.line), (Claim.region, d.region)):
+        if value is not None:
+            common.append(column == value if value else column.is_(None))
+    return [[dept, *common, *when] for dept in departments for when in dates]
+
+
+_RDAY = func.coalesce(Claim.report_date, cast(Claim.created_at, Date))
+_COLUMNS = (Claim.claim_number, Claim.report_date, Claim.loss_date, Claim.line_of_business, Department.name,
+            Claim.status, Claim.region, Claim.claimed_amount, Claim.reserve_amount, Claim.paid_amount)
+FIELDS = ("claim_number", "report_date", "loss_date", "line_of_business", "department", "status", "region",
+          "claimed", "reserve", "paid")
+
+
+def _rows(session: Session, branches: list[list], offset: int, limit: int) -> list[dict]:
+    """Rows ``offset``..``offset + limit`` of the union of the branches, newest first."""
+    keep = offset + limit
+    parts = [select(Claim.id.label("id"), _RDAY.label("rday")).where(*where)
+             .order_by(_RDAY.desc(), Claim.id.desc()).limit(keep) for where in branches]
+    union = union_all(*parts).subquery()
+    page = (select(union.c.id, union.c.rday).order_by(union.c.rday.desc(), union.c.id.desc())
+            .offset(offset).limit(limit).subquery())
+    stmt = (select(*_COLUMNS).join(page, page.c.id == Claim.id)
+            .outerjoin(Department, Department.id == Claim.department_id)
+            .order_by(page.c.rday.desc(), page.c.id.desc()))
+    out = []
+    for r in session.execute(stmt):
+        row = dict(zip(FIELDS, r))
+        for k in ("claimed", "reserve", "paid"):
+            row[k] = float(row[k]) if row[k] is not None else None
+        out.append(row)
+    return out
+
+
+def drill_total(session: Session, d: Drill) -> int:
+    if d.empty:
+        return 0
+    return int(session.scalar(select(func.coalesce(func.sum(KpiDaily.received), 0)).where(*_rollup_where(d))))
+
+
+def drill_page(session: Session, d: Drill, opts: dict, page: int = 0) -> dict:
+    """One page of the claims behind a click, newest first."""
+    total = drill_total(session, d)
+    pages = max(1, -(-min(total, MAX_OFFSET) // PAGE_SIZE))
+    page = max(0, min(int(page), pages - 1))
+    offset = page * PAGE_SIZE
+    if d.empty:
+        return {"rows": [], "total": 0, "page": 0, "pages": 1, "capped": False}
+    need = offset + PAGE_SIZE
+    lo = d.start
+    if total > need:
+        # Newest days first until they hold this page (with a margin for claims
+        # received since the last refresh moved between days).
+        per_day = session.execute(select(KpiDaily.day, func.sum(KpiDaily.received)).where(*_rollup_where(d))
+                                  .group_by(KpiDaily.day).order_by(KpiDaily.day.desc())).all()
+        seen = 0
+        for day, n in per_day:
+            seen += int(n)
+            if seen >= need * 1.1 + 20:
+                lo = day
+                break
+    rows = _rows(session, _claim_branches(d, opts, lo, d.end), offset, PAGE_SIZE)
+    if len(rows) < PAGE_SIZE and lo > d.start:  # the rollup was behind the claims: look at the whole period
+        rows = _rows(session, _claim_branches(d, opts, d.start, d.end), offset, PAGE_SIZE)
+    return {"rows": rows, "total": total, "page": page, "pages": pages, "capped": total > MAX_OFFSET}
+
+
+class ExportTooLarge(FilterError):
+    pass
+
+
+def drill_all(session: Session, d: Drill, opts: dict, limit: int | None = None) -> list[dict]:
+    """Every claim behind a click, for an export; refuses more than ``limit`` (EXPORT_LIMIT) rows."""
+    limit = limit or EXPORT_LIMIT
+    if d.empty:
+        return []
+    if drill_total(session, d) > limit:
+        raise ExportTooLarge(f"More than {limit:,} claims: narrow the filters to export them.")
+    rows = _rows(session, _claim_branches(d, opts, d.start, d.end), 0, limit + 1)
+    if len(rows) > limit:
+        raise ExportTooLarge(f"More than {limit:,} claims: narrow the filters to export them.")
+    return rows
+
+
+def describe_filters(f: Filters, opts: dict, drill: Drill | None = None) -> list[tuple[str, str]]:
+    """The filters in words, for export sheets and the printed report."""
+    dept = next((d["name"] for d in opts["all_departments"] if d["id"] == f.department_id), None)
+    out = [("Period", f"{f.start.isoformat()} to {f.end.isoformat()} ({f.days} days)"),
+           ("Department", dept or "All departments"),
+           ("Line of business", f.line_of_business.replace("_", " ").title() if f.line_of_business else "All lines")]
+    if drill is not None:
+        out.append(("Clicked", f"{drill.dimension}: {drill.label}"))
+        if (drill.start, drill.end) != (f.start, f.end):
+            out.append(("Claims received", f"{drill.start.isoformat()} to {drill.end.isoformat()}"))
+    return out
