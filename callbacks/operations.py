@@ -1,7 +1,10 @@
 """Operations page: controls write the URL; the URL drives every figure."""
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlencode
+
+import plotly.io
 
 import dash_bootstrap_components as dbc
 from dash import Input, Output, no_update
@@ -14,6 +17,7 @@ from components.workload import adjuster_table
 from db.flask_db import read_session
 from services.access import AccessDenied
 from services.aggregates import FilterError
+from services import operations
 from services.operations import page_data, parse_filters
 from services.workload import AdjusterLoad
 
@@ -58,15 +62,23 @@ def render(search):
     except (FilterError, AccessDenied) as exc:
         return (dbc.Alert(f"Invalid filter: {exc}" if isinstance(exc, FilterError) else str(exc),
                           color="danger", id="ops-error"),) + (no_update,) * OUTPUTS
+    # Building plotly figures costs more than reading the rollups: keep them, as JSON, next to the data.
+    figures = operations.cached(session, f, "figures", lambda: _figures(data))
     adjusters = [AdjusterLoad(a["id"], a["name"], "", tuple(a["departments"]), a["open"], a["capacity"])
                  for a in data["workload"]["adjusters"]]
     empty = not data["flow"]["periods"] and not data["routing"]["total"]
     status = dbc.Alert(f"No claims received or closed in {f.start} – {f.end} for these filters.",
                        color="info") if empty else None
-    return (status, figs.summary_cards(data),
-            figs.age_figure(data["workload"]), figs.capacity_figure(data["workload"]),
-            figs.flow_figure(data["flow"]), figs.flow_by_department_figure(data["flow"]),
+    age, capacity, flow, flow_departments, confusion, sankey, calibration, reasons = figures
+    return (status, figs.summary_cards(data), age, capacity, flow, flow_departments,
             adjuster_table(adjusters) if adjusters else dbc.Alert("No adjusters in this department.", color="info"),
-            figs.confusion_figure(data["routing"]), figs.sankey_figure(data["moves"]),
-            figs.calibration_figure(data["routing"]), figs.calibration_table(data["routing"]),
-            figs.reasons_figure(data["feedback"]), figs.reasons_table(data["feedback"]))
+            confusion, sankey, calibration, figs.calibration_table(data["routing"]),
+            reasons, figs.reasons_table(data["feedback"]))
+
+
+def _figures(data: dict) -> list[dict]:
+    built = [figs.age_figure(data["workload"]), figs.capacity_figure(data["workload"]), figs.flow_figure(data["flow"]),
+             figs.flow_by_department_figure(data["flow"]), figs.confusion_figure(data["routing"]),
+             figs.sankey_figure(data["moves"]), figs.calibration_figure(data["routing"]),
+             figs.reasons_figure(data["feedback"])]
+    return [json.loads(plotly.io.to_json(fig)) for fig in built]

@@ -330,10 +330,16 @@ def page_data(session: Session, user, f: Filters, *, today: dt.date | None = Non
 
     if not use_cache:
         return compute()
+    # Through JSON so cached and fresh values have the same shape.
+    return cached(session, f, "data", lambda: json.loads(json.dumps(compute())), today=today)
+
+
+def cached(session: Session, f: Filters, part: str, compute, *, today: dt.date | None = None):
+    """``compute()`` through the shared cache (services.cache, when this build has it),
+    keyed by the rollups' refresh stamp, the filters and the day (ages change daily)."""
     try:
-        from services.cache import cached, make_key
+        from services.cache import cached as through_cache, make_key
     except ImportError:  # no cache layer in this build
         return compute()
-    key = make_key("operations", stamp(session), f.start, f.end, f.department_id, today)
-    # Through JSON so cached and fresh values have the same shape.
-    return cached(key, lambda: json.loads(json.dumps(compute())), ttl=CACHE_TTL)
+    key = make_key("operations", part, stamp(session), f.start, f.end, f.department_id, today or dt.date.today())
+    return through_cache(key, compute, ttl=CACHE_TTL)

@@ -41,7 +41,8 @@ def world(db_session):
     ensure_dataset(s, "ops_test", [{"name": "description", "kind": "text"}])
     people = []
     for i, capacity in enumerate((3, 10, 25)):
-        u = create_user(s, email=f"ops{tag.lower()}{i}@example.com", role="adjuster", password=None,
+        u = create_user(s, email=f"ops{tag.lower()}{i}@example.com", role="adjuster",
+                        password=f"Sturdy-{tag}-harbour-42",
                         name=f"Ops adjuster {tag} {i}", department_codes=[depts[i % 3].code], actor="test")
         u.capacity = capacity
         people.append(u)
