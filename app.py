@@ -49,6 +49,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.register_blueprint(account_forms_bp)
     server.register_blueprint(health_bp)
     server.register_blueprint(api_v1_bp)
+    from api import usage as usage_web
+
+    server.register_blueprint(usage_web.bp)
+    usage_web.install(server)
 
     app = dash.Dash(
         __name__,

@@ -9,6 +9,7 @@ import uuid
 from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
+from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
@@ -101,8 +102,10 @@ def on_status_action(_clicks, claim_number, seen):
     def run(session):
         if action == "assign_me":
             claim = assign_to_me(session, user, claim_number, expected_version=version)
+            track(session, "claim_assigned", claim_number=claim.claim_number)
             return f"{claim.claim_number} is now yours."
         claim = change_status(session, user, claim_number, action, expected_version=version)
+        track(session, "status_changed", claim_number=claim.claim_number)
         return f"{claim.claim_number} is now {STATUS_LABELS[claim.status]}."
 
     return _write(run)
@@ -134,6 +137,7 @@ def on_feedback(clicks, verdict, reason, suggested, comment, claim_number, seen)
         give_feedback(session, user, claim_number, agrees=agrees, reason_code=reason,
                       suggested_department=suggested, comment=comment,
                       decision_id=decision_id if decision_id is not None else -1)
+        track(session, "decision_recorded", claim_number=claim_number)
         return "Thanks: your feedback is recorded." if agrees else "Thanks: your disagreement is recorded."
 
     return _write(run)
@@ -155,7 +159,9 @@ def on_note(clicks, text, claim_number):
     if isinstance(text, str) and len(text) > TEXT_LIMIT:
         return flash("The note is far too long.", "danger"), no_update, no_update
     user = user_or_none()
-    message, refresh = _write(lambda session: (add_note(session, user, claim_number, text), "Note added.")[1])
+    message, refresh = _write(lambda session: (add_note(session, user, claim_number, text),
+                                               track(session, "note_added", claim_number=claim_number),
+                                               "Note added.")[2])
     return message, ("" if refresh is not no_update else no_update), refresh
 
 

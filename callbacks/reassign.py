@@ -6,6 +6,7 @@ import logging
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, html, no_update
 
+from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
@@ -129,6 +130,7 @@ def move(_clicks, selected, rows, department, adjuster, reason, comment):
             result = move_claims(session, user, items, department_code=department, adjuster_id=adjuster,
                                  reason=reason, comment=comment)
             fresh = current_state(session, list(result.versions))
+            track(session, "reassigned")
     except ConflictError as exc:
         return _error(exc), _merge(rows, exc.current), no_update
     except ReassignError as exc:

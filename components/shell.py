@@ -78,5 +78,7 @@ def shell():
                if user.can(Perm.VIEW_ALERTS) else None)
     return html.Div([
         navbar(user),
-        dbc.Container([banners, dash.page_container], fluid=True, className="scope-page pb-5"),
+        # The weekly rating question (callbacks/usage.py) appears below the Overview only.
+        dbc.Container([banners, dash.page_container, html.Div(id="usage-rating-slot")], fluid=True,
+                      className="scope-page pb-5"),
     ])

@@ -622,3 +622,71 @@ class AccountToken(Base):
     created_at: Mapped[dt.datetime] = _now_col()
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- User behaviour analytics: usage events, click samples, ratings (migration 0007) ---
+# Pages are stored as path templates ("/claims/<claim_number>") and a claim only as a
+# keyed hash (services.usage.claim_ref), so these tables hold no claim or personal data.
+
+
+class UsageEvent(Base):
+    """One page view or key action (claim_opened, decision_recorded, ...) of a signed-in user."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        Index("ix_usage_events_at", "at"),
+        Index("ix_usage_events_action_at", "action", "at"),
+        Index("ix_usage_events_journey_at", "journey_id", "at"),
+        Index("ix_usage_events_user_subject", "user_id", "subject", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = _now_col()
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    role: Mapped[str] = mapped_column(String(20))
+    # A visit: the same browser session, ended by 30 minutes without activity.
+    journey_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(40))
+    page: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str | None] = mapped_column(String(32))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class UsageClick(Base):
+    """A sampled click: position as a fraction of the page's width and height."""
+
+    __tablename__ = "usage_clicks"
+    __table_args__ = (
+        CheckConstraint("x >= 0 AND x <= 1 AND y >= 0 AND y <= 1", name="ck_usage_clicks_fraction"),
+        Index("ix_usage_clicks_page_at", "page", "at"),
+        Index("ix_usage_clicks_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = _now_col()
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    role: Mapped[str] = mapped_column(String(20))
+    page: Mapped[str] = mapped_column(String(120))
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    viewport_w: Mapped[int] = mapped_column(Integer)
+    viewport_h: Mapped[int] = mapped_column(Integer)
+
+
+class UsageRating(Base):
+    """The weekly one-question rating: a row when it was shown, answered or not."""
+
+    __tablename__ = "usage_ratings"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="ck_usage_ratings_rating"),
+        Index("ix_usage_ratings_user_asked", "user_id", "asked_at"),
+        Index("ix_usage_ratings_answered", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    asked_at: Mapped[dt.datetime] = _now_col()
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(String(500))

@@ -60,10 +60,18 @@ def evaluate_alerts(session: Session, settings) -> dict:
     return {"rows": counts["opened"] + counts["kept"] + counts["resolved"], "detail": counts}
 
 
+def purge_usage(session: Session, settings) -> dict:
+    from services import usage
+
+    result = usage.purge(session, days=usage.RETENTION_DAYS)
+    return {"rows": result["events"] + result["clicks"] + result["ratings"], "detail": result}
+
+
 JOBS: dict[str, Job] = {job.name: job for job in (
     Job("refresh_aggregates", refresh_aggregates, "*/5 * * * *", "Refresh the dashboard aggregates"),
     Job("route_unscored", route_unscored, "*/2 * * * *", "Route open claims that have no routing decision yet"),
     # A minute after each refresh_aggregates slot, so rules see fresh rollups.
     Job("evaluate_alerts", evaluate_alerts, "1-59/5 * * * *", "Check the alert rules against the KPI rollups"),
     Job("retrain", retrain, "0 2 * * *", "Retrain each dataset's router; promote only a better model", slow=True),
+    Job("purge_usage", purge_usage, "30 3 * * *", "Delete usage analytics older than 180 days"),
 )}

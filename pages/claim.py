@@ -5,6 +5,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from api.usage import track_later
 from auth.current import user_or_none
 from auth.permissions import Perm
 from components.common import dept_badge, message, money, not_allowed
@@ -73,6 +74,7 @@ def layout(claim_number: str | None = None, **_query):
         return not_allowed(str(exc).capitalize() + ".")
     session = read_session()
     claim, dept = view.claim, view.department
+    track_later("claim_opened", claim_number=claim.claim_number)
     work = workspace(session, user, claim)
     departments = [(d.code, d.name) for d in all_departments(session) if d.active and not d.is_triage]
     header = html.Div([
