@@ -44,6 +44,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     hardening.install_request_checks(server, settings, api_v1_bp)
     server.register_blueprint(auth_bp)
+    from auth import mfa as mfa_web
+    from auth import oidc as oidc_web
+
+    server.register_blueprint(mfa_web.bp)
+    server.register_blueprint(oidc_web.bp)
     from auth.account_forms import bp as account_forms_bp
 
     server.register_blueprint(account_forms_bp)

@@ -158,6 +158,22 @@ def cmd_token(args) -> int:
     return 0
 
 
+def cmd_mfa_reset(args) -> int:
+    """For the admin who lost their phone and recovery codes and has no other admin to ask."""
+    from services.mfa import reset_mfa
+    from services.users import UserError, get_by_email
+
+    _, factory = _migrated_db()
+    with factory.begin() as session:
+        user = get_by_email(session, args.email)
+        if user is None:
+            raise UserError(f"no user with email {args.email}")
+        had = reset_mfa(session, user.id, "cli")
+    print(f"MFA reset for {user.email}: " + ("they set it up again at their next sign-in"
+                                             if had else "it was not set up"))
+    return 0
+
+
 def cmd_run(args) -> int:
     from db import migrate
     from jobs import bootstrap
@@ -178,8 +194,12 @@ def cmd_run(args) -> int:
     print(f"\nSCOPE Assistant is starting on http://{bind}")
     if not settings.is_production:
         print("Demo logins:")
+        from services.mfa import requires_mfa
+
         for login in bootstrap.DEMO_LOGINS:
-            print(f"  {login.role:<9} {login.email:<26} password: {login.password}")
+            # Admins and managers must use a second factor: the first sign-in shows a QR code to enrol.
+            mfa_note = "  + authenticator app code (set up at first sign-in)" if requires_mfa(login.role) else ""
+            print(f"  {login.role:<9} {login.email:<26} password: {login.password}{mfa_note}")
     sink = _mail_sink_for_run(settings, env)
     print("Press Ctrl+C to stop.\n", flush=True)
     scheduler = [sys.executable, str(ROOT / "cli.py"), "scheduler"]
@@ -360,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     t = tok.add_parser("revoke", help="revoke a token by id")
     t.add_argument("id", type=int)
     t.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("mfa", help="two-step sign-in: reset a user's authenticator")
+    m = p.add_subparsers(dest="action", required=True)
+    t = m.add_parser("reset", help="remove a user's authenticator and recovery codes; they enrol again")
+    t.add_argument("--email", required=True)
+    t.set_defaults(func=cmd_mfa_reset)
 
     p = sub.add_parser("scheduler", help="run the job scheduler in the foreground")
     p.set_defaults(func=cmd_scheduler)

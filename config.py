@@ -66,6 +66,14 @@ class Settings:
     # Absolute address put in emailed links; never taken from the request's Host header.
     public_url: str | None = None
     mail_sink_port: int = 8025
+    # Single sign-on (OpenID Connect); off unless issuer, client id and secret are all set.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_group_roles: str = ""  # "idp-group=role,..." e.g. "scope-admins=admin,scope-viewers=viewer"
+    oidc_groups_claim: str = "groups"
+    oidc_provider_name: str = ""
+
     session_idle_minutes: float = 30.0
     session_max_hours: float = 12.0
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust
@@ -84,6 +92,22 @@ class Settings:
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+    @property
+    def oidc_group_map(self) -> dict[str, str]:
+        """IdP group -> SCOPE role, from SCOPE_OIDC_GROUP_ROLES."""
+        mapping = {}
+        for item in filter(None, (part.strip() for part in self.oidc_group_roles.split(","))):
+            group, sep, role = item.rpartition("=")
+            if not sep or not group.strip() or role.strip() not in ("admin", "manager", "adjuster", "viewer"):
+                raise ConfigError(f"SCOPE_OIDC_GROUP_ROLES: {item!r} is not group=role "
+                                  "(role one of admin, manager, adjuster, viewer)")
+            mapping[group.strip()] = role.strip()
+        return mapping
 
     @property
     def mail_dir(self) -> Path:
@@ -116,6 +140,12 @@ class Settings:
             mail_from=env.get("SCOPE_SMTP_FROM") or "SCOPE Assistant <no-reply@scope.example>",
             public_url=env.get("SCOPE_PUBLIC_URL") or None,
             mail_sink_port=int(_float("SCOPE_MAIL_SINK_PORT", 8025)),
+            oidc_issuer=(env.get("SCOPE_OIDC_ISSUER") or "").rstrip("/") or None,
+            oidc_client_id=env.get("SCOPE_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=env.get("SCOPE_OIDC_CLIENT_SECRET") or None,
+            oidc_group_roles=env.get("SCOPE_OIDC_GROUP_ROLES") or "",
+            oidc_groups_claim=env.get("SCOPE_OIDC_GROUPS_CLAIM") or "groups",
+            oidc_provider_name=env.get("SCOPE_OIDC_PROVIDER_NAME") or "",
             session_idle_minutes=_float("SCOPE_SESSION_IDLE_MINUTES", 30.0),
             session_max_hours=_float("SCOPE_SESSION_MAX_HOURS", 12.0),
             proxy_hops=int(_float("SCOPE_PROXY_HOPS", 0)),
@@ -135,6 +165,14 @@ class Settings:
             raise ConfigError("SCOPE_SESSION_MAX_HOURS must be between 0.1 and 720")
         if not 0 <= self.proxy_hops <= 5:
             raise ConfigError("SCOPE_PROXY_HOPS must be between 0 and 5")
+        oidc_parts = (self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)
+        if any(oidc_parts) and not all(oidc_parts):
+            raise ConfigError("single sign-on needs SCOPE_OIDC_ISSUER, SCOPE_OIDC_CLIENT_ID and "
+                              "SCOPE_OIDC_CLIENT_SECRET together")
+        if self.oidc_enabled and not self.oidc_group_map:
+            raise ConfigError("SCOPE_OIDC_GROUP_ROLES must map at least one group to a role")
+        if self.oidc_issuer and self.is_production and not self.oidc_issuer.startswith("https://"):
+            raise ConfigError("SCOPE_OIDC_ISSUER must be an https:// address in production")
         if self.is_production:
             if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
                 raise ConfigError(

@@ -12,6 +12,7 @@ from flask import jsonify, redirect, request
 from urllib.parse import quote
 
 from auth.current import user_or_none
+from auth.mfa import confine as mfa_confine
 from auth.permissions import Perm
 
 PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/assets/", "/_dash-component-suites/", "/favicon.ico",
@@ -64,6 +65,9 @@ def install(server, dash_app: dash.Dash) -> None:
             if is_dash_api or request.method != "GET":
                 return jsonify(error="authentication required"), 401
             return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
+        confined = mfa_confine(user, path)  # signed in, second factor still owed
+        if confined is not None:
+            return confined
         if path.endswith("/_dash-update-component"):
             body = request.get_json(silent=True) or {}
             output = body.get("output") if isinstance(body, dict) else None

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, redirect, render_template_string, request
 from flask_login import LoginManager
 
-from auth import csrf
+from auth import csrf, mfa, oidc
 from auth import sessions as web_sessions
 from auth.current import SessionUser, user_or_none
 from auth.limits import failed_login, limiter, login_account_key, login_account_limit, login_limit
@@ -61,6 +61,10 @@ LOGIN_TEMPLATE = """<!doctype html>
 <button class="btn btn-primary w-100" type="submit">Sign in</button>
 </form>
 <p class="small text-center mt-2 mb-0"><a href="/forgot-password" id="forgot-password-link">Forgot your password?</a></p>
+{% if sso_name %}<div class="text-center text-muted small my-3">or</div>
+<form method="post" action="/login/oidc"><input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+<input type="hidden" name="next" value="{{ next }}">
+<button class="btn btn-outline-secondary w-100" type="submit" id="sso-button">Sign in with {{ sso_name }}</button></form>{% endif %}
 {% if dev %}<p class="text-muted small mt-3 mb-0">Development mode: the run command printed one demo login per role.</p>{% endif %}
 </div></div></div></div></main></body></html>"""
 
@@ -69,7 +73,7 @@ def _render(error: str = "", email: str = "", status: int = 200):
     html = render_template_string(
         LOGIN_TEMPLATE, error=error, email=email, csrf_token=csrf.token(),
         next=safe_next(request.values.get("next")), dev=not current_app.config.get("SCOPE_PRODUCTION"),
-        welcome=request.args.get("welcome") == "1",
+        sso_name=oidc.provider_name(), welcome=request.args.get("welcome") == "1",
     )
     return html, status
 
@@ -109,7 +113,7 @@ def login_post():
     if session_user is None:
         # Wrong password, unknown email and locked account all read the same.
         return _render("Email or password is not correct.", email, 401)
-    return redirect(safe_next(request.form.get("next")))
+    return mfa.after_login(session_user, safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")

@@ -690,3 +690,48 @@ class UsageRating(Base):
     answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rating: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(String(500))
+
+
+# --- MFA (TOTP, recovery codes) and single sign-on identities (migration 0010) ---
+
+
+class UserMfa(Base):
+    """A user's TOTP enrolment. The secret is Fernet-encrypted with a key derived
+    from SECRET_KEY; ``last_step`` is the last accepted 30-second time step, so a
+    code cannot be used twice."""
+
+    __tablename__ = "user_mfa"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    enrolled_at: Mapped[dt.datetime] = _now_col()
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    failed_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MfaRecoveryCode(Base):
+    """A single-use recovery code; only its SHA-256 is stored (the codes are random, 50 bits each)."""
+
+    __tablename__ = "mfa_recovery_codes"
+    __table_args__ = (Index("ix_mfa_recovery_codes_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OidcIdentity(Base):
+    """Links an identity provider's subject to a SCOPE user (issuer + subject is the stable key)."""
+
+    __tablename__ = "oidc_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_oidc_identities_issuer_subject"),
+                      Index("ix_oidc_identities_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = _now_col()
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

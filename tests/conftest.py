@@ -70,6 +70,7 @@ def session_factory(engine):
     return make_session_factory(engine)
 
 
+WEB_SECRET_KEY = "test-secret-key-" + "x" * 32
 WEB_DEMO_CLAIMS = int(os.environ.get("SCOPE_TEST_WEB_CLAIMS", "1500"))
 
 
@@ -86,6 +87,13 @@ def web_database_url():
     engine = make_engine(normalise_url(url))
     bootstrap.run(make_session_factory(engine), Settings(database_url=url), demo_claims=WEB_DEMO_CLAIMS,
                   say=lambda *_: None)
+    # The demo admin and manager must use MFA: enrol them with a secret the tests know.
+    from tests import mfautil
+
+    with make_session_factory(engine).begin() as session:
+        for email in mfautil.DEMO_MFA_EMAILS:
+            mfautil.enrol_known(session, email, mfautil.DEMO_TOTP_SECRET, WEB_SECRET_KEY)
+    mfautil.use_web_database(url)
     engine.dispose()
     yield url
     dbutil.drop_database(url, admin)
@@ -98,7 +106,7 @@ def web_app(web_database_url):
     from app import create_app
     from config import Settings
 
-    app = create_app(Settings(database_url=web_database_url, secret_key="test-secret-key-" + "x" * 32))
+    app = create_app(Settings(database_url=web_database_url, secret_key=WEB_SECRET_KEY))
     # Dash moves the globally registered callbacks into callback_map on its first request.
     app.server.test_client().get("/healthz")
     return app
@@ -125,7 +133,10 @@ def login(client, email: str, password: str):
     as_browser(client)
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"})
+    response = client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"})
+    from tests import mfautil
+
+    return mfautil.answer(client, response, email)  # the second step, when the user has or needs MFA
 
 
 @pytest.fixture()

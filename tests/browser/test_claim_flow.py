@@ -6,6 +6,7 @@ import re
 import pytest
 
 from tests.browser.conftest import screenshot
+from tests.mfautil import answer_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -15,6 +16,7 @@ def sign_in(page, base: str, email: str, password: str) -> None:
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("button[type=submit]")
+    answer_in_browser(page, email)
     page.wait_for_selector(".scope-navbar")
 
 
