@@ -323,6 +323,17 @@ def cmd_mail_sink(args) -> int:
     return serve(Path(args.dir) if args.dir else settings.mail_dir, "127.0.0.1", args.port or settings.mail_sink_port)
 
 
+def cmd_audit(args) -> int:
+    from services.audit_chain import verify
+
+    _, factory = _migrated_db()
+    with factory() as session:
+        report = verify(session)
+        session.rollback()
+    print(report.describe(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     from auth.permissions import ROLES
 
@@ -410,12 +421,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="default SCOPE_MAIL_SINK_PORT or 8025")
     p.add_argument("--dir", help="mail directory (default: <data dir>/mail)")
     p.set_defaults(func=cmd_mail_sink)
+
+    p = sub.add_parser("audit", help="audit log: verify its hash chain")
+    aud = p.add_subparsers(dest="action", required=True)
+    a = aud.add_parser("verify", help="walk the chain; name the first broken row")
+    a.set_defaults(func=cmd_audit)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
-    logging.basicConfig(level=os.environ.get("SCOPE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=os.environ.get("SCOPE_LOG_LEVEL", "WARNING"),
+                        format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -12,4 +12,8 @@ if [ "$status" -eq 5 ]; then
   echo "test.sh: pytest collected no tests: that is a failure" >&2
   exit 1
 fi
+# The whole suite (no arguments) also runs the static checks: ruff, bandit, pip-audit.
+if [ "$#" -eq 0 ] && [ "${SCOPE_SKIP_CHECKS:-0}" != "1" ]; then
+  scripts/checks.sh || status=1
+fi
 exit "$status"

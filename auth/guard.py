@@ -4,10 +4,11 @@ declare the permission it needs. A callback that declares nothing is refused."""
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any, Callable
 
 import dash
-from dash.exceptions import PreventUpdate
+from dash.exceptions import CallbackException, PreventUpdate
 from flask import jsonify, redirect, request
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from auth.current import user_or_none
 from auth.mfa import confine as mfa_confine
 from auth.permissions import Perm
 
+log = logging.getLogger(__name__)
 PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/assets/", "/_dash-component-suites/", "/favicon.ico",
                    # Emailed links and the forgotten-password form (auth.account_forms).
                    "/forgot-password", "/reset-password", "/accept-invite", "/verify-email")
@@ -54,6 +56,11 @@ def callback_permission(dash_app: dash.Dash, output_key: str) -> Perm | str | No
 
 
 def install(server, dash_app: dash.Dash) -> None:
+    @server.errorhandler(CallbackException)
+    def _malformed_callback(_exc):
+        # Dash raises this for a request whose outputs do not match the callback: the client's fault.
+        return jsonify(error="malformed callback request"), 400
+
     @server.before_request
     def _guard():
         path = request.path
@@ -73,5 +80,40 @@ def install(server, dash_app: dash.Dash) -> None:
             output = body.get("output") if isinstance(body, dict) else None
             perm = callback_permission(dash_app, output) if isinstance(output, str) else None
             if perm is None or (perm != SIGNED_IN and not user.can(perm)):
+                record_denied(user, f"callback {output}" if isinstance(output, str) else "callback ?",
+                              None if perm is None else str(getattr(perm, "value", perm)))
                 return jsonify(error="not allowed"), 403
+            if not _well_formed(body, dash_app.callback_map.get(output)):
+                return jsonify(error="malformed callback request"), 400
         return None
+
+
+def _well_formed(body: dict, entry: dict | None) -> bool:
+    """The request names as many inputs, states and outputs as the callback has
+    (Dash itself fails with a server error on a short list)."""
+    if entry is None:
+        return False
+    outputs = entry.get("output")
+    n_out = len(outputs) if isinstance(outputs, (list, tuple)) else 1
+    sent_out = body.get("outputs")
+    if n_out > 1 or isinstance(outputs, (list, tuple)):
+        if not isinstance(sent_out, list) or len(sent_out) != n_out:
+            return False
+    elif not isinstance(sent_out, (dict, list)):
+        return False
+    inputs, state = body.get("inputs"), body.get("state", [])
+    return (isinstance(inputs, list) and len(inputs) == len(entry.get("inputs", []))
+            and isinstance(state, list) and len(state) == len(entry.get("state", []))
+            and all(isinstance(i, (dict, list)) for i in inputs + state))
+
+
+def record_denied(user, target: str, permission: str | None = None) -> None:
+    """Put a refused request in the audit log (throttled there); never fails the response."""
+    from db.flask_db import unit_of_work
+    from services import audit
+
+    try:
+        with unit_of_work() as session:
+            audit.record_denied(session, user, target=target, permission=permission, ip=request.remote_addr)
+    except Exception:  # the refusal stands even if the audit write fails
+        log.exception("could not record a denied request")

@@ -11,7 +11,6 @@ bench, not app code), runs VACUUM ANALYZE, then times the queue service
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import time

@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,7 +41,8 @@ def main() -> None:
     args = parser.parse_args()
 
     df = pd.read_csv(args.data / "lgpif_peril" / "peril.training.csv")
-    df = df.assign(target=df[FLAGS].idxmax(axis=1), description=df["Description"].str.strip(), claimed_amount=df["Loss"])
+    df = df.assign(target=df[FLAGS].idxmax(axis=1), description=df["Description"].str.strip(),
+                   claimed_amount=df["Loss"])
     t = time.perf_counter()
     pipe = FeaturePipeline(SPEC)
     router, info = train_router(pipe.fit_transform(df), df["target"].tolist(), pipe.feature_types)

@@ -17,7 +17,7 @@ from components.claim_actions import flash, status_buttons, verdict_text
 from components.decision import counterfactual_body, similar_body
 from components.timeline import timeline_items
 from db.flask_db import WriteConflict, read_session, unit_of_work
-from services.access import AccessDenied, NotFound
+from services.access import AccessDenied, NotFound, OutsideDepartments
 from services.counterfactual import claim_counterfactual
 from services.feedback import REASONS, current_verdict, give_feedback, latest_decision
 from services.similar_claims import similar_claims
@@ -74,10 +74,10 @@ def _write(action) -> tuple:
         return flash(text, "warning"), uuid.uuid4().hex
     except WorkflowError as exc:
         return flash(str(exc), "danger"), no_update
+    except (NotFound, OutsideDepartments):
+        return flash("This claim does not exist.", "danger"), no_update
     except AccessDenied as exc:
         return flash(f"Not allowed: {exc}.", "danger"), no_update
-    except NotFound:
-        return flash("This claim no longer exists.", "danger"), no_update
     except Exception:  # never a stack trace in the browser
         log.exception("claim page write failed")
         return flash("Something went wrong; nothing was saved. Please reload the page.", "danger"), no_update

@@ -44,7 +44,8 @@ def verdict_text(verdict: dict | None) -> html.Div:
             head += f" (suggested {verdict['suggested']})"
     return html.Div([html.Span(head, className="fw-semibold"),
                      html.Span(f" · {verdict['at']}", className="text-muted"),
-                     html.Div(verdict["comment"], className="mt-1", style={"whiteSpace": "pre-wrap"}) if verdict.get("comment") else None],
+                     html.Div(verdict["comment"], className="mt-1", style={"whiteSpace": "pre-wrap"})
+                     if verdict.get("comment") else None],
                     className="small", id="feedback-verdict")
 
 

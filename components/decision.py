@@ -31,7 +31,8 @@ def waterfall_steps(shap_values: dict, features: dict, target: str) -> tuple[flo
     steps = []
     for name, value in ranked[:MAX_STEPS]:
         shown = features.get(name)
-        label = humanise(name) if name == "description" or shown is None else f"{humanise(name)} = {_short_value(shown)}"
+        label = (humanise(name) if name == "description" or shown is None
+                 else f"{humanise(name)} = {_short_value(shown)}")
         steps.append((label, float(value)))
     rest = sum(float(v) for _, v in ranked[MAX_STEPS:])
     if len(ranked) > MAX_STEPS:
@@ -55,7 +56,8 @@ def decision_panel(decision, departments: dict) -> html.Div:
             f"The model's best guess was {predicted.name if predicted else decision.predicted}, below the "
             f"{decision.threshold:.0%} confidence threshold, so a person routes it from Triage.",
             className="small text-muted mt-1")]
-    method = "exact TreeSHAP" if decision.shap_method == "exact" else "approximate (Saabas) attributions, computed in bulk"
+    method = ("exact TreeSHAP" if decision.shap_method == "exact"
+              else "approximate (Saabas) attributions, computed in bulk")
     meta = html.Div([
         html.Span(f"Model {decision.model_version}", className="me-3", id="decision-model-version"),
         html.Span(f"decided {decision.decided_at_text}", className="me-3"),
@@ -80,7 +82,8 @@ def decision_panel(decision, departments: dict) -> html.Div:
                 className="shadow-sm h-100"), lg=5, className="mb-4"),
             dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(
                 id="decision-waterfall", config={"displayModeBar": False},
-                figure=shap_waterfall(base, steps, target_name))), className="shadow-sm h-100"), lg=7, className="mb-4"),
+                figure=shap_waterfall(base, steps, target_name))), className="shadow-sm h-100"),
+                lg=7, className="mb-4"),
         ]),
     ])
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -265,7 +266,9 @@ class AuditLog(Base):
     """Append-only (a trigger rejects UPDATE, DELETE and TRUNCATE)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),
+                      Index("uq_audit_log_seq", "seq", unique=True), Index("ix_audit_log_at", "at"),
+                      Index("ix_audit_log_actor", "actor"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[dt.datetime] = _now_col()
@@ -277,6 +280,10 @@ class AuditLog(Base):
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
     ip: Mapped[str | None] = mapped_column(String(45))
+    # Hash chain (migration 0011): a BEFORE INSERT trigger fills these whatever the writer sends.
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
 
 
 class ImportBatch(Base):
@@ -735,3 +742,17 @@ class OidcIdentity(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = _now_col()
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- Audit chain (issue 5, migration 0011) ---------------------------------
+
+
+class AuditChainHead(Base):
+    """The last link of the audit chain; only the chain trigger (SECURITY DEFINER) writes it."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_audit_chain_head_one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))

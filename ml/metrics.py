@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score, confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score,
+)
 
 ECE_BINS = 15
 

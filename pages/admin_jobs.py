@@ -55,7 +55,8 @@ def _detail_text(run: dict) -> str:
     if isinstance(detail.get("routed"), dict):
         return ", ".join(f"{ds}: {n} routed" for ds, n in detail["routed"].items()) or "no dataset has a champion"
     if isinstance(detail.get("datasets"), list):
-        return ", ".join(f"{d.get('dataset')}: {d.get('status')}" for d in detail["datasets"]) or "no champion to retrain"
+        return (", ".join(f"{d.get('dataset')}: {d.get('status')}" for d in detail["datasets"])
+                or "no champion to retrain")
     return ""
 
 

@@ -14,10 +14,11 @@ from components.claim_actions import action_card, feedback_card, notes_card
 from components.decision import decision_panel, insight_cards
 from components.timeline import timeline_card
 from db.flask_db import read_session
-from services.access import AccessDenied, NotFound
+from services.access import NotFound, OutsideDepartments
 from services.claims import get_claim_view
 from services.departments import all_departments
 from services.feedback import REASONS
+from services.privacy import claim_fields
 
 dash.register_page(__name__, path_template="/claims/<claim_number>", title="Claim · SCOPE Assistant", name="Claim")
 
@@ -26,12 +27,13 @@ STATUS_COLORS = {"new": "primary", "assigned": "info", "in_review": "warning", "
 PARTY_FIELDS = ("phone", "email", "address", "bank_account", "plate", "vin", "provider_id")
 
 
-def _facts(claim) -> dbc.Card:
+def _facts(claim, user) -> dbc.Card:
+    postcode = claim_fields(user, {"postcode": claim.postcode})["postcode"]
     rows = [
         ("Policy", claim.policy_number or "—"), ("Line of business", claim.line_of_business or "—"),
         ("Loss date", claim.loss_date or "—"), ("Reported", claim.report_date or "—"),
         ("Claimed", money(claim.claimed_amount)), ("Reserve", money(claim.reserve_amount)),
-        ("Location", ", ".join(x for x in (claim.state, claim.postcode) if x) or "—"),
+        ("Location", ", ".join(x for x in (claim.state, postcode) if x) or "—"),
         ("Source", claim.dataset),
     ]
     return dbc.Card(dbc.CardBody([
@@ -54,11 +56,13 @@ def _parties(parties) -> dbc.Card | None:
         return None
     items = []
     for p in parties:
-        ids = [f"{f.replace('_', ' ')}: {getattr(p, f)}" for f in PARTY_FIELDS if getattr(p, f)]
-        items.append(html.Li([html.Span(p.role.replace("_", " ").title(), className="fw-semibold me-2"),
-                              html.Span(p.name or ""), html.Div(" · ".join(ids), className="small text-muted")],
+        ids = [f"{f.replace('_', ' ')}: {p[f]}" for f in PARTY_FIELDS if p.get(f)]
+        items.append(html.Li([html.Span(p["role"].replace("_", " ").title(), className="fw-semibold me-2"),
+                              html.Span(p["name"] or "", className="party-name"),
+                              html.Div(" · ".join(ids), className="small text-muted")],
                              className="mb-2"))
-    return dbc.Card(dbc.CardBody([html.H5("Parties", className="card-title"), html.Ul(items, className="list-unstyled mb-0")]),
+    return dbc.Card(dbc.CardBody([html.H5("Parties", className="card-title"),
+                                  html.Ul(items, className="list-unstyled mb-0")]),
                     className="shadow-sm mb-4")
 
 
@@ -68,10 +72,9 @@ def layout(claim_number: str | None = None, **_query):
         return not_allowed()
     try:
         view = get_claim_view(read_session(), user, claim_number or "")
-    except NotFound:
+    except (NotFound, OutsideDepartments):
+        # A claim outside the user's departments looks exactly like a missing one.
         return message("Claim not found", f"There is no claim numbered {claim_number!s:.40}.")
-    except AccessDenied as exc:
-        return not_allowed(str(exc).capitalize() + ".")
     session = read_session()
     claim, dept = view.claim, view.department
     track_later("claim_opened", claim_number=claim.claim_number)
@@ -86,10 +89,12 @@ def layout(claim_number: str | None = None, **_query):
                 dept_badge(dept.name, dept.color) if dept else html.Span("Not routed yet", className="text-muted"),
             ]),
         ]),
-        html.A("← Back to queue", href=f"/queues?department={dept.code}" if dept else "/queues", className="btn btn-outline-secondary btn-sm"),
+        html.A("← Back to queue", href=f"/queues?department={dept.code}" if dept else "/queues",
+               className="btn btn-outline-secondary btn-sm"),
     ], className="d-flex justify-content-between align-items-start mb-4 page-header")
     decision = (decision_panel(view.decision, view.departments) if view.decision
-                else dbc.Alert("This claim has no routing decision yet (no champion model when it arrived).", color="info"))
+                else dbc.Alert("This claim has no routing decision yet (no champion model when it arrived).",
+                               color="info"))
     return html.Div([
         # The claim number is only a hint from the URL: every callback looks it up and checks access again.
         dcc.Store(id="claim-key", data=claim.claim_number),
@@ -97,7 +102,8 @@ def layout(claim_number: str | None = None, **_query):
         dcc.Store(id="claim-refresh", data=None),
         header,
         dbc.Row([
-            dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim), _parties(view.parties)], lg=4),
+            dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim, user), _parties(view.parties)],
+                    lg=4),
             dbc.Col([
                 decision,
                 insight_cards() if view.decision else None,

@@ -23,11 +23,13 @@ def _card(q) -> dbc.Col:
         html.Div([html.Span(className="dept-dot", style={"backgroundColor": q.color}),
                   html.Span(q.name, className="fw-semibold")], className="mb-3"),
         html.Div([
-            html.Div([html.Div(f"{q.open_claims:,}", className="stat-value"), html.Div("open", className="stat-label")]),
+            html.Div([html.Div(f"{q.open_claims:,}", className="stat-value"),
+                      html.Div("open", className="stat-label")]),
             html.Div([html.Div(f"{q.new_claims:,}", className="stat-value"), html.Div("new", className="stat-label")]),
             html.Div([html.Div(conf, className="stat-value"), html.Div("mean confidence", className="stat-label")]),
         ], className="d-flex justify-content-between"),
-    ]), className="queue-card h-100 shadow-sm"), href=f"/queues?department={q.code}", className="text-reset text-decoration-none"),
+    ]), className="queue-card h-100 shadow-sm"), href=f"/queues?department={q.code}",
+        className="text-reset text-decoration-none"),
         md=6, xl=3, className="mb-4")
 
 

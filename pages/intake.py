@@ -77,9 +77,11 @@ def layout(**_query):
         return not_allowed()
     tokens = html.Span(["Sending claims from another system? Use the REST API (",
                         html.A("OpenAPI", href="/api/v1/openapi.json", target="_blank"), ") with a token from ",
-                        dcc.Link("API tokens", href="/tokens", id="intake-tokens-link"), "."], className="small text-muted")
+                        dcc.Link("API tokens", href="/tokens", id="intake-tokens-link"), "."],
+                       className="small text-muted")
     return html.Div([
-        page_header("New claim", "First notice of loss: stored, scored and routed as soon as you submit.", right=tokens),
+        page_header("New claim", "First notice of loss: stored, scored and routed as soon as you submit.",
+                    right=tokens),
         dbc.Row([
             dbc.Col(_section(*SECTIONS[0]), lg=6),
             dbc.Col(_section(*SECTIONS[1]), lg=6),

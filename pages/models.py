@@ -64,7 +64,8 @@ def layout(**_query):
     models = list_model_versions(session)
     header = page_header("Router models", "Every trained version, its time-ordered holdout metrics and status.")
     if not models:
-        return html.Div([header, dbc.Alert("No model has been trained yet: run `scope train --dataset NAME`.", color="info")])
+        return html.Div([header, dbc.Alert("No model has been trained yet: run `scope train --dataset NAME`.",
+                                           color="info")])
     styles = department_styles(session)
     champions = [m for m in models if m["status"] == "champion" and m["per_class"]]
     return html.Div([header, _table(models)] + [_champion(m, styles) for m in champions])

@@ -54,5 +54,6 @@ def layout(department: str | None = None, **_query):
     line_depts = [d.id for d in depts] if current.is_triage else [current.id]
     lines = lines_of_business(read_session(), line_depts)
     return queue_layout(user=user, page_key=PAGE_KEY, scope=current.code, statuses=CLAIM_STATUSES, lines=lines,
-                        title=current.name, subtitle="Claims routed to this queue (open ones unless you filter by status).",
+                        title=current.name,
+                        subtitle="Claims routed to this queue (open ones unless you filter by status).",
                         right=dept_badge(current.code, current.color), above=tabs)

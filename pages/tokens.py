@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import html
 
 from auth.current import user_or_none
 from auth.permissions import Perm
@@ -65,6 +65,7 @@ def layout(**_query):
         html.Div(id="token-revoke-status", className="small mt-2"),
     ]), className="shadow-sm mb-4")
     api = html.Span(["Send ", html.Code("Authorization: Bearer <token>"), " to the ",
-                     html.A("REST API", href="/api/v1/openapi.json", target="_blank"), "."], className="small text-muted")
+                     html.A("REST API", href="/api/v1/openapi.json", target="_blank"), "."],
+                    className="small text-muted")
     return html.Div([page_header("API tokens", "Tokens act as you, with at most your role's permissions.", right=api),
                      create, listing])

@@ -12,6 +12,11 @@ class NotFound(LookupError):
     pass
 
 
+class OutsideDepartments(AccessDenied):
+    """A record the user may not see. Pages and the API answer "not found" so
+    that its existence is not revealed."""
+
+
 def can_see_department(user, department_id: int | None) -> bool:
     if user.can(Perm.VIEW_ALL_DEPARTMENTS):
         return True

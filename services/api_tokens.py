@@ -110,8 +110,10 @@ def list_tokens(session: Session, user) -> list[dict]:
              "revoked_at": t.revoked_at} for t in rows]
 
 
-def authenticate(session: Session, token: str | None, *, now: dt.datetime | None = None) -> TokenOwner | None:
-    """The caller for a bearer token, or None (unknown, revoked, expired or inactive owner)."""
+def authenticate(session: Session, token: str | None, *, now: dt.datetime | None = None, ip: str | None = None,
+                 method: str | None = None, path: str | None = None) -> TokenOwner | None:
+    """The caller for a bearer token, or None (unknown, revoked, expired or inactive owner).
+    The first use in each hour goes to the audit log."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -126,6 +128,8 @@ def authenticate(session: Session, token: str | None, *, now: dt.datetime | None
         return None
     if token_row.expires_at is not None and token_row.expires_at <= now:
         return None
+    audit.record_token_use(session, user=user, token_id=token_row.id, last_used_at=token_row.last_used_at,
+                           now=now, ip=ip, method=method, path=path)
     if token_row.last_used_at is None or now - token_row.last_used_at > LAST_USED_RESOLUTION:
         token_row.last_used_at = now
     scopes = frozenset(token_row.scopes) & frozenset(allowed_scopes(user.role))

@@ -1,8 +1,17 @@
 """Append-only audit trail of who did what to which record."""
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import AuditLog
@@ -32,3 +41,201 @@ def record(
             ip=ip,
         )
     )
+
+
+# --- Security events ---------------------------------------------------------
+
+# "Permission denied" is recorded once per user and target per minute, and at
+# most DENIED_PER_USER_MINUTE times per user per minute in each process, so a
+# flood of refused requests (whose targets the client chooses) cannot fill the disk.
+DENIED_PER_USER_MINUTE = 20
+_DENIED_MEMORY = 10_000
+_denied_lock = threading.Lock()
+_denied_seen: OrderedDict[tuple, None] = OrderedDict()
+_denied_counts: dict[tuple[int, int], int] = {}
+
+
+def should_record_denied(user_id: int, target: str, *, now: float | None = None) -> bool:
+    minute = int((now if now is not None else time.time()) // 60)
+    key = (user_id, target, minute)
+    with _denied_lock:
+        if key in _denied_seen:
+            return False
+        per_user = (user_id, minute)
+        if _denied_counts.get(per_user, 0) >= DENIED_PER_USER_MINUTE:
+            return False
+        _denied_counts[per_user] = _denied_counts.get(per_user, 0) + 1
+        _denied_seen[key] = None
+        while len(_denied_seen) > _DENIED_MEMORY:
+            _denied_seen.popitem(last=False)
+        for stale in [k for k in _denied_counts if k[1] < minute]:
+            del _denied_counts[stale]
+        return True
+
+
+def record_denied(session: Session, user, *, target: str, permission: str | None = None,
+                  ip: str | None = None, now: float | None = None) -> bool:
+    """Record a refused request (throttled); returns whether a row was written."""
+    target = (target or "")[:80]
+    if not should_record_denied(user.id, target, now=now):
+        return False
+    record(session, actor=user.email, actor_id=user.id, action="access.denied", target_type="route",
+           target_id=target, after={"permission": permission} if permission else None, ip=ip)
+    return True
+
+
+TOKEN_USE_RESOLUTION = dt.timedelta(hours=1)
+
+
+def record_token_use(session: Session, *, user, token_id: int, last_used_at: dt.datetime | None,
+                     now: dt.datetime, ip: str | None = None, method: str | None = None,
+                     path: str | None = None) -> bool:
+    """The first use of an API token in each hour (writes are audited by what they change)."""
+    if last_used_at is not None and now - last_used_at < TOKEN_USE_RESOLUTION:
+        return False
+    record(session, actor=user.email, actor_id=user.id, action="api_token.use", target_type="api_token",
+           target_id=token_id, after={"method": method, "path": (path or "")[:200]}, ip=ip)
+    return True
+
+
+# --- Search and export (admin audit page) ------------------------------------
+
+PAGE_SIZE = 50
+EXPORT_LIMIT = 100_000
+MAX_TEXT = 120
+MIN_DAY, MAX_DAY = dt.date(2000, 1, 1), dt.date(2200, 12, 31)
+
+
+class InvalidSearch(ValueError):
+    """A search value the server refuses; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class AuditSearch:
+    actor: str = ""
+    action: str = ""
+    target: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    def to_json(self) -> dict:
+        return {"actor": self.actor, "action": self.action, "target": self.target,
+                "date_from": self.date_from.isoformat() if self.date_from else None,
+                "date_to": self.date_to.isoformat() if self.date_to else None}
+
+
+def _text(raw, name: str) -> str:
+    if raw in (None, ""):
+        return ""
+    if not isinstance(raw, str):
+        raise InvalidSearch(f"{name}: expected text.")
+    value = " ".join(raw.split())
+    if len(value) > MAX_TEXT:
+        raise InvalidSearch(f"{name}: at most {MAX_TEXT} characters.")
+    return value
+
+
+def _day(raw, name: str) -> dt.date | None:
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str) or len(raw) > 32:
+        raise InvalidSearch(f"{name}: expected a date (YYYY-MM-DD).")
+    try:
+        value = dt.date.fromisoformat(raw[:10])
+    except ValueError:
+        raise InvalidSearch(f"{name}: {raw[:32]!r} is not a date (YYYY-MM-DD).") from None
+    if not MIN_DAY <= value <= MAX_DAY:
+        raise InvalidSearch(f"{name}: must be between {MIN_DAY} and {MAX_DAY}.")
+    return value
+
+
+def parse_search(actor=None, action=None, target=None, date_from=None, date_to=None) -> AuditSearch:
+    search = AuditSearch(_text(actor, "Actor"), _text(action, "Action"), _text(target, "Target"),
+                         _day(date_from, "From"), _day(date_to, "To"))
+    if search.date_from and search.date_to and search.date_from > search.date_to:
+        raise InvalidSearch("The 'from' date is after the 'to' date.")
+    return search
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(query, f: AuditSearch):
+    if f.actor:
+        query = query.where(AuditLog.actor.ilike("%" + _escape(f.actor) + "%", escape="\\"))
+    if f.action:
+        # "claim" finds claim.status, claim.note...; "claim.note" finds exactly that action.
+        query = query.where(or_(AuditLog.action == f.action,
+                                AuditLog.action.like(_escape(f.action) + ".%", escape="\\")))
+    if f.target:
+        kind, sep, ident = f.target.partition(":")
+        if sep and kind and ident:
+            query = query.where(AuditLog.target_type == kind.strip(), AuditLog.target_id == ident.strip())
+        else:
+            query = query.where(or_(AuditLog.target_id == f.target, AuditLog.target_type == f.target))
+    if f.date_from:
+        query = query.where(AuditLog.at >= dt.datetime.combine(f.date_from, dt.time(), dt.UTC))
+    if f.date_to:
+        query = query.where(AuditLog.at < dt.datetime.combine(f.date_to + dt.timedelta(days=1), dt.time(), dt.UTC))
+    return query
+
+
+def _json_text(value) -> str:
+    return "" if value is None else json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def entry_json(row: AuditLog) -> dict:
+    return {"seq": row.seq, "id": row.id, "at": row.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "actor": row.actor, "action": row.action,
+            "target": f"{row.target_type}:{row.target_id}" if row.target_type and row.target_id is not None
+            else (row.target_type or row.target_id or ""),
+            "before": _json_text(row.before), "after": _json_text(row.after), "ip": row.ip or ""}
+
+
+def search_page(session: Session, f: AuditSearch, *, page: int = 0,
+                page_size: int = PAGE_SIZE) -> tuple[list[dict], int]:
+    """Newest first; returns (rows of this page, number of matching rows)."""
+    page = max(0, min(int(page), 100_000))
+    page_size = max(1, min(int(page_size), 500))
+    total = session.scalar(_filtered(select(func.count()).select_from(AuditLog), f)) or 0
+    rows = session.scalars(_filtered(select(AuditLog), f).order_by(AuditLog.seq.desc())
+                           .offset(page * page_size).limit(page_size))
+    return [entry_json(r) for r in rows], total
+
+
+EXPORT_COLUMNS = ("seq", "at", "actor", "action", "target", "before", "after", "ip")
+
+
+def export_csv(session: Session, f: AuditSearch) -> tuple[str, int]:
+    """The filtered rows (newest first, at most EXPORT_LIMIT) as CSV text, and how many."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    n = 0
+    for row in session.scalars(_filtered(select(AuditLog), f).order_by(AuditLog.seq.desc())
+                               .limit(EXPORT_LIMIT).execution_options(yield_per=2_000)):
+        entry = entry_json(row)
+        # A leading =, +, - or @ would run as a formula in a spreadsheet.
+        writer.writerow([_csv_safe(entry[c]) for c in EXPORT_COLUMNS])
+        n += 1
+    return out.getvalue(), n
+
+
+def _csv_safe(value):
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def known_actions(session: Session, limit: int = 200) -> list[str]:
+    return list(session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action).limit(limit)))
+
+
+def last_verification(session: Session) -> dict | None:
+    """The newest chain check run from the audit page (its result is itself audited)."""
+    row = session.scalar(select(AuditLog).where(AuditLog.action == "audit.verify").order_by(AuditLog.seq.desc())
+                         .limit(1))
+    if row is None:
+        return None
+    return {"at": row.at, "actor": row.actor, **(row.after or {})}

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Claim, Department, ModelVersion, Party, RoutingDecision
-from services.access import AccessDenied, NotFound, can_see_department
+from services.access import NotFound, OutsideDepartments, can_see_department
+from services.privacy import party_view
 
 CLAIM_NUMBER_MAX = 40
 
@@ -43,17 +44,19 @@ class ClaimView:
     department: Department | None
     departments: dict[str, Department]
     decision: DecisionView | None
-    parties: list[Party] = field(default_factory=list)
+    # Dicts from services.privacy.party_view: personal fields already masked for this user.
+    parties: list[dict] = field(default_factory=list)
 
 
 def get_claim_view(session: Session, user, claim_number: str) -> ClaimView:
-    if not isinstance(claim_number, str) or not claim_number or len(claim_number) > CLAIM_NUMBER_MAX:
+    if not isinstance(claim_number, str) or not claim_number or len(claim_number) > CLAIM_NUMBER_MAX \
+            or not claim_number.isprintable():  # NUL and control characters never name a claim
         raise NotFound("no such claim")
     claim = session.scalar(select(Claim).where(Claim.claim_number == claim_number))
     if claim is None:
         raise NotFound(f"no claim {claim_number}")
     if not can_see_department(user, claim.department_id):
-        raise AccessDenied("this claim is outside your departments")
+        raise OutsideDepartments("this claim is outside your departments")
     departments = {d.code: d for d in session.scalars(select(Department))}
     by_id = {d.id: d for d in departments.values()}
     decision_row = session.execute(
@@ -73,6 +76,7 @@ def get_claim_view(session: Session, user, claim_number: str) -> ClaimView:
             confidence=d.confidence, threshold=d.threshold, probabilities=d.probabilities,
             shap_values=d.shap_values, shap_method=d.shap_method, drivers=d.drivers, features=d.features,
         )
-    parties = list(session.scalars(select(Party).where(Party.claim_id == claim.id).order_by(Party.id).limit(50)))
+    parties = [party_view(user, p) for p in
+               session.scalars(select(Party).where(Party.claim_id == claim.id).order_by(Party.id).limit(50))]
     return ClaimView(claim=claim, department=claim.department, departments=departments,
                      decision=decision, parties=parties)

@@ -229,7 +229,8 @@ def _store(session: Session, cleaned: list[dict], actor, *, threshold: float, sh
         for r in rows])
     if len(rows) == 1:
         audit.record(session, actor=actor.email, actor_id=actor.id, action="claim.intake", target_type="claim",
-                     target_id=rows[0]["claim_number"], after={"via": via, "line_of_business": rows[0]["line_of_business"]})
+                     target_id=rows[0]["claim_number"],
+                     after={"via": via, "line_of_business": rows[0]["line_of_business"]})
     else:  # one entry per batch: the claim events carry the per-claim history
         audit.record(session, actor=actor.email, actor_id=actor.id, action="claim.intake_batch", target_type="claim",
                      target_id=rows[0]["claim_number"],

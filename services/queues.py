@@ -154,7 +154,8 @@ def parse_filters(raw, *, lines: tuple[str, ...] | None = None) -> QueueFilters:
     unknown = set(raw) - set(QueueFilters.__dataclass_fields__)
     if unknown:
         raise InvalidFilter(f"Unknown filter {sorted(unknown)[0][:40]!r}.")
-    amount_min, amount_max = _amount(raw.get("amount_min"), "Minimum amount"), _amount(raw.get("amount_max"), "Maximum amount")
+    amount_min = _amount(raw.get("amount_min"), "Minimum amount")
+    amount_max = _amount(raw.get("amount_max"), "Maximum amount")
     if amount_min is not None and amount_max is not None and amount_min > amount_max:
         raise InvalidFilter("Minimum amount is above the maximum amount.")
     date_field = raw.get("date_field") or "report_date"
@@ -271,7 +272,7 @@ def _round_estimate(n: int) -> int:
 
 
 def department_by_code(session: Session, code: str) -> Department:
-    if not isinstance(code, str) or len(code) > 40:
+    if not isinstance(code, str) or len(code) > 40 or not code.isprintable():
         raise NotFound("no such department")
     dept = session.scalar(select(Department).where(Department.code == code))
     if dept is None:
@@ -337,7 +338,8 @@ def _bounds(start, end) -> tuple[int, int]:
 def _order(sort_model) -> list:
     order = []
     for item in sort_model if isinstance(sort_model, list) else []:
-        column = SORTABLE.get(item.get("colId")) if isinstance(item, dict) and isinstance(item.get("colId"), str) else None
+        column = (SORTABLE.get(item.get("colId"))
+                  if isinstance(item, dict) and isinstance(item.get("colId"), str) else None)
         if column is not None:
             order.append(column.desc() if item.get("sort") == "desc" else column.asc())
     # PostgreSQL's default null placement (last ascending, first descending) is
@@ -432,7 +434,8 @@ def _row(claim: Claim, adjuster: str | None, department: str | None) -> dict:
         "loss_date": claim.loss_date.isoformat() if claim.loss_date else None,
         "line_of_business": claim.line_of_business,
         "status": claim.status,
-        "claimed_amount": float(claim.claimed_amount) if isinstance(claim.claimed_amount, Decimal) else claim.claimed_amount,
+        "claimed_amount": (float(claim.claimed_amount) if isinstance(claim.claimed_amount, Decimal)
+                           else claim.claimed_amount),
         "state": claim.state,
         "department": department,
         "confidence": None if claim.routing_confidence is None else round(float(claim.routing_confidence), 3),

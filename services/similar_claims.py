@@ -102,6 +102,8 @@ def similar_claims(session: Session, user, claim: Claim, k: int = 5) -> dict:
         if claim_id not in found:
             continue
         c, d = found[claim_id]
+        if not can_see_department(user, c.department_id):  # moved since the index was built
+            continue
         text = c.description or ""
         items.append({"claim_number": c.claim_number, "similarity": float(sim),
                       "department": d.name if d else None, "department_code": d.code if d else None,

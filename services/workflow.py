@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from auth.permissions import Perm
 from db.models import Claim, ClaimEvent
 from services import audit
-from services.access import AccessDenied, NotFound, can_see_department
+from services.access import AccessDenied, NotFound, OutsideDepartments, can_see_department
 
 CLAIM_NUMBER_MAX = 40
 NOTE_MAX = 5000
@@ -68,7 +68,8 @@ def _state(claim: Claim) -> dict:
 
 def get_claim(session: Session, user, claim_number, *, lock: bool = False) -> Claim:
     """The claim the user may see, looked up from an untrusted claim number."""
-    if not isinstance(claim_number, str) or not claim_number or len(claim_number) > CLAIM_NUMBER_MAX:
+    if not isinstance(claim_number, str) or not claim_number or len(claim_number) > CLAIM_NUMBER_MAX \
+            or not claim_number.isprintable():  # NUL and control characters never name a claim
         raise NotFound("no such claim")
     stmt = select(Claim).where(Claim.claim_number == claim_number)
     if lock:
@@ -78,7 +79,7 @@ def get_claim(session: Session, user, claim_number, *, lock: bool = False) -> Cl
     if claim is None:
         raise NotFound(f"no claim {claim_number}")
     if not can_see_department(user, claim.department_id):
-        raise AccessDenied("this claim is outside your departments")
+        raise OutsideDepartments("this claim is outside your departments")
     return claim
 
 
@@ -291,7 +292,8 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
             item["title"] = {"routed": "Routed", "moved": "Moved", "intake": "Intake"}[ev.kind]
             item["detail"] = " → ".join(d.name for d in (from_dept, to_dept) if d) or None
         elif ev.kind == "assigned" and not ev.to_status:
-            item["title"] = "Assigned to " + actor if (ev.data or {}).get("to_adjuster_id") == ev.actor_id else "Assigned"
+            to_self = (ev.data or {}).get("to_adjuster_id") == ev.actor_id
+            item["title"] = "Assigned to " + actor if to_self else "Assigned"
         if ev.to_status:
             before = ev.from_status or "new"
             item["title"] = f"{STATUS_LABELS.get(before, before)} → {STATUS_LABELS.get(ev.to_status, ev.to_status)}"
@@ -304,6 +306,7 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
     if claim.status != "closed":
         spent = (dt.datetime.now(dt.timezone.utc) - last_change).total_seconds()
         items.append({"at": None, "kind": "now", "actor": None,
-                      "title": f"{STATUS_LABELS.get(claim.status, claim.status)} for {_duration(max(0.0, spent))} so far",
+                      "title": f"{STATUS_LABELS.get(claim.status, claim.status)} "
+                               f"for {_duration(max(0.0, spent))} so far",
                       "detail": None, "note": None})
     return items

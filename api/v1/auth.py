@@ -8,6 +8,7 @@ from flask import g, request
 
 from api.v1.errors import ApiError
 from db.flask_db import read_session
+from services import audit
 from services.api_tokens import TokenOwner, authenticate
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scope"'}
@@ -27,13 +28,17 @@ def require_scope(scope: str) -> Callable:
                 raise ApiError(401, "authentication required: send Authorization: Bearer <token>",
                                headers=_CHALLENGE)
             session = read_session()
-            owner = authenticate(session, token.strip())
+            owner = authenticate(session, token.strip(), ip=request.remote_addr, method=request.method,
+                                 path=request.path)
             if owner is None:
                 session.rollback()
                 raise ApiError(401, "invalid, expired or revoked token", headers=_CHALLENGE)
-            if session.dirty:  # last_used_at, in its own short transaction
+            if session.dirty or session.new:  # last_used_at and the hourly use record, in a short transaction
                 session.commit()
             if scope not in owner.scopes:
+                audit.record_denied(session, owner.user, target=f"api {request.method} {request.path}",
+                                    permission=scope, ip=request.remote_addr)
+                session.commit()
                 raise ApiError(403, f"this token lacks the {scope} scope")
             g.api_caller = owner
             return fn(*args, **kwargs)

@@ -11,6 +11,7 @@ from db.flask_db import read_session
 from services import intake
 from services.access import AccessDenied, NotFound
 from services.claims import get_claim_view
+from services.privacy import claim_fields
 
 SINGLE_LIMIT = 1_000_000
 BATCH_LIMIT_BYTES = 20_000_000
@@ -64,4 +65,4 @@ def get_claim(claim_number: str):
     except (NotFound, AccessDenied):
         # Outside the caller's departments looks the same as missing: no existence leak.
         raise ApiError(404, "no such claim") from None
-    return jsonify(intake.claim_json(session, view.claim))
+    return jsonify(claim_fields(caller().user, intake.claim_json(session, view.claim)))

@@ -48,19 +48,22 @@ _POST_ERRORS = {"400": _error("Malformed JSON or Idempotency-Key"),
                 "413": _error("Request body too large"),
                 "422": _error("Invalid data (field-level messages), or Idempotency-Key reused with another body", True),
                 "503": _error("No router model is trained; nothing was stored")}
-_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "maxLength": 200},
                 "description": "Retries with the same key and body return the original response."}
 
 
 def _json(ref: str, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
 
 def document() -> dict:
     decision = {"type": "object", "properties": {
         "department": {"type": "string"}, "department_name": {"type": "string"},
         "predicted_department": {"type": "string"}, "confidence": {"type": "number"},
-        "threshold": {"type": "number"}, "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
+        "threshold": {"type": "number"},
+        "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
         "drivers": {"type": "array", "items": {"type": "string"}}, "model_version": {"type": "string"},
         "shap_method": {"type": "string", "enum": ["exact", "approx"]},
         "decided_at": {"type": "string", "format": "date-time"}}}
@@ -125,7 +128,8 @@ def document() -> dict:
                                "properties": {f.name: _field_schema(f) for f in intake.FIELDS}},
                 "Decision": decision,
                 "CreatedClaim": created,
-                "CreatedClaimResponse": {"type": "object", "properties": {"claim": {"$ref": "#/components/schemas/CreatedClaim"}}},
+                "CreatedClaimResponse": {"type": "object",
+                                         "properties": {"claim": {"$ref": "#/components/schemas/CreatedClaim"}}},
                 "BatchResponse": {"type": "object", "properties": {
                     "count": {"type": "integer"}, "shap_method": {"type": "string"},
                     "claims": {"type": "array", "items": {"$ref": "#/components/schemas/CreatedClaim"}}}},
@@ -136,7 +140,8 @@ def document() -> dict:
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
                 "ValidationError": {"type": "object", "required": ["error"], "properties": {
                     "error": {"type": "string"},
-                    "fields": {"type": "object", "description": "{field: message}, or {index: {field: message}} for a batch"}}},
+                    "fields": {"type": "object",
+                               "description": "{field: message}, or {index: {field: message}} for a batch"}}},
             },
         },
     }

@@ -75,4 +75,6 @@ def idempotent_post(handler: Handler, *, limit: int):
             idempotency.release(session, user_id, key)
             session.commit()
         raise
-    return _respond(status, body) if status < 400 else error_response(ApiError(status, body["error"], body.get("fields")))
+    if status < 400:
+        return _respond(status, body)
+    return error_response(ApiError(status, body["error"], body.get("fields")))

@@ -7,6 +7,7 @@ from api.v1 import bp
 from api.v1.auth import caller, require_scope
 from api.v1.errors import ApiError
 from db.flask_db import read_session
+from services import audit
 from services.access import AccessDenied, NotFound
 from services.queues import MAX_PAGE, queue_page
 
@@ -29,10 +30,14 @@ def get_queue(department_code: str):
     offset = _int_arg("offset", 0, 0, 10_000_000)
     if len(department_code) > 40:
         raise ApiError(404, "no such department")
+    session = read_session()
     try:
-        rows, total = queue_page(read_session(), caller().user, department_code, start=offset, end=offset + limit)
+        rows, total = queue_page(session, caller().user, department_code, start=offset, end=offset + limit)
     except NotFound:
         raise ApiError(404, "no such department") from None
     except AccessDenied:
+        session.rollback()
+        audit.record_denied(session, caller().user, target=f"api queue {department_code}", ip=request.remote_addr)
+        session.commit()
         raise ApiError(403, "this queue is outside your departments") from None
     return jsonify(department=department_code, total=total, limit=limit, offset=offset, claims=rows)

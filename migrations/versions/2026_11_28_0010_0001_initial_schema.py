@@ -1,7 +1,7 @@
 """initial schema: claims, parties, routing decisions, models, history, audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 00:10:09.018707+00:00
 """
 from alembic import op

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from db.flask_db import unit_of_work
-from db.models import ApiToken, Claim, ClaimEvent, IdempotencyKey, RoutingDecision, User
+from db.models import ApiToken, Claim, ClaimEvent, RoutingDecision, User
 from services import api_tokens, idempotency, intake
 
 TODAY = dt.date.today()

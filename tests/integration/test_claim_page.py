@@ -32,9 +32,14 @@ def test_claim_page_shows_stored_decision_and_reasons(web_app, client_for):
 
 def test_adjuster_cannot_open_a_claim_outside_their_departments(web_app, client_for):
     number = _claim_in(web_app, "WORKERS_COMP")
-    status, body = render_page(client_for("adjuster"), f"/claims/{number}")
+    adjuster = client_for("adjuster")
+    status, body = render_page(adjuster, f"/claims/{number}")
     assert status == 200
-    assert "Not allowed" in body and "Routing decision" not in body
+    assert "Routing decision" not in body and "outside your departments" not in body
+    # Exactly what a claim that does not exist shows: its existence is not revealed.
+    _, missing = render_page(adjuster, "/claims/SYN-99999999")
+    assert body.replace(number, "N") == missing.replace("SYN-99999999", "N")
+    assert "Claim not found" in body
     status, body = render_page(client_for("viewer"), f"/claims/{number}")
     assert "Routing decision" in body
 

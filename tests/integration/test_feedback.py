@@ -234,13 +234,14 @@ def test_viewer_feedback_callback_is_refused(web_app, client_for):
 def test_adjuster_outside_their_departments_is_refused(web_app, client_for):
     claim = web_claim(web_app, dept="WORKERS_COMP")
     client = client_for("adjuster")
+    # A claim outside the adjuster's departments answers like a missing one.
     status, body = call_feedback(client, web_app, claim)
-    assert status == 200 and "Not allowed" in json.dumps(body["fb-msg"])
+    assert status == 200 and "does not exist" in json.dumps(body["fb-msg"])
     assert "claim-refresh" not in body
     status, body = call_status(client, web_app, claim, "assigned")
-    assert "Not allowed" in json.dumps(body["claim-action-msg"])
+    assert "does not exist" in json.dumps(body["claim-action-msg"])
     status, body = call_note(client, web_app, claim, "sneaky")
-    assert "Not allowed" in json.dumps(body["note-msg"])
+    assert "does not exist" in json.dumps(body["note-msg"])
     assert _feedback_rows(web_app, claim["id"]) == []
 
 

@@ -1,0 +1,101 @@
+"""Audit page callbacks: search (paged on the server), CSV export (itself
+audited) and chain verification. Every filter value is untrusted."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from dash import Input, Output, State, ctx, dcc, no_update
+from dash.exceptions import PreventUpdate
+
+from auth.current import user_or_none
+from auth.guard import secure_callback
+from auth.permissions import Perm
+from components.audit_log import chain_status, entries_table, pager_text
+from components.claim_actions import flash
+from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
+from services import audit
+from services.audit_chain import verify
+
+log = logging.getLogger(__name__)
+FILTERS = (State("audit-actor", "value"), State("audit-action", "value"), State("audit-target", "value"),
+           State("audit-date-from", "value"), State("audit-date-to", "value"))
+
+
+def _page_number(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100_000 else 0
+
+
+@secure_callback(
+    Perm.VIEW_AUDIT,
+    Output("audit-entries", "children"), Output("audit-pager", "children"), Output("audit-page", "data"),
+    Output("audit-search-msg", "children"),
+    Input("audit-actor", "value"), Input("audit-action", "value"), Input("audit-target", "value"),
+    Input("audit-date-from", "value"), Input("audit-date-to", "value"),
+    Input("audit-prev", "n_clicks"), Input("audit-next", "n_clicks"),
+    State("audit-page", "data"),
+)
+def search(actor, action, target, date_from, date_to, _prev, _next, page):
+    try:
+        filters = audit.parse_search(actor, action, target, date_from, date_to)
+    except audit.InvalidSearch as exc:
+        return no_update, no_update, no_update, flash(str(exc), "danger")
+    page = _page_number(page)
+    trigger = ctx.triggered_id
+    page = page + 1 if trigger == "audit-next" else max(0, page - 1) if trigger == "audit-prev" else 0
+    session = read_session()
+    rows, total = audit.search_page(session, filters, page=page)
+    last_page = max(0, (total - 1) // audit.PAGE_SIZE)
+    if page > last_page:
+        page = last_page
+        rows, total = audit.search_page(session, filters, page=page)
+    return entries_table(rows), pager_text(page, audit.PAGE_SIZE, total), page, None
+
+
+@secure_callback(
+    Perm.VIEW_AUDIT,
+    Output("audit-download", "data"), Output("audit-search-msg", "children", allow_duplicate=True),
+    Input("audit-export", "n_clicks"), *FILTERS,
+    prevent_initial_call=True,
+)
+def export(clicks, actor, action, target, date_from, date_to):
+    if not clicks:
+        raise PreventUpdate
+    try:
+        filters = audit.parse_search(actor, action, target, date_from, date_to)
+    except audit.InvalidSearch as exc:
+        return no_update, flash(str(exc), "danger")
+    user = user_or_none()
+    try:
+        with unit_of_work() as session:
+            text, n = audit.export_csv(session, filters)
+            # Reading the trail in bulk is itself an event worth keeping.
+            audit.record(session, actor=user.email, actor_id=user.id, action="audit.export",
+                         target_type="audit_log", after={"filters": filters.to_json(), "rows": n})
+    except (WriteConflict, WriteFailed):
+        return no_update, flash("The export could not be recorded; nothing was exported. Try again.", "danger")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
+    note = f"Exported {n:,} entries." + (" (the newest only: narrow the filters)" if n >= audit.EXPORT_LIMIT else "")
+    return dcc.send_string(text, f"audit-log-{stamp}.csv"), flash(note)
+
+
+@secure_callback(
+    Perm.VIEW_AUDIT,
+    Output("audit-chain-status", "children"),
+    Input("audit-verify", "n_clicks"),
+    prevent_initial_call=True,
+)
+def verify_now(clicks):
+    if not clicks:
+        raise PreventUpdate
+    user = user_or_none()
+    try:
+        with unit_of_work() as session:
+            report = verify(session)
+            audit.record(session, actor=user.email, actor_id=user.id, action="audit.verify",
+                         target_type="audit_log", after=report.to_json())
+            last = audit.last_verification(session)
+    except (WriteConflict, WriteFailed):
+        log.exception("audit verification could not be recorded")
+        return flash("The check ran but could not be recorded. Try again.", "danger")
+    return chain_status(last)

@@ -1,0 +1,206 @@
+"""Admin audit page (search, paging, export that is itself audited, chain check),
+security events in the log, and personal data masked for viewers."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from auth.permissions import ROLE_PERMISSIONS, Perm
+from db.models import AuditLog, Claim, Party
+from services import audit
+from services.privacy import mask
+from tests.integration.test_api import auth, make_token
+from tests.integration.test_feedback import web_claim
+from tests.webutil import render_page
+
+
+def _key(web_app, needle: str) -> str:
+    return next(k for k in web_app.callback_map if needle in k)
+
+
+def _search(client, web_app, actor="", action="", target="", date_from=None, date_to=None, page=0, trigger=None):
+    inputs = [("audit-actor", "value", actor), ("audit-action", "value", action), ("audit-target", "value", target),
+              ("audit-date-from", "value", date_from), ("audit-date-to", "value", date_to),
+              ("audit-prev", "n_clicks", 0), ("audit-next", "n_clicks", 1 if trigger == "audit-next" else 0)]
+    response = client.post("/_dash-update-component", json={
+        "output": _key(web_app, "audit-entries.children"),
+        "outputs": [{"id": "audit-entries", "property": "children"}, {"id": "audit-pager", "property": "children"},
+                    {"id": "audit-page", "property": "data"}, {"id": "audit-search-msg", "property": "children"}],
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": "audit-page", "property": "data", "value": page}],
+        "changedPropIds": [f"{trigger}.n_clicks" if trigger else "audit-actor.value"],
+    })
+    return response.status_code, (json.loads(response.get_data(as_text=True))["response"]
+                                  if response.status_code == 200 else None)
+
+
+def _count(web_app, *where) -> int:
+    from db.flask_db import read_session
+
+    with web_app.server.app_context():
+        return read_session().scalar(select(func.count()).select_from(AuditLog).where(*where))
+
+
+@pytest.mark.parametrize("role", list(ROLE_PERMISSIONS))
+def test_audit_page_only_for_roles_with_view_audit(client_for, role):
+    status, body = render_page(client_for(role), "/admin/audit")
+    assert status == 200
+    if Perm.VIEW_AUDIT in ROLE_PERMISSIONS[role]:
+        assert "Audit log" in body and "Verify now" in body
+    else:
+        assert "Not allowed" in body and "Verify now" not in body
+
+
+def test_search_filters_and_pages_on_the_server(web_app, client_for):
+    client = client_for("admin")
+    marker = f"audit-test-{dt.datetime.now().strftime('%H%M%S%f')}@scope.example"
+    from db.flask_db import unit_of_work
+
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            for i in range(audit.PAGE_SIZE + 7):
+                audit.record(s, actor=marker, action="test.paging", target_type="claim", target_id=f"P{i}")
+            audit.record(s, actor=marker, action="other.thing", target_type="user", target_id="42")
+    status, body = _search(client, web_app, actor=marker, action="test")
+    assert status == 200
+    text = json.dumps(body)
+    assert body["audit-pager"]["children"] == f"1–{audit.PAGE_SIZE} of {audit.PAGE_SIZE + 7} entries"
+    assert f"claim:P{audit.PAGE_SIZE + 6}" in text and "other.thing" not in text  # newest first
+    status, body = _search(client, web_app, actor=marker, action="test", page=0, trigger="audit-next")
+    assert body["audit-pager"]["children"] == f"{audit.PAGE_SIZE + 1}–{audit.PAGE_SIZE + 7} of {audit.PAGE_SIZE + 7} entries"
+    assert body["audit-page"]["data"] == 1 and "claim:P0" in json.dumps(body)
+    _, body = _search(client, web_app, actor=marker, target="user:42")
+    assert body["audit-pager"]["children"] == "1–1 of 1 entries"
+    today = dt.datetime.now(dt.UTC).date()
+    _, body = _search(client, web_app, actor=marker, date_from=(today + dt.timedelta(days=1)).isoformat())
+    assert body["audit-pager"]["children"] == "0 entries"
+
+
+@pytest.mark.parametrize("bad", [dict(actor=123), dict(actor="x" * 500), dict(date_from="yesterday"),
+                                 dict(date_from="2026-02-30"), dict(date_from="2026-05-02", date_to="2026-05-01"),
+                                 dict(action=["a"]), dict(target={"$gt": ""}), dict(page="9" * 50)])
+def test_tampered_search_values_answer_with_a_message(web_app, client_for, bad):
+    status, body = _search(client_for("admin"), web_app, **bad)
+    assert status == 200
+    if "page" not in bad:
+        assert body["audit-search-msg"]["children"]["props"]["color"] == "danger"
+
+
+def test_manager_cannot_call_the_audit_callbacks(web_app, client_for):
+    status, _ = _search(client_for("manager"), web_app)
+    assert status == 403
+
+
+def test_export_is_filtered_csv_and_itself_audited(web_app, client_for):
+    client = client_for("admin")
+    marker = f"export-{dt.datetime.now().strftime('%H%M%S%f')}@scope.example"
+    from db.flask_db import unit_of_work
+
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            audit.record(s, actor=marker, action="test.export", after={"v": "=HYPERLINK(1)"})
+            audit.record(s, actor=marker, action="test.export", after={"v": 2})
+    before = _count(web_app, AuditLog.action == "audit.export")
+    response = client.post("/_dash-update-component", json={
+        "output": _key(web_app, "audit-download.data"),
+        "outputs": [{"id": "audit-download", "property": "data"}, {"id": "audit-search-msg", "property": "children"}],
+        "inputs": [{"id": "audit-export", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "audit-actor", "property": "value", "value": marker},
+                  {"id": "audit-action", "property": "value", "value": ""},
+                  {"id": "audit-target", "property": "value", "value": ""},
+                  {"id": "audit-date-from", "property": "value", "value": None},
+                  {"id": "audit-date-to", "property": "value", "value": None}],
+        "changedPropIds": ["audit-export.n_clicks"]})
+    assert response.status_code == 200
+    data = json.loads(response.get_data(as_text=True))["response"]["audit-download"]["data"]
+    lines = data["content"].strip().splitlines()
+    assert lines[0] == ",".join(audit.EXPORT_COLUMNS) and len(lines) == 3
+    assert all(marker in line for line in lines[1:])
+    assert _count(web_app, AuditLog.action == "audit.export") == before + 1
+
+
+def test_verify_now_records_and_shows_the_result(web_app, client_for):
+    response = client_for("admin").post("/_dash-update-component", json={
+        "output": _key(web_app, "audit-chain-status.children"),
+        "outputs": {"id": "audit-chain-status", "property": "children"},
+        "inputs": [{"id": "audit-verify", "property": "n_clicks", "value": 1}], "state": [],
+        "changedPropIds": ["audit-verify.n_clicks"]})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "Chain intact" in text
+    assert _count(web_app, AuditLog.action == "audit.verify") >= 1
+
+
+def test_logins_and_token_use_are_audited(web_app, client_for):
+    from tests.conftest import login
+
+    failed = _count(web_app, AuditLog.action == "auth.login_failed", AuditLog.actor == "viewer@scope.example")
+    login(web_app.server.test_client(), "viewer@scope.example", "not-the-password-1")
+    assert _count(web_app, AuditLog.action == "auth.login_failed", AuditLog.actor == "viewer@scope.example") == failed + 1
+    ok = _count(web_app, AuditLog.action == "auth.login", AuditLog.actor == "viewer@scope.example")
+    client_for("viewer")
+    assert _count(web_app, AuditLog.action == "auth.login", AuditLog.actor == "viewer@scope.example") == ok + 1
+
+    token = make_token(web_app, "adjuster@scope.example", ["queues:read"])
+    uses = _count(web_app, AuditLog.action == "api_token.use")
+    client = web_app.server.test_client()
+    for _ in range(3):
+        assert client.get("/api/v1/queues/AUTO_GLASS?limit=1", headers=auth(token)).status_code == 200
+    assert _count(web_app, AuditLog.action == "api_token.use") == uses + 1  # first use in the hour only
+    assert client.get("/api/v1/claims/X-1", headers=auth(token)).status_code == 403
+    assert _count(web_app, AuditLog.action == "access.denied", AuditLog.target_id == "api GET /api/v1/claims/X-1") == 1
+
+
+# --- Field-level masking ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def claim_with_parties(web_app):
+    claim = web_claim(web_app)
+    from db.flask_db import unit_of_work
+
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            c = s.get(Claim, claim["id"])
+            c.postcode = "90210"
+            s.add(Party(claim_id=c.id, role="claimant", name="Harriet Quimby", phone="5551234567",
+                        email="harriet@example.com", address="12 Aviation Way, Boston", bank_account="DE44500105175407324931",
+                        plate="7ABC123"))
+    return claim
+
+
+def test_viewer_sees_personal_data_masked_on_the_claim_page(client_for, claim_with_parties):
+    number = claim_with_parties["number"]
+    _, adjuster = render_page(client_for("adjuster"), f"/claims/{number}")
+    for value in ("Harriet Quimby", "5551234567", "harriet@example.com", "12 Aviation Way", "DE44500105175407324931",
+                  "7ABC123", "90210"):
+        assert value in adjuster, value
+    _, viewer = render_page(client_for("viewer"), f"/claims/{number}")
+    assert "Routing decision" in viewer  # the viewer reads the claim...
+    for value in ("Harriet", "Quimby", "5551234567", "harriet@example.com", "Aviation", "DE44500105175407324931",
+                  "7ABC123", "90210"):
+        assert value not in viewer, value  # ...but not the people in it
+    for field, value in (("name", "Harriet Quimby"), ("phone", "5551234567")):
+        assert json.dumps(mask(field, value))[1:-1] in viewer, field  # as the JSON response spells it
+
+
+def test_viewer_api_token_gets_masked_postcode(web_app, claim_with_parties):
+    token = make_token(web_app, "viewer@scope.example", ["claims:read"])
+    body = web_app.server.test_client().get(f"/api/v1/claims/{claim_with_parties['number']}",
+                                            headers=auth(token)).get_json()
+    assert body["postcode"] == mask("postcode", "90210") != "90210"
+    manager = make_token(web_app, "manager@scope.example", ["claims:read"])
+    body = web_app.server.test_client().get(f"/api/v1/claims/{claim_with_parties['number']}",
+                                            headers=auth(manager)).get_json()
+    assert body["postcode"] == "90210"
+
+
+def test_denied_throttle_is_per_user_target_and_capped():
+    now = 1_000_000.0
+    assert audit.should_record_denied(999_001, "t1", now=now)
+    assert not audit.should_record_denied(999_001, "t1", now=now + 5)
+    assert audit.should_record_denied(999_001, "t1", now=now + 61)  # next minute
+    recorded = sum(audit.should_record_denied(999_002, f"t{i}", now=now) for i in range(100))
+    assert recorded == audit.DENIED_PER_USER_MINUTE
