@@ -52,11 +52,13 @@ a few unrelated words make a strong, memorable password. Common passwords are re
 
 FORGOT = _BASE.replace("__CONTENT__", """
 {% if not notice %}
-<p class="small text-muted">Enter the email address of your account. We will send it a link to choose a new password.</p>
+<p class="small text-muted">Enter the email address of your account.
+We will send it a link to choose a new password.</p>
 <form method="post" action="/forgot-password" novalidate>
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <div class="mb-3"><label class="form-label small" for="email">Email</label>
-<input class="form-control" id="email" name="email" type="email" autocomplete="username" maxlength="254" required autofocus></div>
+<input class="form-control" id="email" name="email" type="email" autocomplete="username" maxlength="254"
+ required autofocus></div>
 <button class="btn btn-primary w-100" type="submit">Send the link</button>
 </form>{% endif %}""")
 
@@ -71,7 +73,8 @@ RESET = _BASE.replace("__CONTENT__", """
 
 ACCEPT = _BASE.replace("__CONTENT__", """
 {% if token %}
-<p class="small text-muted">You were invited as <strong>{{ role }}</strong> with the address <strong>{{ email }}</strong>.
+<p class="small text-muted">You were invited as <strong>{{ role }}</strong>
+with the address <strong>{{ email }}</strong>.
 Choose the name your colleagues will see and your password.</p>
 <form method="post" action="/accept-invite" novalidate>
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}"><input type="hidden" name="token" value="{{ token }}">

@@ -111,17 +111,20 @@ PAGE = """<!doctype html>
 
 SETUP_BODY = """<p class="text-muted small">{{ why }}</p>
 <ol class="small ps-3 mb-3">
-<li>Open an authenticator app (for example Google Authenticator, Microsoft Authenticator, 1Password) and scan this code.</li>
+<li>Open an authenticator app (for example Google Authenticator, Microsoft Authenticator, 1Password)
+and scan this code.</li>
 <li>Enter the 6-digit code the app shows.</li></ol>
 <div class="d-flex flex-column flex-md-row align-items-center gap-4 mb-3">
-<div class="scope-qr border rounded p-2 bg-white" style="width:196px;height:196px" aria-label="QR code for your authenticator app">{{ qr }}</div>
+<div class="scope-qr border rounded p-2 bg-white" style="width:196px;height:196px"
+ aria-label="QR code for your authenticator app">{{ qr }}</div>
 <div class="small"><div class="text-muted mb-1">Cannot scan? Type this key:</div>
 <code class="fs-6 d-block text-break" id="mfa-secret">{{ secret_groups }}</code>
 <div class="text-muted mt-2">Account: {{ email }}<br>Time-based, 6 digits, 30 seconds.</div></div></div>
 <form method="post" action="/mfa/setup" novalidate>
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <label class="form-label small" for="code">Code from the app</label>
-<div class="d-flex gap-2"><input class="form-control" id="code" name="code" inputmode="numeric" autocomplete="one-time-code"
+<div class="d-flex gap-2"><input class="form-control" id="code" name="code" inputmode="numeric"
+ autocomplete="one-time-code"
  pattern="[0-9 ]*" maxlength="7" required autofocus>
 <button class="btn btn-primary text-nowrap" type="submit">Turn on</button></div>
 </form>"""

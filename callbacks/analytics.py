@@ -49,7 +49,8 @@ def render(search):
     try:
         p = _period(search)
     except PeriodError as exc:
-        return (dbc.Alert(f"Invalid filter: {exc}.", color="danger", id="analytics-error"),) + (no_update,) * (PANELS + 1)
+        error = dbc.Alert(f"Invalid filter: {exc}.", color="danger", id="analytics-error")
+        return (error,) + (no_update,) * (PANELS + 1)
     session = read_session()
     s = analytics.summary(session, p)
     status = None

@@ -54,7 +54,8 @@ def layout(**query):
                          className="mb-4"),
                  dbc.Col(_card(_loading("analytics-ttd")), lg=6, className="mb-4")]),
         dbc.Row([dbc.Col(_card([
-            dbc.Row([dbc.Col(html.H6("Click heatmap", className="fw-semibold mb-0"), className="d-flex align-items-center"),
+            dbc.Row([dbc.Col(html.H6("Click heatmap", className="fw-semibold mb-0"),
+                             className="d-flex align-items-center"),
                      dbc.Col(dcc.Dropdown(id="analytics-heatmap-page", placeholder="Choose a page", clearable=False),
                              md=5)], className="mb-2"),
             _loading("analytics-heatmap")]), lg=7, className="mb-4"),

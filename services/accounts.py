@@ -347,7 +347,8 @@ def request_password_reset(session: Session, email: object, *, base_url: str, ip
                                         int(tokens.LIFETIMES[tokens.RESET_PASSWORD].total_seconds() // 60))]
 
 
-def reset_password(session: Session, token: object, password: object, *, ip: str | None = None) -> tuple[User, list[Mail]]:
+def reset_password(session: Session, token: object, password: object, *,
+                   ip: str | None = None) -> tuple[User, list[Mail]]:
     """New password from an emailed link: every session ends, every other link dies.
     A reset also proves the address, so it counts as verification."""
     row = tokens.peek(session, token, tokens.RESET_PASSWORD)

@@ -667,7 +667,7 @@ def load_demo_data(session: Session, n_claims: int, seed: int, *, batch_size: in
             # Postgres assigns ids from the sequence; RETURNING tells us which
             # claims are new so only their parties are loaded.
             cur.execute(
-                f"WITH ins AS (INSERT INTO claims ({claim_cols}) SELECT {claim_cols} FROM {_STAGE_CLAIMS} "
+                f"WITH ins AS (INSERT INTO claims ({claim_cols}) SELECT {claim_cols} FROM {_STAGE_CLAIMS} "  # nosec B608
                 f"ON CONFLICT (dataset, source_key) DO NOTHING RETURNING id, source_key) "
                 f"INSERT INTO {_NEW_CLAIMS} (id, source_key) SELECT id, source_key FROM ins")
             new = cur.rowcount
@@ -676,7 +676,7 @@ def load_demo_data(session: Session, n_claims: int, seed: int, *, batch_size: in
                 continue
             copy_rows(conn, _STAGE_PARTIES, _DB_PARTY_COLUMNS + ("source_key",), _party_rows(data.parties))
             cur.execute(
-                f"INSERT INTO parties (claim_id, {party_cols}) SELECT n.id, {', '.join('p.' + c for c in _DB_PARTY_COLUMNS)} "
+                f"INSERT INTO parties (claim_id, {party_cols}) SELECT n.id, {', '.join('p.' + c for c in _DB_PARTY_COLUMNS)} "  # nosec B608
                 f"FROM {_STAGE_PARTIES} p JOIN {_NEW_CLAIMS} n USING (source_key)")
             parties += cur.rowcount
     for table in (_STAGE_CLAIMS, _STAGE_PARTIES, _NEW_CLAIMS):

@@ -13,7 +13,8 @@ from services.users import create_user
 
 # (email, name, departments, skills, licensed states, capacity)
 TEAM = (
-    ("adjuster.auto1@scope.example", "Maria Lopez", ("AUTO_PD", "AUTO_GLASS"), ("auto",), ("CA", "OR", "WA", "NV", "AZ"), 45),
+    ("adjuster.auto1@scope.example", "Maria Lopez", ("AUTO_PD", "AUTO_GLASS"), ("auto",),
+     ("CA", "OR", "WA", "NV", "AZ"), 45),
     ("adjuster.auto2@scope.example", "James Carter", ("AUTO_PD",), ("auto",), ("TX", "FL", "GA", "NC", "TN"), 40),
     ("adjuster.glass1@scope.example", "Aisha Khan", ("AUTO_GLASS",), ("auto",), (), 60),
     ("adjuster.property1@scope.example", "Tom Becker", ("PROPERTY",), ("property",), ("FL", "TX", "LA", "GA"), 35),

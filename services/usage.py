@@ -76,7 +76,8 @@ def record(session: Session, *, user_id: int | None, role: str, journey_id: str,
         with session.begin_nested():
             session.add(UsageEvent(user_id=user_id, role=(role or "")[:20], journey_id=(journey_id or "-")[:32],
                                    action=action, page=(page or UNKNOWN_PAGE)[:PAGE_MAX], subject=subject,
-                                   duration_ms=None if duration_ms is None else max(0, min(int(duration_ms), 2**31 - 1)),
+                                   duration_ms=(None if duration_ms is None
+                                                else max(0, min(int(duration_ms), 2**31 - 1))),
                                    **({"at": at} if at is not None else {})))
         return True
     except Exception:
