@@ -158,6 +158,7 @@ def test_api_limit_is_per_token(web_app):
         assert [get(tokens[0]).status_code for _ in range(4)] == [200, 200, 200, 429]
         refused = get(tokens[0])
         assert refused.status_code == 429 and "too many" in refused.get_json()["error"].lower()
+        assert int(refused.headers["Retry-After"]) > 0
         assert get(tokens[1]).status_code == 200
     finally:
         web_app.server.config["SCOPE_SETTINGS"] = settings
