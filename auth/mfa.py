@@ -255,9 +255,13 @@ def check_post():
         _set_state(user.id, DONE)
         return redirect(_next_url())
     if result.locked:
-        # Locked out: end the half-signed-in session; the password is asked again later.
+        # Locked out: end the half-signed-in session on the server too, so a copied
+        # cookie cannot come back; the password is asked again later.
+        from auth import sessions as browser_sessions
+
+        with unit_of_work() as db:
+            browser_sessions.end(db, "mfa locked")
         logout_user()
-        session.clear()
         return _locked_page(result.message)
     return _page("Two-step sign-in", CHECK_BODY, error=result.message, status=401,
                  width="col-sm-9 col-md-6 col-lg-4")

@@ -137,9 +137,15 @@ def test_wrong_codes_lock_and_sign_out(web_app):
     wrong = "000000" if right != "000000" else "111111"
     for _ in range(mfa.MAX_FAILURES - 1):
         assert post_code(second, "/mfa", wrong).status_code == 401
+    cookie_name = web_app.server.config["SESSION_COOKIE_NAME"]
+    half_signed_in = second.get_cookie(cookie_name).value
     locked = post_code(second, "/mfa", wrong)
     assert locked.status_code == 429 and "Too many wrong codes" in locked.get_data(as_text=True)
     assert second.get("/queues").headers["Location"].startswith("/login")  # signed out
+    # The server ended that session too: a copy of the old cookie is not even at the code step.
+    replay = web_client(web_app)
+    replay.set_cookie(cookie_name, half_signed_in)
+    assert replay.get("/queues").headers["Location"].startswith("/login")
     third = web_client(web_app)
     password_step(third, email)
     forget_step(web_app, email)
