@@ -5,7 +5,6 @@ import logging
 from pathlib import Path
 
 import dash
-import dash_bootstrap_components as dbc
 from flask import Flask
 
 from config import Settings

@@ -50,22 +50,28 @@ LOGIN_TEMPLATE = """<!doctype html>
 <div class="scope-brand mb-1">SCOPE <span>Assistant</span></div>
 <p class="text-muted small mb-4">Claims triage, routed and explained.</p>
 {% if error %}<div class="alert alert-danger py-2 small" role="alert">{{ error }}</div>{% endif %}
-{% if welcome and not error %}<div class="alert alert-success py-2 small" role="status">Your account is ready: sign in with your new password.</div>{% endif %}
+{% if welcome and not error %}<div class="alert alert-success py-2 small" role="status">
+Your account is ready: sign in with your new password.</div>{% endif %}
 <form method="post" action="/login" novalidate>
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <input type="hidden" name="next" value="{{ next }}">
 <div class="mb-3"><label class="form-label small" for="email">Email</label>
-<input class="form-control" id="email" name="email" type="email" autocomplete="username" value="{{ email }}" required autofocus></div>
+<input class="form-control" id="email" name="email" type="email" autocomplete="username" value="{{ email }}"
+ required autofocus></div>
 <div class="mb-3"><label class="form-label small" for="password">Password</label>
-<input class="form-control" id="password" name="password" type="password" autocomplete="current-password" required></div>
+<input class="form-control" id="password" name="password" type="password" autocomplete="current-password"
+ required></div>
 <button class="btn btn-primary w-100" type="submit">Sign in</button>
 </form>
-<p class="small text-center mt-2 mb-0"><a href="/forgot-password" id="forgot-password-link">Forgot your password?</a></p>
+<p class="small text-center mt-2 mb-0">
+<a href="/forgot-password" id="forgot-password-link">Forgot your password?</a></p>
 {% if sso_name %}<div class="text-center text-muted small my-3">or</div>
 <form method="post" action="/login/oidc"><input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <input type="hidden" name="next" value="{{ next }}">
-<button class="btn btn-outline-secondary w-100" type="submit" id="sso-button">Sign in with {{ sso_name }}</button></form>{% endif %}
-{% if dev %}<p class="text-muted small mt-3 mb-0">Development mode: the run command printed one demo login per role.</p>{% endif %}
+<button class="btn btn-outline-secondary w-100" type="submit" id="sso-button">Sign in with {{ sso_name }}</button>
+</form>{% endif %}
+{% if dev %}<p class="text-muted small mt-3 mb-0">
+Development mode: the run command printed one demo login per role.</p>{% endif %}
 </div></div></div></div></main></body></html>"""
 
 

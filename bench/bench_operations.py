@@ -144,7 +144,7 @@ def main() -> None:
         from services import cache
 
         timings = {"uncached": [], "cached": []}
-        for r in range(args.rounds):
+        for _ in range(args.rounds):
             cache.get_cache().clear()
             for search in searches:
                 t = time.perf_counter()

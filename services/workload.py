@@ -112,7 +112,8 @@ def department_loads_from(session: Session, ages: dict[int, list[int]], unassign
         if user_id in loads:
             team.setdefault(dept_id, []).append(loads[user_id])
     out = []
-    for d in session.scalars(select(Department).where(Department.active).order_by(Department.is_triage, Department.name)):
+    departments = select(Department).where(Department.active).order_by(Department.is_triage, Department.name)
+    for d in session.scalars(departments):
         buckets = ages.get(d.id, [0] * len(AGE_BUCKETS))
         members = team.get(d.id, [])
         out.append(DepartmentLoad(

@@ -63,6 +63,8 @@ def _drill_links(page) -> list[str]:
 def _close_drill(page) -> None:
     page.keyboard.press("Escape")
     page.wait_for_selector(".modal.show", state="detached", timeout=5000)
+    # the backdrop fades out after the dialog; a click before that lands on it, not on a chart
+    page.wait_for_selector(".modal-backdrop", state="detached", timeout=5000)
 
 
 def test_manager_filters_dashboard_and_charts_follow(page, live_server, web_app):
@@ -130,12 +132,19 @@ def test_drill_down_from_time_series_and_region_bar(page, live_server, web_app):
 
     # a region bar (the top one is the largest region): claims of that region in the period
     region = page.locator("#dashboard-regions .ytick text").last.text_content()
-    _click_center(page, page.locator("#dashboard-regions .bars path").last)
     expected = "Unknown region" if region == "Unknown" else region
-    _wait(page, "document.querySelector('#dashboard-drill-title') && "
-                f"document.querySelector('#dashboard-drill-title').innerText.startsWith("
-                f"{'Claims received · ' + expected!r}) && "
-                "document.querySelectorAll('#dashboard-drill-body a').length > 0")
+    opened = ("document.querySelector('#dashboard-drill-title') && "
+              f"document.querySelector('#dashboard-drill-title').innerText.startsWith("
+              f"{'Claims received · ' + expected!r}) && "
+              "document.querySelectorAll('#dashboard-drill-body a').length > 0")
+    for attempt in range(3):  # under load plotly may still be redrawing the bar when the first click lands
+        _click_center(page, page.locator("#dashboard-regions .bars path").last)
+        try:
+            _wait(page, opened, timeout=10.0 if attempt < 2 else 30.0)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     regions = page.eval_on_selector_all("#dashboard-drill-body tbody tr td:nth-child(6)",
                                         "els => els.map(e => e.innerText)")
     assert regions and set(regions) == {"" if region == "Unknown" else region}
