@@ -16,6 +16,7 @@ from auth.current import SessionUser, user_or_none
 from auth.limits import failed_login, limiter, login_account_key, login_account_limit, login_limit
 from db.flask_db import unit_of_work
 from services import audit
+from services.sessions import revoke_user_sessions
 from services.users import authenticate
 
 bp = Blueprint("auth", __name__)
@@ -126,9 +127,13 @@ def login_post():
 def logout():
     csrf.check_form()
     user = user_or_none()
+    user_id = user.id if user else None  # read before end(): current_user turns anonymous
     with unit_of_work() as session:
         if user:
             audit.record(session, actor=user.email, actor_id=user.id, action="auth.logout",
                          target_type="user", target_id=user.id, ip=request.remote_addr)
         web_sessions.end(session, "logout")
+        if user_id is not None:
+            # Signing out ends every session of the user, on every device (issue 5).
+            revoke_user_sessions(session, user_id, reason="logout")
     return redirect("/login")

@@ -158,15 +158,18 @@ def _shell_csrf(client) -> str:
 
 def test_cookie_replayed_after_logout_is_refused(web_app, web_user):
     client = _signed_in(web_app, web_user)
+    other_device = _signed_in(web_app, web_user)
     cookie = _cookie(client)
     assert _replay(web_app, cookie) == (200, "", 200)
     response = client.post("/logout", data={"csrf_token": _shell_csrf(client)})
     assert response.status_code == 302 and response.headers["Location"] == "/login"
     assert _replay(web_app, cookie) == (302, "/login?next=/", 401)
+    # Signing out ends the user's other sessions too.
+    assert _replay(web_app, _cookie(other_device)) == (302, "/login?next=/", 401)
     with web_app.server.app_context():
         reasons = _db(web_app).scalars(select(UserSession.revoked_reason)
                                        .where(UserSession.user_id == web_user["id"])).all()
-        assert reasons == ["logout"]
+        assert reasons == ["logout", "logout"]
 
 
 def test_cookie_replayed_after_revoke_user_sessions_is_refused(web_app, web_user):
