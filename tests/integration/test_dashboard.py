@@ -302,7 +302,8 @@ def _audits(web_app, since_id: int) -> list[AuditLog]:
 
     with web_app.server.app_context():
         return read_session().scalars(select(AuditLog).where(AuditLog.id > since_id,
-                                                             AuditLog.action == "dashboard.export")).all()
+                                                             AuditLog.action == "dashboard.export")
+                                      .order_by(AuditLog.id)).all()
 
 
 def _last_audit_id(web_app) -> int:

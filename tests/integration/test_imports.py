@@ -84,7 +84,7 @@ def test_good_rows_import_and_each_bad_row_is_reported(db_session, mapping_file,
     batch = db_session.get(ImportBatch, summary["batch_id"])
     assert (batch.n_rows, batch.n_imported, batch.n_rejected, batch.actor) == (8, 3, 5, "system")
     assert len(batch.file_sha256) == 64 and batch.finished_at is not None
-    audit = db_session.scalars(select(AuditLog).where(AuditLog.action == "claims.import")).all()
+    audit = db_session.scalars(select(AuditLog).where(AuditLog.action == "claims.import").order_by(AuditLog.id)).all()
     assert audit[-1].target_id == str(batch.id) and audit[-1].after["imported"] == 3
     assert get_dataset(db_session, "test_motor").feature_spec[1]["source"] == "extra"
 
