@@ -8,6 +8,7 @@ import logging
 from dash import Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
+from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
@@ -72,6 +73,7 @@ def export(clicks, actor, action, target, date_from, date_to):
             # Reading the trail in bulk is itself an event worth keeping.
             audit.record(session, actor=user.email, actor_id=user.id, action="audit.export",
                          target_type="audit_log", after={"filters": filters.to_json(), "rows": n})
+            track(session, "export")
     except (WriteConflict, WriteFailed):
         return no_update, flash("The export could not be recorded; nothing was exported. Try again.", "danger")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")

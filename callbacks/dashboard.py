@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
+from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
@@ -102,11 +103,12 @@ def clicked(graph_id: str, click) -> dict:
         value = point["customdata"]
     except (TypeError, KeyError, IndexError):
         raise FilterError("The clicked point could not be read.") from None
-    if graph_id == "dashboard-trend" and point.get("curveNumber") == 1:
-        raise FilterError("Lists are kept for claims received: click a point on the Received line.")
     if not isinstance(value, str):
         raise FilterError("The clicked point could not be read.")
-    return {"dimension": CHARTS[graph_id], "value": value[:60]}
+    spec = {"dimension": CHARTS[graph_id], "value": value[:60]}
+    if graph_id == "dashboard-trend" and point.get("curveNumber") == 1:  # the Closed line
+        spec["measure"] = "closed"
+    return spec
 
 
 def _pager_text(result: dict) -> str:
@@ -153,10 +155,10 @@ def drill(trend, departments, lines, regions, _prev, _next, search, spec, page):
         result = dash_service.drill_page(session, d, opts, max(0, page))
     except FilterError as exc:
         return (True, "Claims", dbc.Alert(str(exc), color="danger", className="mb-0"), "", None, 0, True, True, None)
-    title = f"Claims received · {d.label}"
+    title = f"Claims {d.measure} · {d.label}"
     if d.dimension != "period":
         title += f" · {f.start} – {f.end}"
-    return (True, title, drill_table(result["rows"]), _pager_text(result), {"dimension": d.dimension, "value": d.value},
+    return (True, title, drill_table(result["rows"], closed=d.measure == "closed"), _pager_text(result), d.spec(),
             result["page"], result["page"] == 0, result["page"] >= result["pages"] - 1, None)
 
 
@@ -198,7 +200,7 @@ def export(_bc, _bx, _dc, _dx, search, spec):
                 rows = dash_service.drill_all(session, d, opts)
                 tables = [Table("Claims", list(DRILL_COLUMNS), rows)]
                 filters = dash_service.describe_filters(f, opts, d)
-                name, title = "scope-claims", f"SCOPE claims received · {d.label}"
+                name, title = "scope-claims", f"SCOPE claims {d.measure} · {d.label}"
             else:
                 b = dash_service.view(session, f)["breakdowns"]
                 tables = [Table(BREAKDOWN_TITLES[by], list(BREAKDOWN_COLUMNS), breakdown_rows(b[by]))
@@ -208,6 +210,7 @@ def export(_bc, _bx, _dc, _dx, search, spec):
                          target_type="dashboard", target_id="drill" if is_drill else "breakdown",
                          after={"format": fmt, "rows": sum(len(t.rows) for t in tables),
                                 "filters": dict(filters)})
+            track(session, "export")
     except FilterError as exc:
         return fail(str(exc))
     except WriteFailed:

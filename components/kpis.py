@@ -87,7 +87,7 @@ def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
                    hovertemplate=f"{when}: %{{y:,}} received<br>Click for the claims<extra></extra>"),
         go.Scatter(x=series["periods"], y=series["closed"], name="Closed", mode="lines",
                    line=dict(color=CLOSED, width=2), customdata=keys,
-                   hovertemplate=f"{when}: %{{y:,}} closed<extra></extra>"),
+                   hovertemplate=f"{when}: %{{y:,}} closed<br>Click for the claims<extra></extra>"),
     ])
     fig.update_xaxes(title_text="Report / closing date")
     fig.update_yaxes(title_text=f"Claims per {unit}")
@@ -125,7 +125,7 @@ BREAKDOWN_COLUMNS = (("label", "Group", "text"), ("received", "Received", "int")
                      ("routing_accuracy", "Routing accuracy", "pct"),
                      ("auto_routed_share", "Routed automatically", "pct"), ("sla_breaches", "SLA breaches", "int"))
 DRILL_COLUMNS = (("claim_number", "Claim", "text"), ("report_date", "Reported", "date"),
-                 ("loss_date", "Loss date", "date"), ("line_of_business", "Line of business", "text"),
+                 ("loss_date", "Loss date", "date"), ("closed_date", "Closed", "date"), ("line_of_business", "Line of business", "text"),
                  ("department", "Department", "text"), ("status", "Status", "text"), ("region", "Region", "text"),
                  ("claimed", "Claimed ($)", "money"), ("reserve", "Reserve ($)", "money"),
                  ("paid", "Paid ($)", "money"))
@@ -147,14 +147,16 @@ def breakdown_rows(rows) -> list[dict]:
     return [{k: getattr(r, k) for k, _, _ in BREAKDOWN_COLUMNS} for r in rows]
 
 
-def drill_table(rows: list[dict]) -> html.Div:
+def drill_table(rows: list[dict], closed: bool = False) -> html.Div:
+    """The claims behind a click; ``closed`` adds the closing date (a drill on the Closed line)."""
     if not rows:
         return html.P("No claims behind this point.", className="text-muted")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Claim", "Reported", "Line", "Department", "Status", "Region",
-                                                     "Reserve")]))
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Claim", "Reported", *(("Closed",) if closed else ()), "Line",
+                                                     "Department", "Status", "Region", "Reserve")]))
     body = html.Tbody([html.Tr([
         html.Td(html.A(r["claim_number"], href=f"/claims/{r['claim_number']}")),
         html.Td(str(r["report_date"] or "")),
+        *((html.Td(str(r.get("closed_date") or "")),) if closed else ()),
         html.Td((r["line_of_business"] or "").replace("_", " ").title()), html.Td(r["department"] or "—"),
         html.Td(r["status"].replace("_", " ")), html.Td(r["region"] or ""), html.Td(fmt(r["reserve"], "money")),
     ]) for r in rows])

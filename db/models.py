@@ -120,6 +120,8 @@ class Claim(Base):
         Index("ix_claims_number_pattern", "claim_number", postgresql_ops={"claim_number": "text_pattern_ops"}),
         Index("ix_claims_description_fts", text("to_tsvector('simple', description)"), postgresql_using="gin"),
         Index("ix_claims_queue_confidence", "department_id", "status", "routing_confidence"),
+        # Dashboard drill-down from the Closed line: claims closed on a day.
+        Index("ix_claims_closed_at", "closed_at", postgresql_where=text("status = 'closed'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

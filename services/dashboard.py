@@ -11,6 +11,11 @@ looked for only in the few newest days that hold it, and the department / status
 list is spelled out so ``ix_claims_queue`` (department, status, report date)
 serves the date range. The total shown is the rollup's figure, the same number
 as the bar that was clicked.
+
+A point on the trend's Closed line lists the claims closed that day (or week):
+closed claims by closing date through the partial index ``ix_claims_closed_at``,
+and legacy closed claims without a closing time by report date, as the rollup
+dates them.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ PAGE_SIZE = 25
 MAX_OFFSET = 10_000
 EXPORT_LIMIT = 100_000
 DIMENSIONS = ("period", "department", "line", "region")
+MEASURES = ("received", "closed")  # what a drill lists; "closed" only for the trend's dates
 WEEKLY_AFTER_DAYS = 120  # services.aggregates.series switches to weeks past this
 
 
@@ -120,10 +126,15 @@ class Drill:
     line: str | None
     region: str | None
     empty: bool = False  # the click contradicts a filter (only a tampered click can)
+    measure: str = "received"
 
     def describe(self) -> dict:
-        return {"dimension": self.dimension, "value": self.value, "start": self.start.isoformat(),
-                "end": self.end.isoformat()}
+        return {"dimension": self.dimension, "value": self.value, "measure": self.measure,
+                "start": self.start.isoformat(), "end": self.end.isoformat()}
+
+    def spec(self) -> dict:
+        """What the browser keeps to page or export this drill (checked again when it comes back)."""
+        return {"dimension": self.dimension, "value": self.value, "measure": self.measure}
 
 
 def grain(f: Filters) -> str:
@@ -131,12 +142,14 @@ def grain(f: Filters) -> str:
 
 
 def parse_drill(session: Session, f: Filters, opts: dict, raw) -> Drill:
-    """Check a clicked payload ({"dimension", "value"}) against the page's filters."""
+    """Check a clicked payload ({"dimension", "value", "measure"}) against the page's filters."""
     if not isinstance(raw, dict):
         raise FilterError("The clicked point is not valid.")
-    dimension, value = raw.get("dimension"), raw.get("value")
+    dimension, value, measure = raw.get("dimension"), raw.get("value"), raw.get("measure", "received")
     if dimension not in DIMENSIONS:
         raise FilterError("Unknown chart.")
+    if measure not in MEASURES or (measure == "closed" and dimension != "period"):
+        raise FilterError("The clicked point is not valid.")
     if not isinstance(value, str) or len(value) > 60:
         raise FilterError("The clicked point is not valid.")
     start, end, dept_id, line, region, empty = f.start, f.end, f.department_id, f.line_of_business, None, False
@@ -170,7 +183,7 @@ def parse_drill(session: Session, f: Filters, opts: dict, raw) -> Drill:
         if value and value not in opts["regions"]:
             raise FilterError("Unknown region.")
         region, label = value, (value or "Unknown region")
-    return Drill(dimension, value, label, start, end, dept_id, line, region, empty)
+    return Drill(dimension, value, label, start, end, dept_id, line, region, empty, measure)
 
 
 def _rollup_where(d: Drill, start: dt.date | None = None) -> list:
@@ -186,17 +199,29 @@ def _rollup_where(d: Drill, start: dt.date | None = None) -> list:
 def _claim_branches(d: Drill, opts: dict, lo: dt.date, hi: dt.date) -> list[list]:
     """The claims behind a drill as separate conditions whose union is the answer.
     Each branch spells out the department and status lists (always true) and has
-    no OR, so the planner walks ix_claims_queue (department, status, report date)
-    over the date range instead of scanning the table; claims without a report
-    date (dated by creation) and without a department get branches of their own."""
+    no OR, so the planner walks an index over the date range (ix_claims_queue for
+    report dates, ix_claims_closed_at for closing times) instead of scanning the
+    table; claims without a report date (dated by creation), without a closing
+    time (closed claims dated by report) and without a department get branches
+    of their own. ``lo`` and ``hi`` are report days, or closing days for a
+    "closed" drill, the way the rollup counts them."""
     if d.department_id is not None:
         departments = [Claim.department_id == d.department_id]
     else:
         departments = [Claim.department_id.in_([x["id"] for x in opts["all_departments"]]),
                        Claim.department_id.is_(None)]
-    dates = [[Claim.report_date >= lo, Claim.report_date <= hi],
-             [Claim.report_date.is_(None), cast(Claim.created_at, Date) >= lo, cast(Claim.created_at, Date) <= hi]]
-    common = [Claim.status.in_(CLAIM_STATUSES)]
+    by_report = [[Claim.report_date >= lo, Claim.report_date <= hi],
+                 [Claim.report_date.is_(None), cast(Claim.created_at, Date) >= lo,
+                  cast(Claim.created_at, Date) <= hi]]
+    if d.measure == "closed":
+        # A date compared with a timestamptz is midnight in the session's time zone,
+        # the same zone the rollup's closed_at::date uses.
+        dates = [[Claim.closed_at >= lo, Claim.closed_at < hi + dt.timedelta(days=1)],
+                 *[[Claim.closed_at.is_(None), *when] for when in by_report]]
+        common = [Claim.status == "closed"]
+    else:
+        dates = by_report
+        common = [Claim.status.in_(CLAIM_STATUSES)]
     for column, value in ((Claim.line_of_business, d.line), (Claim.region, d.region)):
         if value is not None:
             common.append(column == value if value else column.is_(None))
@@ -204,17 +229,21 @@ def _claim_branches(d: Drill, opts: dict, lo: dt.date, hi: dt.date) -> list[list
 
 
 _RDAY = func.coalesce(Claim.report_date, cast(Claim.created_at, Date))
+_CDAY = func.coalesce(cast(Claim.closed_at, Date), Claim.report_date, cast(Claim.created_at, Date))
 _COLUMNS = (Claim.claim_number, Claim.report_date, Claim.loss_date, Claim.line_of_business, Department.name,
-            Claim.status, Claim.region, Claim.claimed_amount, Claim.reserve_amount, Claim.paid_amount)
+            Claim.status, Claim.region, Claim.claimed_amount, Claim.reserve_amount, Claim.paid_amount,
+            cast(Claim.closed_at, Date))
 FIELDS = ("claim_number", "report_date", "loss_date", "line_of_business", "department", "status", "region",
-          "claimed", "reserve", "paid")
+          "claimed", "reserve", "paid", "closed_date")
 
 
-def _rows(session: Session, branches: list[list], offset: int, limit: int) -> list[dict]:
-    """Rows ``offset``..``offset + limit`` of the union of the branches, newest first."""
+def _rows(session: Session, branches: list[list], offset: int, limit: int, measure: str = "received") -> list[dict]:
+    """Rows ``offset``..``offset + limit`` of the union of the branches, newest first
+    (by report day, or by closing day for a "closed" drill)."""
     keep = offset + limit
-    parts = [select(Claim.id.label("id"), _RDAY.label("rday")).where(*where)
-             .order_by(_RDAY.desc(), Claim.id.desc()).limit(keep) for where in branches]
+    day = _CDAY if measure == "closed" else _RDAY
+    parts = [select(Claim.id.label("id"), day.label("rday")).where(*where)
+             .order_by(day.desc(), Claim.id.desc()).limit(keep) for where in branches]
     union = union_all(*parts).subquery()
     page = (select(union.c.id, union.c.rday).order_by(union.c.rday.desc(), union.c.id.desc())
             .offset(offset).limit(limit).subquery())
@@ -233,7 +262,11 @@ def _rows(session: Session, branches: list[list], offset: int, limit: int) -> li
 def drill_total(session: Session, d: Drill) -> int:
     if d.empty:
         return 0
-    return int(session.scalar(select(func.coalesce(func.sum(KpiDaily.received), 0)).where(*_rollup_where(d))))
+    return int(session.scalar(select(func.coalesce(func.sum(_measure(d)), 0)).where(*_rollup_where(d))))
+
+
+def _measure(d: Drill):
+    return KpiDaily.closed if d.measure == "closed" else KpiDaily.received
 
 
 def drill_page(session: Session, d: Drill, opts: dict, page: int = 0) -> dict:
@@ -249,7 +282,7 @@ def drill_page(session: Session, d: Drill, opts: dict, page: int = 0) -> dict:
     if total > need:
         # Newest days first until they hold this page (with a margin for claims
         # received since the last refresh moved between days).
-        per_day = session.execute(select(KpiDaily.day, func.sum(KpiDaily.received)).where(*_rollup_where(d))
+        per_day = session.execute(select(KpiDaily.day, func.sum(_measure(d))).where(*_rollup_where(d))
                                   .group_by(KpiDaily.day).order_by(KpiDaily.day.desc())).all()
         seen = 0
         for day, n in per_day:
@@ -257,9 +290,9 @@ def drill_page(session: Session, d: Drill, opts: dict, page: int = 0) -> dict:
             if seen >= need * 1.1 + 20:
                 lo = day
                 break
-    rows = _rows(session, _claim_branches(d, opts, lo, d.end), offset, PAGE_SIZE)
+    rows = _rows(session, _claim_branches(d, opts, lo, d.end), offset, PAGE_SIZE, d.measure)
     if len(rows) < PAGE_SIZE and lo > d.start:  # the rollup was behind the claims: look at the whole period
-        rows = _rows(session, _claim_branches(d, opts, d.start, d.end), offset, PAGE_SIZE)
+        rows = _rows(session, _claim_branches(d, opts, d.start, d.end), offset, PAGE_SIZE, d.measure)
     return {"rows": rows, "total": total, "page": page, "pages": pages, "capped": total > MAX_OFFSET}
 
 
@@ -274,7 +307,7 @@ def drill_all(session: Session, d: Drill, opts: dict, limit: int | None = None) 
         return []
     if drill_total(session, d) > limit:
         raise ExportTooLarge(f"More than {limit:,} claims: narrow the filters to export them.")
-    rows = _rows(session, _claim_branches(d, opts, d.start, d.end), 0, limit + 1)
+    rows = _rows(session, _claim_branches(d, opts, d.start, d.end), 0, limit + 1, d.measure)
     if len(rows) > limit:
         raise ExportTooLarge(f"More than {limit:,} claims: narrow the filters to export them.")
     return rows
@@ -289,5 +322,5 @@ def describe_filters(f: Filters, opts: dict, drill: Drill | None = None) -> list
     if drill is not None:
         out.append(("Clicked", f"{drill.dimension}: {drill.label}"))
         if (drill.start, drill.end) != (f.start, f.end):
-            out.append(("Claims received", f"{drill.start.isoformat()} to {drill.end.isoformat()}"))
+            out.append((f"Claims {drill.measure}", f"{drill.start.isoformat()} to {drill.end.isoformat()}"))
     return out
