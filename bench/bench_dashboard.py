@@ -126,9 +126,9 @@ def interactions(session, export_key):
     def render(search):
         return _body(RENDER, None, [("dashboard-url", "search", search)], [], "dashboard-url.search")
 
-    def drill(chart, value, search="", page=None):
+    def drill(chart, value, search="", page=None, curve=0):
         trigger = chart if page is None else "dashboard-drill-next"
-        click = {"points": [{"customdata": value, "curveNumber": 0}]}
+        click = {"points": [{"customdata": value, "curveNumber": curve}]}
         inputs = [(g, "clickData", click if g == chart and page is None else None) for g in CHARTS]
         inputs += [("dashboard-drill-prev", "n_clicks", None), ("dashboard-drill-next", "n_clicks", page and 1)]
         spec = {"dimension": {"dashboard-trend": "period", "dashboard-departments": "department",
@@ -157,6 +157,8 @@ def interactions(session, export_key):
         ("filter: one year + department", render(f"{yearly}&department={dept}")),
         ("drill: a day of the time series", drill("dashboard-trend", day)),
         ("drill: a week (one-year view)", drill("dashboard-trend", week, yearly)),
+        ("drill: a day of the Closed line", drill("dashboard-trend", day, curve=1)),
+        ("drill: a week of the Closed line (one year)", drill("dashboard-trend", week, yearly, curve=1)),
         ("drill: department bar", drill("dashboard-departments", dept)),
         ("drill: line of business bar", drill("dashboard-lines", line)),
         ("drill: region bar", drill("dashboard-regions", region)),
@@ -169,6 +171,8 @@ def interactions(session, export_key):
                                                     spec={"dimension": "period", "value": day})),
         ("export: drill list of a day, Excel", export("dashboard-drill-xlsx",
                                                       spec={"dimension": "period", "value": day})),
+        ("export: claims closed on a day, Excel", export("dashboard-drill-xlsx", spec={
+            "dimension": "period", "value": day, "measure": "closed"})),
         ("printable report", ("page", "/dashboard/report", "")),
     ]
 
@@ -179,7 +183,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def measure(url: str, calls: int, say, modes=("off", "memory", "redis")) -> None:
-    from app import create_app
+    from app import create_app, settle_heap
     from config import Settings
     from db.flask_db import read_session
     from services import cache
@@ -188,6 +192,7 @@ def measure(url: str, calls: int, say, modes=("off", "memory", "redis")) -> None
     from tests.webutil import render_page
 
     app = create_app(Settings(database_url=url, secret_key="bench-secret-key-" + "x" * 32, log_level="WARNING"))
+    settle_heap()  # as app:server does in each gunicorn worker
     server = app.server
     server.test_client().get("/healthz")
     with server.app_context():

@@ -127,12 +127,13 @@ def main() -> None:
             end = s.execute(text("SELECT max(day) FROM kpi_daily")).scalar()
         print("rollup rows: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()), flush=True)
 
-        from app import create_app
+        from app import create_app, settle_heap
         from tests.conftest import login
         from tests.integration.test_operations_web import _render
 
         os.environ.pop("REDIS_URL", None)
         app = create_app(Settings(database_url=url, secret_key="bench-secret-key-" + "x" * 32))
+        settle_heap()  # as app:server does in each gunicorn worker
         client = app.server.test_client()
         client.get("/healthz")
         assert login(client, "manager@scope.example", "scope-demo-manager").status_code == 302

@@ -5,6 +5,8 @@ figures get explicit widths and heights because a print does not resize plotly.
 """
 from __future__ import annotations
 
+import json
+
 import plotly.graph_objects as go
 from dash import dcc, html
 
@@ -14,8 +16,10 @@ SHEET_WIDTH = 990
 STATIC = {"staticPlot": True, "displayModeBar": False}
 
 
-def compact(fig: go.Figure, title: str, width: int, height: int) -> dcc.Graph:
-    """A figure shrunk for paper: smaller type and margins, no hover, no clicks."""
+def shrink(fig: go.Figure, title: str, width: int, height: int) -> dict:
+    """A figure shrunk for paper (smaller type and margins), as plain JSON so the
+    page can cache it: building and validating plotly figures is most of the
+    report's cost."""
     fig.update_layout(width=width, height=height, autosize=False, font_size=10,
                       title={"text": title, "font_size": 12, "x": 0, "y": 0.97},
                       margin={"l": 8, "r": 30, "t": 30, "b": 30},
@@ -27,7 +31,14 @@ def compact(fig: go.Figure, title: str, width: int, height: int) -> dcc.Graph:
     bars = max((len(t.y or ()) for t in fig.data if t.type == "bar"), default=0)
     if bars:  # one or two fat bars read as a block of colour; keep them slim
         fig.update_layout(bargap=0.25 if bars >= 4 else 0.6)
-    return dcc.Graph(figure=fig, config=STATIC, style={"width": f"{width}px", "height": f"{height}px"},
+    return json.loads(fig.to_json())
+
+
+def static_graph(figure: dict) -> dcc.Graph:
+    """A shrunk figure on the sheet: no hover, no clicks, the size it was drawn for."""
+    layout = figure.get("layout", {})
+    return dcc.Graph(figure=figure, config=STATIC,
+                     style={"width": f"{layout.get('width')}px", "height": f"{layout.get('height')}px"},
                      className="report-figure")
 
 

@@ -12,7 +12,7 @@ from auth.current import user_or_none
 from auth.permissions import Perm
 from components.common import message, not_allowed
 from components.kpis import category_figure, department_figure, received_closed_figure
-from components.report import compact, header, kpi_grid
+from components.report import header, kpi_grid, shrink, static_graph
 from db.flask_db import read_session
 from services import dashboard as dash_service
 from services.aggregates import FilterError
@@ -35,21 +35,23 @@ def layout(**query):
     previous = f.previous()
     note = (f"Claims figures from the KPI rollup; changes compare with {previous.start} – {previous.end}. "
             f"Printed {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by {user.name}.")
+    figures = dash_service.rendered(session, f, "report", lambda: {
+        "trend": shrink(received_closed_figure(v["series"]),
+                        f"Claims received vs closed per {v['series']['grain']}", 590, 230),
+        "departments": shrink(department_figure(b["department"]), "Claims received by department", 390, 230),
+        "lines": shrink(category_figure(b["line"], "", "Claims received"), "Claims received by line of business",
+                        490, 190),
+        "regions": shrink(category_figure(b["region"], "", "Claims received"), "Claims received by region", 490,
+                          190),
+    })
     return html.Div([
         html.Div("Use your browser's Print (Ctrl+P) for paper or PDF: this page fits one A4 or Letter "
                  "sheet in landscape.", className="report-hint d-print-none"),
         html.Div([
             header("SCOPE executive report", dash_service.describe_filters(f, opts), note),
             kpi_grid(k["current"], k["previous"]),
-            html.Div([
-                compact(received_closed_figure(v["series"]), "Claims received vs closed per "
-                        f"{v['series']['grain']}", 590, 230),
-                compact(department_figure(b["department"]), "Claims received by department", 390, 230),
-            ], className="report-row"),
-            html.Div([
-                compact(category_figure(b["line"], "", "Claims received"), "Claims received by line of business",
-                        490, 190),
-                compact(category_figure(b["region"], "", "Claims received"), "Claims received by region", 490, 190),
-            ], className="report-row"),
+            html.Div([static_graph(figures["trend"]), static_graph(figures["departments"])],
+                     className="report-row"),
+            html.Div([static_graph(figures["lines"]), static_graph(figures["regions"])], className="report-row"),
         ], className="report-sheet", id="dashboard-report"),
     ])

@@ -1,0 +1,73 @@
+"""CSV and Excel files from tables: values, types and formats as a spreadsheet reads them."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+
+from services.exports import Table, to_csv, to_xlsx
+
+COLUMNS = [("claim", "Claim", "text"), ("reported", "Reported", "date"), ("reserve", "Reserve ($)", "money"),
+           ("share", "Share", "pct"), ("n", "Claims", "int")]
+ROWS = [{"claim": "C-1", "reported": dt.date(2026, 10, 31), "reserve": 1234.5, "share": 0.25, "n": 3},
+        {"claim": 'He said "hi", then left', "reported": None, "reserve": None, "share": None, "n": 0},
+        {"claim": "C-3", "reported": dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc), "reserve": 0.0,
+         "share": 1.0, "n": 7}]
+
+
+def _cells(data: bytes, sheet: int) -> dict[str, str]:
+    """Cell reference -> raw value (shared strings resolved) of one worksheet."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        strings = re.findall(r"<t[^>]*>([^<]*)</t>", z.read("xl/sharedStrings.xml").decode())
+        xml = z.read(f"xl/worksheets/sheet{sheet}.xml").decode()
+    out = {}
+    for ref, attrs, value in re.findall(r'<c r="([A-Z]+\d+)"([^>]*)><v>([^<]*)</v></c>', xml):
+        out[ref] = strings[int(value)] if 't="s"' in attrs else value
+    return out
+
+
+def test_csv_keeps_every_row_quotes_text_and_formats_numbers():
+    text = to_csv([Table("Claims", COLUMNS, ROWS)])
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["Claim", "Reported", "Reserve ($)", "Share", "Claims"]
+    assert rows[1] == ["C-1", "2026-10-31", "1234.50", "0.2500", "3"]
+    assert rows[2] == ['He said "hi", then left', "", "", "", "0"]
+    assert len(rows) == 4
+
+
+def test_csv_of_several_tables_names_each_rows_table():
+    rows = list(csv.reader(io.StringIO(to_csv([Table("A", COLUMNS, ROWS[:1]), Table("B", COLUMNS, ROWS[2:])]))))
+    assert rows[0][0] == "table" and [r[0] for r in rows[1:]] == ["A", "B"]
+
+
+def test_excel_cells_hold_typed_values_and_dates_as_excel_serials():
+    data = to_xlsx([Table("Claims", COLUMNS, ROWS)], [("Period", "2026-01-01 to 2026-10-31")], "Test export")
+    about, sheet = _cells(data, 1), _cells(data, 2)
+    assert about["A1"] == "Test export" and about["B3"] == "2026-01-01 to 2026-10-31"
+    assert [sheet[f"{c}1"] for c in "ABCDE"] == ["Claim", "Reported", "Reserve ($)", "Share", "Claims"]
+    assert sheet["A2"] == "C-1"
+    assert float(sheet["B2"]) == 46326  # 2026-10-31 in Excel's 1900 date system
+    assert float(sheet["B4"]) == 46082.5  # an aware datetime loses its zone, keeps its time
+    assert float(sheet["C2"]) == 1234.5 and float(sheet["D2"]) == 0.25 and sheet["E3"] == "0"
+    assert "B3" not in sheet and "C3" not in sheet  # missing values stay empty, not 0
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        styles = z.read("xl/styles.xml").decode()
+        xml = z.read("xl/worksheets/sheet2.xml").decode()
+    assert all(f'formatCode="{f}"' in styles for f in ("yyyy-mm-dd", "#,##0.00", "0.0%"))
+    assert '<autoFilter ref="A1:E4"/>' in xml and 'ySplit="1"' in xml
+
+
+def test_excel_dates_before_march_1900_follow_excels_leap_year_rule():
+    data = to_xlsx([Table("Old", [("d", "Date", "date")], [{"d": dt.date(1900, 2, 28)}, {"d": dt.date(1900, 3, 1)}])],
+                   [], "Old dates")
+    sheet = _cells(data, 2)
+    assert float(sheet["A2"]) == 59 and float(sheet["A3"]) == 61  # Excel's phantom 1900-02-29 is 60
+
+
+def test_excel_sheet_names_are_cleaned_and_unique():
+    data = to_xlsx([Table("By region: [all]", COLUMNS, []), Table("By region: [all]", COLUMNS, [])], [], "t")
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
+    assert names == ["Filters", "By region   all", "By region   all 2"]
