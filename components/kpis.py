@@ -85,8 +85,8 @@ def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
         go.Scatter(x=series["periods"], y=series["received"], name="Received", mode="lines+markers",
                    line=dict(color=RECEIVED, width=2), marker=dict(size=4), customdata=keys,
                    hovertemplate=f"{when}: %{{y:,}} received<br>Click for the claims<extra></extra>"),
-        go.Scatter(x=series["periods"], y=series["closed"], name="Closed", mode="lines",
-                   line=dict(color=CLOSED, width=2), customdata=keys,
+        go.Scatter(x=series["periods"], y=series["closed"], name="Closed", mode="lines+markers",
+                   line=dict(color=CLOSED, width=2), marker=dict(size=4), customdata=keys,
                    hovertemplate=f"{when}: %{{y:,}} closed<br>Click for the claims<extra></extra>"),
     ])
     fig.update_xaxes(title_text="Report / closing date")

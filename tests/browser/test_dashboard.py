@@ -130,6 +130,31 @@ def test_drill_down_from_time_series_and_region_bar(page, live_server, web_app):
         assert not set(_drill_links(page)) & set(first)
     _close_drill(page)
 
+    # a point of the Closed line (the second trace): the claims closed that day. Take the
+    # day where the two lines are furthest apart, so the click cannot land on a Received point.
+    received = page.locator("#dashboard-trend .scatterlayer .trace").nth(0).locator(".points path")
+    closed = page.locator("#dashboard-trend .scatterlayer .trace").nth(1).locator(".points path")
+    assert closed.count() == received.count()
+    gaps = [abs(closed.nth(i).bounding_box()["y"] - received.nth(i).bounding_box()["y"])
+            for i in range(closed.count())]
+    target = max(range(len(gaps)), key=gaps.__getitem__)
+    assert gaps[target] > 20
+    _click_center(page, closed.nth(target))
+    _wait(page, "document.querySelector('#dashboard-drill-title') && "
+                "document.querySelector('#dashboard-drill-title').innerText.startsWith('Claims closed · ') && "
+                "document.querySelectorAll('#dashboard-drill-body a').length > 0")
+    headers = page.eval_on_selector_all("#dashboard-drill-body thead th", "els => els.map(e => e.innerText)")
+    assert headers[:3] == ["Claim", "Reported", "Closed"]
+    statuses = page.eval_on_selector_all("#dashboard-drill-body tbody tr td:nth-child(6)",
+                                         "els => els.map(e => e.innerText)")
+    day = page.inner_text("#dashboard-drill-title").rsplit(" ", 1)[-1]
+    closing = page.eval_on_selector_all("#dashboard-drill-body tbody tr td:nth-child(3)",
+                                        "els => els.map(e => e.innerText)")
+    assert statuses and set(statuses) == {"closed"} and set(closing) <= {day, ""}
+    page.wait_for_timeout(500)
+    screenshot(page, "dashboard-drill-closed")
+    _close_drill(page)
+
     # a region bar (the top one is the largest region): claims of that region in the period
     region = page.locator("#dashboard-regions .ytick text").last.text_content()
     expected = "Unknown region" if region == "Unknown" else region
