@@ -2,6 +2,8 @@
 always comes from the server-side session, never from the browser."""
 from __future__ import annotations
 
+import logging
+
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, no_update
 from flask import current_app, request
@@ -14,6 +16,8 @@ from db.flask_db import WriteConflict, WriteFailed, unit_of_work
 from services import accounts, mail
 
 SAVE_FAILED = "Nothing was saved: the database refused the change. Try again."
+
+log = logging.getLogger(__name__)
 
 
 def _settings():
@@ -48,6 +52,15 @@ def save_name(_n, name):
     return _alert(f"Saved. Colleagues now see “{saved}”.", "success")
 
 
+def _count_failure() -> None:
+    """The wrong password counts toward the lockout after the change itself rolled back."""
+    try:
+        with unit_of_work() as session:
+            accounts.register_reauthentication_failure(session, user_or_none().id, ip=request.remote_addr)
+    except (WriteConflict, WriteFailed):
+        log.warning("a wrong current password on the profile page was not counted", exc_info=True)
+
+
 @secure_callback(
     Perm.MANAGE_OWN_ACCOUNT,
     Output("profile-password-status", "children"),
@@ -68,6 +81,9 @@ def change_password(_n, current, new, confirm):
             ended, mails = accounts.change_password(session, user_or_none().id, current_password=current,
                                                     new_password=new, session_id=current_session_id(),
                                                     ip=request.remote_addr)
+    except accounts.ReauthenticationFailed as exc:
+        _count_failure()
+        return _alert(str(exc), "danger"), "", "", ""
     except accounts.AccountError as exc:
         return _alert(str(exc), "danger"), "", "", ""
     except (WriteConflict, WriteFailed):
@@ -92,6 +108,9 @@ def change_email(_n, new_email, current):
                                                 new_email=new_email, base_url=_settings().base_url,
                                                 ip=request.remote_addr)
             email = user.email
+    except accounts.ReauthenticationFailed as exc:
+        _count_failure()
+        return _alert(str(exc), "danger"), ""
     except accounts.AccountError as exc:
         return _alert(str(exc), "danger"), ""
     except (WriteConflict, WriteFailed):

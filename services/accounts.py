@@ -376,10 +376,26 @@ def _set_password(session: Session, user: User, password: str, *, except_session
 
 # --- self-service ----------------------------------------------------------------------------
 
+class ReauthenticationFailed(AccountError):
+    """A wrong current password on the profile page. The caller rolls the change
+    back and then counts the failure in a transaction of its own
+    (``register_reauthentication_failure``): sign-in's lockout applies here too,
+    so a stolen session cannot be used to guess the password behind it."""
+
+
 def _reauthenticate(user: User, current_password: object) -> None:
+    if lockout.is_locked(user, _now()):
+        raise AccountError("Too many wrong passwords: this account is paused for a few minutes. Try again later.")
     if not isinstance(current_password, str) or not current_password or len(current_password) > MAX_LENGTH \
             or not verify_password(user.password_hash, current_password):
-        raise AccountError("Your current password is not correct.")
+        raise ReauthenticationFailed("Your current password is not correct.")
+    lockout.register_success(user)
+
+
+def register_reauthentication_failure(session: Session, user_id: int, *, ip: str | None = None) -> None:
+    user = _user(session, user_id, lock=True)
+    lockout.register_failure(session, user, _now(), ip=ip)
+    _record(session, user, "account.reauth_failed", user, after={"failed_logins": user.failed_logins}, ip=ip)
 
 
 def change_name(session: Session, user_id: int, name: object) -> User:

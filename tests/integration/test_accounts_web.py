@@ -301,7 +301,7 @@ def test_reset_link_dies_when_the_password_is_changed_on_the_profile(web_app, we
 # ---- profile -----------------------------------------------------------------------------------
 
 def test_password_change_keeps_this_session_and_ends_the_others(web_app, web_mail):
-    _, email = new_user(web_app)
+    user_id, email = new_user(web_app)
     here, elsewhere = signed_in(web_app, email), signed_in(web_app, email)
     wrong = dash_call(here, web_app, "profile-password-status.children", [("profile-password-save", "n_clicks", 1)],
                       [("profile-current-password", "value", "not my password"),
@@ -315,8 +315,44 @@ def test_password_change_keeps_this_session_and_ends_the_others(web_app, web_mai
                                   ("profile-new-password", "value", "profile new passphrase"),
                                   ("profile-confirm-password", "value", "profile new passphrase")])
     assert status == 200 and "1 other session signed out" in _text(response)
+    assert db_user(web_app, user_id).failed_logins == 0  # the wrong try counted, the right one cleared it
     assert is_signed_in(here)
     assert not is_signed_in(elsewhere)  # the replayed cookie of the other browser is refused
+
+
+def test_guessing_the_current_password_on_the_profile_locks_the_account(web_app):
+    """A stolen session must not become a password-guessing oracle: wrong current
+    passwords count toward sign-in's lockout, and a paused account refuses even the
+    right password until the pause ends."""
+    from services import lockout
+
+    user_id, email = new_user(web_app)
+    client = signed_in(web_app, email)
+
+    def change(current: str, field: str = "password"):
+        if field == "password":
+            return _text(dash_call(client, web_app, "profile-password-status.children",
+                                   [("profile-password-save", "n_clicks", 1)],
+                                   [("profile-current-password", "value", current),
+                                    ("profile-new-password", "value", "profile new passphrase"),
+                                    ("profile-confirm-password", "value", "profile new passphrase")])[1])
+        return _text(dash_call(client, web_app, "profile-email-status.children",
+                               [("profile-email-save", "n_clicks", 1)],
+                               [("profile-new-email", "value", "moved." + email),
+                                ("profile-email-password", "value", current)])[1])
+
+    for i in range(lockout.FREE_FAILURES):
+        assert "current password is not correct" in change(f"guess {i}", "email" if i % 2 else "password")
+    assert db_user(web_app, user_id).failed_logins == lockout.FREE_FAILURES
+    assert db_user(web_app, user_id).locked_until is not None
+    assert "paused" in change(PASSWORD)  # even the right password waits for the pause to end
+    assert "paused" in change(PASSWORD, "email")
+    assert login(as_browser(web_app.server.test_client()), email, PASSWORD).status_code != 302
+    with web_app.server.app_context():
+        from db.flask_db import read_session
+
+        actions = read_session().scalars(select(AuditLog.action).where(AuditLog.target_id == str(user_id))).all()
+    assert actions.count("account.reauth_failed") == lockout.FREE_FAILURES and "auth.lockout" in actions
 
 
 def test_name_change_is_saved_and_bad_types_are_refused(web_app):
