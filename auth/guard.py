@@ -107,6 +107,20 @@ def _well_formed(body: dict, entry: dict | None) -> bool:
             and all(isinstance(i, (dict, list)) for i in inputs + state))
 
 
+def page_user(permission, page: str):
+    """The signed-in user when their role has ``permission``, else None; a signed-in
+    user refused a page is audited like a refused callback (throttled)."""
+    from auth.current import user_or_none
+
+    user = user_or_none()
+    if user is None:
+        return None
+    if not user.can(permission):
+        record_denied(user, f"page {page.removeprefix('pages.')}", getattr(permission, "value", str(permission)))
+        return None
+    return user
+
+
 def record_denied(user, target: str, permission: str | None = None) -> None:
     """Put a refused request in the audit log (throttled there); never fails the response."""
     from db.flask_db import unit_of_work

@@ -6,7 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.audit_log import chain_status
 from components.common import not_allowed, page_header
@@ -45,8 +45,8 @@ def _filters(actions: list[str]) -> dbc.Card:
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_AUDIT):
+    user = page_user(Perm.VIEW_AUDIT, __name__)
+    if user is None:
         return not_allowed()
     session = read_session()
     chain = dbc.Card(dbc.CardBody([

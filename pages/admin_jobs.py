@@ -5,7 +5,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
@@ -108,8 +108,8 @@ def history_table(runs: list[dict]):
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.MANAGE_JOBS):
+    user = page_user(Perm.MANAGE_JOBS, __name__)
+    if user is None:
         return not_allowed()
     session = read_session()
     jobs = dbc.Card(dbc.CardBody([

@@ -6,8 +6,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
 from auth.passwords import MAX_LENGTH, MIN_LENGTH
+from auth.guard import page_user
 from auth.permissions import ROLES, Perm, role_has
 from components.common import dept_badge, not_allowed, page_header
 from db.flask_db import read_session
@@ -142,8 +142,8 @@ def manage_modal(dept_options: list[dict]):
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.MANAGE_USERS):
+    user = page_user(Perm.MANAGE_USERS, __name__)
+    if user is None:
         return not_allowed()
     session = read_session()
     depts = department_options(session)

@@ -5,7 +5,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.alerts import PERIOD_WORDS
 from components.common import not_allowed, page_header
@@ -81,8 +81,8 @@ def _filters() -> dbc.Row:
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_ALERTS):
+    user = page_user(Perm.VIEW_ALERTS, __name__)
+    if user is None:
         return not_allowed()
     can_edit = user.can(Perm.MANAGE_ALERTS)
     actions = html.Div([

@@ -7,7 +7,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.analytics import ROLE_LABELS
 from components.common import not_allowed, page_header
@@ -26,8 +26,8 @@ def _loading(panel_id: str) -> dcc.Loading:
 
 
 def layout(**query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_ANALYTICS):
+    user = page_user(Perm.VIEW_ANALYTICS, __name__)
+    if user is None:
         return not_allowed()
     try:
         p = parse_period({k: query.get(k) for k in ("start", "end", "role")})

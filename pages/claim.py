@@ -6,7 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from api.usage import track_later
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import dept_badge, message, money, not_allowed
 from callbacks.claim import workspace
@@ -67,8 +67,8 @@ def _parties(parties) -> dbc.Card | None:
 
 
 def layout(claim_number: str | None = None, **_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_CLAIMS):
+    user = page_user(Perm.VIEW_CLAIMS, __name__)
+    if user is None:
         return not_allowed()
     try:
         view = get_claim_view(read_session(), user, claim_number or "")

@@ -6,7 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
@@ -27,8 +27,8 @@ def _button(label: str, button_id: str) -> dbc.Button:
 
 
 def layout(**query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_DASHBOARDS):
+    user = page_user(Perm.VIEW_DASHBOARDS, __name__)
+    if user is None:
         return not_allowed()
     session = read_session()
     options = dash_service.options(session)

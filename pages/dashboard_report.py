@@ -8,7 +8,7 @@ import datetime as dt
 import dash
 from dash import html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import message, not_allowed
 from components.kpis import category_figure, department_figure, received_closed_figure
@@ -22,8 +22,8 @@ dash.register_page(__name__, path="/dashboard/report", title="Executive report Â
 
 
 def layout(**query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_DASHBOARDS):
+    user = page_user(Perm.VIEW_DASHBOARDS, __name__)
+    if user is None:
         return not_allowed()
     session = read_session()
     try:

@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from flask import current_app
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.charts import confidence_histogram, open_claims_by_queue
 from components.common import not_allowed, page_header
@@ -34,8 +34,8 @@ def _card(q) -> dbc.Col:
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_QUEUES):
+    user = page_user(Perm.VIEW_QUEUES, __name__)
+    if user is None:
         return not_allowed()
     session = read_session()
     queues = overview(session, user)

@@ -7,7 +7,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from services.intake import FIELDS, Field
@@ -72,8 +72,8 @@ def _section(title: str, names: tuple[str, ...], lg: int | None = None) -> dbc.C
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.CREATE_CLAIMS):
+    user = page_user(Perm.CREATE_CLAIMS, __name__)
+    if user is None:
         return not_allowed()
     tokens = html.Span(["Sending claims from another system? Use the REST API (",
                         html.A("OpenAPI", href="/api/v1/openapi.json", target="_blank"), ") with a token from ",

@@ -5,7 +5,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.charts import confusion_heatmap, per_class_recall
 from components.common import not_allowed, page_header
@@ -57,8 +57,8 @@ def _champion(m: dict, styles: dict) -> html.Div:
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_MODELS):
+    user = page_user(Perm.VIEW_MODELS, __name__)
+    if user is None:
         return not_allowed()
     session = read_session()
     models = list_model_versions(session)

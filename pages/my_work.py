@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dash
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed
 from pages.queues import queue_layout
@@ -14,8 +14,8 @@ dash.register_page(__name__, path="/my-work", title="My work · SCOPE Assistant"
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.GIVE_FEEDBACK):
+    user = page_user(Perm.GIVE_FEEDBACK, __name__)
+    if user is None:
         return not_allowed()
     lines = lines_of_business(read_session(), [d.id for d in visible_departments(read_session(), user)])
     return queue_layout(user=user, page_key="my_work", scope=MY_WORK_SCOPE, statuses=OPEN_STATUSES, lines=lines,

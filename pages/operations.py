@@ -6,7 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
@@ -28,8 +28,8 @@ def _section(title: str, note: str) -> html.Div:
 
 
 def layout(**query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_OPERATIONS):
+    user = page_user(Perm.VIEW_OPERATIONS, __name__)
+    if user is None:
         return not_allowed()
     session = read_session()
     options = filter_options(session)

@@ -5,8 +5,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-from auth.current import user_or_none
 from auth.passwords import MAX_LENGTH, MIN_LENGTH
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header, stat
 from db.flask_db import read_session
@@ -70,8 +70,8 @@ def summary_card(info: dict):
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.MANAGE_OWN_ACCOUNT):
+    user = page_user(Perm.MANAGE_OWN_ACCOUNT, __name__)
+    if user is None:
         return not_allowed()
     info = profile(read_session(), user.id)
     name_card = dbc.Card(dbc.CardBody([

@@ -5,7 +5,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import dept_badge, not_allowed, page_header
 from components.queue_filters import filter_panel, queue_grid
@@ -37,8 +37,8 @@ def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, sub
 
 
 def layout(department: str | None = None, **_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_QUEUES):
+    user = page_user(Perm.VIEW_QUEUES, __name__)
+    if user is None:
         return not_allowed()
     depts = visible_departments(read_session(), user)
     if not depts:

@@ -11,7 +11,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
@@ -74,8 +74,8 @@ def _target(depts) -> dbc.Card:
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.REASSIGN):
+    user = page_user(Perm.REASSIGN, __name__)
+    if user is None:
         return not_allowed()
     session = read_session()
     depts = visible_departments(session, user)

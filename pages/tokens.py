@@ -5,7 +5,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
@@ -41,8 +41,8 @@ def token_table(tokens: list[dict]):
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.MANAGE_OWN_TOKENS):
+    user = page_user(Perm.MANAGE_OWN_TOKENS, __name__)
+    if user is None:
         return not_allowed()
     scopes = allowed_scopes(user.role)
     create = dbc.Card(dbc.CardBody([

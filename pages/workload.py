@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash
 from dash import dcc, html
 
-from auth.current import user_or_none
+from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
 
@@ -15,8 +15,8 @@ REFRESH_MS = 30_000
 
 
 def layout(**_query):
-    user = user_or_none()
-    if user is None or not user.can(Perm.VIEW_WORKLOAD):
+    user = page_user(Perm.VIEW_WORKLOAD, __name__)
+    if user is None:
         return not_allowed()
     return html.Div([
         page_header("Team workload", "Open claims per department and adjuster; refreshes every 30 seconds.",

@@ -254,7 +254,9 @@ def test_drill_down_from_each_chart_through_the_callback(refreshed, client_for, 
         from db.flask_db import read_session
 
         f, opts = dashboard.parse(read_session(), {})
-        day = aggregates.series(read_session(), f)["periods"][-1].isoformat()
+        series = aggregates.series(read_session(), f)
+        day = series["periods"][-1].isoformat()
+        closed_day = series["periods"][max(range(len(series["periods"])), key=lambda i: series["closed"][i])]
         region = next(v for v in opts["regions"])
     clicks = {"dashboard-trend": {"points": [{"customdata": day, "curveNumber": 0}]},
               "dashboard-departments": {"points": [{"customdata": "PROPERTY"}]},
@@ -271,10 +273,11 @@ def test_drill_down_from_each_chart_through_the_callback(refreshed, client_for, 
         assert '"href": "/claims/' in body, (trigger, body[:300])
         assert "of" in out["dashboard-drill-pager"]["children"]
     # a point on the Closed line (trace 1) lists the claims closed that day
-    status, out = _drill(client, "dashboard-trend", {"points": [{"customdata": day, "curveNumber": 1}]})
+    closed_day = closed_day.isoformat()
+    status, out = _drill(client, "dashboard-trend", {"points": [{"customdata": closed_day, "curveNumber": 1}]})
     assert status == 200, out
-    assert out["dashboard-drill-spec"]["data"] == {"dimension": "period", "value": day, "measure": "closed"}
-    assert out["dashboard-drill-title"]["children"] == f"Claims closed · {day}"
+    assert out["dashboard-drill-spec"]["data"] == {"dimension": "period", "value": closed_day, "measure": "closed"}
+    assert out["dashboard-drill-title"]["children"] == f"Claims closed · {closed_day}"
     assert "Closed" in _texts(out["dashboard-drill-body"]["children"])
     # the next page continues where the first stopped
     spec = {"dimension": "department", "value": "PROPERTY"}

@@ -270,3 +270,32 @@ def test_refused_callbacks_and_api_calls_are_audited_but_throttled(web_app, clie
         assert response.status_code == 403
     # A flood of the same refusal within a minute is one row (two if the minute turned over).
     assert 1 <= denied_rows() - start <= 2
+
+
+def test_a_page_refused_to_a_role_is_audited(web_app, client_for):
+    from db.flask_db import read_session
+    from db.models import User
+    from services import audit
+    from tests.webutil import render_page
+
+    with audit._denied_lock:  # forget refusals earlier tests made in this minute (same process)
+        audit._denied_seen.clear()
+        audit._denied_counts.clear()
+    client = client_for("adjuster")
+    with web_app.server.app_context():
+        adjuster_id = read_session().scalar(select(User.id).where(User.email == "adjuster@scope.example"))
+
+    def rows() -> list[AuditLog]:
+        with web_app.server.app_context():
+            return read_session().scalars(select(AuditLog).where(
+                AuditLog.action == "access.denied", AuditLog.actor_id == adjuster_id,
+                AuditLog.target_id == "page admin_users")).all()
+
+    before = len(rows())
+    status, body = render_page(client, "/admin/users")
+    assert status == 200 and "Not allowed" in body and "user-manage" not in body
+    after = rows()
+    assert len(after) == before + 1 and after[-1].after == {"permission": "users:manage"}
+    status, body = render_page(client, "/queues")  # a page the role has: nothing recorded
+    assert status == 200 and "Not allowed" not in body
+    assert len(rows()) == before + 1
