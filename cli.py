@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import json
 import logging
@@ -68,15 +69,26 @@ def _ensure_schema(url: str) -> None:
         raise CliError("the database schema is not up to date: run `scope db upgrade` first")
 
 
+def _end_date(value: str) -> dt.date:
+    """--end as a date; checked here, not by argparse, so a bad one is one error line."""
+    try:
+        if len(value) != 10:  # fromisoformat also takes 20261128, which nobody means
+            raise ValueError
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"--end must be a date written YYYY-MM-DD, like 2026-11-28 (got {value!r})") from None
+
+
 def cmd_demo_data(args) -> int:
     from services import routing
-    from services.demo_data import load_demo_data
+    from services.demo_data import END_DATE, load_demo_data
 
     if args.claims <= 0:
         raise CliError("--claims must be a positive number")
+    end = _end_date(args.end) if args.end is not None else END_DATE
     settings, factory = _migrated_db()
     with factory.begin() as session:
-        summary = load_demo_data(session, args.claims, args.seed)
+        summary = load_demo_data(session, args.claims, args.seed, end=end)
     with factory.begin() as session:
         if routing.has_champion(session, "synthetic"):
             summary["routed"] = routing.route_unscored(session, "synthetic", threshold=settings.confidence_threshold,
@@ -184,7 +196,10 @@ def cmd_run(args) -> int:
         print("migrating the database...")
         migrate.upgrade(url)
     if not args.no_bootstrap:
-        bootstrap.run(factory, settings, demo_claims=args.demo_claims)
+        # A fresh demo ends today, so "this week" and "this month" have data; only an empty
+        # database gets demo claims, so a later start keeps what the first one loaded.
+        bootstrap.run(factory, settings, demo_claims=args.demo_claims,
+                      demo_end=dt.datetime.now(dt.timezone.utc).date())
     env = dict(os.environ)
     env["DATABASE_URL"] = url
     bind = f"{settings.host}:{settings.port}"
@@ -355,6 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo-data", help="load synthetic demo claims")
     p.add_argument("--claims", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--end", metavar="YYYY-MM-DD",
+                   help="last day of the two years of claims (default: the fixed 2026-10-31, so the same "
+                        "seed always gives the same data; scope run's first start uses today). Claims of "
+                        "this seed already loaded are skipped, whatever their end")
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("import", help="import a legacy claims CSV with a mapping file")

@@ -2,6 +2,7 @@
 so a second start is up in seconds. Each step is its own transaction."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -45,9 +46,12 @@ def ensure_demo_users(session: Session) -> int:
 
 
 def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000, seed: int = 42,
-        say=print) -> None:
+        demo_end: dt.date | None = None, say=print) -> None:
+    """``demo_end`` is the demo claims' last day: the run command passes today; the
+    default, the generator's fixed date, keeps test databases the same on any day.
+    Everything after the load (history model, moves, verdicts) dates itself from the claims."""
     from services import aggregates, alerts, routing, training
-    from services.demo_data import load_demo_data
+    from services.demo_data import END_DATE, load_demo_data
     from services import demo_data_history
 
     with factory.begin() as session:
@@ -57,8 +61,9 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
     with factory.begin() as session:
         has_claims = session.scalar(select(func.count()).select_from(select(Claim.id).limit(1).subquery()))
         if not has_claims:
-            say(f"loading {demo_claims:,} synthetic demo claims (seed {seed})...")
-            summary = load_demo_data(session, demo_claims, seed)
+            end = demo_end or END_DATE
+            say(f"loading {demo_claims:,} synthetic demo claims (seed {seed}, up to {end})...")
+            summary = load_demo_data(session, demo_claims, seed, end=end)
             say(f"  loaded {summary['claims']:,} claims and {summary['parties']:,} parties")
     with factory.begin() as session:
         if not routing.has_champion(session, DEMO_DATASET):

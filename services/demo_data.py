@@ -2,8 +2,14 @@
 
 Claims are generated in fixed blocks of ``BLOCK_SIZE``, each from its own
 random stream derived from (seed, block). So the output depends only on the
-seed, a run of 2,000 claims is a prefix of a run of 1,000,000, and a large run
-can be generated and loaded block by block in bounded memory.
+seed and the end date, a run of 2,000 claims is a prefix of a run of 1,000,000,
+and a large run can be generated and loaded block by block in bounded memory.
+
+Every claim lies in the ``SPAN_DAYS`` ending on ``end``. The default end is a
+fixed date so tests and benchmarks see the same data on any day; a first start
+passes today so a fresh demo is current. The generator never reads the clock.
+What has not happened by ``end`` is not in the data: a loss that would be
+reported later gets an earlier loss day, and a claim not yet settled stays open.
 
 The true department comes from a scenario (what happened) plus fraud
 red flags. Borderline scenarios carry two plausible departments and fraud is
@@ -28,7 +34,7 @@ from services.departments import ensure_standard_departments
 
 DATASET = "synthetic"
 BLOCK_SIZE = 10_000
-END_DATE = dt.date(2026, 10, 31)  # fixed, never today: output must not depend on the clock
+END_DATE = dt.date(2026, 10, 31)  # the default end: fixed, so tests and benchmarks do not depend on the clock
 SPAN_DAYS = 730
 OPEN_WINDOW_DAYS = 110  # claims reported in the last ~15% of the span are still open
 START_DATE = END_DATE - dt.timedelta(days=SPAN_DAYS - 1)
@@ -167,16 +173,17 @@ class DemoData:
     parties: pd.DataFrame
 
 
-def generate(n_claims: int, seed: int) -> DemoData:
-    """The first ``n_claims`` synthetic claims for ``seed``; pure and deterministic."""
-    return generate_range(seed, 0, n_claims)
+def generate(n_claims: int, seed: int, end: dt.date = END_DATE) -> DemoData:
+    """The first ``n_claims`` synthetic claims for ``seed`` ending on ``end``; pure and deterministic."""
+    return generate_range(seed, 0, n_claims, end=end)
 
 
-def generate_range(seed: int, start: int, stop: int) -> DemoData:
-    """Claims ``start`` to ``stop`` (exclusive) of the seeded sequence."""
+def generate_range(seed: int, start: int, stop: int, end: dt.date = END_DATE) -> DemoData:
+    """Claims ``start`` to ``stop`` (exclusive) of the seeded sequence ending on ``end``."""
     if start < 0 or stop < start:
         raise ValueError("need 0 <= start <= stop")
-    parts = [_generate_block(seed, b) for b in range(start // BLOCK_SIZE, -(-stop // BLOCK_SIZE))]
+    first_day = window_start(end)
+    parts = [_generate_block(seed, b, first_day) for b in range(start // BLOCK_SIZE, -(-stop // BLOCK_SIZE))]
     if not parts:
         return DemoData(pd.DataFrame(columns=list(CLAIM_COLUMNS)), pd.DataFrame(columns=list(PARTY_COLUMNS)))
     claims = pd.concat([p.claims for p in parts], ignore_index=True)
@@ -187,6 +194,14 @@ def generate_range(seed: int, start: int, stop: int) -> DemoData:
     return DemoData(claims, parties)
 
 
+def window_start(end: dt.date) -> dt.date:
+    """The first day of the ``SPAN_DAYS`` ending on ``end``."""
+    # A datetime is a date too, but a time of day has no meaning here and would leak into every date.
+    if not isinstance(end, dt.date) or isinstance(end, dt.datetime):
+        raise TypeError(f"end must be a datetime.date, not {type(end).__name__}")
+    return end - dt.timedelta(days=SPAN_DAYS - 1)
+
+
 def _pick(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One categorical draw per row of a (n, k) probability matrix."""
     cum = np.cumsum(probs, axis=1)
@@ -194,7 +209,7 @@ def _pick(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return np.minimum((cum < u[:, None]).sum(axis=1), probs.shape[1] - 1)
 
 
-def _generate_block(seed: int, block: int) -> DemoData:
+def _generate_block(seed: int, block: int, first_day: dt.date) -> DemoData:
     rng = np.random.default_rng([seed, 1, block])
     n = BLOCK_SIZE
     index = block * n + np.arange(n)
@@ -218,12 +233,14 @@ def _generate_block(seed: int, block: int) -> DemoData:
     dept = np.where(rng.random(n) < p_siu, _SIU, dept)
     flag = dict(zip(FLAGS, flags.T))
 
-    loss_day = _loss_days(rng, scenario, ring, ring_day)
+    weights = _loss_weights(first_day)
+    loss_day = _loss_days(rng, scenario, ring, ring_day, weights)
     lag_median = np.array([s.lag_days[0] for s in SCENARIOS])[scenario]
     lag_sigma = np.array([s.lag_days[1] for s in SCENARIOS])[scenario]
     lag = np.floor(rng.lognormal(np.log(lag_median), lag_sigma)).astype(np.int64)
     lag = np.minimum(lag + flag["late_report"] * rng.integers(30, 150, n), 365)
-    report_day = np.minimum(loss_day + lag, SPAN_DAYS - 1)
+    loss_day = _known_losses(np.random.default_rng([seed, 4, block]), loss_day, lag, scenario, ring, weights)
+    report_day = loss_day + lag
 
     amount = rng.lognormal(np.log([SCENARIOS[s].amount[0] for s in range(len(SCENARIOS))])[scenario],
                            np.array([s.amount[1] for s in SCENARIOS])[scenario])
@@ -235,9 +252,11 @@ def _generate_block(seed: int, block: int) -> DemoData:
     zip3 = rng.integers(np.array([s[2] for s in STATES])[state_i], np.array([s[3] for s in STATES])[state_i] + 1)
     postcode = zip3 * 100 + rng.integers(0, 100, n)
 
-    is_open = report_day >= SPAN_DAYS - OPEN_WINDOW_DAYS
     settle = np.array([7, 25, 45, 120, 90, 150])[dept]
-    close_day = np.minimum(report_day + np.ceil(rng.lognormal(np.log(settle), 0.6)), SPAN_DAYS - 1)
+    close_day = report_day + np.ceil(rng.lognormal(np.log(settle), 0.6)).astype(np.int64)
+    # Not settled by the end means still open; closing it on the last day instead made a
+    # spike of hundreds of closings there.
+    is_open = (report_day >= SPAN_DAYS - OPEN_WINDOW_DAYS) | (close_day > SPAN_DAYS - 1)
     paid_share = np.where(fraud & (dept == _SIU), rng.uniform(0, 0.2, n), rng.uniform(0.55, 1.0, n))
     # Open claims get interim payments, more often the older they are (never while SIU
     # investigates). A stream of its own, so every other column stays as it was.
@@ -246,7 +265,7 @@ def _generate_block(seed: int, block: int) -> DemoData:
     paid_open = np.where((interim.random(n) < np.clip(age / 90, 0, 0.6)) & (dept != _SIU),
                          np.round(claimed * interim.uniform(0.1, 0.5, n), 2), np.nan)
 
-    extra = _extras(rng, scenario, dept, flag, loss_day, state_i, fraud)
+    extra = _extras(rng, scenario, dept, flag, loss_day, state_i, fraud, first_day)
     describer = Describer(int(rng.integers(2**62)))
     informative = rng.random(n) > 0.07
     descriptions = [describer.describe(SCENARIOS[s].name, bool(sus), bool(inf))
@@ -258,8 +277,8 @@ def _generate_block(seed: int, block: int) -> DemoData:
         "source_key": ["synthetic:" + x for x in numbers],
         "policy_number": _policy_numbers(rng, scenario, index),
         "line_of_business": np.array([s.lob for s in SCENARIOS])[scenario],
-        "loss_date": _to_dates(loss_day),
-        "report_date": _to_dates(report_day),
+        "loss_date": _to_dates(loss_day, first_day),
+        "report_date": _to_dates(report_day, first_day),
         "description": descriptions,
         "claimed_amount": claimed,
         "reserve_amount": reserve,
@@ -268,7 +287,7 @@ def _generate_block(seed: int, block: int) -> DemoData:
         "region": np.array([s[4] for s in STATES])[state_i],
         "postcode": [f"{p:05d}" for p in postcode],
         "status": np.where(is_open, "new", "closed"),
-        "closed_at": [None if o else d for o, d in zip(is_open, _to_dates(close_day))],
+        "closed_at": [None if o else d for o, d in zip(is_open, _to_dates(close_day, first_day))],
         "true_department": np.array(DEPARTMENTS)[dept],
         "fraud_label": fraud,
         "fraud_ring": [f"RING-{seed}-{block}-{r}" if r >= 0 else None for r in ring],
@@ -300,22 +319,47 @@ def _rings(rng: np.random.Generator, scenario: np.ndarray, seed: int, block: int
     return ring, ring_day
 
 
-def _loss_days(rng, scenario, ring, ring_day) -> np.ndarray:
-    """Seasonal loss dates per scenario; ring members cluster within ~3 months."""
-    days = np.arange(SPAN_DAYS)
-    dates = pd.to_datetime(START_DATE) + pd.to_timedelta(days, unit="D")
+def _loss_weights(first_day: dt.date) -> np.ndarray:
+    """Relative chance of a loss on each day of the window, one row per scenario."""
+    dates = pd.to_datetime(first_day) + pd.to_timedelta(np.arange(SPAN_DAYS), unit="D")
     month, weekend = dates.month.to_numpy() - 1, dates.day_of_week.to_numpy() >= 5
+    return np.array([np.asarray(s.season)[month] * np.where(weekend, s.weekend, 1.0) for s in SCENARIOS])
+
+
+def _loss_days(rng, scenario, ring, ring_day, weights) -> np.ndarray:
+    """Seasonal loss dates per scenario; ring members cluster within ~3 months."""
     out = np.empty(len(scenario), dtype=np.int64)
-    for i, s in enumerate(SCENARIOS):
+    for i, p in enumerate(weights):
         rows = np.flatnonzero(scenario == i)
-        p = np.asarray(s.season)[month] * np.where(weekend, s.weekend, 1.0)
         out[rows] = rng.choice(SPAN_DAYS, rows.size, p=p / p.sum())
     members = ring >= 0
     out[members] = ring_day[ring[members]] + rng.integers(0, 90, members.sum())
     return out
 
 
-def _extras(rng, scenario, dept, flag, loss_day, state_i, fraud) -> list[dict]:
+def _known_losses(rng, loss_day, lag, scenario, ring, weights) -> np.ndarray:
+    """Loss days such that every claim is reported by the end of the window.
+
+    A loss reported after the end is not known yet, yet the run must hold its
+    number of claims. Clipping the report to the last day piled hundreds of
+    reports onto it; such a claim instead gets a new seasonal loss day early
+    enough for its lag, so reports stay level to the end and the newest losses
+    thin out, as losses incurred but not yet reported do. Ring members keep
+    close to their ring's window: they move back by their lag.
+    """
+    last = SPAN_DAYS - 1
+    late = loss_day + lag > last
+    out = np.where(late & (ring >= 0), loss_day - lag, loss_day)  # lag <= 365 < loss_day here: never negative
+    rows = np.flatnonzero(late & (ring < 0))
+    if rows.size:
+        cum = np.cumsum(weights[scenario[rows]], axis=1)
+        limit = last - lag[rows]
+        u = rng.random(rows.size) * cum[np.arange(rows.size), limit]
+        out[rows] = np.minimum((cum < u[:, None]).sum(axis=1), limit)
+    return out
+
+
+def _extras(rng, scenario, dept, flag, loss_day, state_i, fraud, first_day) -> list[dict]:
     """First-notice-of-loss fields beyond the claim columns."""
     n = len(scenario)
     scen = SCENARIOS
@@ -335,7 +379,7 @@ def _extras(rng, scenario, dept, flag, loss_day, state_i, fraud) -> list[dict]:
     channel_p[attorney] = [.3, .1, .05, .1, .05, .4]
     channel = _CHANNELS[_pick(rng, channel_p)]
 
-    loss_dates = pd.to_datetime(START_DATE) + pd.to_timedelta(loss_day, unit="D")
+    loss_dates = pd.to_datetime(first_day) + pd.to_timedelta(loss_day, unit="D")
     month, year = loss_dates.month.to_numpy(), loss_dates.year.to_numpy()
     snowy = np.array([s[5] for s in STATES])[state_i].astype(bool) & np.isin(month, [11, 12, 1, 2, 3])
     stormy = np.isin(scenario, [_SCEN_INDEX["prop_storm"], _SCEN_INDEX["auto_weather"]])
@@ -374,8 +418,8 @@ def _policy_numbers(rng, scenario, index) -> list[str]:
     return [f"P{c}-{s:07d}" for c, s in zip(lob, scrambled)]
 
 
-def _to_dates(days: np.ndarray) -> list[dt.date]:
-    ordinal = START_DATE.toordinal()
+def _to_dates(days: np.ndarray, first_day: dt.date) -> list[dt.date]:
+    ordinal = first_day.toordinal()
     return [dt.date.fromordinal(ordinal + int(d)) for d in days]
 
 
@@ -644,13 +688,18 @@ _DB_CLAIM_COLUMNS = (
 _DB_PARTY_COLUMNS = ("role", "name", "phone", "email", "address", "bank_account", "plate", "vin", "provider_id")
 
 
-def load_demo_data(session: Session, n_claims: int, seed: int, *, batch_size: int = 100_000) -> dict:
-    """Generate and COPY ``n_claims`` synthetic claims with their parties into
-    the session's transaction (the caller commits). Claims already present
-    (same dataset and source_key) are skipped, so loading twice adds nothing."""
+def load_demo_data(session: Session, n_claims: int, seed: int, *, end: dt.date = END_DATE,
+                   batch_size: int = 100_000) -> dict:
+    """Generate and COPY ``n_claims`` synthetic claims ending on ``end`` with their
+    parties into the session's transaction (the caller commits). Claims already
+    present (same dataset and source_key) are skipped, so loading twice adds
+    nothing; the source key depends on the seed only, so neither does loading
+    again with another end."""
     started = time.perf_counter()
+    first_day = window_start(end)  # a bad end fails here, before anything is written
     ensure_dataset(session, DATASET, FEATURE_SPEC,
-                   description=f"Synthetic claims (generator seed {seed}); true department in extra.true_department")
+                   description=f"Synthetic claims (generator seed {seed}, {first_day} to {end}); "
+                               f"true department in extra.true_department")
     dept_ids = ensure_standard_departments(session)
     conn = session.connection().connection
     create_staging_table(conn, _STAGE_CLAIMS, "claims", _DB_CLAIM_COLUMNS)
@@ -661,7 +710,7 @@ def load_demo_data(session: Session, n_claims: int, seed: int, *, batch_size: in
     batch_size = max(BLOCK_SIZE, batch_size // BLOCK_SIZE * BLOCK_SIZE)  # whole blocks: none generated twice
     with conn.cursor() as cur:
         for start in range(0, n_claims, batch_size):
-            data = generate_range(seed, start, min(start + batch_size, n_claims))
+            data = generate_range(seed, start, min(start + batch_size, n_claims), end=end)
             cur.execute(f"TRUNCATE {_STAGE_CLAIMS}, {_STAGE_PARTIES}, {_NEW_CLAIMS}")
             copy_rows(conn, _STAGE_CLAIMS, _DB_CLAIM_COLUMNS, _claim_rows(data.claims, dept_ids))
             # Postgres assigns ids from the sequence; RETURNING tells us which
@@ -682,7 +731,7 @@ def load_demo_data(session: Session, n_claims: int, seed: int, *, batch_size: in
     for table in (_STAGE_CLAIMS, _STAGE_PARTIES, _NEW_CLAIMS):
         drop_table(conn, table)
     return {"dataset": DATASET, "claims": inserted, "parties": parties, "skipped": n_claims - inserted,
-            "seconds": round(time.perf_counter() - started, 3)}
+            "end": end.isoformat(), "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _column(frame: pd.DataFrame, name: str) -> list:
