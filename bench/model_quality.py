@@ -1,6 +1,6 @@
 """Router quality on the three real datasets vs simple baselines, one run.
 
-    .venv/bin/python bench/model_quality.py [--data ../shared/data] [--validation]
+    .venv/bin/python bench/model_quality.py [--data ../shared/data] [--validation | --rolling K]
 
 Reads the CSVs directly (no database) through the same ml/ pipeline the app
 uses, splits each by time (lgpif: file order, it has no dates), and prints a
@@ -20,8 +20,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from scipy.stats import binomtest  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.compose import make_column_transformer
 from sklearn.impute import SimpleImputer
@@ -98,7 +100,7 @@ def evaluate(name: str, proba: np.ndarray, classes: list[str], truth: pd.Series,
     pred = [classes[i] for i in proba.argmax(axis=1)]
     rep = classification_report(truth.tolist(), pred, sorted(set(classes) | set(truth)))
     row = {"model": name, "accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"],
-           "ece": expected_calibration_error(proba, y)}
+           "ece": expected_calibration_error(proba, y), "_proba": proba, "_classes": list(classes)}
     if positive is not None:
         row.update(ranking_report(proba[:, index[positive]], (truth == positive).to_numpy().astype(int)))
     return row
@@ -115,13 +117,12 @@ def split(df: pd.DataFrame, validation: bool) -> tuple[pd.DataFrame, pd.DataFram
     return train, hold
 
 
-def run(loader, root: Path, positive: str | None = None, params: dict | None = None,
-        text_options: dict | None = None, stack_options: dict | None = None,
-        validation: bool = False) -> tuple[list[dict], str, int, int]:
-    df, spec, order = loader(root)
-    train, hold = split(df, validation)
+def fit_and_score(train: pd.DataFrame, hold: pd.DataFrame, spec: list[dict], positive: str | None = None,
+                  params: dict | None = None, text_options: dict | None = None,
+                  stack_options: dict | None = None) -> list[dict]:
+    """Router (+ its stacked text model alone), majority class and the linear baseline,
+    fitted on ``train`` and scored on ``hold``; rows keep their probabilities in ``_proba``."""
     rows = []
-
     t0 = time.perf_counter()
     pipe = FeaturePipeline(spec, text_options=text_options, stack_options=stack_options)
     labels = train["target"].tolist()
@@ -152,6 +153,15 @@ def run(loader, root: Path, positive: str | None = None, params: dict | None = N
         else "one-hot + logistic regression"
     rows.append({**evaluate(label, model.predict_proba(frame), list(model.classes_), hold["target"], positive),
                  "seconds": time.perf_counter() - t0})
+    return rows
+
+
+def run(loader, root: Path, positive: str | None = None, params: dict | None = None,
+        text_options: dict | None = None, stack_options: dict | None = None,
+        validation: bool = False) -> tuple[list[dict], str, int, int]:
+    df, spec, order = loader(root)
+    train, hold = split(df, validation)
+    rows = fit_and_score(train, hold, spec, positive, params, text_options, stack_options)
     return rows, order, len(train), len(hold)
 
 
@@ -183,24 +193,121 @@ def validation(root: Path) -> None:
           f"{base['seconds']:.1f} |")
 
 
+# App defaults (ml/router.py DEFAULT_PARAMS: depth 6, no class weights, stacked text
+# model) except where the time-ordered validation slice of the training part chose
+# otherwise (docs/model-quality.md lists the validation figures).
+RUNS = [
+    ("lgpif_peril (target: peril flag, 9 classes)", lgpif, None, {}, {}),
+    ("fremotor1 (target: Guarantee, 6 classes)", fremotor, None, {"class_weight": "sqrt", "refit": True}, {}),
+    ("vehicle_fraud (target: FraudFound_P)", vehicle_fraud, "fraud", {}, {}),
+]
+ROLLING_SHARE = 0.5  # the last half of the rows is cut into the K test blocks
+BOOTSTRAP = 1000
+
+
+def macro_f1(t: np.ndarray, p: np.ndarray, n_labels: int) -> float:
+    """Macro-F1 over the labels present in truth or prediction (as ml.metrics), on integer codes."""
+    cm = np.bincount(t * n_labels + p, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
+    tp, present = np.diag(cm), (cm.sum(0) + cm.sum(1)) > 0
+    return float(np.mean(2 * tp[present] / (cm.sum(0) + cm.sum(1))[present]))
+
+
+def overall_metric(metric: str, folds: list[tuple], m: int, n_labels: int, pos: int = -1) -> float:
+    """Model m over all test blocks. folds: (truth, predictions, positive-class scores), integer
+    label codes; pos = the positive label's code. Accuracy and macro-F1 on the pooled rows. ROC AUC
+    and AP compare scores within a fold only (each fold's model has its own scale: pooled, even the
+    constant scorer ranks): AUC over the positive-negative pairs of the same fold, AP averaged over
+    all positives, i.e. per-fold values weighted by pairs / positives."""
+    if metric in ("roc_auc", "average_precision"):
+        fn = roc_auc_score if metric == "roc_auc" else average_precision_score
+        ys = [f[0] == pos for f in folds]
+        w = np.array([y.sum() * ((~y).sum() if metric == "roc_auc" else 1) for y in ys], dtype=float)
+        vals = [fn(y, f[2][m]) if wi else 0.0 for y, f, wi in zip(ys, folds, w)]
+        return float(np.dot(w, vals) / w.sum())
+    t = np.concatenate([f[0] for f in folds])
+    p = np.concatenate([f[1][m] for f in folds])
+    return float(np.mean(t == p)) if metric == "accuracy" else macro_f1(t, p, n_labels)
+
+
+def rolling(title: str, loader, root: Path, k: int, positive: str | None, params: dict,
+            text_options: dict) -> None:
+    """Expanding window: block j of the last half is scored by models fitted on every earlier row."""
+    df, spec, order = loader(root)
+    labels = sorted(df["target"].unique())
+    code = {c: i for i, c in enumerate(labels)}
+    edges = np.linspace(int(len(df) * (1 - ROLLING_SHARE)), len(df), k + 1).astype(int)
+    metrics = ["accuracy"] + (["roc_auc", "average_precision"] if positive else ["macro_f1"])
+    pos = code.get(positive, -1)
+    t0, per_fold, folds = time.perf_counter(), [], []
+    for a, b in zip(edges[:-1], edges[1:]):
+        hold = df.iloc[a:b]
+        rows = fit_and_score(df.iloc[:a], hold, spec, positive, params, text_options)
+        per_fold.append(rows)
+        preds = [np.array([code[r["_classes"][i]] for i in r["_proba"].argmax(axis=1)]) for r in rows]
+        scores = [r["_proba"][:, r["_classes"].index(positive)] if positive else None for r in rows]
+        folds.append((hold["target"].map(code).to_numpy(), preds, scores))
+    names = [r["model"] for r in per_fold[0]]
+    router, baselines = 0, [i for i, n in enumerate(names) if "ml/" not in n]
+    fmt = lambda r: " / ".join(f"{r[m]:.3f}" for m in metrics)  # noqa: E731
+    print(f"\n### {title}\n\nOrder: {order}; {len(df)} rows, test blocks from row {edges[0]} in {k} folds "
+          f"({time.perf_counter() - t0:.0f} s). Cells: {' / '.join(metrics)}.\n")
+    print("| fold | train | test | " + " | ".join(names) + " | " +
+          " | ".join(f"router − {names[i]}" for i in baselines) + " |")
+    print("|---|---:|---:|" + "---:|" * (len(names) + len(baselines)))
+    diffs = np.array([[[rows[router][m] - rows[i][m] for m in metrics] for i in baselines] for rows in per_fold])
+    for j, rows in enumerate(per_fold):
+        n_pos = f" ({np.sum(folds[j][0] == pos)} {positive})" if positive else ""
+        print(f"| {j + 1} | {edges[j]} | {edges[j + 1] - edges[j]}{n_pos} | " + " | ".join(fmt(r) for r in rows) + " | "
+              + " | ".join(" / ".join(f"{d:+.3f}" for d in diffs[j, i]) for i in range(len(baselines))) + " |")
+    mean = {m: [np.mean([rows[i][m] for rows in per_fold]) for i in range(len(names))] for m in metrics}
+    se = diffs.std(axis=0, ddof=1) / np.sqrt(k)
+    print(f"| mean | | {edges[-1] - edges[0]} | " + " | ".join(" / ".join(f"{mean[m][i]:.3f}" for m in metrics)
+          for i in range(len(names))) + " | " + " | ".join(" / ".join(
+              f"{d:+.3f} ± {e:.3f}" for d, e in zip(diffs.mean(0)[i], se[i])) for i in range(len(baselines)))
+          + " |\n\n(± = standard error of the per-fold difference across folds.)\n")
+
+    # Paired bootstrap: the same resampled rows (within each fold) for both models.
+    rng = np.random.default_rng(0)
+    draws = [[rng.integers(0, len(f[0]), len(f[0])) for f in folds] for _ in range(BOOTSTRAP)]
+    resampled = [[(t[d], [q[d] for q in p], [None if q is None else q[d] for q in sc])
+                  for (t, p, sc), d in zip(folds, idx)] for idx in draws]
+    truth = np.concatenate([f[0] for f in folds])
+    print(f"All {len(truth)} test rows (AUC, AP: within-fold pairs / positives); router − baseline with a "
+          f"95% CI from {BOOTSTRAP} paired bootstrap resamples of the test rows within each fold:\n")
+    for i in baselines:
+        for m in metrics:
+            r, b = (overall_metric(m, folds, x, len(labels), pos) for x in (router, i))
+            boot = [overall_metric(m, f, router, len(labels), pos) - overall_metric(m, f, i, len(labels), pos)
+                    for f in resampled]
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            line = f"- vs {names[i]}, {m}: {r:.3f} vs {b:.3f}, {r - b:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            if m == "accuracy":
+                r_ok, b_ok = (np.concatenate([f[1][x] for f in folds]) == truth for x in (router, i))
+                wins, losses = int(np.sum(r_ok & ~b_ok)), int(np.sum(~r_ok & b_ok))
+                p_value = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+                line += (f"; McNemar: only the router right {wins}, only the baseline right {losses}, "
+                         f"exact p = {p_value:.3f}")
+            print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--validation", action="store_true",
                         help="compare the lgpif variants on the validation slice instead")
+    parser.add_argument("--rolling", type=int, metavar="K",
+                        help="rolling-origin evaluation instead: the last half of each dataset in K time blocks")
     args = parser.parse_args()
     if args.validation:
         validation(args.data)
         return
-    # App defaults (ml/router.py DEFAULT_PARAMS: depth 6, no class weights, stacked text
-    # model) except where the time-ordered validation slice of the training part chose
-    # otherwise (docs/model-quality.md lists the validation figures).
-    runs = [
-        ("lgpif_peril (target: peril flag, 9 classes)", lgpif, None, {}, {}),
-        ("fremotor1 (target: Guarantee, 6 classes)", fremotor, None, {"class_weight": "sqrt", "refit": True}, {}),
-        ("vehicle_fraud (target: FraudFound_P)", vehicle_fraud, "fraud", {}, {}),
-    ]
-    for title, loader, positive, params, text_options in runs:
+    if args.rolling is not None:
+        if args.rolling < 2:
+            parser.error("--rolling needs K >= 2 (the per-fold standard error needs two folds)")
+        for title, loader, positive, params, text_options in RUNS:
+            rolling(title, loader, args.data, args.rolling, positive, params, text_options)
+        return
+    for title, loader, positive, params, text_options in RUNS:
         rows, order, n_train, n_hold = run(loader, args.data, positive, params, text_options)
         print(f"\n### {title}\n\nSplit: {order}; train {n_train}, holdout {n_hold} (last 20%).\n")
         extra = ["roc_auc", "average_precision", "precision_top_5pct"] if positive else []
