@@ -36,7 +36,6 @@ DATASET = "synthetic"
 BLOCK_SIZE = 10_000
 END_DATE = dt.date(2026, 10, 31)  # the default end: fixed, so tests and benchmarks do not depend on the clock
 SPAN_DAYS = 730
-OPEN_WINDOW_DAYS = 110  # claims reported in the last ~15% of the span are still open
 START_DATE = END_DATE - dt.timedelta(days=SPAN_DAYS - 1)
 
 # Columns the router may use. Labels and outcomes (fraud, true department,
@@ -254,9 +253,10 @@ def _generate_block(seed: int, block: int, first_day: dt.date) -> DemoData:
 
     settle = np.array([7, 25, 45, 120, 90, 150])[dept]
     close_day = report_day + np.ceil(rng.lognormal(np.log(settle), 0.6)).astype(np.int64)
-    # Not settled by the end means still open; closing it on the last day instead made a
-    # spike of hundreds of closings there.
-    is_open = (report_day >= SPAN_DAYS - OPEN_WINDOW_DAYS) | (close_day > SPAN_DAYS - 1)
+    # Open = not settled by the end. (Closing those on the last day made a spike of
+    # hundreds of closings there; keeping every recent claim open made closings fall
+    # away over the last months while claims kept arriving.)
+    is_open = close_day > SPAN_DAYS - 1
     paid_share = np.where(fraud & (dept == _SIU), rng.uniform(0, 0.2, n), rng.uniform(0.55, 1.0, n))
     # Open claims get interim payments, more often the older they are (never while SIU
     # investigates). A stream of its own, so every other column stays as it was.

@@ -67,16 +67,18 @@ def test_history_follows_the_end_date(first_start):
 
 
 def test_alert_rules_have_data_for_periods_ending_on_the_end_date(first_start):
-    """Evaluated on the end date, the default rules see this week's claims and closings.
-    (Adjusters' verdicts stop where the history's closed claims do, months earlier,
-    so the agreement rule still has no recent data: not asserted here.)"""
+    """Evaluated on the end date, the default rules see this period's claims and closings.
+    (Verdicts come before a claim closes; from 4,000 claims there are one or two a day,
+    so a 7-day agreement window may be empty here: not asserted.)"""
     from services import alerts
 
     factory, _ = first_start
     with factory() as s:
         values = {metric: alerts.rule_value(s, metric, period, None, END)
                   for metric, _, _, period, _ in alerts.DEFAULT_RULES}
+    assert {m for m, *_ in alerts.DEFAULT_RULES} == {"reassignment_rate", "routing_accuracy", "backlog",
+                                                     "agreement_rate"}
     for metric in ("reassignment_rate", "routing_accuracy", "backlog"):
         value, _, end = values[metric]
         assert value is not None and end == END, (metric, values[metric])
-    assert values["backlog"][0] > 0.1 * CLAIMS
+    assert values["backlog"][0] > 0.05 * CLAIMS

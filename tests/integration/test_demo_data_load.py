@@ -41,7 +41,7 @@ def test_open_claims_wait_for_the_router(db_session):
     open_rows = [r for r in rows if r[0] == "new"]
     closed_rows = [r for r in rows if r[0] == "closed"]
     assert len(open_rows) + len(closed_rows) == len(rows) == N
-    assert 0.1 < len(open_rows) / N < 0.2
+    assert 0.05 < len(open_rows) / N < 0.15  # open = not settled by the end
     assert all(r[1] and r[2] for r in open_rows)
     assert all(not r[1] and not r[2] and r[3] for r in closed_rows)
 

@@ -56,14 +56,18 @@ def test_class_balance_and_open_share(data):
     assert set(share.index) == set(DEPARTMENTS)
     assert share.max() < 0.45 and share.min() > 0.015
     open_ = data.claims["status"] == "new"
-    assert 0.10 < open_.mean() < 0.20
+    assert 0.05 < open_.mean() < 0.15
     assert data.claims.loc[open_, "closed_at"].isna().all()
     assert data.claims.loc[~open_, "closed_at"].notna().all()
     assert (data.claims.loc[~open_, "closed_at"] <= demo_data.END_DATE).all()
-    # Open claims are mostly the recent ones; the rest have simply not settled by the end.
-    recent = data.claims["report_date"] > demo_data.END_DATE - dt.timedelta(days=demo_data.OPEN_WINDOW_DAYS)
-    assert (data.claims.loc[open_ & ~recent].shape[0] > 0) and (open_ & recent).sum() > 0.8 * open_.sum()
-    assert data.claims.loc[recent, "status"].eq("new").all()
+    # A claim is open when it has not settled by the end: glass claims settle in days, so
+    # nearly all open ones are recent; liability and workers' comp run for months.
+    age = (demo_data.END_DATE - data.claims["report_date"]).map(lambda d: d.days)
+    truth = data.claims["true_department"]
+    assert age[open_ & (truth == "AUTO_GLASS")].median() < 30
+    assert age[open_ & truth.isin(["LIABILITY", "WORKERS_COMP"])].median() > 60
+    assert data.claims.loc[age <= 3, "status"].eq("new").mean() > 0.5
+    assert data.claims.loc[age > 365, "status"].eq("new").mean() < 0.01
 
 
 def test_seasonality(data):
