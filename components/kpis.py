@@ -77,21 +77,45 @@ def _style(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     return fig
 
 
+def partial_weeks(series: dict) -> tuple[list[str], list[int], list[str]]:
+    """Marker symbols, sizes and hover notes that set apart the weeks the period cuts
+    (its first and last week usually hold fewer than 7 of their days)."""
+    days = series.get("days") or [7 if series["grain"] == "week" else 1] * len(series["periods"])
+    cut = [series["grain"] == "week" and d < 7 for d in days]
+    return (["circle-open" if c else "circle" for c in cut], [8 if c else 4 for c in cut],
+            [f"<br>only {d} of its 7 days are in the period" if c else "" for c, d in zip(cut, days)])
+
+
+def partial_legend() -> go.Scatter:
+    """A legend entry (no data, nothing to click) explaining the open markers."""
+    return go.Scatter(x=[None], y=[None], mode="markers", name="Partial week",
+                      marker=dict(symbol="circle-open", size=8, color="#6c757d"), hoverinfo="skip")
+
+
 def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
     unit = "week" if series["grain"] == "week" else "day"
     keys = [p.isoformat() for p in series["periods"]]
     when = "week of %{x|%Y-%m-%d}" if unit == "week" else "%{x|%a %Y-%m-%d}"
+    symbols, sizes, notes = partial_weeks(series)
     fig = go.Figure([
         go.Scatter(x=series["periods"], y=series["received"], name="Received", mode="lines+markers",
-                   line=dict(color=RECEIVED, width=2), marker=dict(size=4), customdata=keys,
-                   hovertemplate=f"{when}: %{{y:,}} received<br>Click for the claims<extra></extra>"),
+                   line=dict(color=RECEIVED, width=2), marker=dict(size=sizes, symbol=symbols), customdata=keys,
+                   text=notes,
+                   hovertemplate=f"{when}: %{{y:,}} received%{{text}}<br>Click for the claims<extra></extra>"),
         go.Scatter(x=series["periods"], y=series["closed"], name="Closed", mode="lines+markers",
-                   line=dict(color=CLOSED, width=2), marker=dict(size=4), customdata=keys,
-                   hovertemplate=f"{when}: %{{y:,}} closed<br>Click for the claims<extra></extra>"),
+                   line=dict(color=CLOSED, width=2), marker=dict(size=sizes, symbol=symbols), customdata=keys,
+                   text=notes,
+                   hovertemplate=f"{when}: %{{y:,}} closed%{{text}}<br>Click for the claims<extra></extra>"),
     ])
+    if any(notes):
+        fig.add_trace(partial_legend())
     fig.update_xaxes(title_text="Report / closing date")
     fig.update_yaxes(title_text=f"Claims per {unit}")
-    return _style(fig, f"Claims received vs closed per {unit} (click a point for its claims)", height)
+    _style(fig, f"Claims received vs closed per {unit} (click a point for its claims)", height)
+    if any(notes):  # three legend entries do not fit beside the title: give them a line of their own
+        fig.update_layout(margin=dict(t=72), title=dict(y=0.97, yref="container", yanchor="top"),
+                          legend=dict(x=0, xanchor="left", y=1.02, yanchor="bottom"))
+    return fig
 
 
 def department_figure(rows, height: int | None = None) -> go.Figure:
@@ -125,7 +149,8 @@ BREAKDOWN_COLUMNS = (("label", "Group", "text"), ("received", "Received", "int")
                      ("routing_accuracy", "Routing accuracy", "pct"),
                      ("auto_routed_share", "Routed automatically", "pct"), ("sla_breaches", "SLA breaches", "int"))
 DRILL_COLUMNS = (("claim_number", "Claim", "text"), ("report_date", "Reported", "date"),
-                 ("loss_date", "Loss date", "date"), ("closed_date", "Closed", "date"), ("line_of_business", "Line of business", "text"),
+                 ("loss_date", "Loss date", "date"), ("closed_date", "Closed", "date"),
+                 ("line_of_business", "Line of business", "text"),
                  ("department", "Department", "text"), ("status", "Status", "text"), ("region", "Region", "text"),
                  ("claimed", "Claimed ($)", "money"), ("reserve", "Reserve ($)", "money"),
                  ("paid", "Paid ($)", "money"))

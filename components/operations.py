@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from components.charts import FONT
-from components.kpis import CLOSED, RECEIVED, fmt
+from components.kpis import CLOSED, RECEIVED, fmt, partial_legend, partial_weeks
 
 # Sequential, colour-blind safe: young claims light, old claims dark.
 AGE_COLORS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
@@ -96,12 +96,21 @@ def capacity_figure(workload: dict) -> go.Figure:
 
 def flow_figure(flow: dict) -> go.Figure:
     unit = flow["grain"]
+    symbols, sizes, notes = partial_weeks(flow)
+    # Markers only where a week is cut by the period, so a short first or last week reads as such.
+    mode = "lines+markers" if any(notes) else "lines"
     fig = go.Figure([
-        go.Scatter(x=flow["periods"], y=flow["received"], name="Received (inflow)", mode="lines",
-                   line=dict(color=RECEIVED, width=2)),
-        go.Scatter(x=flow["periods"], y=flow["closed"], name="Closed (outflow)", mode="lines",
-                   line=dict(color=CLOSED, width=2)),
+        go.Scatter(x=flow["periods"], y=flow["received"], name="Received (inflow)", mode=mode,
+                   line=dict(color=RECEIVED, width=2), text=notes,
+                   marker=dict(symbol=symbols, size=[s if n else 0 for s, n in zip(sizes, notes)]),
+                   hovertemplate="%{x}: %{y:,} received%{text}<extra></extra>"),
+        go.Scatter(x=flow["periods"], y=flow["closed"], name="Closed (outflow)", mode=mode,
+                   line=dict(color=CLOSED, width=2), text=notes,
+                   marker=dict(symbol=symbols, size=[s if n else 0 for s, n in zip(sizes, notes)]),
+                   hovertemplate="%{x}: %{y:,} closed%{text}<extra></extra>"),
     ])
+    if any(notes):
+        fig.add_trace(partial_legend())
     fig.update_xaxes(title_text="Report / closing date")
     fig.update_yaxes(title_text=f"Claims per {unit}", rangemode="tozero")
     _style(fig, f"Inflow vs outflow per {unit}",

@@ -292,8 +292,18 @@ def series(session: Session, f: Filters) -> dict:
     bucket = (cast(func.date_trunc("week", KpiDaily.day), Date) if weekly else KpiDaily.day).label("bucket")
     rows = session.execute(select(bucket, func.sum(KpiDaily.received), func.sum(KpiDaily.closed))
                            .where(*_in_period(f)).group_by(bucket).order_by(bucket)).all()
-    return {"grain": "week" if weekly else "day", "periods": [r[0] for r in rows],
+    periods = [r[0] for r in rows]
+    return {"grain": "week" if weekly else "day", "periods": periods, "days": bucket_days(periods, f, weekly),
             "received": [int(r[1]) for r in rows], "closed": [int(r[2]) for r in rows]}
+
+
+def bucket_days(periods: list[dt.date], f: Filters, weekly: bool) -> list[int]:
+    """How many days of each bucket lie inside the period: a week cut by the
+    period's first or last day holds fewer than 7, and a chart must say so
+    rather than show it as a drop."""
+    if not weekly:
+        return [1] * len(periods)
+    return [(min(p + dt.timedelta(days=6), f.end) - max(p, f.start)).days + 1 for p in periods]
 
 
 @dataclass

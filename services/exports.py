@@ -131,7 +131,8 @@ def to_xlsx(tables: list[Table], filters: list[tuple[str, str]], title: str) -> 
             sheet.write(0, c, h, header)
         # One writer per column, chosen once: the per-cell type dispatch of
         # worksheet.write() is most of the cost of a large sheet.
-        writers = [(c, key, kind, _writer(sheet, kind, formats[kind])) for c, (key, _, kind) in enumerate(table.columns)]
+        writers = [(c, key, kind, _writer(sheet, kind, formats[kind]))
+                   for c, (key, _, kind) in enumerate(table.columns)]
         for r, row in enumerate(table.rows, start=1):
             for c, key, kind, write in writers:
                 value = row.get(key)

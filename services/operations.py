@@ -194,6 +194,7 @@ def flow_data(session: Session, f: Filters, departments: dict[int, dict]) -> dic
     by_dept.sort(key=lambda r: (-r["received"], r["name"]))
     return {"grain": "week" if weekly else "day",
             "periods": [p.isoformat() for p, _, _ in series],
+            "days": aggregates.bucket_days([p for p, _, _ in series], f, weekly),
             "received": [int(r) for _, r, _ in series], "closed": [int(c) for _, _, c in series],
             "by_department": by_dept}
 

@@ -1,7 +1,6 @@
 """The synthetic generator: deterministic, realistic enough, never a lookup table."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections import Counter, defaultdict
 
