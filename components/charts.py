@@ -52,7 +52,16 @@ def shap_waterfall(base: float, contributions: list[tuple[str, float]], target_n
         hovertemplate="%{y}: %{x:+.2f}<extra></extra>",
     ))
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title_text="Score (log-odds)", gridcolor="#eee", zerolinecolor="#adb5bd")
+    # A bar that goes left writes its value left of its end: leave room for it there, or it
+    # lands on the driver names (the axis labels).
+    ends = [0.0, base]
+    for _, v in contributions:
+        ends.append(ends[-1] + v)
+    lo, hi = min(ends), max(ends)
+    span = (hi - lo) or 1.0
+    left = 0.25 * span if base < 0 or any(v < 0 for _, v in contributions) else 0.0
+    fig.update_xaxes(title_text="Score (log-odds)", gridcolor="#eee", zerolinecolor="#adb5bd",
+                     range=[lo - left, hi + 0.04 * span])
     fig = _layout(fig, max(PANEL_HEIGHT, 80 + 34 * len(labels)),
                   title=dict(text=f"Why {target_name}: SHAP drivers", x=0, font_size=15))
     fig.update_layout(margin=dict(l=10, r=60, t=40, b=40))
