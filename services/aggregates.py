@@ -292,9 +292,28 @@ def series(session: Session, f: Filters) -> dict:
     bucket = (cast(func.date_trunc("week", KpiDaily.day), Date) if weekly else KpiDaily.day).label("bucket")
     rows = session.execute(select(bucket, func.sum(KpiDaily.received), func.sum(KpiDaily.closed))
                            .where(*_in_period(f)).group_by(bucket).order_by(bucket)).all()
-    periods = [r[0] for r in rows]
+    periods, received, closed = zero_filled(rows, f, weekly)
     return {"grain": "week" if weekly else "day", "periods": periods, "days": bucket_days(periods, f, weekly),
-            "received": [int(r[1]) for r in rows], "closed": [int(r[2]) for r in rows]}
+            "received": received, "closed": closed}
+
+
+def buckets(f: Filters, weekly: bool) -> list[dt.date]:
+    """Every day, or every week (its Monday), of the period."""
+    step = dt.timedelta(days=7 if weekly else 1)
+    day = f.start - dt.timedelta(days=f.start.weekday()) if weekly else f.start
+    out = []
+    while day <= f.end:
+        out.append(day)
+        day += step
+    return out
+
+
+def zero_filled(rows, f: Filters, weekly: bool) -> tuple[list[dt.date], list[int], list[int]]:
+    """(bucket, received, closed) rows spread over every bucket of the period: a day
+    without claims is a 0 on the chart, not a straight line drawn across it."""
+    found = {r[0]: (int(r[1]), int(r[2])) for r in rows}
+    periods = buckets(f, weekly)
+    return (periods, [found.get(p, (0, 0))[0] for p in periods], [found.get(p, (0, 0))[1] for p in periods])
 
 
 def bucket_days(periods: list[dt.date], f: Filters, weekly: bool) -> list[int]:

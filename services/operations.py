@@ -192,10 +192,11 @@ def flow_data(session: Session, f: Filters, departments: dict[int, dict]) -> dic
         by_dept.append({"code": d["code"] if d else "", "name": d["name"] if d else "No department",
                         "color": d["color"] if d else "#adb5bd", "received": int(received), "closed": int(closed)})
     by_dept.sort(key=lambda r: (-r["received"], r["name"]))
+    periods, received, closed = aggregates.zero_filled(series, f, weekly) if series else ([], [], [])
     return {"grain": "week" if weekly else "day",
-            "periods": [p.isoformat() for p, _, _ in series],
-            "days": aggregates.bucket_days([p for p, _, _ in series], f, weekly),
-            "received": [int(r) for _, r, _ in series], "closed": [int(c) for _, _, c in series],
+            "periods": [p.isoformat() for p in periods],
+            "days": aggregates.bucket_days(periods, f, weekly),
+            "received": received, "closed": closed,
             "by_department": by_dept}
 
 

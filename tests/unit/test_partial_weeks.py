@@ -52,3 +52,15 @@ def test_operations_flow_marks_only_the_partial_weeks():
     assert fig.data[-1].name == "Partial week"
     plain = flow_figure({**flow, "days": [7, 7, 7]})
     assert plain.data[0].mode == "lines" and len(plain.data) == 2
+
+
+def test_days_and_weeks_without_claims_are_zeros_not_gaps():
+    from services.aggregates import buckets, zero_filled
+
+    f = Filters(dt.date(2026, 10, 30), dt.date(2026, 11, 3))
+    periods, received, closed = zero_filled([(dt.date(2026, 10, 31), 4, 1), (dt.date(2026, 11, 3), 2, 0)], f, False)
+    assert periods == [dt.date(2026, 10, 30) + dt.timedelta(days=i) for i in range(5)]
+    assert received == [0, 4, 0, 0, 2] and closed == [0, 1, 0, 0, 0]
+    weeks = buckets(Filters(SAT, dt.date(2025, 12, 15)), weekly=True)
+    assert weeks == [MON, dt.date(2025, 12, 1), dt.date(2025, 12, 8), dt.date(2025, 12, 15)]
+    assert all(w.weekday() == 0 for w in weeks)
