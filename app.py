@@ -75,9 +75,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     app.layout = shell
     import callbacks  # noqa: F401  (registers every callback)
-    from auth import guard
+    from auth import errors, guard
 
     guard.install(server, app)
+    errors.install_page_not_found(server, dash.page_registry)
     hardening.install_responses(server, app, settings)
     return app
 

@@ -63,6 +63,35 @@ def _api_not_found(_rest: str = ""):
     return error_response(404, "no such API endpoint")
 
 
+def known_page(pathname: str, registry) -> bool:
+    """Whether a Dash page answers ``pathname`` (a fixed path or a path template)."""
+    from dash._pages import _parse_path_variables
+
+    path = "/" + pathname.strip("/") if pathname.strip("/") else "/"
+    for page in registry.values():
+        if page.get("path") == path and page.get("module", "").rsplit(".", 1)[-1] != "not_found_404":
+            return True
+        template = page.get("path_template")
+        if template and _parse_path_variables(path, template) is not None:
+            return True
+    return False
+
+
+def install_page_not_found(server: Flask, registry) -> None:
+    """Dash answers every unknown address with its page shell and a 200, so a typo'd
+    or stale link looked like a working page to browsers, crawlers and monitors.
+    Runs after the sign-in guard: an anonymous visitor learns nothing about paths."""
+
+    @server.before_request
+    def _unknown_page():
+        rule = request.url_rule
+        if request.method != "GET" or rule is None or not rule.rule.endswith("<path:path>"):
+            return None
+        if known_page(request.path, registry):
+            return None
+        return error_response(404)
+
+
 def install(server: Flask) -> None:
     # Without this, Dash's catch-all page route would answer unknown API paths with HTML.
     server.add_url_rule("/api/<path:_rest>", "api_not_found", _api_not_found,

@@ -234,3 +234,17 @@ def test_404_and_405_pages(web_app, client):
     response = client.post("/no/such/page", data={"a": "b"}, headers={"Accept": "text/html"})
     assert response.status_code in (404, 405) and b"SCOPE" in response.data
     _no_internals(response)
+
+
+def test_unknown_page_is_a_404_with_a_way_back_and_known_pages_are_not(web_app, client_for):
+    client = client_for("adjuster")
+    for path in ("/no/such/page", "/claimz/1", "/queues/extra/deep/path"):
+        response = client.get(path, headers={"Accept": "text/html"})
+        assert response.status_code == 404, path
+        assert b"Page not found" in response.data and b'href="/"' in response.data
+    # fixed paths and templated ones (/claims/<id>) still serve the app shell
+    for path in ("/", "/queues", "/claims/1", "/profile"):
+        assert client.get(path).status_code == 200, path
+    # anonymous visitors are sent to sign in first, whatever the path
+    anonymous = web_app.server.test_client().get("/no/such/page")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
