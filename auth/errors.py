@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, make_response, render_template_string, request
+from flask import Flask, jsonify, make_response, redirect, render_template_string, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("scope.errors")
@@ -81,6 +81,10 @@ def install_page_not_found(server: Flask, registry) -> None:
     """Dash answers every unknown address with its page shell and a 200, so a typo'd
     or stale link looked like a working page to browsers, crawlers and monitors.
     Runs after the sign-in guard: an anonymous visitor learns nothing about paths."""
+
+    # Browsers ask for /favicon.ico on pages Dash does not render (sign-in, error
+    # pages); Dash's catch-all used to answer it with the app's HTML.
+    server.add_url_rule("/favicon.ico", "favicon", lambda: redirect("/_favicon.ico", code=301))
 
     @server.before_request
     def _unknown_page():

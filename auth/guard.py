@@ -17,7 +17,8 @@ from auth.mfa import confine as mfa_confine
 from auth.permissions import Perm
 
 log = logging.getLogger(__name__)
-PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/assets/", "/_dash-component-suites/", "/favicon.ico",
+PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/assets/", "/_dash-component-suites/",
+                   "/favicon.ico", "/_favicon.ico",
                    # Emailed links and the forgotten-password form (auth.account_forms).
                    "/forgot-password", "/reset-password", "/accept-invite", "/verify-email")
 # The REST API authenticates every request with a bearer token itself (api/v1).

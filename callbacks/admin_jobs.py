@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, ctx, no_update
+from dash import ALL, Input, Output, State, ctx, no_update
 from flask import current_app
 
 from auth.current import user_or_none
@@ -15,9 +15,11 @@ from jobs.scheduler import overview
 from pages.admin_jobs import history_table, jobs_table
 
 
-def _tables():
+def _tables(job=None, hide_idle=True):
     session = read_session()
-    return jobs_table(overview(session)), history_table(recent_runs(session))
+    # The client sends the filter: an unknown job name is ignored, not queried.
+    job = job if isinstance(job, str) and job in JOBS else None
+    return jobs_table(overview(session)), history_table(recent_runs(session, job=job, hide_idle=hide_idle is not False))
 
 
 @secure_callback(
@@ -25,10 +27,12 @@ def _tables():
     Output("jobs-list", "children"),
     Output("jobs-history", "children"),
     Input("jobs-refresh", "n_intervals"),
+    Input("jobs-history-job", "value"),
+    Input("jobs-history-hide-idle", "value"),
     prevent_initial_call=True,
 )
-def refresh(_n):
-    return _tables()
+def refresh(_n, job, hide_idle):
+    return _tables(job, hide_idle)
 
 
 @secure_callback(
@@ -37,9 +41,11 @@ def refresh(_n):
     Output("jobs-list", "children", allow_duplicate=True),
     Output("jobs-history", "children", allow_duplicate=True),
     Input({"type": "job-run", "job": ALL}, "n_clicks"),
+    State("jobs-history-job", "value"),
+    State("jobs-history-hide-idle", "value"),
     prevent_initial_call=True,
 )
-def run_now(clicks):
+def run_now(clicks, history_job, hide_idle):
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(isinstance(c, int) and c > 0 for c in (clicks or [])):
         return no_update, no_update, no_update
@@ -55,7 +61,7 @@ def run_now(clicks):
         run_in_background(factory, name, **kwargs)
         message = dbc.Alert(f"{name} started in the background; its run appears below when it ends.",
                             color="info", className="mb-0", id="jobs-run-result")
-        return (message, *_tables())
+        return (message, *_tables(history_job, hide_idle))
     result = run_job(factory, name, **kwargs)
     status = result["status"]
     color = {"succeeded": "success", "failed": "danger"}.get(status, "secondary")
@@ -67,4 +73,4 @@ def run_now(clicks):
     elif (result.get("detail") or {}).get("reason"):
         text += f" ({result['detail']['reason']})"
     read_session().expire_all()
-    return (dbc.Alert(text, color=color, className="mb-0", id="jobs-run-result"), *_tables())
+    return (dbc.Alert(text, color=color, className="mb-0", id="jobs-run-result"), *_tables(history_job, hide_idle))

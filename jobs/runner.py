@@ -178,9 +178,19 @@ def last_runs(session: Session) -> dict[str, dict]:
     return {r.job: summary(r) for r in rows}
 
 
-def recent_runs(session: Session, limit: int = 50) -> list[dict]:
-    return [summary(r) for r in session.scalars(select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc())
-                                                .limit(limit))]
+def recent_runs(session: Session, limit: int = 50, *, job: str | None = None,
+                hide_idle: bool = False) -> list[dict]:
+    """Newest runs first. ``hide_idle`` leaves out scheduled runs that succeeded
+    without touching a row (route_unscored every two minutes with nothing to route),
+    which otherwise push the runs worth reading off the list; failures and runs a
+    person started always show."""
+    query = select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)
+    if job is not None:
+        query = query.where(JobRun.job == job)
+    if hide_idle:
+        query = query.where(~((JobRun.triggered_by == "scheduler") & (JobRun.status == "succeeded")
+                              & (func.coalesce(JobRun.rows, 0) == 0)))
+    return [summary(r) for r in session.scalars(query)]
 
 
 def run_in_background(factory: sessionmaker[Session], name: str, **kwargs) -> threading.Thread:

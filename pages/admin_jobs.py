@@ -117,9 +117,17 @@ def layout(**_query):
         html.Div(jobs_table(overview(session)), id="jobs-list"),
         html.Div(id="jobs-run-status", className="mt-3"),
     ]), className="shadow-sm mb-4")
+    job_names = [j["job"] for j in overview(session)]
+    filters = html.Div([
+        dbc.Select(id="jobs-history-job", value="", size="sm", style={"width": "14rem"},
+                   options=[{"label": "All jobs", "value": ""}] + [{"label": n, "value": n} for n in job_names]),
+        dbc.Switch(id="jobs-history-hide-idle", value=True, label="Hide runs with nothing to do",
+                   className="mb-0 small"),
+    ], className="d-flex align-items-center gap-3 flex-wrap")
     history = dbc.Card(dbc.CardBody([
-        html.H5("Last 50 runs", className="card-title"),
-        html.Div(history_table(recent_runs(session)), id="jobs-history"),
+        html.Div([html.H5("Last 50 runs", className="card-title mb-0"), filters],
+                 className="d-flex justify-content-between align-items-center flex-wrap gap-2 mb-3"),
+        html.Div(history_table(recent_runs(session, hide_idle=True)), id="jobs-history"),
     ]), className="shadow-sm mb-4")
     note = html.Span(["Schedules come from ", html.Code("SCOPE_SCHEDULE_<JOB>"), "; refreshes every 5 s."],
                      className="small text-muted")

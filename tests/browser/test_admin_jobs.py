@@ -19,6 +19,11 @@ def test_admin_runs_a_job_now_and_sees_it_in_the_history(page, live_server):
     page.wait_for_selector(".job-history-row[data-job=route_unscored][data-status=succeeded]", timeout=15000)
     assert "admin@scope.example" in page.inner_text("#jobs-history-table")
     screenshot(page, "admin_jobs")
+    # the history narrows to one job
+    page.select_option("#jobs-history-job", "refresh_aggregates")
+    page.wait_for_selector(".job-history-row[data-job=route_unscored]", state="detached", timeout=15000)
+    jobs_shown = page.eval_on_selector_all(".job-history-row", "els => els.map(e => e.dataset.job)")
+    assert set(jobs_shown) <= {"refresh_aggregates"}
     assert page.console_errors == []
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from config import Settings
 from db.models import JobRun, ModelVersion
 from jobs.registry import JOBS, Job
-from jobs.runner import UnknownJob, lock_key, run_job
+from jobs.runner import UnknownJob, lock_key, recent_runs, run_job
 from services.retraining import retrain_all
 from services.training import train_dataset
 from tests.integration.test_cli import scope
@@ -46,6 +46,30 @@ def test_two_runners_racing_on_one_slot_run_the_job_once(session_factory):
     with session_factory() as session:
         runs = session.scalars(select(JobRun).where(JobRun.job == name)).all()
     assert len(runs) == 1 and runs[0].rows == 7 and runs[0].finished_at >= runs[0].started_at
+
+
+def test_history_can_hide_idle_scheduled_runs_but_never_failures_or_manual_runs(session_factory):
+    name = f"idle-{uuid.uuid4().hex[:8]}"
+    outcomes = iter([{"rows": 0}, {"rows": 3}, RuntimeError("broken"), {"rows": 0}])
+
+    def fn(session, settings):
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    jobs = _job(name, fn)
+    for minute, by in ((1, "scheduler"), (2, "scheduler"), (3, "scheduler"), (4, "admin@scope.example")):
+        run_job(session_factory, name, slot=f"2026-01-01T02:0{minute}Z", settings=SETTINGS, jobs=jobs,
+                triggered_by=by)
+    with session_factory() as session:
+        everything = recent_runs(session, job=name)
+        shown = recent_runs(session, job=name, hide_idle=True)
+    assert [(r["status"], r["rows"]) for r in everything][::-1] == [
+        ("succeeded", 0), ("succeeded", 3), ("failed", None), ("succeeded", 0)]
+    # the scheduled run that found nothing is left out; the admin's own idle run stays
+    assert [(r["status"], r["rows"], r["triggered_by"]) for r in shown][::-1] == [
+        ("succeeded", 3, "scheduler"), ("failed", None, "scheduler"), ("succeeded", 0, "admin@scope.example")]
 
 
 def test_a_failing_job_is_recorded_and_does_not_raise(session_factory):
@@ -167,7 +191,8 @@ def _run_body(key: str, job: str) -> dict:
     return {"output": key,
             "outputs": [{"id": "jobs-run-status", "property": "children"},
                         {"id": "jobs-list", "property": "children"}, {"id": "jobs-history", "property": "children"}],
-            "inputs": [[trigger]], "state": [],
+            "inputs": [[trigger]], "state": [{"id": "jobs-history-job", "property": "value", "value": ""},
+                                             {"id": "jobs-history-hide-idle", "property": "value", "value": True}],
             "changedPropIds": [json.dumps({"job": job, "type": "job-run"}, separators=(",", ":")) + ".n_clicks"]}
 
 

@@ -248,3 +248,6 @@ def test_unknown_page_is_a_404_with_a_way_back_and_known_pages_are_not(web_app, 
     # anonymous visitors are sent to sign in first, whatever the path
     anonymous = web_app.server.test_client().get("/no/such/page")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    # the browser's own favicon request (sign-in page) finds the icon, not a 404
+    icon = web_app.server.test_client().get("/favicon.ico", follow_redirects=True)
+    assert icon.status_code == 200 and icon.mimetype.startswith("image/")

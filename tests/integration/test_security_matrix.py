@@ -26,7 +26,7 @@ PUBLIC_RULES = {
     "/login", "/logout", "/mfa", "/mfa/setup", "/login/oidc", "/login/oidc/callback", "/forgot-password",
     "/reset-password", "/accept-invite", "/verify-email", "/healthz", "/readyz", "/api/v1/openapi.json",
     "/assets/<path:filename>", "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
-    "/_favicon.ico",
+    "/_favicon.ico", "/favicon.ico",
 }
 SAMPLE = {"claim_number": "QQ-0000001", "department_code": "AUTO_GLASS", "path": "claims/QQ-0000001",
           "_rest": "v1/claims", "filename": "x.css"}
