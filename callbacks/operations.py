@@ -64,8 +64,8 @@ def render(search):
                           color="danger", id="ops-error"),) + (no_update,) * OUTPUTS
     # Building plotly figures costs more than reading the rollups: keep them, as JSON, next to the data.
     figures = operations.cached(session, f, "figures", lambda: _figures(data))
-    adjusters = [AdjusterLoad(a["id"], a["name"], "", tuple(a["departments"]), a["open"], a["capacity"])
-                 for a in data["workload"]["adjusters"]]
+    adjusters = [AdjusterLoad(a["id"], a["name"], "", tuple(a["departments"]), a["open"], a["capacity"],
+                              tuple(a["department_names"])) for a in data["workload"]["adjusters"]]
     empty = not data["flow"]["periods"] and not data["routing"]["total"]
     status = dbc.Alert(f"No claims received or closed in {f.start} – {f.end} for these filters.",
                        color="info") if empty else None

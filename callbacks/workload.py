@@ -9,7 +9,7 @@ from dash import Input, Output, dcc, html
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from components.workload import adjuster_bars, adjuster_table, age_bars, department_card
+from components.workload import SHARED_CAPACITY_NOTE, adjuster_bars, adjuster_table, age_bars, department_card
 from db.flask_db import read_session
 from services.access import AccessDenied
 from services.workload import AGE_BUCKETS, adjuster_loads, department_loads
@@ -37,6 +37,8 @@ def refresh(_n):
                          color="warning", className="py-2", id="workload-over")
                if over else None)
     cards = dbc.Row([dbc.Col(department_card(d), xs=12, sm=6, lg=3, className="mb-3") for d in departments])
+    shared_note = (html.P(SHARED_CAPACITY_NOTE, className="small text-muted mt-n1 mb-3", id="workload-shared-note")
+                   if any(d.shared for d in departments) else None)
     people = (dbc.Row([
         dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(figure=adjuster_bars(adjusters), config=GRAPH_CONFIG,
                                                 id="workload-adjuster-chart")), className="shadow-sm h-100"),
@@ -48,4 +50,4 @@ def refresh(_n):
     ages = dbc.Card(dbc.CardBody(dcc.Graph(figure=age_bars(departments, AGE_BUCKETS), config=GRAPH_CONFIG,
                                            id="workload-age-chart")), className="shadow-sm mb-4")
     stamp = f"Updated {dt.datetime.now().strftime('%H:%M:%S')}"
-    return html.Div([warning, cards, people, ages]), stamp
+    return html.Div([warning, cards, shared_note, people, ages]), stamp

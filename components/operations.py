@@ -42,6 +42,7 @@ def summary_cards(data: dict) -> dbc.Row:
     cards = (
         ("open", "Open claims (now)", fmt(open_claims, "count"),
          f"{open_claims - assigned:,} unassigned"),
+        # Department capacities add up to the distinct team's (services.workload splits a shared adjuster's).
         ("capacity", "Capacity use (now)", fmt(assigned / capacity, "pct") if capacity else "—",
          f"{over} adjuster{'s' if over != 1 else ''} over capacity"),
         ("netflow", "Received − closed", f"{received - closed:+,}", f"{received:,} in, {closed:,} out"),
@@ -77,19 +78,24 @@ def age_figure(workload: dict) -> go.Figure:
 def capacity_figure(workload: dict) -> go.Figure:
     """Assigned open claims against the team's capacity, per department."""
     rows = [d for d in workload["departments"] if d["capacity"] or d["assigned"]][::-1]
+    shared = [f" ({d['shared']} shared adjuster{'s' if d['shared'] != 1 else ''}, capacity split)"
+              if d.get("shared") else "" for d in rows]
     fig = go.Figure([
         go.Bar(name="Team capacity", y=[d["name"] for d in rows], x=[d["capacity"] for d in rows],
-               orientation="h", marker_color="#adb5bd", opacity=0.45,
-               hovertemplate="%{y}: capacity %{x:,} claims<extra></extra>"),
+               orientation="h", marker_color="#adb5bd", opacity=0.45, text=shared, textposition="none",
+               hovertemplate="%{y}: capacity %{x:,} claims%{text}<extra></extra>"),
         go.Bar(name="Assigned open claims", y=[d["name"] for d in rows], x=[d["assigned"] for d in rows],
                orientation="h", marker_color=[d["color"] for d in rows],
-               text=[f"{d['assigned'] / d['capacity']:.0%}" if d["capacity"] else "no team" for d in rows],
+               text=[f"{d['assigned'] / d['capacity']:.0%}" if d["capacity"] else
+                     ("no capacity" if d["adjusters"] else "no team") for d in rows],
                textposition="outside", cliponaxis=False,
                hovertemplate="%{y}: %{x:,} assigned<extra></extra>"),
     ])
     fig.update_layout(barmode="overlay", bargap=0.35,
                       legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
-    fig.update_xaxes(title_text="Claims (count)", rangemode="tozero")
+    # Room for the outside labels right of the longest bar (automargin does not count bar text).
+    longest = max([d["capacity"] for d in rows] + [d["assigned"] for d in rows] + [1])
+    fig.update_xaxes(title_text="Claims (count)", range=[0, longest * 1.18])
     _style(fig, "Capacity use by department", max(320, 110 + 34 * len(rows)))
     return fig if rows else _empty(fig)
 

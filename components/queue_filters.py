@@ -137,7 +137,8 @@ def queue_columns(*, with_department: bool = False) -> list[dict]:
     ]
     if with_department:
         # "My work": claims span departments, and the adjuster is always the viewer.
-        cols.insert(1, {"field": "department", "headerName": "Department", "width": 150, "sortable": False})
+        cols.insert(1, {"field": "department_name", "headerName": "Department", "width": 190, "sortable": False,
+                        "tooltipField": "department_name"})
         cols = [c for c in cols if c["field"] != "adjuster"]
     return cols
 

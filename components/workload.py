@@ -10,6 +10,12 @@ from components.charts import FONT
 OVER = "#D55E00"
 UNDER = "#0072B2"
 CAPACITY = "#adb5bd"
+# Room right of the longest bar for its outside label ("52 / 30 over"): plotly's
+# automargin leaves bar text out, so without it the label runs off the figure.
+LABEL_ROOM = 1.25
+# How services.workload counts an adjuster who is on several teams; shown wherever department capacity is.
+SHARED_CAPACITY_NOTE = ("An adjuster in several departments is on each of those teams, with their capacity split "
+                        "equally among them, so department capacities add up to the total.")
 
 
 def _layout(fig: go.Figure, height: int, title: str, **kw) -> go.Figure:
@@ -32,7 +38,8 @@ def adjuster_bars(loads: list) -> go.Figure:
                hovertemplate="%{y}: %{x} open claims<extra></extra>"),
     ])
     fig.update_layout(barmode="overlay", bargap=0.35)
-    fig.update_xaxes(title_text="Open claims (count)", gridcolor="#eee", rangemode="tozero")
+    longest = max([a.capacity for a in items] + [a.open_claims for a in items] + [1])
+    fig.update_xaxes(title_text="Open claims (count)", gridcolor="#eee", range=[0, longest * LABEL_ROOM])
     return _layout(fig, max(320, 90 + 30 * len(items)), "Open claims vs capacity per adjuster",
                    legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
 
@@ -52,7 +59,9 @@ def age_bars(departments: list, buckets: tuple[str, ...]) -> go.Figure:
 
 
 def department_card(d) -> dbc.Card:
-    use = f"{d.open_claims - d.unassigned:,} assigned / {d.capacity:,} capacity" if d.capacity else "no team yet"
+    use = (f"{d.open_claims - d.unassigned:,} assigned / {d.capacity:,} capacity" if d.adjusters
+           else "no team yet")
+    team = f"{d.adjusters} on the team" + (f" ({d.shared} shared)" if d.shared else "")
     warn = (dbc.Badge(f"{d.over_capacity} over capacity", color="danger", className="ms-2")
             if d.over_capacity else None)
     return dbc.Card(dbc.CardBody([
@@ -60,15 +69,16 @@ def department_card(d) -> dbc.Card:
                   html.Span(d.name, className="fw-semibold")], className="mb-2"),
         html.Div(f"{d.open_claims:,}", className="stat-value", id=f"workload-open-{d.code}"),
         html.Div("open claims", className="stat-label mb-2"),
-        html.Div([f"{d.unassigned:,} unassigned · {d.adjusters} on the team", warn], className="small text-muted"),
-        html.Div(use, className="small text-muted"),
+        html.Div([f"{d.unassigned:,} unassigned · {team}", warn], className="small text-muted"),
+        html.Div(use, className="small text-muted", title=SHARED_CAPACITY_NOTE if d.shared else None),
     ]), className="shadow-sm h-100 workload-card", style={"borderTop": f"4px solid {d.color}"})
 
 
 def adjuster_table(loads: list) -> dbc.Table:
     head = html.Thead(html.Tr([html.Th(h) for h in ("Adjuster", "Departments", "Open", "Capacity", "Use")]))
     body = html.Tbody([
-        html.Tr([html.Td(a.name), html.Td(", ".join(a.departments) or "—", className="small"),
+        html.Tr([html.Td(a.name, className="text-nowrap"),
+                 html.Td(", ".join(a.department_names) or "—", className="small"),
                  html.Td(f"{a.open_claims:,}"), html.Td(f"{a.capacity:,}"),
                  html.Td(dbc.Badge(f"{a.use:.0%}", color="danger" if a.over_capacity else
                                    ("warning" if a.use >= 0.85 else "success"),

@@ -9,6 +9,7 @@ from dash import dcc, html
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
+from components.workload import SHARED_CAPACITY_NOTE
 from db.flask_db import read_session
 from services.aggregates import FilterError, data_bounds, filter_options
 from services.operations import parse_filters
@@ -58,7 +59,8 @@ def layout(**query):
         controls,
         html.Div(id="ops-status"),
         dcc.Loading(html.Div(id="ops-cards"), type="dot", delay_show=600),
-        _section("Department workload", "Open claims at the last refresh; ages counted from the report date."),
+        _section("Department workload", "Open claims at the last refresh; ages counted from the report date. "
+                                        + SHARED_CAPACITY_NOTE),
         dbc.Row([dbc.Col(_graph("ops-age"), lg=6, className="mb-4"),
                  dbc.Col(_graph("ops-capacity"), lg=6, className="mb-4")]),
         dbc.Row([dbc.Col(_graph("ops-flow"), lg=7, className="mb-4"),

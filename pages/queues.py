@@ -56,4 +56,4 @@ def layout(department: str | None = None, **_query):
     return queue_layout(user=user, page_key=PAGE_KEY, scope=current.code, statuses=CLAIM_STATUSES, lines=lines,
                         title=current.name,
                         subtitle="Claims routed to this queue (open ones unless you filter by status).",
-                        right=dept_badge(current.code, current.color), above=tabs)
+                        right=dept_badge(current.name, current.color), above=tabs)

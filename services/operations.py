@@ -43,6 +43,9 @@ WEEKLY_AFTER_DAYS = 120
 DEFAULT_DAYS = 180
 TOP_REASONS = 8
 CACHE_TTL = 300
+# Part of every cache key: bump it when page_data's shape changes, so entries cached
+# by the previous release (same refresh stamp) are not read with the new shape.
+DATA_SHAPE = 2
 
 _REFRESH = (
     "DELETE FROM ops_routing_daily",
@@ -167,9 +170,11 @@ def workload_data(session: Session, f: Filters, *, today: dt.date | None = None)
         "buckets": list(workload.AGE_BUCKETS),
         "departments": [{"code": d.code, "name": d.name, "color": d.color, "open": d.open_claims,
                          "unassigned": d.unassigned, "ages": [d.ages[b] for b in workload.AGE_BUCKETS],
-                         "adjusters": d.adjusters, "capacity": d.capacity, "over_capacity": d.over_capacity,
-                         "assigned": d.open_claims - d.unassigned} for d in departments],
-        "adjusters": [{"id": a.id, "name": a.name, "departments": list(a.departments), "open": a.open_claims,
+                         "adjusters": d.adjusters, "shared": d.shared, "capacity": d.capacity,
+                         "over_capacity": d.over_capacity, "assigned": d.open_claims - d.unassigned}
+                        for d in departments],
+        "adjusters": [{"id": a.id, "name": a.name, "departments": list(a.departments),
+                       "department_names": list(a.department_names), "open": a.open_claims,
                        "capacity": a.capacity, "use": a.use, "over": a.over_capacity} for a in adjusters],
     }
 
@@ -343,5 +348,6 @@ def cached(session: Session, f: Filters, part: str, compute, *, today: dt.date |
         from services.cache import cached as through_cache, make_key
     except ImportError:  # no cache layer in this build
         return compute()
-    key = make_key("operations", part, stamp(session), f.start, f.end, f.department_id, today or dt.date.today())
+    key = make_key("operations", DATA_SHAPE, part, stamp(session), f.start, f.end, f.department_id,
+                   today or dt.date.today())
     return through_cache(key, compute, ttl=CACHE_TTL)

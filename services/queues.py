@@ -373,12 +373,12 @@ def _page(session: Session, base: Select, start: int, end: int, sort_model) -> Q
     if not page_ids:
         return QueuePage([], offered, count, estimated, capped)
     rows = session.execute(
-        select(Claim, User.name, Department.code)
+        select(Claim, User.name, Department.code, Department.name)
         .outerjoin(User, User.id == Claim.adjuster_id)
         .outerjoin(Department, Department.id == Claim.department_id)
         .where(Claim.id.in_(page_ids))
     ).all()
-    by_id = {claim.id: (claim, adjuster, dept) for claim, adjuster, dept in rows}
+    by_id = {claim.id: (claim, adjuster, dept, dept_name) for claim, adjuster, dept, dept_name in rows}
     return QueuePage([_row(*by_id[i]) for i in page_ids if i in by_id], offered, count, estimated, capped)
 
 
@@ -427,7 +427,7 @@ def my_work(session: Session, user, *, start: int = 0, end: int = 100, sort_mode
     return _page(session, base, start, end, sort_model)
 
 
-def _row(claim: Claim, adjuster: str | None, department: str | None) -> dict:
+def _row(claim: Claim, adjuster: str | None, department: str | None, department_name: str | None) -> dict:
     return {
         "claim_number": claim.claim_number,
         "report_date": claim.report_date.isoformat() if claim.report_date else None,
@@ -437,7 +437,8 @@ def _row(claim: Claim, adjuster: str | None, department: str | None) -> dict:
         "claimed_amount": (float(claim.claimed_amount) if isinstance(claim.claimed_amount, Decimal)
                            else claim.claimed_amount),
         "state": claim.state,
-        "department": department,
+        "department": department,  # the code, for links and the API
+        "department_name": department_name,  # what the grid shows
         "confidence": None if claim.routing_confidence is None else round(float(claim.routing_confidence), 3),
         "adjuster": adjuster,
         "description": (claim.description or "")[:160],

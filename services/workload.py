@@ -1,6 +1,13 @@
 """Team workload: open claims per adjuster and department, their age, and how
 full each adjuster is. Every figure is one GROUP BY over the open claims, which
-the (adjuster_id, status) and (department_id, status, report_date) indexes serve."""
+the (adjuster_id, status) and (department_id, status, report_date) indexes serve.
+
+Capacity of a shared adjuster (one in several departments): they are on each of
+those teams, but their capacity is split equally among their active departments
+(whole claims; a remainder goes to the departments first in page order). So no
+capacity is counted twice: the departments' capacities add up to the capacity
+of the distinct adjusters who have an active department (the pages say so:
+``components.workload.SHARED_CAPACITY_NOTE``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -29,9 +36,10 @@ class AdjusterLoad:
     id: int
     name: str
     email: str
-    departments: tuple[str, ...]
+    departments: tuple[str, ...]  # codes, for filters and ids
     open_claims: int
     capacity: int
+    department_names: tuple[str, ...] = ()  # what people read
 
     @property
     def use(self) -> float:
@@ -52,8 +60,9 @@ class DepartmentLoad:
     unassigned: int
     ages: dict[str, int]
     adjusters: int
-    capacity: int
+    capacity: int  # this department's share of its team's capacity (see the module note)
     over_capacity: int  # adjusters above capacity
+    shared: int = 0  # team members who are also on another active department's team
 
 
 def _check(user) -> None:
@@ -75,7 +84,7 @@ def loads_from_counts(session: Session, counts: dict[int, int]) -> list[Adjuster
     """Adjuster loads from open-claim counts per adjuster id (live or from a rollup)."""
     people = list(session.scalars(select(User).where(User.is_active, User.role.in_(ASSIGNABLE_ROLES))))
     loads = [AdjusterLoad(p.id, p.name, p.email, tuple(sorted(d.code for d in p.departments)),
-                          counts.get(p.id, 0), int(p.capacity or 0))
+                          counts.get(p.id, 0), int(p.capacity or 0), tuple(sorted(d.name for d in p.departments)))
              for p in people if p.departments or counts.get(p.id)]
     loads.sort(key=lambda a: (-a.use, -a.open_claims, a.name))
     return loads
@@ -103,21 +112,40 @@ def department_loads(session: Session, user, *, today: dt.date | None = None) ->
     return department_loads_from(session, ages, unassigned, adjuster_loads(session, user))
 
 
+def capacity_shares(capacity: int, departments: int) -> list[int]:
+    """``capacity`` split equally into ``departments`` whole shares that add up to it,
+    the larger shares first."""
+    if departments <= 0:
+        return []
+    base, extra = divmod(max(capacity, 0), departments)
+    return [base + (i < extra) for i in range(departments)]
+
+
 def department_loads_from(session: Session, ages: dict[int, list[int]], unassigned: dict[int, int],
                           adjusters: list[AdjusterLoad]) -> list[DepartmentLoad]:
     """Department loads from open claims per age bucket and unassigned counts per department id."""
-    team = {}
+    departments = list(session.scalars(select(Department).where(Department.active)
+                                       .order_by(Department.is_triage, Department.name)))
+    order = {d.id: i for i, d in enumerate(departments)}
     loads = {a.id: a for a in adjusters}
+    memberships: dict[int, list[int]] = {}  # adjuster id -> active department ids, in page order
     for dept_id, user_id in session.execute(select(user_departments.c.department_id, user_departments.c.user_id)):
-        if user_id in loads:
+        if user_id in loads and dept_id in order:
+            memberships.setdefault(user_id, []).append(dept_id)
+    team: dict[int, list[AdjusterLoad]] = {}
+    capacity: dict[int, int] = {}
+    for user_id, dept_ids in memberships.items():
+        dept_ids.sort(key=order.__getitem__)
+        for dept_id, share in zip(dept_ids, capacity_shares(loads[user_id].capacity, len(dept_ids))):
             team.setdefault(dept_id, []).append(loads[user_id])
+            capacity[dept_id] = capacity.get(dept_id, 0) + share
     out = []
-    departments = select(Department).where(Department.active).order_by(Department.is_triage, Department.name)
-    for d in session.scalars(departments):
+    for d in departments:
         buckets = ages.get(d.id, [0] * len(AGE_BUCKETS))
         members = team.get(d.id, [])
         out.append(DepartmentLoad(
             d.id, d.code, d.name, d.color, sum(buckets), unassigned.get(d.id, 0),
-            dict(zip(AGE_BUCKETS, buckets)), len(members), sum(m.capacity for m in members),
-            sum(1 for m in members if m.over_capacity)))
+            dict(zip(AGE_BUCKETS, buckets)), len(members), capacity.get(d.id, 0),
+            sum(1 for m in members if m.over_capacity),
+            sum(1 for m in members if len(memberships[m.id]) > 1)))
     return out

@@ -302,3 +302,24 @@ def test_filters_default_to_the_last_180_days_and_reject_bad_input(world):
                 {"department": ["x"]}, "nonsense"):
         with pytest.raises(aggregates.FilterError):
             operations.parse_filters(s, bad)
+
+
+def test_shared_adjuster_capacity_adds_up_once(world):
+    """A shared adjuster's capacity is split across their departments, so the page's
+    total capacity (the sum over departments) is the distinct team's, and the
+    capacity use card is not understated."""
+    s, depts, people = world["s"], world["depts"], world["people"]
+    shared = people[2]  # capacity 25, in depts[2]; now also in depts[0]
+    shared.departments.append(depts[0])
+    s.flush()
+    got = operations.workload_data(s, Filters(START, END), today=TODAY)
+    by_code = {d["code"]: d for d in got["departments"]}
+    mine = [by_code[d.code]["capacity"] for d in depts]
+    assert sum(mine) == sum(p.capacity for p in people) == 38
+    assert mine[0] + mine[2] == 25 + 3 and by_code[depts[0].code]["shared"] == 1
+    total = sum(d["capacity"] for d in got["departments"])
+    active = set(by_code)
+    distinct = sum(a["capacity"] for a in got["adjusters"] if set(a["departments"]) & active)
+    assert total == distinct
+    row = next(a for a in got["adjusters"] if a["id"] == shared.id)
+    assert row["capacity"] == 25 and sorted(row["department_names"]) == sorted([depts[0].name, depts[2].name])

@@ -58,6 +58,9 @@ def test_managers_and_admins_see_the_figures(client_for, refreshed, role):
     # the department filter reaches the figures: only Property is a row of the matrix
     assert response["ops-confusion"]["figure"]["data"][0]["y"] in ([], ["Property"])
     assert response["ops-age"]["figure"]["data"][0]["y"] == ["Property"]
+    # the adjusters table names departments; codes are for the URL only
+    table = json.dumps(response["ops-adjusters"])
+    assert "Property" in table and "PROPERTY" not in table
 
 
 @pytest.mark.parametrize("search", ["?department=NOPE", "?start=2026-99-01", "?start=2026-05-01&end=2026-01-01",

@@ -214,6 +214,31 @@ def test_my_work_lists_only_my_open_claims_in_my_departments(client_for, web_ses
     assert "assigned to you" in text
 
 
+def test_my_work_shows_department_names_and_keeps_codes(client_for, web_session):
+    """People read the department's name; the code stays in the row for links and the API."""
+    from components.queue_filters import queue_columns
+    from db.models import Department
+
+    rows, _ = filtered_rows(client_for("adjuster"), MY_WORK_SCOPE, {})
+    names = dict(web_session.execute(select(Department.code, Department.name)).all())
+    assert rows["rowData"]
+    assert all(r["department_name"] == names[r["department"]] for r in rows["rowData"])
+    shown = [c["field"] for c in queue_columns(with_department=True)]
+    assert "department_name" in shown and "department" not in shown
+    status, body = render_page(client_for("adjuster"), "/queues", "?department=AUTO_PD")
+    assert status == 200 and _badges(json.loads(body)) == ["Auto Physical Damage"]
+
+
+def _badges(node) -> list:
+    """The text of every department badge in a rendered layout (a component's props hold its class)."""
+    if isinstance(node, list):
+        return [b for n in node for b in _badges(n)]
+    if not isinstance(node, dict):
+        return []
+    own = [node.get("children")] if node.get("className") == "dept-badge" else []
+    return own + [b for v in node.values() for b in _badges(v)]
+
+
 def test_my_work_refuses_closed_status_and_viewers(client_for):
     rows, text = filtered_rows(client_for("adjuster"), MY_WORK_SCOPE, {"statuses": ["closed"]})
     assert rows["rowCount"] == 0 and "open claims only" in text

@@ -75,3 +75,48 @@ def test_workload_page_renders_for_managers_only(client_for):
     assert status == 200 and "workload-interval" in body
     status, body = render_page(client_for("adjuster"), "/workload")
     assert status == 200 and "Not allowed" in body and "workload-interval" not in body
+
+
+def _department(session, tag: str) -> str:
+    from db.models import Department
+
+    code = f"WL{tag}"
+    session.add(Department(code=code, name=f"Workload test {tag}", color="#0072B2"))
+    session.flush()
+    return code
+
+
+def test_a_shared_adjuster_is_counted_once_across_departments(db_session):
+    """An adjuster on two teams adds their capacity once, split equally between the
+    teams: department capacities add up to the capacity of the distinct adjusters."""
+    manager = make_user(db_session, "manager", [])
+    a, b = _department(db_session, "A"), _department(db_session, "B")
+    shared = make_user(db_session, "adjuster", [a, b], capacity=41)
+    make_user(db_session, "adjuster", [a], capacity=10)
+    make_claims(db_session, 3, a, status="assigned", adjuster_id=shared.id)
+    depts = {d.code: d for d in department_loads(db_session, actor(manager))}
+    # 41 split as 21 + 20 (the extra claim to the department listed first), never 41 + 41
+    assert depts[a].capacity + depts[b].capacity == 41 + 10
+    assert sorted((depts[a].capacity - 10, depts[b].capacity)) == [20, 21]
+    assert (depts[a].adjusters, depts[a].shared, depts[b].adjusters, depts[b].shared) == (2, 1, 1, 1)
+    assert {ld.id: ld for ld in adjuster_loads(db_session, actor(manager))}[shared.id].capacity == 41
+    # the whole database: no capacity counted twice, none lost
+    loads = adjuster_loads(db_session, actor(manager))
+    active = {d.code for d in department_loads(db_session, actor(manager))}
+    distinct = sum(ld.capacity for ld in loads if set(ld.departments) & active)
+    assert sum(d.capacity for d in department_loads(db_session, actor(manager))) == distinct
+
+
+def test_capacity_shares_are_whole_and_add_up():
+    from services.workload import capacity_shares
+
+    assert capacity_shares(40, 3) == [14, 13, 13] and capacity_shares(41, 2) == [21, 20]
+    assert capacity_shares(0, 2) == [0, 0] and capacity_shares(7, 1) == [7] and capacity_shares(5, 0) == []
+
+
+def test_adjusters_show_department_names(db_session):
+    manager = make_user(db_session, "manager", [])
+    two = make_user(db_session, "adjuster", ["AUTO_PD", "WORKERS_COMP"], capacity=5)
+    load = {ld.id: ld for ld in adjuster_loads(db_session, actor(manager))}[two.id]
+    assert load.departments == ("AUTO_PD", "WORKERS_COMP")  # codes stay for filters and ids
+    assert load.department_names == ("Auto Physical Damage", "Workers' Comp")
