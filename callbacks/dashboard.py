@@ -81,7 +81,7 @@ def render(search):
         if not k["current"]["received"] and not k["current"]["closed"] else None
     figures = dash_service.rendered(session, f, "figures", lambda: {
         "trend": _plain(received_closed_figure(v["series"])),
-        "departments": _plain(department_figure(b["department"])),
+        "departments": _plain(department_figure(v["department_chart"], selected=v["selected_department"])),
         "lines": _plain(category_figure(b["line"], "Claims received by line of business (click a bar for its claims)",
                                         "Claims received")),
         "regions": _plain(category_figure(b["region"], "Claims received by region (click a bar for its claims)",

@@ -1,6 +1,8 @@
 """Executive dashboard pieces: KPI cards and figures from plain data."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import html
@@ -10,20 +12,38 @@ from components.charts import FONT
 RECEIVED = "#0072B2"
 CLOSED = "#009E73"
 
-# (key, label, kind, higher_is_better)
+
+class Card(NamedTuple):
+    key: str
+    label: str  # short: one line on a card a sixth of a 1280 px screen wide
+    kind: str
+    better: bool | None  # is a rise good news? None: neither
+    help: str  # the definition, in the label's tooltip
+
+
 CARDS = (
-    ("received", "Claims received", "count", None),
-    ("backlog", "Open backlog (end of period)", "count", False),
-    ("cycle_median", "Median cycle time", "days", False),
-    ("cycle_p90", "P90 cycle time", "days", False),
-    ("sla_breaches", "SLA breaches (closed > 30 days)", "count", False),
-    ("routing_accuracy", "Routing accuracy", "pct", True),
-    ("reassignment_rate", "Manual reassignment rate", "pct", False),
-    ("agreement_rate", "Adjuster agreement", "pct", True),
-    ("auto_routed_share", "Routed automatically", "pct", True),
-    ("fraud_flagged", "Fraud flagged", "count", None),
-    ("reserve", "Total reserve", "money", None),
-    ("paid", "Total paid", "money", None),
+    Card("received", "Claims received", "count", None, "Claims reported in the period (by report date)."),
+    Card("backlog", "Open backlog", "count", False,
+         "Claims open at the end of the period: received by its last day and not closed by then."),
+    Card("cycle_median", "Median cycle time", "days", False,
+         "Half of the claims closed in the period took at most this many days from report to closing."),
+    Card("cycle_p90", "P90 cycle time", "days", False,
+         "90th-percentile cycle time: 9 in 10 claims closed in the period took at most this many days "
+         "from report to closing."),
+    Card("sla_breaches", "SLA breaches", "count", False,
+         "Claims closed in the period more than 30 days after their report."),
+    Card("routing_accuracy", "Routing accuracy", "pct", True,
+         "Closed claims whose routed department was their final department, of the closed claims SCOPE routed."),
+    Card("reassignment_rate", "Reassignment rate", "pct", False,
+         "Manual reassignment rate: claims SCOPE routed that a person then moved to another department, "
+         "of the claims routed (by report date). No figure where nothing was routed, e.g. before go-live."),
+    Card("agreement_rate", "Adjuster agreement", "pct", True,
+         "Adjusters' verdicts on routing decisions that agreed with the router (latest verdict per person)."),
+    Card("auto_routed_share", "Auto-routed", "pct", True,
+         "Routed claims sent straight to a department (confidence at or above the threshold), not to triage."),
+    Card("fraud_flagged", "Fraud flagged", "count", None, "Claims received in the period flagged as fraud."),
+    Card("reserve", "Total reserve", "money", None, "Reserves of the claims received in the period."),
+    Card("paid", "Total paid", "money", None, "Paid on the claims received in the period."),
 )
 
 
@@ -39,9 +59,16 @@ def fmt(value, kind: str) -> str:
     return f"{value:,.0f}"
 
 
+NO_COMPARISON = "no comparison"
+
+
 def _delta(current, previous, kind: str, better: bool | None) -> html.Span:
+    """The change against the previous period, on one short line; the previous
+    value itself is in the tooltip. None on either side (no data then, or a rate
+    without a denominator) is no comparison, never a change against 0."""
     if current is None or previous is None:
-        return html.Span("no comparison", className="text-muted small")
+        return html.Span(NO_COMPARISON, className="text-muted small kpi-delta",
+                         title="The previous period has no figure to compare with.")
     diff = current - previous
     if kind == "pct":
         text = f"{diff * 100:+.1f} pts"
@@ -53,19 +80,22 @@ def _delta(current, previous, kind: str, better: bool | None) -> html.Span:
     if better is not None and diff:
         color = "text-success" if (diff > 0) == better else "text-danger"
     arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "■")
-    return html.Span([f"{arrow} {text} ", html.Span("vs previous period", className="text-muted")],
-                     className=f"small {color}")
+    return html.Span([f"{arrow} {text} ", html.Span("vs prev.", className="text-muted")],
+                     className=f"small {color} kpi-delta", title=f"Previous period: {fmt(previous, kind)}")
 
 
 def kpi_cards(current: dict, previous: dict) -> dbc.Row:
     cols = []
-    for key, label, kind, better in CARDS:
+    for card in CARDS:
+        label_id = f"kpi-label-{card.key}"
         cols.append(dbc.Col(dbc.Card(dbc.CardBody([
-            html.Div(label, className="text-muted small text-uppercase"),
-            html.Div(fmt(current.get(key), kind), className="fs-4 fw-semibold", id=f"kpi-{key}"),
-            _delta(current.get(key), previous.get(key), kind, better),
+            html.Div(card.label, id=label_id, tabIndex=0, className="kpi-label text-muted small text-truncate",
+                     **{"aria-label": f"{card.label}: {card.help}"}),
+            dbc.Tooltip(card.help, target=label_id, placement="top"),
+            html.Div(fmt(current.get(card.key), card.kind), className="fs-4 fw-semibold", id=f"kpi-{card.key}"),
+            _delta(current.get(card.key), previous.get(card.key), card.kind, card.better),
         ], className="py-2"), className="shadow-sm h-100"), xs=6, md=4, xl=2, className="mb-3"))
-    return dbc.Row(cols)
+    return dbc.Row(cols, id="dashboard-kpis")
 
 
 def _style(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
@@ -118,17 +148,41 @@ def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
     return fig
 
 
-def department_figure(rows, height: int | None = None) -> go.Figure:
+MUTED = "#ced4da"
+
+
+def department_figure(rows, height: int | None = None, selected: str | None = None) -> go.Figure:
+    """Claims received per department. ``selected`` (a department filter's code) keeps
+    every department on the chart and highlights that one, the others greyed: one bar
+    alone would say nothing, its share of the whole says how much of the work it has."""
     rows = [r for r in rows if r.key and r.received][::-1]
+    total = sum(r.received for r in rows)
+    chosen = next((r for r in rows if r.key == selected), None) if selected else None
+
+    def color(r):
+        return (r.color or "#6c757d") if chosen is None or r is chosen else MUTED
+
+    def label(r):
+        return f"{r.received:,} ({r.received / total:.0%})" if r is chosen and total else f"{r.received:,}"
+
     fig = go.Figure(go.Bar(
         y=[r.label for r in rows], x=[r.received for r in rows], orientation="h",
-        marker_color=[r.color or "#6c757d" for r in rows], customdata=[r.key for r in rows],
-        text=[f"{r.received:,}" for r in rows], textposition="outside", cliponaxis=False,
+        marker_color=[color(r) for r in rows], customdata=[r.key for r in rows],
+        text=[label(r) for r in rows], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x:,} claims received<br>Click for the claims<extra></extra>",
     ))
     fig.update_xaxes(title_text="Claims received")
-    return _style(fig, "Claims received by department (click a bar for its claims)",
-                  height or max(300, 90 + 36 * len(rows)))
+    if selected is None:
+        title = "Claims received by department (click a bar for its claims)"
+    elif chosen is not None:
+        title = f"{chosen.label}: {chosen.received / total:.0%} of all claims received (click a bar for its claims)"
+    else:
+        title = "Claims received by department: none for the chosen department"
+    fig = _style(fig, title, height or max(300, 90 + 36 * len(rows)))
+    if chosen is not None:  # the chosen department's name stands out among the greyed ones
+        fig.update_yaxes(ticktext=[f"<b>{r.label}</b>" if r is chosen else r.label for r in rows],
+                         tickvals=[r.label for r in rows])
+    return fig
 
 
 def category_figure(rows, title: str, axis: str, top: int = 12, height: int | None = None) -> go.Figure:

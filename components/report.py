@@ -13,6 +13,19 @@ from dash import dcc, html
 from components.kpis import CARDS, _delta, fmt
 
 SHEET_WIDTH = 990
+SHEET_PADDING = 16  # .report-sheet's left and right padding, on screen and in print (assets/20-report.css)
+GAP = 6  # .report-row's gap
+# What a row of figures may fill: the sheet's inner width less a margin, so no figure
+# reaches the sheet's edge and none spills past the printed page.
+ROW_WIDTH = SHEET_WIDTH - 2 * SHEET_PADDING - 12
+
+
+def row_widths(*shares: float) -> list[int]:
+    """Widths of the figures of one row, in proportion to ``shares``, that fit ROW_WIDTH with the gaps."""
+    room = ROW_WIDTH - GAP * (len(shares) - 1)
+    return [int(room * share / sum(shares)) for share in shares]
+
+
 STATIC = {"staticPlot": True, "displayModeBar": False}
 
 
@@ -42,13 +55,20 @@ def static_graph(figure: dict) -> dcc.Graph:
                      className="report-figure")
 
 
+# Paper has no tooltips: the labels that need their definition get it under the grid.
+FOOTNOTE = ("Open backlog: claims open at the end of the period. P90: 9 in 10 claims closed in the period "
+            "took at most this long. SLA breach: closed more than 30 days after report. Reassignment rate: "
+            "claims moved by hand, of the claims SCOPE routed. “vs prev.” compares with the previous "
+            "period of equal length.")
+
+
 def kpi_grid(current: dict, previous: dict) -> html.Div:
     cells = [html.Div([
-        html.Div(label, className="report-kpi-label"),
-        html.Div(fmt(current.get(key), kind), className="report-kpi-value", id=f"report-kpi-{key}"),
-        _delta(current.get(key), previous.get(key), kind, better),
-    ], className="report-kpi") for key, label, kind, better in CARDS]
-    return html.Div(cells, className="report-kpis")
+        html.Div(card.label, className="report-kpi-label", title=card.help),
+        html.Div(fmt(current.get(card.key), card.kind), className="report-kpi-value", id=f"report-kpi-{card.key}"),
+        _delta(current.get(card.key), previous.get(card.key), card.kind, card.better),
+    ], className="report-kpi") for card in CARDS]
+    return html.Div([html.Div(cells, className="report-kpis"), html.Div(FOOTNOTE, className="report-footnote")])
 
 
 def header(title: str, filters: list[tuple[str, str]], note: str) -> html.Div:

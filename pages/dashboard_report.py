@@ -12,13 +12,19 @@ from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import message, not_allowed
 from components.kpis import category_figure, department_figure, received_closed_figure
-from components.report import header, kpi_grid, shrink, static_graph
+from components.report import header, kpi_grid, row_widths, shrink, static_graph
 from db.flask_db import read_session
 from services import dashboard as dash_service
 from services.aggregates import FilterError
 
 dash.register_page(__name__, path="/dashboard/report", title="Executive report · SCOPE Assistant",
                    name="Executive report")
+
+
+def _departments(v: dict, width: int) -> dict:
+    fig = department_figure(v["department_chart"], selected=v["selected_department"])
+    title = fig.layout.title.text.replace(" (click a bar for its claims)", "")
+    return shrink(fig, title, width, 230)
 
 
 def layout(**query):
@@ -35,14 +41,16 @@ def layout(**query):
     previous = f.previous()
     note = (f"Claims figures from the KPI rollup; changes compare with {previous.start} – {previous.end}. "
             f"Printed {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by {user.name}.")
+    trend_w, dept_w = row_widths(3, 2)
+    line_w, region_w = row_widths(1, 1)
     figures = dash_service.rendered(session, f, "report", lambda: {
         "trend": shrink(received_closed_figure(v["series"]),
-                        f"Claims received vs closed per {v['series']['grain']}", 590, 230),
-        "departments": shrink(department_figure(b["department"]), "Claims received by department", 390, 230),
+                        f"Claims received vs closed per {v['series']['grain']}", trend_w, 230),
+        "departments": _departments(v, dept_w),
         "lines": shrink(category_figure(b["line"], "", "Claims received"), "Claims received by line of business",
-                        490, 190),
-        "regions": shrink(category_figure(b["region"], "", "Claims received"), "Claims received by region", 490,
-                          190),
+                        line_w, 190),
+        "regions": shrink(category_figure(b["region"], "", "Claims received"), "Claims received by region",
+                          region_w, 190),
     })
     return html.Div([
         html.Div("Use your browser's Print (Ctrl+P) for paper or PDF: this page fits one A4 or Letter "

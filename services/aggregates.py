@@ -21,7 +21,10 @@ Definitions (the dashboard and its tests rely on them):
   it to a department that is not triage (confidence at or above its threshold).
 - routing accuracy: closed claims whose latest decision's routed department is
   their final department, over closed claims with a decision.
-- reassigned: claims with at least one "moved" event (on their report date).
+- reassigned: routed claims with at least one "moved" event (on their report date);
+  the reassignment rate is over routed claims, not over all claims received: claims
+  from before go-live were never routed, have no event history, and would read as a
+  0% rate where there is nothing to measure.
 - agreement: latest verdict per user per decision, on the day it was given.
 Amounts (reserve, paid, claimed) belong to the report date.
 """
@@ -68,7 +71,7 @@ WITH latest AS (
            coalesce(sum(claimed_amount), 0) AS claimed_sum,
            count(*) FILTER (WHERE fraud_label) AS fraud_flagged,
            count(routed_department_id) AS routed, count(*) FILTER (WHERE auto) AS auto_routed,
-           count(*) FILTER (WHERE moved) AS reassigned,
+           count(*) FILTER (WHERE moved AND routed_department_id IS NOT NULL) AS reassigned,
            0 AS closed_routed, 0 AS routed_correct, 0 AS feedback_total, 0 AS feedback_agree,
            0 AS cycle_days_sum, 0 AS cycle_count, 0 AS sla_breaches
     FROM base GROUP BY 1, 2, 3, 4
@@ -272,7 +275,7 @@ def kpis(session: Session, f: Filters) -> dict:
         "cycle_mean": _ratio(int(s["cycle_days_sum"]), int(s["cycle_count"])),
         "sla_breaches": int(s["sla_breaches"]),
         "routing_accuracy": _ratio(int(s["routed_correct"]), int(s["closed_routed"])),
-        "reassignment_rate": _ratio(int(s["reassigned"]), int(s["received"])),
+        "reassignment_rate": _ratio(int(s["reassigned"]), int(s["routed"])),
         "agreement_rate": _ratio(int(s["feedback_agree"]), int(s["feedback_total"])),
         "feedback_total": int(s["feedback_total"]),
         "auto_routed_share": _ratio(int(s["auto_routed"]), int(s["routed"])),
@@ -282,8 +285,24 @@ def kpis(session: Session, f: Filters) -> dict:
     }
 
 
+# Figures that add up over the days of a period: against a previous period that the
+# data covers only in part they compare with a fraction of a period.
+_PERIOD_TOTALS = ("received", "closed", "sla_breaches", "fraud_flagged", "reserve", "paid", "feedback_total")
+
+
 def kpis_with_previous(session: Session, f: Filters) -> dict:
-    return {"current": kpis(session, f), "previous": kpis(session, f.previous())}
+    """This period's figures and the previous period's, where None means "nothing to
+    compare with": a previous period before the first day of data has no figures at
+    all (not zeros), one the data only partly covers has no period totals, and a rate
+    without a denominator is None as in ``kpis``."""
+    previous_f = f.previous()
+    previous = kpis(session, previous_f)
+    bounds = data_bounds(session)
+    if bounds is None or previous_f.end < bounds[0]:
+        previous = dict.fromkeys(previous)
+    elif previous_f.start < bounds[0]:
+        previous.update(dict.fromkeys(_PERIOD_TOTALS))
+    return {"current": kpis(session, f), "previous": previous}
 
 
 def series(session: Session, f: Filters) -> dict:

@@ -89,25 +89,40 @@ def view(session: Session, f: Filters) -> dict:
 
     def compute():
         s = aggregates.series(session, f)
+        departments = None
+        if f.department_id is not None:
+            # One department's chart would be a single bar: under a department filter the
+            # chart shows every department (same period and line) with the chosen one
+            # highlighted, so it tells how large a share of the work that department has.
+            departments = [dataclasses.asdict(r) for r in
+                           aggregates.breakdown(session, dataclasses.replace(f, department_id=None), "department")]
         return {
             "kpis": aggregates.kpis_with_previous(session, f),
             "series": {**s, "periods": [p.isoformat() for p in s["periods"]]},
             "breakdowns": {by: [dataclasses.asdict(r) for r in aggregates.breakdown(session, f, by)]
                            for by in ("department", "line", "region")},
+            "department_chart": departments,
+            "selected_department": session.scalar(select(Department.code).where(Department.id == f.department_id))
+            if f.department_id is not None else None,
         }
 
-    data = cached(make_key("dashboard.view", stamp(session), _filters_key(f)), compute)
+    data = cached(make_key("dashboard.view.2", stamp(session), _filters_key(f)), compute)
+    breakdowns = {by: [BreakdownRow(**r) for r in rows] for by, rows in data["breakdowns"].items()}
+    chart = data["department_chart"]
     return {
         "kpis": data["kpis"],
         "series": {**data["series"], "periods": [dt.date.fromisoformat(p) for p in data["series"]["periods"]]},
-        "breakdowns": {by: [BreakdownRow(**r) for r in rows] for by, rows in data["breakdowns"].items()},
+        "breakdowns": breakdowns,
+        # rows of the department chart: every department, or the filtered breakdown when no department is chosen
+        "department_chart": [BreakdownRow(**r) for r in chart] if chart is not None else breakdowns["department"],
+        "selected_department": data["selected_department"],
     }
 
 
 def rendered(session: Session, f: Filters, name: str, build) -> dict:
     """A figure (or any JSON-able rendering) built from this view, cached like the view:
     building plotly figures costs more CPU than reading the rollup does."""
-    return cached(make_key("dashboard.rendered", name, stamp(session), _filters_key(f)), build)
+    return cached(make_key("dashboard.rendered.2", name, stamp(session), _filters_key(f)), build)
 
 
 # ---------------------------------------------------------------- drill-down
@@ -125,7 +140,7 @@ class Drill:
     department_id: int | None
     line: str | None
     region: str | None
-    empty: bool = False  # the click contradicts a filter (only a tampered click can)
+    empty: bool = False  # the click contradicts a line filter (only a tampered click can)
     measure: str = "received"
 
     def describe(self) -> dict:
@@ -172,7 +187,8 @@ def parse_drill(session: Session, f: Filters, opts: dict, raw) -> Drill:
         dept = next((d for d in opts["all_departments"] if d["code"] == value), None)
         if dept is None:
             raise FilterError("Unknown department.")
-        empty = f.department_id is not None and f.department_id != dept["id"]
+        # The department chart shows every department even under a department filter
+        # (the chosen one highlighted): a bar lists its own department's claims.
         dept_id, label = dept["id"], dept["name"]
     elif dimension == "line":
         if value and value not in opts["lines"]:

@@ -88,9 +88,37 @@ def test_manager_filters_dashboard_and_charts_follow(page, live_server, web_app)
     after = int(page.inner_text("#kpi-received").replace(",", ""))
     assert 0 < after < int(before.replace(",", ""))
     assert "start=" in page.evaluate("window.location.search")
-    # the department chart now holds Property alone
-    _wait(page, "document.querySelectorAll('#dashboard-departments .bars path').length === 1")
+    # the department chart keeps every department, Property highlighted with its share of the
+    # whole in the title, the others greyed; a grey bar still lists its own department's claims
+    _wait(page, "document.querySelector('#dashboard-departments .gtitle') && "
+                "document.querySelector('#dashboard-departments .gtitle').textContent.startsWith('Property: ')")
+    assert re.search(r"^Property: \d+% of all claims received",
+                     page.text_content("#dashboard-departments .gtitle"))
+    assert _bars(page, "dashboard-departments") == departments_before
+    fills = page.eval_on_selector_all("#dashboard-departments .bars path", "els => els.map(e => e.style.fill)")
+    grey = "rgb(206, 212, 218)"
+    assert fills.count(grey) == departments_before - 1
+    # the KPI values of a row line up: every label and change stays on one line at 1280 px
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.wait_for_timeout(300)
+    tops = page.eval_on_selector_all("[id^=kpi-]:not([id^=kpi-label])",
+                                     "els => els.map(e => Math.round(e.getBoundingClientRect().top))")
+    assert len(tops) == 12 and len(set(tops)) == 2, tops
+    heights = page.eval_on_selector_all(".kpi-label, .kpi-delta", "els => els.map(e => e.offsetHeight)")
+    assert max(heights) < 1.6 * min(heights), heights
     screenshot(page, "dashboard-property")
+    labels = page.locator("#dashboard-departments .ytick text")
+    other = next(i for i in range(labels.count()) if labels.nth(i).text_content() != "Property")
+    name = labels.nth(other).text_content()
+    _click_center(page, page.locator("#dashboard-departments .bars path").nth(other))
+    _wait(page, "document.querySelector('#dashboard-drill-title') && "
+                f"document.querySelector('#dashboard-drill-title').innerText.startsWith({'Claims received · ' + name!r})"
+                " && document.querySelectorAll('#dashboard-drill-body a').length > 0")
+    departments = page.eval_on_selector_all("#dashboard-drill-body tbody tr td:nth-child(4)",
+                                            "els => els.map(e => e.innerText)")
+    assert set(departments) == {name}
+    _close_drill(page)
+    page.set_viewport_size({"width": 1440, "height": 900})
 
     # a shared link with a year-long range shows weeks, and the report link carries the filters
     page.goto(live_server + "/dashboard?start=2025-11-01&end=2026-10-31&line=auto")
@@ -198,7 +226,25 @@ def test_printable_report_fits_one_page(page, live_server, web_app, tmp_path):
     page.set_viewport_size({"width": 1123, "height": 794})
     page.wait_for_timeout(300)
     assert page.locator(".scope-navbar").is_hidden()
+    # the department chart is not one fat bar: every department, Property highlighted
+    assert page.locator("#dashboard-report .report-figure").nth(1).locator(".bars path").count() > 1
     screenshot(page, "dashboard-report")
+    # every figure stays inside the sheet (990 px: the printable width of A4 and Letter in
+    # landscape), at least 12 px from either edge, on paper and on screen
+    for media in ("print", "screen"):
+        page.emulate_media(media=media)
+        page.wait_for_timeout(200)
+        sheet = page.evaluate("""(() => { const r = document.querySelector('#dashboard-report')
+            .getBoundingClientRect(); return {left: r.left, right: r.right, width: r.width}; })()""")
+        assert sheet["width"] <= 990
+        boxes = page.eval_on_selector_all("#dashboard-report .report-figure .main-svg:first-of-type",
+                                          "els => els.map(e => { const r = e.getBoundingClientRect();"
+                                          " return {left: r.left, right: r.right}; })")
+        assert len(boxes) == 4
+        for box in boxes:
+            assert box["left"] >= sheet["left"] + 12 and box["right"] <= sheet["right"] - 12, (media, box, sheet)
+    page.emulate_media(media="print")
+    page.wait_for_timeout(200)
     for fmt in ("A4", "Letter"):
         pdf = page.pdf(format=fmt, landscape=True, print_background=True)
         (tmp_path / f"report-{fmt}.pdf").write_bytes(pdf)

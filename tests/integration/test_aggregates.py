@@ -102,8 +102,11 @@ def test_agreement_over_all_time_matches_feedback_service(web_session):
     assert got["feedback_total"] == expected["given"]
     if expected["given"]:
         assert got["agreement_rate"] == pytest.approx(expected["rate"])
-    reassigned = _one(s, "SELECT count(DISTINCT claim_id) FROM claim_events WHERE kind = 'moved'")[0]
-    assert round((got["reassignment_rate"] or 0) * got["received"]) == reassigned
+    # reassignment: routed claims moved by hand, of the routed claims
+    reassigned, routed = _one(s, """SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM claim_events e
+        WHERE e.claim_id = c.id AND e.kind = 'moved')), count(*) FROM claims c
+        WHERE EXISTS (SELECT 1 FROM routing_decisions rd WHERE rd.claim_id = c.id)""")
+    assert got["reassignment_rate"] == (pytest.approx(reassigned / routed) if routed else None)
 
 
 def test_refresh_twice_gives_the_same_rollup(web_session):
@@ -141,3 +144,99 @@ def test_percentile_from_histogram():
     assert aggregates.percentile_from_histogram(hist, 0.5) == 1
     assert aggregates.percentile_from_histogram(hist, 0.9) == 3
     assert aggregates.percentile_from_histogram([], 0.5) is None
+
+
+# ---------------------------------------------------------------- comparisons with the previous period
+
+def _texts(component) -> list[str]:
+    """Every string in a Dash component tree."""
+    if isinstance(component, str):
+        return [component]
+    children = getattr(component, "children", None)
+    if children is None:
+        return []
+    return [t for c in (children if isinstance(children, list) else [children]) for t in _texts(c)]
+
+
+def _card(cards, key: str):
+    """The body of the dashboard's KPI card whose value has id kpi-<key>."""
+    for col in cards.children:
+        body = col.children.children
+        if any(getattr(c, "id", None) == f"kpi-{key}" for c in body.children):
+            return body
+    raise AssertionError(key)
+
+
+@pytest.fixture()
+def own_claims(db_session):
+    """A department of its own, with claims in February and March 2032 from before go-live (never
+    routed, no event history) and claims in April 2032 that SCOPE routed, 2 of 10 moved."""
+    import uuid
+
+    from db.models import Claim, ClaimEvent, Dataset, Department, ModelVersion, RoutingDecision
+
+    s = db_session
+    tag = uuid.uuid4().hex[:6].upper()
+    dept = Department(code=f"CMP_{tag}", name=f"Comparison {tag}", color="#117733")
+    s.add(dept)
+    if s.get(Dataset, "cmptest") is None:
+        s.add(Dataset(name="cmptest", feature_spec=[]))
+    mv = ModelVersion(dataset="cmptest", version=f"cmp-{tag}", status="retired", params={}, feature_schema={},
+                      classes=[dept.code], metrics={}, n_train=0, n_holdout=0, artifact=b"x")
+    s.add(mv)
+    s.flush()
+
+    def claims(n: int, day: dt.date) -> list:
+        out = [Claim(claim_number=f"CMP-{tag}-{day:%m%d}-{i}", dataset="cmptest", source_key=uuid.uuid4().hex,
+                     department_id=dept.id, report_date=day, status="new", line_of_business="auto")
+               for i in range(n)]
+        s.add_all(out)
+        s.flush()
+        return out
+
+    claims(1, dt.date(2032, 2, 1))  # the data covers all of March
+    claims(10, dt.date(2032, 3, 10))
+    routed = claims(10, dt.date(2032, 4, 10))
+    for c in routed:
+        s.add(RoutingDecision(claim_id=c.id, model_version_id=mv.id, predicted_department_id=dept.id,
+                              routed_department_id=dept.id, probabilities={}, confidence=0.9, threshold=0.5,
+                              features={}, shap_values={}, shap_method="approx", drivers=[]))
+    for c in routed[:2]:
+        s.add(ClaimEvent(claim_id=c.id, kind="moved", to_department_id=dept.id, reason="test"))
+    s.flush()
+    aggregates.refresh(s)
+    return dept
+
+
+def test_reassignment_rate_before_go_live_is_no_figure_not_zero(db_session, own_claims):
+    """A period whose claims SCOPE never routed has no reassignment rate (None), so the
+    card says "no comparison" instead of a change against 0%."""
+    from components.kpis import NO_COMPARISON, kpi_cards
+
+    f = Filters(dt.date(2032, 4, 1), dt.date(2032, 4, 30), own_claims.id)
+    k = aggregates.kpis_with_previous(db_session, f)
+    assert k["current"]["reassignment_rate"] == pytest.approx(0.2)  # 2 moved of 10 routed
+    assert k["previous"]["received"] == 10 and k["previous"]["reassignment_rate"] is None
+    card = _texts(_card(kpi_cards(k["current"], k["previous"]), "reassignment_rate"))
+    assert NO_COMPARISON in card and not any("pts" in t for t in card)
+    # the claims received then are a real figure to compare with: 10 then, 10 now
+    assert NO_COMPARISON not in _texts(_card(kpi_cards(k["current"], k["previous"]), "received"))
+
+
+def test_previous_period_before_the_data_is_no_comparison(db_session, own_claims):
+    first = aggregates.data_bounds(db_session)[0]
+    # wholly before the first day of data: no figure at all, not zeros
+    f = Filters(first, first + dt.timedelta(days=29))
+    k = aggregates.kpis_with_previous(db_session, f)
+    assert set(k["previous"].values()) == {None}
+    from components.kpis import CARDS, NO_COMPARISON, kpi_cards
+
+    cards = kpi_cards(k["current"], k["previous"])
+    for card in CARDS:
+        assert NO_COMPARISON in _texts(_card(cards, card.key)), card.key
+    # partly before it: no period totals (they would compare with part of a period), but
+    # the backlog at its end and rates are real figures
+    f = Filters(first + dt.timedelta(days=10), first + dt.timedelta(days=39))
+    previous = aggregates.kpis_with_previous(db_session, f)["previous"]
+    assert previous["received"] is None and previous["closed"] is None and previous["paid"] is None
+    assert previous["backlog"] is not None

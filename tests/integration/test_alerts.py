@@ -12,7 +12,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 
-from db.models import AlertEvent, AlertRule, AuditLog, Claim, ClaimEvent, Dataset, Department
+from db.models import (AlertEvent, AlertRule, AuditLog, Claim, ClaimEvent, Dataset, Department, ModelVersion,
+                       RoutingDecision)
 from jobs.registry import JOBS
 from services import aggregates, alerts
 from tests.integration.test_cli import scope
@@ -37,7 +38,18 @@ def dept(db_session):
     return d
 
 
-def add_claims(session, dept, n: int, *, report: dt.date, moved: int = 0, closed_at: dt.datetime | None = None):
+def _model(session) -> ModelVersion:
+    mv = session.scalar(select(ModelVersion).where(ModelVersion.version == "alerttest"))
+    if mv is None:
+        mv = ModelVersion(dataset="alerttest", version="alerttest", status="retired", params={}, feature_schema={},
+                          classes=[], metrics={}, n_train=0, n_holdout=0, artifact=b"x")
+        session.add(mv)
+        session.flush()
+    return mv
+
+
+def add_claims(session, dept, n: int, *, report: dt.date, moved: int = 0, closed_at: dt.datetime | None = None,
+               routed: bool = True):
     claims = []
     for _ in range(n):
         i = next(_seq)
@@ -46,6 +58,11 @@ def add_claims(session, dept, n: int, *, report: dt.date, moved: int = 0, closed
                             status="closed" if closed_at else "new", closed_at=closed_at, line_of_business="auto"))
     session.add_all(claims)
     session.flush()
+    # SCOPE routed them: the reassignment rate is over routed claims
+    session.add_all([] if not routed else [RoutingDecision(claim_id=c.id, model_version_id=_model(session).id,
+                                     predicted_department_id=dept.id, routed_department_id=dept.id,
+                                     probabilities={}, confidence=0.9, threshold=0.5, features={}, shap_values={},
+                                     shap_method="approx", drivers=[]) for c in claims])
     for claim in claims[:moved]:
         session.add(ClaimEvent(claim_id=claim.id, kind="moved", to_department_id=dept.id, reason="test"))
     session.flush()
@@ -64,13 +81,14 @@ def events_of(session, rule_id: int) -> list[AlertEvent]:
 
 
 def raw_reassignment_rate(session, dept_id: int, start: dt.date, end: dt.date) -> float:
-    received, moved = session.execute(text("""
+    routed, moved = session.execute(text("""
         SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM claim_events e
                                                         WHERE e.claim_id = c.id AND e.kind = 'moved'))
         FROM claims c WHERE c.department_id = :d
+        AND EXISTS (SELECT 1 FROM routing_decisions rd WHERE rd.claim_id = c.id)
         AND coalesce(c.report_date, c.created_at::date) BETWEEN :a AND :b"""),
         {"d": dept_id, "a": start, "b": end}).one()
-    return moved / received
+    return moved / routed
 
 
 def raw_backlog(session, dept_id: int, day: dt.date) -> int:
@@ -370,9 +388,10 @@ def test_two_evaluations_at_once_open_one_event(session_factory):
         if s.get(Dataset, "alerttest") is None:
             s.add(Dataset(name="alerttest", feature_spec=[]))
         s.flush()
-        add_claims(s, d, 10, report=TODAY, moved=5)
+        # not routed: routing decisions are append-only, and these claims are deleted afterwards
+        add_claims(s, d, 10, report=TODAY, routed=False)
         aggregates.refresh(s)
-        rule_id = alerts.create_rule(s, rule(d), evaluate_now=False, **ACTOR).id
+        rule_id = alerts.create_rule(s, rule(d, metric="backlog", threshold=5), evaluate_now=False, **ACTOR).id
         dept_id = d.id
         s.commit()
     first, second = session_factory(), session_factory()
