@@ -119,8 +119,8 @@ def layout(**_query):
     ]), className="shadow-sm mb-4")
     job_names = [j["job"] for j in overview(session)]
     filters = html.Div([
-        dbc.Select(id="jobs-history-job", value="", size="sm", style={"width": "14rem"},
-                   options=[{"label": "All jobs", "value": ""}] + [{"label": n, "value": n} for n in job_names]),
+        dbc.Select(id="jobs-history-job", value="all", size="sm", style={"width": "14rem"},
+                   options=[{"label": "All jobs", "value": "all"}] + [{"label": n, "value": n} for n in job_names]),
         dbc.Switch(id="jobs-history-hide-idle", value=True, label="Hide runs with nothing to do",
                    className="mb-0 small"),
     ], className="d-flex align-items-center gap-3 flex-wrap")

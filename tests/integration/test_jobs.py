@@ -191,7 +191,7 @@ def _run_body(key: str, job: str) -> dict:
     return {"output": key,
             "outputs": [{"id": "jobs-run-status", "property": "children"},
                         {"id": "jobs-list", "property": "children"}, {"id": "jobs-history", "property": "children"}],
-            "inputs": [[trigger]], "state": [{"id": "jobs-history-job", "property": "value", "value": ""},
+            "inputs": [[trigger]], "state": [{"id": "jobs-history-job", "property": "value", "value": "all"},
                                              {"id": "jobs-history-hide-idle", "property": "value", "value": True}],
             "changedPropIds": [json.dumps({"job": job, "type": "job-run"}, separators=(",", ":")) + ".n_clicks"]}
 
