@@ -138,10 +138,17 @@ def test_drill_down_from_time_series_and_region_bar(page, live_server, web_app):
     wait_for_charts(page, 4)
     page.wait_for_selector("#kpi-received", timeout=15000)
 
-    # a point of the Received line (the first trace): the claims received that day
-    points = page.locator("#dashboard-trend .scatterlayer .trace").first.locator(".points path")
-    assert points.count() > 10
-    _click_center(page, points.nth(points.count() - 3))
+    # a point of the Received line (the first trace): the claims received that day. Other
+    # tests add claims reported today, so the period's last weeks may be empty days: take the
+    # busiest day whose point stands clear of the Closed line's point, so the click lands on it.
+    received = page.locator("#dashboard-trend .scatterlayer .trace").nth(0).locator(".points path")
+    closed = page.locator("#dashboard-trend .scatterlayer .trace").nth(1).locator(".points path")
+    assert received.count() > 10
+    ys = [(received.nth(i).bounding_box()["y"], closed.nth(i).bounding_box()["y"])
+          for i in range(received.count())]
+    clear = [i for i, (r, c) in enumerate(ys) if abs(r - c) > 12]
+    assert clear
+    _click_center(page, received.nth(min(clear, key=lambda i: ys[i][0])))
     page.wait_for_selector(".modal.show #dashboard-drill-body a", timeout=30000)
     title = page.inner_text("#dashboard-drill-title")
     assert re.search(r"Claims received · \d{4}-\d{2}-\d{2}$", title), title
@@ -160,8 +167,6 @@ def test_drill_down_from_time_series_and_region_bar(page, live_server, web_app):
 
     # a point of the Closed line (the second trace): the claims closed that day. Take the
     # day where the two lines are furthest apart, so the click cannot land on a Received point.
-    received = page.locator("#dashboard-trend .scatterlayer .trace").nth(0).locator(".points path")
-    closed = page.locator("#dashboard-trend .scatterlayer .trace").nth(1).locator(".points path")
     assert closed.count() == received.count()
     gaps = [abs(closed.nth(i).bounding_box()["y"] - received.nth(i).bounding_box()["y"])
             for i in range(closed.count())]
