@@ -185,22 +185,33 @@ def sankey_figure(moves: dict) -> go.Figure:
 
 
 def calibration_figure(routing: dict) -> go.Figure:
-    """Observed accuracy against the router's mean confidence per confidence band."""
+    """Observed accuracy against the router's mean confidence per confidence band.
+    The claim counts go under the band names and the accuracy inside the bar's foot,
+    so no label sits where a mean-confidence diamond is drawn (near the bar's top
+    when the router is well calibrated)."""
     bands = [b for b in routing["bands"] if b["claims"]]
     labels = [b["label"] for b in bands]
+    ticks = [f"{b['label']}<br><span style='font-size:11px;color:#6c757d'>n={b['claims']:,}</span>" for b in bands]
     fig = go.Figure([
         go.Bar(name="Observed accuracy", x=labels, y=[b["accuracy"] * 100 for b in bands], marker_color=ACCURACY,
-               text=[f"{b['accuracy']:.0%}<br>n={b['claims']:,}" for b in bands], textposition="outside",
-               cliponaxis=False, hovertemplate="confidence %{x}: %{y:.1f}% right<extra></extra>"),
+               # a bar too short to hold its label (e.g. 0%) shows it just above itself
+               text=[f"{b['accuracy']:.0%}" for b in bands], insidetextanchor="start",
+               textposition=["inside" if b["accuracy"] >= 0.15 else "outside" for b in bands],
+               insidetextfont=dict(color="white"), outsidetextfont=dict(color="#212529"), cliponaxis=False,
+               customdata=[b["claims"] for b in bands],
+               hovertemplate="confidence %{x}: %{y:.1f}% right of %{customdata:,} claims<extra></extra>"),
         go.Scatter(name="Mean confidence", x=labels, y=[b["mean_confidence"] * 100 for b in bands],
                    mode="markers+lines", marker=dict(symbol="diamond", size=10, color=CONFIDENCE),
                    line=dict(color=CONFIDENCE, dash="dot", width=1),
                    hovertemplate="confidence %{x}: mean %{y:.1f}%<extra></extra>"),
     ])
-    fig.update_yaxes(title_text="Share of closed claims (%)", range=[0, 115], ticksuffix="%")
-    fig.update_xaxes(title_text="Router confidence band (first decision)")
-    _style(fig, "Calibration: accuracy by confidence band",
-           legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_yaxes(title_text="Share of closed claims (%)", range=[0, 105], ticksuffix="%")
+    fig.update_xaxes(title_text="Router confidence band (first decision)", tickangle=0, tickvals=labels,
+                     ticktext=ticks)
+    # The legend gets a line of its own under the title: beside it, the two collide on a half-width card.
+    _style(fig, "Calibration: accuracy by confidence band", 400,
+           legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
+    fig.update_layout(margin=dict(t=80, b=70), title=dict(y=0.97, yref="container", yanchor="top"))
     return fig if bands else _empty(fig)
 
 
