@@ -23,7 +23,7 @@ dash.register_page(__name__, path="/reassign", title="Reassign · SCOPE Assistan
 COLUMNS = [
     {"field": "claim_number", "headerName": "Claim", "cellRenderer": "ClaimLink", "pinned": "left", "width": 200,
      "filter": "agTextColumnFilter"},
-    {"field": "department", "headerName": "Department", "width": 140},
+    {"field": "department_name", "headerName": "Department", "width": 190},
     {"field": "adjuster", "headerName": "Adjuster", "width": 160},
     {"field": "status", "headerName": "Status", "width": 120},
     {"field": "line_of_business", "headerName": "Line", "width": 160, "filter": "agTextColumnFilter"},

@@ -58,6 +58,7 @@ class MoveTarget:
     department_code: str | None
     adjuster_id: int | None
     adjuster_name: str | None
+    department_name: str | None = None
 
 
 @dataclass
@@ -68,7 +69,7 @@ class MoveResult:
     versions: dict[int, int] = field(default_factory=dict)  # claim id -> new version
 
     def summary(self) -> str:
-        where = self.target.department_code or "their current department"
+        where = self.target.department_name or self.target.department_code or "their current department"
         who = f", assigned to {self.target.adjuster_name}" if self.target.adjuster_name else ""
         noun = "claim" if self.moved == 1 else "claims"
         return f"Moved {self.moved} {noun} to {where}{who}."
@@ -134,7 +135,8 @@ def _resolve_target(session: Session, user, department_code, adjuster_id) -> Mov
         if dept is not None and dept.id not in {d.id for d in adjuster.departments}:
             raise ReassignError(f"{adjuster.name} does not work in {dept.name}.")
     return MoveTarget(dept.id if dept else None, dept.code if dept else None,
-                      adjuster.id if adjuster else None, adjuster.name if adjuster else None)
+                      adjuster.id if adjuster else None, adjuster.name if adjuster else None,
+                      dept.name if dept else None)
 
 
 def _lock_claims(session: Session, items: list[tuple[str, int | str, int]]) -> dict:
@@ -296,7 +298,8 @@ def _board_query(session: Session, where, *, limit: int) -> list[dict]:
     rows = session.execute(
         select(Claim.id, Claim.claim_number, Claim.version, Claim.status, Claim.line_of_business, Claim.state,
                Claim.report_date, Claim.department_id, Claim.adjuster_id, Claim.routing_confidence,
-               Department.code.label("department"), Adjuster.c.name.label("adjuster"))
+               Department.code.label("department"), Department.name.label("department_name"),
+               Adjuster.c.name.label("adjuster"))
         .outerjoin(Department, Department.id == Claim.department_id)
         .outerjoin(Adjuster, Adjuster.c.id == Claim.adjuster_id)
         .where(where).order_by(Claim.report_date.desc().nulls_last(), Claim.id.desc()).limit(limit)
@@ -305,7 +308,8 @@ def _board_query(session: Session, where, *, limit: int) -> list[dict]:
         "id": r.id, "claim_number": r.claim_number, "version": r.version, "status": r.status,
         "line_of_business": r.line_of_business, "state": r.state,
         "report_date": r.report_date.isoformat() if r.report_date else None,
-        "department_id": r.department_id, "department": r.department, "adjuster_id": r.adjuster_id,
+        "department_id": r.department_id, "department": r.department, "department_name": r.department_name,
+        "adjuster_id": r.adjuster_id,
         "adjuster": r.adjuster, "confidence": None if r.routing_confidence is None else round(r.routing_confidence, 3),
     } for r in rows]
 

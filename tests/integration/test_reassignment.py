@@ -69,7 +69,7 @@ def test_moves_claims_and_writes_history_and_audit(db_session, team):
     before = {c.id: c.version for c in claims}
     result = move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY",
                          adjuster_id=liab.id, reason="MISROUTED", comment="bodily injury on site")
-    assert result.moved == 3 and "LIABILITY" in result.summary()
+    assert result.moved == 3 and result.summary().startswith("Moved 3 claims to Liability / Bodily Injury")
     ids = department_ids(db_session)
     for c in claims:
         db_session.refresh(c)
@@ -335,7 +335,7 @@ def test_manager_moves_claims_through_the_board(web_app, client_for):
     adjuster = web_adjuster(web_app)
     status, body = call_move(client_for("manager"), web_app, rows, adjuster=adjuster, comment="<b>not html</b>")
     assert status == 200
-    assert "Moved 3 claims to LIABILITY" in json.dumps(body["reassign-result"])
+    assert "Moved 3 claims to Liability / Bodily Injury" in json.dumps(body["reassign-result"])
     new_rows = body["reassign-grid"]["rowData"]
     assert {r["department"] for r in new_rows} == {"LIABILITY"} and all(r["version"] == 2 for r in new_rows)
     state = web_state(web_app, [r["id"] for r in rows])
