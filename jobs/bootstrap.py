@@ -25,13 +25,16 @@ class DemoLogin:
     email: str
     password: str
     departments: tuple[str, ...] = ()
+    name: str = ""
 
 
 DEMO_LOGINS = (
-    DemoLogin("admin", "admin@scope.example", "scope-demo-admin"),
-    DemoLogin("manager", "manager@scope.example", "scope-demo-manager"),
-    DemoLogin("adjuster", "adjuster@scope.example", "scope-demo-adjuster", ("AUTO_PD", "AUTO_GLASS", "TRIAGE")),
-    DemoLogin("viewer", "viewer@scope.example", "scope-demo-viewer"),
+    # People's names, not role names: the navbar shows the name beside a role badge.
+    DemoLogin("admin", "admin@scope.example", "scope-demo-admin", name="Dana Whitfield"),
+    DemoLogin("manager", "manager@scope.example", "scope-demo-manager", name="Marcus Reyes"),
+    DemoLogin("adjuster", "adjuster@scope.example", "scope-demo-adjuster", ("AUTO_PD", "AUTO_GLASS", "TRIAGE"),
+              name="Chris Ng"),
+    DemoLogin("viewer", "viewer@scope.example", "scope-demo-viewer", name="Elena Fischer"),
 )
 
 
@@ -39,7 +42,7 @@ def ensure_demo_users(session: Session) -> int:
     created = 0
     for login in DEMO_LOGINS:
         if get_by_email(session, login.email) is None:
-            create_user(session, email=login.email, role=login.role, password=login.password,
+            create_user(session, email=login.email, role=login.role, password=login.password, name=login.name,
                         department_codes=list(login.departments), actor="bootstrap", email_verified=True)
             created += 1
     return created
