@@ -51,6 +51,14 @@ def mfa_block(info: dict):
                             id="profile-mfa-link")])
 
 
+def departments_text(info: dict) -> str:
+    own = ", ".join(info["departments"])
+    if info.get("all_departments"):
+        # Managers and viewers see every queue whatever their own department list says.
+        return f"All departments (your role sees every queue){'; own: ' + own if own else ''}"
+    return own or "None yet: ask an administrator to add you to a department"
+
+
 def summary_card(info: dict):
     return dbc.Card(dbc.CardBody([
         dbc.Row([
@@ -62,7 +70,7 @@ def summary_card(info: dict):
         html.Dl([
             html.Dt("Email", className="col-sm-3"), html.Dd(email_block(info), className="col-sm-9"),
             html.Dt("Departments", className="col-sm-3"),
-            html.Dd(", ".join(info["departments"]) or "—", className="col-sm-9"),
+            html.Dd(departments_text(info), className="col-sm-9", id="profile-departments"),
             html.Dt("Two-step sign-in", className="col-sm-3"), html.Dd(mfa_block(info), className="col-sm-9"),
         ], className="row facts mb-0"),
         html.Div(id="profile-verify-status", className="small mt-2"),

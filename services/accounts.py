@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from auth.passwords import MAX_LENGTH, WeakPassword, check_policy, hash_password, verify_password
-from auth.permissions import ROLES
+from auth.permissions import ROLES, Perm, role_has
 from db.models import Department, User, UserMfa
 from services import account_mail, audit, lockout, mfa, sessions
 from services import account_tokens as tokens
@@ -158,6 +158,7 @@ def profile(session: Session, user_id: int) -> dict:
     user = _user(session, user_id)
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role,
             "departments": [d.name for d in sorted(user.departments, key=lambda d: d.code)],
+            "all_departments": role_has(user.role, Perm.VIEW_ALL_DEPARTMENTS),
             "email_verified": user.email_verified_at is not None,
             "password_changed_at": user.password_changed_at, "last_login_at": user.last_login_at,
             "sessions": len(sessions.active_sessions(session, user.id)),

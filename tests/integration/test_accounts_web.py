@@ -167,6 +167,10 @@ def test_profile_needs_sign_in_and_shows_own_account_only(web_app, client_for):
     status, body = render_page(client_for("viewer"), "/profile")
     assert status == 200 and "viewer@scope.example" in body and "admin@scope.example" not in body
     assert "profile-mfa-link" in body and "optional for your role" in body
+    # a viewer has no department of their own but sees every queue: the page says so instead of a dash
+    assert "All departments (your role sees every queue)" in body
+    _, body = render_page(client_for("adjuster"), "/profile")
+    assert "Auto Physical Damage" in body and "All departments" not in body
 
 
 # ---- invitation ------------------------------------------------------------------------------
