@@ -109,6 +109,9 @@ def top_terms(row_contribs: np.ndarray, row_features: sp.csr_matrix, pipeline: F
     return [{"term": w, "contribution": round(c, DIGITS)} for w, c in ranked[:TOP_TERMS]]
 
 
+_PREPOSITIONS = frozenset({"via", "by", "from", "in", "at", "on", "through", "with"})
+
+
 def _label(name: str) -> str:
     return name.replace("_", " ")
 
@@ -138,7 +141,10 @@ def describe(driver: str, kind: str, contribution: float, raw: dict, terms: list
     elif kind == "numeric":
         what = f"{label} {_number(value)}"
     elif kind == "categorical":
-        what = f"{label} is {value}"
+        # "reported via mobile app", not "reported via is mobile_app"
+        shown = str(value).replace("_", " ")
+        joiner = " " if label.rsplit(" ", 1)[-1] in _PREPOSITIONS else " is "
+        what = f"{label}{joiner}{shown}"
     else:
         what = f"{label} {value}"
         lag = _lag_days(raw) if driver == "report_date" else None

@@ -240,3 +240,12 @@ def test_class_weights_and_refit():
     test = _claims(60, seed=5)
     pred = np.array(router.classes)[router.predict_proba(pipe.transform(test)).argmax(axis=1)]
     assert np.mean(pred == test["department"].to_numpy()) > 0.95
+
+
+def test_categorical_drivers_read_as_plain_words():
+    from ml.explain import describe
+
+    via = describe("reported_via", "categorical", 0.4, {"reported_via": "mobile_app"}, [], "Auto Glass")
+    assert via == "reported via mobile app (+0.4 toward Auto Glass)"
+    state = describe("state", "categorical", -0.3, {"state": "CA"}, [], "Property")
+    assert state == "state is CA (\u22120.3 toward Property)"
