@@ -13,7 +13,7 @@ from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from components.claim_actions import flash, status_buttons, verdict_text
+from components.claim_actions import FEEDBACK_CURRENT_ID, flash, status_buttons, verdict_text
 from components.decision import counterfactual_body, similar_body
 from components.timeline import timeline_items
 from db.flask_db import WriteConflict, read_session, unit_of_work
@@ -168,7 +168,7 @@ def on_note(clicks, text, claim_number):
 @secure_callback(
     Perm.VIEW_CLAIMS,
     Output("claim-actions-body", "children"),
-    Output("claim-feedback-current", "children"),
+    Output({"type": FEEDBACK_CURRENT_ID["type"], "index": ALL}, "children"),
     Output("claim-timeline", "children"),
     Output("claim-seen", "data"),
     Output("claim-status-badge", "children"),
@@ -183,7 +183,8 @@ def refresh(_token, claim_number):
     except (AccessDenied, NotFound):
         return flash("This claim is not available.", "danger"), no_update, no_update, no_update, no_update
     w = workspace(session, user_or_none(), claim)
-    return w["actions"], w["verdict"], w["timeline"], w["seen"], w["status"]
+    verdicts = [w["verdict"] for _ in ctx.outputs_list[1]]  # none without the feedback card
+    return w["actions"], verdicts, w["timeline"], w["seen"], w["status"]
 
 
 @secure_callback(

@@ -9,6 +9,9 @@ from dash import dcc, html
 NOTE_MAX = 5000
 COMMENT_MAX = 2000
 BUTTON_COLORS = {"assign_me": "primary", "closed": "success", "in_review": "primary"}
+# A pattern-matching id: the card is drawn only for people who may give feedback, and the
+# page's refresh callback updates it through an ALL output, which may match nothing.
+FEEDBACK_CURRENT_ID = {"type": "claim-feedback-current", "index": 0}
 
 
 def status_buttons(actions: list, status_label: str, adjuster: str | None) -> html.Div:
@@ -52,7 +55,7 @@ def verdict_text(verdict: dict | None) -> html.Div:
 def feedback_card(reasons: dict[str, str], departments: list[tuple[str, str]], current, can_give: bool) -> dbc.Card:
     """``current``: the user's verdict as rendered by ``verdict_text``."""
     body = [html.H5("Was this routing right?", className="card-title"),
-            html.Div(current, id="claim-feedback-current", className="mb-3")]
+            html.Div(current, id=FEEDBACK_CURRENT_ID, className="mb-3 claim-feedback-current")]
     if can_give:
         body += [
             dbc.RadioItems(id="fb-verdict", options=[{"label": "Agree", "value": "agree"},

@@ -63,3 +63,25 @@ def test_manager_sees_models_page(page, live_server):
     wait_for_charts(page, 2)
     screenshot(page, "models")
     assert page.console_errors == []
+
+
+def test_viewer_opens_a_claim_without_console_errors(page, live_server, web_app):
+    # A viewer may not give feedback or write notes, so the page has no feedback card:
+    # no callback may name a component that only that card draws.
+    from sqlalchemy import select
+
+    from db.flask_db import read_session
+    from db.models import Claim, RoutingDecision
+
+    with web_app.server.app_context():
+        session = read_session()
+        number = session.scalar(select(Claim.claim_number).join(RoutingDecision, RoutingDecision.claim_id == Claim.id)
+                                .where(Claim.status != "closed").order_by(Claim.id).limit(1))
+        session.close()
+    sign_in(page, live_server, "viewer@scope.example", "scope-demo-viewer")
+    page.goto(f"{live_server}/claims/{number}")
+    page.wait_for_selector("#decision-reasons li", timeout=15000)
+    page.wait_for_selector("#decision-waterfall .main-svg", timeout=15000)
+    page.wait_for_selector("#counterfactual-text", timeout=20000)
+    assert page.locator("#fb-submit").count() == 0 and page.locator("#note-submit").count() == 0
+    assert page.console_errors == []

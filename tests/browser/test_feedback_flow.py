@@ -38,7 +38,7 @@ def test_adjuster_reads_why_disagrees_and_sees_it_on_the_timeline(page, live_ser
                            timeout=15000)
     timeline = page.inner_text("#claim-timeline")
     assert "Needs special investigation" in timeline and "Same plate as two claims last month." in timeline
-    assert "You disagreed: Needs special investigation" in page.inner_text("#claim-feedback-current")
+    assert "You disagreed: Needs special investigation" in page.inner_text(".claim-feedback-current")
 
     page.click("text=Assign to me")
     page.wait_for_selector("#claim-action-msg .alert-success", timeout=15000)

@@ -14,6 +14,7 @@ import json
 import re
 
 import pytest
+from dash.dependencies import Wildcard
 from sqlalchemy import func, select
 
 from db.models import AuditLog, Claim, ClaimEvent, RoutingFeedback
@@ -92,6 +93,13 @@ def _item(dep: dict, value):
     return {"id": raw, "property": dep["property"], "value": value}
 
 
+def _output(dep):
+    if isinstance(dep.component_id, dict):  # a pattern-matching output: the one component the page draws
+        ident = {k: (0 if isinstance(v, Wildcard) else v) for k, v in dep.component_id.items()}
+        return [{"id": ident, "property": dep.component_property}]
+    return {"id": dep.component_id, "property": dep.component_property}
+
+
 def _payload(entry: dict, key: str, claim_key, seen) -> dict:
     def value(dep):
         if dep["id"] == "claim-key":
@@ -110,9 +118,9 @@ def _payload(entry: dict, key: str, claim_key, seen) -> dict:
     first = inputs[0][0] if isinstance(inputs[0], list) else inputs[0]
     first_id = first["id"] if isinstance(first["id"], str) else json.dumps(first["id"], separators=(",", ":"),
                                                                               sort_keys=True)
-    outs = entry["output"] if isinstance(entry["output"], list) else [entry["output"]]
-    outputs = [{"id": o.component_id, "property": o.component_property} for o in outs]
-    return {"output": key, "outputs": outputs, "inputs": inputs, "state": [_item(d, value(d)) for d in entry["state"]],
+    many = isinstance(entry["output"], list)
+    outputs = [_output(o) for o in (entry["output"] if many else [entry["output"]])]
+    return {"output": key, "outputs": outputs if many else outputs[0], "inputs": inputs, "state": [_item(d, value(d)) for d in entry["state"]],
             "changedPropIds": [f"{first_id}.{first['property']}"]}
 
 
@@ -179,7 +187,7 @@ def test_claim_callbacks_refuse_lower_roles_outright(web_app, client_for, foreig
         response = client.post("/_dash-update-component",
                                json=_payload(web_app.callback_map[key], key, foreign["number"],
                                              {"version": foreign["version"], "decision_id": foreign["decision_id"]}))
-        statuses[key.split(".")[2]] = response.status_code
+        statuses[key.strip(".").split(".")[0]] = response.status_code
     assert statuses["claim-action-msg"] == statuses["fb-msg"] == statuses["note-msg"] == 403
     assert _changes(web_app, foreign["id"]) == before
 
