@@ -102,6 +102,16 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def warm_up(dash_app: dash.Dash):
+    """Build what the first claim page would otherwise wait for (the similar-claims
+    index: seconds of feature work) in the background of each web process."""
+    from db.flask_db import independent_sessions
+    from services.similar_claims import warm_up as warm_neighbours
+
+    with dash_app.server.app_context():
+        return warm_neighbours(independent_sessions())
+
+
 def __getattr__(name: str):
     # gunicorn reads ``app:server``; build it on first access, not at import,
     # so importing this module never touches the database.
@@ -110,5 +120,6 @@ def __getattr__(name: str):
         if _default_app is None:
             _default_app = create_app()
             settle_heap()
+            warm_up(_default_app)
         return _default_app.server
     raise AttributeError(name)

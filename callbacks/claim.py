@@ -16,7 +16,7 @@ from auth.permissions import Perm
 from components.claim_actions import FEEDBACK_CURRENT_ID, flash, status_buttons, verdict_text
 from components.decision import counterfactual_body, similar_body
 from components.timeline import timeline_items
-from db.flask_db import WriteConflict, read_session, unit_of_work
+from db.flask_db import WriteConflict, independent_sessions, read_session, unit_of_work
 from services.access import AccessDenied, NotFound, OutsideDepartments
 from services.counterfactual import claim_counterfactual
 from services.feedback import REASONS, current_verdict, give_feedback, latest_decision
@@ -187,30 +187,44 @@ def refresh(_token, claim_number):
     return w["actions"], verdicts, w["timeline"], w["seen"], w["status"]
 
 
+# The insights re-score the claim, so they are filled after the page (drawn from the
+# stored decision) has opened, each by its own callback: the browser asks for both at
+# once and shows each as soon as it is ready.
 @secure_callback(
     Perm.VIEW_CLAIMS,
     Output("claim-counterfactual", "children"),
+    Input("claim-key", "data"),
+)
+def counterfactual(claim_number):
+    session = read_session()
+    try:
+        claim = get_claim(session, user_or_none(), claim_number)
+    except (AccessDenied, NotFound):
+        return "Not available."
+    decision = latest_decision(session, claim.id)
+    try:
+        cf = claim_counterfactual(session, claim, decision_id=decision.id if decision else None,
+                                  threshold=decision.threshold if decision else None)
+        return counterfactual_body(cf, decision.model_version.version if decision else None)
+    except Exception:
+        log.exception("counterfactual failed for %s", claim.claim_number)
+        return "The alternatives could not be worked out for this claim."
+
+
+@secure_callback(
+    Perm.VIEW_CLAIMS,
     Output("claim-similar", "children"),
     Input("claim-key", "data"),
 )
-def insights(claim_number):
+def similar(claim_number):
     session = read_session()
     user = user_or_none()
     try:
         claim = get_claim(session, user, claim_number)
     except (AccessDenied, NotFound):
-        return "Not available.", "Not available."
-    decision = latest_decision(session, claim.id)
+        return "Not available."
     try:
-        cf = claim_counterfactual(session, claim, decision_id=decision.id if decision else None,
-                                  threshold=decision.threshold if decision else None)
-        cf_view = counterfactual_body(cf, decision.model_version.version if decision else None)
-    except Exception:
-        log.exception("counterfactual failed for %s", claim.claim_number)
-        cf_view = "The alternatives could not be worked out for this claim."
-    try:
-        sim_view = similar_body(similar_claims(session, user, claim))
+        return similar_body(similar_claims(session, user, claim, refresh_with=independent_sessions()))
     except Exception:
         log.exception("similar claims failed for %s", claim.claim_number)
-        sim_view = "Similar claims could not be looked up."
-    return cf_view, sim_view
+        return "Similar claims could not be looked up."

@@ -124,7 +124,7 @@ def similar_body(result: dict) -> html.Div:
 
 
 def insight_cards() -> dbc.Row:
-    """Filled by a callback after the page has opened (they re-score the claim)."""
+    """Filled after the page has opened, each card by its own callback (they re-score the claim)."""
     return dbc.Row([
         dbc.Col(dbc.Card(dbc.CardBody([
             html.H5("What would change the decision", className="card-title"),

@@ -206,7 +206,9 @@ class ModelVersion(Base):
     version: Mapped[str] = mapped_column(String(60), unique=True)
     status: Mapped[str] = mapped_column(String(20), server_default="candidate")
     params: Mapped[dict] = mapped_column(JSONB)
-    feature_schema: Mapped[dict] = mapped_column(JSONB)
+    # The fitted pipeline (vocabularies) and the booster are ~1.5 MB together; only loading a
+    # model reads them, not every decision that joins its model version for the name.
+    feature_schema: Mapped[dict] = mapped_column(JSONB, deferred=True, deferred_group="model_payload")
     classes: Mapped[list] = mapped_column(JSONB)
     metrics: Mapped[dict] = mapped_column(JSONB)
     train_start: Mapped[dt.date | None] = mapped_column(Date)
@@ -214,7 +216,7 @@ class ModelVersion(Base):
     n_train: Mapped[int] = mapped_column(Integer)
     n_holdout: Mapped[int] = mapped_column(Integer)
     artifact_format: Mapped[str] = mapped_column(String(10), server_default="ubj")
-    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary, deferred=True, deferred_group="model_payload")
     created_at: Mapped[dt.datetime] = _now_col()
     promoted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 

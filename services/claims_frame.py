@@ -33,14 +33,16 @@ def _spec(session: Session, dataset: str) -> list[dict]:
 
 
 def load_frame(session: Session, dataset: str, *, closed_only: bool = False,
-               claim_ids: Iterable[int] | None = None) -> pd.DataFrame:
+               claim_ids: Iterable[int] | None = None, only: Iterable[str] | None = None) -> pd.DataFrame:
     """One query; numeric claim columns come back as floats (not Decimal) and
-    extra keys as text (the feature pipeline parses them by kind)."""
+    extra keys as text (the feature pipeline parses them by kind). ``only``:
+    just these of the spec's columns (beside the base ones), e.g. the numeric ones."""
     spec = _spec(session, dataset)
+    wanted = None if only is None else set(only)
     cols = {name: getattr(Claim, name) for name in _BASE}
     for feat in spec:
         name = feat["name"]
-        if name in cols:
+        if name in cols or (wanted is not None and name not in wanted):
             continue
         if name in CLAIM_COLUMNS:
             col = getattr(Claim, name)

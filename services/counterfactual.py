@@ -14,7 +14,7 @@ from ml.counterfactual import Counterfactual, search, single_changes, word_candi
 from ml.text import meaningful, words
 from services.claims_frame import load_frame
 from services.routing import LoadedModel, load_champion, predict_frame
-from services.similar_claims import get_index
+from services.similar_claims import numeric_grids
 
 _CACHE_SIZE = 512
 _cache: OrderedDict[tuple, dict] = OrderedDict()
@@ -41,7 +41,7 @@ def compute(session: Session, model: LoadedModel, claim: Claim) -> tuple[Counter
     if len(order) < 2:
         return None
     source, target = model.classes[order[0]], model.classes[order[1]]
-    grids = get_index(session, model).grids
+    grids = numeric_grids(session, model)
     text_cols = pipeline.columns("text")
     text_col = text_cols[0] if text_cols else None
     add, drop = ([], [])

@@ -2,11 +2,15 @@
 champion treats most alike (leaf co-occurrence, see ml/neighbours.py).
 
 The index covers the most recent ``INDEX_SIZE`` closed claims and is built
-once per champion version and process (then refreshed after ``TTL_SECONDS``
-so newly closed claims appear); a query is then a few milliseconds.
+once per champion version and process; a query is then a few milliseconds.
+Building it runs every one of those claims through the feature pipeline
+(seconds), so after ``TTL_SECONDS`` a caller that passes ``refresh_with`` gets
+the old index while a background thread builds the new one (so newly closed
+claims appear), and ``warm_up`` builds it when a web process starts.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -14,18 +18,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Claim, Department
+from db.models import Claim, Department, ModelVersion
 from ml.neighbours import leaf_embedding, nearest
 from services.access import can_see_department
 from services.claims_frame import ids_param, load_frame
 from services.routing import LoadedModel, load_champion
 
+log = logging.getLogger(__name__)
 INDEX_SIZE = 20_000
 TTL_SECONDS = 600
 QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 DESCRIPTION_CHARS = 140
+BUILD_WAIT_SECONDS = 120
 
 
 @dataclass
@@ -35,55 +41,148 @@ class NeighbourIndex:
     ids: np.ndarray
     department_ids: np.ndarray
     leaves: np.ndarray
-    # Quantiles of the numeric inputs among these claims (the counterfactual's grid).
-    grids: dict[str, list[float]]
 
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards the dicts below, never held while building
 _indexes: dict[tuple[str, str], NeighbourIndex] = {}
+_building: dict[tuple[str, str], threading.Event] = {}
+_grids: dict[tuple[str, str], tuple[float, dict[str, list[float]]]] = {}
+
+
+def _db(session: Session) -> str:
+    return session.get_bind().url.render_as_string(hide_password=True)
+
+
+def recent_closed_ids(session: Session, dataset: str, limit: int = INDEX_SIZE) -> list[int]:
+    return list(session.scalars(select(Claim.id).where(Claim.dataset == dataset, Claim.status == "closed")
+                                .order_by(Claim.report_date.desc().nulls_last(), Claim.id.desc()).limit(limit)))
 
 
 def recent_closed_frame(session: Session, dataset: str, limit: int = INDEX_SIZE) -> pd.DataFrame:
-    ids = session.scalars(select(Claim.id).where(Claim.dataset == dataset, Claim.status == "closed")
-                          .order_by(Claim.report_date.desc().nulls_last(), Claim.id.desc()).limit(limit)).all()
+    ids = recent_closed_ids(session, dataset, limit)
     return load_frame(session, dataset, claim_ids=ids) if ids else pd.DataFrame()
+
+
+def numeric_grids(session: Session, model: LoadedModel) -> dict[str, list[float]]:
+    """Quantiles of the numeric inputs among the recent closed claims (the
+    counterfactual's grid). Only those columns are read: no feature pipeline,
+    so the counterfactual never waits for the neighbour index."""
+    columns = model.pipeline.columns("numeric")
+    if not columns:
+        return {}
+    key = (_db(session), model.version)
+    with _lock:
+        hit = _grids.get(key)
+        if hit is not None and time.monotonic() - hit[0] <= TTL_SECONDS:
+            return hit[1]
+    ids = recent_closed_ids(session, model.dataset)
+    frame = load_frame(session, model.dataset, claim_ids=ids, only=columns) if ids else pd.DataFrame()
+    grids: dict[str, list[float]] = {}
+    for col in columns:
+        values = pd.to_numeric(frame[col], errors="coerce").dropna() if col in frame else pd.Series([], dtype=float)
+        if len(values):
+            grids[col] = sorted({round(float(q), 2) for q in values.quantile(list(QUANTILES))})
+    with _lock:
+        for old in [k for k in _grids if k[0] == key[0] and k[1] != model.version]:
+            _grids.pop(old, None)
+        _grids[key] = (time.monotonic(), grids)
+    return grids
 
 
 def _build(session: Session, model: LoadedModel) -> NeighbourIndex:
     frame = recent_closed_frame(session, model.dataset)
-    grids: dict[str, list[float]] = {}
     if len(frame):
-        for col in model.pipeline.columns("numeric"):
-            values = pd.to_numeric(frame[col], errors="coerce").dropna() if col in frame else pd.Series([], dtype=float)
-            if len(values):
-                grids[col] = sorted({round(float(q), 2) for q in values.quantile(list(QUANTILES))})
         leaves = leaf_embedding(model.router.booster, model.router.dmatrix(model.pipeline.transform(frame)))
         ids = frame["id"].to_numpy(dtype=np.int64)
         depts = frame["department_id"].fillna(-1).to_numpy(dtype=np.int64)
     else:
         leaves, ids, depts = np.zeros((0, 0), dtype=np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return NeighbourIndex(model.version, time.monotonic(), ids, depts, leaves, grids)
+    return NeighbourIndex(model.version, time.monotonic(), ids, depts, leaves)
 
 
-def get_index(session: Session, model: LoadedModel) -> NeighbourIndex:
-    key = (session.get_bind().url.render_as_string(hide_password=True), model.version)
+def _store(key: tuple[str, str], index: NeighbourIndex) -> None:
     with _lock:
-        index = _indexes.get(key)
-        if index is None or time.monotonic() - index.built_at > TTL_SECONDS:
+        # One champion per dataset matters; older versions' indexes go.
+        for old in [k for k in _indexes if k[0] == key[0] and _indexes[k].version != index.version]:
+            _indexes.pop(old, None)
+        _indexes[key] = index
+
+
+def _refresh(key: tuple[str, str], model: LoadedModel, factory: sessionmaker, done: threading.Event) -> None:
+    try:
+        with factory() as session:
+            _store(key, _build(session, model))
+    except Exception:  # the old index keeps serving; the next stale read tries again
+        log.exception("refreshing the neighbour index for %s failed", model.version)
+    finally:
+        with _lock:
+            _building.pop(key, None)
+        done.set()
+
+
+def get_index(session: Session, model: LoadedModel, *, refresh_with: sessionmaker | None = None) -> NeighbourIndex:
+    """The index for ``model``. Built here when there is none (concurrent callers
+    wait for the one build); when it is stale and ``refresh_with`` (a session
+    factory for the same database) is given, rebuilt in the background."""
+    key = (_db(session), model.version)
+    deadline = time.monotonic() + BUILD_WAIT_SECONDS
+    while True:
+        with _lock:
+            index = _indexes.get(key)
+            if index is not None and time.monotonic() - index.built_at <= TTL_SECONDS:
+                return index
+            pending = _building.get(key)
+            if index is not None and (pending is not None or refresh_with is not None):
+                if pending is None:
+                    pending = _building[key] = threading.Event()
+                    threading.Thread(target=_refresh, args=(key, model, refresh_with, pending), daemon=True,
+                                     name=f"neighbours-{model.version}").start()
+                return index  # stale by minutes: newly closed claims are missing, nothing is wrong
+            mine = pending is None or time.monotonic() > deadline
+            if mine:
+                pending = _building[key] = threading.Event()
+        if not mine:
+            pending.wait(timeout=max(0.0, deadline - time.monotonic()))
+            continue
+        try:
             index = _build(session, model)
-            # One champion per dataset matters; older versions' indexes go.
-            for old in [k for k in _indexes if k[0] == key[0] and _indexes[k].version != model.version]:
-                _indexes.pop(old, None)
-            _indexes[key] = index
-        return index
+            _store(key, index)
+            return index
+        finally:
+            with _lock:
+                if _building.get(key) is pending:
+                    _building.pop(key, None)
+            pending.set()
 
 
-def similar_claims(session: Session, user, claim: Claim, k: int = 5) -> dict:
-    """Up to ``k`` closed claims like this one that the user may see."""
+def warm_up(factory: sessionmaker) -> threading.Thread:
+    """Build every champion's index in a background thread, so the first claim
+    page after a start does not wait for it."""
+    def run() -> None:
+        try:
+            with factory() as session:
+                datasets = session.scalars(select(ModelVersion.dataset).where(ModelVersion.status == "champion"))
+                for dataset in list(datasets):
+                    model = load_champion(session, dataset)
+                    if model is not None:
+                        get_index(session, model)
+                        numeric_grids(session, model)
+        except Exception:
+            log.exception("warming up the neighbour indexes failed")
+
+    thread = threading.Thread(target=run, daemon=True, name="neighbours-warm-up")
+    thread.start()
+    return thread
+
+
+def similar_claims(session: Session, user, claim: Claim, k: int = 5, *,
+                   refresh_with: sessionmaker | None = None) -> dict:
+    """Up to ``k`` closed claims like this one that the user may see.
+    ``refresh_with``: see ``get_index``."""
     model = load_champion(session, claim.dataset)
     if model is None:
         return {"method": None, "items": [], "note": "No champion model for this dataset."}
-    index = get_index(session, model)
+    index = get_index(session, model, refresh_with=refresh_with)
     if len(index.ids) == 0:
         return {"method": model.version, "items": [], "note": "No closed claims to compare with yet."}
     frame = load_frame(session, claim.dataset, claim_ids=[claim.id])

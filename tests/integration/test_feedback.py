@@ -293,24 +293,19 @@ def test_page_draws_only_the_controls_the_user_may_use(web_app, client_for):
     assert "Close claim" not in adjuster and "Reopen" not in adjuster
 
 
-def test_counterfactual_and_similar_claims_callback(web_app, client_for):
+def test_counterfactual_and_similar_claims_callbacks(web_app, client_for):
+    def ask(output: str, number: str) -> str:
+        response = client_for("adjuster").post("/_dash-update-component", json={
+            "output": f"{output}.children", "outputs": {"id": output, "property": "children"},
+            "inputs": [{"id": "claim-key", "property": "data", "value": number}],
+            "state": [], "changedPropIds": ["claim-key.data"],
+        })
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
     claim = web_claim(web_app)
-    response = client_for("adjuster").post("/_dash-update-component", json={
-        "output": _key(web_app, "claim-counterfactual.children"),
-        "outputs": [{"id": "claim-counterfactual", "property": "children"},
-                    {"id": "claim-similar", "property": "children"}],
-        "inputs": [{"id": "claim-key", "property": "data", "value": claim["number"]}],
-        "state": [], "changedPropIds": ["claim-key.data"],
-    })
-    assert response.status_code == 200
-    text = response.get_data(as_text=True)
-    assert "small changes of this claim" in text and "alike" in text
+    assert "small changes of this claim" in ask("claim-counterfactual", claim["number"])
+    assert "alike" in ask("claim-similar", claim["number"])
     foreign = web_claim(web_app, dept="WORKERS_COMP")
-    response = client_for("adjuster").post("/_dash-update-component", json={
-        "output": _key(web_app, "claim-counterfactual.children"),
-        "outputs": [{"id": "claim-counterfactual", "property": "children"},
-                    {"id": "claim-similar", "property": "children"}],
-        "inputs": [{"id": "claim-key", "property": "data", "value": foreign["number"]}],
-        "state": [], "changedPropIds": ["claim-key.data"],
-    })
-    assert "Not available" in response.get_data(as_text=True)
+    for output in ("claim-counterfactual", "claim-similar"):
+        assert "Not available" in ask(output, foreign["number"])

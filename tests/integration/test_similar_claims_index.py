@@ -1,0 +1,58 @@
+"""The neighbour index behind "Similar past claims" and the counterfactual's grid."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from services import similar_claims as sc
+
+
+def _model(session):
+    from services.routing import load_champion
+
+    model = load_champion(session, "synthetic")
+    assert model is not None
+    return model
+
+
+def test_a_stale_index_keeps_serving_while_a_new_one_is_built(web_database_url):
+    from db.session import make_engine, make_session_factory, normalise_url
+
+    engine = make_engine(normalise_url(web_database_url))
+    factory = make_session_factory(engine)
+    try:
+        with factory() as session:
+            model = _model(session)
+            first = sc.get_index(session, model)
+            assert len(first.ids) and sc.get_index(session, model) is first
+            first.built_at -= sc.TTL_SECONDS + 1
+            served = sc.get_index(session, model, refresh_with=factory)
+            assert served is first  # no caller waits for the rebuild
+            key = (sc._db(session), model.version)
+            with sc._lock:
+                pending = sc._building.get(key)
+            if pending is not None:
+                assert pending.wait(60)
+            fresh = sc.get_index(session, model)
+            assert fresh is not first and time.monotonic() - fresh.built_at < sc.TTL_SECONDS
+            assert list(fresh.ids) == list(first.ids)
+    finally:
+        engine.dispose()
+
+
+def test_numeric_grids_are_the_quantiles_of_the_recent_closed_claims(web_database_url):
+    from db.session import make_engine, make_session_factory, normalise_url
+
+    engine = make_engine(normalise_url(web_database_url))
+    try:
+        with make_session_factory(engine)() as session:
+            model = _model(session)
+            frame = sc.recent_closed_frame(session, model.dataset)
+            expected = {}
+            for col in model.pipeline.columns("numeric"):
+                values = pd.to_numeric(frame[col], errors="coerce").dropna()
+                expected[col] = sorted({round(float(q), 2) for q in values.quantile(list(sc.QUANTILES))})
+            assert expected and sc.numeric_grids(session, model) == expected
+    finally:
+        engine.dispose()
