@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import dash
-from flask import Flask, redirect
+from flask import Flask
 
 from config import Settings
 
@@ -71,12 +71,6 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None,
         external_stylesheets=[],
     )
-
-    @server.get("/favicon.ico")
-    def _favicon():
-        # The server-rendered pages (sign-in, MFA, errors) name no icon, so browsers ask for
-        # this one; a 404 here is a console error on every sign-in page.
-        return redirect("/_favicon.ico")
 
     from components.shell import shell
 
