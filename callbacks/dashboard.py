@@ -82,8 +82,8 @@ def render(search):
     figures = dash_service.rendered(session, f, "figures", lambda: {
         "trend": _plain(received_closed_figure(v["series"])),
         "departments": _plain(department_figure(v["department_chart"], selected=v["selected_department"])),
-        "lines": _plain(category_figure(b["line"], "Claims received by line of business (click a bar for its claims)",
-                                        "Claims received")),
+        "lines": _plain(category_figure(v["line_chart"], "Claims received by line of business (click a bar for its "
+                                        "claims)", "Claims received", selected=v["selected_line"])),
         "regions": _plain(category_figure(b["region"], "Claims received by region (click a bar for its claims)",
                                           "Claims received")),
     })

@@ -171,7 +171,7 @@ def department_figure(rows, height: int | None = None, selected: str | None = No
         text=[label(r) for r in rows], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x:,} claims received<br>Click for the claims<extra></extra>",
     ))
-    fig.update_xaxes(title_text="Claims received")
+    fig.update_xaxes(title_text="Claims received", range=[0, max((r.received for r in rows), default=1) * 1.2])
     if selected is None:
         title = "Claims received by department (click a bar for its claims)"
     elif chosen is not None:
@@ -185,16 +185,31 @@ def department_figure(rows, height: int | None = None, selected: str | None = No
     return fig
 
 
-def category_figure(rows, title: str, axis: str, top: int = 12, height: int | None = None) -> go.Figure:
-    """Bars per line of business or region; customdata holds the key a click drills into."""
+def category_figure(rows, title: str, axis: str, top: int = 12, height: int | None = None,
+                    selected: str | None = None) -> go.Figure:
+    """Bars per line of business or region; customdata holds the key a click drills into.
+    ``selected`` (a line filter's key) highlights that bar among the others, greyed, and
+    the title gives its share, as department_figure does for a department filter."""
     rows = [r for r in rows if r.received][:top][::-1]
+    total = sum(r.received for r in rows)
+    chosen = next((r for r in rows if r.key == selected), None) if selected is not None else None
     fig = go.Figure(go.Bar(
-        y=[r.label for r in rows], x=[r.received for r in rows], orientation="h", marker_color=RECEIVED,
-        customdata=[r.key for r in rows], text=[f"{r.received:,}" for r in rows], textposition="outside",
-        cliponaxis=False, hovertemplate="%{y}: %{x:,} claims<br>Click for the claims<extra></extra>",
+        y=[r.label for r in rows], x=[r.received for r in rows], orientation="h",
+        marker_color=[RECEIVED if chosen is None or r is chosen else MUTED for r in rows],
+        customdata=[r.key for r in rows],
+        text=[f"{r.received:,} ({r.received / total:.0%})" if r is chosen else f"{r.received:,}" for r in rows],
+        textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:,} claims<br>Click for the claims<extra></extra>",
     ))
-    fig.update_xaxes(title_text=axis)
-    return _style(fig, title, height or max(300, 90 + 30 * len(rows)))
+    # room right of the longest bar for its outside label ("420 (54%)" was cut off)
+    fig.update_xaxes(title_text=axis, range=[0, max((r.received for r in rows), default=1) * 1.2])
+    if chosen is not None and title:
+        title = f"{chosen.label}: {chosen.received / total:.0%} of {title[0].lower()}{title[1:]}"
+    fig = _style(fig, title, height or max(300, 90 + 30 * len(rows)))
+    if chosen is not None:
+        fig.update_yaxes(ticktext=[f"<b>{r.label}</b>" if r is chosen else r.label for r in rows],
+                         tickvals=[r.label for r in rows])
+    return fig
 
 
 # (key, header, kind) for the table on the page and the exports (services.exports kinds)

@@ -27,6 +27,12 @@ def _departments(v: dict, width: int) -> dict:
     return shrink(fig, title, width, 230)
 
 
+def _lines(v: dict, width: int) -> dict:
+    fig = category_figure(v["line_chart"], "Claims received by line of business", "Claims received",
+                          selected=v["selected_line"])
+    return shrink(fig, fig.layout.title.text, width, 190)
+
+
 def layout(**query):
     user = page_user(Perm.VIEW_DASHBOARDS, __name__)
     if user is None:
@@ -47,8 +53,7 @@ def layout(**query):
         "trend": shrink(received_closed_figure(v["series"]),
                         f"Claims received vs closed per {v['series']['grain']}", trend_w, 230),
         "departments": _departments(v, dept_w),
-        "lines": shrink(category_figure(b["line"], "", "Claims received"), "Claims received by line of business",
-                        line_w, 190),
+        "lines": _lines(v, line_w),
         "regions": shrink(category_figure(b["region"], "", "Claims received"), "Claims received by region",
                           region_w, 190),
     })

@@ -96,17 +96,22 @@ def view(session: Session, f: Filters) -> dict:
             # highlighted, so it tells how large a share of the work that department has.
             departments = [dataclasses.asdict(r) for r in
                            aggregates.breakdown(session, dataclasses.replace(f, department_id=None), "department")]
+        lines = None
+        if f.line_of_business is not None:  # the same for a line filter and the line chart
+            lines = [dataclasses.asdict(r) for r in
+                     aggregates.breakdown(session, dataclasses.replace(f, line_of_business=None), "line")]
         return {
             "kpis": aggregates.kpis_with_previous(session, f),
             "series": {**s, "periods": [p.isoformat() for p in s["periods"]]},
             "breakdowns": {by: [dataclasses.asdict(r) for r in aggregates.breakdown(session, f, by)]
                            for by in ("department", "line", "region")},
             "department_chart": departments,
+            "line_chart": lines,
             "selected_department": session.scalar(select(Department.code).where(Department.id == f.department_id))
             if f.department_id is not None else None,
         }
 
-    data = cached(make_key("dashboard.view.2", stamp(session), _filters_key(f)), compute)
+    data = cached(make_key("dashboard.view.3", stamp(session), _filters_key(f)), compute)
     breakdowns = {by: [BreakdownRow(**r) for r in rows] for by, rows in data["breakdowns"].items()}
     chart = data["department_chart"]
     return {
@@ -116,13 +121,16 @@ def view(session: Session, f: Filters) -> dict:
         # rows of the department chart: every department, or the filtered breakdown when no department is chosen
         "department_chart": [BreakdownRow(**r) for r in chart] if chart is not None else breakdowns["department"],
         "selected_department": data["selected_department"],
+        "line_chart": [BreakdownRow(**r) for r in data["line_chart"]] if data["line_chart"] is not None
+        else breakdowns["line"],
+        "selected_line": f.line_of_business,
     }
 
 
 def rendered(session: Session, f: Filters, name: str, build) -> dict:
     """A figure (or any JSON-able rendering) built from this view, cached like the view:
     building plotly figures costs more CPU than reading the rollup does."""
-    return cached(make_key("dashboard.rendered.2", name, stamp(session), _filters_key(f)), build)
+    return cached(make_key("dashboard.rendered.3", name, stamp(session), _filters_key(f)), build)
 
 
 # ---------------------------------------------------------------- drill-down
@@ -140,7 +148,6 @@ class Drill:
     department_id: int | None
     line: str | None
     region: str | None
-    empty: bool = False  # the click contradicts a line filter (only a tampered click can)
     measure: str = "received"
 
     def describe(self) -> dict:
@@ -167,7 +174,7 @@ def parse_drill(session: Session, f: Filters, opts: dict, raw) -> Drill:
         raise FilterError("The clicked point is not valid.")
     if not isinstance(value, str) or len(value) > 60:
         raise FilterError("The clicked point is not valid.")
-    start, end, dept_id, line, region, empty = f.start, f.end, f.department_id, f.line_of_business, None, False
+    start, end, dept_id, line, region = f.start, f.end, f.department_id, f.line_of_business, None
     if dimension == "period":
         try:
             day = dt.date.fromisoformat(value)
@@ -193,13 +200,13 @@ def parse_drill(session: Session, f: Filters, opts: dict, raw) -> Drill:
     elif dimension == "line":
         if value and value not in opts["lines"]:
             raise FilterError("Unknown line of business.")
-        empty = f.line_of_business is not None and f.line_of_business != value
+        # Like the department chart, the line chart keeps every line under a line filter.
         line, label = value, (value.replace("_", " ").title() if value else "Unknown line")
     else:
         if value and value not in opts["regions"]:
             raise FilterError("Unknown region.")
         region, label = value, (value or "Unknown region")
-    return Drill(dimension, value, label, start, end, dept_id, line, region, empty, measure)
+    return Drill(dimension, value, label, start, end, dept_id, line, region, measure)
 
 
 def _rollup_where(d: Drill, start: dt.date | None = None) -> list:
@@ -276,8 +283,6 @@ def _rows(session: Session, branches: list[list], offset: int, limit: int, measu
 
 
 def drill_total(session: Session, d: Drill) -> int:
-    if d.empty:
-        return 0
     return int(session.scalar(select(func.coalesce(func.sum(_measure(d)), 0)).where(*_rollup_where(d))))
 
 
@@ -291,8 +296,6 @@ def drill_page(session: Session, d: Drill, opts: dict, page: int = 0) -> dict:
     pages = max(1, -(-min(total, MAX_OFFSET) // PAGE_SIZE))
     page = max(0, min(int(page), pages - 1))
     offset = page * PAGE_SIZE
-    if d.empty:
-        return {"rows": [], "total": 0, "page": 0, "pages": 1, "capped": False}
     need = offset + PAGE_SIZE
     lo = d.start
     if total > need:
@@ -319,8 +322,6 @@ class ExportTooLarge(FilterError):
 def drill_all(session: Session, d: Drill, opts: dict, limit: int | None = None) -> list[dict]:
     """Every claim behind a click, for an export; refuses more than ``limit`` (EXPORT_LIMIT) rows."""
     limit = limit or EXPORT_LIMIT
-    if d.empty:
-        return []
     if drill_total(session, d) > limit:
         raise ExportTooLarge(f"More than {limit:,} claims: narrow the filters to export them.")
     rows = _rows(session, _claim_branches(d, opts, d.start, d.end), 0, limit + 1, d.measure)

@@ -106,6 +106,8 @@ def test_manager_filters_dashboard_and_charts_follow(page, live_server, web_app)
     assert len(tops) == 12 and len(set(tops)) == 2, tops
     heights = page.eval_on_selector_all(".kpi-label, .kpi-delta", "els => els.map(e => e.offsetHeight)")
     assert max(heights) < 1.6 * min(heights), heights
+    # the manager's full navbar (ten links, name, Sign out) stays one line at 1280 px
+    assert page.evaluate("document.querySelector('.scope-navbar').offsetHeight") < 70
     screenshot(page, "dashboard-property")
     labels = page.locator("#dashboard-departments .ytick text")
     other = next(i for i in range(labels.count()) if labels.nth(i).text_content() != "Property")
@@ -126,6 +128,12 @@ def test_manager_filters_dashboard_and_charts_follow(page, live_server, web_app)
     _wait(page, "document.querySelector('#dashboard-trend .gtitle') && "
                            "document.querySelector('#dashboard-trend .gtitle').textContent.includes('per week')")
     assert "Auto" in page.inner_text("#dashboard-line")
+    # the line chart keeps every line with the chosen one highlighted, its share in the title
+    _wait(page, "document.querySelector('#dashboard-lines .gtitle') && "
+                "/^Auto: \\d+% of claims received/.test(document.querySelector('#dashboard-lines .gtitle').textContent)")
+    line_fills = page.eval_on_selector_all("#dashboard-lines .bars path", "els => els.map(e => e.style.fill)")
+    assert len(line_fills) > 1 and line_fills.count("rgb(206, 212, 218)") == len(line_fills) - 1
+    screenshot(page, "dashboard-line")
     _wait(page, "document.querySelector('#dashboard-report-link').getAttribute('href')"
                            ".includes('line=auto')", 10)
     assert page.console_errors == []
