@@ -124,12 +124,15 @@ def confidence_histogram(bands: list[dict], names: dict[str, str], colors: dict[
         rows = [b for b in bands if b["department"] == code]
         fig.add_bar(name=names.get(code, code), x=[(b["low"] + b["high"]) / 2 * 100 for b in rows],
                     y=[b["claims"] for b in rows], width=9.5, marker_color=colors.get(code, "#6c757d"),
-                    hovertemplate=f"{names.get(code, code)}: %{{y:,}} claims<extra></extra>")
+                    customdata=[f"{b['low'] * 100:.0f}–{b['high'] * 100:.0f}%" for b in rows],
+                    hovertemplate=f"{names.get(code, code)}: %{{y:,}} claims routed with "
+                                  f"%{{customdata}} confidence<extra></extra>")
     if threshold is not None:
         fig.add_vline(x=threshold * 100, line_dash="dot", line_color="#6c757d",
                       annotation_text="triage threshold", annotation_position="top left")
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title_text="Routing confidence (%)", range=[0, 100], ticksuffix="%", gridcolor="#eee")
-    fig.update_yaxes(title_text="Open claims", gridcolor="#eee")
+    fig.update_xaxes(title_text="Routing confidence (%)", range=[-3, 101], ticksuffix="%", gridcolor="#eee")
+    # standoff: the y axis's "0" sat on the x axis's "0%"
+    fig.update_yaxes(title_text="Open claims", gridcolor="#eee", ticklabelstandoff=8)
     return _layout(fig, 340, title=dict(text="How sure the router was", x=0, font_size=15),
                    legend=dict(orientation="h", y=-0.3, x=0))

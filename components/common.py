@@ -27,9 +27,11 @@ def dept_badge(name: str, color: str) -> html.Span:
 
 
 def money(value) -> str:
+    """Dollars as the dashboard and tables show them ("$2,297.36")."""
     if value is None:
         return "—"
-    return f"{float(value):,.2f}"
+    value = float(value)
+    return f"{'−' if value < 0 else ''}${abs(value):,.2f}"
 
 
 def stat(label: str, value, hint: str | None = None) -> html.Div:
