@@ -226,7 +226,9 @@ class RoutingDecision(Base):
     rejects UPDATE and DELETE)."""
 
     __tablename__ = "routing_decisions"
-    __table_args__ = (Index("ix_routing_decisions_claim", "claim_id", "decided_at"),)
+    __table_args__ = (Index("ix_routing_decisions_claim", "claim_id", "decided_at"),
+                      # the latest decision of a claim: WHERE claim_id = ? ORDER BY id DESC LIMIT 1
+                      Index("ix_routing_decisions_claim_latest", "claim_id", "id"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
