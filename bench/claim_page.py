@@ -39,12 +39,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def forget_caches() -> None:
-    from services import counterfactual, routing, similar_claims
+    from services import routing, similar_claims
+    from services.cache import get_cache
 
     routing._cache.clear()
     similar_claims._indexes.clear()
     getattr(similar_claims, "_grids", {}).clear()  # absent before the grids had a cache of their own
-    counterfactual._cache.clear()
+    get_cache().clear()  # counterfactuals live in the shared cache
 
 
 def opening_callbacks(dash_app) -> list[tuple[str, dict]]:

@@ -2,8 +2,7 @@
 facts that would make the current champion choose the second-choice department."""
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import json
 
 import numpy as np
 from sqlalchemy import select
@@ -12,13 +11,14 @@ from sqlalchemy.orm import Session
 from db.models import Claim, Department
 from ml.counterfactual import Counterfactual, search, single_changes, word_candidates
 from ml.text import meaningful, words
+from services.cache import cached, make_key
 from services.claims_frame import load_frame
 from services.routing import LoadedModel, load_champion, predict_frame
 from services.similar_claims import numeric_grids
 
-_CACHE_SIZE = 512
-_cache: OrderedDict[tuple, dict] = OrderedDict()
-_lock = threading.Lock()
+# A decision and a champion version never change, so the answer for the pair holds until
+# either does; an hour bounds the memory it takes in the cache.
+CACHE_TTL = 3600
 
 
 def _text_words(model: LoadedModel, column: str, source: str, target: str, present: set[str]):
@@ -61,22 +61,27 @@ def claim_counterfactual(session: Session, claim: Claim, *, decision_id: int | N
     model = load_champion(session, claim.dataset)
     if model is None:
         return None
-    key = (session.get_bind().url.render_as_string(hide_password=True), decision_id or -claim.id, model.version)
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    computed = compute(session, model, claim)
-    if computed is None:
-        return None
-    result, _ = computed
-    names = dict(session.execute(select(Department.code, Department.name)).all())
-    out = {"found": result.found, "text": result.sentence(names, threshold), "model_version": model.version,
-           "source": result.source, "target": result.target, "probability": result.probability,
-           "baseline": result.baseline, "candidates": result.candidates,
-           "changes": [{"feature": c.feature, "kind": c.kind, "old": c.old, "new": c.new} for c in result.changes]}
-    with _lock:
-        _cache[key] = out
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return out
+    # In the shared cache (Redis when configured), so every web worker profits from one search.
+    key = make_key("counterfactual", session.get_bind().url.render_as_string(hide_password=True),
+                   decision_id or -claim.id, model.version, threshold)
+
+    def search_now():
+        computed = compute(session, model, claim)
+        if computed is None:
+            return None
+        result, _ = computed
+        names = dict(session.execute(select(Department.code, Department.name)).all())
+        out = {"found": result.found, "text": result.sentence(names, threshold), "model_version": model.version,
+               "source": result.source, "target": result.target, "probability": result.probability,
+               "baseline": result.baseline, "candidates": result.candidates,
+               "changes": [{"feature": c.feature, "kind": c.kind, "old": c.old, "new": c.new}
+                           for c in result.changes]}
+        return json.loads(json.dumps(out, default=_plain))  # numpy scalars and dates as JSON types
+
+    return cached(key, search_now, ttl=CACHE_TTL)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
