@@ -90,10 +90,10 @@ def heatmap(page, search):
     except PeriodError:
         raise PreventUpdate from None
     if page is None:
-        return view.empty("Click heatmap", "No clicks were sampled in this period.")
+        return view.empty(None, "No clicks were sampled in this period.")
     if not isinstance(page, str) or len(page) > 120:
         return dbc.Alert("Unknown page.", color="danger")
     points = analytics.clicks(read_session(), p, page)
     if not points:
-        return view.empty("Click heatmap", f"No sampled clicks on {page} in this period.")
+        return view.empty(None, f"No sampled clicks on {page} in this period.")
     return view.graph(view.heatmap_figure(points, page), "analytics-heatmap-graph")

@@ -31,11 +31,12 @@ def graph(fig: go.Figure, graph_id: str | None = None) -> dcc.Graph:
     return dcc.Graph(figure=fig, config=GRAPH, **({"id": graph_id} if graph_id else {}))
 
 
-def empty(title: str, text: str) -> html.Div:
-    """What a panel shows when the period has nothing for it: a title and a sentence, not blank axes."""
-    return html.Div([html.H6(title, className="fw-semibold mb-2"),
-                     html.Div([html.Div("∅", className="empty-icon"), html.P(text, className="mb-0")],
-                              className="empty-state")], className="analytics-empty")
+def empty(title: str | None, text: str) -> html.Div:
+    """What a panel shows when the period has nothing for it: a title and a sentence, not blank axes.
+    No title where the card already has its own heading (the click heatmap's, beside its page picker)."""
+    heading = [html.H6(title, className="fw-semibold mb-2")] if title else []
+    return html.Div(heading + [html.Div([html.Div("∅", className="empty-icon"), html.P(text, className="mb-0")],
+                                        className="empty-state")], className="analytics-empty")
 
 
 def duration(seconds: float | None) -> str:
