@@ -40,7 +40,9 @@ def _control(f: Field):
             {"label": _label(c), "value": c} for c in f.choices]
         return dbc.Select(id=fid, options=options, value=None, placeholder="Choose…")
     if f.kind == "boolean":
-        return dbc.Select(id=fid, options=BOOLEAN_CHOICES, value="")
+        # dbc.Select always renders a hidden placeholder option with value "": starting
+        # at "" selected that (a blank box), so start unset like the optional enums.
+        return dbc.Select(id=fid, options=BOOLEAN_CHOICES, value=None, placeholder="Choose…")
     if f.kind == "date":
         return dbc.Input(id=fid, type="date", max=dt.date.today().isoformat(),
                          value=dt.date.today().isoformat() if f.name == "report_date" else None)
