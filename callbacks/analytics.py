@@ -74,7 +74,7 @@ def render(search):
     pages = view.graph(view.page_views_figure(pv)) if pv else \
         view.empty("Page views by page and role", "No page views in this period.")
     click_pages = analytics.click_pages(session, p)
-    options = [{"label": f"{page} ({n:,} clicks)", "value": page} for page, n in click_pages]
+    options = [{"label": f"{page} ({n:,} click{'' if n == 1 else 's'})", "value": page} for page, n in click_pages]
     return (status, view.summary_cards(s), funnel, view.funnel_table(f) if f["by_role"] else None, ttd_view,
             journeys, satisfaction, pages, options, click_pages[0][0] if click_pages else None)
 

@@ -101,7 +101,8 @@ def time_to_decision_figure(rows: list[dict]) -> go.Figure:
                       "%{customdata[0]:,} claims<extra></extra>",
     ))
     fig.update_xaxes(title_text=f"Median {unit} from opening a claim to a decision", rangemode="tozero")
-    fig.update_traces(width=0.6)
+    # One or two people would otherwise get bars as thick as the card is tall.
+    fig.update_traces(width=min(0.6, 0.2 * len(rows)))
     fig = _style(fig, "Time to decision per person", max(300, 110 + 34 * len(rows)))
     fig.update_layout(margin=dict(l=10, r=120, t=50, b=40))
     return fig
@@ -120,7 +121,8 @@ def heatmap_figure(points: list[tuple[float, float]], page: str) -> go.Figure:
                      showline=True, linecolor="#ced4da", mirror=True)
     fig.update_yaxes(title_text="Down the page (% of height)", range=[100, 0], ticksuffix="%", showgrid=False,
                      showline=True, linecolor="#ced4da", mirror=True)
-    return _style(fig, f"Where people click on {page} ({len(points):,} sampled clicks)", 520)
+    n = len(points)
+    return _style(fig, f"Where people click on {page} ({n:,} sampled click{'' if n == 1 else 's'})", 520)
 
 
 def satisfaction_figure(weeks: list[dict]) -> go.Figure:
