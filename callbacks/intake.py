@@ -1,10 +1,11 @@
 """FNOL form submit: validate, store, score and route; show where it went and why."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 from flask import current_app
 
 from auth.current import user_or_none
@@ -62,8 +63,13 @@ def _result(result: intake.IntakeResult, departments: dict, user) -> html.Div:
     *[Output(_fid(n), "invalid") for n in NAMES],
     *[Output(_fid(n) + "-feedback", "children") for n in NAMES],
     Output("intake-result", "children"),
+    *[Output(_fid(n), "value") for n in NAMES],
     Input("intake-submit", "n_clicks"),
     *[State(_fid(n), "value") for n in NAMES],
+    # A second click while the first is stored, or on the still-filled form after it,
+    # would store the same claim twice: the button is off meanwhile and a stored claim
+    # empties the form (its number and link stay in the result below).
+    running=[(Output("intake-submit", "disabled"), True, False)],
     prevent_initial_call=True,
 )
 def submit(n_clicks, *values):
@@ -80,10 +86,17 @@ def submit(n_clicks, *values):
         summary = dbc.Alert(f"Please correct {len(errors)} field{'s' if len(errors) != 1 else ''}; nothing was stored.",
                             color="danger", id="intake-errors")
         return (*[m is not None for m in messages], *[m and f"{_label(n)} {m}" for n, m in zip(NAMES, messages)],
-                summary)
+                summary, *[no_update] * len(NAMES))
     except intake.IntakeUnavailable as exc:
-        return (*[False] * len(NAMES), *[None] * len(NAMES), dbc.Alert(str(exc), color="warning"))
-    return (*[False] * len(NAMES), *[None] * len(NAMES), _result(result, departments, user))
+        return (*[False] * len(NAMES), *[None] * len(NAMES), dbc.Alert(str(exc), color="warning"),
+                *[no_update] * len(NAMES))
+    return (*[False] * len(NAMES), *[None] * len(NAMES), _result(result, departments, user),
+            *[_initial(n) for n in NAMES])
+
+
+def _initial(name: str):
+    """A field's value on a fresh form (as pages/intake.py renders it)."""
+    return dt.date.today().isoformat() if name == "report_date" else None
 
 
 def _label(name: str) -> str:

@@ -34,6 +34,9 @@ def test_fnol_form_shows_field_message_then_routes_the_claim(page, live_server):
     page.click("#intake-submit")
     page.wait_for_selector("#intake-routed-to", timeout=20000)
     assert not page.query_selector("#intake-claimed_amount.is-invalid")
+    # A stored claim empties the form, so pressing Submit again cannot store it twice.
+    page.wait_for_function("document.querySelector('#intake-description').value === ''")
+    assert page.input_value("#intake-policy_number") == ""
     routed = page.inner_text("#intake-routed-to")
     assert "FNOL-" in routed and "routed to" in routed
     reasons = page.inner_text("#decision-reasons")

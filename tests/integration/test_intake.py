@@ -22,7 +22,8 @@ def submit_form(web_app, client, values: dict):
     key = _key(web_app, "intake-result.children")
     outputs = ([{"id": f"intake-{n}", "property": "invalid"} for n in NAMES]
                + [{"id": f"intake-{n}-feedback", "property": "children"} for n in NAMES]
-               + [{"id": "intake-result", "property": "children"}])
+               + [{"id": "intake-result", "property": "children"}]
+               + [{"id": f"intake-{n}", "property": "value"} for n in NAMES])
     response = client.post("/_dash-update-component", json={
         "output": key, "outputs": outputs,
         "inputs": [{"id": "intake-submit", "property": "n_clicks", "value": 1}],
@@ -80,6 +81,9 @@ def test_valid_form_is_stored_routed_and_explained(web_app, client_for):
     assert status == 200
     result = json.dumps(response["intake-result"])
     assert "was stored and routed to" in result and "decision-reasons" in result
+    # A stored claim empties the form (report date back to today), so a second click cannot store it twice.
+    assert response["intake-description"]["value"] is None
+    assert response["intake-report_date"]["value"] == dt.date.today().isoformat()
     number = re.search(r"FNOL-\d{8}", result).group(0)
     with web_app.server.app_context():
         from db.flask_db import read_session
