@@ -36,7 +36,8 @@ def _paths(web_app) -> list[str]:
     paths = []
     for page in dash.page_registry.values():
         path = page.get("path")
-        if not path or page.get("path_template"):
+        # /404 is the in-app not-found page; visited directly it is the server's 404 page (no navbar)
+        if not path or page.get("path_template") or page.get("module", "").endswith("not_found_404"):
             continue
         paths.append(path)
     paths.append(f"/claims/{_claim_number(web_app)}")

@@ -285,10 +285,15 @@ def test_drill_down_from_each_chart_through_the_callback(refreshed, client_for, 
     assert out["dashboard-drill-spec"]["data"] == {"dimension": "period", "value": closed_day, "measure": "closed"}
     assert out["dashboard-drill-title"]["children"] == f"Claims closed · {closed_day}"
     assert "Closed" in _texts(out["dashboard-drill-body"]["children"])
-    # the next page continues where the first stopped
+    # the next page continues where the first stopped: over the year to the end of the data, so
+    # Property has more than a page of claims whatever other tests have added lately
+    end = dt.date.fromisoformat(opts["bounds"][1])
+    year = f"?start={end - dt.timedelta(days=364)}&end={end}"
     spec = {"dimension": "department", "value": "PROPERTY"}
-    _, first = _drill(client, "dashboard-departments", clicks["dashboard-departments"])
-    status, second = _drill(client, "dashboard-drill-next", spec=spec, page=0)
+    _, first = _drill(client, "dashboard-departments", clicks["dashboard-departments"], search=year)
+    assert int(re.search(r"of ([\d,]+)", first["dashboard-drill-pager"]["children"]).group(1).replace(",", "")) \
+        > dashboard.PAGE_SIZE
+    status, second = _drill(client, "dashboard-drill-next", spec=spec, page=0, search=year)
     assert status == 200 and second["dashboard-drill-page"]["data"] == 1
     links = lambda out: re.findall(r'/claims/([A-Z0-9-]+)', json.dumps(out["dashboard-drill-body"]["children"]))  # noqa: E731
     assert links(first) and links(second) and not set(links(first)) & set(links(second))

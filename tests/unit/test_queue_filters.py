@@ -95,4 +95,4 @@ def test_panel_filter_model_and_columns():
     hidden = [c for c in queue_columns() if c.get("hide")]
     assert [c["field"] for c in hidden] == [PANEL_COLUMN]
     mine = [c["field"] for c in queue_columns(with_department=True)]
-    assert "department" in mine and "adjuster" not in mine
+    assert "department_name" in mine and "adjuster" not in mine
