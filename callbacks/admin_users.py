@@ -102,6 +102,9 @@ def add_user(n_clicks, mode, email, name, role, departments, password, verified,
         return _alert(str(exc), "danger"), no_update, no_update, no_update, ""
     except (WriteConflict, WriteFailed):
         return _alert(SAVE_FAILED, "danger"), no_update, no_update, no_update, ""
+    if user.role == "adjuster" and not departments:
+        # Allowed (departments can come later), but such an adjuster sees no claims at all.
+        done += " They have no departments yet, so they see no queues until you add some with Manage."
     return _mail_outcome(done, mails), _bump(version), "", "", ""
 
 

@@ -175,10 +175,18 @@ def test_profile_needs_sign_in_and_shows_own_account_only(web_app, client_for):
 
 # ---- invitation ------------------------------------------------------------------------------
 
+def test_inviting_an_adjuster_without_departments_says_they_will_see_no_queues(admin, web_app):
+    email = f"nodept{next(_seq)}-{time.time_ns() % 10**8}@test.example"
+    status, response = add_user(admin, web_app, email=email, role="adjuster", departments=())
+    assert status == 200 and "Invitation sent to " + email in _text(response)
+    assert "no departments yet" in _text(response)
+
+
 def test_invite_mail_accept_and_sign_in(admin, web_app, web_mail):
     email = f"invitee{next(_seq)}-{time.time_ns() % 10**8}@test.example"
     status, response = add_user(admin, web_app, email=email.upper(), role="adjuster", departments=["AUTO_PD"])
     assert status == 200 and "Invitation sent to " + email in _text(response)
+    assert "no departments yet" not in _text(response)
     message = web_mail.wait_for(email, "invited")
     path, token = link_in(message)
     assert path == "/accept-invite"
