@@ -81,7 +81,22 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     guard.install(server, app)
     errors.install_page_not_found(server, dash.page_registry)
     hardening.install_responses(server, app, settings)
+    finish_dash_setup(app)
     return app
+
+
+def finish_dash_setup(dash_app: dash.Dash) -> None:
+    """Dash finishes setting itself up in before_request hooks on the first request,
+    and marks each done *before* doing it: in a fresh gthread worker a second request
+    arriving meanwhile was served half set up (HTTP 500 "dash is not a registered
+    library" on the scripts for the first seconds after every start or reload). Run
+    them once here, before the server takes any request."""
+    server = dash_app.server
+    hooks = [fn for fn in server.before_request_funcs.get(None, [])
+             if getattr(fn, "__name__", "") in ("_setup_server", "router_sync")]
+    with server.test_request_context("/"):
+        for fn in hooks:
+            fn()
 
 
 _default_app: dash.Dash | None = None

@@ -99,3 +99,23 @@ def test_adjuster_sees_only_own_department_queues(client_for):
     assert "Auto Glass" in body and "Workers' Comp" not in body
     status, body = render_page(client_for("manager"), "/")
     assert "Workers" in body
+
+
+def test_dash_is_fully_set_up_before_the_first_request(database_url):
+    """A fresh worker must not serve a request half set up: Dash's own first-request
+    hooks (scripts, callbacks, page routing) have run when create_app returns."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import json; from app import create_app; a = create_app(); "
+             "print(json.dumps({'flags': a._got_first_request, 'dash_scripts': 'dash' in a.registered_paths, "
+             "'routing': any('_pages_content.children' in k for k in a.callback_map)}))")
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=root,
+                            env={**os.environ, "DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr[-2000:]
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state == {"flags": {"pages": True, "setup_server": True}, "dash_scripts": True, "routing": True}
