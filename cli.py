@@ -92,7 +92,7 @@ def cmd_demo_data(args) -> int:
     with factory.begin() as session:
         if routing.has_champion(session, "synthetic"):
             summary["routed"] = routing.route_unscored(session, "synthetic", threshold=settings.confidence_threshold,
-                                                       shap_method="approx")
+                                                       shap_method="approx", at_arrival=True)
     _print_json(summary)
     return 0
 

@@ -63,7 +63,8 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
             say("created demo users")
     with factory.begin() as session:
         has_claims = session.scalar(select(func.count()).select_from(select(Claim.id).limit(1).subquery()))
-        if not has_claims:
+        loaded = not has_claims
+        if loaded:
             end = demo_end or END_DATE
             say(f"loading {demo_claims:,} synthetic demo claims (seed {seed}, up to {end})...")
             summary = load_demo_data(session, demo_claims, seed, end=end)
@@ -76,9 +77,11 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
             say(f"  {result['model_version']}: accuracy {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}, "
                 f"promoted={result['promoted']}")
     with factory.begin() as session:
+        # Claims just loaded waited in their queue since they arrived; a later start
+        # routes claims that arrived meanwhile, at the real time.
         if routing.has_champion(session, DEMO_DATASET):
             n = routing.route_unscored(session, DEMO_DATASET, threshold=settings.confidence_threshold,
-                                       shap_method="exact")
+                                       shap_method="exact", at_arrival=loaded)
             if n:
                 say(f"  routed {n:,} open claims")
     with factory.begin() as session:

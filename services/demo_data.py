@@ -685,6 +685,12 @@ _DB_CLAIM_COLUMNS = (
     "description", "claimed_amount", "reserve_amount", "paid_amount", "state", "region", "postcode",
     "status", "closed_at", "department_id", "fraud_label", "fraud_ring", "dataset", "extra",
 )
+# A demo claim arrived on its report date, not when the demo was loaded: its history
+# ("Claim received", time in status) starts there, as its age on the workload pages
+# does. Early morning UTC, before the history model's decisions (08:00-18:00) that
+# day; never later than now when the last report date is today.
+_CREATED_AT = ("least(now(), (report_date + time '07:00') AT TIME ZONE 'UTC' "
+               "+ (hashtext(source_key) & 59) * interval '1 minute')")
 _DB_PARTY_COLUMNS = ("role", "name", "phone", "email", "address", "bank_account", "plate", "vin", "provider_id")
 
 
@@ -716,7 +722,8 @@ def load_demo_data(session: Session, n_claims: int, seed: int, *, end: dt.date =
             # Postgres assigns ids from the sequence; RETURNING tells us which
             # claims are new so only their parties are loaded.
             cur.execute(
-                f"WITH ins AS (INSERT INTO claims ({claim_cols}) SELECT {claim_cols} FROM {_STAGE_CLAIMS} "  # nosec B608
+                f"WITH ins AS (INSERT INTO claims ({claim_cols}, created_at) "  # nosec B608
+                f"SELECT {claim_cols}, {_CREATED_AT} FROM {_STAGE_CLAIMS} "
                 f"ON CONFLICT (dataset, source_key) DO NOTHING RETURNING id, source_key) "
                 f"INSERT INTO {_NEW_CLAIMS} (id, source_key) SELECT id, source_key FROM ins")
             new = cur.rowcount

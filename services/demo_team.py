@@ -45,7 +45,10 @@ def ensure_team(session: Session) -> int:
 
 def assign_open_claims(session: Session, share: float = 0.5) -> int:
     """Assign about ``share`` of the unassigned open claims of each department
-    round-robin to its adjusters; each gets a status event. Deterministic."""
+    round-robin to its adjusters; each gets a status event. Deterministic.
+    The event is dated a few hours after the claim arrived (after its routing,
+    see routing.route_claims ``at_arrival``), not at the load: the claim has been
+    assigned since then, and its history says so."""
     if session.scalar(select(func.count()).select_from(User).where(User.role == "adjuster")) == 0:
         return 0
     result = session.execute(text("""
@@ -65,10 +68,11 @@ def assign_open_claims(session: Session, share: float = 0.5) -> int:
             UPDATE claims c SET adjuster_id = t.user_id, status = 'assigned', version = c.version + 1
             FROM picked p JOIN team t ON t.department_id = p.department_id AND t.slot = p.n % t.size
             WHERE c.id = p.id
-            RETURNING c.id, c.adjuster_id
+            RETURNING c.id, c.adjuster_id, c.created_at
         )
-        INSERT INTO claim_events (claim_id, kind, from_status, to_status, reason, data)
-        SELECT id, 'status', 'new', 'assigned', 'DEMO_ASSIGNMENT', jsonb_build_object('adjuster_id', adjuster_id)
+        INSERT INTO claim_events (claim_id, kind, at, from_status, to_status, reason, data)
+        SELECT id, 'status', least(now(), created_at + interval '1 hour' + (id % 240) * interval '1 minute'),
+               'new', 'assigned', 'DEMO_ASSIGNMENT', jsonb_build_object('adjuster_id', adjuster_id)
         FROM moved
     """), {"cut": int(share * 1024)})
     return result.rowcount or 0

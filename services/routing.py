@@ -12,6 +12,7 @@ decision row says so in ``shap_method``.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterable
@@ -95,8 +96,13 @@ def predict_frame(model: LoadedModel, frame: pd.DataFrame) -> np.ndarray:
 
 
 def route_claims(session: Session, claim_ids: Iterable[int], *, threshold: float,
-                 shap_method: str = "exact", batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+                 shap_method: str = "exact", batch_size: int = DEFAULT_BATCH_SIZE,
+                 at_arrival: bool = False) -> int:
     """Score the claims with their dataset's champion; returns the number of decisions written.
+
+    ``at_arrival`` dates each "routed" event minutes after the claim's ``created_at``
+    instead of now: for a back catalogue loaded at once (the demo claims), whose
+    claims were waiting in their queue since they arrived, not since the load.
 
     Contributions stored in ``shap_values`` and ``drivers`` are in the model's
     margin (log-odds) space divided by the calibration temperature: per class,
@@ -124,12 +130,13 @@ def route_claims(session: Session, claim_ids: Iterable[int], *, threshold: float
             raise LookupError(f"dataset {dataset!r} has no champion model; train one first")
         for start in range(0, len(dataset_ids), batch_size):
             frame = load_frame(session, dataset, claim_ids=dataset_ids[start:start + batch_size])
-            written += _route_batch(session, model, frame, departments, threshold, shap_method)
+            written += _route_batch(session, model, frame, departments, threshold, shap_method, at_arrival)
     return written
 
 
 def _route_batch(session: Session, model: LoadedModel, frame: pd.DataFrame,
-                 departments: dict[str, tuple[int, str]], threshold: float, shap_method: str) -> int:
+                 departments: dict[str, tuple[int, str]], threshold: float, shap_method: str,
+                 at_arrival: bool = False) -> int:
     X = model.pipeline.transform(frame)
     data = model.router.dmatrix(X)
     proba = model.router.predict_proba(data)
@@ -156,12 +163,13 @@ def _route_batch(session: Session, model: LoadedModel, frame: pd.DataFrame,
     session.execute(update(claims).where(claims.c.id == bindparam("b_id"))
                     .values(routing_confidence=bindparam("b_conf")),
                     [{"b_id": r["claim_id"], "b_conf": r["confidence"]} for r in rows])
-    _place_open_claims(session, frame, routed, confidence, decision_ids, departments)
+    _place_open_claims(session, frame, routed, confidence, decision_ids, departments, at_arrival)
     return len(rows)
 
 
 def _place_open_claims(session: Session, frame: pd.DataFrame, routed: list[str], confidence: np.ndarray,
-                       decision_ids: dict[int, int], departments: dict[str, tuple[int, str]]) -> None:
+                       decision_ids: dict[int, int], departments: dict[str, tuple[int, str]],
+                       at_arrival: bool = False) -> None:
     """Move open claims nobody has placed yet (no department, or still 'new' at
     intake) to the routed queue. Closed claims keep their final department:
     re-scoring history never rewrites it."""
@@ -181,6 +189,13 @@ def _place_open_claims(session: Session, frame: pd.DataFrame, routed: list[str],
         # Core UPDATE for speed; bump the version column as the ORM would.
         session.execute(update(claims).where(claims.c.id == ids_param(ids))
                         .values(department_id=target, version=claims.c.version + 1))
+    if events and at_arrival:
+        arrived = dict(session.execute(select(Claim.id, Claim.created_at)
+                                       .where(Claim.id == ids_param([e["claim_id"] for e in events]))).all())
+        now = dt.datetime.now(dt.timezone.utc)
+        for e in events:
+            # A few minutes after arrival, spread so a queue's claims are not all routed at one instant.
+            e["at"] = min(now, arrived[e["claim_id"]] + dt.timedelta(minutes=2 + e["claim_id"] % 30))
     if events:
         session.execute(insert(ClaimEvent), events)
         moved = {e["claim_id"] for e in events}
@@ -190,11 +205,12 @@ def _place_open_claims(session: Session, frame: pd.DataFrame, routed: list[str],
 
 
 def route_unscored(session: Session, dataset: str, *, threshold: float, shap_method: str = "approx",
-                   batch_size: int = DEFAULT_BATCH_SIZE) -> int:
-    """Route the dataset's open claims that have no routing decision yet."""
+                   batch_size: int = DEFAULT_BATCH_SIZE, at_arrival: bool = False) -> int:
+    """Route the dataset's open claims that have no routing decision yet (``at_arrival``: see route_claims)."""
     if not has_champion(session, dataset):
         return 0
     scored = select(RoutingDecision.claim_id).where(RoutingDecision.claim_id == Claim.id).exists()
     ids = session.scalars(select(Claim.id).where(Claim.dataset == dataset, Claim.status != "closed", ~scored)
                           .order_by(Claim.id)).all()
-    return route_claims(session, ids, threshold=threshold, shap_method=shap_method, batch_size=batch_size)
+    return route_claims(session, ids, threshold=threshold, shap_method=shap_method, batch_size=batch_size,
+                        at_arrival=at_arrival)
