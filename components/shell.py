@@ -38,8 +38,12 @@ def _registered(path: str) -> bool:
 def navbar(user) -> dbc.Navbar:
     from auth import csrf
 
+    nav = list(NAV)
+    if user.can(Perm.VIEW_ALERTS) and not user.can(Perm.MANAGE_ALERTS):
+        # Those who read alerts but do not edit rules (viewers) have no Admin menu to find them in.
+        nav.append(("Alerts", "/alerts", Perm.VIEW_ALERTS))
     links = [dbc.NavItem(dbc.NavLink(label, href=path, active="exact" if path == "/" else "partial"))
-             for label, path, perm in NAV if user.can(perm) and _registered(path)]
+             for label, path, perm in nav if user.can(perm) and _registered(path)]
     admin = [dbc.DropdownMenuItem(label, href=path)
              for label, path, perm in ADMIN_NAV if user.can(perm) and _registered(path)]
     if admin:

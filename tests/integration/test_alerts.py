@@ -316,9 +316,13 @@ def test_default_rules_are_seeded_once(db_session):
     s.execute(text("DELETE FROM alert_rules"))
     created = alerts.ensure_default_rules(s)
     if marker is None:
-        assert created == len(alerts.DEFAULT_RULES) == 4
-        got = {(r.metric, r.comparison, r.period) for r in s.scalars(select(AlertRule))}
-        assert got == {(m, c, p) for m, c, _, p, _ in alerts.DEFAULT_RULES}
+        assert created == len(alerts.DEFAULT_RULES) == 5
+        got = {(r.metric, r.comparison, r.threshold, r.severity) for r in s.scalars(select(AlertRule))}
+        assert got == {(m, c, alerts.stored_threshold(m, t), sev) for m, c, t, _, sev in alerts.DEFAULT_RULES}
+        # the plan's 95% accuracy target warns; only falling under 90% is critical
+        accuracy = sorted((round(r.threshold, 4), r.severity) for r in s.scalars(select(AlertRule).where(
+            AlertRule.metric == "routing_accuracy")))
+        assert accuracy == [(0.9, "critical"), (0.95, "warning")]
         reassign = s.scalar(select(AlertRule).where(AlertRule.metric == "reassignment_rate"))
         assert reassign.threshold == pytest.approx(0.05) and reassign.period == "this_week"
     else:

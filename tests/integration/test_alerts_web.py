@@ -204,3 +204,17 @@ def test_history_rejects_tampered_filters(client_for, status, severity, metric):
                       {"id": "alerts-filter-metric", "property": "value", "value": metric},
                       {"id": "alerts-version", "property": "data", "value": 0}])
     assert response.status_code == 200 and "Unknown" in response.get_data(as_text=True)
+
+
+def test_viewers_find_alerts_in_the_navbar_and_managers_in_the_admin_menu(client_for):
+    import json as _json
+
+    def nav(role):
+        layout = client_for(role).get("/_dash-layout")
+        assert layout.status_code == 200
+        return _json.dumps(layout.get_json())
+
+    viewer, manager, adjuster = nav("viewer"), nav("manager"), nav("adjuster")
+    assert '"children": "Alerts"' in viewer and '"href": "/alerts"' in viewer
+    assert '"children": "Alert rules"' in manager and '"children": "Alerts"' not in manager
+    assert '"href": "/alerts"' not in adjuster
