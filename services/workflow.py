@@ -260,6 +260,9 @@ def _duration(seconds: float) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+INTAKE_VIA = {"form": "entered on the New claim form", "api": "sent through the API"}
+
+
 def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
     """Everything that happened to the claim, oldest first, as plain text for the page."""
     from db.models import Department, User
@@ -291,11 +294,14 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
         elif ev.kind in ("routed", "moved", "intake"):
             item["title"] = {"routed": "Routed", "moved": "Moved", "intake": "Intake"}[ev.kind]
             item["detail"] = " → ".join(d.name for d in (from_dept, to_dept) if d) or None
+            if ev.kind == "intake":
+                item["detail"] = INTAKE_VIA.get((ev.data or {}).get("via"), item["detail"])
         elif ev.kind == "assigned" and not ev.to_status:
             to_self = (ev.data or {}).get("to_adjuster_id") == ev.actor_id
             item["title"] = "Assigned to " + actor if to_self else "Assigned"
-        if ev.to_status:
-            before = ev.from_status or "new"
+        before = ev.from_status or "new"
+        # Intake records the first status and a move keeps it: no step to show ("New → New").
+        if ev.to_status and ev.to_status != before:
             item["title"] = f"{STATUS_LABELS.get(before, before)} → {STATUS_LABELS.get(ev.to_status, ev.to_status)}"
             spent = (ev.at - last_change).total_seconds()
             item["detail"] = f"after {_duration(max(0.0, spent))} in {STATUS_LABELS.get(before, before)}"

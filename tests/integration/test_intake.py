@@ -93,6 +93,14 @@ def test_valid_form_is_stored_routed_and_explained(web_app, client_for):
         assert claim.department_id is not None and claim.routing_confidence is not None
         events = s.execute(select(ClaimEvent.kind, ClaimEvent.data).where(ClaimEvent.claim_id == claim.id)).all()
         assert ("intake", {"via": "form"}) in [(k, d) for k, d in events]
+        # Its history shows the intake, not a status step from New to New.
+        from services.workflow import timeline
+        items = timeline(s, claim)
+        titles = [i["title"] for i in items]
+        assert "New → New" not in titles, titles
+        intake = next(i for i in items if i["title"] == "Intake")
+        assert intake["detail"] == "entered on the New claim form"
+        assert titles[-1].startswith("New for ")
 
 
 def test_viewer_cannot_call_the_intake_callback(web_app, client_for):
