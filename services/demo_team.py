@@ -11,17 +11,25 @@ from sqlalchemy.orm import Session
 from db.models import User
 from services.users import create_user
 
-# (email, name, departments, skills, licensed states, capacity)
+# (email, name, departments, skills, licensed states, capacity). Capacities are caseloads
+# of the kind carriers plan for (a few dozen auto claims, 100+ long-running liability or
+# workers' comp files), and the teams are sized to the demo's open claims: the first demo
+# team had one liability adjuster at 30 claims for ~680 open liability files (1,100% use).
 TEAM = (
     ("adjuster.auto1@scope.example", "Maria Lopez", ("AUTO_PD", "AUTO_GLASS"), ("auto",),
-     ("CA", "OR", "WA", "NV", "AZ"), 45),
-    ("adjuster.auto2@scope.example", "James Carter", ("AUTO_PD",), ("auto",), ("TX", "FL", "GA", "NC", "TN"), 40),
-    ("adjuster.glass1@scope.example", "Aisha Khan", ("AUTO_GLASS",), ("auto",), (), 60),
-    ("adjuster.property1@scope.example", "Tom Becker", ("PROPERTY",), ("property",), ("FL", "TX", "LA", "GA"), 35),
-    ("adjuster.property2@scope.example", "Lena Novak", ("PROPERTY",), ("property",), (), 35),
-    ("adjuster.liability1@scope.example", "Samuel Okafor", ("LIABILITY",), ("general_liability", "auto"), (), 30),
-    ("adjuster.wc1@scope.example", "Priya Raman", ("WORKERS_COMP",), ("workers_comp",), (), 30),
-    ("investigator.siu1@scope.example", "Daniel Weiss", ("SIU",), ("auto", "property", "general_liability"), (), 20),
+     ("CA", "OR", "WA", "NV", "AZ"), 90),
+    ("adjuster.auto2@scope.example", "James Carter", ("AUTO_PD",), ("auto",), ("TX", "FL", "GA", "NC", "TN"), 90),
+    ("adjuster.glass1@scope.example", "Aisha Khan", ("AUTO_GLASS",), ("auto",), (), 120),
+    ("adjuster.property1@scope.example", "Tom Becker", ("PROPERTY",), ("property",), ("FL", "TX", "LA", "GA"), 110),
+    ("adjuster.property2@scope.example", "Lena Novak", ("PROPERTY",), ("property",), (), 110),
+    ("adjuster.liability1@scope.example", "Samuel Okafor", ("LIABILITY",), ("general_liability", "auto"), (), 140),
+    ("adjuster.liability2@scope.example", "Grace Thompson", ("LIABILITY",), ("general_liability",), (), 140),
+    ("adjuster.liability3@scope.example", "Omar Haddad", ("LIABILITY",), ("general_liability", "auto"), (), 140),
+    ("adjuster.liability4@scope.example", "Hannah Schultz", ("LIABILITY", "WORKERS_COMP"),
+     ("general_liability", "workers_comp"), (), 140),
+    ("adjuster.wc1@scope.example", "Priya Raman", ("WORKERS_COMP",), ("workers_comp",), (), 130),
+    ("adjuster.wc2@scope.example", "Luis Ortega", ("WORKERS_COMP",), ("workers_comp",), (), 130),
+    ("investigator.siu1@scope.example", "Daniel Weiss", ("SIU",), ("auto", "property", "general_liability"), (), 50),
 )
 DEMO_ADJUSTER = "adjuster@scope.example"
 
