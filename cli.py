@@ -243,7 +243,8 @@ def _mail_sink_for_run(settings, env: dict) -> list[str] | None:
     env.pop("SCOPE_SMTP_USER", None)
     print(f"Development mail sink on smtp://127.0.0.1:{port}: mail is kept in {settings.mail_dir} "
           "(see it with `scope mail list`)")
-    return [sys.executable, str(ROOT / "cli.py"), "mail-sink", "--port", str(port)]
+    # --quiet: the line above already says where the sink listens
+    return [sys.executable, str(ROOT / "cli.py"), "mail-sink", "--port", str(port), "--quiet"]
 
 
 def _serve(cmd: list[str], env: dict, scheduler_cmd: list[str] | None = None,
@@ -335,7 +336,8 @@ def cmd_mail_sink(args) -> int:
     settings = _settings()
     if settings.is_production:
         raise CliError("the mail sink is for development only (SCOPE_ENV=production)")
-    return serve(Path(args.dir) if args.dir else settings.mail_dir, "127.0.0.1", args.port or settings.mail_sink_port)
+    return serve(Path(args.dir) if args.dir else settings.mail_dir, "127.0.0.1", args.port or settings.mail_sink_port,
+                 say=(lambda *a, **k: None) if args.quiet else print)
 
 
 def cmd_audit(args) -> int:
@@ -439,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mail-sink", help="run the development SMTP sink in the foreground (scope run starts it)")
     p.add_argument("--port", type=int, help="default SCOPE_MAIL_SINK_PORT or 8025")
     p.add_argument("--dir", help="mail directory (default: <data dir>/mail)")
+    p.add_argument("--quiet", action="store_true", help="do not print where it listens")
     p.set_defaults(func=cmd_mail_sink)
 
     p = sub.add_parser("audit", help="audit log: verify its hash chain")

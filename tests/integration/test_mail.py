@@ -70,8 +70,8 @@ def test_scope_run_starts_the_sink_only_in_development_without_smtp(tmp_path):
 
     env: dict = {"SCOPE_SMTP_USER": "someone"}
     command = cli._mail_sink_for_run(Settings(data_dir=tmp_path), env)
-    assert command[-3:-1] == ["mail-sink", "--port"]
-    assert env["SCOPE_SMTP_HOST"] == "127.0.0.1" and env["SCOPE_SMTP_PORT"] == command[-1]
+    assert command[-4:-2] == ["mail-sink", "--port"] and command[-1] == "--quiet"
+    assert env["SCOPE_SMTP_HOST"] == "127.0.0.1" and env["SCOPE_SMTP_PORT"] == command[-2]
     assert env["SCOPE_SMTP_STARTTLS"] == "false" and "SCOPE_SMTP_USER" not in env
     assert cli._mail_sink_for_run(Settings(data_dir=tmp_path, smtp_host="smtp.example.com"), {}) is None
     production = Settings(data_dir=tmp_path, env="production", secret_key="k" * 40, database_url="postgresql://x/y")
