@@ -1,6 +1,8 @@
 """Append-only audit trail of who did what to which record."""
 from __future__ import annotations
 
+import contextvars
+
 import csv
 import datetime as dt
 import io
@@ -15,6 +17,22 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import AuditLog
+
+
+# The address of the request being served, set by the web layer (auth.hardening) for
+# the request's duration, so rows written deep in a service carry it like sign-in rows do.
+_request_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("scope_request_ip", default=None)
+
+
+def bind_request_ip(ip: str | None) -> contextvars.Token:
+    return _request_ip.set(ip)
+
+
+def unbind_request_ip(token: contextvars.Token) -> None:
+    try:
+        _request_ip.reset(token)
+    except ValueError:  # a token from another context: forget the address all the same
+        _request_ip.set(None)
 
 
 def record(
@@ -38,7 +56,7 @@ def record(
             target_id=None if target_id is None else str(target_id),
             before=before,
             after=after,
-            ip=ip,
+            ip=ip if ip is not None else _request_ip.get(),
         )
     )
 

@@ -210,6 +210,19 @@ def test_admin_sees_the_jobs_page_and_runs_a_job(client_for, run_key):
     assert "route_unscored: succeeded" in text_out and "admin@scope.example" in text_out
 
 
+def test_audit_rows_written_inside_a_callback_carry_the_client_address(client_for, run_key, web_app):
+    from db.flask_db import read_session
+    from db.models import AuditLog
+
+    response = client_for("admin").post("/_dash-update-component", json=_run_body(run_key, "route_unscored"),
+                                        environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert response.status_code == 200
+    with web_app.server.app_context():
+        row = read_session().scalars(select(AuditLog).where(AuditLog.action == "job.run")
+                                     .order_by(AuditLog.id.desc()).limit(1)).one()
+    assert row.actor == "admin@scope.example" and row.ip == "203.0.113.7"
+
+
 def test_admin_run_of_an_unknown_job_is_a_message_not_an_error(client_for, run_key):
     response = client_for("admin").post("/_dash-update-component", json=_run_body(run_key, "<script>x</script>"))
     assert response.status_code == 200 and "Unknown job." in response.get_data(as_text=True)
