@@ -228,12 +228,13 @@ def _store(session: Session, cleaned: list[dict], actor, *, threshold: float, sh
         dict(claim_id=r["id"], kind="intake", actor_id=actor.id, to_status="new", data={"via": via})
         for r in rows])
     if len(rows) == 1:
+        # target = the claim's id, as every other claim.* entry, so one target search finds its whole trail
         audit.record(session, actor=actor.email, actor_id=actor.id, action="claim.intake", target_type="claim",
-                     target_id=rows[0]["claim_number"],
-                     after={"via": via, "line_of_business": rows[0]["line_of_business"]})
+                     target_id=rows[0]["id"], after={"via": via, "claim_number": rows[0]["claim_number"],
+                                                     "line_of_business": rows[0]["line_of_business"]})
     else:  # one entry per batch: the claim events carry the per-claim history
         audit.record(session, actor=actor.email, actor_id=actor.id, action="claim.intake_batch", target_type="claim",
-                     target_id=rows[0]["claim_number"],
+                     target_id=rows[0]["id"],
                      after={"via": via, "count": len(rows), "first": rows[0]["claim_number"],
                             "last": rows[-1]["claim_number"]})
     routing.route_claims(session, ids, threshold=threshold, shap_method=shap_method)

@@ -71,8 +71,9 @@ def test_create_one_claim_is_stored_scored_and_routed(web_app, client, writer):
         claim = s.scalar(select(Claim).where(Claim.claim_number == body["claim_number"]))
         kinds = set(s.scalars(select(ClaimEvent.kind).where(ClaimEvent.claim_id == claim.id)))
         assert "intake" in kinds
-        assert s.scalar(text("SELECT count(*) FROM audit_log WHERE action = 'claim.intake' AND target_id = :n"),
-                        {"n": body["claim_number"]}) == 1
+        # the same target as the claim's later entries (its id), the number kept in the entry
+        assert s.scalar(text("SELECT count(*) FROM audit_log WHERE action = 'claim.intake' AND target_id = :n "
+                             "AND after->>'claim_number' = :c"), {"n": str(claim.id), "c": body["claim_number"]}) == 1
 
 
 def test_validation_messages_per_field(client, writer):
