@@ -49,7 +49,7 @@ def decision_panel(decision, departments: dict) -> html.Div:
     headline = [
         html.Span("Routed to ", className="text-muted"),
         dept_badge(routed.name if routed else decision.routed, routed.color if routed else "#6c757d"),
-        html.Span(f" with {decision.confidence:.0%} confidence", className="ms-1"),
+        html.Span(f" with {decision.confidence:.1%} confidence", className="ms-1"),
     ]
     if triaged:
         headline += [html.Div(
