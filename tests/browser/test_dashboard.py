@@ -191,7 +191,7 @@ def test_drill_down_from_time_series_and_region_bar(page, live_server, web_app):
     day = page.inner_text("#dashboard-drill-title").rsplit(" ", 1)[-1]
     closing = page.eval_on_selector_all("#dashboard-drill-body tbody tr td:nth-child(3)",
                                         "els => els.map(e => e.innerText)")
-    assert statuses and set(statuses) == {"closed"} and set(closing) <= {day, ""}
+    assert statuses and set(statuses) == {"Closed"} and set(closing) <= {day, ""}
     page.wait_for_timeout(500)
     screenshot(page, "dashboard-drill-closed")
     _close_drill(page)
