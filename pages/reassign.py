@@ -82,11 +82,12 @@ def layout(**_query):
     grid = dag.AgGrid(
         id="reassign-grid", columnDefs=COLUMNS, rowData=[],
         defaultColDef={"sortable": True, "resizable": True},
-        getRowId="params.data.id",
+        getRowId="params.data.id + ''",  # a string: AG Grid warned on numbers (String() is not in its evaluator)
         dashGridOptions={"rowSelection": {"mode": "multiRow", "selectAll": "filtered"},
                          "selectionColumnDef": {"pinned": "left", "width": 48},
                          "pagination": True, "paginationPageSize": 50, "paginationPageSizeSelector": [50, 100, 500],
-                         "animateRows": False, "suppressCellFocus": True},
+                         "animateRows": False, "suppressCellFocus": True,
+                         "localeText": {"noRowsToShow": "No claims loaded yet."}},
         style={"height": "640px"}, className="ag-theme-quartz",
     )
     return html.Div([

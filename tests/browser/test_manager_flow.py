@@ -27,8 +27,14 @@ def test_manager_moves_ten_claims_and_workload_follows(page, live_server, web_ap
     before = {code: _open_count(page, code) for code in ("PROPERTY", "LIABILITY")}
     screenshot(page, "workload")
 
+    warnings: list[str] = []
+    page.on("console", lambda msg: msg.type == "warning" and warnings.append(msg.text))
     page.goto(live_server + "/reassign")
     page.wait_for_selector("#reassign-grid")
+    # Before anything is loaded the grid says so, without a "Page 0 of 0" pager.
+    page.wait_for_selector("#reassign-grid .ag-overlay-no-rows-wrapper", timeout=15000)
+    assert "No claims loaded yet." in page.inner_text("#reassign-grid")
+    assert not page.locator("#reassign-grid .ag-paging-panel").first.is_visible()
     page.fill("#reassign-numbers", "\n".join(r["claim_number"] for r in rows))
     page.click("#reassign-load")
     page.wait_for_function("document.querySelector('#reassign-status').innerText.includes('10 open claims')",
@@ -41,6 +47,8 @@ def test_manager_moves_ten_claims_and_workload_follows(page, live_server, web_ap
     page.wait_for_selector(".suggestion", timeout=15000)
     choose_option(page, "reassign-reason", "MISROUTED")
     page.fill("#reassign-comment", "Injury claims filed under property")
+    assert page.locator("#reassign-grid .ag-paging-panel").first.is_visible()
+    assert not [w for w in warnings if "getRowId" in w], warnings
     screenshot(page, "reassign")
     page.click("#reassign-move")
     page.wait_for_selector("#reassign-result .alert", timeout=15000)
