@@ -117,27 +117,31 @@ def panel_filter_model(revision: int, filters: dict) -> dict:
 
 
 def queue_columns(*, with_department: bool = False) -> list[dict]:
+    # Widths fit a 1280 px screen with the description still readable (it had about
+    # four characters there): fixed columns just wide enough for their values with the
+    # grid's narrower cell padding (.queue-grid in 10-scope.css); the description takes
+    # the rest and scrolls sideways rather than shrinking below its minimum.
     cols = [
-        {"field": "claim_number", "headerName": "Claim", "cellRenderer": "ClaimLink", "pinned": "left", "width": 190},
-        {"field": "report_date", "headerName": "Reported", "width": 120, "sort": "desc"},
-        {"field": "loss_date", "headerName": "Loss date", "width": 120},
-        {"field": "line_of_business", "headerName": "Line", "width": 150},
-        {"field": "status", "headerName": "Status", "width": 130, "cellRenderer": "StatusBadge"},
-        {"field": "claimed_amount", "headerName": "Claimed", "type": "rightAligned", "width": 130,
+        {"field": "claim_number", "headerName": "Claim", "cellRenderer": "ClaimLink", "pinned": "left", "width": 160},
+        {"field": "report_date", "headerName": "Reported", "width": 106, "sort": "desc"},
+        {"field": "loss_date", "headerName": "Loss date", "width": 100},
+        {"field": "line_of_business", "headerName": "Line", "width": 118, "tooltipField": "line_of_business"},
+        {"field": "status", "headerName": "Status", "width": 112, "cellRenderer": "StatusBadge"},
+        {"field": "claimed_amount", "headerName": "Claimed", "type": "rightAligned", "width": 96,
          "valueFormatter": {"function": "params.value == null ? '' : d3.format(',.0f')(params.value)"}},
-        {"field": "confidence", "headerName": "Confidence", "width": 130, "type": "rightAligned",
+        {"field": "confidence", "headerName": "Confidence", "width": 112, "type": "rightAligned",
          "cellRenderer": "ConfidenceBar"},
-        {"field": "state", "headerName": "State", "width": 90},
-        {"field": "adjuster", "headerName": "Adjuster", "sortable": False, "width": 150,
+        {"field": "state", "headerName": "State", "width": 66},
+        {"field": "adjuster", "headerName": "Adjuster", "sortable": False, "width": 126, "tooltipField": "adjuster",
          "valueFormatter": {"function": "params.data ? (params.value || 'Unassigned') : ''"}},
-        {"field": "description", "headerName": "Description", "sortable": False, "flex": 1, "minWidth": 260,
+        {"field": "description", "headerName": "Description", "sortable": False, "flex": 1, "minWidth": 220,
          "tooltipField": "description"},
         {"field": PANEL_COLUMN, "hide": True, "filter": "agTextColumnFilter", "sortable": False,
          "suppressColumnsToolPanel": True},
     ]
     if with_department:
         # "My work": claims span departments, and the adjuster is always the viewer.
-        cols.insert(1, {"field": "department_name", "headerName": "Department", "width": 190, "sortable": False,
+        cols.insert(1, {"field": "department_name", "headerName": "Department", "width": 150, "sortable": False,
                         "tooltipField": "department_name"})
         cols = [c for c in cols if c["field"] != "adjuster"]
     return cols
@@ -156,5 +160,5 @@ def queue_grid(*, with_department: bool = False):
                          "animateRows": False, "suppressCellFocus": True, "tooltipShowDelay": 400,
                          "localeText": {"noRowsToShow": "No claims match these filters."}},
         style={"height": "680px"},
-        className="ag-theme-quartz",
+        className="ag-theme-quartz queue-grid",
     )

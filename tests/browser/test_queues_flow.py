@@ -81,3 +81,26 @@ def test_queue_and_my_work_pages(page, live_server):
     wait_status(page, "confidence high")
     screenshot(page, "my_work")
     assert page.console_errors == []
+
+
+def _description_width(page) -> float:
+    return page.evaluate("document.querySelector('.ag-header-cell[col-id=description]')"
+                         ".getBoundingClientRect().width")
+
+
+def test_queue_columns_fit_a_laptop_screen(page, live_server):
+    """At 1280 px the description column is readable and on screen (it showed about
+    four characters, the rest of it past the grid's right edge)."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    for path, name in (("/queues?department=AUTO_PD", "queue_1280"), ("/my-work", "my_work_1280")):
+        page.goto(live_server + path)
+        page.wait_for_selector(".claim-link", timeout=15000)
+        assert _description_width(page) >= 200, path
+        right = page.evaluate("(() => { const g = document.querySelector('#queue-grid .ag-root-wrapper')"
+                              ".getBoundingClientRect(); const d = document.querySelector("
+                              "'.ag-header-cell[col-id=description]').getBoundingClientRect();"
+                              " return g.right - d.right; })()")
+        assert right >= -1, (path, right)  # no sideways scrolling to reach it
+        screenshot(page, name)
+    assert page.console_errors == []
