@@ -158,6 +158,24 @@ def confusion_figure(routing: dict) -> go.Figure:
     return fig if matrix else _empty(fig)
 
 
+SANKEY_HEIGHT, SANKEY_MARGIN, SANKEY_PAD = 440, dict(t=50, b=30), 16
+# The flows take the middle of the card; department names sit outside them, left of
+# the departments claims left and right of those they went to (Plotly draws node
+# labels inside, over the flows, where they were hard to read).
+SANKEY_DOMAIN = (0.28, 0.72)
+
+
+def _column_centres(values: list[float], plot_height: float, scale: float) -> list[float]:
+    """Node centres (0 = top, 1 = bottom) stacked from the top as Plotly sizes them:
+    ``scale`` px per move, ``SANKEY_PAD`` px between nodes."""
+    centres, top = [], 0.0
+    for v in values:
+        h = v * scale
+        centres.append((top + h / 2) / plot_height)
+        top += h + SANKEY_PAD
+    return centres
+
+
 def sankey_figure(moves: dict) -> go.Figure:
     """Manual department changes: left the department a claim left, right where it went."""
     flows = moves["flows"]
@@ -166,21 +184,40 @@ def sankey_figure(moves: dict) -> go.Figure:
     info = {f[side]["code"]: f[side] for f in flows for side in ("from", "to")}
     labels = [info[c]["name"] for c in left] + [info[c]["name"] for c in right]
     colors = [info[c]["color"] for c in left] + [info[c]["color"] for c in right]
+    out = [sum(f["moves"] for f in flows if f["from"]["code"] == c) for c in left]
+    into = [sum(f["moves"] for f in flows if f["to"]["code"] == c) for c in right]
 
     def rgba(hex_color: str, alpha: float) -> str:
         h = hex_color.lstrip("#")
         return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
 
+    # Fixed node positions, so the names placed beside them line up: Plotly scales
+    # every column by the fullest one (most nodes), as d3-sankey does.
+    plot_height = SANKEY_HEIGHT - SANKEY_MARGIN["t"] - SANKEY_MARGIN["b"]
+    total = sum(out) or 1
+    scale = (plot_height - (max(len(left), len(right), 1) - 1) * SANKEY_PAD) / total
+    ys = _column_centres(out, plot_height, scale) + _column_centres(into, plot_height, scale)
+    # 0 would mean "no position" to Plotly, so the columns sit a hair inside the edges.
+    xs = [0.001] * len(left) + [0.999] * len(right)
     fig = go.Figure(go.Sankey(
-        arrangement="snap",
-        node=dict(label=labels, color=colors, pad=14, thickness=16, line=dict(color="white", width=0.5),
-                  hovertemplate="%{label}: %{value:,} moves<extra></extra>"),
+        arrangement="fixed", domain=dict(x=list(SANKEY_DOMAIN), y=[0, 1]),
+        node=dict(label=[""] * len(labels), customdata=labels, x=xs, y=ys, color=colors, pad=SANKEY_PAD,
+                  thickness=14, line=dict(color="white", width=0.5),
+                  hovertemplate="%{customdata}: %{value:,} moves<extra></extra>"),
         link=dict(source=[left.index(f["from"]["code"]) for f in flows],
                   target=[len(left) + right.index(f["to"]["code"]) for f in flows],
                   value=[f["moves"] for f in flows], color=[rgba(f["from"]["color"], 0.35) for f in flows],
-                  hovertemplate="%{source.label} → %{target.label}: %{value:,} moves<extra></extra>"),
+                  customdata=[f"{f['from']['name']} → {f['to']['name']}" for f in flows],
+                  hovertemplate="%{customdata}: %{value:,} moves<extra></extra>"),
     ))
-    _style(fig, "Reassignment flows: moved from (left) → to (right)", 440)
+    for names, centres, values, x, anchor in ((labels[:len(left)], ys[:len(left)], out, SANKEY_DOMAIN[0], "right"),
+                                              (labels[len(left):], ys[len(left):], into, SANKEY_DOMAIN[1], "left")):
+        for name, y, n in zip(names, centres, values):
+            fig.add_annotation(text=f"{name} <span style='color:#6c757d'>{n:,}</span>", x=x, y=1 - y,
+                               xref="paper", yref="paper", xanchor=anchor, yanchor="middle", showarrow=False,
+                               xshift=-4 if anchor == "right" else 4, font=dict(size=12))
+    _style(fig, "Reassignment flows: moved from (left) → to (right)", SANKEY_HEIGHT)
+    fig.update_layout(margin=SANKEY_MARGIN)
     return fig if flows else _empty(fig)
 
 
@@ -230,9 +267,11 @@ def reasons_figure(feedback: dict) -> go.Figure:
 def reasons_table(feedback: dict) -> html.Div:
     if not feedback["reasons"]:
         return html.P("No disagreements in this period.", className="text-muted mb-0")
-    head = html.Thead(html.Tr([html.Th("Reason"), html.Th("Disagreements"), html.Th("Departments suggested")]))
+    # The count right-aligned with room after it: its header ran into "Departments suggested".
+    head = html.Thead(html.Tr([html.Th("Reason"), html.Th("Disagreements", className="text-end pe-4"),
+                               html.Th("Departments suggested")]))
     body = html.Tbody([html.Tr([
-        html.Td(r["label"]), html.Td(f"{r['verdicts']:,}"),
+        html.Td(r["label"]), html.Td(f"{r['verdicts']:,}", className="text-end pe-4"),
         html.Td(", ".join(f"{s['name']} ({s['verdicts']:,})" for s in r["suggested"][:3]) or "—",
                 className="small"),
     ]) for r in feedback["reasons"]])

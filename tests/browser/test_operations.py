@@ -53,6 +53,18 @@ def test_manager_filters_operations_by_department(page, live_server, web_app):
     assert page.locator("#ops-confusion .hm, #ops-confusion .heatmaplayer").count() > 0
     page.wait_for_timeout(500)
     screenshot(page, "operations")
+    # Department names sit outside the flows, not over them (also on a laptop screen).
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.wait_for_timeout(800)
+    outside = page.evaluate("""(() => {
+        const links = [...document.querySelectorAll('#ops-sankey .sankey-link')].map(e => e.getBoundingClientRect());
+        const lo = Math.min(...links.map(r => r.left)), hi = Math.max(...links.map(r => r.right));
+        return [...document.querySelectorAll('#ops-sankey .annotation')].map(e => e.getBoundingClientRect())
+            .map(r => r.right <= lo + 1 || r.left >= hi - 1);
+    })()""")
+    assert outside and all(outside), outside
+    screenshot(page, "operations_1280")
+    page.set_viewport_size({"width": 1440, "height": 1000})
 
     choose_option(page, "ops-department", "Property")
     page.wait_for_function("window.location.search.includes('department=PROPERTY')", timeout=15000)
