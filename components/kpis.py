@@ -107,6 +107,21 @@ def _style(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     return fig
 
 
+NO_CLAIMS = "No claims for these filters"
+
+
+def _no_claims(fig: go.Figure) -> go.Figure:
+    """A figure with nothing to plot says so in its middle, without axes (bare axes from
+    0 to 1.2, or a flat line at zero, looked like data)."""
+    fig.add_annotation(text=NO_CLAIMS, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font=dict(color="#6c757d", size=14))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_traces(visible=False)  # a line of zeros would still be drawn
+    fig.update_layout(showlegend=False)
+    return fig
+
+
 def partial_weeks(series: dict) -> tuple[list[str], list[int], list[str]]:
     """Marker symbols, sizes and hover notes that set apart the weeks the period cuts
     (its first and last week usually hold fewer than 7 of their days)."""
@@ -145,6 +160,8 @@ def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
     if any(notes):  # three legend entries do not fit beside the title: give them a line of their own
         fig.update_layout(margin=dict(t=72), title=dict(y=0.97, yref="container", yanchor="top"),
                           legend=dict(x=0, xanchor="left", y=1.02, yanchor="bottom"))
+    if not any(series["received"]) and not any(series["closed"]):
+        return _no_claims(fig)
     return fig
 
 
@@ -182,7 +199,7 @@ def department_figure(rows, height: int | None = None, selected: str | None = No
     if chosen is not None:  # the chosen department's name stands out among the greyed ones
         fig.update_yaxes(ticktext=[f"<b>{r.label}</b>" if r is chosen else r.label for r in rows],
                          tickvals=[r.label for r in rows])
-    return fig
+    return fig if rows else _no_claims(fig)
 
 
 def category_figure(rows, title: str, axis: str, top: int = 12, height: int | None = None,
@@ -209,7 +226,7 @@ def category_figure(rows, title: str, axis: str, top: int = 12, height: int | No
     if chosen is not None:
         fig.update_yaxes(ticktext=[f"<b>{r.label}</b>" if r is chosen else r.label for r in rows],
                          tickvals=[r.label for r in rows])
-    return fig
+    return fig if rows else _no_claims(fig)
 
 
 # (key, header, kind) for the table on the page and the exports (services.exports kinds)

@@ -136,6 +136,15 @@ def test_manager_filters_dashboard_and_charts_follow(page, live_server, web_app)
     screenshot(page, "dashboard-line")
     _wait(page, "document.querySelector('#dashboard-report-link').getAttribute('href')"
                            ".includes('line=auto')", 10)
+
+    # filters no claim matches: the charts say so instead of bare axes or a flat zero line
+    page.goto(live_server + "/dashboard?department=PROPERTY&line=auto")
+    wait_for_charts(page, 4)
+    for graph in ("dashboard-regions", "dashboard-trend"):
+        _wait(page, f"document.querySelector('#{graph} .annotation-text') && "
+                    f"document.querySelector('#{graph} .annotation-text').textContent === 'No claims for these filters'")
+        assert page.locator(f"#{graph} .xtick").count() == 0
+    screenshot(page, "dashboard-empty")
     assert page.console_errors == []
 
 
