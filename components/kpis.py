@@ -269,6 +269,7 @@ def drill_table(rows: list[dict], closed: bool = False) -> html.Div:
         html.Td(str(r["report_date"] or "")),
         *((html.Td(str(r.get("closed_date") or "")),) if closed else ()),
         html.Td((r["line_of_business"] or "").replace("_", " ").title()), html.Td(r["department"] or "—"),
-        html.Td(r["status"].replace("_", " ").capitalize()), html.Td(r["region"] or ""), html.Td(fmt(r["reserve"], "money")),
+        html.Td(r["status"].replace("_", " ").capitalize()), html.Td(r["region"] or ""),
+        html.Td(fmt(r["reserve"], "money")),
     ]) for r in rows])
     return dbc.Table([head, body], size="sm", hover=True, className="mb-0")
