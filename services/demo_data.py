@@ -294,7 +294,26 @@ def _generate_block(seed: int, block: int, first_day: dt.date) -> DemoData:
         "extra": extra,
     })
     parties = _parties(rng, seed, index, scenario, ring, extra, claims)
+    _leave_unknown(np.random.default_rng([seed, 5, block]), extra)
     return DemoData(claims, parties)
+
+
+# First notice of loss rarely has every fact: the caller does not know yet whether
+# there is an attorney or a police report. A router trained only on complete claims
+# read "not given" as evidence (a plain windshield claim at intake lost a third of its
+# confidence to blank optional fields), so each optional fact is unknown in about one
+# claim in eight. Drawn from a stream of its own after the parties (which follow the
+# true facts), so every other column stays as it was.
+OPTIONAL_FACTS = ("injury_reported", "police_report", "vehicle_count", "witness_count", "attorney_involved")
+UNKNOWN_SHARE = 0.12
+
+
+def _leave_unknown(rng: np.random.Generator, extra: list[dict]) -> None:
+    unknown = rng.random((len(extra), len(OPTIONAL_FACTS))) < UNKNOWN_SHARE
+    for facts, row in zip(extra, unknown):
+        for name, blank in zip(OPTIONAL_FACTS, row):
+            if blank:
+                facts[name] = None
 
 
 def _normalised(weights) -> np.ndarray:

@@ -165,3 +165,17 @@ def test_other_normalisers():
     assert normalise_plate("ab-12 3c") == "AB123C"
     assert normalise_account("us12 chas 0000 1234") == "US12CHAS00001234"
     assert normalise_email("  ") is None and normalise_plate(None) is None
+
+
+def test_optional_facts_are_sometimes_unknown_as_at_first_notice(data):
+    """Each optional fact is unknown (None) in about one claim in eight, independently;
+    the facts that are given keep their types; the required ones are always there."""
+    extras = data.claims["extra"].tolist()
+    for name in demo_data.OPTIONAL_FACTS:
+        values = [e[name] for e in extras]
+        unknown = sum(v is None for v in values) / len(values)
+        assert 0.10 < unknown < 0.14, (name, unknown)
+        assert {type(v) for v in values if v is not None} <= {bool, int}
+    together = sum(all(e[n] is None for n in ("injury_reported", "attorney_involved")) for e in extras) / len(extras)
+    assert together < 0.03  # independent draws, not whole claims blanked
+    assert all(e["reported_via"] and e["policy_tenure_days"] is not None for e in extras)
