@@ -89,17 +89,13 @@ def view(session: Session, f: Filters) -> dict:
 
     def compute():
         s = aggregates.series(session, f)
-        departments = None
-        if f.department_id is not None:
-            # One department's chart would be a single bar: under a department filter the
-            # chart shows every department (same period and line) with the chosen one
-            # highlighted, so it tells how large a share of the work that department has.
-            departments = [dataclasses.asdict(r) for r in
-                           aggregates.breakdown(session, dataclasses.replace(f, department_id=None), "department")]
-        lines = None
-        if f.line_of_business is not None:  # the same for a line filter and the line chart
-            lines = [dataclasses.asdict(r) for r in
-                     aggregates.breakdown(session, dataclasses.replace(f, line_of_business=None), "line")]
+        # A chart filtered to one department or line would be a single bar: under such a
+        # filter it shows every department (or line) of the same period, the chosen one
+        # highlighted, so it tells how large a share of the work the chosen one has.
+        departments = _unfiltered(session, f, "department", department_id=None) \
+            if f.department_id is not None else None
+        lines = _unfiltered(session, f, "line", line_of_business=None) \
+            if f.line_of_business is not None else None
         return {
             "kpis": aggregates.kpis_with_previous(session, f),
             "series": {**s, "periods": [p.isoformat() for p in s["periods"]]},
@@ -113,18 +109,24 @@ def view(session: Session, f: Filters) -> dict:
 
     data = cached(make_key("dashboard.view.3", stamp(session), _filters_key(f)), compute)
     breakdowns = {by: [BreakdownRow(**r) for r in rows] for by, rows in data["breakdowns"].items()}
-    chart = data["department_chart"]
+
+    def chart(by: str) -> list[BreakdownRow]:  # the unfiltered rows, or the breakdown when nothing is chosen
+        rows = data[f"{by}_chart"]
+        return [BreakdownRow(**r) for r in rows] if rows is not None else breakdowns[by]
+
     return {
         "kpis": data["kpis"],
         "series": {**data["series"], "periods": [dt.date.fromisoformat(p) for p in data["series"]["periods"]]},
         "breakdowns": breakdowns,
-        # rows of the department chart: every department, or the filtered breakdown when no department is chosen
-        "department_chart": [BreakdownRow(**r) for r in chart] if chart is not None else breakdowns["department"],
+        "department_chart": chart("department"),
         "selected_department": data["selected_department"],
-        "line_chart": [BreakdownRow(**r) for r in data["line_chart"]] if data["line_chart"] is not None
-        else breakdowns["line"],
+        "line_chart": chart("line"),
         "selected_line": f.line_of_business,
     }
+
+
+def _unfiltered(session: Session, f: Filters, by: str, **lifted) -> list[dict]:
+    return [dataclasses.asdict(r) for r in aggregates.breakdown(session, dataclasses.replace(f, **lifted), by)]
 
 
 def rendered(session: Session, f: Filters, name: str, build) -> dict:
