@@ -1,6 +1,6 @@
 """Router quality on the three real datasets vs simple baselines, one run.
 
-    .venv/bin/python bench/model_quality.py [--data ../shared/data] [--validation | --rolling K]
+    .venv/bin/python bench/model_quality.py [--data ../shared/data] [--validation | --rolling K | --unseen-policies]
 
 Reads the CSVs directly (no database) through the same ml/ pipeline the app
 uses, splits each by time (lgpif: file order, it has no dates), and prints a
@@ -290,6 +290,34 @@ def rolling(title: str, loader, root: Path, k: int, positive: str | None, params
             print(line)
 
 
+def log_loss_of(row: dict, truth: pd.Series) -> float:
+    classes = row["_classes"]
+    p = np.array([row["_proba"][i, classes.index(t)] if t in classes else 0.0 for i, t in enumerate(truth)])
+    return float(-np.mean(np.log(np.clip(p, 1e-12, 1.0))))
+
+
+def unseen_policies(root: Path, folds: int = 5) -> None:
+    """fremotor1 with K-fold cross-validation grouped by policy (IDpol): no policy has
+    claims on both sides, so a model can only use what generalises to a new policy.
+    Run over the whole file and over the holdout period alone (no drift across time)."""
+    from sklearn.model_selection import GroupKFold
+
+    df, spec, _ = fremotor(root)
+    params = next(p for t, loader, _, p, _ in RUNS if loader is fremotor)
+    print(f"\n### fremotor1, policy-grouped {folds}-fold cross-validation\n")
+    print("| rows | model | accuracy | macro-F1 | log loss |\n|---|---|---:|---:|---:|")
+    for name, part in (("whole file", df), ("holdout period only", df.iloc[int(len(df) * (1 - HOLDOUT)):])):
+        part = part.reset_index(drop=True)
+        scores: dict[str, list] = {}
+        for fit_rows, test_rows in GroupKFold(folds).split(part, groups=part["IDpol"]):
+            test = part.iloc[test_rows]
+            for r in fit_and_score(part.iloc[np.sort(fit_rows)], test, spec, None, params, {}):
+                scores.setdefault(r["model"], []).append((r["accuracy"], r["macro_f1"], log_loss_of(r, test["target"])))
+        for model, vals in scores.items():
+            acc, f1, ll = np.mean(vals, axis=0)
+            print(f"| {name} ({len(part)}) | {model} | {acc:.3f} | {f1:.3f} | {ll:.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -297,7 +325,12 @@ def main() -> None:
                         help="compare the lgpif variants on the validation slice instead")
     parser.add_argument("--rolling", type=int, metavar="K",
                         help="rolling-origin evaluation instead: the last half of each dataset in K time blocks")
+    parser.add_argument("--unseen-policies", action="store_true",
+                        help="fremotor1 cross-validated with each policy's claims on one side only")
     args = parser.parse_args()
+    if args.unseen_policies:
+        unseen_policies(args.data)
+        return
     if args.validation:
         validation(args.data)
         return
