@@ -31,7 +31,8 @@ CARDS = (
          "90th-percentile cycle time: 9 in 10 claims closed in the period took at most this many days "
          "from report to closing."),
     Card("sla_breaches", "SLA breaches", "count", False,
-         "Claims closed in the period more than 30 days after their report."),
+         "Claims closed in the period later than their department's service level (days from report to "
+         "closing, set per department: Operations lists them)."),
     Card("routing_accuracy", "Routing accuracy", "pct", True,
          "Closed claims whose routed department was their final department, of the closed claims SCOPE routed."),
     Card("reassignment_rate", "Reassignment rate", "pct", False,

@@ -35,13 +35,14 @@ def summary_cards(data: dict) -> dbc.Row:
     w, r, m, fb = data["workload"], data["routing"], data["moves"], data["feedback"]
     open_claims = sum(d["open"] for d in w["departments"])
     assigned = sum(d["assigned"] for d in w["departments"])
+    past_sla = sum(d.get("past_sla", 0) for d in w["departments"])
     capacity = sum(d["capacity"] for d in w["departments"])
     over = sum(1 for a in w["adjusters"] if a["over"])
     received = sum(x["received"] for x in data["flow"]["by_department"])
     closed = sum(x["closed"] for x in data["flow"]["by_department"])
     cards = (
         ("open", "Open claims (now)", fmt(open_claims, "count"),
-         f"{open_claims - assigned:,} unassigned"),
+         f"{open_claims - assigned:,} unassigned · {past_sla:,} past SLA"),
         # Department capacities add up to the distinct team's (services.workload splits a shared adjuster's).
         ("capacity", "Capacity use (now)", fmt(assigned / capacity, "pct") if capacity else "—",
          f"{over} adjuster{'s' if over != 1 else ''} over capacity"),

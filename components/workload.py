@@ -71,6 +71,11 @@ def department_card(d) -> dbc.Card:
         html.Div("open claims", className="stat-label mb-2"),
         html.Div([f"{d.unassigned:,} unassigned · {team}", warn], className="small text-muted"),
         html.Div(use, className="small text-muted", title=SHARED_CAPACITY_NOTE if d.shared else None),
+        html.Div([f"Service level {d.sla_days} days · ",
+                  html.Span(f"{d.past_sla:,} past it", id=f"workload-past-sla-{d.code}",
+                            className="text-danger fw-semibold" if d.past_sla else None)],
+                 className="small text-muted", title="Open claims reported longer ago than the department's "
+                 "service level (days from report to closing)"),
     ]), className="shadow-sm h-100 workload-card", style={"borderTop": f"4px solid {d.color}"})
 
 

@@ -56,6 +56,7 @@ user_departments = Table(
 
 class Department(Base):
     __tablename__ = "departments"
+    __table_args__ = (CheckConstraint("sla_days BETWEEN 1 AND 3650", name="ck_departments_sla_days"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -64,6 +65,9 @@ class Department(Base):
     color: Mapped[str] = mapped_column(String(7), server_default="#6c757d")
     is_triage: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Service level: a claim closed more than this many days after its report, in
+    # this department, is an SLA breach (migration 0014).
+    sla_days: Mapped[int] = mapped_column(Integer, server_default="30")
     created_at: Mapped[dt.datetime] = _now_col()
 
 

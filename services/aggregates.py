@@ -14,8 +14,9 @@ Definitions (the dashboard and its tests rely on them):
   closed claims without a closing time).
 - cycle time: whole days from report date to closing date, for claims with a
   closing time; the histogram caps it at ``CYCLE_CAP`` days.
-- SLA breach: a claim closed after more than ``SLA_DAYS`` days, counted on its
-  closing day.
+- SLA breach: a claim closed more than its department's ``sla_days`` after its
+  report (the department it closed in; ``DEFAULT_SLA_DAYS`` when it has none),
+  counted on its closing day.
 - open backlog at a day: claims received up to that day minus claims closed up to it.
 - routed: claims with a routing decision; auto-routed: the latest decision sent
   it to a department that is not triage (confidence at or above its threshold).
@@ -37,8 +38,8 @@ from sqlalchemy import Date, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from db.models import Department, KpiCycleHistogram, KpiDaily
+from services.departments import DEFAULT_SLA_DAYS
 
-SLA_DAYS = 30
 CYCLE_CAP = 366
 MAX_RANGE_DAYS = 3 * 366
 _LOCK_KEY = 740_021_001  # advisory lock id for the refresh
@@ -59,8 +60,10 @@ WITH latest AS (
                 THEN coalesce(c.closed_at::date, c.report_date, c.created_at::date) END AS cday,
            CASE WHEN c.status = 'closed' AND c.closed_at IS NOT NULL
                 THEN greatest(c.closed_at::date - coalesce(c.report_date, c.created_at::date), 0) END AS cycle,
-           l.routed_department_id, l.auto, (m.claim_id IS NOT NULL) AS moved
+           l.routed_department_id, l.auto, (m.claim_id IS NOT NULL) AS moved,
+           coalesce(cd.sla_days, {DEFAULT_SLA_DAYS}) AS sla_days
     FROM claims c LEFT JOIN latest l ON l.claim_id = c.id LEFT JOIN moved m ON m.claim_id = c.id
+         LEFT JOIN departments cd ON cd.id = c.department_id
 ), fb AS (
     SELECT DISTINCT ON (f.user_id, f.decision_id) f.claim_id, f.agrees, f.created_at::date AS fday
     FROM routing_feedback f ORDER BY f.user_id, f.decision_id, f.id DESC
@@ -79,7 +82,7 @@ WITH latest AS (
     SELECT cday, department_id, line_of_business, region, 0, count(*), 0, 0, 0, 0, 0, 0, 0,
            count(routed_department_id),
            count(*) FILTER (WHERE routed_department_id = department_id),
-           0, 0, coalesce(sum(cycle), 0), count(cycle), count(*) FILTER (WHERE cycle > {SLA_DAYS})
+           0, 0, coalesce(sum(cycle), 0), count(cycle), count(*) FILTER (WHERE cycle > sla_days)
     FROM base WHERE cday IS NOT NULL GROUP BY 1, 2, 3, 4
     UNION ALL
     SELECT fb.fday, c.department_id, c.line_of_business, c.region, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,

@@ -39,7 +39,7 @@ class Metric:
 METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("reassignment_rate", "Manual reassignment rate", "pct", 100),
     Metric("backlog", "Open backlog", "count", 100_000_000),
-    Metric("sla_breaches", "SLA breaches (closed > 30 days)", "count", 100_000_000),
+    Metric("sla_breaches", "SLA breaches (closed after the department's service level)", "count", 100_000_000),
     Metric("routing_accuracy", "Routing accuracy", "pct", 100),
     Metric("agreement_rate", "Adjuster agreement", "pct", 100),
     Metric("auto_routed_share", "Routed automatically", "pct", 100),

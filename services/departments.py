@@ -11,6 +11,9 @@ from db.models import Department
 
 TRIAGE = "TRIAGE"
 SIU = "SIU"
+# Days from report to closing before a claim counts as an SLA breach, for a
+# department nobody has set one for.
+DEFAULT_SLA_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -20,17 +23,23 @@ class DepartmentSpec:
     lines_of_business: tuple[str, ...] = ()
     color: str = "#6c757d"
     is_triage: bool = False
+    sla_days: int = DEFAULT_SLA_DAYS
 
 
 # One colour per department, used by every chart in the app (colour-blind
-# friendly Okabe-Ito based palette).
+# friendly Okabe-Ito based palette). Service levels follow the nature of the work:
+# glass is fixed in days, bodily injury and workers' comp run for months, an SIU
+# investigation longer (migration 0014 sets the same values on existing databases).
 STANDARD_DEPARTMENTS: tuple[DepartmentSpec, ...] = (
-    DepartmentSpec("AUTO_PD", "Auto Physical Damage", ("auto",), "#0072B2"),
-    DepartmentSpec("AUTO_GLASS", "Auto Glass", ("auto",), "#56B4E9"),
-    DepartmentSpec("PROPERTY", "Property", ("property", "homeowners", "commercial_property"), "#009E73"),
-    DepartmentSpec("LIABILITY", "Liability / Bodily Injury", ("auto", "general_liability"), "#D55E00"),
-    DepartmentSpec("WORKERS_COMP", "Workers' Comp", ("workers_comp",), "#CC79A7"),
-    DepartmentSpec(SIU, "Special Investigations", ("auto", "property", "general_liability", "workers_comp"), "#E69F00"),
+    DepartmentSpec("AUTO_PD", "Auto Physical Damage", ("auto",), "#0072B2", sla_days=45),
+    DepartmentSpec("AUTO_GLASS", "Auto Glass", ("auto",), "#56B4E9", sla_days=14),
+    DepartmentSpec("PROPERTY", "Property", ("property", "homeowners", "commercial_property"), "#009E73",
+                   sla_days=90),
+    DepartmentSpec("LIABILITY", "Liability / Bodily Injury", ("auto", "general_liability"), "#D55E00",
+                   sla_days=240),
+    DepartmentSpec("WORKERS_COMP", "Workers' Comp", ("workers_comp",), "#CC79A7", sla_days=180),
+    DepartmentSpec(SIU, "Special Investigations", ("auto", "property", "general_liability", "workers_comp"), "#E69F00",
+                   sla_days=270),
     DepartmentSpec(TRIAGE, "Triage", (), "#7F7F7F", True),
 )
 
@@ -44,7 +53,7 @@ def ensure_departments(session: Session, specs: tuple[DepartmentSpec, ...] | lis
     if specs:
         rows = [
             dict(code=s.code, name=s.name, lines_of_business=list(s.lines_of_business),
-                 color=s.color, is_triage=s.is_triage)
+                 color=s.color, is_triage=s.is_triage, sla_days=s.sla_days)
             for s in specs
         ]
         session.execute(insert(Department).values(rows).on_conflict_do_nothing(index_elements=["code"]))

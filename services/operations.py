@@ -9,7 +9,8 @@ few thousand rollup rows.
 Definitions (the page and its tests rely on them):
 - open claims: status other than closed, counted at the last refresh; the age is
   today minus the report date (creation date when missing), in the workload
-  page's buckets (services.workload.AGE_BUCKETS).
+  page's buckets (services.workload.AGE_BUCKETS); past SLA: older than its
+  department's service level (``departments.sla_days``).
 - inflow / outflow: ``kpi_daily`` received (report date) and closed (closing date).
 - routed department: the **first** routing decision's predicted department (what
   the router thought before any person touched the claim); final department: the
@@ -34,6 +35,7 @@ from db.models import Department, KpiDaily, OpsFeedbackDaily, OpsMovesDaily, Ops
 from services import aggregates, workload
 from services.access import AccessDenied
 from services.aggregates import Filters
+from services.departments import DEFAULT_SLA_DAYS
 from services.feedback import REASONS as FEEDBACK_REASONS
 from services.reassignment import REASON_CODES as MOVE_REASONS
 
@@ -45,7 +47,7 @@ TOP_REASONS = 8
 CACHE_TTL = 300
 # Part of every cache key: bump it when page_data's shape changes, so entries cached
 # by the previous release (same refresh stamp) are not read with the new shape.
-DATA_SHAPE = 2
+DATA_SHAPE = 3
 
 _REFRESH = (
     "DELETE FROM ops_routing_daily",
@@ -147,20 +149,24 @@ def workload_data(session: Session, f: Filters, *, today: dt.date | None = None)
     today = today or dt.date.today()
     rows = session.execute(select(OpsOpenClaims.department_id, OpsOpenClaims.adjuster_id,
                                   OpsOpenClaims.report_day, OpsOpenClaims.claims)).all()
+    sla = dict(session.execute(select(Department.id, Department.sla_days)).all())
     ages: dict[int, list[int]] = {}
     unassigned: dict[int, int] = {}
+    past_sla: dict[int, int] = {}
     per_adjuster: dict[int, int] = {}
     for dept_id, adjuster_id, day, n in rows:
         if adjuster_id is not None:
             per_adjuster[adjuster_id] = per_adjuster.get(adjuster_id, 0) + n
         if dept_id is None:
             continue
-        bucket = workload.age_bucket((today - day).days)
-        ages.setdefault(dept_id, [0] * len(workload.AGE_BUCKETS))[bucket] += n
+        age = (today - day).days
+        ages.setdefault(dept_id, [0] * len(workload.AGE_BUCKETS))[workload.age_bucket(age)] += n
         if adjuster_id is None:
             unassigned[dept_id] = unassigned.get(dept_id, 0) + n
+        if age > sla.get(dept_id, DEFAULT_SLA_DAYS):
+            past_sla[dept_id] = past_sla.get(dept_id, 0) + n
     adjusters = workload.loads_from_counts(session, per_adjuster)
-    departments = workload.department_loads_from(session, ages, unassigned, adjusters)
+    departments = workload.department_loads_from(session, ages, unassigned, adjusters, past_sla)
     if f.department_id is not None:
         departments = [d for d in departments if d.id == f.department_id]
         code = departments[0].code if departments else None
@@ -171,7 +177,8 @@ def workload_data(session: Session, f: Filters, *, today: dt.date | None = None)
         "departments": [{"code": d.code, "name": d.name, "color": d.color, "open": d.open_claims,
                          "unassigned": d.unassigned, "ages": [d.ages[b] for b in workload.AGE_BUCKETS],
                          "adjusters": d.adjusters, "shared": d.shared, "capacity": d.capacity,
-                         "over_capacity": d.over_capacity, "assigned": d.open_claims - d.unassigned}
+                         "over_capacity": d.over_capacity, "assigned": d.open_claims - d.unassigned,
+                         "sla_days": d.sla_days, "past_sla": d.past_sla}
                         for d in departments],
         "adjusters": [{"id": a.id, "name": a.name, "departments": list(a.departments),
                        "department_names": list(a.department_names), "open": a.open_claims,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from auth.permissions import Perm
 from db.models import Claim, Department, User, user_departments
 from services.access import AccessDenied
+from services.departments import DEFAULT_SLA_DAYS
 from services.queues import OPEN_STATUSES
 from services.reassignment import ASSIGNABLE_ROLES
 
@@ -63,6 +64,8 @@ class DepartmentLoad:
     capacity: int  # this department's share of its team's capacity (see the module note)
     over_capacity: int  # adjusters above capacity
     shared: int = 0  # team members who are also on another active department's team
+    sla_days: int = DEFAULT_SLA_DAYS
+    past_sla: int = 0  # open claims older than the department's service level
 
 
 def _check(user) -> None:
@@ -100,16 +103,20 @@ def department_loads(session: Session, user, *, today: dt.date | None = None) ->
                   else_=len(AGE_LIMITS)).label("bucket")
     rows = session.execute(
         select(Claim.department_id, bucket, func.count().label("n"),
-               func.count().filter(Claim.adjuster_id.is_(None)).label("unassigned"))
-        .where(Claim.status.in_(OPEN_STATUSES), Claim.department_id.is_not(None))
+               func.count().filter(Claim.adjuster_id.is_(None)).label("unassigned"),
+               func.count().filter(age > Department.sla_days).label("past_sla"))
+        .join(Department, Department.id == Claim.department_id)
+        .where(Claim.status.in_(OPEN_STATUSES))
         .group_by(Claim.department_id, bucket)
     ).all()
     ages: dict[int, list[int]] = {}
     unassigned: dict[int, int] = {}
+    past_sla: dict[int, int] = {}
     for r in rows:
         ages.setdefault(r.department_id, [0] * len(AGE_BUCKETS))[r.bucket] += r.n
         unassigned[r.department_id] = unassigned.get(r.department_id, 0) + r.unassigned
-    return department_loads_from(session, ages, unassigned, adjuster_loads(session, user))
+        past_sla[r.department_id] = past_sla.get(r.department_id, 0) + r.past_sla
+    return department_loads_from(session, ages, unassigned, adjuster_loads(session, user), past_sla)
 
 
 def capacity_shares(capacity: int, departments: int) -> list[int]:
@@ -122,8 +129,10 @@ def capacity_shares(capacity: int, departments: int) -> list[int]:
 
 
 def department_loads_from(session: Session, ages: dict[int, list[int]], unassigned: dict[int, int],
-                          adjusters: list[AdjusterLoad]) -> list[DepartmentLoad]:
-    """Department loads from open claims per age bucket and unassigned counts per department id."""
+                          adjusters: list[AdjusterLoad],
+                          past_sla: dict[int, int] | None = None) -> list[DepartmentLoad]:
+    """Department loads from open claims per age bucket, unassigned counts and open
+    claims past the service level, per department id."""
     departments = list(session.scalars(select(Department).where(Department.active)
                                        .order_by(Department.is_triage, Department.name)))
     order = {d.id: i for i, d in enumerate(departments)}
@@ -147,5 +156,6 @@ def department_loads_from(session: Session, ages: dict[int, list[int]], unassign
             d.id, d.code, d.name, d.color, sum(buckets), unassigned.get(d.id, 0),
             dict(zip(AGE_BUCKETS, buckets)), len(members), capacity.get(d.id, 0),
             sum(1 for m in members if m.over_capacity),
-            sum(1 for m in members if len(memberships[m.id]) > 1)))
+            sum(1 for m in members if len(memberships[m.id]) > 1),
+            int(d.sla_days or DEFAULT_SLA_DAYS), (past_sla or {}).get(d.id, 0)))
     return out

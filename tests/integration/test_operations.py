@@ -213,6 +213,8 @@ def test_workload_equals_raw(world):
         assert row["open"] == len(mine) > 0
         assert row["ages"] == ages
         assert row["unassigned"] == sum(r.adjuster_id is None for r in mine)
+        assert row["sla_days"] == d.sla_days
+        assert row["past_sla"] == sum((TODAY - r.day).days > d.sla_days for r in mine)
         team = [p for p in people if d in p.departments]
         assert row["capacity"] == sum(p.capacity for p in team)
     by_id = {a["id"]: a for a in got["adjusters"]}
@@ -233,8 +235,9 @@ def test_age_buckets_follow_the_workload_page(world):
     """The live workload page and the rollup put every open claim in the same bucket."""
     s = world["s"]
     manager = type("U", (), {"can": lambda self, p: True})()
-    live = {d.code: list(d.ages.values()) for d in workload.department_loads(s, manager, today=TODAY)}
-    rolled = {d["code"]: d["ages"] for d in operations.workload_data(s, Filters(START, END), today=TODAY)["departments"]}
+    live = {d.code: (list(d.ages.values()), d.past_sla) for d in workload.department_loads(s, manager, today=TODAY)}
+    rolled = {d["code"]: (d["ages"], d["past_sla"])
+              for d in operations.workload_data(s, Filters(START, END), today=TODAY)["departments"]}
     assert live == rolled
 
 

@@ -120,3 +120,20 @@ def test_adjusters_show_department_names(db_session):
     load = {ld.id: ld for ld in adjuster_loads(db_session, actor(manager))}[two.id]
     assert load.departments == ("AUTO_PD", "WORKERS_COMP")  # codes stay for filters and ids
     assert load.department_names == ("Auto Physical Damage", "Workers' Comp")
+
+
+def test_open_claims_past_their_department_service_level(db_session):
+    """Each department counts open claims older than its own service level (Auto Glass
+    14 days, Workers' Comp 180): the same ages are late in one and on time in the other."""
+    manager = make_user(db_session, "manager", [])
+    loads = lambda: {d.code: d for d in department_loads(db_session, actor(manager))}  # noqa: E731
+    before = loads()
+    assert (before["AUTO_GLASS"].sla_days, before["WORKERS_COMP"].sla_days) == (14, 180)
+    # report dates today, 10, 20, ..., 190 days ago, in each department
+    make_claims(db_session, 20, "AUTO_GLASS", lob="auto", status="assigned")
+    make_claims(db_session, 20, "WORKERS_COMP", lob="workers_comp", status="assigned")
+    make_claims(db_session, 5, "WORKERS_COMP", lob="workers_comp", status="closed")  # closed: never late
+    after = loads()
+    assert after["AUTO_GLASS"].past_sla - before["AUTO_GLASS"].past_sla == 18  # 20 ... 190 days
+    assert after["WORKERS_COMP"].past_sla - before["WORKERS_COMP"].past_sla == 1  # 190 days
+
