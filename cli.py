@@ -209,16 +209,31 @@ def cmd_run(args) -> int:
     print(f"\nSCOPE Assistant is starting on http://{bind}")
     if not settings.is_production:
         print("Demo logins:")
-        from services.mfa import requires_mfa
-
-        for login in bootstrap.DEMO_LOGINS:
-            # Admins and managers must use a second factor: the first sign-in shows a QR code to enrol.
-            mfa_note = "  + authenticator app code (set up at first sign-in)" if requires_mfa(login.role) else ""
+        for login, mfa_note in _demo_login_notes(factory):
             print(f"  {login.role:<9} {login.email:<26} password: {login.password}{mfa_note}")
     sink = _mail_sink_for_run(settings, env)
     print("Press Ctrl+C to stop.\n", flush=True)
     scheduler = [sys.executable, str(ROOT / "cli.py"), "scheduler"]
     return _serve(cmd, env, scheduler, [sink] if sink else [])
+
+
+def _demo_login_notes(factory) -> list[tuple]:
+    """Each demo login with what its second factor needs: admins and managers must use
+    one, set up by a QR code at their first sign-in, then the app's code every time."""
+    from jobs import bootstrap
+    from services.mfa import is_enrolled, requires_mfa
+    from services.users import get_by_email
+
+    out = []
+    with factory() as session:
+        for login in bootstrap.DEMO_LOGINS:
+            note = ""
+            if requires_mfa(login.role):
+                user = get_by_email(session, login.email)
+                note = ("  + authenticator app code" if user is not None and is_enrolled(session, user.id)
+                        else "  + authenticator app code (set up at first sign-in)")
+            out.append((login, note))
+    return out
 
 
 def _mail_sink_for_run(settings, env: dict) -> list[str] | None:
@@ -287,6 +302,10 @@ def _serve(cmd: list[str], env: dict, scheduler_cmd: list[str] | None = None,
 def cmd_scheduler(args) -> int:
     from jobs.scheduler import serve
 
+    # What the scheduler planned and each run's outcome are its output, not warnings: INFO
+    # for its own loggers unless SCOPE_LOG_LEVEL says otherwise (APScheduler's stay quiet).
+    if "SCOPE_LOG_LEVEL" not in os.environ:
+        logging.getLogger("jobs").setLevel(logging.INFO)
     settings, factory = _migrated_db()
     return serve(factory, settings)
 

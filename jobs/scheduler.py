@@ -82,7 +82,7 @@ def serve(factory, settings) -> int:
     scheduler = build(factory, settings)
 
     def stop(signum, _frame):
-        log.warning("scheduler stopping (signal %s)", signum)
+        log.info("scheduler stopping (signal %s)", signum)
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
@@ -92,9 +92,9 @@ def serve(factory, settings) -> int:
         close_abandoned(factory)
     except Exception:  # a sweep that fails must not stop the scheduler
         log.exception("could not close abandoned job runs")
-    log.warning("scheduler started: %s", ", ".join(f"{j.id} [{j.trigger}]" for j in scheduler.get_jobs()))
+    log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
     scheduler.start()
-    log.warning("scheduler stopped")
+    log.info("scheduler stopped")
     return 0
 
 

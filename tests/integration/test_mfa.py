@@ -151,3 +151,30 @@ def test_cli_resets_a_locked_out_admin(database_url, session_factory):
         assert not mfa.is_enrolled(session, uid)
     missing = scope("mfa", "reset", "--email", "nobody@scope.example", database_url=database_url)
     assert missing.returncode == 1 and "no user with email" in missing.stderr
+
+
+def test_run_command_says_set_up_at_first_sign_in_only_until_enrolled(db_session):
+    """`scope run` lists the demo logins: "(set up at first sign-in)" is for an admin or
+    manager who has not enrolled yet, not after they did."""
+    import contextlib
+
+    import cli
+    from jobs.bootstrap import DEMO_LOGINS
+
+    users = {}
+    for login in DEMO_LOGINS:  # this database has no demo users: make them
+        users[login.role] = User(email=login.email, role=login.role, name=login.role, password_hash=None)
+        db_session.add(users[login.role])
+    db_session.flush()
+
+    def notes() -> dict[str, str]:
+        return {login.role: note for login, note in cli._demo_login_notes(lambda: contextlib.nullcontext(db_session))}
+
+    before = notes()
+    assert before["adjuster"] == "" and before["viewer"] == ""
+    assert "set up at first sign-in" in before["manager"]
+    secret = mfa.new_secret()
+    mfa.enrol(db_session, users["manager"], secret, code_at(secret, T0), secret_key=KEY, now=T0)
+    after = notes()
+    assert after["manager"] == "  + authenticator app code"
+    assert "set up at first sign-in" in after["admin"]
