@@ -123,7 +123,9 @@ def queue_columns(*, with_department: bool = False) -> list[dict]:
     # the rest and scrolls sideways rather than shrinking below its minimum.
     cols = [
         {"field": "claim_number", "headerName": "Claim", "cellRenderer": "ClaimLink", "pinned": "left", "width": 160},
-        {"field": "report_date", "headerName": "Reported", "width": 106, "sort": "desc"},
+        # Red when an open claim is past its department's service level; the tooltip says since when.
+        {"field": "report_date", "headerName": "Reported", "width": 106, "sort": "desc", "tooltipField": "sla_note",
+         "cellClassRules": {"sla-overdue": "params.data && params.data.overdue"}},
         {"field": "loss_date", "headerName": "Loss date", "width": 100},
         {"field": "line_of_business", "headerName": "Line", "width": 118, "tooltipField": "line_of_business"},
         {"field": "status", "headerName": "Status", "width": 112, "cellRenderer": "StatusBadge"},

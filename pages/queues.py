@@ -31,7 +31,10 @@ def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, sub
         dcc.Store(id="queue-filters", data={}),
         dcc.Store(id="queue-revision", data=0),
         filter_panel(statuses=list(statuses), lines=lines, bands=BAND_LABELS, saved=saved),
-        html.Div(id="queue-status", className="small text-muted mb-2", role="status"),
+        html.Div([html.Div(id="queue-status", role="status"),
+                  html.Div([html.Span("Red", className="sla-overdue-key"),
+                            " report date: open past its department's service level (hover it for the date)"])],
+                 className="d-flex justify-content-between flex-wrap gap-2 small text-muted mb-2"),
         queue_grid(with_department=with_department),
     ])
 

@@ -373,13 +373,15 @@ def _page(session: Session, base: Select, start: int, end: int, sort_model) -> Q
     if not page_ids:
         return QueuePage([], offered, count, estimated, capped)
     rows = session.execute(
-        select(Claim, User.name, Department.code, Department.name)
+        select(Claim, User.name, Department.code, Department.name, Department.sla_days)
         .outerjoin(User, User.id == Claim.adjuster_id)
         .outerjoin(Department, Department.id == Claim.department_id)
         .where(Claim.id.in_(page_ids))
     ).all()
-    by_id = {claim.id: (claim, adjuster, dept, dept_name) for claim, adjuster, dept, dept_name in rows}
-    return QueuePage([_row(*by_id[i]) for i in page_ids if i in by_id], offered, count, estimated, capped)
+    by_id = {row[0].id: row for row in rows}
+    today = dt.date.today()
+    return QueuePage([_row(*by_id[i], today=today) for i in page_ids if i in by_id], offered, count, estimated,
+                     capped)
 
 
 def queue_page(
@@ -427,7 +429,20 @@ def my_work(session: Session, user, *, start: int = 0, end: int = 100, sort_mode
     return _page(session, base, start, end, sort_model)
 
 
-def _row(claim: Claim, adjuster: str | None, department: str | None, department_name: str | None) -> dict:
+def _service_level(claim: Claim, sla_days: int | None, today: dt.date) -> dict:
+    """When the claim is due to close under its department's service level, and
+    whether an open claim is already past it (what the Reported cell shows)."""
+    if claim.report_date is None or sla_days is None:
+        return {"sla_due": None, "overdue": False, "sla_note": None}
+    due = claim.report_date + dt.timedelta(days=int(sla_days))
+    overdue = claim.status in OPEN_STATUSES and today > due
+    note = (f"Past its {sla_days}-day service level since {due.isoformat()}" if overdue
+            else f"Service level {sla_days} days: due to close by {due.isoformat()}")
+    return {"sla_due": due.isoformat(), "overdue": overdue, "sla_note": note}
+
+
+def _row(claim: Claim, adjuster: str | None, department: str | None, department_name: str | None,
+         sla_days: int | None = None, *, today: dt.date) -> dict:
     return {
         "claim_number": claim.claim_number,
         "report_date": claim.report_date.isoformat() if claim.report_date else None,
@@ -442,6 +457,7 @@ def _row(claim: Claim, adjuster: str | None, department: str | None, department_
         "confidence": None if claim.routing_confidence is None else round(float(claim.routing_confidence), 3),
         "adjuster": adjuster,
         "description": (claim.description or "")[:160],
+        **_service_level(claim, sla_days, today),
     }
 
 

@@ -391,3 +391,29 @@ def test_saved_filters_service_crud_isolation_and_revalidation(db_session):
     assert list_saved(db_session, alice, "queues") == []
     actions = db_session.scalars(select(AuditLog.action).where(AuditLog.actor == alice.email)).all()
     assert actions.count("saved_filter.save") == 3 and "saved_filter.delete" in actions
+
+
+def test_rows_say_when_an_open_claim_is_past_its_service_level(db_session):
+    """Auto Glass's level is 14 days: its open claims reported 20+ days ago are overdue
+    (the grid paints their Reported cell red); a closed claim never is."""
+    import datetime as dt
+
+    from services.queues import QueueFilters, department_queue
+    from tests.integration.test_reassignment import actor, make_claims, make_user
+
+    manager = make_user(db_session, "manager", [])
+    open_claims = make_claims(db_session, 4, "AUTO_GLASS", prefix="SLA", lob="auto", status="assigned")
+    closed = make_claims(db_session, 3, "AUTO_GLASS", prefix="SLC", lob="auto", status="closed")
+    rows = {}
+    for group in (open_claims, closed):  # claim-number prefix search: "SLA-<tag>-"
+        page = department_queue(db_session, actor(manager), "AUTO_GLASS", include_closed=True,
+                                filters=QueueFilters(search=group[0].claim_number[:-4]))
+        rows.update({r["claim_number"]: r for r in page.rows})
+    assert set(rows) == {c.claim_number for c in open_claims + closed}
+    today = dt.date.today()
+    for c in open_claims + closed:  # reported today, 10, 20, 30 days ago
+        row = rows[c.claim_number]
+        assert row["sla_due"] == (c.report_date + dt.timedelta(days=14)).isoformat()
+        assert row["overdue"] == (c.status != "closed" and (today - c.report_date).days > 14)
+    assert [rows[c.claim_number]["overdue"] for c in open_claims] == [False, False, True, True]
+    assert rows[open_claims[2].claim_number]["sla_note"].startswith("Past its 14-day service level since")
