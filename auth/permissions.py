@@ -21,6 +21,7 @@ class Perm(str, Enum):
     VIEW_AUDIT = "audit:view"
     VIEW_DASHBOARDS = "dashboards:view"
     MANAGE_JOBS = "jobs:manage"
+    MANAGE_DEPARTMENTS = "departments:manage"
     VIEW_OPERATIONS = "operations:view"
     VIEW_ALERTS = "alerts:view"
     MANAGE_ALERTS = "alerts:manage"

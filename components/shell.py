@@ -25,6 +25,7 @@ ADMIN_NAV = (
     ("Models", "/models", Perm.VIEW_MODELS),
     ("Alert rules", "/alerts", Perm.MANAGE_ALERTS),
     ("Users", "/admin/users", Perm.MANAGE_USERS),
+    ("Departments", "/admin/departments", Perm.MANAGE_DEPARTMENTS),
     ("Audit log", "/admin/audit", Perm.VIEW_AUDIT),
     ("Jobs", "/admin/jobs", Perm.MANAGE_JOBS),
 )
