@@ -31,6 +31,7 @@ def test_first_start_of_scope_run_ends_the_demo_today(monkeypatch):
     monkeypatch.setattr(migrate, "is_current", lambda url: True)
     monkeypatch.setattr(bootstrap, "run", lambda factory, settings, **kw: seen.update(kw))
     monkeypatch.setattr(cli, "_mail_sink_for_run", lambda settings, env: None)
+    monkeypatch.setattr(cli, "_demo_login_notes", lambda factory: [(login, "") for login in bootstrap.DEMO_LOGINS])
     monkeypatch.setattr(cli, "_serve", lambda *a, **kw: 0)
     before = dt.datetime.now(dt.timezone.utc).date()
     assert cli.cmd_run(cli.build_parser().parse_args(["run"])) == 0
