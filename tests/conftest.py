@@ -152,3 +152,14 @@ def client_for(web_app):
         return client
 
     return make
+
+
+@pytest.fixture()
+def app_session(web_app):
+    """Run ``fn(session)`` in one unit of work of the web app (committed), as a callback would."""
+    from db.flask_db import unit_of_work
+
+    def run(fn):
+        with web_app.server.app_context(), unit_of_work() as session:
+            return fn(session)
+    return run

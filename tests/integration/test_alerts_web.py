@@ -16,16 +16,6 @@ FIELDS = ("metric", "comparison", "threshold", "period", "department", "severity
 PREFIX = "WEBTEST alert"
 
 
-@pytest.fixture()
-def app_session(web_app):
-    from db.flask_db import unit_of_work
-
-    def run(fn):
-        with web_app.server.app_context(), unit_of_work() as session:
-            return fn(session)
-    return run
-
-
 @pytest.fixture(autouse=True)
 def cleanup(app_session):
     yield

@@ -15,16 +15,6 @@ SAVE = "..departments-status.children...departments-list.children.."
 
 
 @pytest.fixture()
-def app_session(web_app):
-    from db.flask_db import unit_of_work
-
-    def run(fn):
-        with web_app.server.app_context(), unit_of_work() as session:
-            return fn(session)
-    return run
-
-
-@pytest.fixture()
 def levels(app_session):
     """Every department's level now; put back after the test (the web database is shared)."""
     def read(session):
