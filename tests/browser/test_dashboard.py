@@ -183,12 +183,14 @@ def test_drill_down_from_time_series_and_region_bar(page, live_server, web_app):
     _close_drill(page)
 
     # a point of the Closed line (the second trace): the claims closed that day. Take the
-    # day where the two lines are furthest apart, so the click cannot land on a Received point.
+    # day where the Closed point stands furthest *above* the Received one (so that day had
+    # closings, more than arrivals), and the click cannot land on a Received point. (The
+    # furthest apart either way was once a busy arrival day with no closing: an empty list.)
     assert closed.count() == received.count()
-    gaps = [abs(closed.nth(i).bounding_box()["y"] - received.nth(i).bounding_box()["y"])
-            for i in range(closed.count())]
-    target = max(range(len(gaps)), key=gaps.__getitem__)
-    assert gaps[target] > 20
+    above = [received.nth(i).bounding_box()["y"] - closed.nth(i).bounding_box()["y"]
+             for i in range(closed.count())]
+    target = max(range(len(above)), key=above.__getitem__)
+    assert above[target] > 20
     _click_center(page, closed.nth(target))
     _wait(page, "document.querySelector('#dashboard-drill-title') && "
                 "document.querySelector('#dashboard-drill-title').innerText.startsWith('Claims closed · ') && "
