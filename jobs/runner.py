@@ -133,7 +133,11 @@ def _run_locked(factory: sessionmaker[Session], job, run_id: int, slot: str, set
         log.exception("job %s (slot %s) failed", job.name, slot)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         return _finish(factory, run_id, status="failed", error=f"{exc.__class__.__name__}: {message}")
-    log.info("job %s (slot %s) done in %.1fs", job.name, slot, time.monotonic() - started)
+    # A run that touched nothing (route_unscored every two minutes with nothing new)
+    # is not worth a line in the scheduler's output; the Jobs page keeps it.
+    rows = outcome.get("rows")
+    log.log(logging.INFO if rows else logging.DEBUG, "job %s (slot %s) done in %.1fs: %s rows", job.name, slot,
+            time.monotonic() - started, rows or 0)
     return _finish(factory, run_id, status=outcome.get("status", "succeeded"), rows=outcome.get("rows"),
                    detail=outcome.get("detail"))
 

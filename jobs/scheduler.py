@@ -57,7 +57,9 @@ def _fire(factory, name: str, trigger: CronTrigger, settings) -> None:
     slot = slot_for(trigger, dt.datetime.now(dt.timezone.utc))
     try:
         result = run_job(factory, name, slot=slot, triggered_by="scheduler", settings=settings)
-        log.info("job %s slot %s: %s", name, slot, result.get("status"))
+        status = result.get("status")
+        # Successes are logged by the runner when they did something; anything else shows here.
+        log.log(logging.DEBUG if status == "succeeded" else logging.INFO, "job %s slot %s: %s", name, slot, status)
     except Exception:  # the scheduler must keep going whatever a run does
         log.exception("job %s slot %s could not be run", name, slot)
 

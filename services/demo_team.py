@@ -15,11 +15,13 @@ from services.users import create_user
 # of the kind carriers plan for (a few dozen auto claims, 100+ long-running liability or
 # workers' comp files), and the teams are sized to the demo's open claims: the first demo
 # team had one liability adjuster at 30 claims for ~680 open liability files (1,100% use).
+# Glass claims settle in about a week, physical damage in about four: the auto adjusters
+# all work physical damage, and glass is a share of their desks, not a desk of its own.
 TEAM = (
     ("adjuster.auto1@scope.example", "Maria Lopez", ("AUTO_PD", "AUTO_GLASS"), ("auto",),
      ("CA", "OR", "WA", "NV", "AZ"), 90),
     ("adjuster.auto2@scope.example", "James Carter", ("AUTO_PD",), ("auto",), ("TX", "FL", "GA", "NC", "TN"), 90),
-    ("adjuster.glass1@scope.example", "Aisha Khan", ("AUTO_GLASS",), ("auto",), (), 120),
+    ("adjuster.glass1@scope.example", "Aisha Khan", ("AUTO_GLASS", "AUTO_PD"), ("auto",), (), 90),
     ("adjuster.property1@scope.example", "Tom Becker", ("PROPERTY",), ("property",), ("FL", "TX", "LA", "GA"), 110),
     ("adjuster.property2@scope.example", "Lena Novak", ("PROPERTY",), ("property",), (), 110),
     ("adjuster.liability1@scope.example", "Samuel Okafor", ("LIABILITY",), ("general_liability", "auto"), (), 140),
@@ -46,7 +48,7 @@ def ensure_team(session: Session) -> int:
         created += 1
     demo = session.scalar(select(User).where(User.email == DEMO_ADJUSTER))
     if demo is not None and not demo.skills:
-        demo.skills, demo.capacity = ["auto"], 40
+        demo.skills, demo.capacity = ["auto"], 90
     session.flush()
     return created
 
