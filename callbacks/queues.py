@@ -23,16 +23,19 @@ log = logging.getLogger(__name__)
 EMPTY = {"rowData": [], "rowCount": 0}
 FORM = [State("qf-search", "value"), State("qf-statuses", "value"), State("qf-lines", "value"),
         State("qf-confidence", "value"), State("qf-amount-min", "value"), State("qf-amount-max", "value"),
-        State("qf-date-field", "value"), State("qf-date-from", "value"), State("qf-date-to", "value")]
+        State("qf-date-field", "value"), State("qf-date-from", "value"), State("qf-date-to", "value"),
+        State("qf-overdue", "value")]
 FORM_OUT = [Output("qf-search", "value"), Output("qf-statuses", "value"), Output("qf-lines", "value"),
             Output("qf-confidence", "value"), Output("qf-amount-min", "value"), Output("qf-amount-max", "value"),
-            Output("qf-date-field", "value"), Output("qf-date-from", "value"), Output("qf-date-to", "value")]
+            Output("qf-date-field", "value"), Output("qf-date-from", "value"), Output("qf-date-to", "value"),
+            Output("qf-overdue", "value")]
 FORM_KEYS = ("search", "statuses", "lines", "confidence", "amount_min", "amount_max", "date_field", "date_from",
-             "date_to")
+             "date_to", "overdue")
+_FORM_DEFAULTS = {"date_field": "report_date", "overdue": False}
 
 
 def _form_values(f: dict) -> tuple:
-    return tuple(f.get(k) or (None if k != "date_field" else "report_date") for k in FORM_KEYS)
+    return tuple(f.get(k) or _FORM_DEFAULTS.get(k) for k in FORM_KEYS)
 
 
 @secure_callback(

@@ -50,9 +50,12 @@ def filter_panel(*, statuses: list[str], lines: list[str], bands: dict[str, str]
             dbc.Input(id="qf-date-to", type="date"),
         ], size="sm"), "qf-date-field", md=6, lg=5),
         dbc.Col(html.Div([
+            html.Div(dbc.Switch(id="qf-overdue", label="Past service level", value=False, className="mb-0 small"),
+                     className="mb-1 me-3",
+                     title="Only open claims reported longer ago than their department's service level"),
             dbc.Button("Apply", id="qf-apply", color="primary", size="sm", className="me-2"),
             dbc.Button("Clear", id="qf-clear", color="secondary", outline=True, size="sm"),
-        ], className="d-flex align-items-end h-100"), md=12, lg=3),
+        ], className="d-flex align-items-end flex-wrap h-100"), md=12, lg=3),
     ], className="g-2")
 
     saved_row = dbc.Row([
@@ -85,6 +88,8 @@ def describe_filters(filters: dict, bands: dict[str, str]) -> str:
     parts = []
     if filters.get("search"):
         parts.append(f"search \u201c{filters['search']}\u201d")
+    if filters.get("overdue"):
+        parts.append("past service level")
     if filters.get("statuses"):
         parts.append("status " + ", ".join(STATUS_LABELS.get(s, s) for s in filters["statuses"]))
     if filters.get("lines"):

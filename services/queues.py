@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, and_, func, literal_column, or_, select
+from sqlalchemy import Date, Select, and_, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from auth.permissions import Perm
@@ -76,6 +76,9 @@ class QueueFilters:
     date_to: dt.date | None = None
     confidence: tuple[str, ...] = ()
     search: str = ""
+    # Open claims past their department's service level only (days from report, see
+    # _service_level: the rows' red report date).
+    overdue: bool = False
 
     def is_empty(self) -> bool:
         return self == QueueFilters(date_field=self.date_field)
@@ -170,7 +173,11 @@ def parse_filters(raw, *, lines: tuple[str, ...] | None = None) -> QueueFilters:
     search = " ".join(search.split())
     if len(search) > MAX_SEARCH:
         raise InvalidFilter(f"Search: at most {MAX_SEARCH} characters.")
+    overdue = raw.get("overdue")
+    if overdue is not None and not isinstance(overdue, bool):  # JSON 1 is not "on"
+        raise InvalidFilter("Past service level: expected on or off.")
     return QueueFilters(
+        overdue=bool(overdue),
         statuses=_str_list(raw.get("statuses"), "Status", CLAIM_STATUSES),
         lines=_str_list(raw.get("lines"), "Line of business", lines),
         amount_min=amount_min, amount_max=amount_max, date_field=date_field,
@@ -217,6 +224,11 @@ def _apply_filters(query: Select, f: QueueFilters, *, default_statuses: tuple[st
         query = query.where(or_(*bands))
     if f.search:
         query = query.where(_search_clause(f.search))
+    if f.overdue:
+        # The same rule as the rows' flag: open, and today more than the level after the report date.
+        late = select(Department.id).where(Department.id == Claim.department_id,
+                                           literal(dt.date.today(), Date) - Claim.report_date > Department.sla_days)
+        query = query.where(Claim.status.in_(OPEN_STATUSES), late.exists())
     return query
 
 

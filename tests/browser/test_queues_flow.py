@@ -80,6 +80,22 @@ def test_queue_and_my_work_pages(page, live_server):
     page.click("#qf-apply")
     wait_status(page, "confidence high")
     screenshot(page, "my_work")
+
+    # "Past service level": only claims whose report date is red (open past their level)
+    page.click("#qf-clear")
+    wait_status(page, "assigned to you")
+    everything = count_of(page)
+    page.click("label[for=qf-overdue]")
+    page.click("#qf-apply")
+    wait_status(page, "past service level")
+    page.wait_for_selector(".claim-link", timeout=15000)
+    late = count_of(page)
+    assert 0 < late <= everything
+    page.wait_for_function("() => { const cells = [...document.querySelectorAll("
+                           "'.ag-center-cols-container [col-id=report_date]')];"
+                           " return cells.length > 0 && cells.every(e => e.classList.contains('sla-overdue')); }",
+                           timeout=15000)
+    screenshot(page, "my_work_overdue")
     assert page.console_errors == []
 
 

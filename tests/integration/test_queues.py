@@ -197,6 +197,8 @@ def test_sort_by_confidence_on_the_server(client_for):
     {"confidence": ["certain"]},
     {"no_such_filter": 1},
     {"lines": ["auto'; DROP TABLE claims; --"]},
+    {"overdue": "yes"},
+    {"overdue": 1},
 ])
 def test_tampered_filters_get_a_message_not_an_error(client_for, filters):
     rows, text = filtered_rows(client_for("manager"), "AUTO_PD", filters)
@@ -260,7 +262,7 @@ def test_adjuster_my_work_and_queue_pages_render(client_for):
 
 
 FORM_IDS = ["qf-search", "qf-statuses", "qf-lines", "qf-confidence", "qf-amount-min", "qf-amount-max",
-            "qf-date-field", "qf-date-from", "qf-date-to"]
+            "qf-date-field", "qf-date-from", "qf-date-to", "qf-overdue"]
 
 
 def manage_saved(client, trigger, *, name=None, saved_id=None, page_key="queues", form=None):
@@ -417,3 +419,31 @@ def test_rows_say_when_an_open_claim_is_past_its_service_level(db_session):
         assert row["overdue"] == (c.status != "closed" and (today - c.report_date).days > 14)
     assert [rows[c.claim_number]["overdue"] for c in open_claims] == [False, False, True, True]
     assert rows[open_claims[2].claim_number]["sla_note"].startswith("Past its 14-day service level since")
+
+    # the panel's "Past service level" switch: exactly the overdue ones, closed ones never
+    late = set()
+    for group in (open_claims, closed):
+        page = department_queue(db_session, actor(manager), "AUTO_GLASS", include_closed=True,
+                                filters=QueueFilters(search=group[0].claim_number[:-4], overdue=True))
+        late |= {r["claim_number"] for r in page.rows}
+        assert all(r["overdue"] for r in page.rows)
+    assert late == {c.claim_number for c in open_claims[2:]}
+
+
+def test_past_service_level_filter_through_the_grid(client_for, web_session):
+    """The switch as the browser sends it: the manager's AUTO_PD queue and the adjuster's
+    My work list exactly the open claims past their department's level, and say so."""
+    from sqlalchemy import text
+
+    rows, status = filtered_rows(client_for("manager"), "AUTO_PD", {"overdue": True})
+    late = web_session.execute(text("""
+        SELECT count(*) FROM claims c JOIN departments d ON d.id = c.department_id
+        WHERE d.code = 'AUTO_PD' AND c.status <> 'closed' AND current_date - c.report_date > d.sla_days""")).scalar()
+    assert late > 0 and rows["rowCount"] == late
+    assert all(r["overdue"] for r in rows["rowData"]) and "past service level" in status
+    everything, _ = filtered_rows(client_for("manager"), "AUTO_PD", {})
+    assert everything["rowCount"] > late  # the test demo has recent claims too
+
+    mine, status = filtered_rows(client_for("adjuster"), MY_WORK_SCOPE, {"overdue": True})
+    assert mine["rowCount"] > 0 and all(r["overdue"] for r in mine["rowData"])
+    assert "past service level" in status
