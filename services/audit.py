@@ -5,8 +5,11 @@ import contextvars
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
+import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +20,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import AuditLog
+
+_log = logging.getLogger(__name__)
 
 
 # The address of the request being served, set by the web layer (auth.hardening) for
@@ -64,17 +69,59 @@ def record(
 # --- Security events ---------------------------------------------------------
 
 # "Permission denied" is recorded once per user and target per minute, and at
-# most DENIED_PER_USER_MINUTE times per user per minute in each process, so a
-# flood of refused requests (whose targets the client chooses) cannot fill the disk.
+# most DENIED_PER_USER_MINUTE times per user per minute, so a flood of refused
+# requests (whose targets the client chooses) cannot fill the disk. With REDIS_URL
+# the limits are shared by every worker process; without it (one process, or Redis
+# not answering) each process keeps its own.
 DENIED_PER_USER_MINUTE = 20
 _DENIED_MEMORY = 10_000
+_DENIED_PREFIX = "scope:denied:"
 _denied_lock = threading.Lock()
 _denied_seen: OrderedDict[tuple, None] = OrderedDict()
 _denied_counts: dict[tuple[int, int], int] = {}
+_UNSET = object()
+_denied_store: Any = _UNSET  # a Redis client, None for in-process, or not chosen yet
+
+
+def set_denied_store(client) -> None:
+    """Use this Redis client (None: in-process) for the denied-access limits (tests)."""
+    global _denied_store
+    _denied_store = client
+
+
+def _shared_store():
+    global _denied_store
+    if _denied_store is _UNSET:
+        url = os.environ.get("REDIS_URL") or None
+        if url is None:
+            _denied_store = None
+        else:
+            import redis
+
+            _denied_store = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    return _denied_store
+
+
+def _should_record_shared(client, user_id: int, target: str, minute: int) -> bool:
+    digest = hashlib.sha256(target.encode()).hexdigest()[:32]
+    if not client.set(f"{_DENIED_PREFIX}{user_id}:{minute}:{digest}", 1, nx=True, ex=120):
+        return False  # this user and target already recorded in this minute
+    count_key = f"{_DENIED_PREFIX}{user_id}:{minute}"
+    count, _ = client.pipeline().incr(count_key).expire(count_key, 120).execute()
+    return int(count) <= DENIED_PER_USER_MINUTE
 
 
 def should_record_denied(user_id: int, target: str, *, now: float | None = None) -> bool:
     minute = int((now if now is not None else time.time()) // 60)
+    client = _shared_store()
+    if client is not None:
+        import redis
+
+        try:
+            return _should_record_shared(client, user_id, target, minute)
+        except redis.RedisError as exc:
+            _log.warning("denied-access limits in Redis failed (%s); counting in this process",
+                         exc.__class__.__name__)
     key = (user_id, target, minute)
     with _denied_lock:
         if key in _denied_seen:

@@ -204,10 +204,53 @@ def test_viewer_api_token_gets_masked_postcode(web_app, claim_with_parties):
     assert body["postcode"] == "90210"
 
 
-def test_denied_throttle_is_per_user_target_and_capped():
+def _redis_client(url: str = "redis://127.0.0.1:6379/15", *, check: bool = True):
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    if check:
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            pytest.skip(f"Redis not reachable at {url}: {exc.__class__.__name__}")
+    return client
+
+
+@pytest.fixture(params=["process", "redis"])
+def denied_store(request):
+    client = None if request.param == "process" else _redis_client()
+    audit.set_denied_store(client)
+    yield client
+    audit.set_denied_store(None)
+
+
+def test_denied_throttle_is_per_user_target_and_capped(denied_store):
+    import random
+
     now = 1_000_000.0
-    assert audit.should_record_denied(999_001, "t1", now=now)
-    assert not audit.should_record_denied(999_001, "t1", now=now + 5)
-    assert audit.should_record_denied(999_001, "t1", now=now + 61)  # next minute
-    recorded = sum(audit.should_record_denied(999_002, f"t{i}", now=now) for i in range(100))
+    a, b = random.sample(range(10**8, 10**9), 2)  # Redis keeps keys two minutes: fresh ids per run
+    assert audit.should_record_denied(a, "t1", now=now)
+    assert not audit.should_record_denied(a, "t1", now=now + 5)
+    assert audit.should_record_denied(a, "t1", now=now + 61)  # next minute
+    recorded = sum(audit.should_record_denied(b, f"t{i}", now=now) for i in range(100))
     assert recorded == audit.DENIED_PER_USER_MINUTE
+
+
+def test_denied_throttle_is_shared_by_processes_through_redis():
+    """Two workers (two clients): a target one recorded is not recorded by the other,
+    and the per-user cap counts both; a Redis that does not answer falls back."""
+    import random
+
+    user, now = random.randrange(10**8, 10**9), 2_000_000.0
+    first, second = _redis_client(), _redis_client()
+    try:
+        audit.set_denied_store(first)
+        assert audit.should_record_denied(user, "page x", now=now)
+        audit.set_denied_store(second)
+        assert not audit.should_record_denied(user, "page x", now=now)
+        recorded = sum(audit.should_record_denied(user, f"t{i}", now=now) for i in range(50))
+        assert recorded == audit.DENIED_PER_USER_MINUTE - 1
+        audit.set_denied_store(_redis_client("redis://127.0.0.1:1/0", check=False))
+        assert audit.should_record_denied(user, "page y", now=now)  # counted in this process instead
+    finally:
+        audit.set_denied_store(None)
