@@ -25,7 +25,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import ALERT_COMPARISONS, ALERT_PERIODS, ALERT_SEVERITIES, AlertEvent, AlertRule, AuditLog, Department
-from services import aggregates, audit
+from services import aggregates, audit, operations
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,12 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("closed", "Claims closed", "count", 100_000_000),
     Metric("reserve", "Total reserve", "money", 1e13),
     Metric("paid", "Total paid", "money", 1e13),
+    Metric("open_past_sla", "Open claims past their service level (now)", "count", 100_000_000),
+    Metric("open_past_sla_share", "Share of open claims past their service level (now)", "pct", 100),
 )}
+# Figures of the open claims as they are now (the open-claims rollup), not of a period:
+# a rule's period does not change them.
+NOW_METRICS = frozenset({"open_past_sla", "open_past_sla_share"})
 PERIOD_LABELS = {"today": "today", "this_week": "this week", "last_7_days": "in the last 7 days",
                  "this_month": "this month"}
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
@@ -71,6 +76,7 @@ DEFAULT_RULES = (
     ("routing_accuracy", "below", 90, "last_7_days", "critical"),
     ("agreement_rate", "below", 90, "last_7_days", "warning"),
     ("backlog", "above", 5000, "today", "warning"),
+    ("open_past_sla_share", "above", 20, "today", "warning"),
 )
 
 
@@ -122,6 +128,8 @@ def _format(value: float, kind: str) -> str:
 
 def default_name(metric: str, comparison: str, threshold: float, period: str) -> str:
     m = METRICS[metric]
+    if metric in NOW_METRICS:  # the label already says "(now)"
+        return f"{m.label.removesuffix(' (now)')} {comparison} {_format(threshold, m.kind)} now"[:NAME_MAX]
     return f"{m.label} {comparison} {_format(threshold, m.kind)} {PERIOD_LABELS[period]}"[:NAME_MAX]
 
 
@@ -195,6 +203,8 @@ def parse_rule(session: Session, raw) -> RuleInput:
     comparison = _choice(raw, "comparison", ALERT_COMPARISONS, "Choose above or below.")
     typed = _number(raw.get("threshold"), metric)
     period = _choice(raw, "period", ALERT_PERIODS, "Choose a period from the list.")
+    if metric_key in NOW_METRICS:
+        period = "today"  # the open claims now: any other period would only mislabel the rule
     severity = _choice(raw, "severity", ALERT_SEVERITIES, "Choose a severity: info, warning or critical.")
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -421,7 +431,13 @@ def department_options(session: Session) -> list[dict]:
 
 def rule_value(session: Session, metric: str, period: str, department_id: int | None, today: dt.date,
                cache: dict | None = None) -> tuple[float | None, dt.date, dt.date]:
-    """The KPI as the dashboard computes it for that period and department."""
+    """The KPI as the dashboard computes it for that period and department (for
+    ``NOW_METRICS``, the open claims now, as Operations counts them)."""
+    if metric in NOW_METRICS:
+        open_claims, past = operations.open_past_sla(session, today=today, department_id=department_id)
+        if metric == "open_past_sla":
+            return float(past), today, today
+        return (past / open_claims if open_claims else None), today, today
     start, end = period_bounds(period, today)
     key = (start, end, department_id)
     if cache is None or key not in cache:

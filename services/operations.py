@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import Date, cast, func, or_, select, text
+from sqlalchemy import Date, cast, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from auth.permissions import Perm
@@ -184,6 +184,19 @@ def workload_data(session: Session, f: Filters, *, today: dt.date | None = None)
                        "department_names": list(a.department_names), "open": a.open_claims,
                        "capacity": a.capacity, "use": a.use, "over": a.over_capacity} for a in adjusters],
     }
+
+
+def open_past_sla(session: Session, *, today: dt.date, department_id: int | None = None) -> tuple[int, int]:
+    """(open claims, those past their department's service level) from the open-claims
+    rollup, all departments or one: the alerts on them read what Operations shows."""
+    age = literal(today, Date) - OpsOpenClaims.report_day
+    query = (select(func.coalesce(func.sum(OpsOpenClaims.claims), 0),
+                    func.coalesce(func.sum(OpsOpenClaims.claims).filter(age > Department.sla_days), 0))
+             .join(Department, Department.id == OpsOpenClaims.department_id))
+    if department_id is not None:
+        query = query.where(OpsOpenClaims.department_id == department_id)
+    open_claims, past = session.execute(query).one()
+    return int(open_claims), int(past)
 
 
 def flow_data(session: Session, f: Filters, departments: dict[int, dict]) -> dict:

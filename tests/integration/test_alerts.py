@@ -100,7 +100,7 @@ def raw_backlog(session, dept_id: int, day: dt.date) -> int:
 
 def test_every_metric_is_a_dashboard_kpi(db_session):
     figures = aggregates.kpis(db_session, aggregates.Filters(TODAY, TODAY))
-    assert set(alerts.METRICS) <= set(figures)
+    assert set(alerts.METRICS) - alerts.NOW_METRICS <= set(figures)
     assert {"reassignment_rate", "backlog", "sla_breaches", "routing_accuracy", "agreement_rate",
             "auto_routed_share", "fraud_flagged", "cycle_median", "cycle_p90", "received"} <= set(alerts.METRICS)
 
@@ -184,6 +184,36 @@ def test_backlog_below_and_no_data(db_session, dept):
     agreement = alerts.create_rule(s, rule(dept, metric="agreement_rate", comparison="below", threshold=90),
                                    now=NOW, **ACTOR)
     assert agreement.last_value is None and agreement.last_checked_at == NOW and events_of(s, agreement.id) == []
+
+
+def test_open_claims_past_their_service_level_now(db_session, dept):
+    """The department's level is 30 days: of its open claims reported 40 and 10 days
+    ago, the older ones are late. Count and share come from the open-claims rollup as
+    Operations shows them, whatever period the rule names."""
+    s = db_session
+    today = dt.date.today()
+    add_claims(s, dept, 6, report=today - dt.timedelta(days=40))
+    add_claims(s, dept, 14, report=today - dt.timedelta(days=10))
+    add_claims(s, dept, 5, report=today - dt.timedelta(days=90), closed_at=NOW - dt.timedelta(days=400))  # closed
+    aggregates.refresh(s)
+    assert alerts.rule_value(s, "open_past_sla", "this_month", dept.id, today) == (6.0, today, today)
+    share, *_ = alerts.rule_value(s, "open_past_sla_share", "last_7_days", dept.id, today)
+    assert share == pytest.approx(6 / 20)
+    from services.operations import workload_data
+    ops = {d["code"]: d for d in workload_data(s, aggregates.Filters(today, today), today=today)["departments"]}
+    assert ops[dept.code]["past_sla"] == 6
+
+    now = dt.datetime.now(UTC)  # ages count from the real today, like the claims' report dates above
+    r = alerts.create_rule(s, rule(dept, metric="open_past_sla_share", threshold=25, period="this_week"),
+                           now=now, **ACTOR)
+    assert r.period == "today" and r.name.endswith("above 25% now")
+    [event] = events_of(s, r.id)
+    assert event.opened_value == pytest.approx(0.3)
+    dept.sla_days = 60  # now none of them is late: the next check resolves it
+    s.flush()
+    alerts.evaluate(s, now=now + dt.timedelta(minutes=5), rule_ids=[r.id])
+    [event] = events_of(s, r.id)
+    assert event.resolution == "recovered" and event.last_value == 0
 
 
 def test_edit_disable_delete_resolve_the_open_event_and_keep_history(db_session, dept):
@@ -316,7 +346,7 @@ def test_default_rules_are_seeded_once(db_session):
     s.execute(text("DELETE FROM alert_rules"))
     created = alerts.ensure_default_rules(s)
     if marker is None:
-        assert created == len(alerts.DEFAULT_RULES) == 5
+        assert created == len(alerts.DEFAULT_RULES) == 6
         got = {(r.metric, r.comparison, r.threshold, r.severity) for r in s.scalars(select(AlertRule))}
         assert got == {(m, c, alerts.stored_threshold(m, t), sev) for m, c, t, _, sev in alerts.DEFAULT_RULES}
         # the plan's 95% accuracy target warns; only falling under 90% is critical
