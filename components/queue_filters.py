@@ -19,7 +19,7 @@ def _field(text: str, control, for_id: str, **col) -> dbc.Col:
 
 
 def filter_panel(*, statuses: list[str], lines: list[str], bands: dict[str, str],
-                 saved: list[tuple[int, str]]) -> dbc.Card:
+                 saved: list[tuple[int, str]], overdue: bool = False) -> dbc.Card:
     """Controls keep their ids across pages, so one set of callbacks serves
     the department queues and "My work"."""
     def multi(id_, options, placeholder):
@@ -50,7 +50,7 @@ def filter_panel(*, statuses: list[str], lines: list[str], bands: dict[str, str]
             dbc.Input(id="qf-date-to", type="date"),
         ], size="sm"), "qf-date-field", md=6, lg=5),
         dbc.Col(html.Div([
-            html.Div(dbc.Switch(id="qf-overdue", label="Past service level", value=False, className="mb-0 small"),
+            html.Div(dbc.Switch(id="qf-overdue", label="Past service level", value=overdue, className="mb-0 small"),
                      className="mb-1 me-3",
                      title="Only open claims reported longer ago than their department's service level"),
             dbc.Button("Apply", id="qf-apply", color="primary", size="sm", className="me-2"),
@@ -154,11 +154,15 @@ def queue_columns(*, with_department: bool = False) -> list[dict]:
     return cols
 
 
-def queue_grid(*, with_department: bool = False):
+def queue_grid(*, with_department: bool = False, initial_filters: dict | None = None):
+    """``initial_filters``: panel filters applied from the first row request (a link
+    such as Workload's "past it" opens the queue already filtered)."""
     import dash_ag_grid as dag
 
+    extra = {"filterModel": panel_filter_model(0, initial_filters)} if initial_filters else {}
     return dag.AgGrid(
         id="queue-grid",
+        **extra,
         columnDefs=queue_columns(with_department=with_department),
         defaultColDef={"sortable": True, "resizable": True},
         rowModelType="infinite",

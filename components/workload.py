@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import html
+from dash import dcc, html
 
 from components.charts import FONT
 
@@ -72,8 +72,10 @@ def department_card(d) -> dbc.Card:
         html.Div([f"{d.unassigned:,} unassigned · {team}", warn], className="small text-muted"),
         html.Div(use, className="small text-muted", title=SHARED_CAPACITY_NOTE if d.shared else None),
         html.Div([f"Service level {d.sla_days} days · ",
-                  html.Span(f"{d.past_sla:,} past it", id=f"workload-past-sla-{d.code}",
-                            className="text-danger fw-semibold" if d.past_sla else None)],
+                  # the queue opens with its "Past service level" switch on
+                  dcc.Link(f"{d.past_sla:,} past it", id=f"workload-past-sla-{d.code}",
+                           href=f"/queues?department={d.code}&overdue=1",
+                           className="text-danger fw-semibold" if d.past_sla else "text-muted")],
                  className="small text-muted", title="Open claims reported longer ago than the department's "
                  "service level (days from report to closing)"),
     ]), className="shadow-sm h-100 workload-card", style={"borderTop": f"4px solid {d.color}"})

@@ -19,8 +19,10 @@ PAGE_KEY = "queues"
 
 
 def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, subtitle, right=None, above=None,
-                 with_department=False):
-    """Header, filter panel, status line and grid; shared with "My work"."""
+                 with_department=False, initial: dict | None = None):
+    """Header, filter panel, status line and grid; shared with "My work". ``initial``:
+    panel filters already applied when the page opens (only "overdue" is offered)."""
+    initial = initial or {}
     session = read_session()
     saved = [(s.id, s.name) for s in list_saved(session, user, page_key)] if user.can(Perm.VIEW_QUEUES) else []
     return html.Div([
@@ -28,18 +30,19 @@ def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, sub
         above,
         dcc.Store(id="queue-department", data=scope),
         dcc.Store(id="queue-page-key", data=page_key),
-        dcc.Store(id="queue-filters", data={}),
+        dcc.Store(id="queue-filters", data=initial),
         dcc.Store(id="queue-revision", data=0),
-        filter_panel(statuses=list(statuses), lines=lines, bands=BAND_LABELS, saved=saved),
+        filter_panel(statuses=list(statuses), lines=lines, bands=BAND_LABELS, saved=saved,
+                     overdue=bool(initial.get("overdue"))),
         html.Div([html.Div(id="queue-status", role="status"),
                   html.Div([html.Span("Red", className="sla-overdue-key"),
                             " report date: open past its department's service level (hover it for the date)"])],
                  className="d-flex justify-content-between flex-wrap gap-2 small text-muted mb-2"),
-        queue_grid(with_department=with_department),
+        queue_grid(with_department=with_department, initial_filters=initial),
     ])
 
 
-def layout(department: str | None = None, **_query):
+def layout(department: str | None = None, overdue: str | None = None, **_query):
     user = page_user(Perm.VIEW_QUEUES, __name__)
     if user is None:
         return not_allowed()
@@ -59,4 +62,5 @@ def layout(department: str | None = None, **_query):
     return queue_layout(user=user, page_key=PAGE_KEY, scope=current.code, statuses=CLAIM_STATUSES, lines=lines,
                         title=current.name,
                         subtitle="Claims routed to this queue (open ones unless you filter by status).",
-                        right=dept_badge(current.name, current.color), above=tabs)
+                        right=dept_badge(current.name, current.color), above=tabs,
+                        initial={"overdue": True} if overdue == "1" else None)
