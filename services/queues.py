@@ -226,8 +226,9 @@ def _apply_filters(query: Select, f: QueueFilters, *, default_statuses: tuple[st
         query = query.where(_search_clause(f.search))
     if f.overdue:
         # The same rule as the rows' flag: open, and today more than the level after the report date.
+        reported = func.coalesce(Claim.report_date, func.cast(Claim.created_at, Date))
         late = select(Department.id).where(Department.id == Claim.department_id,
-                                           literal(dt.date.today(), Date) - Claim.report_date > Department.sla_days)
+                                           literal(dt.date.today(), Date) - reported > Department.sla_days)
         query = query.where(Claim.status.in_(OPEN_STATUSES), late.exists())
     return query
 
@@ -444,9 +445,11 @@ def my_work(session: Session, user, *, start: int = 0, end: int = 100, sort_mode
 def _service_level(claim: Claim, sla_days: int | None, today: dt.date) -> dict:
     """When the claim is due to close under its department's service level, and
     whether an open claim is already past it (what the Reported cell shows)."""
-    if claim.report_date is None or sla_days is None:
+    # Counted from the report date, or the day the claim was created without one (as Workload does).
+    reported = claim.report_date or (claim.created_at.date() if claim.created_at else None)
+    if reported is None or sla_days is None:
         return {"sla_due": None, "overdue": False, "sla_note": None}
-    due = claim.report_date + dt.timedelta(days=int(sla_days))
+    due = reported + dt.timedelta(days=int(sla_days))
     overdue = claim.status in OPEN_STATUSES and today > due
     note = (f"Past its {sla_days}-day service level since {due.isoformat()}" if overdue
             else f"Service level {sla_days} days: due to close by {due.isoformat()}")
