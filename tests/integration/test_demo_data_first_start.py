@@ -77,11 +77,12 @@ def test_alert_rules_have_data_for_periods_ending_on_the_end_date(first_start):
         values = {metric: alerts.rule_value(s, metric, period, None, END)
                   for metric, _, _, period, _ in alerts.DEFAULT_RULES}
     assert {m for m, *_ in alerts.DEFAULT_RULES} == {"reassignment_rate", "routing_accuracy", "backlog",
-                                                     "agreement_rate"}
-    for metric in ("reassignment_rate", "routing_accuracy", "backlog"):
+                                                     "agreement_rate", "open_past_sla_share"}
+    for metric in ("reassignment_rate", "routing_accuracy", "backlog", "open_past_sla_share"):
         value, _, end = values[metric]
         assert value is not None and end == END, (metric, values[metric])
     assert values["backlog"][0] > 0.05 * CLAIMS
+    assert 0 < values["open_past_sla_share"][0] < 0.2  # some late, not enough for the default warning
 
 
 def test_open_claims_history_starts_on_their_report_date(first_start):
