@@ -36,13 +36,24 @@ def threshold_text(value: float, kind: str) -> str:
     return fmt(value, kind)
 
 
+NOW = " (now)"  # the label of a metric of the open claims as they are now (services.alerts.NOW_METRICS)
+
+
+def _label_and_when(metric_label: str, period: str) -> tuple[str, str]:
+    if metric_label.endswith(NOW):
+        return metric_label.removesuffix(NOW), "now"
+    return metric_label, PERIOD_WORDS.get(period, period)
+
+
 def condition(metric_label: str, comparison: str, threshold: float, kind: str, period: str) -> str:
-    return f"{metric_label} {comparison} {threshold_text(threshold, kind)} · {PERIOD_WORDS.get(period, period)}"
+    label, when = _label_and_when(metric_label, period)
+    return f"{label} {comparison} {threshold_text(threshold, kind)} · {when}"
 
 
 def _sentence(e) -> str:
     where = f" in {e.department_name}" if e.department_name else ""
-    return (f"{e.metric_label} is {fmt(e.last_value, e.kind)} {PERIOD_WORDS.get(e.period, e.period)}{where} "
+    label, when = _label_and_when(e.metric_label, e.period)
+    return (f"{label} is {fmt(e.last_value, e.kind)} {when}{where} "
             f"({e.comparison} the {threshold_text(e.threshold, e.kind)} threshold)")
 
 

@@ -456,3 +456,12 @@ def test_two_evaluations_at_once_open_one_event(session_factory):
             s.execute(text("DELETE FROM departments WHERE id = :d"), {"d": dept_id})
             aggregates.refresh(s)
             s.commit()
+
+
+def test_rules_on_the_open_claims_now_read_now_not_a_period():
+    from components.alerts import condition
+
+    label = alerts.METRICS["open_past_sla_share"].label
+    assert condition(label, "above", 0.2, "pct", "today") == \
+        "Share of open claims past their service level above 20% · now"
+    assert condition("Open backlog", "above", 5000, "count", "today").endswith(" · today")
