@@ -274,6 +274,7 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
     items: list[dict] = [{"at": claim.created_at, "kind": "intake", "actor": "SCOPE", "title": "Claim received",
                           "detail": None, "note": None}]
     last_change = claim.created_at
+    last_status = None
     for ev, name, email in rows:
         actor = name or email or "SCOPE"
         to_dept = depts.get(ev.to_department_id)
@@ -308,7 +309,14 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
             if ev.kind == "assigned":
                 item["detail"] += f" · taken by {actor}"
             last_change = ev.at
+        if ev.to_status:
+            last_status = ev.to_status
         items.append(item)
+    if claim.status == "closed" and claim.closed_at is not None and last_status != "closed":
+        # Claims closed outside SCOPE's workflow (imports, the demo's past years) have no status
+        # event: without this line their history never said that, or when, they were closed.
+        items.append({"at": claim.closed_at, "kind": "status", "actor": None, "title": "Closed",
+                      "detail": "date from the claim record", "note": None})
     if claim.status != "closed":
         spent = (dt.datetime.now(dt.timezone.utc) - last_change).total_seconds()
         items.append({"at": None, "kind": "now", "actor": None,

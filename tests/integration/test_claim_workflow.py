@@ -176,3 +176,23 @@ def test_status_segments_open_claim_counts_to_now():
     segs = status_segments(t0, [(t0 + dt.timedelta(minutes=5), "new", "assigned")], closed_now=False,
                            now=t0 + dt.timedelta(minutes=65))
     assert [(s["status"], s["seconds"]) for s in segs] == [("new", 300.0), ("assigned", 3600.0)]
+
+
+def test_history_of_a_claim_closed_outside_the_workflow_says_when_it_closed(db_session, people):
+    """Imported and older demo claims arrive closed, with no status event: their history
+    used to end at "Claim received" (or a move) and never said that, or when, they closed."""
+    from services.workflow import timeline
+
+    closed_at = dt.datetime(2026, 7, 7, tzinfo=dt.timezone.utc)
+    claim = make_claim(db_session, status="closed", closed_at=closed_at)
+    items = timeline(db_session, claim)
+    assert items[-1]["title"] == "Closed" and items[-1]["at"] == closed_at, items
+    assert not any(i["kind"] == "now" for i in items)
+
+    # Closed through the workflow: the status step says it, no second "Closed" line.
+    adj = people["adjuster"]
+    walked = make_claim(db_session)
+    for to in ("assigned", "in_review", "closed"):
+        change_status(db_session, adj, walked.claim_number, to, expected_version=walked.version)
+    titles = [i["title"] for i in timeline(db_session, walked)]
+    assert titles[-1] == "In review → Closed" and "Closed" not in titles, titles
