@@ -21,4 +21,7 @@ EXPOSE 8050
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8050/healthz || exit 1
 # DATABASE_URL and SECRET_KEY must be set; migrations run with `scope db upgrade`.
-CMD ["gunicorn", "app:server", "--bind", "0.0.0.0:8050", "--workers", "2", "--timeout", "120", "--access-logfile", "-"]
+# deploy/gunicorn.conf.py sums the Prometheus request metrics of all workers (see README, "Monitoring").
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/scope-metrics
+CMD ["gunicorn", "app:server", "-c", "deploy/gunicorn.conf.py", "--bind", "0.0.0.0:8050", "--workers", "2", \
+     "--worker-class", "gthread", "--threads", "4", "--timeout", "120", "--access-logfile", "-"]

@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from auth import errors, guard
 
     guard.install(server, app)
+    from api import metrics as metrics_web
+
+    metrics_web.install(server, app)
     errors.install_page_not_found(server, dash.page_registry)
     hardening.install_responses(server, app, settings)
     finish_dash_setup(app)

@@ -203,7 +203,8 @@ def cmd_run(args) -> int:
     env = dict(os.environ)
     env["DATABASE_URL"] = url
     bind = f"{settings.host}:{settings.port}"
-    cmd = [sys.executable, "-m", "gunicorn", "app:server", "--bind", bind, "--workers", str(args.workers),
+    cmd = [sys.executable, "-m", "gunicorn", "app:server", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+           "--bind", bind, "--workers", str(args.workers),
            "--worker-class", "gthread", "--threads", "4", "--timeout", "120", "--chdir", str(ROOT),
            "--access-logfile", "-" if args.access_log else "/dev/null"]
     print(f"\nSCOPE Assistant is starting on http://{bind}")

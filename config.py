@@ -80,6 +80,8 @@ class Settings:
     # (client IP for rate limits, https scheme for the Origin check).
     proxy_hops: int = 0
     api_rate_limit: str = "600 per minute"
+    # Bearer token Prometheus presents at /metrics; without it the endpoint refuses everyone.
+    metrics_token: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -150,6 +152,7 @@ class Settings:
             session_max_hours=_float("SCOPE_SESSION_MAX_HOURS", 12.0),
             proxy_hops=int(_float("SCOPE_PROXY_HOPS", 0)),
             api_rate_limit=env.get("SCOPE_API_RATE_LIMIT") or "600 per minute",
+            metrics_token=env.get("SCOPE_METRICS_TOKEN") or None,
         )
         values.update(overrides)
         settings = cls(**values)
@@ -165,6 +168,8 @@ class Settings:
             raise ConfigError("SCOPE_SESSION_MAX_HOURS must be between 0.1 and 720")
         if not 0 <= self.proxy_hops <= 5:
             raise ConfigError("SCOPE_PROXY_HOPS must be between 0 and 5")
+        if self.metrics_token is not None and len(self.metrics_token.strip()) < 16:
+            raise ConfigError("SCOPE_METRICS_TOKEN must be at least 16 characters (a random value)")
         oidc_parts = (self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)
         if any(oidc_parts) and not all(oidc_parts):
             raise ConfigError("single sign-on needs SCOPE_OIDC_ISSUER, SCOPE_OIDC_CLIENT_ID and "

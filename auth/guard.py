@@ -21,8 +21,10 @@ PUBLIC_PREFIXES = ("/login", "/healthz", "/readyz", "/assets/", "/_dash-componen
                    "/favicon.ico", "/_favicon.ico",
                    # Emailed links and the forgotten-password form (auth.account_forms).
                    "/forgot-password", "/reset-password", "/accept-invite", "/verify-email")
-# The REST API authenticates every request with a bearer token itself (api/v1).
+# The REST API and the metrics endpoint authenticate every request with a bearer token
+# themselves (api/v1, api/metrics).
 TOKEN_PREFIXES = ("/api/v1/",)
+TOKEN_PATHS = ("/metrics",)
 SIGNED_IN = "signed-in"  # a callback any signed-in user may call (it checks records itself)
 _PERM_ATTR = "_scope_permission"
 # Dash's own page-routing callback renders page layouts, which check permission themselves.
@@ -65,7 +67,7 @@ def install(server, dash_app: dash.Dash) -> None:
     @server.before_request
     def _guard():
         path = request.path
-        if path.startswith(PUBLIC_PREFIXES) or path.startswith(TOKEN_PREFIXES):
+        if path.startswith(PUBLIC_PREFIXES) or path.startswith(TOKEN_PREFIXES) or path in TOKEN_PATHS:
             return None
         user = user_or_none()
         is_dash_api = path.startswith("/_dash-")

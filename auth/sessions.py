@@ -19,7 +19,8 @@ from services import sessions
 
 SID_KEY = "sid"
 # Bundles and probes need no user; skipping them keeps asset requests free of queries.
-NO_SESSION_PREFIXES = ("/assets/", "/_dash-component-suites/", "/favicon.ico", "/healthz", "/readyz")
+NO_SESSION_PREFIXES = ("/assets/", "/_dash-component-suites/", "/favicon.ico", "/healthz", "/readyz",
+                       "/metrics")
 
 
 def utcnow() -> dt.datetime:

@@ -232,7 +232,9 @@ class RoutingDecision(Base):
     __tablename__ = "routing_decisions"
     __table_args__ = (Index("ix_routing_decisions_claim", "claim_id", "decided_at"),
                       # the latest decision of a claim: WHERE claim_id = ? ORDER BY id DESC LIMIT 1
-                      Index("ix_routing_decisions_claim_latest", "claim_id", "id"))
+                      Index("ix_routing_decisions_claim_latest", "claim_id", "id"),
+                      # monitoring: the last 24 hours' decisions (services.metrics)
+                      Index("ix_routing_decisions_decided_at", "decided_at"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
@@ -386,6 +388,9 @@ class JobRun(Base):
     __tablename__ = "job_runs"
     __table_args__ = (
         Index("ix_job_runs_job_started", "job", "started_at"),
+        # monitoring reads each job's newest failure and its runs in progress (services.metrics)
+        Index("ix_job_runs_failed", "job", "started_at", postgresql_where=text("status = 'failed'")),
+        Index("ix_job_runs_running", "job", postgresql_where=text("status = 'running'")),
         UniqueConstraint("job", "slot", name="uq_job_runs_job_slot"),
     )
 
