@@ -28,6 +28,7 @@ from services.workflow import (
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 20_000  # anything longer is not from our form
+FEEDBACK_FORM_KEPT = (no_update,) * 4  # verdict, reason, suggested department, comment
 
 
 def workspace(session, user, claim) -> dict:
@@ -115,6 +116,12 @@ def on_status_action(_clicks, claim_number, seen):
     Perm.GIVE_FEEDBACK,
     Output("fb-msg", "children"),
     Output("claim-refresh", "data", allow_duplicate=True),
+    # A stored verdict empties the form: left filled, its reason and comment went out
+    # again with the next verdict (an "agree" carried the comment of the disagreement).
+    Output("fb-verdict", "value"),
+    Output("fb-reason", "value"),
+    Output("fb-suggested", "value"),
+    Output("fb-comment", "value"),
     Input("fb-submit", "n_clicks"),
     State("fb-verdict", "value"),
     State("fb-reason", "value"),
@@ -129,7 +136,7 @@ def on_feedback(clicks, verdict, reason, suggested, comment, claim_number, seen)
         raise PreventUpdate
     agrees = {"agree": True, "disagree": False}.get(verdict) if isinstance(verdict, str) else None
     if isinstance(comment, str) and len(comment) > TEXT_LIMIT:
-        return flash("The comment is far too long.", "danger"), no_update
+        return flash("The comment is far too long.", "danger"), no_update, *FEEDBACK_FORM_KEPT
     decision_id = _seen(seen, "decision_id")
     user = user_or_none()
 
@@ -140,7 +147,10 @@ def on_feedback(clicks, verdict, reason, suggested, comment, claim_number, seen)
         track(session, "decision_recorded", claim_number=claim_number)
         return "Thanks: your feedback is recorded." if agrees else "Thanks: your disagreement is recorded."
 
-    return _write(run)
+    message, refresh = _write(run)
+    # A conflict re-renders the page too, but stores nothing: the form stays for another try.
+    stored = refresh is not no_update and message.color == "success"
+    return message, refresh, *((None, None, None, "") if stored else FEEDBACK_FORM_KEPT)
 
 
 @secure_callback(

@@ -147,7 +147,9 @@ def call_feedback(client, web_app, claim, *, verdict="disagree", reason="WRONG_D
                   comment="glass only", seen=None, number=None):
     response = client.post("/_dash-update-component", json={
         "output": _key(web_app, "fb-msg.children"),
-        "outputs": [{"id": "fb-msg", "property": "children"}, {"id": "claim-refresh", "property": "data"}],
+        "outputs": [{"id": "fb-msg", "property": "children"}, {"id": "claim-refresh", "property": "data"},
+                    *[{"id": f"fb-{name}", "property": "value"}
+                      for name in ("verdict", "reason", "suggested", "comment")]],
         "inputs": [{"id": "fb-submit", "property": "n_clicks", "value": 1}],
         "state": [{"id": "fb-verdict", "property": "value", "value": verdict},
                   {"id": "fb-reason", "property": "value", "value": reason},
@@ -218,6 +220,21 @@ def test_adjuster_disagrees_through_the_page_and_it_is_stored(web_app, client_fo
 
     _, page = render_page(client_for("adjuster"), f"/claims/{claim['number']}")
     assert "You disagreed: Wrong department" in page and "Disagreed with the routing" in page
+
+
+def test_stored_feedback_empties_the_form_and_a_refused_one_keeps_it(web_app, client_for):
+    """The form used to stay filled after "Thanks": switching to Agree and sending again
+    stored the disagreement's comment with the agreement."""
+    claim = web_claim(web_app)
+    client = client_for("adjuster")
+    status, body = call_feedback(client, web_app, claim, reason=None, comment="glass only")
+    assert status == 200 and "Pick a reason" in json.dumps(body["fb-msg"])
+    assert not any(k in body for k in ("fb-verdict", "fb-reason", "fb-suggested", "fb-comment")), body.keys()
+
+    status, body = call_feedback(client, web_app, claim, comment="glass only")
+    assert status == 200 and "disagreement is recorded" in json.dumps(body["fb-msg"])
+    assert body["fb-verdict"]["value"] is None and body["fb-reason"]["value"] is None
+    assert body["fb-suggested"]["value"] is None and body["fb-comment"]["value"] == ""
 
 
 def test_viewer_feedback_callback_is_refused(web_app, client_for):
