@@ -134,10 +134,14 @@ def flow_by_department_figure(flow: dict) -> go.Figure:
         go.Bar(name="Closed", x=names, y=[r["closed"] for r in rows], marker_color=CLOSED,
                hovertemplate="%{x}: %{y:,} closed<extra></extra>"),
     ])
-    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="Claims in the period (count)", rangemode="tozero")
     fig.update_xaxes(title_text="Department")
-    _style(fig, "Inflow vs outflow by department")
+    # The legend gets a line of its own under the title: beside it, the two overlapped on the
+    # half-width card at 1280 px ("Inflow vs outflow by departme" ran under "Received").
+    _style(fig, "Inflow vs outflow by department",
+           legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
+    fig.update_layout(margin=dict(t=80), title=dict(y=0.97, yref="container", yanchor="top"))
     return fig if rows else _empty(fig)
 
 
@@ -160,10 +164,17 @@ def confusion_figure(routing: dict) -> go.Figure:
 
 
 SANKEY_HEIGHT, SANKEY_MARGIN, SANKEY_PAD = 440, dict(t=50, b=30), 16
-# The flows take the middle of the card; department names sit outside them, left of
-# the departments claims left and right of those they went to (Plotly draws node
-# labels inside, over the flows, where they were hard to read).
-SANKEY_DOMAIN = (0.28, 0.72)
+# Department names sit outside the flows, left of the departments claims left and right
+# of those they went to (Plotly draws node labels inside, over the flows, where they were
+# hard to read). They go in the figure's side margins, sized in pixels from the longest
+# label: as a share of the card's width (the flows used to take the middle 44%) they were
+# cut at the card's edge on a half-width card ("uto Physical Damage 113" at 1280 px).
+SANKEY_DOMAIN = (0.0, 1.0)
+LABEL_CHAR_PX, LABEL_GAP_PX = 7.2, 16  # 12 px text: a generous average glyph width, plus the gap to the node
+
+
+def _label_margin(texts: list[str]) -> int:
+    return int(max((len(t) for t in texts), default=0) * LABEL_CHAR_PX) + LABEL_GAP_PX
 
 
 def _column_centres(values: list[float], plot_height: float, scale: float) -> list[float]:
@@ -211,14 +222,16 @@ def sankey_figure(moves: dict) -> go.Figure:
                   customdata=[f"{f['from']['name']} → {f['to']['name']}" for f in flows],
                   hovertemplate="%{customdata}: %{value:,} moves<extra></extra>"),
     ))
-    for names, centres, values, x, anchor in ((labels[:len(left)], ys[:len(left)], out, SANKEY_DOMAIN[0], "right"),
-                                              (labels[len(left):], ys[len(left):], into, SANKEY_DOMAIN[1], "left")):
+    sides = ((labels[:len(left)], ys[:len(left)], out, SANKEY_DOMAIN[0], "right"),
+             (labels[len(left):], ys[len(left):], into, SANKEY_DOMAIN[1], "left"))
+    for names, centres, values, x, anchor in sides:
         for name, y, n in zip(names, centres, values):
             fig.add_annotation(text=f"{name} <span style='color:#6c757d'>{n:,}</span>", x=x, y=1 - y,
                                xref="paper", yref="paper", xanchor=anchor, yanchor="middle", showarrow=False,
                                xshift=-4 if anchor == "right" else 4, font=dict(size=12))
+    widths = [_label_margin([f"{name} {n:,}" for name, n in zip(names, values)]) for names, _, values, _, _ in sides]
     _style(fig, "Reassignment flows: moved from (left) → to (right)", SANKEY_HEIGHT)
-    fig.update_layout(margin=SANKEY_MARGIN)
+    fig.update_layout(margin=dict(SANKEY_MARGIN, l=widths[0], r=widths[1]))
     return fig if flows else _empty(fig)
 
 
