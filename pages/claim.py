@@ -99,7 +99,9 @@ def layout(claim_number: str | None = None, **_query):
         # The claim number is only a hint from the URL: every callback looks it up and checks access again.
         dcc.Store(id="claim-key", data=claim.claim_number),
         dcc.Store(id="claim-seen", data=work["seen"]),
-        dcc.Store(id="claim-refresh", data=None),
+        # Not None: a memory Store mounted with None sets its data (to undefined) at once, and
+        # that ran the refresh callback and redrew the buttons on every claim page opened.
+        dcc.Store(id="claim-refresh", data=""),
         header,
         dbc.Row([
             dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim, user), _parties(view.parties)],

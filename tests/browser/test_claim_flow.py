@@ -85,3 +85,23 @@ def test_viewer_opens_a_claim_without_console_errors(page, live_server, web_app)
     page.wait_for_selector("#counterfactual-text", timeout=20000)
     assert page.locator("#fb-submit").count() == 0 and page.locator("#note-submit").count() == 0
     assert page.console_errors == []
+
+
+def test_opening_a_claim_asks_the_server_only_for_the_page_and_its_insights(page, live_server):
+    """A claim page used to run its refresh callback as soon as it opened (the refresh
+    store started as None) and then the status callback for the redrawn buttons: two
+    more round trips, competing with the counterfactual and similar claims."""
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    page.goto(live_server + "/queues?department=AUTO_PD")
+    page.wait_for_selector(".claim-link", timeout=15000)
+    outputs = []
+    page.on("request", lambda req: "_dash-update-component" in req.url
+            and outputs.append((req.post_data_json or {}).get("output", "")))
+    page.locator(".claim-link").first.click()
+    page.wait_for_selector("#decision-reasons li", timeout=15000)
+    page.wait_for_selector("#counterfactual-text", timeout=20000)
+    page.wait_for_selector("#similar-claims-list li, #claim-similar p", timeout=20000)
+    page.wait_for_timeout(1000)
+    assert any("claim-counterfactual" in o for o in outputs) and any("claim-similar" in o for o in outputs)
+    assert not [o for o in outputs if "claim-actions-body" in o or "claim-action-msg" in o], outputs
+    assert page.console_errors == []
