@@ -16,7 +16,8 @@ from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
 from services.queues import OPEN_STATUSES, visible_departments
-from services.reassignment import BOARD_MAX, COMMENT_MAX, MAX_BULK, REASON_CODES, lines_of_business
+from services.reassignment import (BOARD_MAX, COMMENT_MAX, MAX_BULK, REASON_CODES, line_label, lines_of_business,
+                                   status_label)
 
 dash.register_page(__name__, path="/reassign", title="Reassign · SCOPE Assistant", name="Reassign")
 
@@ -25,8 +26,8 @@ COLUMNS = [
      "filter": "agTextColumnFilter"},
     {"field": "department_name", "headerName": "Department", "width": 190},
     {"field": "adjuster", "headerName": "Adjuster", "width": 160},
-    {"field": "status", "headerName": "Status", "width": 120},
-    {"field": "line_of_business", "headerName": "Line", "width": 160, "filter": "agTextColumnFilter"},
+    {"field": "status_label", "headerName": "Status", "width": 120},
+    {"field": "line_label", "headerName": "Line", "width": 160, "filter": "agTextColumnFilter"},
     {"field": "state", "headerName": "State", "width": 90},
     {"field": "report_date", "headerName": "Reported", "width": 120},
     {"field": "confidence", "headerName": "Confidence", "width": 120, "type": "rightAligned",
@@ -36,13 +37,15 @@ COLUMNS = [
 
 
 def _source(depts, lines) -> dbc.Card:
+    lines = [{"label": line_label(v), "value": v} for v in lines]
     return dbc.Card([dbc.CardHeader("1 · Choose claims"), dbc.CardBody([
         dbc.Label("Department queue", html_for="reassign-source-dept"),
         dcc.Dropdown(id="reassign-source-dept", options=[{"label": d.name, "value": d.code} for d in depts],
                      placeholder="Department…", clearable=True),
         dbc.Row([
             dbc.Col([dbc.Label("Status", className="mt-2", html_for="reassign-source-status"),
-                     dcc.Dropdown(id="reassign-source-status", options=list(OPEN_STATUSES), placeholder="Any open")]),
+                     dcc.Dropdown(id="reassign-source-status", placeholder="Any open",
+                                  options=[{"label": status_label(s), "value": s} for s in OPEN_STATUSES])]),
             dbc.Col([dbc.Label("Line", className="mt-2", html_for="reassign-source-line"),
                      dcc.Dropdown(id="reassign-source-line", options=lines, placeholder="Any line")]),
         ]),
@@ -54,7 +57,8 @@ def _source(depts, lines) -> dbc.Card:
 
 
 def _target(depts) -> dbc.Card:
-    reasons = [{"label": f"{code} — {label}", "value": code} for code, label in REASON_CODES.items()]
+    # The words only: with the code in front, the chosen reason showed as "WORKLOAD_BALANC…" in the narrow column.
+    reasons = [{"label": label, "value": code} for code, label in REASON_CODES.items()]
     return dbc.Card([dbc.CardHeader("2 · Move the selected claims"), dbc.CardBody([
         dbc.Label("Target department", html_for="reassign-target-dept"),
         dcc.Dropdown(id="reassign-target-dept", options=[{"label": d.name, "value": d.code} for d in depts],

@@ -18,6 +18,7 @@ from db.models import Claim, ClaimEvent, Department, User, user_departments
 from services import audit
 from services.access import AccessDenied, can_see_department
 from services.queues import OPEN_STATUSES
+from services.workflow import STATUS_LABELS
 
 REASON_CODES: dict[str, str] = {
     "MISROUTED": "Misrouted by the model or at intake",
@@ -32,6 +33,15 @@ BOARD_MAX = 2000
 COMMENT_MAX = 1000
 CLAIM_NUMBER_MAX = 40
 ASSIGNABLE_ROLES = ("adjuster", "manager")
+
+
+def line_label(code: str | None) -> str:
+    """A line of business as managers read it elsewhere (dashboard, claim page): 'Workers Comp', not 'workers_comp'."""
+    return code.replace("_", " ").title() if code else ""
+
+
+def status_label(code: str | None) -> str:
+    return STATUS_LABELS.get(code, code or "")
 
 
 class ReassignError(ValueError):
@@ -306,7 +316,8 @@ def _board_query(session: Session, where, *, limit: int) -> list[dict]:
     ).all()
     return [{
         "id": r.id, "claim_number": r.claim_number, "version": r.version, "status": r.status,
-        "line_of_business": r.line_of_business, "state": r.state,
+        "status_label": status_label(r.status), "line_of_business": r.line_of_business,
+        "line_label": line_label(r.line_of_business), "state": r.state,
         "report_date": r.report_date.isoformat() if r.report_date else None,
         "department_id": r.department_id, "department": r.department, "department_name": r.department_name,
         "adjuster_id": r.adjuster_id,

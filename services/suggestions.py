@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Claim, Department, RoutingDecision, User, user_departments
 from services.queues import OPEN_STATUSES
-from services.reassignment import ASSIGNABLE_ROLES
+from services.reassignment import ASSIGNABLE_ROLES, line_label
 
 MAX_CLAIMS = 2000
 
@@ -119,9 +119,9 @@ def rank_adjusters(session: Session, department_id: int, claim_ids: list[int] | 
         if not p.skills:
             parts.append("handles any line")
         elif missing_lines:
-            parts.append(f"does not handle {_listing(missing_lines)}")
+            parts.append(f"does not handle {_listing([line_label(v) for v in missing_lines])}")
         elif lines:
-            parts.append(f"handles {_listing(lines)}")
+            parts.append(f"handles {_listing([line_label(v) for v in lines])}")
         if not p.licensed_states:
             parts.append("no licence restriction")
         elif missing_states:

@@ -45,7 +45,7 @@ def test_manager_moves_ten_claims_and_workload_follows(page, live_server, web_ap
                            timeout=15000)
     choose_option(page, "reassign-target-dept", "Liability")
     page.wait_for_selector(".suggestion", timeout=15000)
-    choose_option(page, "reassign-reason", "MISROUTED")
+    choose_option(page, "reassign-reason", "Misrouted by the model")
     page.fill("#reassign-comment", "Injury claims filed under property")
     assert page.locator("#reassign-grid .ag-paging-panel").first.is_visible()
     assert not [w for w in warnings if "getRowId" in w], warnings

@@ -215,8 +215,8 @@ def test_suggestions_rank_skilled_adjuster_with_spare_capacity_first(db_session)
     order = [h.id for h in hints if h.id in {busy.id, unskilled.id, best.id, unlicensed.id}]
     assert order[0] == best.id
     top = next(h for h in hints if h.id == best.id)
-    assert top.reason == "10 of 40 open, handles property, licensed in CA"
-    assert "does not handle property" in next(h for h in hints if h.id == unskilled.id).reason
+    assert top.reason == "10 of 40 open, handles Property, licensed in CA"
+    assert "does not handle Property" in next(h for h in hints if h.id == unskilled.id).reason
     assert "not licensed in CA" in next(h for h in hints if h.id == unlicensed.id).reason
     assert next(h for h in hints if h.id == busy.id).over_capacity
 
@@ -338,6 +338,8 @@ def test_manager_moves_claims_through_the_board(web_app, client_for):
     assert "Moved 3 claims to Liability / Bodily Injury" in json.dumps(body["reassign-result"])
     new_rows = body["reassign-grid"]["rowData"]
     assert {r["department"] for r in new_rows} == {"LIABILITY"} and all(r["version"] == 2 for r in new_rows)
+    # the grid shows words, not stored codes (it showed 'workers_comp' and 'new')
+    assert {(r["line_label"], r["status_label"]) for r in new_rows} == {("Property", "Assigned")}
     state = web_state(web_app, [r["id"] for r in rows])
     assert all(s["department"] == "LIABILITY" and s["adjuster_id"] == adjuster for s in state.values())
 
@@ -395,6 +397,12 @@ def test_board_pages_render_for_managers_only(web_app, client_for):
 
     status, body = render_page(client_for("manager"), "/reassign")
     assert status == 200 and "reassign-grid" in body and "MISROUTED" in body
+    # Reasons and statuses read as words: a chosen reason showed as "WORKLOAD_BALANC…" in the
+    # narrow column when its label started with the code.
+    assert '"label":"Balancing workload","value":"WORKLOAD_BALANCE"' in body
+    assert "WORKLOAD_BALANCE \u2014" not in body and "WORKLOAD_BALANCE —" not in body
+    assert '"label":"Awaiting information","value":"awaiting_info"' in body
+    assert '"field":"line_label"' in body and '"field":"status_label"' in body
     for role in ("adjuster", "viewer"):
         status, body = render_page(client_for(role), "/reassign")
         assert status == 200 and "Not allowed" in body and "reassign-grid" not in body
