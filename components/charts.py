@@ -60,10 +60,11 @@ def shap_waterfall(base: float, contributions: list[tuple[str, float]], target_n
     lo, hi = min(ends), max(ends)
     span = (hi - lo) or 1.0
     left = 0.25 * span if base < 0 or any(v < 0 for _, v in contributions) else 0.0
-    fig.update_xaxes(title_text="Score (log-odds)", gridcolor="#eee", zerolinecolor="#adb5bd",
+    # Plain words for claims people; the unit (log-odds) is in the docstring, not on screen.
+    fig.update_xaxes(title_text=f"Model score for {target_name}", gridcolor="#eee", zerolinecolor="#adb5bd",
                      range=[lo - left, hi + 0.04 * span])
     fig = _layout(fig, max(PANEL_HEIGHT, 80 + 34 * len(labels)),
-                  title=dict(text=f"Why {target_name}: SHAP drivers", x=0, font_size=15))
+                  title=dict(text=f"What pushed it toward {target_name}", x=0, font_size=15))
     fig.update_layout(margin=dict(l=10, r=60, t=40, b=40))
     return fig
 

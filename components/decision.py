@@ -56,12 +56,14 @@ def decision_panel(decision, departments: dict) -> html.Div:
             f"The model's best guess was {predicted.name if predicted else decision.predicted}, below the "
             f"{decision.threshold:.0%} confidence threshold, so a person routes it from Triage.",
             className="small text-muted mt-1")]
-    method = ("exact TreeSHAP" if decision.shap_method == "exact"
-              else "approximate (Saabas) attributions, computed in bulk")
+    # Words a claims person reads; the method's technical name stays in the tooltip.
+    method, technical = (("reasons worked out exactly for this claim", "exact TreeSHAP")
+                         if decision.shap_method == "exact"
+                         else ("reasons estimated (routed in a batch)", "approximate (Saabas) attributions"))
     meta = html.Div([
         html.Span(f"Model {decision.model_version}", className="me-3", id="decision-model-version"),
         html.Span(f"decided {decision.decided_at_text}", className="me-3"),
-        html.Span(method),
+        html.Span(method, title=technical),
     ], className="small text-muted mt-2")
     reasons = [html.Li(d.get("text", ""), className="mb-1") for d in (decision.drivers or []) if d.get("text")]
     base, steps = waterfall_steps(decision.shap_values or {}, decision.features or {}, decision.predicted)
@@ -117,9 +119,9 @@ def similar_body(result: dict) -> html.Div:
     ], className="mb-2") for i in items]
     return html.Div([
         html.Ul(rows, className="list-unstyled mb-1", id="similar-claims-list"),
-        html.Div("Closed claims whose route through the model's trees is most like this one's "
-                 "(share of the first 50 boosting rounds' trees where both land in the same leaf).",
-                 className="small text-muted"),
+        html.Div("Closed claims the router treats most like this one: \u201calike\u201d is how often its "
+                 "decision rules sort the two claims the same way.", className="small text-muted",
+                 title="Share of the first 50 boosting rounds' trees where both claims land in the same leaf."),
     ])
 
 

@@ -1,0 +1,54 @@
+"""The routing decision on the claim page (and after New claim) reads in a claims
+person's words: the method's and the chart's technical names stayed on screen."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from components.decision import decision_panel, similar_body
+
+JARGON = ("SHAP", "log-odds", "Saabas", "boosting", "leaf")
+DEPTS = {"AUTO_PD": SimpleNamespace(name="Auto Physical Damage", color="#0072B2"),
+         "TRIAGE": SimpleNamespace(name="Triage", color="#6c757d")}
+
+
+def _on_screen(component) -> str:
+    """Everything the page shows: texts and figure titles, not tooltips (title=)."""
+    data = json.loads(json.dumps(component.to_plotly_json(), default=lambda o: o.to_plotly_json()))
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "title" and isinstance(value, str) and "props" not in node:
+                    continue  # an HTML title attribute: the tooltip may name the method
+                yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+        elif isinstance(node, str):
+            yield node
+    return " ".join(walk(data))
+
+
+@pytest.mark.parametrize("method", ["exact", "approx"])
+def test_decision_panel_has_no_model_jargon(method):
+    decision = SimpleNamespace(
+        routed="AUTO_PD", predicted="AUTO_PD", confidence=0.93, threshold=0.5, shap_method=method,
+        model_version="synthetic-1", decided_at_text="2026-12-07 00:19 UTC",
+        drivers=[{"text": "description mentions 'bumper' (+3.5 toward Auto Physical Damage)"}],
+        shap_values={"AUTO_PD": {"description": 3.5, "claimed_amount": -0.2}, "base": {"AUTO_PD": 0.6}},
+        features={"claimed_amount": 4200.0}, probabilities={"AUTO_PD": 0.93, "TRIAGE": 0.07})
+    text = _on_screen(decision_panel(decision, DEPTS))
+    assert "What pushed it toward Auto Physical Damage" in text and "Model score for" in text
+    found = [w for w in JARGON if w.lower() in text.lower()]
+    assert not found, found
+
+
+def test_similar_claims_explanation_has_no_model_jargon():
+    text = _on_screen(similar_body({"items": [{"claim_number": "SYN-1", "similarity": 0.61, "department": "Auto",
+                                               "color": "#000", "description": "rear-ended"}]}))
+    assert "61% alike" in text
+    found = [w for w in JARGON if w.lower() in text.lower()]
+    assert not found, found
