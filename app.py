@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     settings.validate()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from api import request_ids
+
+    request_ids.install_logging()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
 
     from db.flask_db import db
     from db.session import resolve_database_url
@@ -33,6 +37,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         SCOPE_SETTINGS=settings,
     )
     db.init_app(server)
+    request_ids.install(server)
 
     from api.health import bp as health_bp
     from api.v1 import bp as api_v1_bp

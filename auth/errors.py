@@ -7,6 +7,8 @@ import logging
 from flask import Flask, jsonify, make_response, redirect, render_template_string, request
 from werkzeug.exceptions import HTTPException
 
+from api import request_ids
+
 log = logging.getLogger("scope.errors")
 
 JSON_PREFIXES = ("/api/", "/_dash-")
@@ -34,6 +36,8 @@ PAGE = """<!doctype html>
 <div class="scope-brand mb-3">SCOPE <span>Assistant</span></div>
 <h1 class="h5">{{ title }}</h1>
 <p class="text-muted mb-4">{{ message }}</p>
+{% if reference %}<p class="small text-muted mb-4">Reference for your administrator:
+<code>{{ reference }}</code></p>{% endif %}
 <a class="btn btn-primary" href="/">Back to SCOPE</a>
 </div></div></div></div></main></body></html>"""
 
@@ -48,10 +52,12 @@ def wants_json() -> bool:
 def error_response(status: int, message: str | None = None):
     title, default = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
     text = message or default
+    # A server error names its request, so support can find the logged stack trace.
+    reference = request_ids.current() if status >= 500 else None
     if wants_json():
-        response = jsonify(error=text)
+        response = jsonify(error=text, **({"reference": reference} if reference else {}))
     else:
-        response = render_template_string(PAGE, title=title, message=text)
+        response = render_template_string(PAGE, title=title, message=text, reference=reference)
     return response, status
 
 

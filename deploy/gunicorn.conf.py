@@ -1,4 +1,4 @@
-"""gunicorn hooks shared by `scope run` and the container image (`-c deploy/gunicorn.conf.py`;
+"""gunicorn hooks and the access-log format shared by `scope run` and the container image (`-c deploy/gunicorn.conf.py`;
 bind, workers and timeouts stay on the command line).
 
 Prometheus counts requests per worker process; with PROMETHEUS_MULTIPROC_DIR set
@@ -12,6 +12,9 @@ import tempfile
 from pathlib import Path
 
 _created_dir = None
+# gunicorn's default access line plus the request's reference (api/request_ids.py), so an
+# access line, the app's log lines and a user's error page can be matched.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)ss rid=%({x-request-id}o)s'
 
 
 def on_starting(server):

@@ -6,6 +6,7 @@ import logging
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from api import request_ids
 from api.v1 import bp
 
 log = logging.getLogger(__name__)
@@ -43,4 +44,7 @@ def _http_error(exc: HTTPException):
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception):
     log.exception("API error on %s %s", request.method, request.path)
-    return error_response(ApiError(500, "internal error"))
+    # The reference names this request in the log, where the stack trace is.
+    response = jsonify(error="internal error", reference=request_ids.current())
+    response.status_code = 500
+    return response

@@ -182,7 +182,9 @@ def test_a_crashing_callback_gives_generic_json_and_logs_the_details(client, mon
     with caplog.at_level(logging.ERROR):
         status, body = render_page(client, "/")
     assert status == 500
-    assert json.loads(body) == {"error": "The error was logged. Try again, or tell your administrator."}
+    answer = json.loads(body)
+    assert answer["error"] == "The error was logged. Try again, or tell your administrator."
+    assert set(answer) == {"error", "reference"} and re.fullmatch(r"[0-9a-f]{16}", answer["reference"])
     assert SECRET not in body and "Traceback" not in body
     assert any(SECRET in (r.exc_text or "") or (r.exc_info and SECRET in str(r.exc_info[1]))
                for r in caplog.records)
@@ -218,7 +220,9 @@ def test_a_crashing_api_endpoint_gives_generic_json(web_app, monkeypatch):
 
     monkeypatch.setattr(api.v1.claims, "get_claim_view", boom)
     response = web_app.server.test_client().get("/api/v1/claims/SYN-1", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 500 and response.get_json() == {"error": "internal error"}
+    assert response.status_code == 500
+    # The reference is the request's id, the key to the logged stack trace.
+    assert response.get_json() == {"error": "internal error", "reference": response.headers["X-Request-ID"]}
     _no_internals(response)
 
 
