@@ -144,9 +144,11 @@ def satisfaction_figure(weeks: list[dict]) -> go.Figure:
     fig.update_layout(yaxis=dict(title="Agreement (%)", range=[0, 105], ticksuffix="%"),
                       yaxis2=dict(title="Average rating (1–5)", range=[0.8, 5.2], overlaying="y", side="right",
                                   showgrid=False, dtick=1))
-    fig = _style(fig, "Satisfaction per week: agreement and rating", 380)
-    fig.update_layout(margin=dict(l=10, r=60, t=50, b=40),
-                      legend=dict(orientation="h", y=-0.28, x=0, xanchor="left", yanchor="top"))
+    fig = _style(fig, "Satisfaction per week: agreement and rating", 400)
+    # The legend goes on a line of its own under the title: below the plot it ran over the
+    # axis title once Plotly turned the week labels (six weeks or more on a half-width card).
+    fig.update_layout(margin=dict(l=10, r=60, t=80, b=40), title=dict(y=0.97, yref="container", yanchor="top"),
+                      legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
     return fig
 
 
@@ -163,7 +165,10 @@ def page_views_figure(rows: list[dict]) -> go.Figure:
         fig.add_bar(name=ROLE_LABELS[role], y=pages, x=[by_page.get(p, 0) for p in pages], orientation="h",
                     marker_color=ROLE_COLORS[role], hovertemplate=f"%{{y}}: %{{x:,}} views by {role}s<extra></extra>")
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title_text="Page views")
+    fig.update_xaxes(title_text="Page views", rangemode="tozero")
+    if max(totals.values(), default=0) <= 10:
+        # Whole views only: with a handful of views Plotly ticked 0, 0.2, 0.4 … as if a view could be split.
+        fig.update_xaxes(tick0=0, dtick=1)
     return _style(fig, "Page views by page and role", max(300, 110 + 30 * len(pages)))
 
 
