@@ -32,9 +32,12 @@ CARDS = (
          "from report to closing."),
     Card("sla_breaches", "SLA breaches", "count", False,
          "Claims closed in the period later than their department's service level (days from report to "
-         "closing, set per department: Operations lists them)."),
+         "closing; each department's level is on the Workload page). Open claims already past their level "
+         "are not counted here: Workload and Operations show those."),
     Card("routing_accuracy", "Routing accuracy", "pct", True,
-         "Closed claims whose routed department was their final department, of the closed claims SCOPE routed."),
+         "Closed claims whose latest routing decision named their final department, of the closed claims "
+         "SCOPE routed (a claim sent to triage counts as missed). Operations scores the first decision's "
+         "predicted department instead, so its figure for the same period differs."),
     Card("reassignment_rate", "Reassignment rate", "pct", False,
          "Manual reassignment rate: claims SCOPE routed that a person then moved to another department, "
          "of the claims routed (by report date). No figure where nothing was routed, e.g. before go-live."),
