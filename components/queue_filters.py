@@ -10,6 +10,17 @@ STATUS_LABELS = {"new": "New", "assigned": "Assigned", "in_review": "In review",
                  "closed": "Closed"}
 
 
+def line_label(code: str | None) -> str:
+    """A line of business as people read it ("workers_comp" -> "Workers comp"); the grid's
+    Line column formats the same way in the browser (LINE_FORMATTER)."""
+    return code.replace("_", " ").capitalize() if code else "—"
+
+
+# JavaScript twin of ``line_label`` for the grid (rows keep the code: sorting and the API use it).
+LINE_FORMATTER = ("params.value == null ? '' : params.value.split('_').join(' ').charAt(0).toUpperCase()"
+                  " + params.value.split('_').join(' ').slice(1).toLowerCase()")
+
+
 def _label(text: str, for_id: str) -> dbc.Label:
     return dbc.Label(text, html_for=for_id, className="form-label small text-muted mb-1")
 
@@ -32,8 +43,8 @@ def filter_panel(*, statuses: list[str], lines: list[str], bands: dict[str, str]
                "qf-search", md=12, lg=4),
         _field("Status", multi("qf-statuses", [{"label": STATUS_LABELS.get(s, s), "value": s} for s in statuses],
                                "Any open status"), "qf-statuses", md=4, lg=3),
-        _field("Line of business", multi("qf-lines", [{"label": x.replace("_", " ").capitalize(), "value": x}
-                                                      for x in lines], "Any line"), "qf-lines", md=4, lg=2),
+        _field("Line of business", multi("qf-lines", [{"label": line_label(x), "value": x} for x in lines],
+                                         "Any line"), "qf-lines", md=4, lg=2),
         _field("Routing confidence", multi("qf-confidence", [{"label": v, "value": k} for k, v in bands.items()],
                                            "Any confidence"), "qf-confidence", md=4, lg=3),
         _field("Claimed amount", dbc.InputGroup([
@@ -93,7 +104,7 @@ def describe_filters(filters: dict, bands: dict[str, str]) -> str:
     if filters.get("statuses"):
         parts.append("status " + ", ".join(STATUS_LABELS.get(s, s) for s in filters["statuses"]))
     if filters.get("lines"):
-        parts.append("line " + ", ".join(filters["lines"]))
+        parts.append("line " + ", ".join(line_label(x) for x in filters["lines"]))
     if filters.get("confidence"):
         parts.append("confidence " + ", ".join(bands.get(b, b).split(" (")[0].lower() for b in filters["confidence"]))
     lo, hi = filters.get("amount_min"), filters.get("amount_max")
@@ -132,7 +143,8 @@ def queue_columns(*, with_department: bool = False) -> list[dict]:
         {"field": "report_date", "headerName": "Reported", "width": 106, "sort": "desc", "tooltipField": "sla_note",
          "cellClassRules": {"sla-overdue": "params.data && params.data.overdue"}},
         {"field": "loss_date", "headerName": "Loss date", "width": 100},
-        {"field": "line_of_business", "headerName": "Line", "width": 118, "tooltipField": "line_of_business"},
+        {"field": "line_of_business", "headerName": "Line", "width": 118,
+         "valueFormatter": {"function": LINE_FORMATTER}},
         {"field": "status", "headerName": "Status", "width": 112, "cellRenderer": "StatusBadge"},
         {"field": "claimed_amount", "headerName": "Claimed", "type": "rightAligned", "width": 96,
          "valueFormatter": {"function": "params.value == null ? '' : d3.format(',.0f')(params.value)"}},

@@ -12,6 +12,7 @@ from components.common import dept_badge, message, money, not_allowed
 from callbacks.claim import workspace
 from components.claim_actions import action_card, feedback_card, notes_card
 from components.decision import decision_panel, insight_cards
+from components.queue_filters import line_label
 from components.timeline import timeline_card
 from db.flask_db import read_session
 from services.access import NotFound, OutsideDepartments
@@ -30,7 +31,7 @@ PARTY_FIELDS = ("phone", "email", "address", "bank_account", "plate", "vin", "pr
 def _facts(claim, user) -> dbc.Card:
     postcode = claim_fields(user, {"postcode": claim.postcode})["postcode"]
     rows = [
-        ("Policy", claim.policy_number or "—"), ("Line of business", claim.line_of_business or "—"),
+        ("Policy", claim.policy_number or "—"), ("Line of business", line_label(claim.line_of_business)),
         ("Loss date", claim.loss_date or "—"), ("Reported", claim.report_date or "—"),
         ("Claimed", money(claim.claimed_amount)), ("Reserve", money(claim.reserve_amount)),
         ("Location", ", ".join(x for x in (claim.state, postcode) if x) or "—"),

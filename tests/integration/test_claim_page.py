@@ -30,6 +30,19 @@ def test_claim_page_shows_stored_decision_and_reasons(web_app, client_for):
         assert text in body, text
 
 
+def test_claim_facts_name_the_line_of_business_in_words(web_app, client_for):
+    from db.flask_db import read_session
+
+    with web_app.server.app_context():
+        session = read_session()
+        number = session.scalar(select(Claim.claim_number).where(Claim.line_of_business == "general_liability")
+                                .limit(1))
+        session.close()
+    status, body = render_page(client_for("viewer"), f"/claims/{number}")
+    assert status == 200 and "General liability" in body, body[:500]
+    assert '"general_liability"' not in body
+
+
 def test_adjuster_cannot_open_a_claim_outside_their_departments(web_app, client_for):
     number = _claim_in(web_app, "WORKERS_COMP")
     adjuster = client_for("adjuster")

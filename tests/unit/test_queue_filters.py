@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from components.queue_filters import PANEL_COLUMN, describe_filters, panel_filter_model, queue_columns
+from components.queue_filters import (
+    LINE_FORMATTER, PANEL_COLUMN, describe_filters, line_label, panel_filter_model, queue_columns,
+)
 from services.queues import (
     BAND_LABELS,
     MAX_OFFSET,
@@ -87,6 +89,16 @@ def test_describe_filters():
     assert "status In review" in text and "amount \u2265 500" in text and "confidence low" in text
     assert "loss date 2026-01-01" in text
     assert describe_filters({}, BAND_LABELS) == ""
+
+
+def test_lines_read_the_same_in_the_filter_the_status_line_and_the_grid():
+    """The grid and the status line showed the raw code ("workers_comp") while the
+    filter offered "Workers comp"."""
+    assert line_label("workers_comp") == "Workers comp" and line_label("auto") == "Auto"
+    assert "line Workers comp, General liability" in describe_filters(
+        {"lines": ["workers_comp", "general_liability"]}, BAND_LABELS)
+    line = next(c for c in queue_columns() if c["field"] == "line_of_business")
+    assert line["valueFormatter"]["function"] == LINE_FORMATTER
 
 
 def test_panel_filter_model_and_columns():
