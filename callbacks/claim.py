@@ -46,7 +46,7 @@ def workspace(session, user, claim) -> dict:
                        "at": row.created_at.strftime("%Y-%m-%d %H:%M")}
     return {
         "actions": status_buttons(allowed_actions(user, claim), STATUS_LABELS.get(claim.status, claim.status),
-                                  claim.adjuster.name if claim.adjuster else None),
+                                  claim.adjuster.name if claim.adjuster else None, _why_no_actions(user, claim)),
         "verdict": verdict_text(verdict),
         "timeline": timeline_items(timeline(session, claim)),
         "seen": {"version": claim.version, "decision_id": decision.id if decision else None},
@@ -55,6 +55,17 @@ def workspace(session, user, claim) -> dict:
         "can_note": can_act(user, claim, Perm.WRITE_NOTES),
         "decision_id": decision.id if decision else None,
     }
+
+
+def _why_no_actions(user, claim) -> str:
+    """Why a claim shows no buttons: "nothing right now" read to a viewer as if it might change."""
+    if not user.can(Perm.CHANGE_STATUS):
+        return "Your role can read claims but not change them."
+    if claim.status == "closed" and not user.can(Perm.REASSIGN):
+        return "This claim is closed; only a manager can reopen it."
+    if claim.adjuster is not None and claim.adjuster_id != user.id and not user.can(Perm.REASSIGN):
+        return f"{claim.adjuster.name} is working on this claim; ask a manager to reassign it."
+    return "Nothing you can change on this claim right now."
 
 
 def _seen(seen, key: str):

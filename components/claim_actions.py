@@ -14,7 +14,9 @@ BUTTON_COLORS = {"assign_me": "primary", "closed": "success", "in_review": "prim
 FEEDBACK_CURRENT_ID = {"type": "claim-feedback-current", "index": 0}
 
 
-def status_buttons(actions: list, status_label: str, adjuster: str | None) -> html.Div:
+def status_buttons(actions: list, status_label: str, adjuster: str | None,
+                   why_none: str = "Nothing you can change on this claim right now.") -> html.Div:
+    """``why_none``: shown instead of buttons when there are none, saying why."""
     buttons = [dbc.Button(a.label, id={"type": "claim-action", "action": a.key}, n_clicks=0, size="sm",
                           color=BUTTON_COLORS.get(a.key, "secondary"), outline=a.key not in BUTTON_COLORS,
                           className="me-2 mb-2 claim-action-btn") for a in actions]
@@ -23,8 +25,8 @@ def status_buttons(actions: list, status_label: str, adjuster: str | None) -> ht
                   html.Span(" · ", className="text-muted"),
                   html.Span(adjuster or "Unassigned", className="fw-semibold" if adjuster else "text-muted")],
                  className="mb-2"),
-        html.Div(buttons) if buttons else html.P("Nothing you can change on this claim right now.",
-                                                 className="small text-muted mb-0"),
+        html.Div(buttons) if buttons else html.P(why_none, className="small text-muted mb-0",
+                                                 id="claim-actions-none"),
     ])
 
 

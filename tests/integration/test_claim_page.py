@@ -71,3 +71,20 @@ def test_queue_links_lead_to_claims(client_for):
     number = rows["rowData"][0]["claim_number"]
     status, body = render_page(client, f"/claims/{number}")
     assert number in body and "Routing decision" in body
+
+
+def test_a_claim_without_buttons_says_why(web_app, client_for):
+    """The card said "Nothing you can change on this claim right now" to everyone, which
+    read to a viewer as if the claim might open up later."""
+    from db.flask_db import read_session
+
+    number = _claim_in(web_app, "AUTO_PD")
+    _, body = render_page(client_for("viewer"), f"/claims/{number}")
+    assert "Your role can read claims but not change them." in body
+    with web_app.server.app_context():
+        session = read_session()
+        closed = session.scalar(select(Claim.claim_number).join(Department, Department.id == Claim.department_id)
+                                .where(Department.code == "AUTO_PD", Claim.status == "closed").limit(1))
+        session.close()
+    _, body = render_page(client_for("adjuster"), f"/claims/{closed}")
+    assert "This claim is closed; only a manager can reopen it." in body
