@@ -46,6 +46,7 @@ dagcomponentfuncs.ConfidenceBar = function (props) {
                                            background: "#e9ecef", overflow: "hidden" } },
       React.createElement("span", { style: { display: "block", height: "100%", width: Math.round(v * 100) + "%",
                                              background: BAND_COLOURS[band] } })),
-    React.createElement("span", { style: { minWidth: "2.5rem", textAlign: "right" } }, Math.round(v * 100) + "%")
+    // Rounded down, as on the claim page: a Triage claim at 49.98% must not read "50%" (the threshold).
+    React.createElement("span", { style: { minWidth: "2.5rem", textAlign: "right" } }, Math.floor(v * 100 + 1e-9) + "%")
   );
 };

@@ -1,6 +1,8 @@
 """Figures from data (never sessions): one colour per department everywhere."""
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 FONT = dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size=13, color="#212529")
@@ -16,6 +18,13 @@ def _layout(fig: go.Figure, height: int, **kw) -> go.Figure:
     return fig
 
 
+def floor_pct(p: float, digits: int = 1) -> str:
+    """A probability as a percentage, rounded down: 0.49985 reads "49.9%", never "50.0%",
+    so a claim just under the triage threshold does not look as if it met it."""
+    scale = 10 ** (digits + 2)
+    return f"{math.floor(p * scale + 1e-9) / 10 ** digits:.{digits}f}%"
+
+
 def probability_bars(probabilities: dict[str, float], names: dict[str, str], colors: dict[str, str],
                      threshold: float | None = None) -> go.Figure:
     """Horizontal bars of P(department), highest on top."""
@@ -23,7 +32,7 @@ def probability_bars(probabilities: dict[str, float], names: dict[str, str], col
     fig = go.Figure(go.Bar(
         x=[p * 100 for _, p in items], y=[names.get(c, c) for c, _ in items], orientation="h",
         marker_color=[colors.get(c, "#6c757d") for c, _ in items],
-        text=[f"{p:.1%}" for _, p in items], textposition="outside", cliponaxis=False,
+        text=[floor_pct(p) for _, p in items], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
     ))
     if threshold is not None:

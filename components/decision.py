@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.charts import probability_bars, shap_waterfall
+from components.charts import floor_pct, probability_bars, shap_waterfall
 from components.common import dept_badge
 
 MAX_STEPS = 8
@@ -49,7 +49,7 @@ def decision_panel(decision, departments: dict) -> html.Div:
     headline = [
         html.Span("Routed to ", className="text-muted"),
         dept_badge(routed.name if routed else decision.routed, routed.color if routed else "#6c757d"),
-        html.Span(f" with {decision.confidence:.1%} confidence", className="ms-1"),
+        html.Span(f" with {floor_pct(decision.confidence)} confidence", className="ms-1"),
     ]
     if triaged:
         headline += [html.Div(

@@ -469,7 +469,9 @@ def _row(claim: Claim, adjuster: str | None, department: str | None, department_
         "state": claim.state,
         "department": department,  # the code, for links and the API
         "department_name": department_name,  # what the grid shows
-        "confidence": None if claim.routing_confidence is None else round(float(claim.routing_confidence), 3),
+        # Rounded down: 0.49985 rounded to 0.5 read "50%" (and the medium band) on a Triage claim.
+        "confidence": (None if claim.routing_confidence is None
+                       else math.floor(float(claim.routing_confidence) * 1000 + 1e-9) / 1000),
         "adjuster": adjuster,
         "description": (claim.description or "")[:160],
         **_service_level(claim, sla_days, today),

@@ -447,3 +447,19 @@ def test_past_service_level_filter_through_the_grid(client_for, web_session):
     mine, status = filtered_rows(client_for("adjuster"), MY_WORK_SCOPE, {"overdue": True})
     assert mine["rowCount"] > 0 and all(r["overdue"] for r in mine["rowData"])
     assert "past service level" in status
+
+
+def test_row_confidence_is_rounded_down_so_triage_claims_stay_under_the_threshold(db_session):
+    """A Triage claim at 0.49985 came back as 0.5: the grid read "50%" (medium band)
+    for a claim routed to Triage because it was under the 50% threshold."""
+    from services.queues import QueueFilters, department_queue
+    from tests.integration.test_reassignment import actor, make_claims, make_user
+
+    manager = make_user(db_session, "manager", [])
+    claims = make_claims(db_session, 2, "TRIAGE", prefix="CFD", lob="auto", status="new")
+    claims[0].routing_confidence, claims[1].routing_confidence = 0.49985, 0.93771
+    db_session.flush()
+    page = department_queue(db_session, actor(manager), "TRIAGE",
+                            filters=QueueFilters(search=claims[0].claim_number[:-4]))
+    got = {r["claim_number"]: r["confidence"] for r in page.rows}
+    assert got == {claims[0].claim_number: 0.499, claims[1].claim_number: 0.937}, got

@@ -52,3 +52,16 @@ def test_similar_claims_explanation_has_no_model_jargon():
     assert "61% alike" in text
     found = [w for w in JARGON if w.lower() in text.lower()]
     assert not found, found
+
+
+def test_a_triaged_claim_just_under_the_threshold_never_reads_as_meeting_it():
+    """0.49985 was shown as "with 50.0% confidence", next to "below the 50% confidence
+    threshold, so a person routes it from Triage"."""
+    decision = SimpleNamespace(
+        routed="TRIAGE", predicted="AUTO_PD", confidence=0.49985, threshold=0.5, shap_method="exact",
+        model_version="synthetic-1", decided_at_text="2026-12-07 00:19 UTC", drivers=[],
+        shap_values={"AUTO_PD": {"description": 0.1}, "base": {"AUTO_PD": 0.0}}, features={},
+        probabilities={"AUTO_PD": 0.49985, "TRIAGE": 0.50015 - 0.0003})
+    text = _on_screen(decision_panel(decision, DEPTS))
+    assert "with 49.9% confidence" in text and "below the 50% confidence threshold" in text
+    assert "50.0%" not in text
