@@ -1,6 +1,7 @@
 """Executive dashboard pieces: KPI cards and figures from plain data."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import NamedTuple
 
 import dash_bootstrap_components as dbc
@@ -77,7 +78,9 @@ def _delta(current, previous, kind: str, better: bool | None) -> html.Span:
     if kind == "pct":
         text = f"{diff * 100:+.1f} pts"
     elif previous:
-        text = f"{diff / abs(previous):+.0%}"
+        share = diff / abs(previous)
+        # A change under half a percent printed as "-0%" (1,866 against 1,867): one decimal then.
+        text = f"{share:+.0%}" if abs(share) >= 0.005 else f"{share:+.1%}" if abs(share) >= 0.0005 else "±0%"
     else:
         text = "new" if diff else "±0"
     color = "text-muted"
@@ -141,11 +144,24 @@ def partial_legend() -> go.Scatter:
                       marker=dict(symbol="circle-open", size=8, color="#6c757d"), hoverinfo="skip")
 
 
+def _date_ticks(fig: go.Figure, periods: list, unit: str) -> None:
+    """Whole days (or weeks) on a short period's axis. Left alone, Plotly spreads one
+    day over milliseconds ('23:59:59.9995') and a few days over hours."""
+    if not periods or len(periods) > 14:
+        return
+    step = dt.timedelta(days=7 if unit == "week" else 1)
+    fig.update_xaxes(type="date", tickformat="%b %d<br>%Y", tick0=periods[0], dtick=step.days * 86_400_000)
+    if len(periods) == 1:
+        fig.update_xaxes(range=[periods[0] - step, periods[0] + step])
+
+
 def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
     unit = "week" if series["grain"] == "week" else "day"
     keys = [p.isoformat() for p in series["periods"]]
     when = "week of %{x|%Y-%m-%d}" if unit == "week" else "%{x|%a %Y-%m-%d}"
     symbols, sizes, notes = partial_weeks(series)
+    if len(series["periods"]) == 1:  # a lone point has no line to show it: a marker that can be seen
+        sizes = [max(s, 9) for s in sizes]
     fig = go.Figure([
         go.Scatter(x=series["periods"], y=series["received"], name="Received", mode="lines+markers",
                    line=dict(color=RECEIVED, width=2), marker=dict(size=sizes, symbol=symbols), customdata=keys,
@@ -159,6 +175,7 @@ def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
     if any(notes):
         fig.add_trace(partial_legend())
     fig.update_xaxes(title_text="Report / closing date")
+    _date_ticks(fig, series["periods"], unit)
     fig.update_yaxes(title_text=f"Claims per {unit}")
     _style(fig, f"Claims received vs closed per {unit} (click a point for its claims)", height)
     if any(notes):  # three legend entries do not fit beside the title: give them a line of their own

@@ -335,7 +335,7 @@ def drill_all(session: Session, d: Drill, opts: dict, limit: int | None = None) 
 def describe_filters(f: Filters, opts: dict, drill: Drill | None = None) -> list[tuple[str, str]]:
     """The filters in words, for export sheets and the printed report."""
     dept = next((d["name"] for d in opts["all_departments"] if d["id"] == f.department_id), None)
-    out = [("Period", f"{f.start.isoformat()} to {f.end.isoformat()} ({f.days} days)"),
+    out = [("Period", f"{f.start.isoformat()} to {f.end.isoformat()} ({f.days} day{'' if f.days == 1 else 's'})"),
            ("Department", dept or "All departments"),
            ("Line of business", f.line_of_business.replace("_", " ").title() if f.line_of_business else "All lines")]
     if drill is not None:
