@@ -144,11 +144,13 @@ def partial_legend() -> go.Scatter:
                       marker=dict(symbol="circle-open", size=8, color="#6c757d"), hoverinfo="skip")
 
 
-def _date_ticks(fig: go.Figure, periods: list, unit: str) -> None:
+def date_ticks(fig: go.Figure, periods: list, unit: str) -> None:
     """Whole days (or weeks) on a short period's axis. Left alone, Plotly spreads one
     day over milliseconds ('23:59:59.9995') and a few days over hours."""
     if not periods or len(periods) > 14:
         return
+    # Operations' cached data carries the periods as ISO strings, the dashboard's as dates.
+    periods = [dt.date.fromisoformat(p[:10]) if isinstance(p, str) else p for p in periods]
     step = dt.timedelta(days=7 if unit == "week" else 1)
     fig.update_xaxes(type="date", tickformat="%b %d<br>%Y", tick0=periods[0], dtick=step.days * 86_400_000)
     if len(periods) == 1:
@@ -175,7 +177,7 @@ def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
     if any(notes):
         fig.add_trace(partial_legend())
     fig.update_xaxes(title_text="Report / closing date")
-    _date_ticks(fig, series["periods"], unit)
+    date_ticks(fig, series["periods"], unit)
     fig.update_yaxes(title_text=f"Claims per {unit}")
     _style(fig, f"Claims received vs closed per {unit} (click a point for its claims)", height)
     if any(notes):  # three legend entries do not fit beside the title: give them a line of their own

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from components.charts import FONT
-from components.kpis import CLOSED, RECEIVED, fmt, partial_legend, partial_weeks
+from components.kpis import CLOSED, RECEIVED, date_ticks, fmt, partial_legend, partial_weeks
 
 # Sequential, colour-blind safe: young claims light, old claims dark.
 AGE_COLORS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
@@ -104,21 +104,25 @@ def capacity_figure(workload: dict) -> go.Figure:
 def flow_figure(flow: dict) -> go.Figure:
     unit = flow["grain"]
     symbols, sizes, notes = partial_weeks(flow)
-    # Markers only where a week is cut by the period, so a short first or last week reads as such.
-    mode = "lines+markers" if any(notes) else "lines"
+    # Markers only where a week is cut by the period, so a short first or last week reads as such,
+    # or for a lone day or week, which has no line to show it.
+    lone = len(flow["periods"]) == 1
+    mode = "lines+markers" if any(notes) or lone else "lines"
+    marker_sizes = [9] if lone else [s if n else 0 for s, n in zip(sizes, notes)]
     fig = go.Figure([
         go.Scatter(x=flow["periods"], y=flow["received"], name="Received (inflow)", mode=mode,
                    line=dict(color=RECEIVED, width=2), text=notes,
-                   marker=dict(symbol=symbols, size=[s if n else 0 for s, n in zip(sizes, notes)]),
+                   marker=dict(symbol=symbols, size=marker_sizes),
                    hovertemplate="%{x}: %{y:,} received%{text}<extra></extra>"),
         go.Scatter(x=flow["periods"], y=flow["closed"], name="Closed (outflow)", mode=mode,
                    line=dict(color=CLOSED, width=2), text=notes,
-                   marker=dict(symbol=symbols, size=[s if n else 0 for s, n in zip(sizes, notes)]),
+                   marker=dict(symbol=symbols, size=marker_sizes),
                    hovertemplate="%{x}: %{y:,} closed%{text}<extra></extra>"),
     ])
     if any(notes):
         fig.add_trace(partial_legend())
     fig.update_xaxes(title_text="Report / closing date")
+    date_ticks(fig, flow["periods"], unit)
     fig.update_yaxes(title_text=f"Claims per {unit}", rangemode="tozero")
     _style(fig, f"Inflow vs outflow per {unit}",
            legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
@@ -141,7 +145,8 @@ def flow_by_department_figure(flow: dict) -> go.Figure:
     # half-width card at 1280 px ("Inflow vs outflow by departme" ran under "Received").
     _style(fig, "Inflow vs outflow by department",
            legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
-    fig.update_layout(margin=dict(t=80), title=dict(y=0.97, yref="container", yanchor="top"))
+    # The last department's name, turned under its bar, runs right of the plot: room for it.
+    fig.update_layout(margin=dict(t=80, r=90), title=dict(y=0.97, yref="container", yanchor="top"))
     return fig if rows else _empty(fig)
 
 

@@ -37,3 +37,25 @@ def test_flow_by_department_legend_sits_under_the_title_not_beside_it():
     legend = fig.layout.legend
     assert (legend.x, legend.xanchor, legend.yanchor) == (0, "left", "bottom")
     assert fig.layout.margin.t >= 80 and fig.layout.title.yref == "container"
+
+
+def test_inflow_outflow_over_one_day_shows_the_day_not_milliseconds():
+    import datetime as dt
+
+    from components.operations import flow_figure
+
+    day = dt.date(2026, 12, 7)
+    fig = flow_figure({"grain": "day", "periods": [day], "days": [1], "received": [30], "closed": [34]})
+    # Drawn as lines only, one day was an empty chart over '23:59:59.999 … 00:00:00.0005'.
+    assert all("markers" in t.mode and min(t.marker.size) >= 9 for t in fig.data)
+    assert [t.name for t in fig.data] == ["Received (inflow)", "Closed (outflow)"]  # no "Partial week" entry
+    assert fig.layout.xaxis.dtick == 86_400_000 and fig.layout.xaxis.range[0] == day - dt.timedelta(days=1)
+    # as the page's cached data has them: ISO strings (a date sum on a string was a 500)
+    cached = flow_figure({"grain": "day", "periods": ["2026-12-07"], "days": [1], "received": [30], "closed": [34]})
+    assert cached.layout.xaxis.range[1] == day + dt.timedelta(days=1)
+
+
+def test_the_last_department_name_under_the_bars_has_room_on_the_right():
+    fig = flow_by_department_figure({"by_department": [{"name": "Special Investigations", "received": 1,
+                                                        "closed": 1}]})
+    assert fig.layout.margin.r >= 90
