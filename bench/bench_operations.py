@@ -64,6 +64,43 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))]
 
 
+def populate(engine, factory, claims: int) -> None:
+    """N demo claims with the team, open claims placed and assigned, one synthetic decision
+    per claim, manual moves of the misrouted closed ones and verdicts on a third (no model
+    is trained: a "bench" model version marks the decisions)."""
+    from jobs.bootstrap import ensure_demo_users
+    from services.demo_data import load_demo_data
+    from services.demo_team import assign_open_claims, ensure_team
+    from services.departments import ensure_standard_departments
+
+    t = time.perf_counter()
+    with factory.begin() as s:
+        ensure_standard_departments(s)
+        ensure_demo_users(s)
+        load_demo_data(s, claims, 42)
+    print(f"loaded {claims:,} claims in {time.perf_counter() - t:.0f} s", flush=True)
+    t = time.perf_counter()
+    with factory.begin() as s:
+        s.execute(text("UPDATE claims c SET department_id = d.id FROM departments d "
+                       "WHERE c.status <> 'closed' AND d.code = c.extra->>'true_department'"))
+        ensure_team(s)
+        assign_open_claims(s)
+        mv = s.execute(text("INSERT INTO model_versions (dataset, version, status, params, feature_schema, "
+                            "classes, metrics, n_train, n_holdout, artifact) VALUES ('synthetic', "
+                            "'bench-synthetic-decisions', 'retired', '{\"bench\": true}', '{}', '[]', '{}', "
+                            "0, 0, '') RETURNING id")).scalar()
+        depts = list(s.execute(text("SELECT id FROM departments WHERE NOT is_triage ORDER BY id")).scalars())
+        triage = s.execute(text("SELECT id FROM departments WHERE is_triage LIMIT 1")).scalar()
+        users = list(s.execute(text("SELECT id FROM users WHERE role = 'adjuster' ORDER BY id")).scalars())
+        n = s.execute(text(DECISIONS), {"mv": mv, "triage": triage, "depts": depts, "ndepts": len(depts)}).rowcount
+        m = s.execute(text(MOVES)).rowcount
+        v = s.execute(text(FEEDBACK), {"users": users, "nusers": len(users)}).rowcount
+    print(f"history: {n:,} decisions, {m:,} moves, {v:,} verdicts in {time.perf_counter() - t:.0f} s",
+          flush=True)
+    with engine.connect() as c:
+        c.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--claims", type=int, default=1_000_000)
@@ -73,11 +110,7 @@ def main() -> None:
 
     from config import Settings
     from db.session import make_engine, make_session_factory, normalise_url
-    from jobs.bootstrap import ensure_demo_users
     from services import aggregates
-    from services.demo_data import load_demo_data
-    from services.demo_team import assign_open_claims, ensure_team
-    from services.departments import ensure_standard_departments
 
     url, admin = dbutil.create_database("scope_bench_ops")
     print(f"database {url}", flush=True)
@@ -85,32 +118,7 @@ def main() -> None:
         dbutil.upgrade(url)
         engine = make_engine(normalise_url(url))
         factory = make_session_factory(engine)
-        t = time.perf_counter()
-        with factory.begin() as s:
-            ensure_standard_departments(s)
-            ensure_demo_users(s)
-            load_demo_data(s, args.claims, 42)
-        print(f"loaded {args.claims:,} claims in {time.perf_counter() - t:.0f} s", flush=True)
-        t = time.perf_counter()
-        with factory.begin() as s:
-            s.execute(text("UPDATE claims c SET department_id = d.id FROM departments d "
-                           "WHERE c.status <> 'closed' AND d.code = c.extra->>'true_department'"))
-            ensure_team(s)
-            assign_open_claims(s)
-            mv = s.execute(text("INSERT INTO model_versions (dataset, version, status, params, feature_schema, "
-                                "classes, metrics, n_train, n_holdout, artifact) VALUES ('synthetic', "
-                                "'bench-synthetic-decisions', 'retired', '{\"bench\": true}', '{}', '[]', '{}', "
-                                "0, 0, '') RETURNING id")).scalar()
-            depts = list(s.execute(text("SELECT id FROM departments WHERE NOT is_triage ORDER BY id")).scalars())
-            triage = s.execute(text("SELECT id FROM departments WHERE is_triage LIMIT 1")).scalar()
-            users = list(s.execute(text("SELECT id FROM users WHERE role = 'adjuster' ORDER BY id")).scalars())
-            n = s.execute(text(DECISIONS), {"mv": mv, "triage": triage, "depts": depts, "ndepts": len(depts)}).rowcount
-            m = s.execute(text(MOVES)).rowcount
-            v = s.execute(text(FEEDBACK), {"users": users, "nusers": len(users)}).rowcount
-        print(f"history: {n:,} decisions, {m:,} moves, {v:,} verdicts in {time.perf_counter() - t:.0f} s",
-              flush=True)
-        with engine.connect() as c:
-            c.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+        populate(engine, factory, args.claims)
 
         refresh_times = []
         for _ in range(2):
