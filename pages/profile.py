@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from auth.passwords import MAX_LENGTH, MIN_LENGTH
 from auth.guard import page_user
@@ -59,7 +59,8 @@ def departments_text(info: dict) -> str:
     return own or "None yet: ask an administrator to add you to a department"
 
 
-def summary_card(info: dict):
+def summary_card(info: dict, tokens: bool = False):
+    """``tokens``: the user may keep API tokens (the only other link to them is on New claim)."""
     return dbc.Card(dbc.CardBody([
         dbc.Row([
             dbc.Col(stat("Role", ROLE_LABELS.get(info["role"], info["role"])), md=3),
@@ -72,6 +73,10 @@ def summary_card(info: dict):
             html.Dt("Departments", className="col-sm-3"),
             html.Dd(departments_text(info), className="col-sm-9", id="profile-departments"),
             html.Dt("Two-step sign-in", className="col-sm-3"), html.Dd(mfa_block(info), className="col-sm-9"),
+            *([html.Dt("API tokens", className="col-sm-3"),
+               html.Dd(["For other systems that call SCOPE as you. ",
+                        dcc.Link("Manage API tokens", href="/tokens", className="small", id="profile-tokens-link")],
+                       className="col-sm-9")] if tokens else []),
         ], className="row facts mb-0"),
         html.Div(id="profile-verify-status", className="small mt-2"),
     ]), className="shadow-sm mb-4", id="profile-summary")
@@ -114,7 +119,7 @@ def layout(**_query):
     ]), className="shadow-sm")
     return html.Div([
         page_header("Your profile", info["email"]),
-        summary_card(info),
+        summary_card(info, tokens=user.can(Perm.MANAGE_OWN_TOKENS)),
         dbc.Row([dbc.Col([name_card, email_card], lg=6, className="mb-4"),
                  dbc.Col(password_card, lg=6, className="mb-4")]),
     ])

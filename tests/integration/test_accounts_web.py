@@ -173,6 +173,14 @@ def test_profile_needs_sign_in_and_shows_own_account_only(web_app, client_for):
     assert "Auto Physical Damage" in body and "All departments" not in body
 
 
+def test_profile_links_to_api_tokens_for_those_who_may_keep_them(client_for):
+    """/tokens was reachable only from a sentence on the New claim page."""
+    _, body = render_page(client_for("adjuster"), "/profile")
+    assert "profile-tokens-link" in body and "Manage API tokens" in body
+    _, body = render_page(client_for("viewer"), "/profile")  # viewers keep no tokens
+    assert "profile-tokens-link" not in body
+
+
 # ---- invitation ------------------------------------------------------------------------------
 
 def test_inviting_an_adjuster_without_departments_says_they_will_see_no_queues(admin, web_app):
