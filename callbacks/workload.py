@@ -49,5 +49,7 @@ def refresh(_n):
     ]) if adjusters else dbc.Alert("No adjusters with a department yet.", color="info"))
     ages = dbc.Card(dbc.CardBody(dcc.Graph(figure=age_bars(departments, AGE_BUCKETS), config=GRAPH_CONFIG,
                                            id="workload-age-chart")), className="shadow-sm mb-4")
-    stamp = f"Updated {dt.datetime.now().strftime('%H:%M:%S')}"
+    # UTC and said so, like every other time in SCOPE: the server's local clock, unlabelled,
+    # read as the manager's own time.
+    stamp = f"Updated {dt.datetime.now(dt.timezone.utc):%H:%M:%S} UTC"
     return html.Div([warning, cards, shared_note, people, ages]), stamp

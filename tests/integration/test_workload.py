@@ -64,6 +64,7 @@ def test_refresh_callback_for_managers_only(client_for):
     text = json.dumps(body)
     assert "workload-open-PROPERTY" in text and "Age of open claims" in text
     assert body["workload-updated"]["children"].startswith("Updated")
+    assert body["workload-updated"]["children"].endswith(" UTC")  # was the server clock, unlabelled
     for role in ("adjuster", "viewer"):
         assert _refresh(client_for(role)).status_code == 403
 
