@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 PATH = "/metrics"
 SNAPSHOT_TTL_S = 10.0
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Up to the 500 ms p95 target in fine steps, then the slow tail.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
@@ -73,8 +74,10 @@ def install(server, dash_app) -> None:
             return response
         elapsed = time.perf_counter() - started
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(elapsed)
+        # A client picks the method string: only known ones get their own series.
+        method = request.method if request.method in METHODS else "other"
+        REQUESTS.labels(method, route, str(response.status_code)).inc()
+        LATENCY.labels(method, route).observe(elapsed)
         if route == "/_dash-update-component":
             body = request.get_json(silent=True)
             output = body.get("output") if isinstance(body, dict) else None

@@ -119,6 +119,17 @@ def test_requests_and_callbacks_are_counted_by_route_and_callback(metrics_on, cl
     assert 0 < grew("scope_http_request_duration_seconds_sum", method="GET", route="/healthz") < 5
 
 
+def test_labels_chosen_by_clients_stay_bounded(metrics_on):
+    for method in ("FOO", "BAR-BAZ"):
+        metrics_on.open("/healthz", method=method)
+    metrics_on.get("/no/such/path/12345")
+    figures = scrape(metrics_on)
+    methods = {dict(labels).get("method") for name, labels in figures if name == "scope_http_requests_total"}
+    routes = {dict(labels).get("route") for name, labels in figures if name == "scope_http_requests_total"}
+    assert "other" in methods and not {"FOO", "BAR-BAZ"} & methods
+    assert not any("12345" in route for route in routes)
+
+
 def test_callback_labels_are_bounded_to_registered_callbacks():
     from api.metrics import callback_label
 
