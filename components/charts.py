@@ -70,7 +70,8 @@ def shap_waterfall(base: float, contributions: list[tuple[str, float]], target_n
     span = (hi - lo) or 1.0
     left = 0.25 * span if base < 0 or any(v < 0 for _, v in contributions) else 0.0
     # Plain words for claims people; the unit (log-odds) is in the docstring, not on screen.
-    fig.update_xaxes(title_text=f"Model score for {target_name}", gridcolor="#eee", zerolinecolor="#adb5bd",
+    # (The title names the department: with it here too, long names ran off the card.)
+    fig.update_xaxes(title_text="Model score", gridcolor="#eee", zerolinecolor="#adb5bd",
                      range=[lo - left, hi + 0.04 * span])
     fig = _layout(fig, max(PANEL_HEIGHT, 80 + 34 * len(labels)),
                   title=dict(text=f"What pushed it toward {target_name}", x=0, font_size=15))

@@ -41,7 +41,7 @@ def test_decision_panel_has_no_model_jargon(method):
         shap_values={"AUTO_PD": {"description": 3.5, "claimed_amount": -0.2}, "base": {"AUTO_PD": 0.6}},
         features={"claimed_amount": 4200.0}, probabilities={"AUTO_PD": 0.93, "TRIAGE": 0.07})
     text = _on_screen(decision_panel(decision, DEPTS))
-    assert "What pushed it toward Auto Physical Damage" in text and "Model score for" in text
+    assert "What pushed it toward Auto Physical Damage" in text and "Model score" in text
     found = [w for w in JARGON if w.lower() in text.lower()]
     assert not found, found
 
