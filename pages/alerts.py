@@ -32,7 +32,9 @@ def editor(departments: list[dict]) -> dbc.Modal:
                                                      {"label": "below", "value": "below"}]),
                "alert-form-comparison", 5),
         _field("Threshold", dbc.InputGroup([
-            dbc.Input(id="alert-form-threshold", type="number", min=0, step="any", value=5),
+            # No min: the browser turns a value under it into "no value" ("Enter a threshold." for -5);
+            # the server says what is wrong (services.alerts._number).
+            dbc.Input(id="alert-form-threshold", type="number", step="any", value=5),
             dbc.InputGroupText("%", id="alert-form-unit"),
         ]), "alert-form-threshold", 7),
         _field("Period", dcc.Dropdown(id="alert-form-period", clearable=False, value="this_week",

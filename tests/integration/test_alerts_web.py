@@ -93,6 +93,31 @@ def test_alerts_page_per_role(client_for, role, sees, hidden):
     assert not any(h in body for h in hidden), role
 
 
+def test_threshold_field_lets_a_negative_number_reach_the_server(client_for):
+    """With min=0 on the field the browser sent "no value" for -5, and the editor answered
+    "Enter a threshold."; the server's own check says "must not be negative"."""
+    import json as _json
+
+    status, body = render_page(client_for("manager"), "/alerts")
+    assert status == 200
+
+    def find(node):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == "alert-form-threshold":
+                return node["props"]
+            for v in node.values():
+                if (found := find(v)) is not None:
+                    return found
+        elif isinstance(node, list):
+            for v in node:
+                if (found := find(v)) is not None:
+                    return found
+        return None
+
+    props = find(_json.loads(body))
+    assert props is not None and props.get("type") == "number" and "min" not in props
+
+
 def test_default_rules_were_seeded_at_first_start(app_session):
     metrics = app_session(lambda s: set(s.scalars(select(AlertRule.metric).where(AlertRule.created_by == "system"))))
     assert {"reassignment_rate", "routing_accuracy", "agreement_rate", "backlog"} <= metrics
