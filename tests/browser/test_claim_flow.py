@@ -105,3 +105,19 @@ def test_opening_a_claim_asks_the_server_only_for_the_page_and_its_insights(page
     assert any("claim-counterfactual" in o for o in outputs) and any("claim-similar" in o for o in outputs)
     assert not [o for o in outputs if "claim-actions-body" in o or "claim-action-msg" in o], outputs
     assert page.console_errors == []
+
+
+def test_on_a_phone_the_navigation_is_one_row(browser, live_server):
+    """At 390 px the links stacked one per line (the bar has no menu button): the bar
+    took about 200 px, a quarter of the screen, before any claim."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+        tops = page.eval_on_selector_all(".scope-navbar .navbar-nav .nav-link",
+                                         "links => links.map(a => Math.round(a.getBoundingClientRect().top))")
+        assert len(tops) >= 4 and len(set(tops)) == 1, tops
+        height = page.eval_on_selector(".scope-navbar", "bar => bar.getBoundingClientRect().height")
+        assert height < 150, height
+    finally:
+        context.close()
