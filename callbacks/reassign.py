@@ -99,8 +99,15 @@ def _merge(rows, fresh: list[dict]) -> list[dict]:
 
 def _error(exc: ReassignError) -> dbc.Alert:
     items = [html.Li(f"{p['claim']}: {p['problem']}") for p in exc.problems[:20]]
+    more = len(exc.problems) - len(items)
+    if more > 0:
+        items.append(html.Li(f"and {more:,} more"))
     title = "Someone else changed these claims" if isinstance(exc, ConflictError) else "Nothing was moved"
-    return dbc.Alert([html.Strong(title), html.P(exc.message, className="mb-1"),
+    # The headline only: the full message repeats the list below it.
+    text = exc.headline if items else exc.message
+    if isinstance(exc, ConflictError):
+        text += " Their rows now show them as they are: check them and move again."
+    return dbc.Alert([html.Strong(title), html.P(text, className="mb-1"),
                       html.Ul(items, className="mb-0 small") if items else None],
                      color="warning" if isinstance(exc, ConflictError) else "danger", id="reassign-error")
 

@@ -47,18 +47,20 @@ def status_label(code: str | None) -> str:
 class ReassignError(ValueError):
     """The move was refused; nothing changed. ``problems`` lists the offending claims."""
 
-    def __init__(self, message: str, problems: list[dict] | None = None):
+    def __init__(self, message: str, problems: list[dict] | None = None, headline: str | None = None):
         super().__init__(message)
         self.message = message
         self.problems = problems or []
+        # The message without the per-claim list, for a page that lists ``problems`` itself.
+        self.headline = headline or message
 
 
 class ConflictError(ReassignError):
     """Someone changed some of the claims since they were loaded. ``current``
     holds those claims' state now, so the caller can show it."""
 
-    def __init__(self, message: str, problems: list[dict], current: list[dict]):
-        super().__init__(message, problems)
+    def __init__(self, message: str, problems: list[dict], current: list[dict], headline: str | None = None):
+        super().__init__(message, problems, headline)
         self.current = current
 
 
@@ -214,9 +216,9 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
         chosen[row.id] = (row, version)
     if stale:
         raise ConflictError(_message("changed since you loaded them", problems), problems,
-                            current_state(session, stale))
+                            current_state(session, stale), _headline("changed since you loaded them", problems))
     if problems:
-        raise ReassignError(_message("cannot be moved", problems), problems)
+        raise ReassignError(_message("cannot be moved", problems), problems, _headline("cannot be moved", problems))
 
     new_status = "assigned" if target.adjuster_id is not None else "new"
     values = {"adjuster_id": target.adjuster_id, "status": new_status, "version": Claim.version + 1}
@@ -255,11 +257,15 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
                       {row.id: version + 1 for row, version in chosen.values()})
 
 
+def _headline(what: str, problems: list[dict]) -> str:
+    noun = "claim" if len(problems) == 1 else "claims"
+    return f"Nothing was moved: {len(problems)} {noun} {what}."
+
+
 def _message(what: str, problems: list[dict]) -> str:
     shown = "; ".join(f"{p['claim']}: {p['problem']}" for p in problems[:8])
     more = f" (and {len(problems) - 8} more)" if len(problems) > 8 else ""
-    noun = "claim" if len(problems) == 1 else "claims"
-    return f"Nothing was moved: {len(problems)} {noun} {what}. {shown}{more}"
+    return f"{_headline(what, problems)} {shown}{more}"
 
 
 # ---- the board's rows -------------------------------------------------------

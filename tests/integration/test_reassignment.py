@@ -386,7 +386,10 @@ def test_conflict_refreshes_the_row_with_the_current_state(web_app, client_for):
     assert call_move(client, web_app, rows[:1], department="LIABILITY")[0] == 200
     status, body = call_move(client, web_app, rows, department="SIU", reason="SIU_REFERRAL")  # row 0 is stale
     assert status == 200
-    assert "Someone else changed" in json.dumps(body["reassign-result"])
+    result = json.dumps(body["reassign-result"])
+    assert "Someone else changed" in result
+    # each changed claim is named once, in the list (the message used to repeat it above the list)
+    assert result.count(rows[0]["claim_number"]) == 1 and "Their rows now show them as they are" in result
     refreshed = {r["id"]: r for r in body["reassign-grid"]["rowData"]}
     assert refreshed[rows[0]["id"]]["department"] == "LIABILITY" and refreshed[rows[0]["id"]]["version"] == 2
     assert web_state(web_app, [rows[1]["id"]])[rows[1]["id"]]["department"] == "PROPERTY"
