@@ -21,9 +21,32 @@ def _pct(v) -> str:
     return "—" if v is None else f"{v:.1%}"
 
 
+# What each metric means, for a claims manager choosing whether to trust a version (the
+# headers alone were data-science shorthand: Macro-F1, ECE, majority-class accuracy).
+COLUMN_HELP = {
+    "Accuracy": "Share of the held-out claims (the most recent ones, not used for training) sent to the "
+                "department they finally closed in.",
+    "Macro-F1": "Accuracy that weighs every department the same, so a small department the model gets wrong "
+                "(e.g. Special Investigations) pulls it down even when the big ones are right. 100% is perfect.",
+    "Majority-class acc.": "What sending every claim to the busiest department would score: the model should "
+                           "beat it by a wide margin.",
+    "ECE": "Calibration error: how far the model's stated confidence is from how often it is right "
+           "(0 = a 90% confident routing is right 9 times in 10). Lower is better.",
+    "Train / holdout": "Closed claims learnt from / recent closed claims kept aside to measure it.",
+}
+
+
+def _th(label: str) -> html.Th:
+    help_text = COLUMN_HELP.get(label)
+    if help_text is None:
+        return html.Th(label)
+    return html.Th(html.Span(label, title=help_text, tabIndex=0, className="kpi-label",
+                             **{"aria-label": f"{label}: {help_text}"}))
+
+
 def _table(models: list[dict]) -> dbc.Card:
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Version", "Dataset", "Status", "Accuracy", "Macro-F1",
-                                                      "Majority-class acc.", "ECE", "Train / holdout", "Trained")]))
+    head = html.Thead(html.Tr([_th(h) for h in ("Version", "Dataset", "Status", "Accuracy", "Macro-F1",
+                                                 "Majority-class acc.", "ECE", "Train / holdout", "Trained (UTC)")]))
     body = html.Tbody([
         html.Tr([
             html.Td(m["version"], className="font-monospace small"), html.Td(m["dataset"]),

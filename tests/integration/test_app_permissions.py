@@ -89,6 +89,8 @@ def test_models_page_only_for_roles_with_permission(client_for, role):
     assert status == 200
     if Perm.VIEW_MODELS in ROLE_PERMISSIONS[role]:
         assert "Router models" in body and "synthetic-" in body
+        # the metric headers explain themselves (Macro-F1, ECE were bare shorthand)
+        assert "Calibration error: how far the model" in body and "weighs every department the same" in body
     else:
         assert "Not allowed" in body and "synthetic-" not in body
 
