@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -131,6 +131,13 @@ def default_name(metric: str, comparison: str, threshold: float, period: str) ->
     if metric in NOW_METRICS:  # the label already says "(now)"
         return f"{m.label.removesuffix(' (now)')} {comparison} {_format(threshold, m.kind)} now"[:NAME_MAX]
     return f"{m.label} {comparison} {_format(threshold, m.kind)} {PERIOD_LABELS[period]}"[:NAME_MAX]
+
+
+def _named_from_terms(rule: AlertRule) -> bool:
+    """Was the rule's name written from its terms (nobody chose it)? Such a name must
+    follow the terms: kept as it was, "… above 20% now" went on naming a 25% rule."""
+    return rule.metric in METRICS and rule.period in PERIOD_LABELS and \
+        rule.name == default_name(rule.metric, rule.comparison, rule.threshold, rule.period)
 
 
 # ---------------------------------------------------------------- validation
@@ -297,6 +304,9 @@ def update_rule(session: Session, raw_id, raw, *, actor: str, actor_id: int | No
     _duplicate(session, data, rule.id)
     before = _snapshot(rule)
     old_terms = (rule.metric, rule.comparison, rule.threshold, rule.period, rule.department_id)
+    if data.name == rule.name and _named_from_terms(rule):
+        # the written name came back unchanged (an editor or API client that sends every field)
+        data = replace(data, name=default_name(data.metric, data.comparison, data.threshold, data.period))
     now = _now(now)
     if old_terms != data.terms():
         _resolve_open(session, rule.id, "rule changed", now)
@@ -417,7 +427,10 @@ def rule_form_values(session: Session, raw_id) -> dict:
     rule = _get_rule(session, raw_id)
     code = session.scalar(select(Department.code).where(Department.id == rule.department_id)) \
         if rule.department_id else None
-    return {"id": rule.id, "name": rule.name, "metric": rule.metric, "comparison": rule.comparison,
+    # A name written from the terms shows as empty ("Written from the condition when empty"),
+    # so a changed threshold renames the rule instead of keeping the old figure in its name.
+    return {"id": rule.id, "name": "" if _named_from_terms(rule) else rule.name, "metric": rule.metric,
+            "comparison": rule.comparison,
             "threshold": typed_threshold(rule.metric, rule.threshold), "period": rule.period,
             "department": code, "severity": rule.severity, "enabled": rule.enabled}
 

@@ -248,6 +248,25 @@ def test_edit_disable_delete_resolve_the_open_event_and_keep_history(db_session,
                        "alert_rule.enable", "alert_rule.delete"]
 
 
+def test_a_name_written_from_the_terms_follows_a_new_threshold(db_session, dept):
+    s = db_session
+    r = alerts.create_rule(s, rule(dept), now=NOW, **ACTOR)
+    assert r.name == "Manual reassignment rate above 10% this week"
+    # The editor shows such a name as empty, so saving new terms writes a new name ...
+    form = alerts.rule_form_values(s, r.id)
+    assert form["name"] == ""
+    alerts.update_rule(s, r.id, {**rule(dept), **{k: form[k] for k in ("metric", "comparison", "period")},
+                                 "threshold": 25, "name": form["name"]}, now=LATER, **ACTOR)
+    assert r.name == "Manual reassignment rate above 25% this week"
+    # ... and a client that sends the old written name back does not keep the old figure either.
+    alerts.update_rule(s, r.id, rule(dept, threshold=30, name=r.name), now=LATER, **ACTOR)
+    assert r.name == "Manual reassignment rate above 30% this week"
+    # A name someone chose is theirs: it stays, and the editor shows it.
+    alerts.update_rule(s, r.id, rule(dept, threshold=30, name="Too many moves"), now=LATER, **ACTOR)
+    alerts.update_rule(s, r.id, rule(dept, threshold=40, name="Too many moves"), now=LATER, **ACTOR)
+    assert r.name == "Too many moves" and alerts.rule_form_values(s, r.id)["name"] == "Too many moves"
+
+
 def test_acknowledge_records_who_and_when_and_is_audited(db_session, dept):
     s = db_session
     add_claims(s, dept, 10, report=TODAY, moved=5)
