@@ -187,8 +187,10 @@ def similar_claims(session: Session, user, claim: Claim, k: int = 5, *,
         return {"method": model.version, "items": [], "note": "No closed claims to compare with yet."}
     frame = load_frame(session, claim.dataset, claim_ids=[claim.id])
     query = leaf_embedding(model.router.booster, model.router.dmatrix(model.pipeline.transform(frame)))[0]
-    visible = np.array([can_see_department(user, int(d)) if d >= 0 else False for d in index.department_ids]) \
-        if not _sees_all(user) else None
+    # One vectorised test over the whole index (about 20,000 claims): asking can_see_department
+    # per indexed claim was more than half of this call's time.
+    visible = None if _sees_all(user) else np.isin(index.department_ids, np.fromiter(
+        (int(d) for d in user.department_ids), dtype=np.int64))
     rows, sims = nearest(index.leaves, query, k, exclude=index.ids == claim.id, candidates=visible)
     if len(rows) == 0:
         return {"method": model.version, "items": [], "note": "No similar closed claims you can see."}
