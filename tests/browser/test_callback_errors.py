@@ -64,3 +64,32 @@ def test_a_server_error_shows_its_reference(page, live_server, monkeypatch):
     assert re.fullmatch(r"[0-9a-f]{16}", reference)
     assert "simulated" not in text
     screenshot(page, "server_error_banner")
+
+
+@pytest.mark.parametrize("role", ["viewer", "adjuster", "manager"])
+def test_normal_use_raises_no_banner_on_any_page_of_a_role(browser, live_server, client_for, role):
+    """Every page a role can open runs its callbacks without a refusal or an error
+    (which would now show the banner): no page holds a control its role may not use."""
+    from auth.permissions import ROLE_PERMISSIONS
+    from components.shell import ADMIN_NAV, NAV
+
+    signed_in = client_for(role)
+    cookie = signed_in.get_cookie("scope_session")
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, bypass_csp=True)
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server}])
+    page = context.new_page()
+    failures: list[str] = []
+    page.on("response", lambda r: "_dash-update-component" in r.url and r.status >= 400
+            and failures.append(f"{page.url}: {r.status}"))
+    try:
+        allowed = ROLE_PERMISSIONS[role]
+        paths = [path for _, path, perm in NAV + ADMIN_NAV if perm in allowed] + ["/profile"]
+        assert len(paths) >= 4
+        for path in paths:
+            page.goto(live_server + path)
+            page.wait_for_selector(".scope-navbar", timeout=20000)
+            page.wait_for_load_state("networkidle")
+            assert page.locator(BOX).count() == 0, f"{role} {path}: {page.inner_text(BOX)}"
+    finally:
+        context.close()
+    assert failures == []
