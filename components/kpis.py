@@ -40,8 +40,9 @@ CARDS = (
          "SCOPE routed (a claim sent to triage counts as missed). Operations scores the first decision's "
          "predicted department instead, so its figure for the same period differs."),
     Card("reassignment_rate", "Reassignment rate", "pct", False,
-         "Manual reassignment rate: claims SCOPE routed that a person then moved to another department, "
-         "of the claims routed (by report date). No figure where nothing was routed, e.g. before go-live."),
+         "Manual reassignment rate: routed claims a person moved to another department in the period "
+         "(on the day of the first move), of the claims routed in the period. No figure where nothing was "
+         "routed, e.g. before go-live."),
     Card("agreement_rate", "Adjuster agreement", "pct", True,
          "Adjusters' verdicts on routing decisions that agreed with the router (latest verdict per person)."),
     Card("auto_routed_share", "Auto-routed", "pct", True,

@@ -22,10 +22,14 @@ Definitions (the dashboard and its tests rely on them):
   it to a department that is not triage (confidence at or above its threshold).
 - routing accuracy: closed claims whose latest decision's routed department is
   their final department, over closed claims with a decision.
-- reassigned: routed claims with at least one "moved" event (on their report date);
-  the reassignment rate is over routed claims, not over all claims received: claims
-  from before go-live were never routed, have no event history, and would read as a
-  0% rate where there is nothing to measure.
+- reassigned: routed claims moved by hand, counted once, on the day of their first
+  "moved" event. The reassignment rate is those moved in the period over the claims
+  routed (received) in the period: a flow, current for this week. Counted on the report
+  date instead (the share of a week's claims moved by now), a recent week read near 0%
+  because moves come days later (median 6 on the demo), so "above 5% this week" could
+  hardly ever fire. Over routed claims, not all claims received: claims from before
+  go-live were never routed, have no event history, and would read as a 0% rate
+  where there is nothing to measure.
 - agreement: latest verdict per user per decision, on the day it was given.
 Amounts (reserve, paid, claimed) belong to the report date.
 """
@@ -51,7 +55,7 @@ WITH latest AS (
     FROM routing_decisions rd JOIN departments d ON d.id = rd.routed_department_id
     ORDER BY rd.claim_id, rd.id DESC
 ), moved AS (
-    SELECT DISTINCT claim_id FROM claim_events WHERE kind = 'moved'
+    SELECT claim_id, min(at)::date AS mday FROM claim_events WHERE kind = 'moved' GROUP BY claim_id
 ), base AS (
     SELECT c.id, c.department_id, c.line_of_business, c.region, c.reserve_amount, c.paid_amount,
            c.claimed_amount, c.fraud_label,
@@ -60,7 +64,7 @@ WITH latest AS (
                 THEN coalesce(c.closed_at::date, c.report_date, c.created_at::date) END AS cday,
            CASE WHEN c.status = 'closed' AND c.closed_at IS NOT NULL
                 THEN greatest(c.closed_at::date - coalesce(c.report_date, c.created_at::date), 0) END AS cycle,
-           l.routed_department_id, l.auto, (m.claim_id IS NOT NULL) AS moved,
+           l.routed_department_id, l.auto, m.mday,
            coalesce(cd.sla_days, {DEFAULT_SLA_DAYS}) AS sla_days
     FROM claims c LEFT JOIN latest l ON l.claim_id = c.id LEFT JOIN moved m ON m.claim_id = c.id
          LEFT JOIN departments cd ON cd.id = c.department_id
@@ -74,7 +78,7 @@ WITH latest AS (
            coalesce(sum(claimed_amount), 0) AS claimed_sum,
            count(*) FILTER (WHERE fraud_label) AS fraud_flagged,
            count(routed_department_id) AS routed, count(*) FILTER (WHERE auto) AS auto_routed,
-           count(*) FILTER (WHERE moved AND routed_department_id IS NOT NULL) AS reassigned,
+           0 AS reassigned,
            0 AS closed_routed, 0 AS routed_correct, 0 AS feedback_total, 0 AS feedback_agree,
            0 AS cycle_days_sum, 0 AS cycle_count, 0 AS sla_breaches
     FROM base GROUP BY 1, 2, 3, 4
@@ -88,6 +92,10 @@ WITH latest AS (
     SELECT fb.fday, c.department_id, c.line_of_business, c.region, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
            count(*), count(*) FILTER (WHERE fb.agrees), 0, 0, 0
     FROM fb JOIN claims c ON c.id = fb.claim_id GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT mday, department_id, line_of_business, region, 0, 0, 0, 0, 0, 0, 0, 0,
+           count(*) FILTER (WHERE routed_department_id IS NOT NULL), 0, 0, 0, 0, 0, 0, 0
+    FROM base WHERE mday IS NOT NULL GROUP BY 1, 2, 3, 4
 )
 INSERT INTO kpi_daily (day, department_id, line_of_business, region, received, closed, reserve_sum,
                        paid_sum, claimed_sum, fraud_flagged, routed, auto_routed, reassigned,

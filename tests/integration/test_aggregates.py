@@ -207,7 +207,8 @@ def own_claims(db_session):
                               routed_department_id=dept.id, probabilities={}, confidence=0.9, threshold=0.5,
                               features={}, shap_values={}, shap_method="approx", drivers=[]))
     for c in routed[:2]:
-        s.add(ClaimEvent(claim_id=c.id, kind="moved", to_department_id=dept.id, reason="test"))
+        s.add(ClaimEvent(claim_id=c.id, kind="moved", to_department_id=dept.id, reason="test",
+                         at=dt.datetime(2032, 4, 12, 10, tzinfo=dt.timezone.utc)))
     s.flush()
     aggregates.refresh(s)
     return dept

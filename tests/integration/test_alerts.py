@@ -63,8 +63,10 @@ def add_claims(session, dept, n: int, *, report: dt.date, moved: int = 0, closed
                                      predicted_department_id=dept.id, routed_department_id=dept.id,
                                      probabilities={}, confidence=0.9, threshold=0.5, features={}, shap_values={},
                                      shap_method="approx", drivers=[]) for c in claims])
+    moved_at = dt.datetime.combine(report, dt.time(15), tzinfo=dt.timezone.utc)  # the day they arrived
     for claim in claims[:moved]:
-        session.add(ClaimEvent(claim_id=claim.id, kind="moved", to_department_id=dept.id, reason="test"))
+        session.add(ClaimEvent(claim_id=claim.id, kind="moved", to_department_id=dept.id, reason="test",
+                               at=moved_at))
     session.flush()
     return claims
 
@@ -81,12 +83,13 @@ def events_of(session, rule_id: int) -> list[AlertEvent]:
 
 
 def raw_reassignment_rate(session, dept_id: int, start: dt.date, end: dt.date) -> float:
+    """Routed claims first moved by hand in the period, over the claims routed (received) in it."""
     routed, moved = session.execute(text("""
-        SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM claim_events e
-                                                        WHERE e.claim_id = c.id AND e.kind = 'moved'))
+        SELECT count(*) FILTER (WHERE coalesce(c.report_date, c.created_at::date) BETWEEN :a AND :b),
+               count(*) FILTER (WHERE (SELECT min(e.at)::date FROM claim_events e
+                                       WHERE e.claim_id = c.id AND e.kind = 'moved') BETWEEN :a AND :b)
         FROM claims c WHERE c.department_id = :d
-        AND EXISTS (SELECT 1 FROM routing_decisions rd WHERE rd.claim_id = c.id)
-        AND coalesce(c.report_date, c.created_at::date) BETWEEN :a AND :b"""),
+        AND EXISTS (SELECT 1 FROM routing_decisions rd WHERE rd.claim_id = c.id)"""),
         {"d": dept_id, "a": start, "b": end}).one()
     return moved / routed
 
@@ -111,6 +114,28 @@ def test_period_bounds():
     assert alerts.period_bounds("last_7_days", TODAY) == (dt.date(2031, 6, 12), TODAY)
     assert alerts.period_bounds("this_month", TODAY) == (dt.date(2031, 6, 1), TODAY)
     assert alerts.period_bounds("this_week", WEEK_START) == (WEEK_START, WEEK_START)
+
+
+def test_a_week_of_moves_counts_in_that_week_not_in_the_week_the_claims_arrived(db_session, dept):
+    """Moves come days after a claim arrives. Counted on the report date, this week's
+    rate read 0% until the week was long past, and the default "above 5% this week"
+    rule could hardly fire; counted when they happen, this week's moves show this week."""
+    s = db_session
+    earlier = add_claims(s, dept, 20, report=WEEK_START - dt.timedelta(days=5))  # last week, routed then
+    add_claims(s, dept, 10, report=WEEK_START)  # this week's arrivals, none moved yet
+    for claim in earlier[:4]:  # moved by hand this Tuesday
+        s.add(ClaimEvent(claim_id=claim.id, kind="moved", to_department_id=dept.id, reason="test",
+                         at=dt.datetime(2031, 6, 17, 11, tzinfo=UTC)))
+    aggregates.refresh(s)
+
+    this_week = aggregates.kpis(s, aggregates.Filters(WEEK_START, TODAY, dept.id))["reassignment_rate"]
+    last_week = aggregates.kpis(s, aggregates.Filters(WEEK_START - dt.timedelta(days=7),
+                                                      WEEK_START - dt.timedelta(days=1), dept.id))
+    assert this_week == pytest.approx(4 / 10) == pytest.approx(raw_reassignment_rate(s, dept.id, WEEK_START, TODAY))
+    assert last_week["reassignment_rate"] == 0
+    r = alerts.create_rule(s, rule(dept, threshold=5), now=NOW, **ACTOR)
+    [event] = events_of(s, r.id)
+    assert event.resolved_at is None and event.opened_value == pytest.approx(0.4)
 
 
 def test_rule_opens_keeps_and_resolves_with_the_rollup_figures(db_session, dept):
