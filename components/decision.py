@@ -17,6 +17,8 @@ def humanise(feature: str) -> str:
 def _short_value(value) -> str:
     if value is None or value == "":
         return "missing"
+    if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+        return "yes" if str(value).lower() == "true" else "no"
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     text = str(value)

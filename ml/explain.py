@@ -140,6 +140,9 @@ def describe(driver: str, kind: str, contribution: float, raw: dict, terms: list
         what = f"{label} not given"
     elif kind == "numeric":
         what = f"{label} {_number(value)}"
+    elif kind == "categorical" and str(value).lower() in ("true", "false"):
+        # "injury reported: no", not "injury reported is false"
+        what = f"{label}: {'yes' if str(value).lower() == 'true' else 'no'}"
     elif kind == "categorical":
         # "reported via mobile app", not "reported via is mobile_app"
         shown = str(value).replace("_", " ")

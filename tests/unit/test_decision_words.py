@@ -65,3 +65,13 @@ def test_a_triaged_claim_just_under_the_threshold_never_reads_as_meeting_it():
     text = _on_screen(decision_panel(decision, DEPTS))
     assert "with 49.9% confidence" in text and "below the 50% confidence threshold" in text
     assert "50.0%" not in text
+
+
+def test_waterfall_labels_say_yes_or_no_for_yes_no_facts():
+    from components.decision import waterfall_steps
+
+    _, steps = waterfall_steps({"AUTO_PD": {"injury_reported": 0.07, "police_report": -0.1, "state": 0.02},
+                                "base": {"AUTO_PD": 0.5}},
+                               {"injury_reported": "false", "police_report": True, "state": "CA"}, "AUTO_PD")
+    labels = {label for label, _ in steps}
+    assert labels == {"Injury reported = no", "Police report = yes", "State = CA"}

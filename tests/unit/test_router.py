@@ -249,3 +249,13 @@ def test_categorical_drivers_read_as_plain_words():
     assert via == "reported via mobile app (+0.4 toward Auto Glass)"
     state = describe("state", "categorical", -0.3, {"state": "CA"}, [], "Property")
     assert state == "state is CA (\u22120.3 toward Property)"
+
+
+@pytest.mark.parametrize("stored", ["false", "False", False])
+def test_yes_no_facts_read_as_yes_or_no(stored):
+    from ml.explain import describe
+
+    text = describe("injury_reported", "categorical", 0.07, {"injury_reported": stored}, [], "Liability")
+    assert text == "injury reported: no (+0.07 toward Liability)"
+    assert describe("police_report", "categorical", 0.2, {"police_report": "true"}, [], "Liability") == \
+        "police report: yes (+0.2 toward Liability)"
