@@ -46,7 +46,8 @@ def workspace(session, user, claim) -> dict:
                        "at": row.created_at.strftime("%Y-%m-%d %H:%M")}
     return {
         "actions": status_buttons(allowed_actions(user, claim), STATUS_LABELS.get(claim.status, claim.status),
-                                  claim.adjuster.name if claim.adjuster else None, _why_no_actions(user, claim)),
+                                  claim.adjuster.name if claim.adjuster else None, _why_no_actions(user, claim),
+                                  _triage_note(user, claim)),
         "verdict": verdict_text(verdict),
         "timeline": timeline_items(timeline(session, claim)),
         "seen": {"version": claim.version, "decision_id": decision.id if decision else None},
@@ -66,6 +67,20 @@ def _why_no_actions(user, claim) -> str:
     if claim.adjuster is not None and claim.adjuster_id != user.id and not user.can(Perm.REASSIGN):
         return f"{claim.adjuster.name} is working on this claim; ask a manager to reassign it."
     return "Nothing you can change on this claim right now."
+
+
+def _triage_note(user, claim) -> str | None:
+    """A claim in Triage cannot be closed until it has a department, and only managers
+    move claims: an adjuster working it was left with no way forward and no word why."""
+    if claim.status == "closed" or claim.department is None or not claim.department.is_triage:
+        return None
+    if user.can(Perm.REASSIGN):
+        return "It waits in Triage: send it to its department on the Reassign board."
+    if not user.can(Perm.GIVE_FEEDBACK):
+        return None
+    return ("A manager sends Triage claims on to their department. Say where this one belongs under "
+            "'Was this routing right?' (Disagree, then 'Department it should go to'): it shows in the "
+            "claim's history for them.")
 
 
 def _seen(seen, key: str):

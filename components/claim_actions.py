@@ -15,8 +15,10 @@ FEEDBACK_CURRENT_ID = {"type": "claim-feedback-current", "index": 0}
 
 
 def status_buttons(actions: list, status_label: str, adjuster: str | None,
-                   why_none: str = "Nothing you can change on this claim right now.") -> html.Div:
-    """``why_none``: shown instead of buttons when there are none, saying why."""
+                   why_none: str = "Nothing you can change on this claim right now.",
+                   note: str | None = None) -> html.Div:
+    """``why_none``: shown instead of buttons when there are none, saying why; ``note``: what
+    the buttons cannot do here and who can (e.g. routing a claim out of Triage)."""
     buttons = [dbc.Button(a.label, id={"type": "claim-action", "action": a.key}, n_clicks=0, size="sm",
                           color=BUTTON_COLORS.get(a.key, "secondary"), outline=a.key not in BUTTON_COLORS,
                           className="me-2 mb-2 claim-action-btn") for a in actions]
@@ -27,6 +29,7 @@ def status_buttons(actions: list, status_label: str, adjuster: str | None,
                  className="mb-2"),
         html.Div(buttons) if buttons else html.P(why_none, className="small text-muted mb-0",
                                                  id="claim-actions-none"),
+        html.P(note, className="small text-muted mb-0 mt-1", id="claim-actions-note") if note else None,
     ])
 
 

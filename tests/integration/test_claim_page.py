@@ -88,3 +88,17 @@ def test_a_claim_without_buttons_says_why(web_app, client_for):
         session.close()
     _, body = render_page(client_for("adjuster"), f"/claims/{closed}")
     assert "This claim is closed; only a manager can reopen it." in body
+
+
+def test_a_triage_claim_says_who_sends_it_on(web_app, client_for):
+    """An adjuster could take a Triage claim but never close or route it, and nothing said
+    why or what to do: the card now names who moves it and how to suggest a department."""
+    triage = _claim_in(web_app, "TRIAGE")
+    elsewhere = _claim_in(web_app, "AUTO_PD")
+    _, body = render_page(client_for("adjuster"), f"/claims/{triage}")
+    assert "A manager sends Triage claims on to their department" in body
+    assert "Department it should go to" in body  # the form it points to is on the page
+    _, body = render_page(client_for("manager"), f"/claims/{triage}")
+    assert "send it to its department on the Reassign board" in body
+    _, body = render_page(client_for("adjuster"), f"/claims/{elsewhere}")
+    assert "claim-actions-note" not in body
