@@ -60,7 +60,9 @@ def shap_waterfall(base: float, contributions: list[tuple[str, float]], target_n
         textposition="outside", cliponaxis=False, connector=dict(line=dict(color="#adb5bd", width=1)),
         hovertemplate="%{y}: %{x:+.2f}<extra></extra>",
     ))
-    fig.update_yaxes(autorange="reversed")
+    # A gap between the driver names and the plot: a value written left of a bar that ends at
+    # the plot's edge ran into its name ("Average claim-0.63").
+    fig.update_yaxes(autorange="reversed", ticklabelstandoff=10)
     # A bar that goes left writes its value left of its end: leave room for it there, or it
     # lands on the driver names (the axis labels).
     ends = [0.0, base]
@@ -68,7 +70,7 @@ def shap_waterfall(base: float, contributions: list[tuple[str, float]], target_n
         ends.append(ends[-1] + v)
     lo, hi = min(ends), max(ends)
     span = (hi - lo) or 1.0
-    left = 0.25 * span if base < 0 or any(v < 0 for _, v in contributions) else 0.0
+    left = 0.35 * span if base < 0 or any(v < 0 for _, v in contributions) else 0.0
     # Plain words for claims people; the unit (log-odds) is in the docstring, not on screen.
     # (The title names the department: with it here too, long names ran off the card.)
     fig.update_xaxes(title_text="Model score", gridcolor="#eee", zerolinecolor="#adb5bd",

@@ -75,3 +75,14 @@ def test_waterfall_labels_say_yes_or_no_for_yes_no_facts():
                                {"injury_reported": "false", "police_report": True, "state": "CA"}, "AUTO_PD")
     labels = {label for label, _ in steps}
     assert labels == {"Injury reported = no", "Police report = yes", "State = CA"}
+
+
+def test_waterfall_leaves_room_left_of_a_negative_start_for_its_value():
+    """'-0.63' is written left of the base bar; with too little room it ran into the
+    'Average claim' label."""
+    from components.charts import shap_waterfall
+
+    fig = shap_waterfall(-0.63, [("Prior claims 3y = 3", 1.65), ("Report date", 1.21), ("State = CO", -0.16)], "SIU")
+    lo, hi = fig.layout.xaxis.range
+    assert -0.63 - lo >= 0.24 * (hi - lo)  # a quarter of the shown width for the text (was a fifth)
+    assert fig.layout.yaxis.ticklabelstandoff >= 8
