@@ -387,7 +387,10 @@ class ReauthenticationFailed(AccountError):
 def _reauthenticate(user: User, current_password: object) -> None:
     if lockout.is_locked(user, _now()):
         raise AccountError("Too many wrong passwords: this account is paused for a few minutes. Try again later.")
-    if not isinstance(current_password, str) or not current_password or len(current_password) > MAX_LENGTH \
+    if current_password is None or current_password == "":
+        # Left empty: a reminder, not a wrong guess (and not counted towards the lockout).
+        raise AccountError("Enter your current password to confirm the change.")
+    if not isinstance(current_password, str) or len(current_password) > MAX_LENGTH \
             or not verify_password(user.password_hash, current_password):
         raise ReauthenticationFailed("Your current password is not correct.")
     lockout.register_success(user)

@@ -264,6 +264,11 @@ def test_password_change_needs_the_current_password_and_keeps_only_this_session(
     with pytest.raises(AccountError, match="current password is not correct"):
         accounts.change_password(db_session, user.id, current_password="wrong", new_password="new passphrase two",
                                  session_id=mine)
+    for empty in ("", None):  # left empty: asked for, not called wrong, not counted as a failed guess
+        with pytest.raises(AccountError, match="Enter your current password") as refused:
+            accounts.change_password(db_session, user.id, current_password=empty,
+                                     new_password="new passphrase two", session_id=mine)
+        assert not isinstance(refused.value, accounts.ReauthenticationFailed)
     with pytest.raises(AccountError, match="same as the current"):
         accounts.change_password(db_session, user.id, current_password="original passphrase one",
                                  new_password="original passphrase one", session_id=mine)
