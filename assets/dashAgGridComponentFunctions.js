@@ -5,9 +5,11 @@ dagcomponentfuncs.ClaimLink = function (props) {
   if (props.value == null) {
     return null;
   }
+  // From My work, the claim page's back link leads back to My work, not to the claim's queue.
+  var from = window.location.pathname === "/my-work" ? "?from=my-work" : "";
   return React.createElement(
     "a",
-    { href: "/claims/" + encodeURIComponent(props.value), className: "claim-link" },
+    { href: "/claims/" + encodeURIComponent(props.value) + from, className: "claim-link" },
     String(props.value)
   );
 };

@@ -67,7 +67,18 @@ def _parties(parties) -> dbc.Card | None:
                     className="shadow-sm mb-4")
 
 
-def layout(claim_number: str | None = None, **_query):
+# Where a claim was opened from, when the back link should return there (?from=…).
+BACK_TO = {"my-work": ("← Back to My work", "/my-work")}
+
+
+def _back_link(came_from, dept) -> html.A:
+    # Only known places: the value comes from the address bar.
+    label, href = BACK_TO.get(came_from) if isinstance(came_from, str) and came_from in BACK_TO else (
+        "← Back to queue", f"/queues?department={dept.code}" if dept else "/queues")
+    return html.A(label, href=href, className="btn btn-outline-secondary btn-sm", id="claim-back")
+
+
+def layout(claim_number: str | None = None, **query):
     user = page_user(Perm.VIEW_CLAIMS, __name__)
     if user is None:
         return not_allowed()
@@ -90,8 +101,7 @@ def layout(claim_number: str | None = None, **_query):
                 dept_badge(dept.name, dept.color) if dept else html.Span("Not routed yet", className="text-muted"),
             ]),
         ]),
-        html.A("← Back to queue", href=f"/queues?department={dept.code}" if dept else "/queues",
-               className="btn btn-outline-secondary btn-sm"),
+        _back_link(query.get("from"), dept),
     ], className="d-flex justify-content-between align-items-start mb-4 page-header")
     decision = (decision_panel(view.decision, view.departments) if view.decision
                 else dbc.Alert("This claim has no routing decision yet (no champion model when it arrived).",

@@ -102,3 +102,34 @@ def test_a_triage_claim_says_who_sends_it_on(web_app, client_for):
     assert "send it to its department on the Reassign board" in body
     _, body = render_page(client_for("adjuster"), f"/claims/{elsewhere}")
     assert "claim-actions-note" not in body
+
+
+def _back(body: str) -> dict:
+    import json
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("id") == "claim-back":
+                return node
+            for value in node.values():
+                found = walk(value)
+                if found:
+                    return found
+        elif isinstance(node, list):
+            for value in node:
+                found = walk(value)
+                if found:
+                    return found
+        return None
+    return walk(json.loads(body))
+
+
+def test_back_link_returns_to_my_work_when_opened_from_there(web_app, client_for):
+    number = _claim_in(web_app, "AUTO_PD")
+    client = client_for("adjuster")
+    back = _back(render_page(client, f"/claims/{number}", "?from=my-work")[1])
+    assert back["href"] == "/my-work" and back["children"].endswith("Back to My work")
+    back = _back(render_page(client, f"/claims/{number}")[1])
+    assert back["href"] == "/queues?department=AUTO_PD" and back["children"].endswith("Back to queue")
+    back = _back(render_page(client, f"/claims/{number}", "?from=https://evil.example")[1])
+    assert back["href"] == "/queues?department=AUTO_PD"
