@@ -93,6 +93,9 @@ def populate(engine, factory, claims: int) -> None:
         triage = s.execute(text("SELECT id FROM departments WHERE is_triage LIMIT 1")).scalar()
         users = list(s.execute(text("SELECT id FROM users WHERE role = 'adjuster' ORDER BY id")).scalars())
         n = s.execute(text(DECISIONS), {"mv": mv, "triage": triage, "depts": depts, "ndepts": len(depts)}).rowcount
+        # as routing does: the claim keeps its latest decision's confidence (queues, Overview)
+        s.execute(text("UPDATE claims c SET routing_confidence = d.confidence FROM routing_decisions d "
+                       "WHERE d.claim_id = c.id"))
         m = s.execute(text(MOVES)).rowcount
         v = s.execute(text(FEEDBACK), {"users": users, "nusers": len(users)}).rowcount
     print(f"history: {n:,} decisions, {m:,} moves, {v:,} verdicts in {time.perf_counter() - t:.0f} s",

@@ -142,6 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--visits", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database (to profile a page)")
     args = parser.parse_args()
 
     from db.session import make_engine, make_session_factory, normalise_url
@@ -177,8 +178,11 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-        dbutil.drop_database(url, admin)
-        print("dropped the scratch database", flush=True)
+        if args.keep:
+            print(f"kept {url}", flush=True)
+        else:
+            dbutil.drop_database(url, admin)
+            print("dropped the scratch database", flush=True)
 
 
 if __name__ == "__main__":

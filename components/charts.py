@@ -131,7 +131,7 @@ def open_claims_by_queue(queues: list) -> go.Figure:
 
 def confidence_histogram(bands: list[dict], names: dict[str, str], colors: dict[str, str],
                          threshold: float | None = None) -> go.Figure:
-    """Open claims by routing confidence band, stacked by routed department."""
+    """Open claims by routing confidence band, stacked by the queue they are in."""
     fig = go.Figure()
     for code in sorted({b["department"] for b in bands}):
         rows = [b for b in bands if b["department"] == code]

@@ -16,7 +16,7 @@ from sqlalchemy import Date, Select, and_, func, literal, literal_column, or_, s
 from sqlalchemy.orm import Session
 
 from auth.permissions import Perm
-from db.models import CLAIM_STATUSES, Claim, Department, RoutingDecision, User
+from db.models import CLAIM_STATUSES, Claim, Department, User
 from services.access import AccessDenied, NotFound, can_see_department
 
 MAX_PAGE = 500
@@ -310,36 +310,33 @@ def lines_of_business(session: Session, department_ids: list[int] | None = None)
 
 
 def overview(session: Session, user) -> list[QueueSummary]:
-    """Open and new claims per visible department, with the mean routing confidence
-    of the open claims' latest decisions."""
+    """Open and new claims per visible department, with the mean routing confidence of
+    the open claims in it (their latest decision's, kept on the claim), in one pass over
+    the open claims: joining every decision of the open claims took 0.5-1.5 s at a
+    million claims, on the page every adjuster lands on."""
     depts = visible_departments(session, user)
     if not depts:
         return []
     ids = [d.id for d in depts]
-    counts = dict(
-        (row.department_id, (row.open, row.new))
+    counts = {
+        row.department_id: (row.open, row.new, row.conf)
         for row in session.execute(
             select(
                 Claim.department_id,
                 func.count().label("open"),
                 func.count().filter(Claim.status == "new").label("new"),
+                func.avg(Claim.routing_confidence).label("conf"),
             )
             .where(Claim.department_id.in_(ids), Claim.status.in_(OPEN_STATUSES))
             .group_by(Claim.department_id)
         )
-    )
-    latest = (
-        select(RoutingDecision.routed_department_id, func.avg(RoutingDecision.confidence).label("conf"))
-        .join(Claim, Claim.id == RoutingDecision.claim_id)
-        .where(Claim.status.in_(OPEN_STATUSES), RoutingDecision.routed_department_id.in_(ids))
-        .group_by(RoutingDecision.routed_department_id)
-    )
-    conf = {row.routed_department_id: row.conf for row in session.execute(latest)}
-    return [
-        QueueSummary(d.id, d.code, d.name, d.color, d.is_triage, counts.get(d.id, (0, 0))[0],
-                     counts.get(d.id, (0, 0))[1], None if conf.get(d.id) is None else float(conf[d.id]))
-        for d in depts
-    ]
+    }
+    out = []
+    for d in depts:
+        n_open, n_new, conf = counts.get(d.id, (0, 0, None))
+        out.append(QueueSummary(d.id, d.code, d.name, d.color, d.is_triage, n_open, n_new,
+                                None if conf is None else float(conf)))
+    return out
 
 
 def _bounds(start, end) -> tuple[int, int]:
@@ -479,28 +476,16 @@ def _row(claim: Claim, adjuster: str | None, department: str | None, department_
 
 
 def confidence_distribution(session: Session, user, bins: int = 10) -> list[dict]:
-    """Open claims per confidence band of their latest routing decision, by
-    routed department (visible departments only)."""
+    """Open claims per routing-confidence band (their latest decision's, kept on the
+    claim), by the queue they are in (visible departments only)."""
     ids = [d.id for d in visible_departments(session, user)]
     if not ids:
         return []
-    latest_id = (
-        select(func.max(RoutingDecision.id).label("id"))
-        .join(Claim, Claim.id == RoutingDecision.claim_id)
-        .where(Claim.status.in_(OPEN_STATUSES), Claim.department_id.in_(ids))
-        .group_by(RoutingDecision.claim_id)
-        .subquery()
-    )
-    latest = (
-        select(RoutingDecision.claim_id, RoutingDecision.confidence, RoutingDecision.routed_department_id)
-        .join(latest_id, latest_id.c.id == RoutingDecision.id)
-        .subquery()
-    )
-    band = func.least(func.width_bucket(latest.c.confidence, 0.0, 1.0, bins), bins).label("band")
+    band = func.least(func.width_bucket(Claim.routing_confidence, 0.0, 1.0, bins), bins).label("band")
     rows = session.execute(
         select(band, Department.code, func.count().label("n"))
-        .select_from(latest)
-        .join(Department, Department.id == latest.c.routed_department_id)
+        .join(Department, Department.id == Claim.department_id)
+        .where(Claim.status.in_(OPEN_STATUSES), Claim.department_id.in_(ids), Claim.routing_confidence.is_not(None))
         .group_by(band, Department.code)
     )
     return [{"low": (r.band - 1) / bins, "high": r.band / bins, "department": r.code, "claims": r.n} for r in rows]

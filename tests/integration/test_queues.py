@@ -463,3 +463,36 @@ def test_row_confidence_is_rounded_down_so_triage_claims_stay_under_the_threshol
                             filters=QueueFilters(search=claims[0].claim_number[:-4]))
     got = {r["claim_number"]: r["confidence"] for r in page.rows}
     assert got == {claims[0].claim_number: 0.499, claims[1].claim_number: 0.937}, got
+
+
+def test_overview_counts_and_confidence_bands_equal_the_claims(web_session):
+    """The Overview's cards and its confidence chart, checked against the claims table
+    (latest decision's confidence, kept on the claim), for an adjuster's departments."""
+    from sqlalchemy import text
+
+    from auth.current import SessionUser
+    from services.queues import confidence_distribution, overview
+    from services.users import get_by_email
+
+    user = SessionUser.from_model(get_by_email(web_session, "adjuster@scope.example"))
+    cards = {q.code: q for q in overview(web_session, user)}
+    raw = {code: (n, new, conf) for code, n, new, conf in web_session.execute(text("""
+        SELECT d.code, count(*), count(*) FILTER (WHERE c.status = 'new'), avg(c.routing_confidence)
+        FROM claims c JOIN departments d ON d.id = c.department_id
+        JOIN user_departments ud ON ud.department_id = d.id JOIN users u ON u.id = ud.user_id
+        WHERE u.email = 'adjuster@scope.example' AND c.status <> 'closed' GROUP BY d.code"""))}
+    assert set(raw) <= set(cards) and raw
+    for code, (n, new, conf) in raw.items():
+        assert (cards[code].open_claims, cards[code].new_claims) == (n, new), code
+        assert cards[code].avg_confidence == pytest.approx(float(conf)), code
+    bands = confidence_distribution(web_session, user)
+    assert sum(b["claims"] for b in bands) == web_session.execute(text("""
+        SELECT count(*) FROM claims c JOIN user_departments ud ON ud.department_id = c.department_id
+        JOIN users u ON u.id = ud.user_id WHERE u.email = 'adjuster@scope.example' AND c.status <> 'closed'
+        AND c.routing_confidence IS NOT NULL""")).scalar()
+    assert all(0 <= b["low"] < b["high"] <= 1 for b in bands)
+    low = sum(b["claims"] for b in bands if b["high"] <= 0.5)
+    assert low == web_session.execute(text("""
+        SELECT count(*) FROM claims c JOIN user_departments ud ON ud.department_id = c.department_id
+        JOIN users u ON u.id = ud.user_id WHERE u.email = 'adjuster@scope.example' AND c.status <> 'closed'
+        AND c.routing_confidence < 0.5""")).scalar()
