@@ -8,8 +8,6 @@ import itertools
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -22,6 +20,7 @@ from sqlalchemy import select
 from db.models import AuditLog, User
 from services import lockout
 from services.users import create_user
+from tests import gunicorn_util
 from tests.conftest import as_browser, login
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,12 +173,6 @@ def _redis_up() -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -202,35 +195,17 @@ def _request(url: str, data: dict | None = None, headers: dict | None = None):
 def gunicorn_two_workers(web_database_url, tmp_path):
     if not _redis_up():
         pytest.skip("needs Redis on 127.0.0.1:6379 (the rate-limit store shared by workers)")
-    port = _free_port()
     access_log = tmp_path / "access.log"
     env = dict(os.environ, DATABASE_URL=web_database_url, REDIS_URL="redis://127.0.0.1:6379/0",
                SCOPE_ENV="production", SECRET_KEY="gunicorn-test-" + "k" * 40, SCOPE_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--access-logfile",
-         str(access_log), "--access-logformat", "%(p)s %(m)s %(U)s %(s)s", "app:server"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=tmp_path.joinpath("gunicorn.err").open("w"))
-    base = f"http://127.0.0.1:{port}"
+    proc, base = gunicorn_util.start(["-w", "2", "--access-logfile", str(access_log),
+                                      "--access-logformat", "%(p)s %(m)s %(U)s %(s)s"], env, tmp_path)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if _request(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not start: " + tmp_path.joinpath("gunicorn.err").read_text()[-2000:])
-            time.sleep(0.5)
         # Both workers must be up, not just the first one.
         time.sleep(3)
         yield base, access_log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        gunicorn_util.stop(proc)
 
 
 def test_login_rate_limit_holds_across_two_gunicorn_workers(gunicorn_two_workers):

@@ -7,8 +7,6 @@ import datetime as dt
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -19,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, func, select, text
 
 from db.models import Claim, Department, JobRun, ModelVersion
+from tests import gunicorn_util
 from tests.webutil import queue_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -279,33 +278,13 @@ def _workers(master: int, n: int, exclude: set[int] = frozenset(), timeout: floa
 def test_two_gunicorn_workers_report_one_sum(web_database_url, tmp_path):
     """Under the shipped gunicorn config every scrape sees all workers' requests,
     whichever worker answers it, and counts from an earlier run are not added in."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     multiproc = tmp_path / "prometheus"
     multiproc.mkdir()
     (multiproc / "counter_99999.db").write_bytes(b"left over from an earlier run")
     env = dict(os.environ, DATABASE_URL=web_database_url, SCOPE_METRICS_TOKEN=TOKEN, SCOPE_LOG_LEVEL="WARNING",
                PROMETHEUS_MULTIPROC_DIR=str(multiproc))
-    errors = tmp_path / "gunicorn.err"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "app:server", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
-         "-w", "2", "-b", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors.open("w"))
-    base = f"http://127.0.0.1:{port}"
+    proc, base = gunicorn_util.start(["-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "-w", "2"], env, tmp_path)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if _get(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not start: " + errors.read_text()[-2000:])
-            time.sleep(0.5)
         first = _workers(proc.pid, 2)
         before = value(samples(_get(base + "/metrics", TOKEN)[1]), "scope_http_requests_total",
                        method="GET", route="/healthz", status="200")
@@ -327,8 +306,4 @@ def test_two_gunicorn_workers_report_one_sum(web_database_url, tmp_path):
                          status="200") == before + 40
         assert second.isdisjoint(first)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        gunicorn_util.stop(proc)
