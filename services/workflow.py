@@ -263,6 +263,19 @@ def _duration(seconds: float) -> str:
 INTAKE_VIA = {"form": "entered on the New claim form", "api": "sent through the API"}
 
 
+LOADED_LATER = dt.timedelta(hours=1)
+
+
+def _decision_times(session: Session, routed_events: list) -> dict[int, dt.datetime]:
+    ids = [i for i in ((ev.data or {}).get("decision_id") for ev in routed_events) if isinstance(i, int)]
+    if not ids:
+        return {}
+    from db.models import RoutingDecision
+
+    return dict(session.execute(select(RoutingDecision.id, RoutingDecision.decided_at)
+                                .where(RoutingDecision.id.in_(ids))).all())
+
+
 def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
     """Everything that happened to the claim, oldest first, as plain text for the page."""
     from db.models import Department, User
@@ -273,6 +286,7 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
         .where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.at, ClaimEvent.id).limit(limit)).all()
     items: list[dict] = [{"at": claim.created_at, "kind": "intake", "actor": "SCOPE", "title": "Claim received",
                           "detail": None, "note": None}]
+    decided = _decision_times(session, [ev for ev, _, _ in rows if ev.kind == "routed"])
     last_change = claim.created_at
     last_status = None
     for ev, name, email in rows:
@@ -297,6 +311,12 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
             item["detail"] = " → ".join(d.name for d in (from_dept, to_dept) if d) or None
             if ev.kind == "intake":
                 item["detail"] = INTAKE_VIA.get((ev.data or {}).get("via"), item["detail"])
+            at = decided.get((ev.data or {}).get("decision_id")) if ev.kind == "routed" else None
+            if at is not None and at - ev.at > LOADED_LATER:
+                # A back catalogue (import, the demo) is queued as of each claim's arrival but
+                # scored when loaded: say so, or the step reads as a decision made back then.
+                item["detail"] = " · ".join(p for p in (item["detail"], f"scored {at:%Y-%m-%d %H:%M} UTC "
+                                                        "when loaded into SCOPE, dated from its arrival") if p)
         elif ev.kind == "assigned" and not ev.to_status:
             to_self = (ev.data or {}).get("to_adjuster_id") == ev.actor_id
             item["title"] = "Assigned to " + actor if to_self else "Assigned"

@@ -110,3 +110,9 @@ def test_open_claims_history_starts_on_their_report_date(first_start):
             items = timeline(s, claim)
             assert items[0]["title"] == "Claim received" and items[0]["at"].date() == claim.report_date
             assert items[-1]["kind"] == "now" and " d" in items[-1]["title"], items[-1]["title"]
+            # Queued as of arrival, but scored at this start: the step says when it was scored.
+            [routed] = [i for i in items if i["kind"] == "routed"]
+            assert routed["at"].date() == claim.report_date
+            assert "when loaded into SCOPE, dated from its arrival" in routed["detail"]
+            assert f"scored {dt.datetime.now(dt.timezone.utc):%Y-%m-%d}" in routed["detail"] or \
+                f"scored {loaded:%Y-%m-%d}" in routed["detail"]
