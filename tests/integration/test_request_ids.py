@@ -81,7 +81,8 @@ def test_a_refused_request_has_a_reference_but_no_error_reference(web_app):
     assert "reference" not in response.get_json()
 
 
-def test_log_lines_outside_a_request_read_a_dash(caplog):
+def test_log_lines_outside_a_request_read_a_dash(web_app, caplog):
+    # web_app: create_app installs the log record factory (once per process)
     with caplog.at_level(logging.INFO):
         logging.getLogger("scope.test").info("no request here")
     assert caplog.records[-1].request_id == "-"
