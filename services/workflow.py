@@ -123,6 +123,10 @@ def allowed_actions(user, claim: Claim) -> list[Action]:
     actions = [Action(to, ACTION_LABELS[(frm, to)]) for (frm, to) in TRANSITIONS
                if frm == claim.status and _transition_problem(user, claim, to) is None]
     if _assign_problem(user, claim) is None:
+        if claim.adjuster_id is None:
+            # On an unassigned new claim "Mark assigned" would assign it to the
+            # user too: two buttons doing one thing, so only "Assign to me" shows.
+            actions = [a for a in actions if a.key != "assigned"]
         actions.insert(0, Action(ASSIGN_ME, "Assign to me"))
     return actions
 

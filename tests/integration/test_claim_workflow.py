@@ -94,7 +94,14 @@ def test_roles_and_departments(db_session, people):
     with pytest.raises(WorkflowError):  # sees everything, may change nothing
         change_status(db_session, people["viewer"], claim.claim_number, "assigned", expected_version=claim.version)
     assert allowed_actions(people["viewer"], claim) == []
-    assert {a.key for a in allowed_actions(people["adjuster"], claim)} == {ASSIGN_ME, "assigned"}
+    # Unassigned: "Mark assigned" would assign it to the adjuster too, so one button does it.
+    assert [a.key for a in allowed_actions(people["adjuster"], claim)] == [ASSIGN_ME]
+    # A manager on a claim someone else holds: take it, or only move it on for the holder.
+    holder = make_user(db_session, "adjuster", ("AUTO_PD",))
+    held = make_claim(db_session, department="AUTO_PD", adjuster_id=holder.id)
+    assert [a.key for a in allowed_actions(people["manager"], held)] == [ASSIGN_ME, "assigned"]
+    # The holder, given a new claim by a manager, acknowledges it with "Mark assigned".
+    assert [a.label for a in allowed_actions(holder, held)] == ["Mark assigned"]
 
 
 def test_viewer_cannot_write_notes(db_session, people):

@@ -304,9 +304,10 @@ def test_page_draws_only_the_controls_the_user_may_use(web_app, client_for):
     for control in ("fb-submit", "note-submit", "Assign to me", "Mark assigned"):
         assert control not in viewer, control
     _, adjuster = render_page(client_for("adjuster"), f"/claims/{claim['number']}")
-    for control in ("fb-submit", "note-submit", "Assign to me", "Mark assigned", "claim-counterfactual",
-                    "claim-similar"):
+    for control in ("fb-submit", "note-submit", "Assign to me", "claim-counterfactual", "claim-similar"):
         assert control in adjuster, control
+    # Unassigned and new: "Assign to me" is the one way to take it (no twin "Mark assigned").
+    assert "Mark assigned" not in adjuster
     assert "Close claim" not in adjuster and "Reopen" not in adjuster
 
 
