@@ -34,6 +34,20 @@ def money(value) -> str:
     return f"{'−' if value < 0 else ''}${abs(value):,.2f}"
 
 
+def fact_text(value) -> str:
+    """A stored fact as people read it: yes/no, grouped digits, words for codes."""
+    if value is None or value == "":
+        return "not given"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+    text = str(value).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 def stat(label: str, value, hint: str | None = None) -> html.Div:
     return html.Div([html.Div(label, className="stat-label"), html.Div(value, className="stat-value"),
                      html.Div(hint, className="stat-hint") if hint else None], className="stat")

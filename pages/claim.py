@@ -8,7 +8,7 @@ from dash import dcc, html
 from api.usage import track_later
 from auth.guard import page_user
 from auth.permissions import Perm
-from components.common import dept_badge, message, money, not_allowed
+from components.common import dept_badge, fact_text, message, money, not_allowed
 from callbacks.claim import workspace
 from components.claim_actions import action_card, feedback_card, notes_card
 from components.decision import decision_panel, insight_cards
@@ -34,6 +34,7 @@ def _facts(claim, user) -> dbc.Card:
         ("Policy", claim.policy_number or "—"), ("Line of business", line_label(claim.line_of_business)),
         ("Loss date", claim.loss_date or "—"), ("Reported", claim.report_date or "—"),
         ("Claimed", money(claim.claimed_amount)), ("Reserve", money(claim.reserve_amount)),
+        *([("Paid", money(claim.paid_amount))] if claim.paid_amount is not None else []),
         ("Location", ", ".join(x for x in (claim.state, postcode) if x) or "—"),
         ("Source", claim.dataset),
     ]
@@ -42,6 +43,32 @@ def _facts(claim, user) -> dbc.Card:
         html.Dl([item for k, v in rows for item in (html.Dt(k, className="col-5"), html.Dd(str(v), className="col-7"))],
                 className="row mb-0 small facts"),
     ]), className="shadow-sm mb-4")
+
+
+# An import's long list of policy columns folds away after the first ten; a short one
+# (the demo's eleven) shows whole rather than hiding one fact behind a click.
+FACTS_SHOWN, FACTS_FOLD_OVER = 10, 14
+
+
+def _circumstances(facts) -> dbc.Card | None:
+    if not facts:
+        return None
+
+    def rows(items):
+        return html.Dl([item for label, value in items for item in (
+            html.Dt(label, className="col-7"),
+            html.Dd(fact_text(value), className="col-5" + (" text-muted fst-italic" if value in (None, "") else "")))],
+            className="row mb-0 small facts")
+
+    shown = facts if len(facts) <= FACTS_FOLD_OVER else facts[:FACTS_SHOWN]
+    more = facts[len(shown):]
+    return dbc.Card(dbc.CardBody([
+        html.H5("Circumstances", className="card-title"),
+        html.P("As reported at first notice; the router weighs these too.", className="small text-muted mb-2"),
+        rows(shown),
+        html.Details([html.Summary(f"{len(more)} more", className="small"), rows(more)], className="mt-2")
+        if more else None,
+    ]), className="shadow-sm mb-4", id="claim-circumstances")
 
 
 def _description(claim) -> dbc.Card:
@@ -115,8 +142,8 @@ def layout(claim_number: str | None = None, **query):
         dcc.Store(id="claim-refresh", data=""),
         header,
         dbc.Row([
-            dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim, user), _parties(view.parties)],
-                    lg=4),
+            dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim, user),
+                     _circumstances(view.facts), _parties(view.parties)], lg=4),
             dbc.Col([
                 decision,
                 insight_cards() if view.decision else None,

@@ -4,13 +4,13 @@ history comes from services.workflow.timeline."""
 from __future__ import annotations
 
 import datetime as dt
-
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Claim, Department, ModelVersion, Party, RoutingDecision
+from db.models import Claim, Dataset, Department, ModelVersion, Party, RoutingDecision
 from services.access import NotFound, OutsideDepartments, can_see_department
 from services.privacy import party_view
 
@@ -46,6 +46,29 @@ class ClaimView:
     decision: DecisionView | None
     # Dicts from services.privacy.party_view: personal fields already masked for this user.
     parties: list[dict] = field(default_factory=list)
+    # (label, value) of the dataset's first-notice facts kept in claims.extra; None = not given.
+    facts: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def first_notice_facts(session: Session, claim: Claim) -> list[tuple[str, Any]]:
+    """The facts beyond the claim's own columns that its dataset routes on (intake's
+    circumstances, an import's extra features), in the dataset's order. Only the
+    feature spec's columns: claims.extra also holds source columns that are outcomes
+    or labels (a demo claim's true department, a payment), which are not facts of
+    the claim as reported and would give the routing answer away."""
+    from services.intake import BY_NAME  # intake imports this module
+
+    dataset = session.get(Dataset, claim.dataset)
+    extra = claim.extra or {}
+    spec = [c for c in (dataset.feature_spec if dataset else []) if c.get("source") == "extra"]
+    return [(BY_NAME[c["name"]].label if c["name"] in BY_NAME else _label(c["name"]), extra.get(c["name"]))
+            for c in spec]
+
+
+def _label(name: str) -> str:
+    # An import's own column names keep their case ("DrivAge"): they are what its users know.
+    text = name.replace("_", " ")
+    return text[:1].upper() + text[1:]
 
 
 def get_claim_view(session: Session, user, claim_number: str) -> ClaimView:
@@ -79,4 +102,4 @@ def get_claim_view(session: Session, user, claim_number: str) -> ClaimView:
     parties = [party_view(user, p) for p in
                session.scalars(select(Party).where(Party.claim_id == claim.id).order_by(Party.id).limit(50))]
     return ClaimView(claim=claim, department=claim.department, departments=departments,
-                     decision=decision, parties=parties)
+                     decision=decision, parties=parties, facts=first_notice_facts(session, claim))

@@ -133,3 +133,61 @@ def test_back_link_returns_to_my_work_when_opened_from_there(web_app, client_for
     assert back["href"] == "/queues?department=AUTO_PD" and back["children"].endswith("Back to queue")
     back = _back(render_page(client, f"/claims/{number}", "?from=https://evil.example")[1])
     assert back["href"] == "/queues?department=AUTO_PD"
+
+
+def test_claim_page_shows_the_first_notice_circumstances_but_no_outcome(web_app, client_for):
+    import re
+
+    from db.flask_db import read_session
+
+    with web_app.server.app_context():
+        session = read_session()
+        claim = session.scalar(select(Claim).where(Claim.dataset == "synthetic",
+                                                   Claim.extra["injury_reported"].as_boolean().is_(True),
+                                                   Claim.extra["true_department"].isnot(None)).limit(1))
+        number, extra = claim.claim_number, dict(claim.extra)
+        session.close()
+    status, body = render_page(client_for("viewer"), f"/claims/{number}")
+    assert status == 200 and "Circumstances" in body
+    # Each label is followed by its value as people read it.
+    assert re.search(r'"Injury reported".{0,200}?"Yes"', body), body[:300]
+    assert re.search(r'"Prior claims \(3 years\)".{0,200}?"%s"' % f"{extra['prior_claims_3y']:,}", body)
+    # The generator's ground truth sits in claims.extra too: never shown as a fact.
+    assert "true_department" not in body and "True department" not in body
+
+
+def test_first_notice_facts_follow_the_dataset_spec(db_session):
+    from db.models import Dataset
+    from services.claims import first_notice_facts
+
+    db_session.add(Dataset(name="factstest", feature_spec=[
+        {"name": "DrivAge", "kind": "numeric", "source": "extra"},
+        {"name": "loss_date", "kind": "date", "source": "column"},
+        {"name": "injury_reported", "kind": "categorical", "source": "extra"},
+        {"name": "veh_usage", "kind": "categorical", "source": "extra"},
+    ]))
+    db_session.flush()
+    claim = Claim(claim_number="FACTS-1", dataset="factstest", source_key="1", status="new",
+                  extra={"DrivAge": 45, "Payment": 1200.5, "injury_reported": None, "Guarantee": "TPL"})
+    # Only the spec's extra columns, in its order, labelled: intake's label, or the
+    # import's own name (case kept); a missing value is None (shown "not given").
+    assert first_notice_facts(db_session, claim) == [
+        ("DrivAge", 45), ("Injury reported", None), ("Veh usage", None)]
+    claim.dataset = "no-such-dataset"
+    assert first_notice_facts(db_session, claim) == []
+
+
+def test_claim_facts_show_the_payment_once_there_is_one(web_app, client_for):
+    from components.common import money
+    from db.flask_db import read_session
+
+    with web_app.server.app_context():
+        session = read_session()
+        paid = session.execute(select(Claim.claim_number, Claim.paid_amount)
+                               .where(Claim.paid_amount.isnot(None)).limit(1)).first()
+        unpaid = session.scalar(select(Claim.claim_number).where(Claim.paid_amount.is_(None)).limit(1))
+        session.close()
+    _, body = render_page(client_for("viewer"), f"/claims/{paid.claim_number}")
+    assert '"Paid"' in body and money(paid.paid_amount) in body
+    _, body = render_page(client_for("viewer"), f"/claims/{unpaid}")
+    assert '"Paid"' not in body
