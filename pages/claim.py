@@ -12,6 +12,7 @@ from components.common import dept_badge, fact_text, message, money, not_allowed
 from callbacks.claim import workspace
 from components.claim_actions import action_card, feedback_card, notes_card
 from components.decision import decision_panel, insight_cards
+from components.linked_claims import linked_claims_card
 from components.queue_filters import line_label
 from components.timeline import timeline_card
 from db.flask_db import read_session
@@ -19,6 +20,7 @@ from services.access import NotFound, OutsideDepartments
 from services.claims import get_claim_view
 from services.departments import all_departments
 from services.feedback import REASONS
+from services.linked_claims import linked_claims
 from services.privacy import claim_fields
 
 dash.register_page(__name__, path_template="/claims/<claim_number>", title="Claim · SCOPE Assistant", name="Claim")
@@ -143,7 +145,8 @@ def layout(claim_number: str | None = None, **query):
         header,
         dbc.Row([
             dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim, user),
-                     _circumstances(view.facts), _parties(view.parties)], lg=4),
+                     _circumstances(view.facts), _parties(view.parties),
+                     linked_claims_card(linked_claims(session, user, claim))], lg=4),
             dbc.Col([
                 decision,
                 insight_cards() if view.decision else None,

@@ -178,8 +178,8 @@ def test_first_notice_facts_follow_the_dataset_spec(db_session):
 
 
 def test_claim_facts_show_the_payment_once_there_is_one(web_app, client_for):
-    from components.common import money
     from db.flask_db import read_session
+    from services.currency import money
 
     with web_app.server.app_context():
         session = read_session()
@@ -188,6 +188,30 @@ def test_claim_facts_show_the_payment_once_there_is_one(web_app, client_for):
         unpaid = session.scalar(select(Claim.claim_number).where(Claim.paid_amount.is_(None)).limit(1))
         session.close()
     _, body = render_page(client_for("viewer"), f"/claims/{paid.claim_number}")
-    assert '"Paid"' in body and money(paid.paid_amount) in body
+    assert '"Paid"' in body and money(paid.paid_amount, "USD") in body
     _, body = render_page(client_for("viewer"), f"/claims/{unpaid}")
     assert '"Paid"' not in body
+
+
+def test_claim_page_lists_claims_linked_through_a_party(web_app, client_for):
+    from sqlalchemy import func
+
+    from db.flask_db import read_session
+    from db.models import Party
+
+    with web_app.server.app_context():
+        session = read_session()
+        # A claimant's bank account on exactly two claims (the demo's rings share them).
+        bank = session.scalar(select(Party.bank_account).where(Party.role == "claimant", Party.bank_account.isnot(None))
+                              .group_by(Party.bank_account).having(func.count(func.distinct(Party.claim_id)) == 2)
+                              .limit(1))
+        first, second = session.scalars(select(Claim.claim_number).join(Party, Party.claim_id == Claim.id)
+                                        .where(Party.bank_account == bank).distinct()).all()
+        session.close()
+    status, body = render_page(client_for("manager"), f"/claims/{first}")
+    assert status == 200 and "Linked claims" in body
+    linked = body[body.find("Linked claims"):]
+    assert f'"href":"\\u002fclaims\\u002f{second}"' in linked and "Shares bank account" in linked
+    # Viewers see the link but not the account itself.
+    _, body = render_page(client_for("viewer"), f"/claims/{first}")
+    assert second in body[body.find("Linked claims"):] and bank not in body

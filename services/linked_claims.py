@@ -1,0 +1,126 @@
+"""Other claims that share a party identifier with this one (phone, email,
+address, bank account, plate, VIN, provider id): a repeat claimant, a bank
+account paid on several claims, the same car in two accidents.
+
+Identifiers are stored normalised (services.parties), so equality in SQL is
+the link, and each lookup is one partial-index probe. An identifier on more
+than ``HUB_LIMIT`` claims is a hub: the phone of a body shop or a clinic links
+hundreds of honest claims, so it is named as common, not listed.
+
+Only claims the user may open are listed or counted: an adjuster learns
+nothing about claims outside their departments (as on the claim page itself).
+Values are masked for roles without personal-data access (services.privacy).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Claim, Department, Party
+from services.access import can_see_department
+from services.privacy import PERSONAL_PARTY_FIELDS, mask, sees_personal_data
+
+ID_FIELDS = ("bank_account", "phone", "email", "address", "plate", "vin", "provider_id")
+FIELD_LABELS = {"bank_account": "bank account", "phone": "phone", "email": "email", "address": "address",
+                "plate": "licence plate", "vin": "VIN", "provider_id": "provider id"}
+HUB_LIMIT = 25          # more claims than this on one person's identifier: not listed
+# A business (body shop, clinic) is on many honest claims by trade: past a handful,
+# sharing one says nothing. A ring's own shop is usually on few claims besides the ring's.
+BUSINESS_ROLES = frozenset({"repair_shop", "provider"})
+BUSINESS_HUB_LIMIT = 10
+MAX_IDENTIFIERS = 60    # a claim with hundreds of parties (a mass event) is probed on its first 60
+
+
+@dataclass
+class Shared:
+    field: str                  # "bank account"
+    who: str                    # "claimant / repair shop": its parties on this claim
+    label: str                  # "claimant's bank account"
+    value: str                  # masked unless the user may see personal data
+    business: bool = False      # only business parties (shop, clinic) carry it on this claim
+
+
+@dataclass
+class LinkedClaim:
+    claim_number: str
+    status: str
+    department: str | None
+    color: str | None
+    report_date: dt.date | None
+    fraud_label: bool | None    # only for closed claims (a finding), else None
+    shared: list[Shared] = field(default_factory=list)
+
+
+@dataclass
+class Links:
+    claims: list[LinkedClaim] = field(default_factory=list)  # most identifiers shared first
+    hubs: list[Shared] = field(default_factory=list)  # on too many claims to mean anything: not listed
+
+
+def _identifiers(parties: list[Party]) -> list[tuple[str, str, list[str]]]:
+    """(field, value, roles on this claim) per distinct identifier, in ID_FIELDS order."""
+    seen: dict[tuple[str, str], list[str]] = {}
+    for f in ID_FIELDS:
+        for p in parties:
+            value = getattr(p, f)
+            if value:
+                roles = seen.setdefault((f, value), [])
+                if p.role not in roles:
+                    roles.append(p.role)
+    return [(f, v, roles) for (f, v), roles in list(seen.items())[:MAX_IDENTIFIERS]]
+
+
+def linked_claims(session: Session, user, claim: Claim) -> Links:
+    """Claims the user may open that share an identifier with this claim's parties,
+    each with what it shares; identifiers on more than HUB_LIMIT claims as hubs."""
+    parties = list(session.scalars(select(Party).where(Party.claim_id == claim.id).order_by(Party.id)))
+    show = sees_personal_data(user)
+    shared_by: dict[int, list[Shared]] = {}
+    out = Links()
+    for f, value, roles in _identifiers(parties):
+        column = getattr(Party, f)
+        # No DISTINCT: it would read a hub's every row before the LIMIT applies.
+        ids = list(dict.fromkeys(session.scalars(
+            select(Party.claim_id).where(column == value, Party.claim_id != claim.id).limit(HUB_LIMIT * 4))))
+        if not ids:
+            continue
+        business = set(roles) <= BUSINESS_ROLES
+        who = " / ".join(r.replace("_", " ") for r in roles)
+        shared = Shared(FIELD_LABELS[f], who, f"{who}'s {FIELD_LABELS[f]}",
+                        value if show or f not in PERSONAL_PARTY_FIELDS else mask(f, value), business)
+        # A hub by its size among all claims, not only those this user sees: an adjuster
+        # of one department would otherwise get a clinic's few visible claims listed.
+        # Only that it is common is shown: not how many claims, nor which.
+        if len(ids) > (BUSINESS_HUB_LIMIT if business else HUB_LIMIT):
+            out.hubs.append(shared)
+            continue
+        visible = _visible(session, user, ids)
+        for claim_id in visible:
+            shared_by.setdefault(claim_id, []).append(shared)
+    if shared_by:
+        departments = {d.id: d for d in session.scalars(select(Department))}
+        rows = session.execute(
+            select(Claim.id, Claim.claim_number, Claim.status, Claim.department_id, Claim.report_date,
+                   Claim.fraud_label).where(Claim.id.in_(list(shared_by)))).all()
+        for r in rows:
+            dept = departments.get(r.department_id)
+            out.claims.append(LinkedClaim(
+                r.claim_number, r.status, dept.name if dept else None, dept.color if dept else None,
+                r.report_date,
+                # A finding belongs to a closed file; on an open one the flag is not an
+                # outcome yet (the demo's generator even knows it from the start).
+                r.fraud_label if r.status == "closed" else None,
+                shared_by[r.id]))
+        # Links through people first: a shared claimant's phone means more than a shared shop.
+        out.claims.sort(key=lambda c: (-sum(not s.business for s in c.shared), -len(c.shared),
+                                       -(c.report_date.toordinal() if c.report_date else 0),
+                                       c.claim_number))
+    return out
+
+
+def _visible(session: Session, user, ids: list[int]) -> list[int]:
+    rows = session.execute(select(Claim.id, Claim.department_id).where(Claim.id.in_(ids))).all()
+    return [r.id for r in rows if can_see_department(user, r.department_id)]
