@@ -82,6 +82,8 @@ class Settings:
     api_rate_limit: str = "600 per minute"
     # Bearer token Prometheus presents at /metrics; without it the endpoint refuses everyone.
     metrics_token: str | None = None
+    # ISO 4217 code every amount is shown and exported in: one reporting currency per deployment.
+    currency: str = "USD"
 
     @property
     def is_production(self) -> bool:
@@ -153,6 +155,7 @@ class Settings:
             proxy_hops=int(_float("SCOPE_PROXY_HOPS", 0)),
             api_rate_limit=env.get("SCOPE_API_RATE_LIMIT") or "600 per minute",
             metrics_token=env.get("SCOPE_METRICS_TOKEN") or None,
+            currency=(env.get("SCOPE_CURRENCY") or "USD").strip().upper(),
         )
         values.update(overrides)
         settings = cls(**values)
@@ -170,6 +173,11 @@ class Settings:
             raise ConfigError("SCOPE_PROXY_HOPS must be between 0 and 5")
         if self.metrics_token is not None and len(self.metrics_token.strip()) < 16:
             raise ConfigError("SCOPE_METRICS_TOKEN must be at least 16 characters (a random value)")
+        from services import currency
+
+        if not currency.valid(self.currency):
+            raise ConfigError(f"SCOPE_CURRENCY must be an ISO 4217 currency code such as USD, EUR or JPY, "
+                              f"got {self.currency!r}")
         oidc_parts = (self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)
         if any(oidc_parts) and not all(oidc_parts):
             raise ConfigError("single sign-on needs SCOPE_OIDC_ISSUER, SCOPE_OIDC_CLIENT_ID and "

@@ -8,6 +8,7 @@ import logging
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
+from flask import current_app
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
@@ -15,8 +16,15 @@ from auth.permissions import Perm
 from components.alerts import banners, history_table, open_alerts, rules_table
 from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
 from services import alerts as svc
+from services import currency as money
 
 log = logging.getLogger(__name__)
+
+
+def _currency() -> str:
+    return current_app.config["SCOPE_SETTINGS"].currency
+
+
 FORM_FIELDS = ("metric", "comparison", "threshold", "period", "department", "severity", "enabled", "name")
 
 
@@ -65,7 +73,7 @@ def show_banners(pathname):
     if pathname == "/alerts":  # the page lists them itself
         return []
     try:
-        return banners(*svc.banner_alerts(read_session()))
+        return banners(*svc.banner_alerts(read_session()), _currency())
     except Exception:  # a banner must never break the page under it
         log.exception("alert banners failed")
         return []
@@ -83,7 +91,8 @@ def render(_version):
     user = user_or_none()
     session = read_session()
     can_edit = user.can(Perm.MANAGE_ALERTS)
-    return open_alerts(svc.open_alerts(session), can_edit), rules_table(svc.list_rules(session), can_edit)
+    return (open_alerts(svc.open_alerts(session), can_edit, _currency()),
+            rules_table(svc.list_rules(session), can_edit, _currency()))
 
 
 @secure_callback(
@@ -97,7 +106,7 @@ def render_history(status, severity, metric, _version):
         rows = svc.history(read_session(), status=status, severity=severity, metric=metric)
     except svc.AlertError as exc:
         return dbc.Alert(str(exc), color="danger", className="mb-0", id="alerts-history-error")
-    return history_table(rows)
+    return history_table(rows, _currency())
 
 
 # ---------------------------------------------------------------- rule editor
@@ -109,7 +118,9 @@ def render_history(status, severity, metric, _version):
 )
 def unit(metric):
     m = svc.METRICS.get(metric) if isinstance(metric, str) else None
-    return {"pct": "%", "days": "days", "money": "$", "count": "claims"}.get(m.kind, "") if m else ""
+    if m is None:
+        return ""
+    return money.symbol(_currency()) if m.kind == "money" else {"pct": "%", "days": "days", "count": "claims"}[m.kind]
 
 
 @secure_callback(
@@ -132,7 +143,7 @@ def open_editor(_new, _edits, _cancel):
     if trigger is None:
         raise PreventUpdate
     try:
-        values = svc.rule_form_values(read_session(), trigger.get("id"))
+        values = svc.rule_form_values(read_session(), trigger.get("id"), currency=_currency())
     except svc.NotFound as exc:
         return (True, "Edit rule", *keep, None, dbc.Alert(str(exc), color="danger", className="mb-0"))
     return (True, "Edit rule", *[values[f] for f in FORM_FIELDS], values["id"], None)
@@ -154,7 +165,7 @@ def save(n_clicks, *values):
     *fields, editing, version = values
     raw = dict(zip(FORM_FIELDS, fields))
     user = user_or_none()
-    who = {"actor": user.email, "actor_id": user.id}
+    who = {"actor": user.email, "actor_id": user.id, "currency": _currency()}
     if editing is None:
         rule, error = _write(lambda s: svc.create_rule(s, raw, **who))
     else:
@@ -217,7 +228,7 @@ def ask_delete(_clicks):
     if trigger is None:
         raise PreventUpdate
     try:
-        values = svc.rule_form_values(read_session(), trigger.get("id"))
+        values = svc.rule_form_values(read_session(), trigger.get("id"), currency=_currency())
     except svc.NotFound as exc:
         return True, dbc.Alert(str(exc), color="danger", className="mb-0"), None
     return (True, [html.P(["“", html.Strong(values["name"]), "” stops being checked."]),

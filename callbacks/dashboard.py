@@ -10,13 +10,14 @@ from urllib.parse import parse_qs, urlencode
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
+from flask import current_app
 
 from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from components.kpis import (BREAKDOWN_COLUMNS, BREAKDOWN_TITLES, DRILL_COLUMNS, breakdown_rows, breakdown_table,
-                             category_figure, department_figure, drill_table, kpi_cards, received_closed_figure)
+from components.kpis import (BREAKDOWN_TITLES, breakdown_columns, breakdown_rows, breakdown_table, category_figure,
+                             department_figure, drill_columns, drill_table, kpi_cards, received_closed_figure)
 from db.flask_db import WriteFailed, read_session, unit_of_work
 from services import audit
 from services import dashboard as dash_service
@@ -37,6 +38,10 @@ def raw_filters(search) -> dict:
 
 def _filters(session, search):
     return dash_service.parse(session, raw_filters(search))
+
+
+def _currency() -> str:
+    return current_app.config["SCOPE_SETTINGS"].currency
 
 
 @secure_callback(
@@ -87,8 +92,8 @@ def render(search):
         "regions": _plain(category_figure(b["region"], "Claims received by region (click a bar for its claims)",
                                           "Claims received")),
     })
-    return (status, kpi_cards(k["current"], k["previous"]), figures["trend"], figures["departments"],
-            figures["lines"], figures["regions"], breakdown_table(b["department"]))
+    return (status, kpi_cards(k["current"], k["previous"], _currency()), figures["trend"], figures["departments"],
+            figures["lines"], figures["regions"], breakdown_table(b["department"], _currency()))
 
 
 def _plain(fig) -> dict:
@@ -158,15 +163,16 @@ def drill(trend, departments, lines, regions, _prev, _next, search, spec, page):
     title = f"Claims {d.measure} · {d.label}"
     if d.dimension != "period":
         title += f" · {f.start} – {f.end}"
-    return (True, title, drill_table(result["rows"], closed=d.measure == "closed"), _pager_text(result), d.spec(),
+    table = drill_table(result["rows"], _currency(), closed=d.measure == "closed")
+    return (True, title, table, _pager_text(result), d.spec(),
             result["page"], result["page"] == 0, result["page"] >= result["pages"] - 1, None)
 
 
 def _send(tables: list[Table], fmt: str, name: str, filters: list[tuple[str, str]], title: str) -> dict:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
     if fmt == "xlsx":
-        return dcc.send_bytes(to_xlsx(tables, filters, title), f"{name}-{stamp}.xlsx")
-    return dcc.send_string(to_csv(tables), f"{name}-{stamp}.csv")
+        return dcc.send_bytes(to_xlsx(tables, filters, title, currency=_currency()), f"{name}-{stamp}.xlsx")
+    return dcc.send_string(to_csv(tables, currency=_currency()), f"{name}-{stamp}.csv")
 
 
 @secure_callback(
@@ -198,12 +204,12 @@ def export(_bc, _bx, _dc, _dx, search, spec):
             if is_drill:
                 d = dash_service.parse_drill(session, f, opts, spec)
                 rows = dash_service.drill_all(session, d, opts)
-                tables = [Table("Claims", list(DRILL_COLUMNS), rows)]
+                tables = [Table("Claims", drill_columns(_currency()), rows)]
                 filters = dash_service.describe_filters(f, opts, d)
                 name, title = "scope-claims", f"SCOPE claims {d.measure} · {d.label}"
             else:
                 b = dash_service.view(session, f)["breakdowns"]
-                tables = [Table(BREAKDOWN_TITLES[by], list(BREAKDOWN_COLUMNS), breakdown_rows(b[by]))
+                tables = [Table(BREAKDOWN_TITLES[by], breakdown_columns(_currency()), breakdown_rows(b[by]))
                           for by in ("department", "line", "region")]
                 name, title = "scope-breakdown", "SCOPE executive dashboard breakdowns"
             audit.record(session, actor=user.email, actor_id=user.id, action="dashboard.export",

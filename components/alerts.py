@@ -27,13 +27,14 @@ def scope_cell(name: str | None, color: str | None):
     return dept_badge(name, color or "#6c757d") if name else html.Span("All departments", className="text-muted")
 
 
-def threshold_text(value: float, kind: str) -> str:
+# ``currency``: the deployment's code, needed only by money metrics (kpis.fmt refuses money without it).
+def threshold_text(value: float, kind: str, currency: str | None = None) -> str:
     """Thresholds as people type them: 5%, 7.5%, 5,000 (no trailing .0)."""
     if kind == "pct":
         return f"{value * 100:.2f}".rstrip("0").rstrip(".") + "%"
     if kind == "days":
         return f"{value:,.1f}".rstrip("0").rstrip(".") + " d"
-    return fmt(value, kind)
+    return fmt(value, kind, currency)
 
 
 NOW = " (now)"  # the label of a metric of the open claims as they are now (services.alerts.NOW_METRICS)
@@ -45,26 +46,27 @@ def _label_and_when(metric_label: str, period: str) -> tuple[str, str]:
     return metric_label, PERIOD_WORDS.get(period, period)
 
 
-def condition(metric_label: str, comparison: str, threshold: float, kind: str, period: str) -> str:
+def condition(metric_label: str, comparison: str, threshold: float, kind: str, period: str,
+              currency: str | None = None) -> str:
     label, when = _label_and_when(metric_label, period)
-    return f"{label} {comparison} {threshold_text(threshold, kind)} · {when}"
+    return f"{label} {comparison} {threshold_text(threshold, kind, currency)} · {when}"
 
 
-def _sentence(e) -> str:
+def _sentence(e, currency: str | None) -> str:
     where = f" in {e.department_name}" if e.department_name else ""
     label, when = _label_and_when(e.metric_label, e.period)
-    return (f"{label} is {fmt(e.last_value, e.kind)} {when}{where} "
-            f"({e.comparison} the {threshold_text(e.threshold, e.kind)} threshold)")
+    return (f"{label} is {fmt(e.last_value, e.kind, currency)} {when}{where} "
+            f"({e.comparison} the {threshold_text(e.threshold, e.kind, currency)} threshold)")
 
 
-def banners(events, total: int) -> list:
+def banners(events, total: int, currency: str | None = None) -> list:
     """One dismissible banner per unacknowledged open alert (worst first)."""
     out = []
     for e in events:
         out.append(dbc.Alert([
             html.Span(severity_badge(e.severity), className="me-2"),
             html.Strong(e.rule_name, className="me-2"),
-            html.Span(_sentence(e), className="me-2"),
+            html.Span(_sentence(e, currency), className="me-2"),
             html.Span(f"since {_when(e.opened_at)} UTC", className="small text-body-secondary me-3"),
             dcc.Link("Review alerts →", href="/alerts", className="alert-link"),
         ], color=SEVERITY_COLORS.get(e.severity, "secondary"), dismissable=True,
@@ -75,7 +77,7 @@ def banners(events, total: int) -> list:
     return out
 
 
-def rules_table(rules, can_edit: bool):
+def rules_table(rules, can_edit: bool, currency: str | None = None):
     if not rules:
         return html.P("No rules yet." + (" Create one with “New rule”." if can_edit else ""),
                       className="text-muted mb-0")
@@ -96,11 +98,12 @@ def rules_table(rules, can_edit: bool):
             state = dbc.Badge("OK", color="success")
         cells = [
             html.Td([html.Div(r.name, className="fw-semibold"),
-                     html.Div(condition(r.metric_label, r.comparison, r.threshold, r.kind, r.period),
+                     html.Div(condition(r.metric_label, r.comparison, r.threshold, r.kind, r.period, currency),
                               className="small text-muted")]),
             html.Td(scope_cell(r.department_name, r.department_color), className="text-nowrap"),
             html.Td(severity_badge(r.severity)),
-            html.Td(fmt(r.last_value, r.kind) if r.last_checked_at else "—", className="text-end text-nowrap"),
+            html.Td(fmt(r.last_value, r.kind, currency) if r.last_checked_at else "—",
+                    className="text-end text-nowrap"),
             html.Td(state),
         ]
         if can_edit:
@@ -118,7 +121,7 @@ def rules_table(rules, can_edit: bool):
                      responsive=True, className="mb-0 align-middle", id="alerts-rules-table")
 
 
-def open_alerts(events, can_ack: bool):
+def open_alerts(events, can_ack: bool, currency: str | None = None):
     if not events:
         return html.Div([html.Span("✓", className="text-success fw-bold me-2"),
                          "No rule is breached right now."], className="text-muted", id="alerts-none-open")
@@ -135,9 +138,10 @@ def open_alerts(events, can_ack: bool):
         items.append(dbc.ListGroupItem(html.Div([
             html.Div([
                 html.Div([severity_badge(e.severity), html.Strong(e.rule_name, className="ms-2")]),
-                html.Div(_sentence(e), className="small mt-1"),
-                html.Div(f"Open since {_when(e.opened_at)} UTC · value then {fmt(e.opened_value, e.kind)} · "
-                         f"{'highest' if e.comparison == 'above' else 'lowest'} {fmt(e.worst_value, e.kind)} · "
+                html.Div(_sentence(e, currency), className="small mt-1"),
+                html.Div(f"Open since {_when(e.opened_at)} UTC · value then {fmt(e.opened_value, e.kind, currency)} · "
+                         f"{'highest' if e.comparison == 'above' else 'lowest'} "
+                         f"{fmt(e.worst_value, e.kind, currency)} · "
                          f"period {e.period_start} – {e.period_end}", className="small text-muted"),
             ]),
             html.Div(ack, className="ms-3 text-end"),
@@ -146,7 +150,7 @@ def open_alerts(events, can_ack: bool):
     return dbc.ListGroup(items, flush=True, id="alerts-open-list")
 
 
-def history_table(events):
+def history_table(events, currency: str | None = None):
     if not events:
         return html.P("No alerts match these filters.", className="text-muted mb-0")
     head = ("Opened (UTC)", "Resolved (UTC)", "Rule", "Severity", "Value at open", "Last value", "Threshold",
@@ -157,9 +161,9 @@ def history_table(events):
                 else dbc.Badge("open", color="danger"), className="small text-nowrap"),
         html.Td([html.Div(e.rule_name), html.Div(e.resolution or "", className="small text-muted")]),
         html.Td(severity_badge(e.severity)),
-        html.Td(fmt(e.opened_value, e.kind), className="text-end"),
-        html.Td(fmt(e.last_value, e.kind), className="text-end"),
-        html.Td(f"{e.comparison} {threshold_text(e.threshold, e.kind)}", className="text-nowrap"),
+        html.Td(fmt(e.opened_value, e.kind, currency), className="text-end"),
+        html.Td(fmt(e.last_value, e.kind, currency), className="text-end"),
+        html.Td(f"{e.comparison} {threshold_text(e.threshold, e.kind, currency)}", className="text-nowrap"),
         html.Td(scope_cell(e.department_name, e.department_color), className="text-nowrap"),
         html.Td(f"{e.acknowledged_by} · {_when(e.acknowledged_at)}" if e.acknowledged_at else "—",
                 className="small"),

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from components.charts import FONT
+from services import currency as money
 
 RECEIVED = "#0072B2"
 CLOSED = "#009E73"
@@ -53,7 +54,8 @@ CARDS = (
 )
 
 
-def fmt(value, kind: str) -> str:
+def fmt(value, kind: str, currency: str | None = None) -> str:
+    """A KPI value as a card shows it; money needs the deployment's currency code."""
     if value is None:
         return "—"
     if kind == "pct":
@@ -61,14 +63,16 @@ def fmt(value, kind: str) -> str:
     if kind == "days":
         return f"{value:,.0f} d"
     if kind == "money":
-        return f"${value / 1e6:,.2f}M" if abs(value) >= 1e6 else f"${value:,.0f}"
+        if currency is None:  # fail loudly rather than show some other currency's symbol
+            raise ValueError("fmt: a money value needs its currency code")
+        return money.money_short(value, currency)
     return f"{value:,.0f}"
 
 
 NO_COMPARISON = "no comparison"
 
 
-def _delta(current, previous, kind: str, better: bool | None) -> html.Span:
+def _delta(current, previous, kind: str, better: bool | None, currency: str | None = None) -> html.Span:
     """The change against the previous period, on one short line; the previous
     value itself is in the tooltip. None on either side (no data then, or a rate
     without a denominator) is no comparison, never a change against 0."""
@@ -89,10 +93,10 @@ def _delta(current, previous, kind: str, better: bool | None) -> html.Span:
         color = "text-success" if (diff > 0) == better else "text-danger"
     arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "■")
     return html.Span([f"{arrow} {text} ", html.Span("vs prev.", className="text-muted")],
-                     className=f"small {color} kpi-delta", title=f"Previous period: {fmt(previous, kind)}")
+                     className=f"small {color} kpi-delta", title=f"Previous period: {fmt(previous, kind, currency)}")
 
 
-def kpi_cards(current: dict, previous: dict) -> dbc.Row:
+def kpi_cards(current: dict, previous: dict, currency: str) -> dbc.Row:
     cols = []
     for card in CARDS:
         label_id = f"kpi-label-{card.key}"
@@ -100,8 +104,9 @@ def kpi_cards(current: dict, previous: dict) -> dbc.Row:
             html.Div(card.label, id=label_id, tabIndex=0, className="kpi-label text-muted small text-truncate",
                      **{"aria-label": f"{card.label}: {card.help}"}),
             dbc.Tooltip(card.help, target=label_id, placement="top"),
-            html.Div(fmt(current.get(card.key), card.kind), className="fs-4 fw-semibold", id=f"kpi-{card.key}"),
-            _delta(current.get(card.key), previous.get(card.key), card.kind, card.better),
+            html.Div(fmt(current.get(card.key), card.kind, currency), className="fs-4 fw-semibold",
+                     id=f"kpi-{card.key}"),
+            _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
         ], className="py-2"), className="shadow-sm h-100"), xs=6, md=4, xl=2, className="mb-3"))
     return dbc.Row(cols, id="dashboard-kpis")
 
@@ -253,36 +258,50 @@ def category_figure(rows, title: str, axis: str, top: int = 12, height: int | No
     return fig if rows else _no_claims(fig)
 
 
-# (key, header, kind) for the table on the page and the exports (services.exports kinds)
-BREAKDOWN_COLUMNS = (("label", "Group", "text"), ("received", "Received", "int"), ("closed", "Closed", "int"),
-                     ("reserve", "Reserve ($)", "money"), ("paid", "Paid ($)", "money"),
-                     ("routing_accuracy", "Routing accuracy", "pct"),
-                     ("auto_routed_share", "Routed automatically", "pct"), ("sla_breaches", "SLA breaches", "int"))
-DRILL_COLUMNS = (("claim_number", "Claim", "text"), ("report_date", "Reported", "date"),
-                 ("loss_date", "Loss date", "date"), ("closed_date", "Closed", "date"),
-                 ("line_of_business", "Line of business", "text"),
-                 ("department", "Department", "text"), ("status", "Status", "text"), ("region", "Region", "text"),
-                 ("claimed", "Claimed ($)", "money"), ("reserve", "Reserve ($)", "money"),
-                 ("paid", "Paid ($)", "money"))
+# (key, header, kind) for the table on the page and the exports (services.exports kinds);
+# a money header names the currency: "Reserve (€)".
+_BREAKDOWN = (("label", "Group", "text"), ("received", "Received", "int"), ("closed", "Closed", "int"),
+              ("reserve", "Reserve", "money"), ("paid", "Paid", "money"),
+              ("routing_accuracy", "Routing accuracy", "pct"),
+              ("auto_routed_share", "Routed automatically", "pct"), ("sla_breaches", "SLA breaches", "int"))
+_DRILL = (("claim_number", "Claim", "text"), ("report_date", "Reported", "date"),
+          ("loss_date", "Loss date", "date"), ("closed_date", "Closed", "date"),
+          ("line_of_business", "Line of business", "text"),
+          ("department", "Department", "text"), ("status", "Status", "text"), ("region", "Region", "text"),
+          ("claimed", "Claimed", "money"), ("reserve", "Reserve", "money"), ("paid", "Paid", "money"))
 BREAKDOWN_TITLES = {"department": "By department", "line": "By line of business", "region": "By region"}
 
 
-def breakdown_table(rows) -> dbc.Table:
+def _with_currency(columns, currency: str) -> list[tuple[str, str, str]]:
+    sign = money.symbol(currency)
+    return [(k, f"{h} ({sign})" if kind == "money" else h, kind) for k, h, kind in columns]
+
+
+def breakdown_columns(currency: str) -> list[tuple[str, str, str]]:
+    return _with_currency(_BREAKDOWN, currency)
+
+
+def drill_columns(currency: str) -> list[tuple[str, str, str]]:
+    return _with_currency(_DRILL, currency)
+
+
+def breakdown_table(rows, currency: str) -> dbc.Table:
     def cell(r, key, kind):
         v = getattr(r, key)
-        return v if kind == "text" else fmt(v, "count" if kind == "int" else kind)
+        return v if kind == "text" else fmt(v, "count" if kind == "int" else kind, currency)
 
-    head = html.Thead(html.Tr([html.Th(label) for _, label, _ in BREAKDOWN_COLUMNS]))
-    body = html.Tbody([html.Tr([html.Td(cell(r, k, kind)) for k, _, kind in BREAKDOWN_COLUMNS]) for r in rows])
+    columns = breakdown_columns(currency)
+    head = html.Thead(html.Tr([html.Th(label) for _, label, _ in columns]))
+    body = html.Tbody([html.Tr([html.Td(cell(r, k, kind)) for k, _, kind in columns]) for r in rows])
     return dbc.Table([head, body], size="sm", hover=True, striped=True, className="mb-0")
 
 
 def breakdown_rows(rows) -> list[dict]:
     """Breakdown rows as plain dicts for services.exports."""
-    return [{k: getattr(r, k) for k, _, _ in BREAKDOWN_COLUMNS} for r in rows]
+    return [{k: getattr(r, k) for k, _, _ in _BREAKDOWN} for r in rows]
 
 
-def drill_table(rows: list[dict], closed: bool = False) -> html.Div:
+def drill_table(rows: list[dict], currency: str, closed: bool = False) -> html.Div:
     """The claims behind a click; ``closed`` adds the closing date (a drill on the Closed line)."""
     if not rows:
         return html.P("No claims behind this point.", className="text-muted")
@@ -294,6 +313,6 @@ def drill_table(rows: list[dict], closed: bool = False) -> html.Div:
         *((html.Td(str(r.get("closed_date") or "")),) if closed else ()),
         html.Td((r["line_of_business"] or "").replace("_", " ").title()), html.Td(r["department"] or "—"),
         html.Td(r["status"].replace("_", " ").capitalize()), html.Td(r["region"] or ""),
-        html.Td(fmt(r["reserve"], "money")),
+        html.Td(fmt(r["reserve"], "money", currency)),
     ]) for r in rows])
     return dbc.Table([head, body], size="sm", hover=True, className="mb-0")

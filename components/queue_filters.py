@@ -6,6 +6,8 @@ import json
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from services import currency as money
+
 STATUS_LABELS = {"new": "New", "assigned": "Assigned", "in_review": "In review", "awaiting_info": "Awaiting info",
                  "closed": "Closed"}
 
@@ -132,7 +134,7 @@ def panel_filter_model(revision: int, filters: dict) -> dict:
     return {PANEL_COLUMN: {"filterType": "text", "type": "equals", "filter": payload}}
 
 
-def queue_columns(*, with_department: bool = False) -> list[dict]:
+def queue_columns(*, currency: str, with_department: bool = False) -> list[dict]:
     # Widths fit a 1280 px screen with the description still readable (it had about
     # four characters there): fixed columns just wide enough for their values with the
     # grid's narrower cell padding (.queue-grid in 10-scope.css); the description takes
@@ -147,7 +149,7 @@ def queue_columns(*, with_department: bool = False) -> list[dict]:
          "valueFormatter": {"function": LINE_FORMATTER}},
         {"field": "status", "headerName": "Status", "width": 112, "cellRenderer": "StatusBadge"},
         {"field": "claimed_amount", "headerName": "Claimed", "type": "rightAligned", "width": 96,
-         "valueFormatter": {"function": "params.value == null ? '' : d3.format(',.0f')(params.value)"}},
+         "valueFormatter": {"function": money.grid_formatter(currency)}},
         {"field": "confidence", "headerName": "Confidence", "width": 112, "type": "rightAligned",
          "cellRenderer": "ConfidenceBar"},
         {"field": "state", "headerName": "State", "width": 66},
@@ -166,7 +168,7 @@ def queue_columns(*, with_department: bool = False) -> list[dict]:
     return cols
 
 
-def queue_grid(*, with_department: bool = False, initial_filters: dict | None = None):
+def queue_grid(*, currency: str, with_department: bool = False, initial_filters: dict | None = None):
     """``initial_filters``: panel filters applied from the first row request (a link
     such as Workload's "past it" opens the queue already filtered)."""
     import dash_ag_grid as dag
@@ -175,7 +177,7 @@ def queue_grid(*, with_department: bool = False, initial_filters: dict | None = 
     return dag.AgGrid(
         id="queue-grid",
         **extra,
-        columnDefs=queue_columns(with_department=with_department),
+        columnDefs=queue_columns(currency=currency, with_department=with_department),
         defaultColDef={"sortable": True, "resizable": True},
         rowModelType="infinite",
         dashGridOptions={"rowBuffer": 0, "cacheBlockSize": 100, "maxBlocksInCache": 20, "pagination": True,

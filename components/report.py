@@ -63,11 +63,12 @@ FOOTNOTE = ("Open backlog: claims open at the end of the period. P90: 9 in 10 cl
             "period of equal length.")
 
 
-def kpi_grid(current: dict, previous: dict) -> html.Div:
+def kpi_grid(current: dict, previous: dict, currency: str) -> html.Div:
     cells = [html.Div([
         html.Div(card.label, className="report-kpi-label", title=card.help),
-        html.Div(fmt(current.get(card.key), card.kind), className="report-kpi-value", id=f"report-kpi-{card.key}"),
-        _delta(current.get(card.key), previous.get(card.key), card.kind, card.better),
+        html.Div(fmt(current.get(card.key), card.kind, currency), className="report-kpi-value",
+                 id=f"report-kpi-{card.key}"),
+        _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
     ], className="report-kpi") for card in CARDS]
     return html.Div([html.Div(cells, className="report-kpis"), html.Div(FOOTNOTE, className="report-footnote")])
 

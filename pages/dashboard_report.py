@@ -7,6 +7,7 @@ import datetime as dt
 
 import dash
 from dash import html
+from flask import current_app
 
 from auth.guard import page_user
 from auth.permissions import Perm
@@ -62,7 +63,7 @@ def layout(**query):
                  "sheet in landscape.", className="report-hint d-print-none"),
         html.Div([
             header("SCOPE executive report", dash_service.describe_filters(f, opts), note),
-            kpi_grid(k["current"], k["previous"]),
+            kpi_grid(k["current"], k["previous"], current_app.config["SCOPE_SETTINGS"].currency),
             html.Div([static_graph(figures["trend"]), static_graph(figures["departments"])],
                      className="report-row"),
             html.Div([static_graph(figures["lines"]), static_graph(figures["regions"])], className="report-row"),

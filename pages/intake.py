@@ -6,6 +6,7 @@ import datetime as dt
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from flask import current_app
 
 from auth.guard import page_user
 from auth.permissions import Perm
@@ -59,7 +60,8 @@ def _control(f: Field):
 
 
 def _group(f: Field, lg: int | None = None) -> dbc.Col:
-    label = [f.label, html.Span(" *", className="text-danger") if f.required else None]
+    text = f"{f.label} ({current_app.config['SCOPE_SETTINGS'].currency})" if f.kind == "money" else f.label
+    label = [text, html.Span(" *", className="text-danger") if f.required else None]
     return dbc.Col(html.Div([
         dbc.Label(label, html_for=field_id(f.name), className="small fw-semibold mb-1"),
         _control(f),

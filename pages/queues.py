@@ -4,6 +4,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from flask import current_app
 
 from auth.guard import page_user
 from auth.permissions import Perm
@@ -38,7 +39,8 @@ def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, sub
                   html.Div([html.Span("Red", className="sla-overdue-key"),
                             " report date: open past its department's service level (hover it for the date)"])],
                  className="d-flex justify-content-between flex-wrap gap-2 small text-muted mb-2"),
-        queue_grid(with_department=with_department, initial_filters=initial),
+        queue_grid(currency=current_app.config["SCOPE_SETTINGS"].currency, with_department=with_department,
+                   initial_filters=initial),
     ])
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from db.models import ALERT_COMPARISONS, ALERT_PERIODS, ALERT_SEVERITIES, AlertEvent, AlertRule, AuditLog, Department
 from services import aggregates, audit, operations
+from services import currency as money
 
 
 @dataclass(frozen=True)
@@ -116,28 +117,30 @@ def period_bounds(period: str, today: dt.date) -> tuple[dt.date, dt.date]:
     raise AlertError("Unknown period.")
 
 
-def _format(value: float, kind: str) -> str:
+def _format(value: float, kind: str, currency: str) -> str:
     if kind == "pct":
         return f"{value * 100:.2f}".rstrip("0").rstrip(".") + "%"
     if kind == "days":
         return f"{value:,.1f}".rstrip("0").rstrip(".") + " days"
     if kind == "money":
-        return f"${value:,.0f}"
+        return money.money_short(value, currency)
     return f"{value:,.0f}"
 
 
-def default_name(metric: str, comparison: str, threshold: float, period: str) -> str:
+# ``currency`` (here and below): the deployment's SCOPE_CURRENCY, which names money thresholds
+# ("Total reserve above €5.00M this week"); other metrics do without it.
+def default_name(metric: str, comparison: str, threshold: float, period: str, currency: str = money.DEFAULT) -> str:
     m = METRICS[metric]
     if metric in NOW_METRICS:  # the label already says "(now)"
-        return f"{m.label.removesuffix(' (now)')} {comparison} {_format(threshold, m.kind)} now"[:NAME_MAX]
-    return f"{m.label} {comparison} {_format(threshold, m.kind)} {PERIOD_LABELS[period]}"[:NAME_MAX]
+        return f"{m.label.removesuffix(' (now)')} {comparison} {_format(threshold, m.kind, currency)} now"[:NAME_MAX]
+    return f"{m.label} {comparison} {_format(threshold, m.kind, currency)} {PERIOD_LABELS[period]}"[:NAME_MAX]
 
 
-def _named_from_terms(rule: AlertRule) -> bool:
+def _named_from_terms(rule: AlertRule, currency: str) -> bool:
     """Was the rule's name written from its terms (nobody chose it)? Such a name must
     follow the terms: kept as it was, "… above 20% now" went on naming a 25% rule."""
     return rule.metric in METRICS and rule.period in PERIOD_LABELS and \
-        rule.name == default_name(rule.metric, rule.comparison, rule.threshold, rule.period)
+        rule.name == default_name(rule.metric, rule.comparison, rule.threshold, rule.period, currency)
 
 
 # ---------------------------------------------------------------- validation
@@ -201,7 +204,7 @@ def rule_id(value) -> int:
     return value
 
 
-def parse_rule(session: Session, raw) -> RuleInput:
+def parse_rule(session: Session, raw, *, currency: str = money.DEFAULT) -> RuleInput:
     """Validate a rule as the browser sent it (thresholds as typed: 5 means 5%)."""
     if not isinstance(raw, dict):
         raise AlertError("The rule must be a set of named values.")
@@ -236,7 +239,7 @@ def parse_rule(session: Session, raw) -> RuleInput:
         raise AlertError("The name contains characters that are not allowed.")
     if len(name) > NAME_MAX:
         raise AlertError(f"The name must be at most {NAME_MAX} characters.")
-    return RuleInput(name or default_name(metric_key, comparison, threshold, period), metric_key, comparison,
+    return RuleInput(name or default_name(metric_key, comparison, threshold, period, currency), metric_key, comparison,
                      threshold, period, department_id, severity, enabled)
 
 
@@ -282,8 +285,8 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 
 def create_rule(session: Session, raw, *, actor: str, actor_id: int | None = None, evaluate_now: bool = True,
-                now: dt.datetime | None = None) -> AlertRule:
-    data = parse_rule(session, raw)
+                now: dt.datetime | None = None, currency: str = money.DEFAULT) -> AlertRule:
+    data = parse_rule(session, raw, currency=currency)
     _duplicate(session, data, None)
     rule = AlertRule(name=data.name, metric=data.metric, comparison=data.comparison, threshold=data.threshold,
                      period=data.period, department_id=data.department_id, severity=data.severity,
@@ -298,15 +301,15 @@ def create_rule(session: Session, raw, *, actor: str, actor_id: int | None = Non
 
 
 def update_rule(session: Session, raw_id, raw, *, actor: str, actor_id: int | None = None,
-                evaluate_now: bool = True, now: dt.datetime | None = None) -> AlertRule:
+                evaluate_now: bool = True, now: dt.datetime | None = None, currency: str = money.DEFAULT) -> AlertRule:
     rule = _get_rule(session, raw_id, lock=True)
-    data = parse_rule(session, raw)
+    data = parse_rule(session, raw, currency=currency)
     _duplicate(session, data, rule.id)
     before = _snapshot(rule)
     old_terms = (rule.metric, rule.comparison, rule.threshold, rule.period, rule.department_id)
-    if data.name == rule.name and _named_from_terms(rule):
+    if data.name == rule.name and _named_from_terms(rule, currency):
         # the written name came back unchanged (an editor or API client that sends every field)
-        data = replace(data, name=default_name(data.metric, data.comparison, data.threshold, data.period))
+        data = replace(data, name=default_name(data.metric, data.comparison, data.threshold, data.period, currency))
     now = _now(now)
     if old_terms != data.terms():
         _resolve_open(session, rule.id, "rule changed", now)
@@ -422,14 +425,14 @@ def list_rules(session: Session) -> list[RuleView]:
     return out
 
 
-def rule_form_values(session: Session, raw_id) -> dict:
+def rule_form_values(session: Session, raw_id, *, currency: str = money.DEFAULT) -> dict:
     """What the editor shows for a rule (thresholds as typed)."""
     rule = _get_rule(session, raw_id)
     code = session.scalar(select(Department.code).where(Department.id == rule.department_id)) \
         if rule.department_id else None
     # A name written from the terms shows as empty ("Written from the condition when empty"),
     # so a changed threshold renames the rule instead of keeping the old figure in its name.
-    return {"id": rule.id, "name": "" if _named_from_terms(rule) else rule.name, "metric": rule.metric,
+    return {"id": rule.id, "name": "" if _named_from_terms(rule, currency) else rule.name, "metric": rule.metric,
             "comparison": rule.comparison,
             "threshold": typed_threshold(rule.metric, rule.threshold), "period": rule.period,
             "department": code, "severity": rule.severity, "enabled": rule.enabled}

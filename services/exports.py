@@ -1,10 +1,11 @@
 """Tables to CSV and Excel files (bytes in memory; no session, no Flask).
 
 A table is a title, columns ``(key, header, kind)`` and rows (dicts). Kinds:
-text, int, money, pct (a 0..1 share), date. Excel gets a bold frozen header
-row, number and date formats, column widths that fit the values, an autofilter
-and a first sheet naming the filters, so a file shared later still says what it
-holds.
+text, int, money, pct (a 0..1 share), date. Money keeps the decimals of the
+deployment's currency (none for JPY); its symbol is in the column's header.
+Excel gets a bold frozen header row, number and date formats, column widths
+that fit the values, an autofilter and a first sheet naming the filters and the
+currency, so a file shared later still says what it holds.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 import xlsxwriter
 
+from services import currency as money
+
 KINDS = ("text", "int", "money", "pct", "date")
 
 
@@ -26,7 +29,7 @@ class Table:
     rows: list[dict]
 
 
-def _csv_value(value, kind: str):
+def _csv_value(value, kind: str, decimals: int):
     if value is None:
         return ""
     if kind == "date" and isinstance(value, dt.date):
@@ -34,22 +37,23 @@ def _csv_value(value, kind: str):
     if kind == "pct":
         return f"{value:.4f}"
     if kind == "money":
-        return f"{value:.2f}"
+        return f"{value:.{decimals}f}"
     return value
 
 
-def to_csv(tables: list[Table]) -> str:
+def to_csv(tables: list[Table], *, currency: str) -> str:
     """One table as plain CSV; several get a leading "table" column naming each row's table."""
     out = io.StringIO()
     writer = csv.writer(out)
     several = len(tables) > 1
+    decimals = money.decimals(currency)
     if not tables:
         return ""
     writer.writerow((["table"] if several else []) + [header for _, header, _ in tables[0].columns])
     for table in tables:
         for row in table.rows:
             writer.writerow(([table.title] if several else [])
-                            + [_csv_value(row.get(key), kind) for key, _, kind in table.columns])
+                            + [_csv_value(row.get(key), kind, decimals) for key, _, kind in table.columns])
     return out.getvalue()
 
 
@@ -67,7 +71,7 @@ def _display_width(value, kind: str) -> int:
     if value is None:
         return 0
     if kind == "money":
-        return len(f"{value:,.2f}") + 1
+        return len(f"{value:,.2f}") + 1  # two decimals even for yen: a column a little wide is harmless
     if kind == "pct":
         return 7
     if kind == "date":
@@ -98,14 +102,15 @@ def _writer(sheet, kind: str, fmt):
     return lambda r, c, v: sheet.write_string(r, c, str(v))
 
 
-def to_xlsx(tables: list[Table], filters: list[tuple[str, str]], title: str) -> bytes:
+def to_xlsx(tables: list[Table], filters: list[tuple[str, str]], title: str, *, currency: str) -> bytes:
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "remove_timezone": True})
     bold = book.add_format({"bold": True})
     header = book.add_format({"bold": True, "bg_color": "#E9ECEF", "bottom": 1, "text_wrap": True,
                               "valign": "top"})
+    places = money.decimals(currency)
     formats = {"int": book.add_format({"num_format": "#,##0"}),
-               "money": book.add_format({"num_format": "#,##0.00"}),
+               "money": book.add_format({"num_format": "#,##0" + ("." + "0" * places if places else "")}),
                "pct": book.add_format({"num_format": "0.0%"}),
                "date": book.add_format({"num_format": "yyyy-mm-dd"}),
                "text": None}
@@ -113,14 +118,15 @@ def to_xlsx(tables: list[Table], filters: list[tuple[str, str]], title: str) -> 
 
     about = book.add_worksheet(_sheet_name("Filters", used))
     about.write(0, 0, title, book.add_format({"bold": True, "font_size": 14}))
-    for i, (name, value) in enumerate(filters + [("Exported (UTC)", dt.datetime.now(dt.timezone.utc)
-                                                   .strftime("%Y-%m-%d %H:%M"))], start=2):
+    facts = filters + [("Currency", currency),
+                       ("Exported (UTC)", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"))]
+    for i, (name, value) in enumerate(facts, start=2):
         about.write(i, 0, name, bold)
         about.write(i, 1, value)
-    about.write(len(filters) + 4, 0, "Sheets", bold)
+    about.write(len(facts) + 3, 0, "Sheets", bold)
     for i, table in enumerate(tables):
-        about.write(len(filters) + 5 + i, 0, table.title)
-        about.write(len(filters) + 5 + i, 1, f"{len(table.rows):,} rows")
+        about.write(len(facts) + 4 + i, 0, table.title)
+        about.write(len(facts) + 4 + i, 1, f"{len(table.rows):,} rows")
     about.set_column(0, 0, 22)
     about.set_column(1, 1, 48)
 

@@ -77,7 +77,8 @@ FIELDS: tuple[Field, ...] = (
     Field("loss_date", "date", True, label="Date of loss"),
     Field("report_date", "date", label="Date reported", hint="defaults to today"),
     Field("description", "string", True, min_len=10, max_len=5000, label="What happened"),
-    Field("claimed_amount", "money", True, label="Claimed amount (USD)"),
+    # In SCOPE_CURRENCY: the form's label and the API docs name it.
+    Field("claimed_amount", "money", True, label="Claimed amount"),
     Field("state", "enum", True, US_STATES, label="State"),
     Field("postcode", "string", pattern=POSTCODE_PATTERN, max_len=10, label="ZIP code", hint="5 digits"),
     Field("reported_via", "enum", choices=REPORTED_VIA, column=False, label="Reported via"),

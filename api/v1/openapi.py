@@ -2,7 +2,7 @@
 so the documented fields and required list cannot drift from the validator."""
 from __future__ import annotations
 
-from flask import jsonify
+from flask import current_app, jsonify
 
 from api.v1 import bp
 from auth.permissions import API_SCOPES
@@ -27,6 +27,8 @@ def _field_schema(f: intake.Field) -> dict:
     if f.kind == "integer":
         schema.update(minimum=f.minimum, maximum=f.maximum)
     description = f.label + (f" ({f.hint})" if f.hint else "")
+    if f.kind == "money":
+        description += f", in {current_app.config['SCOPE_SETTINGS'].currency} (this deployment's reporting currency)"
     if f.kind == "date":
         description += "; not in the future, not before 1990-01-01"
     if f.name == "report_date":

@@ -223,10 +223,10 @@ def test_reassignment_rate_before_go_live_is_no_figure_not_zero(db_session, own_
     k = aggregates.kpis_with_previous(db_session, f)
     assert k["current"]["reassignment_rate"] == pytest.approx(0.2)  # 2 moved of 10 routed
     assert k["previous"]["received"] == 10 and k["previous"]["reassignment_rate"] is None
-    card = _texts(_card(kpi_cards(k["current"], k["previous"]), "reassignment_rate"))
+    card = _texts(_card(kpi_cards(k["current"], k["previous"], "USD"), "reassignment_rate"))
     assert NO_COMPARISON in card and not any("pts" in t for t in card)
     # the claims received then are a real figure to compare with: 10 then, 10 now
-    assert NO_COMPARISON not in _texts(_card(kpi_cards(k["current"], k["previous"]), "received"))
+    assert NO_COMPARISON not in _texts(_card(kpi_cards(k["current"], k["previous"], "USD"), "received"))
 
 
 def test_previous_period_before_the_data_is_no_comparison(db_session, own_claims):
@@ -237,7 +237,7 @@ def test_previous_period_before_the_data_is_no_comparison(db_session, own_claims
     assert set(k["previous"].values()) == {None}
     from components.kpis import CARDS, NO_COMPARISON, kpi_cards
 
-    cards = kpi_cards(k["current"], k["previous"])
+    cards = kpi_cards(k["current"], k["previous"], "USD")
     for card in CARDS:
         assert NO_COMPARISON in _texts(_card(cards, card.key)), card.key
     # partly before it: no period totals (they would compare with part of a period), but

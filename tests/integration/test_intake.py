@@ -63,7 +63,7 @@ def test_invalid_form_marks_the_fields_and_stores_nothing(web_app, client_for):
                                                                 description="short", policy_tenure_days="<script>"))
     assert status == 200
     assert response["intake-claimed_amount"]["invalid"] is True
-    assert response["intake-claimed_amount-feedback"]["children"] == "Claimed amount (USD) must be greater than 0"
+    assert response["intake-claimed_amount-feedback"]["children"] == "Claimed amount must be greater than 0"
     assert response["intake-policy_number"]["invalid"] is True
     assert response["intake-description"]["invalid"] is True
     assert response["intake-policy_tenure_days"]["invalid"] is True

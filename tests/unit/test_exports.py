@@ -29,7 +29,7 @@ def _cells(data: bytes, sheet: int) -> dict[str, str]:
 
 
 def test_csv_keeps_every_row_quotes_text_and_formats_numbers():
-    text = to_csv([Table("Claims", COLUMNS, ROWS)])
+    text = to_csv([Table("Claims", COLUMNS, ROWS)], currency="USD")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["Claim", "Reported", "Reserve ($)", "Share", "Claims"]
     assert rows[1] == ["C-1", "2026-10-31", "1234.50", "0.2500", "3"]
@@ -38,14 +38,16 @@ def test_csv_keeps_every_row_quotes_text_and_formats_numbers():
 
 
 def test_csv_of_several_tables_names_each_rows_table():
-    rows = list(csv.reader(io.StringIO(to_csv([Table("A", COLUMNS, ROWS[:1]), Table("B", COLUMNS, ROWS[2:])]))))
+    rows = list(csv.reader(io.StringIO(to_csv([Table("A", COLUMNS, ROWS[:1]), Table("B", COLUMNS, ROWS[2:])], currency="USD"))))
     assert rows[0][0] == "table" and [r[0] for r in rows[1:]] == ["A", "B"]
 
 
 def test_excel_cells_hold_typed_values_and_dates_as_excel_serials():
-    data = to_xlsx([Table("Claims", COLUMNS, ROWS)], [("Period", "2026-01-01 to 2026-10-31")], "Test export")
+    data = to_xlsx([Table("Claims", COLUMNS, ROWS)], [("Period", "2026-01-01 to 2026-10-31")], "Test export",
+                   currency="USD")
     about, sheet = _cells(data, 1), _cells(data, 2)
     assert about["A1"] == "Test export" and about["B3"] == "2026-01-01 to 2026-10-31"
+    assert about["A4"] == "Currency" and about["B4"] == "USD" and about["A7"] == "Sheets" and about["A8"] == "Claims"
     assert [sheet[f"{c}1"] for c in "ABCDE"] == ["Claim", "Reported", "Reserve ($)", "Share", "Claims"]
     assert sheet["A2"] == "C-1"
     assert float(sheet["B2"]) == 46326  # 2026-10-31 in Excel's 1900 date system
@@ -59,15 +61,27 @@ def test_excel_cells_hold_typed_values_and_dates_as_excel_serials():
     assert '<autoFilter ref="A1:E4"/>' in xml and 'ySplit="1"' in xml
 
 
+def test_money_keeps_the_currencys_decimals():
+    columns = [("reserve", "Reserve (¥)", "money")]
+    rows = list(csv.reader(io.StringIO(to_csv([Table("Claims", columns, ROWS)], currency="JPY"))))
+    assert rows[1] == ["1234"] and rows[3] == ["0"]  # 1234.5 to the even yen, as Python rounds
+    with zipfile.ZipFile(io.BytesIO(to_xlsx([Table("Claims", columns, ROWS)], [], "t", currency="JPY"))) as z:
+        formats = re.findall(r'formatCode="([^"]+)"', z.read("xl/styles.xml").decode())
+    assert "#,##0" in formats and "#,##0.00" not in formats
+    rows = list(csv.reader(io.StringIO(to_csv([Table("Claims", columns, ROWS)], currency="BHD"))))
+    assert rows[1] == ["1234.500"]
+
+
 def test_excel_dates_before_march_1900_follow_excels_leap_year_rule():
     data = to_xlsx([Table("Old", [("d", "Date", "date")], [{"d": dt.date(1900, 2, 28)}, {"d": dt.date(1900, 3, 1)}])],
-                   [], "Old dates")
+                   [], "Old dates", currency="USD")
     sheet = _cells(data, 2)
     assert float(sheet["A2"]) == 59 and float(sheet["A3"]) == 61  # Excel's phantom 1900-02-29 is 60
 
 
 def test_excel_sheet_names_are_cleaned_and_unique():
-    data = to_xlsx([Table("By region: [all]", COLUMNS, []), Table("By region: [all]", COLUMNS, [])], [], "t")
+    data = to_xlsx([Table("By region: [all]", COLUMNS, []), Table("By region: [all]", COLUMNS, [])], [], "t",
+                   currency="USD")
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
     assert names == ["Filters", "By region   all", "By region   all 2"]

@@ -97,14 +97,14 @@ def test_lines_read_the_same_in_the_filter_the_status_line_and_the_grid():
     assert line_label("workers_comp") == "Workers comp" and line_label("auto") == "Auto"
     assert "line Workers comp, General liability" in describe_filters(
         {"lines": ["workers_comp", "general_liability"]}, BAND_LABELS)
-    line = next(c for c in queue_columns() if c["field"] == "line_of_business")
+    line = next(c for c in queue_columns(currency="USD") if c["field"] == "line_of_business")
     assert line["valueFormatter"]["function"] == LINE_FORMATTER
 
 
 def test_panel_filter_model_and_columns():
     model = panel_filter_model(3, {"statuses": ["new"]})
     assert '"rev":3' in model[PANEL_COLUMN]["filter"]
-    hidden = [c for c in queue_columns() if c.get("hide")]
+    hidden = [c for c in queue_columns(currency="USD") if c.get("hide")]
     assert [c["field"] for c in hidden] == [PANEL_COLUMN]
-    mine = [c["field"] for c in queue_columns(with_department=True)]
+    mine = [c["field"] for c in queue_columns(currency="USD", with_department=True)]
     assert "department_name" in mine and "adjuster" not in mine
