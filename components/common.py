@@ -26,14 +26,6 @@ def dept_badge(name: str, color: str) -> html.Span:
     return html.Span(name, className="dept-badge", style={"backgroundColor": color})
 
 
-def money(value) -> str:
-    """Dollars as the dashboard and tables show them ("$2,297.36")."""
-    if value is None:
-        return "—"
-    value = float(value)
-    return f"{'−' if value < 0 else ''}${abs(value):,.2f}"
-
-
 def fact_text(value) -> str:
     """A stored fact as people read it: yes/no, grouped digits, words for codes."""
     if value is None or value == "":

@@ -31,7 +31,7 @@ def _field(text: str, control, for_id: str, **col) -> dbc.Col:
     return dbc.Col([_label(text, for_id), control], **col)
 
 
-def filter_panel(*, statuses: list[str], lines: list[str], bands: dict[str, str],
+def filter_panel(*, currency: str, statuses: list[str], lines: list[str], bands: dict[str, str],
                  saved: list[tuple[int, str]], overdue: bool = False) -> dbc.Card:
     """Controls keep their ids across pages, so one set of callbacks serves
     the department queues and "My work"."""
@@ -49,7 +49,7 @@ def filter_panel(*, statuses: list[str], lines: list[str], bands: dict[str, str]
                                          "Any line"), "qf-lines", md=4, lg=2),
         _field("Routing confidence", multi("qf-confidence", [{"label": v, "value": k} for k, v in bands.items()],
                                            "Any confidence"), "qf-confidence", md=4, lg=3),
-        _field("Claimed amount", dbc.InputGroup([
+        _field(f"Claimed amount ({money.symbol(currency)})", dbc.InputGroup([
             dbc.Input(id="qf-amount-min", type="number", min=0, step=1, placeholder="min"),
             dbc.InputGroupText("–"),
             dbc.Input(id="qf-amount-max", type="number", min=0, step=1, placeholder="max"),

@@ -4,11 +4,12 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from flask import current_app
 
 from api.usage import track_later
 from auth.guard import page_user
 from auth.permissions import Perm
-from components.common import dept_badge, fact_text, message, money, not_allowed
+from components.common import dept_badge, fact_text, message, not_allowed
 from callbacks.claim import workspace
 from components.claim_actions import action_card, feedback_card, notes_card
 from components.decision import decision_panel, insight_cards
@@ -18,8 +19,10 @@ from components.timeline import timeline_card
 from db.flask_db import read_session
 from services.access import NotFound, OutsideDepartments
 from services.claims import get_claim_view
+from services.currency import money
 from services.departments import all_departments
 from services.feedback import REASONS
+from services.fraud_rings import ring_of_claim
 from services.linked_claims import linked_claims
 from services.privacy import claim_fields
 
@@ -32,11 +35,12 @@ PARTY_FIELDS = ("phone", "email", "address", "bank_account", "plate", "vin", "pr
 
 def _facts(claim, user) -> dbc.Card:
     postcode = claim_fields(user, {"postcode": claim.postcode})["postcode"]
+    code = current_app.config["SCOPE_SETTINGS"].currency
     rows = [
         ("Policy", claim.policy_number or "—"), ("Line of business", line_label(claim.line_of_business)),
         ("Loss date", claim.loss_date or "—"), ("Reported", claim.report_date or "—"),
-        ("Claimed", money(claim.claimed_amount)), ("Reserve", money(claim.reserve_amount)),
-        *([("Paid", money(claim.paid_amount))] if claim.paid_amount is not None else []),
+        ("Claimed", money(claim.claimed_amount, code)), ("Reserve", money(claim.reserve_amount, code)),
+        *([("Paid", money(claim.paid_amount, code))] if claim.paid_amount is not None else []),
         ("Location", ", ".join(x for x in (claim.state, postcode) if x) or "—"),
         ("Source", claim.dataset),
     ]
@@ -146,7 +150,8 @@ def layout(claim_number: str | None = None, **query):
         dbc.Row([
             dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim, user),
                      _circumstances(view.facts), _parties(view.parties),
-                     linked_claims_card(linked_claims(session, user, claim))], lg=4),
+                     linked_claims_card(linked_claims(session, user, claim),
+                                        ring_of_claim(session, user, claim.id))], lg=4),
             dbc.Col([
                 decision,
                 insight_cards() if view.decision else None,

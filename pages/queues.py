@@ -26,6 +26,7 @@ def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, sub
     initial = initial or {}
     session = read_session()
     saved = [(s.id, s.name) for s in list_saved(session, user, page_key)] if user.can(Perm.VIEW_QUEUES) else []
+    currency = current_app.config["SCOPE_SETTINGS"].currency
     return html.Div([
         page_header(title, subtitle, right=right),
         above,
@@ -33,14 +34,13 @@ def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, sub
         dcc.Store(id="queue-page-key", data=page_key),
         dcc.Store(id="queue-filters", data=initial),
         dcc.Store(id="queue-revision", data=0),
-        filter_panel(statuses=list(statuses), lines=lines, bands=BAND_LABELS, saved=saved,
+        filter_panel(currency=currency, statuses=list(statuses), lines=lines, bands=BAND_LABELS, saved=saved,
                      overdue=bool(initial.get("overdue"))),
         html.Div([html.Div(id="queue-status", role="status"),
                   html.Div([html.Span("Red", className="sla-overdue-key"),
                             " report date: open past its department's service level (hover it for the date)"])],
                  className="d-flex justify-content-between flex-wrap gap-2 small text-muted mb-2"),
-        queue_grid(currency=current_app.config["SCOPE_SETTINGS"].currency, with_department=with_department,
-                   initial_filters=initial),
+        queue_grid(currency=currency, with_department=with_department, initial_filters=initial),
     ])
 
 

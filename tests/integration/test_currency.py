@@ -122,6 +122,7 @@ def test_queue_grid_intake_and_api_docs_name_the_currency(currency, client_for, 
     _, body = render_page(client_for("adjuster"), "/queues")
     claimed = next(_dicts(json.loads(body), lambda d: d.get("field") == "claimed_amount"))
     assert claimed["valueFormatter"]["function"] == 'Money(params.value, "EUR")'
+    assert "Claimed amount (€)" in _text(body)  # the filter panel's bounds
     _, body = render_page(client_for("adjuster"), "/intake")
     assert "Claimed amount (EUR)" in body
     doc = web_app.server.test_client().get("/api/v1/openapi.json").get_json()
