@@ -12,7 +12,8 @@ requestStart); for every visit, the time from navigation until no request has be
 flight for 0.5 s (the quiet window itself not counted). The claim page has its own
 benchmark (bench/claim_page.py) with a trained model; here decisions are synthetic.
 
-    .venv/bin/python bench/bench_pages.py --claims 1000000
+    .venv/bin/python bench/bench_pages.py --claims 1000000 [--keep]
+    .venv/bin/python bench/bench_pages.py --database postgresql://.../scope_bench_pages_<id>  # again, same data
 """
 from __future__ import annotations
 
@@ -143,26 +144,34 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--visits", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (to profile a page)")
+    parser.add_argument("--prefix", default="scope_bench_pages", help="name prefix of the scratch database")
+    parser.add_argument("--database", metavar="URL",
+                        help="measure a database kept by an earlier --keep run (upgraded to head, never dropped; "
+                             "--claims is then ignored)")
     args = parser.parse_args()
 
     from db.session import make_engine, make_session_factory, normalise_url
     from services import aggregates
     from tests import mfautil
 
-    url, admin = dbutil.create_database("scope_bench_pages")
+    if args.database:
+        url, admin = args.database, None
+    else:
+        url, admin = dbutil.create_database(args.prefix)
     print(f"database {url}", flush=True)
     proc = None
     try:
         dbutil.upgrade(url)
-        engine = make_engine(normalise_url(url))
-        factory = make_session_factory(engine)
-        populate(engine, factory, args.claims)
-        with factory.begin() as s:
-            aggregates.refresh(s)
-            for email in mfautil.DEMO_MFA_EMAILS:
-                mfautil.enrol_known(s, email, mfautil.DEMO_TOTP_SECRET, SECRET_KEY)
+        if admin is not None:
+            engine = make_engine(normalise_url(url))
+            factory = make_session_factory(engine)
+            populate(engine, factory, args.claims)
+            with factory.begin() as s:
+                aggregates.refresh(s)
+                for email in mfautil.DEMO_MFA_EMAILS:
+                    mfautil.enrol_known(s, email, mfautil.DEMO_TOTP_SECRET, SECRET_KEY)
+            engine.dispose()
         mfautil.use_web_database(url)
-        engine.dispose()
         proc, base = _serve(url)
         callbacks, settle = measure(base, args.visits)
         every = [ms for values in callbacks.values() for ms in values]
@@ -178,7 +187,7 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-        if args.keep:
+        if args.keep or admin is None:
             print(f"kept {url}", flush=True)
         else:
             dbutil.drop_database(url, admin)
