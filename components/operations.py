@@ -15,20 +15,32 @@ CONFIDENCE = "#212529"
 EMPTY_TEXT = "No data for these filters"
 
 
-def _style(fig: go.Figure, title: str, height: int = 380, **kw) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, font_size=15), height=height, font=FONT,
-                      margin=dict(l=10, r=30, t=50, b=40), plot_bgcolor="white", paper_bgcolor="white", **kw)
-    fig.update_xaxes(gridcolor="#eee")
-    fig.update_yaxes(gridcolor="#eee")
-    return fig
+def _merge(base: dict, extra: dict) -> dict:
+    """``extra`` laid over ``base``; nested settings merge key by key, as update_layout merges them."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
-def _empty(fig: go.Figure) -> go.Figure:
-    fig.add_annotation(text=EMPTY_TEXT, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
-                       font=dict(color="#6c757d", size=14))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
+def _figure(data, title: str, height: int, *layouts: dict, annotations: tuple = (), empty: bool = False) -> go.Figure:
+    """A figure in the page's style, built in one go: the style, then ``layouts`` in order,
+    then the empty-state note when there is nothing to show. Handing Plotly the whole
+    layout once is ~10x cheaper than update_layout / update_xaxes calls (~4 ms each,
+    most of the time a cold Operations page spent on its eight figures)."""
+    layout = dict(title=dict(text=title, x=0, font=dict(size=15)), height=height, font=FONT,
+                  margin=dict(l=10, r=30, t=50, b=40), plot_bgcolor="white", paper_bgcolor="white",
+                  xaxis=dict(gridcolor="#eee"), yaxis=dict(gridcolor="#eee"))
+    for extra in layouts:
+        layout = _merge(layout, extra)
+    notes = list(annotations)
+    if empty:
+        notes.append(dict(text=EMPTY_TEXT, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                          font=dict(color="#6c757d", size=14)))
+        layout = _merge(layout, dict(xaxis=dict(visible=False), yaxis=dict(visible=False)))
+    if notes:
+        layout["annotations"] = notes
+    return go.Figure(data, layout)
 
 
 def summary_cards(data: dict) -> dbc.Row:
@@ -63,17 +75,15 @@ def summary_cards(data: dict) -> dbc.Row:
 def age_figure(workload: dict) -> go.Figure:
     """Open claims per department, stacked by age since report."""
     rows = [d for d in workload["departments"] if d["open"]][::-1]
-    fig = go.Figure()
-    for i, bucket in enumerate(workload["buckets"]):
-        fig.add_bar(name=bucket, y=[d["name"] for d in rows], x=[d["ages"][i] for d in rows], orientation="h",
-                    marker_color=AGE_COLORS[i % len(AGE_COLORS)],
-                    hovertemplate=f"%{{y}}: %{{x:,}} open claims aged {bucket}<extra></extra>")
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.22, x=0, yanchor="top",
-                                                   title_text="Age since report", traceorder="normal"))
-    fig.update_xaxes(title_text="Open claims (count)", rangemode="tozero")
-    _style(fig, "Open claims by department and age", max(360, 150 + 34 * len(rows)))
-    fig.update_layout(margin=dict(b=110))
-    return fig if rows else _empty(fig)
+    bars = [go.Bar(name=bucket, y=[d["name"] for d in rows], x=[d["ages"][i] for d in rows], orientation="h",
+                   marker_color=AGE_COLORS[i % len(AGE_COLORS)],
+                   hovertemplate=f"%{{y}}: %{{x:,}} open claims aged {bucket}<extra></extra>")
+            for i, bucket in enumerate(workload["buckets"])]
+    return _figure(bars, "Open claims by department and age", max(360, 150 + 34 * len(rows)),
+                   dict(barmode="stack", legend=dict(orientation="h", y=-0.22, x=0, yanchor="top",
+                                                     title=dict(text="Age since report"), traceorder="normal"),
+                        xaxis=dict(title=dict(text="Open claims (count)"), rangemode="tozero")),
+                   dict(margin=dict(b=110)), empty=not rows)
 
 
 def capacity_figure(workload: dict) -> go.Figure:
@@ -81,7 +91,7 @@ def capacity_figure(workload: dict) -> go.Figure:
     rows = [d for d in workload["departments"] if d["capacity"] or d["assigned"]][::-1]
     shared = [f" ({d['shared']} shared adjuster{'s' if d['shared'] != 1 else ''}, capacity split)"
               if d.get("shared") else "" for d in rows]
-    fig = go.Figure([
+    bars = [
         go.Bar(name="Team capacity", y=[d["name"] for d in rows], x=[d["capacity"] for d in rows],
                orientation="h", marker_color="#adb5bd", opacity=0.45, text=shared, textposition="none",
                hovertemplate="%{y}: capacity %{x:,} claims%{text}<extra></extra>"),
@@ -91,14 +101,14 @@ def capacity_figure(workload: dict) -> go.Figure:
                      ("no capacity" if d["adjusters"] else "no team") for d in rows],
                textposition="outside", cliponaxis=False,
                hovertemplate="%{y}: %{x:,} assigned<extra></extra>"),
-    ])
-    fig.update_layout(barmode="overlay", bargap=0.35,
-                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    ]
     # Room for the outside labels right of the longest bar (automargin does not count bar text).
     longest = max([d["capacity"] for d in rows] + [d["assigned"] for d in rows] + [1])
-    fig.update_xaxes(title_text="Claims (count)", range=[0, longest * 1.18])
-    _style(fig, "Capacity use by department", max(320, 110 + 34 * len(rows)))
-    return fig if rows else _empty(fig)
+    return _figure(bars, "Capacity use by department", max(320, 110 + 34 * len(rows)),
+                   dict(barmode="overlay", bargap=0.35,
+                        legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
+                        xaxis=dict(title=dict(text="Claims (count)"), range=[0, longest * 1.18])),
+                   empty=not rows)
 
 
 def flow_figure(flow: dict) -> go.Figure:
@@ -109,7 +119,7 @@ def flow_figure(flow: dict) -> go.Figure:
     lone = len(flow["periods"]) == 1
     mode = "lines+markers" if any(notes) or lone else "lines"
     marker_sizes = [9] if lone else [s if n else 0 for s, n in zip(sizes, notes)]
-    fig = go.Figure([
+    lines = [
         go.Scatter(x=flow["periods"], y=flow["received"], name="Received (inflow)", mode=mode,
                    line=dict(color=RECEIVED, width=2), text=notes,
                    marker=dict(symbol=symbols, size=marker_sizes),
@@ -118,36 +128,36 @@ def flow_figure(flow: dict) -> go.Figure:
                    line=dict(color=CLOSED, width=2), text=notes,
                    marker=dict(symbol=symbols, size=marker_sizes),
                    hovertemplate="%{x}: %{y:,} closed%{text}<extra></extra>"),
-    ])
+    ]
     if any(notes):
-        fig.add_trace(partial_legend())
-    fig.update_xaxes(title_text="Report / closing date")
+        lines.append(partial_legend())
+    fig = _figure(lines, f"Inflow vs outflow per {unit}", 380,
+                  dict(xaxis=dict(title=dict(text="Report / closing date")),
+                       yaxis=dict(title=dict(text=f"Claims per {unit}"), rangemode="tozero"),
+                       legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom")),
+                  empty=not flow["periods"])
     date_ticks(fig, flow["periods"], unit)
-    fig.update_yaxes(title_text=f"Claims per {unit}", rangemode="tozero")
-    _style(fig, f"Inflow vs outflow per {unit}",
-           legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
-    return fig if flow["periods"] else _empty(fig)
+    return fig
 
 
 def flow_by_department_figure(flow: dict) -> go.Figure:
     rows = [r for r in flow["by_department"] if r["received"] or r["closed"]]
     names = [r["name"] for r in rows]
-    fig = go.Figure([
+    bars = [
         go.Bar(name="Received", x=names, y=[r["received"] for r in rows], marker_color=RECEIVED,
                hovertemplate="%{x}: %{y:,} received<extra></extra>"),
         go.Bar(name="Closed", x=names, y=[r["closed"] for r in rows], marker_color=CLOSED,
                hovertemplate="%{x}: %{y:,} closed<extra></extra>"),
-    ])
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(title_text="Claims in the period (count)", rangemode="tozero")
-    fig.update_xaxes(title_text="Department")
-    # The legend gets a line of its own under the title: beside it, the two overlapped on the
-    # half-width card at 1280 px ("Inflow vs outflow by departme" ran under "Received").
-    _style(fig, "Inflow vs outflow by department",
-           legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
-    # The last department's name, turned under its bar, runs right of the plot: room for it.
-    fig.update_layout(margin=dict(t=80, r=90), title=dict(y=0.97, yref="container", yanchor="top"))
-    return fig if rows else _empty(fig)
+    ]
+    return _figure(bars, "Inflow vs outflow by department", 380,
+                   dict(barmode="group", yaxis=dict(title=dict(text="Claims in the period (count)"), rangemode="tozero"),
+                        xaxis=dict(title=dict(text="Department")),
+                        # The legend gets a line of its own under the title: beside it, the two overlapped on
+                        # the half-width card at 1280 px ("Inflow vs outflow by departme" ran under "Received").
+                        legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom")),
+                   # The last department's name, turned under its bar, runs right of the plot: room for it.
+                   dict(margin=dict(t=80, r=90), title=dict(y=0.97, yref="container", yanchor="top")),
+                   empty=not rows)
 
 
 def confusion_figure(routing: dict) -> go.Figure:
@@ -156,16 +166,16 @@ def confusion_figure(routing: dict) -> go.Figure:
     rows, cols, matrix = routing["rows"], routing["columns"], routing["matrix"]
     shares = [[(v / sum(r) * 100 if sum(r) else 0) for v in r] for r in matrix]
     text = [[f"{s:.0f}%" if v else "" for s, v in zip(sr, r)] for sr, r in zip(shares, matrix)]
-    fig = go.Figure(go.Heatmap(
+    heatmap = go.Heatmap(
         z=shares, x=[names.get(c, c) for c in cols], y=[names.get(c, c) for c in rows], text=text,
         texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=100, customdata=matrix,
         colorbar=dict(title="% of row", ticksuffix="%"),
         hovertemplate="final %{y}, routed %{x}: %{customdata:,} claims (%{z:.1f}% of row)<extra></extra>",
-    ))
-    fig.update_xaxes(title_text="Routed to (first decision)", tickangle=-25, showgrid=False)
-    fig.update_yaxes(title_text="Final department", autorange="reversed", showgrid=False)
-    _style(fig, "Routed vs final department (closed claims)", 440)
-    return fig if matrix else _empty(fig)
+    )
+    return _figure([heatmap], "Routed vs final department (closed claims)", 440,
+                   dict(xaxis=dict(title=dict(text="Routed to (first decision)"), tickangle=-25, showgrid=False),
+                        yaxis=dict(title=dict(text="Final department"), autorange="reversed", showgrid=False)),
+                   empty=not matrix)
 
 
 SANKEY_HEIGHT, SANKEY_MARGIN, SANKEY_PAD = 440, dict(t=50, b=30), 16
@@ -216,7 +226,7 @@ def sankey_figure(moves: dict) -> go.Figure:
     ys = _column_centres(out, plot_height, scale) + _column_centres(into, plot_height, scale)
     # 0 would mean "no position" to Plotly, so the columns sit a hair inside the edges.
     xs = [0.001] * len(left) + [0.999] * len(right)
-    fig = go.Figure(go.Sankey(
+    sankey = go.Sankey(
         arrangement="fixed", domain=dict(x=list(SANKEY_DOMAIN), y=[0, 1]),
         node=dict(label=[""] * len(labels), customdata=labels, x=xs, y=ys, color=colors, pad=SANKEY_PAD,
                   thickness=14, line=dict(color="white", width=0.5),
@@ -226,18 +236,17 @@ def sankey_figure(moves: dict) -> go.Figure:
                   value=[f["moves"] for f in flows], color=[rgba(f["from"]["color"], 0.35) for f in flows],
                   customdata=[f"{f['from']['name']} → {f['to']['name']}" for f in flows],
                   hovertemplate="%{customdata}: %{value:,} moves<extra></extra>"),
-    ))
+    )
     sides = ((labels[:len(left)], ys[:len(left)], out, SANKEY_DOMAIN[0], "right"),
              (labels[len(left):], ys[len(left):], into, SANKEY_DOMAIN[1], "left"))
-    for names, centres, values, x, anchor in sides:
-        for name, y, n in zip(names, centres, values):
-            fig.add_annotation(text=f"{name} <span style='color:#6c757d'>{n:,}</span>", x=x, y=1 - y,
-                               xref="paper", yref="paper", xanchor=anchor, yanchor="middle", showarrow=False,
-                               xshift=-4 if anchor == "right" else 4, font=dict(size=12))
+    names_beside = [dict(text=f"{name} <span style='color:#6c757d'>{n:,}</span>", x=x, y=1 - y,
+                         xref="paper", yref="paper", xanchor=anchor, yanchor="middle", showarrow=False,
+                         xshift=-4 if anchor == "right" else 4, font=dict(size=12))
+                    for names, centres, values, x, anchor in sides for name, y, n in zip(names, centres, values)]
     widths = [_label_margin([f"{name} {n:,}" for name, n in zip(names, values)]) for names, _, values, _, _ in sides]
-    _style(fig, "Reassignment flows: moved from (left) → to (right)", SANKEY_HEIGHT)
-    fig.update_layout(margin=dict(SANKEY_MARGIN, l=widths[0], r=widths[1]))
-    return fig if flows else _empty(fig)
+    return _figure([sankey], "Reassignment flows: moved from (left) → to (right)", SANKEY_HEIGHT,
+                   dict(margin=dict(SANKEY_MARGIN, l=widths[0], r=widths[1])), annotations=names_beside,
+                   empty=not flows)
 
 
 def calibration_figure(routing: dict) -> go.Figure:
@@ -248,7 +257,7 @@ def calibration_figure(routing: dict) -> go.Figure:
     bands = [b for b in routing["bands"] if b["claims"]]
     labels = [b["label"] for b in bands]
     ticks = [f"{b['label']}<br><span style='font-size:11px;color:#6c757d'>n={b['claims']:,}</span>" for b in bands]
-    fig = go.Figure([
+    traces = [
         go.Bar(name="Observed accuracy", x=labels, y=[b["accuracy"] * 100 for b in bands], marker_color=ACCURACY,
                # a bar too short to hold its label (e.g. 0%) shows it just above itself
                text=[f"{b['accuracy']:.0%}" for b in bands], insidetextanchor="start",
@@ -260,27 +269,28 @@ def calibration_figure(routing: dict) -> go.Figure:
                    mode="markers+lines", marker=dict(symbol="diamond", size=10, color=CONFIDENCE),
                    line=dict(color=CONFIDENCE, dash="dot", width=1),
                    hovertemplate="confidence %{x}: mean %{y:.1f}%<extra></extra>"),
-    ])
-    fig.update_yaxes(title_text="Share of closed claims (%)", range=[0, 105], ticksuffix="%")
-    fig.update_xaxes(title_text="Router confidence band (first decision)", tickangle=0, tickvals=labels,
-                     ticktext=ticks)
-    # The legend gets a line of its own under the title: beside it, the two collide on a half-width card.
-    _style(fig, "Calibration: accuracy by confidence band", 400,
-           legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
-    fig.update_layout(margin=dict(t=80, b=70), title=dict(y=0.97, yref="container", yanchor="top"))
-    return fig if bands else _empty(fig)
+    ]
+    return _figure(traces, "Calibration: accuracy by confidence band", 400,
+                   dict(yaxis=dict(title=dict(text="Share of closed claims (%)"), range=[0, 105], ticksuffix="%"),
+                        xaxis=dict(title=dict(text="Router confidence band (first decision)"), tickangle=0,
+                                   tickvals=labels, ticktext=ticks),
+                        # The legend gets a line of its own under the title: beside it, the two collide on a
+                        # half-width card.
+                        legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom")),
+                   dict(margin=dict(t=80, b=70), title=dict(y=0.97, yref="container", yanchor="top")),
+                   empty=not bands)
 
 
 def reasons_figure(feedback: dict) -> go.Figure:
     rows = feedback["reasons"][::-1]
-    fig = go.Figure(go.Bar(
+    bar = go.Bar(
         y=[r["label"] for r in rows], x=[r["verdicts"] for r in rows], orientation="h", marker_color="#D55E00",
         text=[f"{r['verdicts']:,}" for r in rows], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x:,} disagreements<extra></extra>",
-    ))
-    fig.update_xaxes(title_text="Disagreeing verdicts (count)", rangemode="tozero")
-    _style(fig, "Why adjusters disagreed with the router", max(300, 110 + 36 * len(rows)))
-    return fig if rows else _empty(fig)
+    )
+    return _figure([bar], "Why adjusters disagreed with the router", max(300, 110 + 36 * len(rows)),
+                   dict(xaxis=dict(title=dict(text="Disagreeing verdicts (count)"), rangemode="tozero")),
+                   empty=not rows)
 
 
 def reasons_table(feedback: dict) -> html.Div:

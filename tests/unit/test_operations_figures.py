@@ -59,3 +59,36 @@ def test_the_last_department_name_under_the_bars_has_room_on_the_right():
     fig = flow_by_department_figure({"by_department": [{"name": "Special Investigations", "received": 1,
                                                         "closed": 1}]})
     assert fig.layout.margin.r >= 90
+
+
+def test_a_figure_built_in_one_go_is_the_one_the_step_by_step_updates_built():
+    """Figures hand Plotly their whole layout once (each update_layout / update_axes call
+    cost ~4 ms): the page's style, then each layout laid over it as update_layout does
+    (nested settings merged, not replaced), then the empty-state note."""
+    import plotly.graph_objects as go
+
+    from components.charts import FONT
+    from components.operations import EMPTY_TEXT, _figure
+
+    first = dict(barmode="stack", legend=dict(orientation="h", y=-0.22, title=dict(text="Age")),
+                 xaxis=dict(title=dict(text="Open claims"), rangemode="tozero"))
+    second = dict(margin=dict(b=110), title=dict(y=0.97, yref="container"))
+    note = dict(text="a name", x=0, y=0.5, xref="paper", yref="paper", showarrow=False)
+    for empty in (False, True):
+        fig = go.Figure([go.Bar(x=[1], y=["a"], orientation="h")])
+        fig.add_annotation(note)
+        fig.update_layout(first)
+        fig.update_layout(title=dict(text="Title", x=0, font_size=15), height=300, font=FONT,
+                          margin=dict(l=10, r=30, t=50, b=40), plot_bgcolor="white", paper_bgcolor="white")
+        fig.update_xaxes(gridcolor="#eee")
+        fig.update_yaxes(gridcolor="#eee")
+        fig.update_layout(second)
+        if empty:
+            fig.add_annotation(text=EMPTY_TEXT, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                               font=dict(color="#6c757d", size=14))
+            fig.update_xaxes(visible=False)
+            fig.update_yaxes(visible=False)
+        built = _figure([go.Bar(x=[1], y=["a"], orientation="h")], "Title", 300, first, second,
+                        annotations=(note,), empty=empty)
+        assert built.to_dict() == fig.to_dict()
+        assert built.layout.margin.l == 10 and built.layout.margin.b == 110  # merged, not replaced
