@@ -27,8 +27,8 @@ def refresh(_n):
     session = read_session()
     user = user_or_none()
     try:
-        departments = department_loads(session, user)
         adjusters = adjuster_loads(session, user)
+        departments = department_loads(session, user, adjusters=adjusters)
     except AccessDenied as exc:
         return dbc.Alert(str(exc), color="danger"), ""
     over = [a for a in adjusters if a.over_capacity]

@@ -138,3 +138,40 @@ def test_open_claims_past_their_department_service_level(db_session):
     assert after["AUTO_GLASS"].past_sla - before["AUTO_GLASS"].past_sla == 18  # 20 ... 190 days
     assert after["WORKERS_COMP"].past_sla - before["WORKERS_COMP"].past_sla == 1  # 190 days
 
+
+
+def test_loads_equal_a_plain_count_of_the_open_claims(db_session):
+    """What the page shows equals a straightforward count over the claims table (the
+    partial index of open claims answers the service's query, migration 0018), and
+    the adjusters the callback passes in change nothing."""
+    from sqlalchemy import text
+
+    manager = make_user(db_session, "manager", [])
+    person = make_user(db_session, "adjuster", ["PROPERTY"], capacity=2)
+    make_claims(db_session, 12, "PROPERTY", status="assigned", adjuster_id=person.id)
+    unassigned = make_claims(db_session, 12, "LIABILITY", status="in_review")
+    unassigned[0].report_date = None  # aged from its creation instead
+    make_claims(db_session, 4, "PROPERTY", status="closed", adjuster_id=person.id)
+    db_session.flush()
+    today = dt.date.today()
+    rows = db_session.execute(text("""
+        SELECT d.code, count(c.id) AS open, count(c.id) FILTER (WHERE c.adjuster_id IS NULL) AS unassigned,
+               count(c.id) FILTER (WHERE :today - coalesce(c.report_date, c.created_at::date) <= 7) AS a,
+               count(c.id) FILTER (WHERE :today - coalesce(c.report_date, c.created_at::date) BETWEEN 8 AND 30) AS b,
+               count(c.id) FILTER (WHERE :today - coalesce(c.report_date, c.created_at::date) BETWEEN 31 AND 90) AS c,
+               count(c.id) FILTER (WHERE :today - coalesce(c.report_date, c.created_at::date) > 90) AS d,
+               count(c.id) FILTER (WHERE :today - coalesce(c.report_date, c.created_at::date) > d.sla_days) AS late
+        FROM departments d LEFT JOIN claims c ON c.department_id = d.id AND c.status <> 'closed'
+        WHERE d.active GROUP BY d.code"""), {"today": today}).all()
+    expected = {r.code: (r.open, r.unassigned, [r.a, r.b, r.c, r.d], r.late) for r in rows}
+    per_adjuster = dict(db_session.execute(text(
+        "SELECT adjuster_id, count(*) FROM claims WHERE status <> 'closed' AND adjuster_id IS NOT NULL "
+        "GROUP BY adjuster_id")).all())
+    adjusters = adjuster_loads(db_session, actor(manager))
+    assert {a.id: a.open_claims for a in adjusters if a.open_claims} == per_adjuster
+    assert {a.id: a.open_claims for a in adjusters}[person.id] == 12
+    for loads in (department_loads(db_session, actor(manager), today=today),
+                  department_loads(db_session, actor(manager), today=today, adjusters=adjusters)):
+        got = {d.code: (d.open_claims, d.unassigned, [d.ages[b] for b in AGE_BUCKETS], d.past_sla) for d in loads}
+        assert got == expected
+    assert expected["LIABILITY"][1] >= 12 and expected["PROPERTY"][0] >= 12
