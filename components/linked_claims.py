@@ -37,8 +37,15 @@ def _and(words) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def linked_claims_card(links) -> dbc.Card:
-    parts = []
+def _ring(ring) -> dbc.Alert:
+    return dbc.Alert([
+        html.Span("Part of a possible fraud ring: ", className="fw-semibold"),
+        html.A(f"ring {ring.key} ({ring.size} claims) →", href=f"/rings?ring={ring.key}", className="alert-link"),
+    ], color="warning", className="small py-2 mb-2", id="claim-ring")
+
+
+def linked_claims_card(links, ring=None) -> dbc.Card:
+    parts = [_ring(ring)] if ring is not None else []
     hubs = (f"the {_and(h.who + chr(39) + 's' for h in links.hubs)} {_and(h.field for h in links.hubs)}"
             if links.hubs else "")
     hub_title = ("; ".join(f"{h.label} {h.value}" for h in links.hubs) + f" (more than {BUSINESS_HUB_LIMIT} other "

@@ -13,6 +13,7 @@ NAV = (
     ("Overview", "/", Perm.VIEW_QUEUES),
     ("My work", "/my-work", Perm.GIVE_FEEDBACK),
     ("Queues", "/queues", Perm.VIEW_QUEUES),
+    ("Rings", "/rings", Perm.VIEW_CLAIMS),  # possible fraud rings; a short label keeps the bar on one line
     ("New claim", "/intake", Perm.CREATE_CLAIMS),
     ("Reassign", "/reassign", Perm.REASSIGN),
     ("Workload", "/workload", Perm.VIEW_WORKLOAD),

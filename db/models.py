@@ -775,3 +775,24 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- Possible fraud rings (migration 0017) -----------------------------------
+
+
+class FraudRing(Base):
+    """A group of claims linked through shared party identifiers, as the last
+    detection run found it (services.fraud_rings). Replaced wholesale by each run."""
+
+    __tablename__ = "fraud_rings"
+    __table_args__ = (Index("ix_fraud_rings_claim_ids", "claim_ids", postgresql_using="gin"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # The claim number of its earliest member: stays the ring's name (and address)
+    # from one run to the next while that claim is still in it.
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    claim_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    # [{"field", "value", "roles": [...], "claim_ids": [...]}]: the identifiers that link it
+    links: Mapped[list] = mapped_column(JSONB)
+    size: Mapped[int] = mapped_column(Integer)
+    detected_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

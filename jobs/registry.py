@@ -60,6 +60,13 @@ def evaluate_alerts(session: Session, settings) -> dict:
     return {"rows": counts["opened"] + counts["kept"] + counts["resolved"], "detail": counts}
 
 
+def detect_rings(session: Session, settings) -> dict:
+    from services import fraud_rings
+
+    result = fraud_rings.refresh(session)
+    return {"rows": result["rings"], "detail": result}
+
+
 def purge_usage(session: Session, settings) -> dict:
     from services import usage
 
@@ -74,4 +81,5 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("evaluate_alerts", evaluate_alerts, "1-59/5 * * * *", "Check the alert rules against the KPI rollups"),
     Job("retrain", retrain, "0 2 * * *", "Retrain each dataset's router; promote only a better model", slow=True),
     Job("purge_usage", purge_usage, "30 3 * * *", "Delete usage analytics older than 180 days"),
+    Job("detect_rings", detect_rings, "20 * * * *", "Find groups of claims linked by their parties' identifiers"),
 )}

@@ -22,6 +22,7 @@ from services.claims import get_claim_view
 from services.currency import money
 from services.departments import all_departments
 from services.feedback import REASONS
+from services.fraud_rings import ring_of_claim
 from services.linked_claims import linked_claims
 from services.privacy import claim_fields
 
@@ -149,7 +150,8 @@ def layout(claim_number: str | None = None, **query):
         dbc.Row([
             dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim, user),
                      _circumstances(view.facts), _parties(view.parties),
-                     linked_claims_card(linked_claims(session, user, claim))], lg=4),
+                     linked_claims_card(linked_claims(session, user, claim),
+                                        ring_of_claim(session, user, claim.id))], lg=4),
             dbc.Col([
                 decision,
                 insight_cards() if view.decision else None,

@@ -21,15 +21,12 @@ from sqlalchemy.orm import Session
 
 from db.models import Claim, Department, Party
 from services.access import can_see_department
+from services.parties import BUSINESS_ROLES, FIELD_LABELS, ID_FIELDS
 from services.privacy import PERSONAL_PARTY_FIELDS, mask, sees_personal_data
 
-ID_FIELDS = ("bank_account", "phone", "email", "address", "plate", "vin", "provider_id")
-FIELD_LABELS = {"bank_account": "bank account", "phone": "phone", "email": "email", "address": "address",
-                "plate": "licence plate", "vin": "VIN", "provider_id": "provider id"}
 HUB_LIMIT = 25          # more claims than this on one person's identifier: not listed
 # A business (body shop, clinic) is on many honest claims by trade: past a handful,
 # sharing one says nothing. A ring's own shop is usually on few claims besides the ring's.
-BUSINESS_ROLES = frozenset({"repair_shop", "provider"})
 BUSINESS_HUB_LIMIT = 10
 MAX_IDENTIFIERS = 60    # a claim with hundreds of parties (a mass event) is probed on its first 60
 

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 import re
 
+# The identifiers that link claims, in the order links are shown (most telling first).
+ID_FIELDS = ("bank_account", "phone", "email", "address", "plate", "vin", "provider_id")
+FIELD_LABELS = {"bank_account": "bank account", "phone": "phone", "email": "email", "address": "address",
+                "plate": "licence plate", "vin": "VIN", "provider_id": "provider id"}
+# Parties that are businesses: they appear on many honest claims by trade, so sharing
+# one of their identifiers says little on its own (services.linked_claims, fraud_rings).
+BUSINESS_ROLES = frozenset({"repair_shop", "provider", "attorney"})
+
 _NON_DIGIT = re.compile(r"\D+")
 _NON_ALNUM = re.compile(r"[^0-9A-Z]+")
 # Punctuation people type inconsistently inside addresses ("St." / "St",
