@@ -9,6 +9,7 @@ import logging
 
 from dash import Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
+from flask import current_app
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
@@ -70,7 +71,8 @@ def load_rows(request=None, department=None):
             noun = "claims" if parsed.statuses else "open claims"
     except (AccessDenied, NotFound, InvalidFilter) as exc:
         return EMPTY, str(exc)
-    summary = describe_filters(parsed.to_json(), BAND_LABELS)
+    summary = describe_filters(parsed.to_json(), BAND_LABELS,
+                               currency=current_app.config["SCOPE_SETTINGS"].currency)
     return {"rowData": page.rows, "rowCount": page.total}, page.describe(noun) + (f" · {summary}" if summary else "")
 
 

@@ -96,8 +96,8 @@ def saved_options(saved: list[tuple[int, str]]) -> list[dict]:
     return [{"label": name, "value": filter_id} for filter_id, name in saved]
 
 
-def describe_filters(filters: dict, bands: dict[str, str]) -> str:
-    """A one-line summary of applied filters (for the status line)."""
+def describe_filters(filters: dict, bands: dict[str, str], *, currency: str) -> str:
+    """A one-line summary of applied filters (for the status line), amounts in the deployment's currency."""
     parts = []
     if filters.get("search"):
         parts.append(f"search \u201c{filters['search']}\u201d")
@@ -111,11 +111,11 @@ def describe_filters(filters: dict, bands: dict[str, str]) -> str:
         parts.append("confidence " + ", ".join(bands.get(b, b).split(" (")[0].lower() for b in filters["confidence"]))
     lo, hi = filters.get("amount_min"), filters.get("amount_max")
     if lo is not None and hi is not None:
-        parts.append(f"amount {lo:,.0f}–{hi:,.0f}")
+        parts.append(f"amount {money.money_short(lo, currency)}–{money.money_short(hi, currency)}")
     elif lo is not None:
-        parts.append(f"amount ≥ {lo:,.0f}")
+        parts.append(f"amount ≥ {money.money_short(lo, currency)}")
     elif hi is not None:
-        parts.append(f"amount ≤ {hi:,.0f}")
+        parts.append(f"amount ≤ {money.money_short(hi, currency)}")
     if filters.get("date_from") or filters.get("date_to"):
         which = "loss date" if filters.get("date_field") == "loss_date" else "reported"
         parts.append(f"{which} {filters.get('date_from') or '…'} to {filters.get('date_to') or '…'}")

@@ -85,10 +85,13 @@ def test_counts_are_described_honestly():
 
 def test_describe_filters():
     text = describe_filters({"statuses": ["in_review"], "amount_min": 500.0, "confidence": ["low"],
-                             "date_field": "loss_date", "date_from": "2026-01-01"}, BAND_LABELS)
-    assert "status In review" in text and "amount \u2265 500" in text and "confidence low" in text
+                             "date_field": "loss_date", "date_from": "2026-01-01"}, BAND_LABELS, currency="USD")
+    assert "status In review" in text and "amount \u2265 $500" in text and "confidence low" in text
     assert "loss date 2026-01-01" in text
-    assert describe_filters({}, BAND_LABELS) == ""
+    assert describe_filters({}, BAND_LABELS, currency="USD") == ""
+    # Typed bounds read in the deployment's currency, like the grid's amounts.
+    assert "amount €1,000–€2.50M" in describe_filters({"amount_min": 1000, "amount_max": 2_500_000}, BAND_LABELS,
+                                                      currency="EUR")
 
 
 def test_lines_read_the_same_in_the_filter_the_status_line_and_the_grid():
@@ -96,7 +99,7 @@ def test_lines_read_the_same_in_the_filter_the_status_line_and_the_grid():
     filter offered "Workers comp"."""
     assert line_label("workers_comp") == "Workers comp" and line_label("auto") == "Auto"
     assert "line Workers comp, General liability" in describe_filters(
-        {"lines": ["workers_comp", "general_liability"]}, BAND_LABELS)
+        {"lines": ["workers_comp", "general_liability"]}, BAND_LABELS, currency="USD")
     line = next(c for c in queue_columns(currency="USD") if c["field"] == "line_of_business")
     assert line["valueFormatter"]["function"] == LINE_FORMATTER
 
