@@ -147,12 +147,12 @@ def layout(claim_number: str | None = None, **query):
         # that ran the refresh callback and redrew the buttons on every claim page opened.
         dcc.Store(id="claim-refresh", data=""),
         header,
-        dbc.Row([
-            dbc.Col([action_card(work["actions"]), _description(claim), _facts(claim, user),
-                     _circumstances(view.facts), _parties(view.parties),
-                     linked_claims_card(linked_claims(session, user, claim),
-                                        ring_of_claim(session, user, claim.id))], lg=4),
-            dbc.Col([
+        # Three areas (assets/10-scope.css .claim-layout): on a wide screen the work and the
+        # facts stack on the left of the decision; on a phone the decision comes right after
+        # the work and the description, before the long lists of facts, parties and links.
+        html.Div([
+            html.Div([action_card(work["actions"]), _description(claim)], className="claim-area-work"),
+            html.Div([
                 decision,
                 insight_cards() if view.decision else None,
                 dbc.Row([
@@ -161,6 +161,9 @@ def layout(claim_number: str | None = None, **query):
                     dbc.Col(notes_card() if work["can_note"] else None, lg=6),
                 ]) if work["can_feedback"] or work["can_note"] else None,
                 timeline_card(work["timeline"]),
-            ], lg=8),
-        ]),
+            ], className="claim-area-decision"),
+            html.Div([_facts(claim, user), _circumstances(view.facts), _parties(view.parties),
+                      linked_claims_card(linked_claims(session, user, claim),
+                                         ring_of_claim(session, user, claim.id))], className="claim-area-facts"),
+        ], className="claim-layout"),
     ])

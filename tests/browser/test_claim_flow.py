@@ -121,3 +121,22 @@ def test_on_a_phone_the_navigation_is_one_row(browser, live_server):
         assert height < 150, height
     finally:
         context.close()
+
+
+def test_on_a_phone_the_decision_comes_before_the_facts(page, live_server):
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    page.goto(live_server + "/queues?department=AUTO_PD")
+    page.wait_for_selector(".claim-link", timeout=15000)
+    href = page.locator(".claim-link").first.get_attribute("href")
+    for width in (390, 1440):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(live_server + href)
+        page.wait_for_selector("#decision-reasons li", timeout=15000)
+        box = {sel: page.locator(sel).bounding_box() for sel in ("#claim-description", "#decision-reasons",
+                                                                  "#claim-circumstances")}
+        if width == 390:  # one column: work, description, decision, then the facts
+            assert box["#claim-description"]["y"] < box["#decision-reasons"]["y"] < box["#claim-circumstances"]["y"]
+        else:  # the facts in the left column, beside the decision
+            assert box["#claim-circumstances"]["x"] + box["#claim-circumstances"]["width"] <= box["#decision-reasons"]["x"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.console_errors == []
