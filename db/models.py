@@ -34,6 +34,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ROLES = ("admin", "manager", "adjuster", "viewer")
 CLAIM_STATUSES = ("new", "assigned", "in_review", "awaiting_info", "closed")
+# Written as this list (not "status <> 'closed'") wherever open claims are counted, so
+# PostgreSQL can use the partial index ix_claims_open, whose predicate is this list.
+OPEN_STATUSES = tuple(s for s in CLAIM_STATUSES if s != "closed")
 MODEL_STATUSES = ("candidate", "champion", "retired")
 PARTY_ROLES = ("claimant", "insured", "driver", "witness", "provider", "repair_shop", "attorney", "payee")
 
@@ -128,7 +131,7 @@ class Claim(Base):
         # count them across all departments, which was a scan of every claim ever stored.
         # Adjuster and creation time included: Workload's count then never reads the table.
         Index("ix_claims_open", "department_id", "report_date", postgresql_include=["adjuster_id", "created_at"],
-              postgresql_where=text(f"status IN {tuple(s for s in CLAIM_STATUSES if s != 'closed')}")),
+              postgresql_where=text(f"status IN {OPEN_STATUSES}")),
         # Dashboard drill-down from the Closed line: claims closed on a day.
         Index("ix_claims_closed_at", "closed_at", postgresql_where=text("status = 'closed'")),
     )
@@ -485,7 +488,7 @@ class AlertRule(Base):
     name: Mapped[str] = mapped_column(String(120))
     metric: Mapped[str] = mapped_column(String(40))
     comparison: Mapped[str] = mapped_column(String(8))
-    # In the KPI's own unit: a fraction for rates (0.05 = 5%), days, claims or dollars.
+    # In the KPI's own unit: a fraction for rates (0.05 = 5%), days, claims or money (SCOPE_CURRENCY).
     threshold: Mapped[float] = mapped_column(Float)
     period: Mapped[str] = mapped_column(String(20))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))

@@ -16,13 +16,12 @@ from sqlalchemy import Date, Select, and_, func, literal, literal_column, or_, s
 from sqlalchemy.orm import Session
 
 from auth.permissions import Perm
-from db.models import CLAIM_STATUSES, Claim, Department, User
+from db.models import CLAIM_STATUSES, OPEN_STATUSES, Claim, Department, User  # noqa: F401 (OPEN_STATUSES re-exported)
 from services.access import AccessDenied, NotFound, can_see_department
 
 MAX_PAGE = 500
 # The grid callback's scope value for "My work" (department codes never contain "@").
 MY_WORK_SCOPE = "@my-work"
-OPEN_STATUSES = tuple(s for s in CLAIM_STATUSES if s != "closed")
 # Beyond this many rows OFFSET paging gets slow and nobody reads that far:
 # the grid offers the first MAX_OFFSET rows and asks the user to narrow the filters.
 MAX_OFFSET = 10_000

@@ -147,3 +147,29 @@ def test_operations_shows_the_new_level_once_the_cached_reads_are_dropped(db_ses
     assert past() == 1  # still the cached value: this is why the cache must be dropped
     forget_cached_reads()
     assert past() == 3
+
+
+def test_open_claim_count_can_use_the_open_claims_index(db_session, dept, admin):
+    """The count must be written so PostgreSQL can answer it from ix_claims_open (a partial
+    index on the open statuses): "status <> 'closed'" cannot, and read every claim ever
+    stored at a million claims. With sequential scans off, the plan names the index."""
+    from sqlalchemy import event, text
+
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "count(" in statement and "claims" in statement:
+            statements.append((statement, parameters))
+
+    bind = db_session.get_bind()
+    event.listen(bind, "before_cursor_execute", capture)
+    try:
+        department_rows(db_session, admin)
+    finally:
+        event.remove(bind, "before_cursor_execute", capture)
+    assert len(statements) == 1, statements
+    statement, parameters = statements[0]
+    db_session.execute(text("SET LOCAL enable_seqscan = off"))
+    raw = db_session.connection().connection.driver_connection
+    plan = "\n".join(r[0] for r in raw.execute("EXPLAIN " + statement, parameters).fetchall())
+    assert "ix_claims_open" in plan, plan
