@@ -1,41 +1,13 @@
 """Possible fraud rings: the linking rule, detection, storage, who sees what, the page."""
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from sqlalchemy import select
 
-from auth.current import SessionUser
-from db.models import Claim, Dataset, Department, FraudRing, Party
+from db.models import Claim, FraudRing, Party
 from services import fraud_rings
 from services.fraud_rings import get_ring, is_link, list_rings, ring_of_claim
-
-_seq = itertools.count(1)
-
-
-def _user(session, role: str, departments: tuple[str, ...] = ()) -> SessionUser:
-    from services.users import create_user
-
-    user = create_user(session, email=f"fr{next(_seq)}-{role}@test.example", role=role, password="pw-123456789",
-                       department_codes=list(departments))
-    return SessionUser.from_model(user)
-
-
-def _claim(session, department="AUTO_PD", status="new", fraud=None, parties=()) -> Claim:
-    if session.get(Dataset, "frtest") is None:
-        session.add(Dataset(name="frtest", feature_spec=[]))
-        session.flush()
-    dept = session.scalar(select(Department).where(Department.code == department))
-    n = next(_seq)
-    claim = Claim(claim_number=f"FRT-{n:06d}", dataset="frtest", source_key=str(n), status=status,
-                  department_id=dept.id, fraud_label=fraud, claimed_amount=1000)
-    session.add(claim)
-    session.flush()
-    for role, ids in parties:
-        session.add(Party(claim_id=claim.id, role=role, name=f"P{n}", **ids))
-    session.flush()
-    return claim
+from tests.partyutil import make_claim, make_user, next_tag
 
 
 @pytest.mark.parametrize(("field", "roles", "links"), [
@@ -56,16 +28,16 @@ def test_which_shared_identifiers_link_claims(field, roles, links):
 def scene(db_session):
     """A ring of four (bank account and phone chains), a household pair, a shop's
     customers, and a pair: only the four make a ring."""
-    t = f"{next(_seq):05d}"
+    t = f"{next_tag():05d}"
     bank, phone, shop = f"FRBANK{t}", f"777{t}01", f"777{t}99"
-    a = _claim(db_session, parties=[("claimant", {"bank_account": bank}), ("repair_shop", {"phone": shop})])
-    b = _claim(db_session, department="LIABILITY", status="closed", fraud=True,
+    a = make_claim(db_session, parties=[("claimant", {"bank_account": bank}), ("repair_shop", {"phone": shop})])
+    b = make_claim(db_session, department="LIABILITY", status="closed", fraud=True,
                parties=[("claimant", {"bank_account": bank, "phone": phone})])
-    c = _claim(db_session, department="SIU", parties=[("witness", {"phone": phone})])
-    d = _claim(db_session, fraud=True, parties=[("repair_shop", {"bank_account": bank})])
-    home = [_claim(db_session, parties=[("claimant", {"address": f"1 HOUSEHOLD ST {t}"})]) for _ in range(3)]
-    customers = [_claim(db_session, parties=[("repair_shop", {"phone": shop})]) for _ in range(3)]
-    pair = [_claim(db_session, parties=[("insured", {"email": f"pair{t}@x.example"})]) for _ in range(2)]
+    c = make_claim(db_session, department="SIU", parties=[("witness", {"phone": phone})])
+    d = make_claim(db_session, fraud=True, parties=[("repair_shop", {"bank_account": bank})])
+    home = [make_claim(db_session, parties=[("claimant", {"address": f"1 HOUSEHOLD ST {t}"})]) for _ in range(3)]
+    customers = [make_claim(db_session, parties=[("repair_shop", {"phone": shop})]) for _ in range(3)]
+    pair = [make_claim(db_session, parties=[("insured", {"email": f"pair{t}@x.example"})]) for _ in range(2)]
     fraud_rings.refresh(db_session)
     return {"ring": [a, b, c, d], "home": home, "customers": customers, "pair": pair, "bank": bank,
             "phone": phone}
@@ -98,25 +70,25 @@ def test_refresh_replaces_the_rings_and_keeps_their_names(db_session, scene):
 
 def test_manager_sees_the_whole_ring_with_its_links(db_session, scene):
     a, b, c, d = scene["ring"]
-    view = get_ring(db_session, _user(db_session, "manager"), a.claim_number)
+    view = get_ring(db_session, make_user(db_session, "manager"), a.claim_number)
     assert [x.claim_number for x in view.claims] == [x.claim_number for x in (a, b, c, d)]
     assert view.size == 4 and view.open_claims == 3 and view.claimed == 4000
     # A finding counts on a closed claim only; d's flag while open is not an outcome yet.
     assert view.confirmed == 1 and [x.fraud_label for x in view.claims] == [None, True, None, None]
     assert {(k.label, k.value) for k in view.links} == {("claimant / repair shop's bank account", scene["bank"]),
                                                          ("claimant / witness's phone", scene["phone"])}
-    assert a.claim_number in {v.key for v in list_rings(db_session, _user(db_session, "manager"))}
+    assert a.claim_number in {v.key for v in list_rings(db_session, make_user(db_session, "manager"))}
 
 
 def test_adjuster_sees_only_their_departments_claims_and_no_ring_of_one(db_session, scene):
     a, b, c, d = scene["ring"]
-    auto = _user(db_session, "adjuster", ("AUTO_PD",))
+    auto = make_user(db_session, "adjuster", ("AUTO_PD",))
     view = get_ring(db_session, auto, a.claim_number)
     assert [x.claim_number for x in view.claims] == [a.claim_number, d.claim_number] and view.size == 4
     # Links are shown only between claims the user can open.
     assert [k.field for k in view.links] == ["bank_account"] and view.links[0].claim_numbers == [
         a.claim_number, d.claim_number]
-    siu = _user(db_session, "adjuster", ("SIU",))
+    siu = make_user(db_session, "adjuster", ("SIU",))
     assert get_ring(db_session, siu, a.claim_number) is None  # one claim of it: nothing to show
     assert a.claim_number not in {v.key for v in list_rings(db_session, siu)}
     assert ring_of_claim(db_session, auto, d.id).key == a.claim_number
@@ -124,14 +96,14 @@ def test_adjuster_sees_only_their_departments_claims_and_no_ring_of_one(db_sessi
 
 
 def test_viewer_sees_masked_identifiers(db_session, scene):
-    view = get_ring(db_session, _user(db_session, "viewer"), scene["ring"][0].claim_number)
+    view = get_ring(db_session, make_user(db_session, "viewer"), scene["ring"][0].claim_number)
     values = [k.value for k in view.links]
     assert scene["bank"] not in values and scene["phone"] not in values and all("•" in v for v in values)
 
 
 @pytest.mark.parametrize("key", [None, "", "x" * 61, "FRT-\x00", 12, ["FRT-1"], "NO-SUCH-RING"])
 def test_unknown_or_malformed_ring_keys(db_session, key):
-    assert get_ring(db_session, _user(db_session, "manager"), key) is None
+    assert get_ring(db_session, make_user(db_session, "manager"), key) is None
 
 
 def test_job_is_registered_and_reports_what_it_found(db_session, scene):

@@ -1,63 +1,33 @@
 """Linked claims: other claims whose parties share an identifier with this claim's."""
 from __future__ import annotations
 
-import itertools
-
 import pytest
-from sqlalchemy import select
 
-from auth.current import SessionUser
-from db.models import Claim, Dataset, Department, Party
 from services.linked_claims import BUSINESS_HUB_LIMIT, HUB_LIMIT, linked_claims
-
-_seq = itertools.count(1)
-
-
-def _user(session, role: str, departments: tuple[str, ...] = ()) -> SessionUser:
-    from services.users import create_user
-
-    user = create_user(session, email=f"lc{next(_seq)}-{role}@test.example", role=role, password="pw-123456789",
-                       department_codes=list(departments))
-    return SessionUser.from_model(user)
-
-
-def _claim(session, department="AUTO_PD", status="new", fraud=None, parties=()) -> Claim:
-    if session.get(Dataset, "lctest") is None:
-        session.add(Dataset(name="lctest", feature_spec=[]))
-        session.flush()
-    dept = session.scalar(select(Department).where(Department.code == department))
-    n = next(_seq)
-    claim = Claim(claim_number=f"LCT-{n:06d}", dataset="lctest", source_key=str(n), status=status,
-                  department_id=dept.id, fraud_label=fraud)
-    session.add(claim)
-    session.flush()
-    for role, ids in parties:
-        session.add(Party(claim_id=claim.id, role=role, name=f"P{n}", **ids))
-    session.flush()
-    return claim
+from tests.partyutil import make_claim, make_user, next_tag
 
 
 @pytest.fixture()
 def ring(db_session):
     # Identifiers unique to this test run: the shared database holds other tests' parties.
-    tag = f"{next(_seq):04d}"
+    tag = f"{next_tag():04d}"
     phone, bank, shop = f"555{tag}001", f"LCBANK{tag}", f"555{tag}999"
-    me = _claim(db_session, parties=[("claimant", {"phone": phone, "bank_account": bank}),
+    me = make_claim(db_session, parties=[("claimant", {"phone": phone, "bank_account": bank}),
                                      ("repair_shop", {"phone": shop})])
-    same_bank = _claim(db_session, parties=[("claimant", {"bank_account": bank})])
-    both = _claim(db_session, status="closed", fraud=True,
+    same_bank = make_claim(db_session, parties=[("claimant", {"bank_account": bank})])
+    both = make_claim(db_session, status="closed", fraud=True,
                   parties=[("claimant", {"phone": phone, "bank_account": bank})])
-    open_flagged = _claim(db_session, fraud=True, parties=[("witness", {"phone": phone})])
-    other_dept = _claim(db_session, department="WORKERS_COMP", parties=[("claimant", {"phone": phone})])
-    shop_only = _claim(db_session, parties=[("repair_shop", {"phone": shop})])
-    unrelated = _claim(db_session, parties=[("claimant", {"phone": f"555{tag}777"})])
+    open_flagged = make_claim(db_session, fraud=True, parties=[("witness", {"phone": phone})])
+    other_dept = make_claim(db_session, department="WORKERS_COMP", parties=[("claimant", {"phone": phone})])
+    shop_only = make_claim(db_session, parties=[("repair_shop", {"phone": shop})])
+    unrelated = make_claim(db_session, parties=[("claimant", {"phone": f"555{tag}777"})])
     return {"me": me, "same_bank": same_bank, "both": both, "open_flagged": open_flagged,
             "other_dept": other_dept, "shop_only": shop_only, "unrelated": unrelated, "phone": phone,
             "bank": bank, "shop": shop}
 
 
 def test_claims_sharing_an_identifier_are_listed_with_what_they_share(db_session, ring):
-    manager = _user(db_session, "manager")
+    manager = make_user(db_session, "manager")
     links = linked_claims(db_session, manager, ring["me"])
     numbers = [c.claim_number for c in links.claims]
     assert set(numbers) == {ring[k].claim_number for k in ("same_bank", "both", "open_flagged", "other_dept",
@@ -76,14 +46,14 @@ def test_claims_sharing_an_identifier_are_listed_with_what_they_share(db_session
 
 
 def test_adjuster_sees_only_claims_of_their_departments(db_session, ring):
-    adjuster = _user(db_session, "adjuster", ("AUTO_PD",))
+    adjuster = make_user(db_session, "adjuster", ("AUTO_PD",))
     numbers = {c.claim_number for c in linked_claims(db_session, adjuster, ring["me"]).claims}
     assert ring["other_dept"].claim_number not in numbers
     assert ring["both"].claim_number in numbers
 
 
 def test_viewer_gets_masked_identifiers(db_session, ring):
-    viewer = _user(db_session, "viewer")
+    viewer = make_user(db_session, "viewer")
     links = linked_claims(db_session, viewer, ring["me"])
     values = [s.value for c in links.claims for s in c.shared]
     assert values and ring["bank"] not in values and ring["phone"] not in values
@@ -91,15 +61,15 @@ def test_viewer_gets_masked_identifiers(db_session, ring):
 
 
 def test_busy_business_and_person_identifiers_are_named_not_listed(db_session, ring):
-    manager = _user(db_session, "manager")
+    manager = make_user(db_session, "manager")
     for _ in range(BUSINESS_HUB_LIMIT):  # with shop_only: one more than the limit
-        _claim(db_session, parties=[("repair_shop", {"phone": ring["shop"]})])
+        make_claim(db_session, parties=[("repair_shop", {"phone": ring["shop"]})])
     links = linked_claims(db_session, manager, ring["me"])
     assert [h.label for h in links.hubs] == ["repair shop's phone"]
     assert ring["shop_only"].claim_number not in {c.claim_number for c in links.claims}
     # A person's identifier tolerates more before it counts as common.
     for _ in range(HUB_LIMIT - 2):  # three other claims carry the phone already: HUB_LIMIT + 1 in all
-        _claim(db_session, parties=[("claimant", {"phone": ring["phone"]})])
+        make_claim(db_session, parties=[("claimant", {"phone": ring["phone"]})])
     links = linked_claims(db_session, manager, ring["me"])
     assert [h.field for h in links.hubs] == ["phone", "phone"]
     # Still linked through the bank account: the claims that share it stay listed.
@@ -107,6 +77,6 @@ def test_busy_business_and_person_identifiers_are_named_not_listed(db_session, r
 
 
 def test_a_claim_without_parties_has_no_links(db_session):
-    manager = _user(db_session, "manager")
-    links = linked_claims(db_session, manager, _claim(db_session))
+    manager = make_user(db_session, "manager")
+    links = linked_claims(db_session, manager, make_claim(db_session))
     assert links.claims == [] and links.hubs == []
