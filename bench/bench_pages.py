@@ -36,9 +36,9 @@ from tests import dbutil  # noqa: E402
 
 SECRET_KEY = "bench-pages-secret-key-" + "x" * 32
 PAGES = {
-    "adjuster": ["/", "/my-work", "/queues?department=AUTO_PD", "/intake", "/profile", "/tokens"],
+    "adjuster": ["/", "/my-work", "/queues?department=AUTO_PD", "/rings", "/intake", "/profile", "/tokens"],
     "viewer": ["/dashboard", "/alerts", "/queues?department=PROPERTY"],
-    "manager": ["/reassign", "/workload", "/operations", "/analytics", "/models", "/dashboard/report"],
+    "manager": ["/reassign", "/rings", "/workload", "/operations", "/analytics", "/models", "/dashboard/report"],
     "admin": ["/admin/users", "/admin/departments", "/admin/audit", "/admin/jobs"],
 }
 QUIET_S = 0.5
@@ -151,7 +151,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from db.session import make_engine, make_session_factory, normalise_url
-    from services import aggregates
+    from services import aggregates, fraud_rings
     from tests import mfautil
 
     if args.database:
@@ -168,6 +168,7 @@ def main() -> None:
             populate(engine, factory, args.claims)
             with factory.begin() as s:
                 aggregates.refresh(s)
+                fraud_rings.refresh(s)  # what the hourly detect_rings job keeps
                 for email in mfautil.DEMO_MFA_EMAILS:
                     mfautil.enrol_known(s, email, mfautil.DEMO_TOTP_SECRET, SECRET_KEY)
             engine.dispose()

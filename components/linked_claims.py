@@ -5,6 +5,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from components.common import dept_badge
+from components.rings import ring_href
 from services.linked_claims import BUSINESS_HUB_LIMIT, HUB_LIMIT
 
 STATUS_WORDS = {"new": "new", "assigned": "assigned", "in_review": "in review",
@@ -40,7 +41,7 @@ def _and(words) -> str:
 def _ring(ring) -> dbc.Alert:
     return dbc.Alert([
         html.Span("Part of a possible fraud ring: ", className="fw-semibold"),
-        html.A(f"ring {ring.key} ({ring.size} claims) →", href=f"/rings?ring={ring.key}", className="alert-link"),
+        html.A(f"ring {ring.key} ({ring.size} claims) →", href=ring_href(ring.key), className="alert-link"),
     ], color="warning", className="small py-2 mb-2", id="claim-ring")
 
 

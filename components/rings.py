@@ -1,8 +1,9 @@
-"""The Fraud rings page: the list of rings, one ring's network, members and links.
-Pure functions of services.fraud_rings.RingView values and a currency code."""
+"""The Rings page: the list of rings, one ring's network, members and links.
+Pure functions of services.fraud_rings values and a currency code."""
 from __future__ import annotations
 
 import math
+from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
@@ -18,40 +19,30 @@ LINK_COLOR = "#6c757d"
 FRAUD_COLOR = "#dc3545"  # Bootstrap's danger red, as the "found fraudulent" badge; no department uses it
 
 
-def _dates(view) -> str:
-    dates = [c.report_date for c in view.claims if c.report_date]
-    if not dates:
+def ring_href(key: str) -> str:
+    return "/rings?" + urlencode({"ring": key})
+
+
+def _dates(first, last) -> str:
+    if not first:
         return "—"
-    first, last = min(dates), max(dates)
     return f"{first:%Y-%m-%d}" if first == last else f"{first:%Y-%m-%d} – {last:%Y-%m-%d}"
 
 
-def _departments(view) -> html.Div:
-    seen = {}
-    for c in view.claims:
-        if c.department:
-            seen.setdefault(c.department, c.color)
-    return html.Div([dept_badge(name, color) for name, color in seen.items()], className="d-flex flex-wrap gap-1")
-
-
-def _count(view) -> str:
-    # Members outside the user's departments are not named, but the ring's size is the ring's.
-    return f"{len(view.claims)}" if len(view.claims) == view.size else f"{len(view.claims)} of {view.size}"
-
-
-def rings_table(views: list, code: str) -> dbc.Table:
+def rings_table(rings: list, code: str) -> dbc.Table:
     head = html.Thead(html.Tr([html.Th(h) for h in (
         "Ring", "Claims", "Open", "Claimed", "Found fraudulent", "Departments", "Linked by", "Reported")]))
     rows = [html.Tr([
-        html.Td(html.A(v.key, href=f"/rings?ring={v.key}", className="claim-link text-nowrap")),
-        html.Td(_count(v), className="text-end"),
-        html.Td(v.open_claims, className="text-end"),
-        html.Td(money(v.claimed, code), className="text-end text-nowrap"),
-        html.Td(v.confirmed or "—", className="text-end"),
-        html.Td(_departments(v)),
-        html.Td(v.link_summary, className="small"),
-        html.Td(_dates(v), className="small text-nowrap"),
-    ]) for v in views]
+        html.Td(html.A(r.key, href=ring_href(r.key), className="claim-link text-nowrap")),
+        html.Td(r.size, className="text-end"),
+        html.Td(r.open_claims, className="text-end"),
+        html.Td(money(r.claimed, code), className="text-end text-nowrap"),
+        html.Td(r.confirmed or "—", className="text-end"),
+        html.Td(html.Div([dept_badge(name, color) for name, color in r.departments],
+                         className="d-flex flex-wrap gap-1")),
+        html.Td(r.link_summary, className="small"),
+        html.Td(_dates(r.first_report, r.last_report), className="small text-nowrap"),
+    ]) for r in rings]
     return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
                      id="rings-table")
 
@@ -62,7 +53,7 @@ def _outward(x: float, y: float) -> str:
 
 
 def ring_network(view) -> go.Figure:
-    """Claims on a circle, each shared identifier at the middle of the claims it ties."""
+    """Claims on a circle, each shared identifier near the middle of the claims it ties."""
     n = len(view.claims)
     # Half a step off the vertical, so no claim sits exactly at the top with its label centred.
     pos = {c.claim_number: (math.cos(2 * math.pi * (i + 0.5) / n + math.pi / 2),
@@ -89,14 +80,13 @@ def ring_network(view) -> go.Figure:
     fig.add_trace(go.Scatter(
         x=[pos[c.claim_number][0] for c in claims], y=[pos[c.claim_number][1] for c in claims],
         mode="markers+text", showlegend=False, text=[c.claim_number for c in claims],
-        textposition=[_outward(*pos[c.claim_number]) for c in claims],
-        textfont=dict(size=11),
+        textposition=[_outward(*pos[c.claim_number]) for c in claims], textfont=dict(size=11),
         marker=dict(size=18, color=[c.color or "#adb5bd" for c in claims],
                     line=dict(width=[4 if c.fraud_label else 1 for c in claims],
                               color=[FRAUD_COLOR if c.fraud_label else "#ffffff" for c in claims])),
         hovertext=[f"{c.claim_number}<br>{c.department or 'No department'} · {STATUS_WORDS.get(c.status, c.status)}"
                    + ("<br>found fraudulent" if c.fraud_label else "") for c in claims],
-        hoverinfo="text", customdata=[c.claim_number for c in claims]))
+        hoverinfo="text"))
     fig.update_layout(font=FONT, height=460, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
                       paper_bgcolor="white", showlegend=False,
                       xaxis=dict(visible=False, range=[-1.45, 1.45]),

@@ -786,17 +786,24 @@ class AuditChainHead(Base):
 
 class FraudRing(Base):
     """A group of claims linked through shared party identifiers, as the last
-    detection run found it (services.fraud_rings). Replaced wholesale by each run."""
+    detection run found it (services.fraud_rings). Replaced by each run; a ring
+    keeps its key from run to run (the new ring that overlaps an old one most
+    inherits its key). The summary columns are as of that run."""
 
     __tablename__ = "fraud_rings"
-    __table_args__ = (Index("ix_fraud_rings_claim_ids", "claim_ids", postgresql_using="gin"),)
+    __table_args__ = (Index("ix_fraud_rings_claim_ids", "claim_ids", postgresql_using="gin"),
+                      Index("ix_fraud_rings_department_ids", "department_ids", postgresql_using="gin"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    # The claim number of its earliest member: stays the ring's name (and address)
-    # from one run to the next while that claim is still in it.
-    key: Mapped[str] = mapped_column(String(60), unique=True)
+    key: Mapped[str] = mapped_column(String(20), unique=True)  # "R-000042", from the fraud_ring_keys sequence
     claim_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
-    # [{"field", "value", "roles": [...], "claim_ids": [...]}]: the identifiers that link it
+    department_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    # [{"field", "value", "claims": [[claim_id, [roles on it]], ...]}]: the identifiers that tie it
     links: Mapped[list] = mapped_column(JSONB)
     size: Mapped[int] = mapped_column(Integer)
+    open_claims: Mapped[int] = mapped_column(Integer)
+    confirmed: Mapped[int] = mapped_column(Integer)  # closed members found fraudulent
+    claimed_sum: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    first_report: Mapped[dt.date | None] = mapped_column(Date)
+    last_report: Mapped[dt.date | None] = mapped_column(Date)
     detected_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -53,7 +53,7 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
     """``demo_end`` is the demo claims' last day: the run command passes today; the
     default, the generator's fixed date, keeps test databases the same on any day.
     Everything after the load (history model, moves, verdicts) dates itself from the claims."""
-    from services import aggregates, alerts, fraud_rings, routing, training
+    from services import aggregates, alerts, routing, training
     from services.demo_data import END_DATE, load_demo_data
     from services import demo_data_history
 
@@ -104,11 +104,15 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
         if history or aggregates.data_bounds(session) is None:
             aggregates.refresh(session)
             say("computed the dashboard figures")
-    with factory.begin() as session:
-        # Hourly by the scheduler; now, so the Fraud rings page has something on a first start.
-        if loaded:
-            found = fraud_rings.refresh(session)
-            say(f"found {found['rings']:,} possible fraud rings ({found['claims']:,} claims)")
+    if loaded:
+        # Hourly by the scheduler; now, so the Rings page has something on a first start. Through
+        # the job runner: its lock keeps a scheduled run from overlapping, and the run is recorded.
+        from jobs.runner import run_job
+
+        run = run_job(factory, "detect_rings", triggered_by="first start", settings=settings)
+        detail = run.get("detail") or {}
+        if run.get("status") == "succeeded":
+            say(f"found {detail.get('rings', 0):,} possible fraud rings ({detail.get('claims', 0):,} claims)")
     with factory.begin() as session:
         if alerts.ensure_default_rules(session):
             say("created the default alert rules")

@@ -2,6 +2,8 @@
 identifiers (services.fraud_rings), and one ring's claims and links (?ring=…)."""
 from __future__ import annotations
 
+import datetime as dt
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import html
@@ -15,18 +17,19 @@ from db.flask_db import read_session
 from services.currency import money
 from services.fraud_rings import MIN_CLAIMS, get_ring, last_detected, list_rings
 
-dash.register_page(__name__, path="/rings", title="Fraud rings · SCOPE Assistant", name="Fraud rings")
+dash.register_page(__name__, path="/rings", title="Rings · SCOPE Assistant", name="Rings")
 
-LISTED = 200  # the largest, most open rings; the rest are named in a count
-RULE = (f"Rings are groups of {MIN_CLAIMS} or more claims tied together by a bank account, phone, email, licence "
-        "plate, VIN or address that a person on one claim shares with a party on another. Identifiers only shops, "
-        "clinics or attorneys carry, and addresses only people share (households), do not count. A ring is a "
-        "lead for the investigators, not a finding.")
+LISTED = 200  # the rings with the most open claims; the rest are counted
+RULE = (f"A ring is a group of {MIN_CLAIMS} or more claims tied together by a bank account, phone, email, licence "
+        "plate, VIN, provider id or address that a person on one claim shares with a party on another. "
+        "Identifiers only shops, clinics or attorneys carry, and addresses only people share (households), do not "
+        "count. A ring is a lead for the investigators, not a finding.")
 
 
 def _detected_text(session) -> str:
     when = last_detected(session)
-    return f"Detected {when:%Y-%m-%d %H:%M} UTC; refreshed every hour." if when else "Not detected yet."
+    return (f"Detected {when.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; refreshed every hour." if when
+            else "Not detected yet; the detect_rings job runs every hour.")
 
 
 def layout(ring: str | None = None, **_query):
@@ -37,26 +40,27 @@ def layout(ring: str | None = None, **_query):
     code = current_app.config["SCOPE_SETTINGS"].currency
     if ring is not None:
         return _one(session, user, ring, code)
-    views = list_rings(session, user)
-    if not views:
+    rings, total = list_rings(session, user, limit=LISTED)
+    scope = "" if user.can(Perm.VIEW_ALL_DEPARTMENTS) else " Only the claims of your departments are shown."
+    if not rings:
         body = message("No rings found", "No group of claims you can open is tied together by shared "
-                       "identifiers. " + _detected_text(session), color="info")
+                       "identifiers.", color="info")
     else:
         body = dbc.Card(dbc.CardBody([
-            rings_table(views[:LISTED], code),
-            html.Div(f"Showing the first {LISTED} of {len(views):,} rings.", className="small text-muted mt-2")
-            if len(views) > LISTED else None,
+            rings_table(rings, code),
+            html.Div(f"Showing the {LISTED} rings with the most open claims, of {total:,}.",
+                     className="small text-muted mt-2") if total > len(rings) else None,
         ]), className="shadow-sm")
     return html.Div([
         page_header("Possible fraud rings", "Claims tied together by the identifiers of their parties. "
-                    + _detected_text(session)),
+                    + _detected_text(session) + scope),
         html.P(RULE, className="small text-muted mb-3", id="rings-rule"),
         html.Div([
-            stat("Rings", f"{len(views):,}"),
-            stat("Claims in them", f"{sum(len(v.claims) for v in views):,}"),
-            stat("Still open", f"{sum(v.open_claims for v in views):,}"),
-            stat("Claimed", money(sum(v.claimed for v in views), code)),
-        ], className="d-flex flex-wrap gap-4 mb-3") if views else None,
+            stat("Rings", f"{total:,}"),
+            stat("Claims in them" + (" (listed)" if total > len(rings) else ""), f"{sum(r.size for r in rings):,}"),
+            stat("Still open", f"{sum(r.open_claims for r in rings):,}"),
+            stat("Claimed", money(sum(r.claimed for r in rings), code)),
+        ], className="d-flex flex-wrap gap-4 mb-3") if rings else None,
         body,
     ])
 
@@ -65,20 +69,17 @@ def _one(session, user, key, code):
     view = get_ring(session, user, key)
     back = html.A("← All rings", href="/rings", className="btn btn-outline-secondary btn-sm", id="ring-back")
     if view is None:
-        # Unknown, or fewer than two of its claims are the user's to open: the same answer.
-        return html.Div([back, message("Ring not found", f"There is no ring {key!s:.60} among the claims you "
-                                       "can open; rings are detected again every hour.")])
-    hidden = view.size - len(view.claims)
+        # Unknown, or not a ring among the claims this user may open: the same answer.
+        return html.Div([back, message("Ring not found", f"There is no ring {key!s:.20} among the claims you can "
+                                       "open; rings are detected again every hour.")])
     return html.Div([
         page_header(f"Ring {view.key}", f"{view.size} claims tied together by {len(view.links)} shared "
                     f"identifier{'s' if len(view.links) != 1 else ''}. " + _detected_text(session), right=back),
         html.Div([
-            stat("Claims", f"{len(view.claims)}" + (f" of {view.size}" if hidden else "")),
+            stat("Claims", f"{view.size}"),
             stat("Still open", f"{view.open_claims}"),
             stat("Claimed", money(view.claimed, code)),
             stat("Found fraudulent", f"{view.confirmed}", "closed claims with a fraud finding"),
         ], className="d-flex flex-wrap gap-4 mb-3"),
-        html.P(f"{hidden} of its claims are in departments you cannot open; they are not shown.",
-               className="small text-muted") if hidden else None,
         ring_detail(view, code),
     ])

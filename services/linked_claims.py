@@ -4,11 +4,14 @@ account paid on several claims, the same car in two accidents.
 
 Identifiers are stored normalised (services.parties), so equality in SQL is
 the link, and each lookup is one partial-index probe. An identifier on more
-than ``HUB_LIMIT`` claims is a hub: the phone of a body shop or a clinic links
-hundreds of honest claims, so it is named as common, not listed.
+than ``HUB_LIMIT`` other claims (``BUSINESS_HUB_LIMIT`` when only businesses
+carry it here) is a hub: the phone of a body shop or a clinic links hundreds of
+honest claims, so it is named as common, not listed.
 
-Only claims the user may open are listed or counted: an adjuster learns
-nothing about claims outside their departments (as on the claim page itself).
+Only claims the user may open are listed or counted. The one thing an adjuster
+learns about other departments' claims is that a hub is common: it is judged
+on all claims (a clinic's few claims in one department would otherwise be
+listed), and it says neither how many nor which.
 Values are masked for roles without personal-data access (services.privacy).
 """
 from __future__ import annotations
@@ -81,7 +84,7 @@ def linked_claims(session: Session, user, claim: Claim) -> Links:
         column = getattr(Party, f)
         # No DISTINCT: it would read a hub's every row before the LIMIT applies.
         ids = list(dict.fromkeys(session.scalars(
-            select(Party.claim_id).where(column == value, Party.claim_id != claim.id).limit(HUB_LIMIT * 4))))
+            select(Party.claim_id).where(column == value, Party.claim_id != claim.id).limit(HUB_LIMIT * 20))))
         if not ids:
             continue
         business = set(roles) <= BUSINESS_ROLES
@@ -90,7 +93,7 @@ def linked_claims(session: Session, user, claim: Claim) -> Links:
                         value if show or f not in PERSONAL_PARTY_FIELDS else mask(f, value), business)
         # A hub by its size among all claims, not only those this user sees: an adjuster
         # of one department would otherwise get a clinic's few visible claims listed.
-        # Only that it is common is shown: not how many claims, nor which.
+        # Shown: that it is on more than the limit's claims, not how many, nor which.
         if len(ids) > (BUSINESS_HUB_LIMIT if business else HUB_LIMIT):
             out.hubs.append(shared)
             continue

@@ -112,8 +112,9 @@ def _transition_problem(user, claim: Claim, to_status: str) -> str | None:
         return "You can change the status only of claims in your own departments."
     if to_status == "closed" and (claim.department is None or claim.department.is_triage):
         return "Route the claim to a department before closing it (it is still in Triage)."
-    if (claim.adjuster_id not in (None, user.id) and not user.can(Perm.REASSIGN)
-            and to_status != "assigned"):
+    # "Mark assigned" included: on a new claim a manager gave to A, adjuster B must not
+    # acknowledge it on A's behalf.
+    if claim.adjuster_id not in (None, user.id) and not user.can(Perm.REASSIGN):
         return "This claim is assigned to someone else."
     return None
 

@@ -100,8 +100,12 @@ def test_roles_and_departments(db_session, people):
     holder = make_user(db_session, "adjuster", ("AUTO_PD",))
     held = make_claim(db_session, department="AUTO_PD", adjuster_id=holder.id)
     assert [a.key for a in allowed_actions(people["manager"], held)] == [ASSIGN_ME, "assigned"]
-    # The holder, given a new claim by a manager, acknowledges it with "Mark assigned".
+    # The holder, given a new claim by a manager, acknowledges it with "Mark assigned";
+    # another adjuster of the department may neither take it nor mark it for the holder.
     assert [a.label for a in allowed_actions(holder, held)] == ["Mark assigned"]
+    assert allowed_actions(people["adjuster"], held) == []
+    with pytest.raises(WorkflowError, match="someone else"):
+        change_status(db_session, people["adjuster"], held.claim_number, "assigned", expected_version=held.version)
 
 
 def test_viewer_cannot_write_notes(db_session, people):

@@ -50,60 +50,117 @@ def _ring_with(session, claim) -> FraudRing | None:
 def test_detection_finds_the_ring_and_nothing_else(db_session, scene):
     ring = _ring_with(db_session, scene["ring"][0])
     assert ring is not None and sorted(ring.claim_ids) == sorted(c.id for c in scene["ring"])
-    assert ring.size == 4 and ring.key == scene["ring"][0].claim_number  # named by its earliest member
-    assert {(k["field"], tuple(k["roles"])) for k in ring.links} == {
-        ("bank_account", ("claimant", "repair_shop")), ("phone", ("claimant", "witness"))}
+    assert ring.size == 4 and ring.open_claims == 3 and ring.confirmed == 1 and float(ring.claimed_sum) == 4000
+    # An opaque name: a claim number would name a claim some users may not open.
+    assert ring.key.startswith("R-") and ring.key not in {c.claim_number for c in scene["ring"]}
+    links = {(k["field"], tuple(sorted({r for _, roles in k["claims"] for r in roles}))) for k in ring.links}
+    assert links == {("bank_account", ("claimant", "repair_shop")), ("phone", ("claimant", "witness"))}
     for group in ("home", "customers", "pair"):
         assert all(_ring_with(db_session, c) is None for c in scene[group]), group
 
 
-def test_refresh_replaces_the_rings_and_keeps_their_names(db_session, scene):
-    first = {r.key: sorted(r.claim_ids) for r in db_session.scalars(select(FraudRing))}
-    assert fraud_rings.refresh(db_session)["rings"] == len(first)
-    assert {r.key: sorted(r.claim_ids) for r in db_session.scalars(select(FraudRing))} == first
-    # The link that holds c breaks: the ring shrinks to the bank account's three claims.
-    db_session.query(Party).filter(Party.claim_id == scene["ring"][2].id).delete()
+def test_a_ring_keeps_its_name_from_run_to_run(db_session, scene):
+    a, b, c, d = scene["ring"]
+    key = _ring_with(db_session, a).key
     fraud_rings.refresh(db_session)
-    ring = _ring_with(db_session, scene["ring"][0])
-    assert sorted(ring.claim_ids) == sorted(c.id for c in scene["ring"] if c is not scene["ring"][2])
+    assert _ring_with(db_session, a).key == key
+    # An older claim joins (its witness used the same account): still the same ring, same name.
+    older = make_claim(db_session, parties=[("witness", {"bank_account": scene["bank"]})])
+    fraud_rings.refresh(db_session)
+    assert _ring_with(db_session, older).key == key and get_ring(db_session, make_user(db_session, "manager"), key)
+    # The link that holds c breaks: the ring shrinks, and keeps its name.
+    db_session.query(Party).filter(Party.claim_id == c.id).delete()
+    fraud_rings.refresh(db_session)
+    ring = _ring_with(db_session, a)
+    assert ring.key == key and sorted(ring.claim_ids) == sorted(x.id for x in (a, b, d, older))
 
 
 def test_manager_sees_the_whole_ring_with_its_links(db_session, scene):
     a, b, c, d = scene["ring"]
-    view = get_ring(db_session, make_user(db_session, "manager"), a.claim_number)
+    manager = make_user(db_session, "manager")
+    key = _ring_with(db_session, a).key
+    view = get_ring(db_session, manager, key)
     assert [x.claim_number for x in view.claims] == [x.claim_number for x in (a, b, c, d)]
     assert view.size == 4 and view.open_claims == 3 and view.claimed == 4000
     # A finding counts on a closed claim only; d's flag while open is not an outcome yet.
     assert view.confirmed == 1 and [x.fraud_label for x in view.claims] == [None, True, None, None]
     assert {(k.label, k.value) for k in view.links} == {("claimant / repair shop's bank account", scene["bank"]),
                                                          ("claimant / witness's phone", scene["phone"])}
-    assert a.claim_number in {v.key for v in list_rings(db_session, make_user(db_session, "manager"))}
+    rings, total = list_rings(db_session, manager, limit=10_000)
+    line = next(r for r in rings if r.key == key)
+    assert (line.size, line.open_claims, line.confirmed, line.claimed) == (4, 3, 1, 4000.0) and total >= 1
+    assert {name for name, _ in line.departments} == {"Auto Physical Damage", "Liability / Bodily Injury",
+                                                      "Special Investigations"}
 
 
-def test_adjuster_sees_only_their_departments_claims_and_no_ring_of_one(db_session, scene):
-    a, b, c, d = scene["ring"]
-    auto = make_user(db_session, "adjuster", ("AUTO_PD",))
-    view = get_ring(db_session, auto, a.claim_number)
-    assert [x.claim_number for x in view.claims] == [a.claim_number, d.claim_number] and view.size == 4
-    # Links are shown only between claims the user can open.
-    assert [k.field for k in view.links] == ["bank_account"] and view.links[0].claim_numbers == [
-        a.claim_number, d.claim_number]
-    siu = make_user(db_session, "adjuster", ("SIU",))
-    assert get_ring(db_session, siu, a.claim_number) is None  # one claim of it: nothing to show
-    assert a.claim_number not in {v.key for v in list_rings(db_session, siu)}
-    assert ring_of_claim(db_session, auto, d.id).key == a.claim_number
-    assert ring_of_claim(db_session, auto, scene["home"][0].id) is None
+def test_others_see_a_ring_only_among_their_own_claims(db_session):
+    """Nothing about claims outside a user's departments: not their number, not their
+    count, not the roles on them, not the fact that they tie the user's claims together."""
+    t = next_tag()
+    bank, phone = f"FRB{t}", f"888{t}01"
+    auto = [make_claim(db_session, parties=[("claimant", {"bank_account": bank})]) for _ in range(3)]
+    for _ in range(3):
+        make_claim(db_session, department="WORKERS_COMP", parties=[("repair_shop", {"bank_account": bank})])
+    # Two Auto claims tied to each other only through a Liability claim.
+    x = make_claim(db_session, department="LIABILITY", parties=[("claimant", {"phone": phone, "email": f"x{t}@e.x"})])
+    p = make_claim(db_session, parties=[("claimant", {"phone": phone})])
+    q = make_claim(db_session, parties=[("claimant", {"email": f"x{t}@e.x"})])
+    fraud_rings.refresh(db_session)
+    adjuster = make_user(db_session, "adjuster", ("AUTO_PD",))
+    view = ring_of_claim(db_session, adjuster, auto[0].id)
+    assert view.size == 3 and sorted(c.claim_number for c in view.claims) == sorted(c.claim_number for c in auto)
+    assert [k.label for k in view.links] == ["claimant's bank account"]  # the shops are on hidden claims
+    assert get_ring(db_session, adjuster, view.key).size == 3
+    lines = {r.key: r for r in list_rings(db_session, adjuster, limit=10_000)[0]}
+    assert lines[view.key].size == 3 and [n for n, _ in lines[view.key].departments] == ["Auto Physical Damage"]
+    # p and q: a ring of three for a manager, nothing for the adjuster (x ties them).
+    key = _ring_with(db_session, x).key
+    assert get_ring(db_session, make_user(db_session, "manager"), key).size == 3
+    assert get_ring(db_session, adjuster, key) is None and key not in lines
+    assert ring_of_claim(db_session, adjuster, p.id) is None and ring_of_claim(db_session, adjuster, q.id) is None
 
 
 def test_viewer_sees_masked_identifiers(db_session, scene):
-    view = get_ring(db_session, make_user(db_session, "viewer"), scene["ring"][0].claim_number)
+    view = get_ring(db_session, make_user(db_session, "viewer"), _ring_with(db_session, scene["ring"][0]).key)
     values = [k.value for k in view.links]
     assert scene["bank"] not in values and scene["phone"] not in values and all("•" in v for v in values)
 
 
-@pytest.mark.parametrize("key", [None, "", "x" * 61, "FRT-\x00", 12, ["FRT-1"], "NO-SUCH-RING"])
+@pytest.mark.parametrize("key", [None, "", "x" * 21, "R-\x00", 12, ["R-1"], "NO-SUCH-RING"])
 def test_unknown_or_malformed_ring_keys(db_session, key):
     assert get_ring(db_session, make_user(db_session, "manager"), key) is None
+
+
+def test_ring_links_carry_any_key_through_the_address_bar():
+    from urllib.parse import parse_qs, urlsplit
+
+    from components.rings import ring_href
+
+    for key in ("R-000042", "A&B+1 #2%"):
+        assert parse_qs(urlsplit(ring_href(key)).query)["ring"] == [key]
+
+
+def test_detection_time_comes_from_the_job_even_when_it_found_nothing(db_session):
+    import datetime as dt
+
+    from db.models import JobRun
+
+    when = dt.datetime(2031, 1, 2, 3, 4, tzinfo=dt.timezone.utc)  # later than any real run
+    db_session.add(JobRun(job="detect_rings", slot=f"test-{next_tag()}", status="succeeded", started_at=when,
+                          finished_at=when, rows=0))
+    db_session.add(JobRun(job="detect_rings", slot=f"test-{next_tag()}", status="failed", started_at=when,
+                          finished_at=when + dt.timedelta(hours=1)))
+    db_session.flush()
+    assert fraud_rings.last_detected(db_session) == when
+
+
+def test_a_chain_longer_than_a_ring_is_not_stored(db_session, monkeypatch):
+    monkeypatch.setattr(fraud_rings, "MAX_CLAIMS", 4)
+    t = next_tag()
+    chain = [make_claim(db_session, parties=[("claimant", {"phone": f"889{t}{i:02d}"}),
+                                             ("witness", {"phone": f"889{t}{i + 1:02d}"})]) for i in range(6)]
+    result = fraud_rings.refresh(db_session)
+    assert _ring_with(db_session, chain[0]) is None and result["too_large"] >= 1
 
 
 def test_job_is_registered_and_reports_what_it_found(db_session, scene):
@@ -137,12 +194,13 @@ def test_rings_page_lists_and_opens_a_ring(web_app, client_for):
 
     with web_app.server.app_context():
         session = read_session()
-        ring = session.scalar(select(FraudRing).order_by(FraudRing.size.desc()).limit(1))
+        ring = session.scalar(select(FraudRing).order_by(FraudRing.size.desc(), FraudRing.key).limit(1))
         member = session.scalar(select(Claim.claim_number).where(Claim.id == ring.claim_ids[-1]))
         session.close()
     status, body = render_page(client_for("manager"), "/rings")
     assert status == 200 and "Possible fraud rings" in body and ring.key in body
     status, body = render_page(client_for("manager"), "/rings", f"?ring={ring.key}")
+    assert "Detected" in body  # the first start ran the job
     assert status == 200 and f"Ring {ring.key}" in body and member in body and "ring-network" in body
     status, body = render_page(client_for("viewer"), "/rings", "?ring=NO-SUCH-RING")
     assert status == 200 and "Ring not found" in body
