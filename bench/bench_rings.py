@@ -82,7 +82,7 @@ def main() -> None:
             if claim_id is None:
                 continue
             claim = session.get(Claim, claim_id)
-            ms, links = _ms(lambda: linked_claims(session, user, claim), repeat=20)
+            ms, links = _ms(lambda c=claim: linked_claims(session, user, c), repeat=20)
             print(f"linked_claims, {label}: p50 {ms:.1f} ms ({len(links.claims)} listed, {len(links.hubs)} common)")
     session.rollback()
 

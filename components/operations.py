@@ -150,7 +150,8 @@ def flow_by_department_figure(flow: dict) -> go.Figure:
                hovertemplate="%{x}: %{y:,} closed<extra></extra>"),
     ]
     return _figure(bars, "Inflow vs outflow by department", 380,
-                   dict(barmode="group", yaxis=dict(title=dict(text="Claims in the period (count)"), rangemode="tozero"),
+                   dict(barmode="group",
+                        yaxis=dict(title=dict(text="Claims in the period (count)"), rangemode="tozero"),
                         xaxis=dict(title=dict(text="Department")),
                         # The legend gets a line of its own under the title: beside it, the two overlapped on
                         # the half-width card at 1280 px ("Inflow vs outflow by departme" ran under "Received").

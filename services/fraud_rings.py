@@ -55,7 +55,7 @@ _LINKS_SQL = " UNION ALL ".join(
         FROM parties WHERE {f} IS NOT NULL GROUP BY {f}
         HAVING count(DISTINCT claim_id) BETWEEN 2 AND :hub
            AND bool_or(role NOT IN ({_BUSINESS}))
-           {"AND bool_or(role IN (" + _BUSINESS + "))" if f == "address" else ""}"""  # nosec B608: constants
+           {"AND bool_or(role IN (" + _BUSINESS + "))" if f == "address" else ""}"""  # nosec B608 (field names are constants)
     for f in ID_FIELDS)
 
 

@@ -41,7 +41,7 @@ def test_an_ended_session_says_so_and_keeps_what_was_typed(page, live_server):
     other.close()
     page.click(f"{BOX} .btn-close")
     page.click("#qf-apply")
-    wait_status(page, "amount ≥ 777")
+    wait_status(page, "amount ≥ $777")
     assert page.locator(BOX).count() == 0
 
 
