@@ -79,7 +79,8 @@ def ring_network(view) -> go.Figure:
     claims = view.claims
     fig.add_trace(go.Scatter(
         x=[pos[c.claim_number][0] for c in claims], y=[pos[c.claim_number][1] for c in claims],
-        mode="markers+text", showlegend=False, text=[c.claim_number for c in claims],
+        # The number's last part as the label (the whole one on hover): whole numbers ran off a phone's width.
+        mode="markers+text", showlegend=False, text=[c.claim_number.rsplit("-", 1)[-1] for c in claims],
         textposition=[_outward(*pos[c.claim_number]) for c in claims], textfont=dict(size=11),
         marker=dict(size=18, color=[c.color or "#adb5bd" for c in claims],
                     line=dict(width=[4 if c.fraud_label else 1 for c in claims],
@@ -89,7 +90,7 @@ def ring_network(view) -> go.Figure:
         hoverinfo="text"))
     fig.update_layout(font=FONT, height=460, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
                       paper_bgcolor="white", showlegend=False,
-                      xaxis=dict(visible=False, range=[-1.45, 1.45]),
+                      xaxis=dict(visible=False, range=[-1.9, 1.9]),  # room for the side labels on a phone
                       yaxis=dict(visible=False, range=[-1.3, 1.35], scaleanchor="x"))
     return fig
 
@@ -121,8 +122,9 @@ def ring_detail(view, code: str) -> html.Div:
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([
                 html.H5("How the claims are tied", className="card-title"),
-                html.P("Circles are claims, coloured by department, with a red ring when found fraudulent; "
-                       "diamonds are the identifiers their parties share (hover for which).",
+                html.P("Circles are claims (labelled with the end of their number), coloured by department, "
+                       "with a red ring when found fraudulent; diamonds are the identifiers their parties share. "
+                       "Hover for details.",
                        className="small text-muted mb-1"),
                 dcc.Graph(figure=ring_network(view), config={"displayModeBar": False}, id="ring-network"),
             ]), className="shadow-sm"), lg=7, className="mb-4"),
