@@ -78,7 +78,8 @@ def submit(n_clicks, *values):
     settings = current_app.config["SCOPE_SETTINGS"]
     try:
         with unit_of_work() as session:
-            result = intake.create_claim(session, _payload(values), user, threshold=settings.confidence_threshold)
+            result = intake.create_claim(session, _payload(values), user, threshold=settings.confidence_threshold,
+                                         currency=settings.currency)
             departments = intake.departments_by_code(session)
     except intake.IntakeInvalid as exc:
         errors = exc.errors

@@ -11,6 +11,7 @@ from flask import current_app
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
+from services import currency
 from services.intake import FIELDS, Field
 
 dash.register_page(__name__, path="/intake", title="New claim · SCOPE Assistant", name="New claim")
@@ -50,7 +51,9 @@ def _control(f: Field):
     if f.kind == "money":
         # No min/max: the browser would blank an out-of-range value and the
         # server could only say "required"; the server's message is clearer.
-        return dbc.Input(id=fid, type="number", step=0.01, placeholder="e.g. 4200")
+        # The currency's own smallest unit (1 for JPY), at most the cent the claims table keeps.
+        places = min(2, currency.decimals(current_app.config["SCOPE_SETTINGS"].currency))
+        return dbc.Input(id=fid, type="number", step=10 ** -places if places else 1, placeholder="e.g. 4200")
     if f.kind == "integer":
         return dbc.Input(id=fid, type="number", step=1, placeholder=f"{f.minimum}–{f.maximum:,}")
     if f.name == "description":

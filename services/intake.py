@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Claim, ClaimEvent, Department, ModelVersion, RoutingDecision
 from services import audit, routing
+from services import currency as currency_fmt
 from services.claims import DecisionView
 from services.claims_frame import ids_param
 
@@ -136,7 +137,7 @@ def _check_date(f: Field, value: Any) -> tuple[Any, str | None]:
     return day, None
 
 
-def _check_money(f: Field, value: Any) -> tuple[Any, str | None]:
+def _check_money(f: Field, value: Any, places: int = 2) -> tuple[Any, str | None]:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None, "must be a number"
     try:
@@ -149,8 +150,9 @@ def _check_money(f: Field, value: Any) -> tuple[Any, str | None]:
         return None, "must be greater than 0"
     if amount >= MAX_AMOUNT:
         return None, "must be less than 100,000,000"
-    if amount != amount.quantize(Decimal("0.01")):
-        return None, "must have at most 2 decimals"
+    step = Decimal(1).scaleb(-places)
+    if amount != amount.quantize(step):
+        return None, "must be a whole amount" if places == 0 else f"must have at most {places} decimals"
     return amount.quantize(Decimal("0.01")), None
 
 
@@ -174,8 +176,10 @@ _CHECKS: dict[str, Callable[[Field, Any], tuple[Any, str | None]]] = {
 }
 
 
-def validate(payload: Any) -> tuple[dict, dict[str, str]]:
-    """The cleaned claim and ``{field: message}`` (empty when valid)."""
+def validate(payload: Any, *, currency: str = currency_fmt.DEFAULT) -> tuple[dict, dict[str, str]]:
+    """The cleaned claim and ``{field: message}`` (empty when valid). Amounts take the
+    deployment currency's decimals (none for JPY), at most the 2 the claims table keeps."""
+    places = min(2, currency_fmt.decimals(currency))
     if not isinstance(payload, dict):
         return {}, {"_": "must be a JSON object"}
     errors: dict[str, str] = {}
@@ -190,7 +194,7 @@ def validate(payload: Any) -> tuple[dict, dict[str, str]]:
             if f.required:
                 errors[f.name] = "is required"
             continue
-        cleaned, error = _CHECKS[f.kind](f, value)
+        cleaned, error = _check_money(f, value, places) if f.kind == "money" else _CHECKS[f.kind](f, value)
         if error:
             errors[f.name] = error
         else:
@@ -242,16 +246,18 @@ def _store(session: Session, cleaned: list[dict], actor, *, threshold: float, sh
     return ids
 
 
-def create_claim(session: Session, payload: Any, actor, *, threshold: float) -> "IntakeResult":
+def create_claim(session: Session, payload: Any, actor, *, threshold: float,
+                 currency: str = currency_fmt.DEFAULT) -> "IntakeResult":
     """Store, score and route one claim; raises IntakeInvalid with ``{field: message}``."""
-    clean, errors = validate(payload)
+    clean, errors = validate(payload, currency=currency)
     if errors:
         raise IntakeInvalid(errors)
     ids = _store(session, [clean], actor, threshold=threshold, shap_method="exact")
     return results(session, ids)[0]
 
 
-def create_claims(session: Session, items: Any, actor, *, threshold: float) -> list["IntakeResult"]:
+def create_claims(session: Session, items: Any, actor, *, threshold: float,
+                  currency: str = currency_fmt.DEFAULT) -> list["IntakeResult"]:
     """All or nothing: any invalid item raises IntakeInvalid ``{index: {field: message}}``."""
     if not isinstance(items, list) or not items:
         raise IntakeInvalid({"claims": "must be a non-empty list"})
@@ -259,7 +265,7 @@ def create_claims(session: Session, items: Any, actor, *, threshold: float) -> l
         raise IntakeInvalid({"claims": f"at most {BATCH_LIMIT:,} claims per batch"})
     cleaned, errors = [], {}
     for index, item in enumerate(items):
-        clean, item_errors = validate(item)
+        clean, item_errors = validate(item, currency=currency)
         if item_errors:
             errors[str(index)] = item_errors
         cleaned.append(clean)

@@ -21,9 +21,13 @@ def _threshold() -> float:
     return current_app.config["SCOPE_SETTINGS"].confidence_threshold
 
 
+def _currency() -> str:
+    return current_app.config["SCOPE_SETTINGS"].currency
+
+
 def _create_one(session, payload):
     try:
-        result = intake.create_claim(session, payload, caller(), threshold=_threshold())
+        result = intake.create_claim(session, payload, caller(), threshold=_threshold(), currency=_currency())
     except intake.IntakeInvalid as exc:
         raise ApiError(422, "the claim is not valid", exc.errors) from None
     except intake.IntakeUnavailable as exc:
@@ -35,7 +39,8 @@ def _create_batch(session, payload):
     if not isinstance(payload, dict) or set(payload) != {"claims"}:
         raise ApiError(422, "the body must be {\"claims\": [...]}", {"claims": "is required (and nothing else)"})
     try:
-        results = intake.create_claims(session, payload["claims"], caller(), threshold=_threshold())
+        results = intake.create_claims(session, payload["claims"], caller(), threshold=_threshold(),
+                                       currency=_currency())
     except intake.IntakeInvalid as exc:
         raise ApiError(422, "the batch is not valid; nothing was stored", exc.errors) from None
     except intake.IntakeUnavailable as exc:

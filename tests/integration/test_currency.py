@@ -157,3 +157,13 @@ def test_an_unknown_currency_refuses_to_start():
     assert result.returncode == 1
     assert result.stderr.strip() == ("scope: error: SCOPE_CURRENCY must be an ISO 4217 currency code such as USD, "
                                      "EUR or JPY, got 'EURO'")
+
+
+def test_intake_form_steps_in_the_currencys_unit(currency, client_for):
+    currency("JPY")
+    _, body = render_page(client_for("adjuster"), "/intake")
+    amount = next(_dicts(json.loads(body), lambda d: d.get("id") == "intake-claimed_amount"))
+    assert amount["step"] == 1
+    currency("USD")
+    _, body = render_page(client_for("adjuster"), "/intake")
+    assert next(_dicts(json.loads(body), lambda d: d.get("id") == "intake-claimed_amount"))["step"] == 0.01

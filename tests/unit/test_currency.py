@@ -51,3 +51,18 @@ def test_an_unknown_code_is_a_config_error(monkeypatch, code):
     monkeypatch.setenv("SCOPE_CURRENCY", code)
     with pytest.raises(ConfigError, match="SCOPE_CURRENCY must be an ISO 4217 currency code"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(("code", "amount", "error"), [
+    ("USD", "1250.50", None), ("USD", "1250.505", "must have at most 2 decimals"),
+    ("JPY", "125000", None), ("JPY", "125000.5", "must be a whole amount"),
+    ("EUR", 99.99, None),
+    ("BHD", "10.125", "must have at most 2 decimals"),  # the claims table keeps cents at most
+])
+def test_intake_amounts_take_the_currencys_decimals(code, amount, error):
+    from services.intake import validate
+
+    payload = {"policy_number": "PAU-1234567", "line_of_business": "auto", "loss_date": "2026-01-02",
+               "description": "rear-ended at a light, bumper damage", "claimed_amount": amount, "state": "CA"}
+    _, errors = validate(payload, currency=code)
+    assert errors.get("claimed_amount") == error, errors
