@@ -8,6 +8,7 @@ import uuid
 
 from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
+from flask import current_app
 
 from api.usage import track
 from auth.current import user_or_none
@@ -240,7 +241,8 @@ def counterfactual(claim_number):
     decision = latest_decision(session, claim.id)
     try:
         cf = claim_counterfactual(session, claim, decision_id=decision.id if decision else None,
-                                  threshold=decision.threshold if decision else None)
+                                  threshold=decision.threshold if decision else None,
+                                  currency=current_app.config["SCOPE_SETTINGS"].currency)
         return counterfactual_body(cf, decision.model_version.version if decision else None)
     except Exception:
         log.exception("counterfactual failed for %s", claim.claim_number)

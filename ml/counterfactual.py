@@ -35,7 +35,9 @@ class Change:
     new: Any
     magnitude: float
 
-    def describe(self) -> str:
+    def describe(self, show: Callable[[str, Any], str | None] | None = None) -> str:
+        """``show(feature, value)`` words a value the caller knows better (an amount in
+        the deployment's currency; ml/ knows no currencies), or returns None."""
         name = self.feature.replace("_", " ")
         if self.kind == "word_add":
             return f'the description mentioned "{self.new}"'
@@ -44,7 +46,11 @@ class Change:
         if self.kind == "lag":
             old = "unknown" if self.old is None else f"{self.old} days"
             return f"the claim had been reported {self.new} days after the loss (not {old})"
-        return f"the {name} were {_show(self.new)} instead of {_show(self.old)}"
+        def word(value) -> str:
+            text = show(self.feature, value) if show is not None and not _missing(value) else None
+            return _show(value) if text is None else text
+
+        return f"the {name} were {word(self.new)} instead of {word(self.old)}"
 
 
 @dataclass
@@ -57,12 +63,13 @@ class Counterfactual:
     baseline: float = 0.0             # of the target now
     candidates: int = 0
 
-    def sentence(self, names: dict[str, str], threshold: float | None = None) -> str:
+    def sentence(self, names: dict[str, str], threshold: float | None = None,
+                 show: Callable[[str, Any], str | None] | None = None) -> str:
         target = names.get(self.target, self.target)
         if not self.found:
             return (f"No small change to this claim's facts ({self.candidates} tried) would make "
                     f"{target} SCOPE's first choice.")
-        facts = " and ".join(c.describe() for c in self.changes)
+        facts = " and ".join(c.describe(show) for c in self.changes)
         if threshold is not None and self.probability < threshold:
             return (f"If {facts}, {target} would become SCOPE's first choice ({self.probability:.0%}), "
                     f"still below the {threshold:.0%} threshold, so it would go to Triage.")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from db.models import Claim, Department
 from ml.counterfactual import Counterfactual, search, single_changes, word_candidates
 from ml.text import meaningful, words
+from services import currency as currency_fmt
 from services.cache import cached, make_key
 from services.claims_frame import load_frame
 from services.routing import LoadedModel, load_champion, predict_frame
@@ -55,15 +56,19 @@ def compute(session: Session, model: LoadedModel, claim: Claim) -> tuple[Counter
     return result, row
 
 
+# Claim columns that hold money: the counterfactual words their values in the deployment's currency.
+MONEY_FEATURES = frozenset({"claimed_amount", "reserve_amount", "paid_amount"})
+
+
 def claim_counterfactual(session: Session, claim: Claim, *, decision_id: int | None,
-                         threshold: float | None = None) -> dict | None:
+                         threshold: float | None = None, currency: str = currency_fmt.DEFAULT) -> dict | None:
     """Words and details for the page, cached per (decision, champion version)."""
     model = load_champion(session, claim.dataset)
     if model is None:
         return None
     # In the shared cache (Redis when configured), so every web worker profits from one search.
     key = make_key("counterfactual", session.get_bind().url.render_as_string(hide_password=True),
-                   decision_id or -claim.id, model.version, threshold)
+                   decision_id or -claim.id, model.version, threshold, currency)
 
     def search_now():
         computed = compute(session, model, claim)
@@ -71,7 +76,11 @@ def claim_counterfactual(session: Session, claim: Claim, *, decision_id: int | N
             return None
         result, _ = computed
         names = dict(session.execute(select(Department.code, Department.name)).all())
-        out = {"found": result.found, "text": result.sentence(names, threshold), "model_version": model.version,
+        def show(feature, value):
+            return currency_fmt.money_short(value, currency) if feature in MONEY_FEATURES else None
+
+        out = {"found": result.found, "text": result.sentence(names, threshold, show),
+               "model_version": model.version,
                "source": result.source, "target": result.target, "probability": result.probability,
                "baseline": result.baseline, "candidates": result.candidates,
                "changes": [{"feature": c.feature, "kind": c.kind, "old": c.old, "new": c.new}

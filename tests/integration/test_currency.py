@@ -167,3 +167,21 @@ def test_intake_form_steps_in_the_currencys_unit(currency, client_for):
     currency("USD")
     _, body = render_page(client_for("adjuster"), "/intake")
     assert next(_dicts(json.loads(body), lambda d: d.get("id") == "intake-claimed_amount"))["step"] == 0.01
+
+
+def test_the_counterfactual_words_amounts_in_the_currency(web_app, monkeypatch):
+    from db.flask_db import read_session
+    from ml.counterfactual import Change, Counterfactual
+    from services import counterfactual as service
+
+    found = Counterfactual(found=True, source="AUTO_PD", target="AUTO_GLASS", probability=0.61, candidates=9,
+                           changes=[Change("claimed_amount", "numeric", 4419.46, 450.0, 1.0)])
+    monkeypatch.setattr(service, "compute", lambda session, model, claim: (found, {}))
+    with web_app.server.app_context():
+        session = read_session()
+        claim = session.scalar(select(Claim).where(Claim.dataset == "synthetic").limit(1))
+        texts = {code: service.claim_counterfactual(session, claim, decision_id=None, currency=code)["text"]
+                 for code in ("EUR", "JPY", "USD")}
+        session.close()
+    assert "the claimed amount were €450 instead of €4,419" in texts["EUR"]
+    assert "¥450 instead of ¥4,419" in texts["JPY"] and "$450 instead of $4,419" in texts["USD"]

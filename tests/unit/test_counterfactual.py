@@ -117,3 +117,19 @@ def test_neighbours_rank_alike_claims_first(model):
     only[[3, 4]] = True
     rows, _ = nearest(leaves, leaves[0], k=5, candidates=only)
     assert set(rows) == {3, 4}
+
+
+def test_an_amount_is_worded_by_the_caller_and_the_rest_by_ml():
+    """ml/ knows no currencies: the service words amounts in the deployment's own."""
+    from ml.counterfactual import Change, Counterfactual
+
+    cf = Counterfactual(found=True, source="AUTO_PD", target="AUTO_GLASS", probability=0.61, changes=[
+        Change("claimed_amount", "numeric", 4419.46, 450.0, 1.0), Change("vehicle_count", "numeric", None, 1.0, 1.0)])
+
+    def show(feature, value):
+        return f"€{value:,.0f}" if feature == "claimed_amount" else None
+
+    text = cf.sentence({"AUTO_GLASS": "Auto Glass"}, show=show)
+    assert "the claimed amount were €450 instead of €4,419" in text
+    assert "the vehicle count were 1 instead of missing" in text
+    assert "claimed amount were 450 instead of 4,419" in cf.sentence({})  # without a caller's words
