@@ -28,11 +28,13 @@ class Perm(str, Enum):
     VIEW_ANALYTICS = "analytics:view"
     MANAGE_OWN_ACCOUNT = "account:own"
     VIEW_PERSONAL_DATA = "claims:personal_data"
+    FLAG_FRAUD = "fraud:flag"          # ask for an SIU review of a claim one works on
+    DECIDE_FRAUD = "fraud:decide"      # refer a fraud alert's claim to SIU, or dismiss the alert
 
 
 _ADJUSTER = frozenset({
     Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.GIVE_FEEDBACK, Perm.WRITE_NOTES, Perm.CHANGE_STATUS,
-    Perm.CREATE_CLAIMS, Perm.MANAGE_OWN_TOKENS, Perm.MANAGE_OWN_ACCOUNT, Perm.VIEW_PERSONAL_DATA,
+    Perm.CREATE_CLAIMS, Perm.MANAGE_OWN_TOKENS, Perm.MANAGE_OWN_ACCOUNT, Perm.VIEW_PERSONAL_DATA, Perm.FLAG_FRAUD,
 })
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -42,7 +44,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     "adjuster": _ADJUSTER,
     "manager": _ADJUSTER | {Perm.VIEW_ALL_DEPARTMENTS, Perm.REASSIGN, Perm.VIEW_WORKLOAD, Perm.VIEW_MODELS,
                               Perm.VIEW_DASHBOARDS, Perm.VIEW_OPERATIONS, Perm.VIEW_ALERTS, Perm.MANAGE_ALERTS,
-                              Perm.VIEW_ANALYTICS},
+                              Perm.VIEW_ANALYTICS, Perm.DECIDE_FRAUD},
     "admin": frozenset(Perm),
 }
 

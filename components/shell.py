@@ -13,7 +13,9 @@ NAV = (
     ("Overview", "/", Perm.VIEW_QUEUES),
     ("My work", "/my-work", Perm.GIVE_FEEDBACK),
     ("Queues", "/queues", Perm.VIEW_QUEUES),
-    ("Rings", "/rings", Perm.VIEW_CLAIMS),  # possible fraud rings; a short label keeps the bar on one line
+    # Fraud alerts, with Rings one tab away on both pages (components.fraud_alerts.fraud_tabs): one
+    # short label keeps the bar on one line.
+    ("Fraud", "/fraud-alerts", Perm.VIEW_CLAIMS),
     ("New claim", "/intake", Perm.CREATE_CLAIMS),
     ("Reassign", "/reassign", Perm.REASSIGN),
     ("Workload", "/workload", Perm.VIEW_WORKLOAD),

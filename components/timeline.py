@@ -6,7 +6,8 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 KIND_COLORS = {"intake": "#6c757d", "routed": "#0072B2", "moved": "#0072B2", "status": "#E69F00",
-               "assigned": "#56B4E9", "note": "#343a40", "feedback": "#CC79A7", "now": "#adb5bd"}
+               "assigned": "#56B4E9", "note": "#343a40", "feedback": "#CC79A7", "now": "#adb5bd",
+               "fraud_flag": "#D55E00", "fraud_dismissed": "#6c757d"}
 
 DOT = {"position": "absolute", "left": "0", "top": ".75rem", "width": ".6rem", "height": ".6rem", "borderRadius": "50%"}
 # Notes keep their line breaks and are quoted, so they read as the person's words.

@@ -807,3 +807,35 @@ class FraudRing(Base):
     first_report: Mapped[dt.date | None] = mapped_column(Date)
     last_report: Mapped[dt.date | None] = mapped_column(Date)
     detected_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+FRAUD_ALERT_STATUSES = ("open", "referred", "dismissed", "withdrawn")
+
+
+class FraudAlert(Base):
+    """A claim outside Special Investigations that shows fraud signals
+    (services.fraud_alerts), for a manager to refer to SIU or dismiss. One per
+    claim: the hourly job updates its signals, withdraws it when they are gone or
+    the claim closed, and reopens a dismissed one only for a new kind of signal."""
+
+    __tablename__ = "fraud_alerts"
+    __table_args__ = (
+        CheckConstraint(f"status IN {FRAUD_ALERT_STATUSES}", name="ck_fraud_alerts_status"),
+        Index("ix_fraud_alerts_status", "status", "signal_count", "siu_probability"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(String(12), server_default="open")
+    # [{"kind": "ring" | "linked_fraud" | "model" | "flagged", ...details}]
+    signals: Mapped[list] = mapped_column(JSONB)
+    signal_count: Mapped[int] = mapped_column(SmallInteger)
+    siu_probability: Mapped[float | None] = mapped_column(Float)
+    raised_at: Mapped[dt.datetime] = _now_col()
+    updated_at: Mapped[dt.datetime] = _now_col()
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    # The signal kinds a dismissal saw: only a kind not among them reopens the alert.
+    dismissed_kinds: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    version: Mapped[int] = mapped_column(Integer, server_default="1", nullable=False)

@@ -113,6 +113,17 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
         detail = run.get("detail") or {}
         if run.get("status") == "succeeded":
             say(f"found {detail.get('rings', 0):,} possible fraud rings ({detail.get('claims', 0):,} claims)")
+    from services import fraud_alerts
+
+    with factory.begin() as session:
+        never = fraud_alerts.last_raised(session) is None
+    if never:
+        # Also on an upgraded database: the alerts list should not wait for the hourly run.
+        from jobs.runner import run_job
+
+        run = run_job(factory, fraud_alerts.JOB, triggered_by="first start", settings=settings)
+        if run.get("status") == "succeeded":
+            say(f"raised {(run.get('detail') or {}).get('open', 0):,} fraud alerts")
     with factory.begin() as session:
         if alerts.ensure_default_rules(session):
             say("created the default alert rules")

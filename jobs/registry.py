@@ -67,6 +67,13 @@ def detect_rings(session: Session, settings) -> dict:
     return {"rows": result["rings"], "detail": result}
 
 
+def raise_fraud_alerts(session: Session, settings) -> dict:
+    from services import fraud_alerts
+
+    result = fraud_alerts.refresh(session)
+    return {"rows": result["raised"] + result["reopened"] + result["withdrawn"], "detail": result}
+
+
 def purge_usage(session: Session, settings) -> dict:
     from services import usage
 
@@ -82,4 +89,7 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("retrain", retrain, "0 2 * * *", "Retrain each dataset's router; promote only a better model", slow=True),
     Job("purge_usage", purge_usage, "30 3 * * *", "Delete usage analytics older than 180 days"),
     Job("detect_rings", detect_rings, "20 * * * *", "Find groups of claims linked by their parties' identifiers"),
+    # After detect_rings, so ring signals come from this hour's rings.
+    Job("raise_fraud_alerts", raise_fraud_alerts, "25 * * * *",
+        "Raise fraud alerts on open claims outside SIU (rings, links to fraud, router)"),
 )}

@@ -13,6 +13,7 @@ from components.common import dept_badge, fact_text, message, not_allowed
 from callbacks.claim import workspace
 from components.claim_actions import action_card, feedback_card, notes_card
 from components.decision import decision_panel, insight_cards
+from components.fraud_alerts import alert_card
 from components.linked_claims import linked_claims_card
 from components.queue_filters import line_label
 from components.timeline import timeline_card
@@ -22,6 +23,7 @@ from services.claims import get_claim_view
 from services.currency import money
 from services.departments import all_departments
 from services.feedback import REASONS
+from services.fraud_alerts import alert_of_claim, can_flag
 from services.fraud_rings import ring_of_claim
 from services.linked_claims import linked_claims
 from services.privacy import claim_fields
@@ -151,7 +153,11 @@ def layout(claim_number: str | None = None, **query):
         # facts stack on the left of the decision; on a phone the decision comes right after
         # the work and the description, before the long lists of facts, parties and links.
         html.Div([
-            html.Div([action_card(work["actions"]), _description(claim)], className="claim-area-work"),
+            html.Div([action_card(work["actions"]), _description(claim),
+                      html.Div(alert_card(alert_of_claim(session, user, claim.id),
+                                          can_decide=user.can(Perm.DECIDE_FRAUD),
+                                          can_flag=can_flag(session, user, claim), claim_number=claim.claim_number),
+                               id="fraud-card-area")], className="claim-area-work"),
             html.Div([
                 decision,
                 insight_cards() if view.decision else None,

@@ -12,6 +12,7 @@ from flask import current_app
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import message, not_allowed, page_header, stat
+from components.fraud_alerts import fraud_tabs
 from components.rings import ring_detail, rings_table
 from db.flask_db import read_session
 from services.currency import money
@@ -52,6 +53,7 @@ def layout(ring: str | None = None, **_query):
                      className="small text-muted mt-2") if total > len(rings) else None,
         ]), className="shadow-sm")
     return html.Div([
+        fraud_tabs("rings"),
         page_header("Possible fraud rings", "Claims tied together by the identifiers of their parties. "
                     + _detected_text(session) + scope),
         html.P(RULE, className="small text-muted mb-3", id="rings-rule"),

@@ -59,14 +59,6 @@ _LINKS_SQL = " UNION ALL ".join(
     for f in ID_FIELDS)
 
 
-def is_link(field_name: str, roles: list[str]) -> bool:
-    """The rule, for roles carrying one shared identifier (the SQL above applies it)."""
-    people = [r for r in roles if r not in BUSINESS_ROLES]
-    if not people:
-        return False
-    return field_name != "address" or len(people) < len(roles)
-
-
 @dataclass
 class DetectedRing:
     claim_ids: list[int]
@@ -87,8 +79,9 @@ def _components(pairs: list[tuple[int, int]]) -> dict[int, list[int]]:
     return groups
 
 
-def detect(session: Session) -> tuple[list[DetectedRing], int]:
-    """The rings, and how many groups were dropped as larger than MAX_CLAIMS."""
+def shared_links(session: Session) -> list[dict]:
+    """Every shared identifier that links claims under the rule above:
+    {"field", "value", "claims": [[claim_id, [roles on it]], ...]} (claims by id)."""
     links = []
     for r in session.execute(text(_LINKS_SQL), {"hub": HUB_LIMIT}):
         roles: dict[int, list[str]] = {}
@@ -97,6 +90,12 @@ def detect(session: Session) -> tuple[list[DetectedRing], int]:
                 roles[claim_id].append(role)
         links.append({"field": r.field, "value": r.value,
                       "claims": [[c, sorted(roles[c])] for c in sorted(roles)]})
+    return links
+
+
+def detect(session: Session) -> tuple[list[DetectedRing], int]:
+    """The rings, and how many groups were dropped as larger than MAX_CLAIMS."""
+    links = shared_links(session)
     if not links:
         return [], 0
     # Star edges (first claim to each other one) connect an identifier's claims.

@@ -265,6 +265,7 @@ def _duration(seconds: float) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+FRAUD_TITLES = {"fraud_flag": "Flagged for SIU review", "fraud_dismissed": "Fraud alert dismissed"}
 INTAKE_VIA = {"form": "entered on the New claim form", "api": "sent through the API"}
 
 
@@ -311,6 +312,8 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
             item["detail"] = " · ".join(p for p in parts if p) or None
         elif ev.kind == "note":
             item["title"] = "Note"
+        elif ev.kind in FRAUD_TITLES:
+            item["title"] = FRAUD_TITLES[ev.kind]
         elif ev.kind in ("routed", "moved", "intake"):
             item["title"] = {"routed": "Routed", "moved": "Moved", "intake": "Intake"}[ev.kind]
             item["detail"] = " → ".join(d.name for d in (from_dept, to_dept) if d) or None

@@ -7,7 +7,8 @@ from tests.browser.test_claim_flow import sign_in
 
 def test_manager_opens_a_ring_and_one_of_its_claims(page, live_server):
     sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
-    page.click(".scope-navbar >> text=Rings")
+    page.click(".scope-navbar >> text=Fraud")
+    page.click("#fraud-nav-rings")
     page.wait_for_selector("#rings-table a.claim-link", timeout=15000)
     screenshot(page, "rings")
     key = page.inner_text("#rings-table a.claim-link >> nth=0")

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from db.models import Claim, FraudRing, Party
 from services import fraud_rings
-from services.fraud_rings import get_ring, is_link, list_rings, ring_of_claim
+from services.fraud_rings import get_ring, list_rings, ring_of_claim, shared_links
 from tests.partyutil import make_claim, make_user, next_tag
 
 
@@ -20,8 +20,17 @@ from tests.partyutil import make_claim, make_user, next_tag
     ("email", ["attorney"], False),
     ("email", ["witness", "attorney"], True),
 ])
-def test_which_shared_identifiers_link_claims(field, roles, links):
-    assert is_link(field, roles) is links
+def test_which_shared_identifiers_link_claims(db_session, field, roles, links):
+    """The rule as the database applies it: two claims, the first carrying the
+    identifier in the first role, the second in the last one."""
+    t = f"{next_tag():05d}"
+    value = {"phone": f"555{t}00", "bank_account": f"RULEBANK{t}", "address": f"{t} RULE ST",
+             "provider_id": f"RP{t}", "email": f"rule{t}@x.example"}[field]
+    claims = [make_claim(db_session, parties=[(role, {field: value})]) for role in (roles[0], roles[-1])]
+    found = [k for k in shared_links(db_session) if k["field"] == field and k["value"] == value]
+    assert bool(found) is links
+    if links:
+        assert [c for c, _ in found[0]["claims"]] == sorted(c.id for c in claims)
 
 
 @pytest.fixture()

@@ -1,0 +1,154 @@
+"""Fraud alerts: a manager's refer / dismiss dialog (Fraud alerts page) and the
+claim page's "Flag for SIU review". Every input is untrusted: the alert id and
+version come from the button's id, the claim number from the page's store."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from dash import ALL, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+from flask import current_app
+
+from auth.current import user_or_none
+from auth.guard import secure_callback
+from auth.permissions import Perm
+from components.claim_actions import flash
+from components.fraud_alerts import NOTE_MAX, alert_card, list_body, modal_text
+from db.flask_db import WriteConflict, read_session, unit_of_work
+from services import fraud_alerts
+from services.access import AccessDenied, NotFound, OutsideDepartments
+from services.reassignment import ReassignError
+from services.workflow import get_claim
+
+log = logging.getLogger(__name__)
+LISTED = 200
+
+
+def _pending(trigger) -> dict | None:
+    """The clicked button's alert, checked for shape only (the service checks the rest)."""
+    if not isinstance(trigger, dict) or trigger.get("action") not in ("refer", "dismiss"):
+        return None
+    alert, version, claim = trigger.get("alert"), trigger.get("version"), trigger.get("claim")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (alert, version)):
+        return None
+    if not isinstance(claim, str) or not 0 < len(claim) <= 40:
+        return None
+    return {"action": trigger["action"], "alert": alert, "version": version, "claim": claim}
+
+
+@secure_callback(
+    Perm.DECIDE_FRAUD,
+    Output("fraud-modal", "is_open"),
+    Output("fraud-modal-title", "children"),
+    Output("fraud-modal-text", "children"),
+    Output("fraud-modal-note-label", "children"),
+    Output("fraud-modal-note", "value"),
+    Output("fraud-modal-msg", "children"),
+    Output("fraud-pending", "data"),
+    Input({"type": "fraud-decide", "action": ALL, "alert": ALL, "version": ALL, "claim": ALL}, "n_clicks"),
+    Input("fraud-modal-cancel", "n_clicks"),
+    prevent_initial_call=True,
+)
+def open_dialog(_clicks, _cancel):
+    if ctx.triggered_id == "fraud-modal-cancel":
+        return False, no_update, no_update, no_update, no_update, None, None
+    clicked = ctx.triggered[0].get("value") if ctx.triggered else None
+    pending = _pending(ctx.triggered_id)
+    if not clicked or pending is None:
+        raise PreventUpdate  # buttons drawn anew, not pressed
+    title, text, label = modal_text(pending["action"], pending["claim"])
+    return True, title, text, label, "", None, pending
+
+
+def _list(user, view):
+    claim = view.get("claim") if isinstance(view, dict) else None
+    claim = claim if isinstance(claim, str) and 0 < len(claim) <= 40 else None
+    alerts, total = fraud_alerts.list_alerts(read_session(), user, status="open", claim_number=claim, limit=LISTED)
+    return list_body(alerts, total, current_app.config["SCOPE_SETTINGS"].currency, status="open",
+                     can_decide=user.can(Perm.DECIDE_FRAUD))
+
+
+@secure_callback(
+    Perm.DECIDE_FRAUD,
+    Output("fraud-modal", "is_open", allow_duplicate=True),
+    Output("fraud-modal-msg", "children", allow_duplicate=True),
+    Output("fraud-result", "children"),
+    Output("fraud-list", "children"),
+    Input("fraud-modal-confirm", "n_clicks"),
+    State("fraud-pending", "data"),
+    State("fraud-modal-note", "value"),
+    State("fraud-view", "data"),
+    prevent_initial_call=True,
+)
+def decide(clicks, pending, note, view):
+    if not clicks:
+        raise PreventUpdate
+    pending = _pending(pending)
+    if pending is None:
+        return False, None, flash("Choose an alert first.", "warning"), no_update
+    if isinstance(note, str) and len(note) > NOTE_MAX * 2:
+        return no_update, flash("The note is far too long.", "danger"), no_update, no_update
+    user = user_or_none()
+    action = fraud_alerts.refer if pending["action"] == "refer" else fraud_alerts.dismiss
+    try:
+        with unit_of_work() as session:
+            action(session, user, pending["alert"], pending["version"], note)
+    except (fraud_alerts.AlertConflict, WriteConflict) as exc:
+        text = str(exc) if isinstance(exc, fraud_alerts.AlertConflict) else \
+            "Someone else changed this claim at the same moment; nothing was changed. Try again."
+        return False, None, flash(text, "warning"), _list(user, view)
+    except (fraud_alerts.AlertError, ReassignError) as exc:
+        return no_update, flash(str(getattr(exc, "message", exc)), "danger"), no_update, no_update
+    except NotFound:
+        return False, None, flash("That alert does not exist.", "danger"), _list(user, view)
+    except AccessDenied as exc:
+        return False, None, flash(f"Not allowed: {exc}", "danger"), no_update
+    except Exception:  # never a stack trace in the browser
+        log.exception("fraud alert decision failed")
+        return no_update, flash("Something went wrong; nothing was changed. Please try again.", "danger"), \
+            no_update, no_update
+    done = (f"{pending['claim']} was referred to Special Investigations." if pending["action"] == "refer"
+            else f"The alert on {pending['claim']} was dismissed.")
+    return False, None, flash(done), _list(user, view)
+
+
+@secure_callback(
+    Perm.FLAG_FRAUD,
+    Output("fraud-card-area", "children"),
+    Output("fraud-flag-msg", "children"),
+    Output("claim-refresh", "data", allow_duplicate=True),
+    Input("fraud-flag-submit", "n_clicks"),
+    State("fraud-flag-note", "value"),
+    State("claim-key", "data"),
+    prevent_initial_call=True,
+)
+def flag(clicks, note, claim_number):
+    if not clicks:
+        raise PreventUpdate
+    if isinstance(note, str) and len(note) > NOTE_MAX * 2:
+        return no_update, flash("The note is far too long.", "danger"), no_update
+    user = user_or_none()
+    try:
+        with unit_of_work() as session:
+            claim = get_claim(session, user, claim_number)
+            fraud_alerts.flag(session, user, claim.id, note)
+            number = claim.claim_number
+    except fraud_alerts.AlertError as exc:
+        return no_update, flash(str(exc), "danger"), no_update
+    except (NotFound, OutsideDepartments):
+        return no_update, flash("This claim does not exist.", "danger"), no_update
+    except AccessDenied as exc:
+        return no_update, flash(f"Not allowed: {exc}", "danger"), no_update
+    except WriteConflict:
+        return no_update, flash("Someone else changed this claim at the same moment; try again.", "warning"), \
+            no_update
+    except Exception:  # never a stack trace in the browser
+        log.exception("flagging a claim failed")
+        return no_update, flash("Something went wrong; nothing was saved. Please try again.", "danger"), no_update
+    session = read_session()
+    claim = get_claim(session, user, number)
+    card = alert_card(fraud_alerts.alert_of_claim(session, user, claim.id), can_decide=user.can(Perm.DECIDE_FRAUD),
+                      can_flag=fraud_alerts.can_flag(session, user, claim), claim_number=claim.claim_number,
+                      notice=flash("Flagged: the managers see it under Fraud alerts."))
+    return card, no_update, uuid.uuid4().hex

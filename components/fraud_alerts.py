@@ -1,0 +1,167 @@
+"""Fraud alerts: the list, the decision dialog and the claim page's card.
+Pure functions of services.fraud_alerts values."""
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.common import dept_badge, message
+from services.currency import money
+
+SIGNAL_COLORS = {"ring": "danger", "linked_fraud": "danger", "model": "warning", "flagged": "info"}
+NOTE_MAX = 1000
+EMPTY = {"open": "No open alerts on the claims you can open.", "referred": "No claims referred to SIU from an alert.",
+         "dismissed": "No dismissed alerts.", "withdrawn": "No withdrawn alerts (their signals went away, or the "
+         "claim closed or reached SIU another way)."}
+
+
+def claim_href(number: str) -> str:
+    return "/claims/" + quote(number, safe="")
+
+
+def alerts_href(status: str = "open", claim: str | None = None) -> str:
+    query = {"status": status} if status != "open" else {}
+    if claim:
+        query["claim"] = claim
+    return "/fraud-alerts" + ("?" + urlencode(query) if query else "")
+
+
+def fraud_tabs(active: str) -> dbc.Nav:
+    """Fraud alerts and Rings, one "Fraud" entry in the navigation bar."""
+    return dbc.Nav([dbc.NavItem(dbc.NavLink(label, href=href, active=key == active, id=f"fraud-nav-{key}"))
+                    for key, label, href in (("alerts", "Alerts", "/fraud-alerts"), ("rings", "Rings", "/rings"))],
+                   className="nav-underline mb-3", id="fraud-nav")
+
+
+def signal_lines(signals) -> html.Ul:
+    items = []
+    for s in signals:
+        text = html.A(s.text, href=s.href, className="claim-link") if s.href else html.Span(s.text)
+        named = [html.A(number, href=href, className="claim-link ms-1 text-nowrap") for number, href in s.claims]
+        items.append(html.Li([dbc.Badge(s.label, color=SIGNAL_COLORS.get(s.kind, "secondary"),
+                                        className="me-2 fraud-signal-badge"), text, *named],
+                             className="mb-1"))
+    return html.Ul(items, className="list-unstyled mb-0 small fraud-signals")
+
+
+def _probability(p) -> str:
+    return "—" if p is None else f"{p:.0%}"
+
+
+def _decided(a) -> html.Div:
+    who = f"{a.decided_by} · " if a.decided_by else ""
+    when = f"{a.decided_at:%Y-%m-%d %H:%M} UTC" if a.decided_at else f"{a.raised_at:%Y-%m-%d %H:%M} UTC"
+    return html.Div([html.Div(who + when, className="text-nowrap"),
+                     html.Div(a.decision_note, className="text-muted fraud-decision-note") if a.decision_note
+                     else None], className="small")
+
+
+def _actions(a) -> html.Div:
+    key = {"alert": a.id, "version": a.version, "claim": a.claim_number}
+    return html.Div([
+        html.Button("Refer to SIU", id={"type": "fraud-decide", "action": "refer", **key},
+                    className="btn btn-primary btn-sm text-nowrap"),
+        html.Button("Dismiss", id={"type": "fraud-decide", "action": "dismiss", **key},
+                    className="btn btn-outline-secondary btn-sm"),
+    ], className="d-flex flex-column gap-1")
+
+
+def alerts_table(alerts: list, code: str, *, status: str, can_decide: bool) -> dbc.Table:
+    deciding = can_decide and status == "open"
+    last = "Raised" if status == "open" else "Decided" if status in ("referred", "dismissed") else "Withdrawn"
+    head = ["Claim", "Department", "Reported", "Claimed", "Signals", "SIU", last] + ([""] if deciding else [])
+    rows = []
+    for a in alerts:
+        cells = [
+            html.Td([html.A(a.claim_number, href=claim_href(a.claim_number), className="claim-link text-nowrap"),
+                     html.Div(a.claim_status.replace("_", " ").capitalize(), className="small text-muted")]),
+            html.Td(dept_badge(a.department, a.department_color) if a.department else "—", className="text-nowrap"),
+            html.Td(f"{a.report_date:%Y-%m-%d}" if a.report_date else "—", className="small text-nowrap"),
+            html.Td(money(a.claimed, code) if a.claimed is not None else "—", className="text-end text-nowrap"),
+            html.Td(signal_lines(a.signals), className="fraud-signals-cell"),
+            html.Td(_probability(a.siu_probability), className="text-end",
+                    title="The router's probability for Special Investigations"),
+            html.Td(html.Span(f"{a.raised_at:%Y-%m-%d}", title=f"{a.raised_at:%Y-%m-%d %H:%M} UTC")
+                    if status == "open" else _decided(a), className="small text-nowrap" if status == "open" else ""),
+        ]
+        if deciding:
+            cells.append(html.Td(_actions(a)))
+        rows.append(html.Tr(cells, id=f"fraud-alert-{a.id}"))
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], hover=True,
+                     responsive=True, className="mb-0 align-middle", id="fraud-alerts-table")
+
+
+def list_body(alerts, total: int, code: str, *, status: str, can_decide: bool):
+    """The list part of the page, also redrawn after a decision."""
+    if not alerts:
+        return message("Nothing here", EMPTY[status], color="info")
+    return dbc.Card(dbc.CardBody([
+        alerts_table(alerts, code, status=status, can_decide=can_decide),
+        html.Div(f"Showing {len(alerts)} of {total:,}.", className="small text-muted mt-2")
+        if total > len(alerts) else None,
+    ]), className="shadow-sm")
+
+
+def decision_modal() -> html.Div:
+    return html.Div([
+        dcc.Store(id="fraud-pending"),
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle(id="fraud-modal-title")),
+            dbc.ModalBody([
+                html.P(id="fraud-modal-text", className="small"),
+                dbc.Label("Note", html_for="fraud-modal-note", id="fraud-modal-note-label"),
+                dbc.Textarea(id="fraud-modal-note", maxLength=NOTE_MAX, rows=3,
+                             placeholder="What you checked, and why"),
+                html.Div(id="fraud-modal-msg", className="mt-2"),
+            ]),
+            dbc.ModalFooter([
+                html.Button("Cancel", id="fraud-modal-cancel", className="btn btn-outline-secondary"),
+                html.Button("Confirm", id="fraud-modal-confirm", className="btn btn-primary"),
+            ]),
+        ], id="fraud-modal", is_open=False),
+    ])
+
+
+def modal_text(action: str, claim: str) -> tuple[str, str, str]:
+    """Title, explanation and note label of the dialog for one action."""
+    if action == "refer":
+        return (f"Refer {claim} to Special Investigations",
+                "The claim moves to the Special Investigations queue, unassigned, with the alert's signals as "
+                "the reason. It shows in the claim's history and teaches the router, like any move.",
+                "Note for the investigators (optional)")
+    return (f"Dismiss the alert on {claim}",
+            "The claim stays where it is. The same kinds of signal will not raise it again; a new kind, or "
+            "someone flagging it, will.", "Why you dismiss it (required)")
+
+
+def alert_card(alert, *, can_decide: bool, can_flag: bool, claim_number: str, notice=None) -> dbc.Card | None:
+    """The claim page's card: the claim's alert as the user may read it, and the flag form."""
+    body = []
+    if alert is not None:
+        color = {"open": "danger", "referred": "primary"}.get(alert.status, "secondary")
+        body += [html.Div([dbc.Badge(alert.status_label, color=color, className="me-2", id="fraud-card-status"),
+                           html.Span(f"raised {alert.raised_at:%Y-%m-%d %H:%M} UTC", className="small text-muted")],
+                          className="mb-2"),
+                 signal_lines(alert.signals)]
+        if alert.status in ("referred", "dismissed") and alert.decided_by:
+            body.append(html.Div(f"{alert.status_label} by {alert.decided_by}"
+                                 + (f": “{alert.decision_note}”" if alert.decision_note else ""),
+                                 className="small text-muted mt-2"))
+        if can_decide and alert.status == "open":
+            body.append(html.A("Refer or dismiss on Fraud alerts →", href=alerts_href(claim=claim_number),
+                               className="small d-inline-block mt-2", id="fraud-card-decide"))
+    if can_flag:
+        body.append(html.Div([
+            dbc.Label("Ask for an SIU review" if alert is None or alert.status != "open" else "Add your concern",
+                      html_for="fraud-flag-note", className="small fw-semibold mb-1"),
+            dbc.Textarea(id="fraud-flag-note", maxLength=NOTE_MAX, rows=2,
+                         placeholder="What looks wrong (e.g. story changed, documents altered)"),
+            html.Button("Flag for SIU review", id="fraud-flag-submit", className="btn btn-outline-danger btn-sm mt-2"),
+            html.Div(id="fraud-flag-msg", className="mt-2"),
+        ], className="mt-3" if body else ""))
+    if not body:
+        return None
+    return dbc.Card(dbc.CardBody([html.H6("Fraud alert", className="card-title"), notice, *body]),
+                    className="shadow-sm mb-4", id="fraud-card")

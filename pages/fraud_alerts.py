@@ -1,0 +1,74 @@
+"""Fraud alerts: open claims outside Special Investigations with signs of fraud
+(services.fraud_alerts), for managers to refer to SIU or dismiss; ?status=… shows
+the decided ones, ?claim=… one claim's alert."""
+from __future__ import annotations
+
+import datetime as dt
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+from flask import current_app
+
+from auth.guard import page_user
+from auth.permissions import Perm
+from components.common import not_allowed, page_header, stat
+from components.fraud_alerts import alerts_href, decision_modal, fraud_tabs, list_body
+from db.flask_db import read_session
+from services.currency import money
+from services.fraud_alerts import MODEL_THRESHOLD, STATUS_LABELS, counts, last_raised, list_alerts
+
+dash.register_page(__name__, path="/fraud-alerts", title="Fraud alerts · SCOPE Assistant", name="Fraud alerts")
+
+LISTED = 200
+RULE = ("An alert is raised on an open claim outside Special Investigations when it is in a possible fraud ring, "
+        "when a person on it shares an identifier with a claim found fraudulent, when the router gives Special "
+        f"Investigations {MODEL_THRESHOLD:.0%} or more, or when someone flags it. Managers refer the claim to "
+        "SIU or dismiss the alert; a dismissed alert comes back only for a new kind of signal.")
+
+
+def _raised_text(session) -> str:
+    when = last_raised(session)
+    return (f"Checked {when.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; every hour." if when
+            else "Not checked yet; the raise_fraud_alerts job runs every hour.")
+
+
+def _tabs(status: str, tallies: dict | None, claim: str | None) -> dbc.Nav:
+    return dbc.Nav([dbc.NavItem(dbc.NavLink(
+        [label, dbc.Badge(f"{tallies[s]:,}", color="light", text_color="dark", className="ms-2")
+         if tallies else None],
+        href=alerts_href(s, claim), active=s == status, id=f"fraud-tab-{s}"))
+        for s, label in STATUS_LABELS.items()], pills=True, className="mb-3 gap-1")
+
+
+def layout(status: str | None = None, claim: str | None = None, **_query):
+    user = page_user(Perm.VIEW_CLAIMS, __name__)
+    if user is None:
+        return not_allowed()
+    status = status if status in STATUS_LABELS else "open"
+    claim = claim if isinstance(claim, str) and 0 < len(claim) <= 40 else None
+    session = read_session()
+    code = current_app.config["SCOPE_SETTINGS"].currency
+    alerts, total = list_alerts(session, user, status=status, claim_number=claim, limit=LISTED)
+    can_decide = user.can(Perm.DECIDE_FRAUD)
+    scope = "" if user.can(Perm.VIEW_ALL_DEPARTMENTS) else " Only the claims of your departments are shown."
+    stats = html.Div([
+        stat("Open alerts", f"{total:,}"),
+        stat("Claimed" + (" (listed)" if total > len(alerts) else ""),
+             money(sum(a.claimed or 0 for a in alerts), code)),
+        stat("With two or more signals", f"{sum(len(a.signals) > 1 for a in alerts):,}"),
+    ], className="d-flex flex-wrap gap-4 mb-3") if status == "open" and alerts and claim is None else None
+    only = html.Div([f"Showing the alert on {claim}. ", html.A("Show all", href=alerts_href(status))],
+                    className="small mb-2", id="fraud-claim-filter") if claim else None
+    return html.Div([
+        dcc.Store(id="fraud-view", data={"claim": claim}),
+        fraud_tabs("alerts"),
+        page_header("Fraud alerts", "Claims outside Special Investigations that show signs of fraud. "
+                    + _raised_text(session) + scope),
+        html.P(RULE, className="small text-muted mb-3", id="fraud-rule"),
+        _tabs(status, counts(session, user), claim),
+        stats, only,
+        html.Div(id="fraud-result"),
+        html.Div(list_body(alerts, total, code, status=status, can_decide=can_decide), id="fraud-list"),
+        decision_modal() if can_decide and status == "open" else None,
+    ])

@@ -1,0 +1,472 @@
+"""Fraud alerts: open claims outside Special Investigations that show signals of
+fraud, for a manager to refer to SIU or dismiss.
+
+Signals (each says why, so an alert is a lead with its reasons, not a score):
+- ``ring``: the claim is in a possible fraud ring (services.fraud_rings);
+- ``linked_fraud``: a person on it shares an identifier, under the rings' link
+  rule, with a closed claim found fraudulent;
+- ``model``: the router gives Special Investigations at least MODEL_THRESHOLD
+  (its SIU referrals are learnt from red flags in the first-notice facts);
+- ``flagged``: an adjuster or manager asked for an SIU review, with a note.
+
+The hourly ``raise_fraud_alerts`` job (after detect_rings) raises and updates
+them. One alert per claim: it is withdrawn when its signals are gone or the
+claim closed or moved to SIU by other means; a dismissed or referred alert
+comes back only for a kind of signal its decision did not see. A person's flag
+reopens it at once. Referring moves the claim to the SIU queue through the
+reassignment service (reason SIU_REFERRAL), so it is an ordinary, audited move
+and a training label like any other.
+
+Who sees what: users who see every department see every alert. Others see the
+alerts of their departments' claims, and only the signals they could learn
+elsewhere: a ring as the Rings page shows it to them, and linked claims they
+may open.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from auth.permissions import Perm
+from db.models import OPEN_STATUSES, Claim, ClaimEvent, Department, FraudAlert, JobRun, User
+from services import audit
+from services.access import AccessDenied, NotFound, can_see_department
+from services.fraud_rings import get_ring, shared_links
+from services.parties import FIELD_LABELS
+
+SIU = "SIU"
+JOB = "raise_fraud_alerts"
+MODEL_THRESHOLD = 0.2
+NOTE_MAX = 1000
+KINDS = ("ring", "linked_fraud", "model", "flagged")
+KIND_LABELS = {"ring": "Possible ring", "linked_fraud": "Linked to fraud", "model": "Router",
+               "flagged": "Flagged"}
+STATUS_LABELS = {"open": "Open", "referred": "Referred to SIU", "dismissed": "Dismissed",
+                 "withdrawn": "Withdrawn"}
+
+
+class AlertError(ValueError):
+    """The request was refused; nothing changed."""
+
+
+class AlertConflict(AlertError):
+    """Someone decided or changed the alert since it was loaded."""
+
+
+# --- Raising alerts (the job) ------------------------------------------------
+
+
+def _siu_id(session: Session) -> int | None:
+    return session.scalar(select(Department.id).where(Department.code == SIU))
+
+
+def _candidates_sql(siu_id: int | None) -> str:
+    statuses = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
+    not_siu = f" AND c.department_id IS DISTINCT FROM {int(siu_id)}" if siu_id is not None else ""
+    return f"c.status IN ({statuses}){not_siu}"  # constants and an int: no input
+
+
+def _latest_siu_probability(session: Session, siu_id: int | None, claim_ids: list[int] | None = None
+                            ) -> dict[int, float]:
+    """The latest routing decision's SIU probability of open claims outside SIU."""
+    only = "AND c.id = ANY(:ids)" if claim_ids is not None else ""
+    rows = session.execute(text(f"""
+        SELECT DISTINCT ON (d.claim_id) d.claim_id, (d.probabilities ->> '{SIU}')::float AS p
+        FROM routing_decisions d JOIN claims c ON c.id = d.claim_id
+        WHERE {_candidates_sql(siu_id)} {only}
+        ORDER BY d.claim_id, d.id DESC"""), {"ids": claim_ids or []})  # nosec B608 (constants only)
+    return {r.claim_id: r.p for r in rows if r.p is not None}
+
+
+def system_signals(session: Session) -> tuple[dict[int, list[dict]], dict[int, float]]:
+    """{claim id: its signals} for open claims outside SIU, and every such claim's
+    latest SIU probability."""
+    siu_id = _siu_id(session)
+    where = _candidates_sql(siu_id)
+    signals: dict[int, list[dict]] = {}
+    for r in session.execute(text(f"""
+            SELECT c.id, r.key, r.size FROM fraud_rings r CROSS JOIN LATERAL unnest(r.claim_ids) AS m(id)
+            JOIN claims c ON c.id = m.id WHERE {where}""")):  # nosec B608 (constants only)
+        signals.setdefault(r.id, []).append({"kind": "ring", "ring": r.key, "size": r.size})
+
+    links = shared_links(session)
+    ids = sorted({c for k in links for c, _ in k["claims"]})
+    fraud, candidate = set(), set()
+    if ids:
+        for r in session.execute(text(f"""
+                SELECT c.id, (c.status = 'closed' AND c.fraud_label IS TRUE) AS fraud, ({where}) AS candidate
+                FROM claims c WHERE c.id = ANY(:ids)"""), {"ids": ids}):  # nosec B608 (constants only)
+            if r.fraud:
+                fraud.add(r.id)
+            elif r.candidate:
+                candidate.add(r.id)
+    linked: dict[int, dict[int, set[str]]] = {}
+    for k in links:
+        on = [c for c, _ in k["claims"]]
+        found = [c for c in on if c in fraud]
+        for c in on:
+            if c in candidate:
+                for f in found:
+                    linked.setdefault(c, {}).setdefault(f, set()).add(k["field"])
+    for c, others in linked.items():
+        signals.setdefault(c, []).append({"kind": "linked_fraud", "claims": [
+            [other, sorted(fields)] for other, fields in sorted(others.items())]})
+
+    probabilities = _latest_siu_probability(session, siu_id)
+    for c, p in probabilities.items():
+        if p >= MODEL_THRESHOLD:
+            signals.setdefault(c, []).append({"kind": "model", "probability": round(p, 4)})
+    return signals, probabilities
+
+
+def _kinds(signals: list[dict]) -> set[str]:
+    return {s["kind"] for s in signals}
+
+
+def refresh(session: Session, *, now: dt.datetime | None = None) -> dict:
+    """Raise, update, reopen and withdraw alerts from the signals as they are now
+    (in the caller's transaction; running it twice changes nothing)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    current, probabilities = system_signals(session)
+    alerts = {a.claim_id: a for a in session.scalars(select(FraudAlert).with_for_update())}
+    counts = {"raised": 0, "reopened": 0, "withdrawn": 0, "open": 0}
+    new_rows = []
+    for claim_id, found in current.items():
+        alert = alerts.pop(claim_id, None)
+        if alert is None:
+            new_rows.append({"claim_id": claim_id, "status": "open", "signals": found, "signal_count": len(found),
+                             "siu_probability": probabilities.get(claim_id), "raised_at": now, "updated_at": now})
+            counts["raised"] += 1
+            continue
+        signals = found + [s for s in alert.signals if s["kind"] == "flagged" and alert.status == "open"]
+        reopen = (alert.status == "withdrawn"
+                  or (alert.status in ("dismissed", "referred") and _kinds(found) - set(alert.dismissed_kinds)))
+        if reopen:
+            alert.status, alert.raised_at = "open", now
+            counts["reopened"] += 1
+        if alert.signals != signals or reopen or alert.siu_probability != probabilities.get(claim_id):
+            alert.signals, alert.signal_count = signals, len(signals)
+            alert.siu_probability = probabilities.get(claim_id)
+            alert.updated_at, alert.version = now, alert.version + 1
+    # Open alerts without system signals now: a person's flag keeps one open while
+    # its claim is still open and outside SIU; otherwise it is withdrawn.
+    gone = [a for a in alerts.values() if a.status == "open"]
+    still = set()
+    if gone:
+        still = set(session.scalars(text(f"SELECT c.id FROM claims c WHERE c.id = ANY(:ids) "  # nosec B608
+                                         f"AND {_candidates_sql(_siu_id(session))}"),
+                                    {"ids": [a.claim_id for a in gone]}))
+    for alert in gone:
+        flags = [s for s in alert.signals if s["kind"] == "flagged"]
+        if flags and alert.claim_id in still:
+            if alert.signals != flags:
+                alert.signals, alert.signal_count, alert.updated_at = flags, len(flags), now
+                alert.version += 1
+            continue
+        alert.status, alert.updated_at, alert.version = "withdrawn", now, alert.version + 1
+        counts["withdrawn"] += 1
+    if new_rows:
+        session.execute(insert(FraudAlert), new_rows)
+    session.flush()
+    counts["open"] = session.scalar(select(func.count(FraudAlert.id)).where(FraudAlert.status == "open"))
+    return counts
+
+
+def last_raised(session: Session) -> dt.datetime | None:
+    return session.scalar(select(func.max(JobRun.finished_at)).where(JobRun.job == JOB,
+                                                                      JobRun.status == "succeeded"))
+
+
+# --- Flagging and deciding ---------------------------------------------------
+
+
+def _note(note, *, required: bool, what: str) -> str | None:
+    if note is not None and not isinstance(note, str):
+        raise AlertError("The note must be text.")
+    note = (note or "").strip() or None
+    if required and not note:
+        raise AlertError(f"Say why you {what} (a short note).")
+    if note and len(note) > NOTE_MAX:
+        raise AlertError(f"The note is too long (at most {NOTE_MAX} characters).")
+    return note
+
+
+def _event(session: Session, user, claim: Claim, kind: str, note: str | None, data: dict | None = None) -> None:
+    session.execute(insert(ClaimEvent), [dict(claim_id=claim.id, kind=kind, actor_id=user.id, note=note,
+                                              data=data or {})])
+
+
+def flag(session: Session, user, claim_id, note) -> FraudAlert:
+    """Ask for an SIU review of an open claim outside SIU: raises or reopens its alert."""
+    if user is None or not user.can(Perm.FLAG_FRAUD):
+        raise AccessDenied("Your role cannot flag claims for SIU review.")
+    if isinstance(claim_id, bool) or not isinstance(claim_id, int) or not 0 < claim_id < 2**63:
+        raise NotFound("No such claim.")
+    note = _note(note, required=True, what="are flagging it")
+    claim = session.scalar(select(Claim).where(Claim.id == claim_id).with_for_update(of=Claim.__table__)
+                           .execution_options(populate_existing=True))
+    if claim is None or not can_see_department(user, claim.department_id):
+        raise NotFound("No such claim.")
+    siu_id = _siu_id(session)
+    if claim.status not in OPEN_STATUSES:
+        raise AlertError("Closed claims cannot be flagged for SIU review.")
+    if siu_id is not None and claim.department_id == siu_id:
+        raise AlertError("This claim is already with Special Investigations.")
+    now = dt.datetime.now(dt.timezone.utc)
+    session.execute(pg_insert(FraudAlert).values(claim_id=claim.id, status="withdrawn", signals=[],
+                                                 signal_count=0, raised_at=now, updated_at=now)
+                    .on_conflict_do_nothing(index_elements=["claim_id"]))
+    alert = session.scalar(select(FraudAlert).where(FraudAlert.claim_id == claim.id)
+                           .with_for_update().execution_options(populate_existing=True))
+    mark = {"kind": "flagged", "by": user.id, "at": now.isoformat(timespec="seconds"), "note": note}
+    kept = alert.signals if alert.status == "open" else [s for s in alert.signals if s["kind"] != "flagged"]
+    before = {"status": alert.status, "signals": sorted(_kinds(alert.signals))}
+    if alert.status != "open":
+        alert.raised_at = now
+    alert.status, alert.signals = "open", kept + [mark]
+    alert.signal_count = len(alert.signals)
+    alert.siu_probability = _latest_siu_probability(session, siu_id, [claim.id]).get(claim.id)
+    alert.updated_at, alert.version = now, alert.version + 1
+    _event(session, user, claim, "fraud_flag", note)
+    audit.record(session, actor=user.email, actor_id=user.id, action="fraud_alert.flag", target_type="claim",
+                 target_id=claim.id, before=before, after={"status": "open", "note": note})
+    session.flush()
+    return alert
+
+
+def _locked(session: Session, user, alert_id, version) -> tuple[FraudAlert, Claim]:
+    if user is None or not user.can(Perm.DECIDE_FRAUD):
+        raise AccessDenied("Your role cannot decide fraud alerts.")
+    if isinstance(alert_id, bool) or not isinstance(alert_id, int) or not 0 < alert_id < 2**63:
+        raise NotFound("No such fraud alert.")
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**31:
+        raise AlertError("The alert is malformed (version missing); reload the page.")
+    alert = session.scalar(select(FraudAlert).where(FraudAlert.id == alert_id).with_for_update())
+    claim = session.get(Claim, alert.claim_id) if alert is not None else None
+    if alert is None or claim is None or not can_see_department(user, claim.department_id):
+        raise NotFound("No such fraud alert.")
+    if alert.version != version:
+        raise AlertConflict(f"Someone changed the alert on {claim.claim_number} since you loaded it "
+                            f"(it is now {STATUS_LABELS[alert.status].lower()}); reload and decide again.")
+    if alert.status != "open":
+        raise AlertError(f"The alert on {claim.claim_number} is {STATUS_LABELS[alert.status].lower()}, "
+                         "not open.")
+    return alert, claim
+
+
+def _decided(alert: FraudAlert, user, status: str, note: str | None) -> None:
+    alert.status, alert.decided_by, alert.decision_note = status, user.id, note
+    alert.decided_at = alert.updated_at = dt.datetime.now(dt.timezone.utc)
+    alert.dismissed_kinds = sorted(_kinds(alert.signals))
+    alert.version += 1
+
+
+def dismiss(session: Session, user, alert_id, version, note) -> FraudAlert:
+    """Close the alert without a referral; the same kinds of signal will not raise it again."""
+    note = _note(note, required=True, what="dismiss it")
+    alert, claim = _locked(session, user, alert_id, version)
+    _decided(alert, user, "dismissed", note)
+    _event(session, user, claim, "fraud_dismissed", note, {"signals": alert.dismissed_kinds})
+    audit.record(session, actor=user.email, actor_id=user.id, action="fraud_alert.dismiss",
+                 target_type="fraud_alert", target_id=alert.id, before={"status": "open"},
+                 after={"status": "dismissed", "note": note, "claim_id": claim.id})
+    session.flush()
+    return alert
+
+
+def refer(session: Session, user, alert_id, version, note=None) -> FraudAlert:
+    """Move the claim to the SIU queue (unassigned) with the alert's signals as the comment."""
+    from services.reassignment import move_claims
+
+    note = _note(note, required=False, what="refer it")
+    alert, claim = _locked(session, user, alert_id, version)
+    summary = "Fraud alert: " + "; ".join(KIND_LABELS[k] for k in KINDS if k in _kinds(alert.signals))
+    comment = f"{summary}. {note}" if note else summary
+    move_claims(session, user, [{"claim_id": claim.id, "version": claim.version}], department_code=SIU,
+                reason="SIU_REFERRAL", comment=comment[:1000])
+    _decided(alert, user, "referred", note)
+    audit.record(session, actor=user.email, actor_id=user.id, action="fraud_alert.refer",
+                 target_type="fraud_alert", target_id=alert.id, before={"status": "open"},
+                 after={"status": "referred", "note": note, "claim_id": claim.id})
+    session.flush()
+    return alert
+
+
+# --- Reading -----------------------------------------------------------------
+
+
+@dataclass
+class SignalView:
+    kind: str
+    label: str                     # "Possible ring"
+    text: str                      # "In ring R-000021 (4 claims)"
+    href: str | None = None
+    claims: list[tuple[str, str]] = field(default_factory=list)   # (claim number, href) it names
+
+
+@dataclass
+class AlertView:
+    id: int
+    version: int
+    status: str
+    claim_id: int
+    claim_number: str
+    claim_status: str
+    department: str | None
+    department_color: str | None
+    report_date: dt.date | None
+    claimed: float | None
+    siu_probability: float | None
+    raised_at: dt.datetime
+    signals: list[SignalView]
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+    decision_note: str | None = None
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+def _claim_href(number: str) -> str:
+    from urllib.parse import quote
+
+    return f"/claims/{quote(number, safe='')}"
+
+
+class _Reader:
+    """Turns stored signals into what one user may read (caches rings and claims)."""
+
+    def __init__(self, session: Session, user):
+        self.session, self.user = session, user
+        self.all = user.can(Perm.VIEW_ALL_DEPARTMENTS)
+        self._rings: dict[str, object] = {}
+        self._names: dict[int, str] = {}
+
+    def prepare(self, alerts: list[FraudAlert]) -> None:
+        linked = {c for a in alerts for s in a.signals if s["kind"] == "linked_fraud" for c, _ in s["claims"]}
+        self._claims = {r.id: r for r in self.session.execute(
+            select(Claim.id, Claim.claim_number, Claim.department_id).where(Claim.id.in_(linked)))} if linked else {}
+        people = {s["by"] for a in alerts for s in a.signals if s["kind"] == "flagged"}
+        people |= {a.decided_by for a in alerts if a.decided_by}
+        self._names = dict(self.session.execute(select(User.id, User.name).where(User.id.in_(people)))
+                           .all()) if people else {}
+
+    def name(self, user_id) -> str:
+        return self._names.get(user_id) or "someone"
+
+    def signal(self, claim_id: int, s: dict) -> SignalView | None:
+        kind = s["kind"]
+        if kind == "ring":
+            if self.all:
+                size = s["size"]
+            else:
+                # The ring as the Rings page shows it to this user, and only if it shows this claim.
+                if s["ring"] not in self._rings:
+                    self._rings[s["ring"]] = get_ring(self.session, self.user, s["ring"])
+                view = self._rings[s["ring"]]
+                if view is None or all(c.id != claim_id for c in view.claims):
+                    return None
+                size = view.size
+            return SignalView(kind, KIND_LABELS[kind], f"In possible fraud ring {s['ring']} ({size} claims)",
+                              f"/rings?ring={s['ring']}")
+        if kind == "linked_fraud":
+            shown = [(self._claims[c], fields) for c, fields in s["claims"] if c in self._claims
+                     and can_see_department(self.user, self._claims[c].department_id)]
+            if not shown:
+                return None
+            fields = sorted({f for _, fs in shown for f in fs})
+            what = ", ".join(FIELD_LABELS.get(f, f) for f in fields)
+            n = len(shown)
+            text_ = f"Shares {what} with {n} claim{'s' if n > 1 else ''} found fraudulent"
+            return SignalView(kind, KIND_LABELS[kind], text_, None,
+                              [(r.claim_number, _claim_href(r.claim_number)) for r, _ in shown[:5]])
+        if kind == "model":
+            return SignalView(kind, KIND_LABELS[kind],
+                              f"The router gives Special Investigations {s['probability']:.0%}")
+        if kind == "flagged":
+            when = s.get("at", "")[:10]
+            return SignalView(kind, KIND_LABELS[kind], f"Flagged by {self.name(s.get('by'))} on {when}: "
+                              f"“{s.get('note') or ''}”")
+        return None
+
+
+def _views(session: Session, user, rows) -> list[AlertView]:
+    reader = _Reader(session, user)
+    reader.prepare([a for a, *_ in rows])
+    out = []
+    for alert, claim, dept in rows:
+        signals = [v for s in alert.signals if (v := reader.signal(claim.id, s)) is not None]
+        if not signals:
+            continue  # nothing this user may read: not even that there was an alert
+        out.append(AlertView(
+            alert.id, alert.version, alert.status, claim.id, claim.claim_number, claim.status,
+            dept.name if dept else None, dept.color if dept else None, claim.report_date,
+            float(claim.claimed_amount) if claim.claimed_amount is not None else None,
+            alert.siu_probability, alert.raised_at, signals,
+            reader.name(alert.decided_by) if alert.decided_by else None, alert.decided_at, alert.decision_note))
+    return out
+
+
+def _base(user):
+    q = (select(FraudAlert, Claim, Department).join(Claim, Claim.id == FraudAlert.claim_id)
+         .outerjoin(Department, Department.id == Claim.department_id))
+    if not user.can(Perm.VIEW_ALL_DEPARTMENTS):
+        q = q.where(Claim.department_id.in_(list(user.department_ids) or [-1]))
+    return q
+
+
+def list_alerts(session: Session, user, *, status: str = "open", claim_number: str | None = None,
+                limit: int = 200) -> tuple[list[AlertView], int]:
+    """Alerts of one status the user may see (optionally one claim's): open ones
+    most signals first, then by SIU probability; decided ones newest first. Up to
+    ``limit``, and the total."""
+    if status not in STATUS_LABELS:
+        status = "open"
+    q = _base(user).where(FraudAlert.status == status)
+    if claim_number is not None:
+        if not isinstance(claim_number, str) or not 0 < len(claim_number) <= 40:
+            return [], 0
+        q = q.where(Claim.claim_number == claim_number)
+    if status == "open":
+        q = q.order_by(FraudAlert.signal_count.desc(), FraudAlert.siu_probability.desc().nulls_last(),
+                       FraudAlert.raised_at, FraudAlert.id)
+    else:
+        q = q.order_by(func.coalesce(FraudAlert.decided_at, FraudAlert.updated_at).desc(), FraudAlert.id)
+    if user.can(Perm.VIEW_ALL_DEPARTMENTS):
+        total = session.scalar(q.with_only_columns(func.count(FraudAlert.id)).order_by(None))
+        return _views(session, user, session.execute(q.limit(limit)).all()), total
+    # Signals are filtered per user, so the count is of what remains.
+    views = _views(session, user, session.execute(q).all())
+    if status == "open":
+        views.sort(key=lambda v: (-len(v.signals), -(v.siu_probability or 0), v.raised_at, v.id))
+    return views[:limit], len(views)
+
+
+def counts(session: Session, user) -> dict[str, int] | None:
+    """How many alerts of each status there are, for users who see every
+    department (others' counts would have to read every alert's signals)."""
+    if not user.can(Perm.VIEW_ALL_DEPARTMENTS):
+        return None
+    q = _base(user).with_only_columns(FraudAlert.status, func.count(FraudAlert.id)).group_by(FraudAlert.status)
+    found = dict(session.execute(q).all())
+    return {s: found.get(s, 0) for s in STATUS_LABELS}
+
+
+def can_flag(session: Session, user, claim: Claim) -> bool:
+    """Whether the claim page offers this user the flag form for this claim."""
+    return (user.can(Perm.FLAG_FRAUD) and claim.status in OPEN_STATUSES
+            and can_see_department(user, claim.department_id) and claim.department_id != _siu_id(session))
+
+
+def alert_of_claim(session: Session, user, claim_id: int) -> AlertView | None:
+    """The claim's alert as this user may read it (None if none, or nothing to show)."""
+    rows = session.execute(_base(user).where(FraudAlert.claim_id == claim_id)).all()
+    views = _views(session, user, rows)
+    if not views or (views[0].status == "withdrawn"):
+        return None
+    return views[0]
