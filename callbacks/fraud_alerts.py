@@ -46,19 +46,20 @@ def _pending(trigger) -> dict | None:
     Output("fraud-modal-note", "value"),
     Output("fraud-modal-msg", "children"),
     Output("fraud-pending", "data"),
+    Output("fraud-result", "children", allow_duplicate=True),
     Input({"type": "fraud-decide", "action": ALL, "alert": ALL, "version": ALL, "claim": ALL}, "n_clicks"),
     Input("fraud-modal-cancel", "n_clicks"),
     prevent_initial_call=True,
 )
 def open_dialog(_clicks, _cancel):
     if ctx.triggered_id == "fraud-modal-cancel":
-        return False, no_update, no_update, no_update, no_update, None, None
+        return False, no_update, no_update, no_update, no_update, None, None, no_update
     clicked = ctx.triggered[0].get("value") if ctx.triggered else None
     pending = _pending(ctx.triggered_id)
     if not clicked or pending is None:
         raise PreventUpdate  # buttons drawn anew, not pressed
     title, text, label = modal_text(pending["action"], pending["claim"])
-    return True, title, text, label, "", None, pending
+    return True, title, text, label, "", None, pending, None  # the last decision's message goes
 
 
 def _list(user, view):

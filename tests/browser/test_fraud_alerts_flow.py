@@ -1,0 +1,88 @@
+"""Fraud alerts in a real browser: a manager dismisses one alert and refers
+another claim to SIU; an adjuster flags a claim for SIU review."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.browser.conftest import screenshot
+from tests.browser.test_claim_flow import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def _first_row(page) -> tuple[str, str]:
+    row = page.locator("#fraud-alerts-table tbody tr").first
+    return row.get_attribute("id"), row.locator("a.claim-link").first.inner_text()
+
+
+def test_manager_dismisses_one_alert_and_refers_another(page, live_server):
+    sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
+    page.click(".scope-navbar >> text=Fraud")
+    page.wait_for_selector("#fraud-alerts-table", timeout=15000)
+    screenshot(page, "fraud-alerts")
+
+    row_id, claim = _first_row(page)
+    page.click(f"#{row_id} >> text=Dismiss")
+    page.wait_for_selector("#fraud-modal-confirm", state="visible", timeout=10000)
+    assert claim in page.inner_text("#fraud-modal-title")
+    page.click("#fraud-modal-confirm")  # no reason given: refused, nothing changes
+    page.wait_for_selector("#fraud-modal-msg .alert-danger", timeout=10000)
+    assert "Say why" in page.inner_text("#fraud-modal-msg")
+    page.fill("#fraud-modal-note", "Called the claimant: genuine, photos match")
+    page.click("#fraud-modal-confirm")
+    page.wait_for_selector("#fraud-result .alert-success", timeout=10000)
+    assert f"The alert on {claim} was dismissed" in page.inner_text("#fraud-result")
+    page.wait_for_selector(f"#{row_id}", state="detached", timeout=10000)
+
+    row_id, referred = _first_row(page)
+    page.click(f"#{row_id} >> text=Refer to SIU")
+    page.wait_for_selector("#fraud-modal-confirm", state="visible", timeout=10000)
+    page.click("#fraud-modal-confirm")
+    page.wait_for_selector("#fraud-result .alert-success", timeout=10000)
+    assert f"{referred} was referred to Special Investigations" in page.inner_text("#fraud-result")
+
+    page.click("#fraud-tab-dismissed")
+    page.wait_for_selector("#fraud-alerts-table >> text=photos match", timeout=10000)
+    assert claim in page.inner_text("#fraud-alerts-table")
+    assert "Refer to SIU" not in page.inner_text("#fraud-alerts-table")
+    page.goto(live_server + f"/claims/{referred}")
+    page.wait_for_selector("#fraud-card-status", timeout=15000)
+    assert "Special Investigations" in page.inner_text(".page-header")
+    assert page.inner_text("#fraud-card-status") == "Referred to SIU"
+    assert "Referral to Special Investigations" in page.inner_text("#claim-timeline") or \
+        "Special Investigations" in page.inner_text("#claim-timeline")
+    assert page.console_errors == []
+
+
+def test_adjuster_flags_a_claim_for_siu_review(page, live_server, web_app):
+    from db.flask_db import read_session
+    from db.models import Claim, Department, FraudAlert
+
+    with web_app.server.app_context():
+        session = read_session()
+        number = session.scalar(
+            select(Claim.claim_number).join(Department, Department.id == Claim.department_id)
+            .outerjoin(FraudAlert, FraudAlert.claim_id == Claim.id)
+            .where(Department.code == "AUTO_GLASS", Claim.status == "new", FraudAlert.id.is_(None))
+            .order_by(Claim.id).limit(1))
+        session.close()
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    page.goto(live_server + f"/claims/{number}")
+    page.wait_for_selector("#fraud-flag-submit", timeout=15000)
+    assert page.locator("#fraud-card-status").count() == 0  # no alert yet
+    page.fill("#fraud-flag-note", "Third windscreen this month, same shop, photos reused")
+    page.click("#fraud-flag-submit")
+    page.wait_for_selector("#fraud-card-status", timeout=10000)
+    assert page.inner_text("#fraud-card-status") == "Open"
+    card = page.inner_text("#fraud-card")
+    assert "Flagged by Chris Ng" in card and "photos reused" in card
+    page.wait_for_function("document.querySelector('#claim-timeline').innerText.includes('Flagged for SIU review')",
+                           timeout=10000)
+    screenshot(page, "fraud-flagged-claim")
+    # The adjuster's Fraud alerts list now holds it.
+    page.click(".scope-navbar >> text=Fraud")
+    page.wait_for_selector("#fraud-alerts-table", timeout=15000)
+    assert number in page.inner_text("#fraud-alerts-table")
+    assert page.locator("text=Refer to SIU").count() == 0  # adjusters ask; managers decide
+    assert page.console_errors == []
