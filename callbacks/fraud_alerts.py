@@ -94,7 +94,8 @@ def decide(clicks, pending, note, view):
     action = fraud_alerts.refer if pending["action"] == "refer" else fraud_alerts.dismiss
     try:
         with unit_of_work() as session:
-            action(session, user, pending["alert"], pending["version"], note)
+            alert = action(session, user, pending["alert"], pending["version"], note)
+            number = fraud_alerts.claim_number_of(session, alert)
     except (fraud_alerts.AlertConflict, WriteConflict) as exc:
         text = str(exc) if isinstance(exc, fraud_alerts.AlertConflict) else \
             "Someone else changed this claim at the same moment; nothing was changed. Try again."
@@ -109,8 +110,8 @@ def decide(clicks, pending, note, view):
         log.exception("fraud alert decision failed")
         return no_update, flash("Something went wrong; nothing was changed. Please try again.", "danger"), \
             no_update, no_update
-    done = (f"{pending['claim']} was referred to Special Investigations." if pending["action"] == "refer"
-            else f"The alert on {pending['claim']} was dismissed.")
+    done = (f"{number} was referred to Special Investigations." if pending["action"] == "refer"
+            else f"The alert on {number} was dismissed.")
     return False, None, flash(done), _list(user, view)
 
 

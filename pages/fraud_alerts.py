@@ -56,7 +56,7 @@ def layout(status: str | None = None, claim: str | None = None, **_query):
         stat("Open alerts", f"{total:,}"),
         stat("Claimed" + (" (listed)" if total > len(alerts) else ""),
              money(sum(a.claimed or 0 for a in alerts), code)),
-        stat("With two or more signals", f"{sum(len(a.signals) > 1 for a in alerts):,}"),
+        stat("With two or more kinds of signal", f"{sum(a.kinds > 1 for a in alerts):,}"),
     ], className="d-flex flex-wrap gap-4 mb-3") if status == "open" and alerts and claim is None else None
     only = html.Div([f"Showing the alert on {claim}. ", html.A("Show all", href=alerts_href(status))],
                     className="small mb-2", id="fraud-claim-filter") if claim else None

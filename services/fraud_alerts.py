@@ -27,21 +27,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from auth.permissions import Perm
 from db.models import OPEN_STATUSES, Claim, ClaimEvent, Department, FraudAlert, JobRun, User
 from services import audit
 from services.access import AccessDenied, NotFound, can_see_department
-from services.fraud_rings import get_ring, shared_links
+from services.fraud_rings import get_rings, shared_links
 from services.parties import FIELD_LABELS
 
 SIU = "SIU"
 JOB = "raise_fraud_alerts"
 MODEL_THRESHOLD = 0.2
 NOTE_MAX = 1000
+DECIDED_WINDOW = 1000
 KINDS = ("ring", "linked_fraud", "model", "flagged")
 KIND_LABELS = {"ring": "Possible ring", "linked_fraud": "Linked to fraud", "model": "Router",
                "flagged": "Flagged"}
@@ -127,18 +128,26 @@ def _kinds(signals: list[dict]) -> set[str]:
     return {s["kind"] for s in signals}
 
 
+# Alerts rank by how many *kinds* of signal they have: three flags are one signal.
+_KIND_COUNT = "(SELECT count(DISTINCT e ->> 'kind') FROM jsonb_array_elements({}) AS e)"
+
+
 def refresh(session: Session, *, now: dt.datetime | None = None) -> dict:
     """Raise, update, reopen and withdraw alerts from the signals as they are now
     (in the caller's transaction; running it twice changes nothing)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     current, probabilities = system_signals(session)
-    alerts = {a.claim_id: a for a in session.scalars(select(FraudAlert).with_for_update())}
+    # Open alerts and those of claims with signals now: decided history is not read every hour.
+    alerts = {a.claim_id: a for a in session.scalars(
+        select(FraudAlert).where((FraudAlert.status == "open") | FraudAlert.claim_id.in_(list(current)))
+        .with_for_update())}
     counts = {"raised": 0, "reopened": 0, "withdrawn": 0, "open": 0}
     new_rows = []
     for claim_id, found in current.items():
         alert = alerts.pop(claim_id, None)
         if alert is None:
-            new_rows.append({"claim_id": claim_id, "status": "open", "signals": found, "signal_count": len(found),
+            new_rows.append({"claim_id": claim_id, "status": "open", "signals": found,
+                             "signal_count": len(_kinds(found)),
                              "siu_probability": probabilities.get(claim_id), "raised_at": now, "updated_at": now})
             counts["raised"] += 1
             continue
@@ -149,7 +158,7 @@ def refresh(session: Session, *, now: dt.datetime | None = None) -> dict:
             alert.status, alert.raised_at = "open", now
             counts["reopened"] += 1
         if alert.signals != signals or reopen or alert.siu_probability != probabilities.get(claim_id):
-            alert.signals, alert.signal_count = signals, len(signals)
+            alert.signals, alert.signal_count = signals, len(_kinds(signals))
             alert.siu_probability = probabilities.get(claim_id)
             alert.updated_at, alert.version = now, alert.version + 1
     # Open alerts without system signals now: a person's flag keeps one open while
@@ -164,16 +173,27 @@ def refresh(session: Session, *, now: dt.datetime | None = None) -> dict:
         flags = [s for s in alert.signals if s["kind"] == "flagged"]
         if flags and alert.claim_id in still:
             if alert.signals != flags:
-                alert.signals, alert.signal_count, alert.updated_at = flags, len(flags), now
+                alert.signals, alert.signal_count, alert.updated_at = flags, 1, now
                 alert.version += 1
             continue
         alert.status, alert.updated_at, alert.version = "withdrawn", now, alert.version + 1
         counts["withdrawn"] += 1
     if new_rows:
-        session.execute(insert(FraudAlert), new_rows)
+        # A person may flag one of these claims while this runs (flag() creates the row):
+        # keep their flag beside the signals found, rather than fail the run.
+        stmt = insert(FraudAlert)
+        merged = stmt.excluded.signals.op("||")(FraudAlert.signals)
+        session.execute(stmt.on_conflict_do_update(index_elements=["claim_id"], set_={
+            "signals": merged, "status": "open", "siu_probability": stmt.excluded.siu_probability,
+            "signal_count": text(_KIND_COUNT.format("excluded.signals || fraud_alerts.signals")),
+            "updated_at": stmt.excluded.updated_at, "version": FraudAlert.version + 1}), new_rows)
     session.flush()
     counts["open"] = session.scalar(select(func.count(FraudAlert.id)).where(FraudAlert.status == "open"))
     return counts
+
+
+def claim_number_of(session: Session, alert: FraudAlert) -> str:
+    return session.scalar(select(Claim.claim_number).where(Claim.id == alert.claim_id))
 
 
 def last_raised(session: Session) -> dt.datetime | None:
@@ -217,18 +237,21 @@ def flag(session: Session, user, claim_id, note) -> FraudAlert:
     if siu_id is not None and claim.department_id == siu_id:
         raise AlertError("This claim is already with Special Investigations.")
     now = dt.datetime.now(dt.timezone.utc)
-    session.execute(pg_insert(FraudAlert).values(claim_id=claim.id, status="withdrawn", signals=[],
+    session.execute(insert(FraudAlert).values(claim_id=claim.id, status="withdrawn", signals=[],
                                                  signal_count=0, raised_at=now, updated_at=now)
                     .on_conflict_do_nothing(index_elements=["claim_id"]))
     alert = session.scalar(select(FraudAlert).where(FraudAlert.claim_id == claim.id)
                            .with_for_update().execution_options(populate_existing=True))
     mark = {"kind": "flagged", "by": user.id, "at": now.isoformat(timespec="seconds"), "note": note}
-    kept = alert.signals if alert.status == "open" else [s for s in alert.signals if s["kind"] != "flagged"]
+    # One flag per person (their latest note). A closed alert's old signals may be stale:
+    # it reopens with the flag alone, and the hourly check adds what holds now.
+    kept = [s for s in alert.signals if not (s["kind"] == "flagged" and s.get("by") == user.id)] \
+        if alert.status == "open" else []
     before = {"status": alert.status, "signals": sorted(_kinds(alert.signals))}
     if alert.status != "open":
         alert.raised_at = now
     alert.status, alert.signals = "open", kept + [mark]
-    alert.signal_count = len(alert.signals)
+    alert.signal_count = len(_kinds(alert.signals))
     alert.siu_probability = _latest_siu_probability(session, siu_id, [claim.id]).get(claim.id)
     alert.updated_at, alert.version = now, alert.version + 1
     _event(session, user, claim, "fraud_flag", note)
@@ -245,8 +268,12 @@ def _locked(session: Session, user, alert_id, version) -> tuple[FraudAlert, Clai
         raise NotFound("No such fraud alert.")
     if isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**31:
         raise AlertError("The alert is malformed (version missing); reload the page.")
-    alert = session.scalar(select(FraudAlert).where(FraudAlert.id == alert_id).with_for_update())
-    claim = session.get(Claim, alert.claim_id) if alert is not None else None
+    # The claim first, then the alert: the order flag() takes them in, so the two never deadlock.
+    claim_id = session.scalar(select(FraudAlert.claim_id).where(FraudAlert.id == alert_id))
+    claim = session.scalar(select(Claim).where(Claim.id == claim_id).with_for_update(of=Claim.__table__)
+                           .execution_options(populate_existing=True)) if claim_id is not None else None
+    alert = session.scalar(select(FraudAlert).where(FraudAlert.id == alert_id).with_for_update()
+                           .execution_options(populate_existing=True)) if claim is not None else None
     if alert is None or claim is None or not can_see_department(user, claim.department_id):
         raise NotFound("No such fraud alert.")
     if alert.version != version:
@@ -255,6 +282,12 @@ def _locked(session: Session, user, alert_id, version) -> tuple[FraudAlert, Clai
     if alert.status != "open":
         raise AlertError(f"The alert on {claim.claim_number} is {STATUS_LABELS[alert.status].lower()}, "
                          "not open.")
+    # The list may be an hour old: the claim may have closed or reached SIU since.
+    if claim.status not in OPEN_STATUSES:
+        raise AlertError(f"{claim.claim_number} is closed; the alert will be withdrawn at the next check.")
+    if claim.department_id == _siu_id(session):
+        raise AlertError(f"{claim.claim_number} is already with Special Investigations; the alert will be "
+                         "withdrawn at the next check.")
     return alert, claim
 
 
@@ -284,8 +317,8 @@ def refer(session: Session, user, alert_id, version, note=None) -> FraudAlert:
 
     note = _note(note, required=False, what="refer it")
     alert, claim = _locked(session, user, alert_id, version)
-    summary = "Fraud alert: " + "; ".join(KIND_LABELS[k] for k in KINDS if k in _kinds(alert.signals))
-    comment = f"{summary}. {note}" if note else summary
+    # Not the signals: the claim's history is read by people the alert hides some of them from.
+    comment = f"Referred from a fraud alert. {note}" if note else "Referred from a fraud alert."
     move_claims(session, user, [{"claim_id": claim.id, "version": claim.version}], department_code=SIU,
                 reason="SIU_REFERRAL", comment=comment[:1000])
     _decided(alert, user, "referred", note)
@@ -331,6 +364,11 @@ class AlertView:
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
 
+    @property
+    def kinds(self) -> int:
+        """How many kinds of signal this user reads on it (what open alerts rank by)."""
+        return len({s.kind for s in self.signals})
+
 
 def _claim_href(number: str) -> str:
     from urllib.parse import quote
@@ -351,6 +389,10 @@ class _Reader:
         linked = {c for a in alerts for s in a.signals if s["kind"] == "linked_fraud" for c, _ in s["claims"]}
         self._claims = {r.id: r for r in self.session.execute(
             select(Claim.id, Claim.claim_number, Claim.department_id).where(Claim.id.in_(linked)))} if linked else {}
+        if not self.all:
+            # Every ring the list names, as this user may see it, in one go (not a query per ring).
+            self._rings = get_rings(self.session, self.user,
+                                    {s["ring"] for a in alerts for s in a.signals if s["kind"] == "ring"})
         people = {s["by"] for a in alerts for s in a.signals if s["kind"] == "flagged"}
         people |= {a.decided_by for a in alerts if a.decided_by}
         self._names = dict(self.session.execute(select(User.id, User.name).where(User.id.in_(people)))
@@ -366,9 +408,7 @@ class _Reader:
                 size = s["size"]
             else:
                 # The ring as the Rings page shows it to this user, and only if it shows this claim.
-                if s["ring"] not in self._rings:
-                    self._rings[s["ring"]] = get_ring(self.session, self.user, s["ring"])
-                view = self._rings[s["ring"]]
+                view = self._rings.get(s["ring"])
                 if view is None or all(c.id != claim_id for c in view.claims):
                     return None
                 size = view.size
@@ -440,10 +480,13 @@ def list_alerts(session: Session, user, *, status: str = "open", claim_number: s
     if user.can(Perm.VIEW_ALL_DEPARTMENTS):
         total = session.scalar(q.with_only_columns(func.count(FraudAlert.id)).order_by(None))
         return _views(session, user, session.execute(q.limit(limit)).all()), total
-    # Signals are filtered per user, so the count is of what remains.
-    views = _views(session, user, session.execute(q).all())
+    # Signals are filtered per user, so the count is of what remains. Open alerts are few
+    # (claims outside SIU with signals now) and all read; decided ones pile up: the latest
+    # DECIDED_WINDOW of the user's departments are read and counted.
+    rows = session.execute(q if status == "open" else q.limit(DECIDED_WINDOW)).all()
+    views = _views(session, user, rows)
     if status == "open":
-        views.sort(key=lambda v: (-len(v.signals), -(v.siu_probability or 0), v.raised_at, v.id))
+        views.sort(key=lambda v: (-v.kinds, -(v.siu_probability or 0), v.raised_at, v.id))
     return views[:limit], len(views)
 
 

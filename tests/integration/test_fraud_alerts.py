@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from db.models import AuditLog, Claim, ClaimEvent, Department, FraudAlert, ModelVersion, RoutingDecision
 from services import fraud_alerts, fraud_rings
 from services.access import AccessDenied, NotFound
 from services.fraud_alerts import AlertConflict, AlertError
+from services.reassignment import ReassignError
 from tests.partyutil import make_claim, make_user, next_tag
 
 _seq = itertools.count(1)
@@ -106,7 +107,7 @@ def test_a_manager_refers_the_claim_to_siu(db_session, scene):
     assert alert.status == "referred" and alert.decided_by == manager.id
     assert claim.department_id == siu.id and claim.status == "new" and claim.adjuster_id is None
     move = db_session.scalar(select(ClaimEvent).where(ClaimEvent.claim_id == claim.id, ClaimEvent.kind == "moved"))
-    assert move.reason == "SIU_REFERRAL" and "Linked to fraud" in move.note and "staged claim" in move.note
+    assert move.reason == "SIU_REFERRAL" and move.note == "Referred from a fraud alert. Same account as the staged claim"
     actions = set(db_session.scalars(select(AuditLog.action).where(AuditLog.actor_id == manager.id)))
     assert {"claim.reassign", "fraud_alert.refer"} <= actions
     # In SIU now: the next run leaves it alone.
@@ -283,3 +284,188 @@ def test_fraud_alerts_page_for_each_role(web_app, client_for):
     assert status == 200 and "Nothing here" in body
     status, body = render_page(client_for("manager"), "/fraud-alerts", "?status=dismissed")
     assert status == 200 and "Refer to SIU" not in body
+
+
+# --- Found by a review (each failed before its fix) ---------------------------------------------
+
+
+def _dept_id(session, code: str) -> int:
+    return session.scalar(select(Department.id).where(Department.code == code))
+
+
+# --- 1. Referring a claim that already reached SIU another way --------------------------------
+
+
+def test_refer_does_not_unassign_a_claim_already_moved_to_siu(db_session, scene):
+    """The alert list is up to an hour old: a claim another manager already moved to
+    SIU and gave to an investigator must not be moved again (unassigned, back to
+    'new') when someone presses Refer on the stale row."""
+    manager = make_user(db_session, "manager")
+    investigator = make_user(db_session, "adjuster", ("SIU",))
+    claim = scene["leaning"]
+    alert = _alert(db_session, claim)
+    claim.department_id, claim.adjuster_id, claim.status = _dept_id(db_session, "SIU"), investigator.id, "assigned"
+    db_session.flush()
+    try:
+        fraud_alerts.refer(db_session, manager, alert.id, alert.version, "looks staged")
+    except (AlertError, ReassignError):
+        pass
+    db_session.refresh(claim)
+    assert claim.adjuster_id == investigator.id and claim.status == "assigned", \
+        "refer re-moved a claim already in SIU and dropped its investigator"
+
+
+# --- 2. Repeated flags count as more signals ------------------------------------------------------
+
+
+def test_repeated_flags_do_not_outrank_alerts_with_more_kinds_of_signal(db_session, scene):
+    """Each flag is appended as one more signal and signal_count counts them: one
+    adjuster pressing Flag three times puts a claim with no system signal above a
+    claim linked to fraud *and* leaned to SIU by the router."""
+    manager = make_user(db_session, "manager")
+    adjuster = make_user(db_session, "adjuster", ("AUTO_PD",))
+    strong = scene["linked"]
+    _decide_siu(db_session, strong, 0.5)
+    fraud_alerts.refresh(db_session)
+    assert _kinds(_alert(db_session, strong)) == {"linked_fraud", "model"}
+    spam = make_claim(db_session)
+    for i in range(3):
+        fraud_alerts.flag(db_session, adjuster, spam.id, f"still odd ({i})")
+    listed = [a.claim_id for a in fraud_alerts.list_alerts(db_session, manager, limit=10_000)[0]]
+    assert listed.index(strong.id) < listed.index(spam.id), \
+        f"3 flags by one person (signal_count={_alert(db_session, spam).signal_count}) outrank 2 kinds of signal"
+
+
+# --- 3. A flag revives stale system signals --------------------------------------------------------
+
+
+def test_flag_on_a_withdrawn_alert_does_not_revive_its_old_signals(db_session, scene):
+    """A withdrawn alert keeps the signals it had; flagging it reopens it with them,
+    so managers read "The router gives SIU 35%" although the router now says 5%."""
+    manager = make_user(db_session, "manager")
+    adjuster = make_user(db_session, "adjuster", ("AUTO_PD",))
+    claim = scene["leaning"]
+    _decide_siu(db_session, claim, 0.05)
+    fraud_alerts.refresh(db_session)
+    assert _alert(db_session, claim).status == "withdrawn"
+    fraud_alerts.flag(db_session, adjuster, claim.id, "the garage invoice looks edited")
+    alert = _alert(db_session, claim)
+    assert alert.status == "open"
+    assert _kinds(alert) == {"flagged"}, alert.signals
+    texts = [s.text for s in fraud_alerts.alert_of_claim(db_session, manager, claim.id).signals]
+    assert not any("35%" in t for t in texts), texts
+
+
+# --- 4. The referral's move comment names signals its readers may not see ----------------------
+
+
+def test_referral_comment_does_not_reveal_signals_hidden_from_the_claims_readers(db_session):
+    """refer() writes every signal kind into the SIU_REFERRAL move comment, which the
+    claim's timeline shows to everyone who can open the claim. An SIU adjuster (and,
+    if SIU sends it back, the original department) reads "Linked to fraud" although
+    the fraudulent claim is in a department they cannot see, which the alert
+    itself carefully hides from them."""
+    from services.workflow import timeline
+
+    t = f"{next_tag():05d}"
+    bank = f"REVBANK{t}"
+    make_claim(db_session, department="PROPERTY", status="closed", fraud=True,
+               parties=[("claimant", {"bank_account": bank})])
+    claim = make_claim(db_session, department="AUTO_PD", parties=[("payee", {"bank_account": bank})])
+    fraud_alerts.refresh(db_session)
+    alert = _alert(db_session, claim)
+    assert _kinds(alert) == {"linked_fraud"}
+    manager = make_user(db_session, "manager")
+    fraud_alerts.refer(db_session, manager, alert.id, alert.version)
+    investigator = make_user(db_session, "adjuster", ("SIU",))
+    db_session.refresh(claim)
+    # The alert as the SIU adjuster may read it: nothing (the linked claim is Property's).
+    assert fraud_alerts.alert_of_claim(db_session, investigator, claim.id) is None
+    notes = " | ".join(i["note"] or "" for i in timeline(db_session, claim))
+    assert "Linked to fraud" not in notes, notes
+
+
+# --- 5. An adjuster's list: queries per ring ------------------------------------------------------
+
+
+def _ring(session, department="AUTO_PD"):
+    phone = f"777{next_tag():05d}09"
+    return [make_claim(session, department=department, parties=[("claimant", {"phone": phone})]) for _ in range(3)]
+
+
+def _statements(session, fn):
+    count = [0]
+
+    def on(*_a, **_k):
+        count[0] += 1
+
+    conn = session.connection()
+    event.listen(conn, "before_cursor_execute", on)
+    try:
+        fn()
+    finally:
+        event.remove(conn, "before_cursor_execute", on)
+    return count[0]
+
+
+def test_an_adjusters_alert_list_does_not_query_per_ring(db_session):
+    """_Reader.signal calls get_ring once per distinct ring (ring + every department
+    + its claims: 3 queries each). An adjuster's departments touch ~1,300 rings at a
+    million claims, so the Fraud alerts page (and every refresh of the list after a
+    decision) issues thousands of queries, on top of reading every alert of their
+    departments without a LIMIT."""
+    adjuster = make_user(db_session, "adjuster", ("AUTO_PD",))
+    for _ in range(2):
+        _ring(db_session)
+    fraud_rings.refresh(db_session)
+    fraud_alerts.refresh(db_session)
+    few = _statements(db_session, lambda: fraud_alerts.list_alerts(db_session, adjuster, limit=10_000))
+    for _ in range(6):
+        _ring(db_session)
+    fraud_rings.refresh(db_session)
+    fraud_alerts.refresh(db_session)
+    views, _ = fraud_alerts.list_alerts(db_session, adjuster, limit=10_000)
+    assert sum(any(s.kind == "ring" for s in v.signals) for v in views) >= 24
+    many = _statements(db_session, lambda: fraud_alerts.list_alerts(db_session, adjuster, limit=10_000))
+    assert many - few <= 2, f"{few} statements for 2 rings, {many} for 8"
+
+
+# --- 6. A flag while the job runs fails the job ------------------------------------------------
+
+
+def test_a_flag_committed_while_the_job_runs_does_not_fail_the_job(session_factory, monkeypatch):
+    """refresh() reads the existing alerts, then plain-INSERTs one for every claim
+    that had none. A flag committed in between (flag() upserts the row) makes the
+    INSERT hit the unique claim_id: the whole hourly run fails with an
+    IntegrityError and raises nothing that hour."""
+    from db.models import ClaimEvent, Party
+
+    bank = f"RACEBANK{next_tag():05d}"
+    with session_factory.begin() as s:
+        adjuster = make_user(s, "adjuster", ("AUTO_PD",))
+        fraud = make_claim(s, status="closed", fraud=True, parties=[("claimant", {"bank_account": bank})])
+        claim = make_claim(s, parties=[("payee", {"bank_account": bank})])
+        claim_ids, claim_id = [fraud.id, claim.id], claim.id
+    real, raced = fraud_alerts.insert, []
+
+    def racing(table, *args, **kw):
+        if table is FraudAlert and not raced:
+            raced.append(True)
+            with session_factory.begin() as other:
+                fraud_alerts.flag(other, adjuster, claim_id, "story changed")
+        return real(table, *args, **kw)
+
+    monkeypatch.setattr(fraud_alerts, "insert", racing)
+    try:
+        with session_factory.begin() as s:
+            fraud_alerts.refresh(s)
+        assert raced
+        with session_factory() as s:
+            alert = s.scalar(select(FraudAlert).where(FraudAlert.claim_id == claim_id))
+            assert alert.status == "open" and _kinds(alert) == {"linked_fraud", "flagged"}
+    finally:
+        monkeypatch.undo()
+        with session_factory.begin() as s:
+            for model in (FraudAlert, ClaimEvent, Party):
+                s.query(model).filter(model.claim_id.in_(claim_ids)).delete()
+            s.query(Claim).filter(Claim.id.in_(claim_ids)).delete()
