@@ -36,9 +36,11 @@ from tests import dbutil  # noqa: E402
 
 SECRET_KEY = "bench-pages-secret-key-" + "x" * 32
 PAGES = {
-    "adjuster": ["/", "/my-work", "/queues?department=AUTO_PD", "/rings", "/intake", "/profile", "/tokens"],
+    "adjuster": ["/", "/my-work", "/queues?department=AUTO_PD", "/rings", "/fraud-alerts", "/intake", "/profile",
+                 "/tokens"],
     "viewer": ["/dashboard", "/alerts", "/queues?department=PROPERTY"],
-    "manager": ["/reassign", "/rings", "/workload", "/operations", "/analytics", "/models", "/dashboard/report"],
+    "manager": ["/reassign", "/rings", "/fraud-alerts", "/workload", "/operations", "/analytics", "/models",
+                "/dashboard/report"],
     "admin": ["/admin/users", "/admin/departments", "/admin/audit", "/admin/jobs"],
 }
 QUIET_S = 0.5
@@ -151,7 +153,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from db.session import make_engine, make_session_factory, normalise_url
-    from services import aggregates, fraud_rings
+    from services import aggregates, fraud_alerts, fraud_rings
     from tests import mfautil
 
     if args.database:
@@ -168,7 +170,12 @@ def main() -> None:
             populate(engine, factory, args.claims)
             with factory.begin() as s:
                 aggregates.refresh(s)
+                started = time.perf_counter()
                 fraud_rings.refresh(s)  # what the hourly detect_rings job keeps
+                print(f"fraud_rings.refresh {time.perf_counter() - started:.1f} s", flush=True)
+                started = time.perf_counter()
+                raised = fraud_alerts.refresh(s)  # and raise_fraud_alerts after it
+                print(f"fraud_alerts.refresh {time.perf_counter() - started:.1f} s {raised}", flush=True)
                 for email in mfautil.DEMO_MFA_EMAILS:
                     mfautil.enrol_known(s, email, mfautil.DEMO_TOTP_SECRET, SECRET_KEY)
             engine.dispose()
