@@ -22,7 +22,7 @@ from services.reassignment import ReassignError
 from services.workflow import get_claim
 
 log = logging.getLogger(__name__)
-LISTED = 200
+PER_PAGE = 50  # as pages/fraud_alerts.py
 
 
 def _pending(trigger) -> dict | None:
@@ -63,11 +63,14 @@ def open_dialog(_clicks, _cancel):
 
 
 def _list(user, view):
-    claim = view.get("claim") if isinstance(view, dict) else None
+    view = view if isinstance(view, dict) else {}
+    claim, page = view.get("claim"), view.get("page")
     claim = claim if isinstance(claim, str) and 0 < len(claim) <= 40 else None
-    alerts, total = fraud_alerts.list_alerts(read_session(), user, status="open", claim_number=claim, limit=LISTED)
+    page = page if isinstance(page, int) and not isinstance(page, bool) and 0 < page < 100_000 else 1
+    alerts, total = fraud_alerts.list_alerts(read_session(), user, status="open", claim_number=claim,
+                                             limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     return list_body(alerts, total, current_app.config["SCOPE_SETTINGS"].currency, status="open",
-                     can_decide=user.can(Perm.DECIDE_FRAUD))
+                     can_decide=user.can(Perm.DECIDE_FRAUD), page=page, per_page=PER_PAGE)
 
 
 @secure_callback(

@@ -21,10 +21,12 @@ def claim_href(number: str) -> str:
     return "/claims/" + quote(number, safe="")
 
 
-def alerts_href(status: str = "open", claim: str | None = None) -> str:
+def alerts_href(status: str = "open", claim: str | None = None, page: int = 1) -> str:
     query = {"status": status} if status != "open" else {}
     if claim:
         query["claim"] = claim
+    if page > 1:
+        query["page"] = str(page)
     return "/fraud-alerts" + ("?" + urlencode(query) if query else "")
 
 
@@ -93,14 +95,25 @@ def alerts_table(alerts: list, code: str, *, status: str, can_decide: bool) -> d
                      responsive=True, className="mb-0 align-middle", id="fraud-alerts-table")
 
 
-def list_body(alerts, total: int, code: str, *, status: str, can_decide: bool):
+def _pages(shown: int, total: int, *, status: str, page: int, per_page: int) -> html.Div | None:
+    if total <= shown and page == 1:
+        return None
+    first = (page - 1) * per_page + 1
+    links = [html.A("← Previous", href=alerts_href(status, page=page - 1), id="fraud-page-prev")
+             if page > 1 else None,
+             html.A("Next →", href=alerts_href(status, page=page + 1), id="fraud-page-next")
+             if first + shown - 1 < total else None]
+    return html.Div([html.Span(f"Showing {first:,}–{first + shown - 1:,} of {total:,}", className="me-3"), *links],
+                    className="small text-muted mt-2 d-flex gap-3", id="fraud-pages")
+
+
+def list_body(alerts, total: int, code: str, *, status: str, can_decide: bool, page: int = 1, per_page: int = 50):
     """The list part of the page, also redrawn after a decision."""
     if not alerts:
         return message("Nothing here", EMPTY[status], color="info")
     return dbc.Card(dbc.CardBody([
         alerts_table(alerts, code, status=status, can_decide=can_decide),
-        html.Div(f"Showing {len(alerts)} of {total:,}.", className="small text-muted mt-2")
-        if total > len(alerts) else None,
+        _pages(len(alerts), total, status=status, page=page, per_page=per_page),
     ]), className="shadow-sm")
 
 

@@ -20,7 +20,9 @@ from services.fraud_alerts import MODEL_THRESHOLD, STATUS_LABELS, counts, last_r
 
 dash.register_page(__name__, path="/fraud-alerts", title="Fraud alerts · SCOPE Assistant", name="Fraud alerts")
 
-LISTED = 200
+# A page of alerts: each row carries its reasons and two buttons (200 rows were 0.7 MB and
+# 130 ms of rendering at a million claims; 50 are 35 ms).
+PER_PAGE = 50
 RULE = ("An alert is raised on an open claim outside Special Investigations when it is in a possible fraud ring, "
         "when a person on it shares an identifier with a claim found fraudulent, when the router gives Special "
         f"Investigations {MODEL_THRESHOLD:.0%} or more, or when someone flags it. Managers refer the claim to "
@@ -41,7 +43,11 @@ def _tabs(status: str, tallies: dict | None, claim: str | None) -> dbc.Nav:
         for s, label in STATUS_LABELS.items()], pills=True, className="mb-3 gap-1")
 
 
-def layout(status: str | None = None, claim: str | None = None, **_query):
+def _page_number(value) -> int:
+    return int(value) if isinstance(value, str) and value.isdigit() and 0 < len(value) < 6 and int(value) > 0 else 1
+
+
+def layout(status: str | None = None, claim: str | None = None, page: str | None = None, **_query):
     user = page_user(Perm.VIEW_CLAIMS, __name__)
     if user is None:
         return not_allowed()
@@ -49,19 +55,21 @@ def layout(status: str | None = None, claim: str | None = None, **_query):
     claim = claim if isinstance(claim, str) and 0 < len(claim) <= 40 else None
     session = read_session()
     code = current_app.config["SCOPE_SETTINGS"].currency
-    alerts, total = list_alerts(session, user, status=status, claim_number=claim, limit=LISTED)
+    number = _page_number(page)
+    alerts, total = list_alerts(session, user, status=status, claim_number=claim, limit=PER_PAGE,
+                                offset=(number - 1) * PER_PAGE)
     can_decide = user.can(Perm.DECIDE_FRAUD)
     scope = "" if user.can(Perm.VIEW_ALL_DEPARTMENTS) else " Only the claims of your departments are shown."
     stats = html.Div([
         stat("Open alerts", f"{total:,}"),
-        stat("Claimed" + (" (listed)" if total > len(alerts) else ""),
+        stat("Claimed" + (" (this page)" if total > len(alerts) else ""),
              money(sum(a.claimed or 0 for a in alerts), code)),
         stat("With two or more kinds of signal", f"{sum(a.kinds > 1 for a in alerts):,}"),
     ], className="d-flex flex-wrap gap-4 mb-3") if status == "open" and alerts and claim is None else None
     only = html.Div([f"Showing the alert on {claim}. ", html.A("Show all", href=alerts_href(status))],
                     className="small mb-2", id="fraud-claim-filter") if claim else None
     return html.Div([
-        dcc.Store(id="fraud-view", data={"claim": claim}),
+        dcc.Store(id="fraud-view", data={"claim": claim, "page": number}),
         fraud_tabs("alerts"),
         page_header("Fraud alerts", "Claims outside Special Investigations that show signs of fraud. "
                     + _raised_text(session) + scope),
@@ -69,6 +77,7 @@ def layout(status: str | None = None, claim: str | None = None, **_query):
         _tabs(status, counts(session, user), claim),
         stats, only,
         html.Div(id="fraud-result"),
-        html.Div(list_body(alerts, total, code, status=status, can_decide=can_decide), id="fraud-list"),
+        html.Div(list_body(alerts, total, code, status=status, can_decide=can_decide, page=number,
+                           per_page=PER_PAGE), id="fraud-list"),
         decision_modal() if can_decide and status == "open" else None,
     ])

@@ -461,7 +461,7 @@ def _base(user):
 
 
 def list_alerts(session: Session, user, *, status: str = "open", claim_number: str | None = None,
-                limit: int = 200) -> tuple[list[AlertView], int]:
+                limit: int = 50, offset: int = 0) -> tuple[list[AlertView], int]:
     """Alerts of one status the user may see (optionally one claim's): open ones
     most signals first, then by SIU probability; decided ones newest first. Up to
     ``limit``, and the total."""
@@ -479,7 +479,7 @@ def list_alerts(session: Session, user, *, status: str = "open", claim_number: s
         q = q.order_by(func.coalesce(FraudAlert.decided_at, FraudAlert.updated_at).desc(), FraudAlert.id)
     if user.can(Perm.VIEW_ALL_DEPARTMENTS):
         total = session.scalar(q.with_only_columns(func.count(FraudAlert.id)).order_by(None))
-        return _views(session, user, session.execute(q.limit(limit)).all()), total
+        return _views(session, user, session.execute(q.offset(offset).limit(limit)).all()), total
     # Signals are filtered per user, so the count is of what remains. Open alerts are few
     # (claims outside SIU with signals now) and all read; decided ones pile up: the latest
     # DECIDED_WINDOW of the user's departments are read and counted.
@@ -487,7 +487,7 @@ def list_alerts(session: Session, user, *, status: str = "open", claim_number: s
     views = _views(session, user, rows)
     if status == "open":
         views.sort(key=lambda v: (-v.kinds, -(v.siu_probability or 0), v.raised_at, v.id))
-    return views[:limit], len(views)
+    return views[offset:offset + limit], len(views)
 
 
 def counts(session: Session, user) -> dict[str, int] | None:

@@ -469,3 +469,18 @@ def test_a_flag_committed_while_the_job_runs_does_not_fail_the_job(session_facto
             for model in (FraudAlert, ClaimEvent, Party):
                 s.query(model).filter(model.claim_id.in_(claim_ids)).delete()
             s.query(Claim).filter(Claim.id.in_(claim_ids)).delete()
+
+
+def test_the_list_pages_through_alerts_in_order(db_session, scene):
+    from components.fraud_alerts import list_body
+
+    manager, adjuster = make_user(db_session, "manager"), make_user(db_session, "adjuster", ("AUTO_PD",))
+    for user in (manager, adjuster):
+        everything, total = fraud_alerts.list_alerts(db_session, user, limit=10_000)
+        pages = [fraud_alerts.list_alerts(db_session, user, limit=2, offset=o)[0] for o in range(0, total, 2)]
+        assert [a.id for p in pages for a in p] == [a.id for a in everything]
+    alerts = fraud_alerts.list_alerts(db_session, manager, limit=2, offset=2)[0]
+    body = str(list_body(alerts, 7, "USD", status="open", can_decide=False, page=2, per_page=2))
+    assert "Showing 3–4 of 7" in body and "page=3" in body and "Previous" in body
+    last = str(list_body(alerts[:1], 7, "USD", status="open", can_decide=False, page=4, per_page=2))
+    assert "Showing 7–7 of 7" in last and "Next" not in last
