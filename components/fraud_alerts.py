@@ -109,6 +109,9 @@ def _pages(shown: int, total: int, *, status: str, page: int, per_page: int) -> 
 
 def list_body(alerts, total: int, code: str, *, status: str, can_decide: bool, page: int = 1, per_page: int = 50):
     """The list part of the page, also redrawn after a decision."""
+    if not alerts and total and page > 1:
+        return message("Past the last page", f"There are {total:,} alerts here; the last page is "
+                       f"{(total + per_page - 1) // per_page}.", color="info")
     if not alerts:
         return message("Nothing here", EMPTY[status], color="info")
     return dbc.Card(dbc.CardBody([

@@ -484,3 +484,4 @@ def test_the_list_pages_through_alerts_in_order(db_session, scene):
     assert "Showing 3–4 of 7" in body and "page=3" in body and "Previous" in body
     last = str(list_body(alerts[:1], 7, "USD", status="open", can_decide=False, page=4, per_page=2))
     assert "Showing 7–7 of 7" in last and "Next" not in last
+    assert "the last page is 4" in str(list_body([], 7, "USD", status="open", can_decide=False, page=9, per_page=2))
