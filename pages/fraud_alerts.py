@@ -52,7 +52,8 @@ def layout(status: str | None = None, claim: str | None = None, page: str | None
     if user is None:
         return not_allowed()
     status = status if status in STATUS_LABELS else "open"
-    claim = claim if isinstance(claim, str) and 0 < len(claim) <= 40 else None
+    # A claim filter that names no claim (too long, unknown) lists nothing, not everything.
+    claim = claim[:41] if isinstance(claim, str) and claim else None
     session = read_session()
     code = current_app.config["SCOPE_SETTINGS"].currency
     number = _page_number(page)
@@ -66,7 +67,7 @@ def layout(status: str | None = None, claim: str | None = None, page: str | None
              money(sum(a.claimed or 0 for a in alerts), code)),
         stat("With two or more kinds of signal", f"{sum(a.kinds > 1 for a in alerts):,}"),
     ], className="d-flex flex-wrap gap-4 mb-3") if status == "open" and alerts and claim is None else None
-    only = html.Div([f"Showing the alert on {claim}. ", html.A("Show all", href=alerts_href(status))],
+    only = html.Div([f"Showing the alert on {claim:.40}. ", html.A("Show all", href=alerts_href(status))],
                     className="small mb-2", id="fraud-claim-filter") if claim else None
     return html.Div([
         dcc.Store(id="fraud-view", data={"claim": claim, "page": number}),
