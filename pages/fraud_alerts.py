@@ -74,7 +74,8 @@ def layout(status: str | None = None, claim: str | None = None, page: str | None
         fraud_tabs("alerts"),
         page_header("Fraud alerts", "Claims outside Special Investigations that show signs of fraud. "
                     + _raised_text(session) + scope),
-        html.P(RULE, className="small text-muted mb-3", id="fraud-rule"),
+        html.P(RULE + (" Flag a claim for SIU review from its page." if user.can(Perm.FLAG_FRAUD) else ""),
+               className="small text-muted mb-3", id="fraud-rule"),
         _tabs(status, counts(session, user), claim),
         stats, only,
         html.Div(id="fraud-result"),
