@@ -18,7 +18,7 @@ from typing import Iterable
 from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
-from db.models import AlertEvent, Department, JobRun, ModelVersion, RoutingDecision
+from db.models import AlertEvent, Department, FraudAlert, JobRun, ModelVersion, RoutingDecision
 from services import aggregates, operations
 from services.departments import TRIAGE
 
@@ -158,7 +158,10 @@ def alert_families(session: Session) -> list[Family]:
                                   .where(AlertEvent.resolved_at.is_(None)).group_by(AlertEvent.severity)).all())
     for severity in ("critical", "warning", "info"):
         family.add(counts.get(severity, 0), severity)
-    return [family]
+    # SIU's intake backlog: fraud alerts no manager has referred or dismissed yet.
+    fraud = Family("scope_fraud_alerts_open", "Fraud alerts waiting for a manager to refer or dismiss them.")
+    fraud.add(session.scalar(select(func.count(FraudAlert.id)).where(FraudAlert.status == "open")))
+    return [family, fraud]
 
 
 def snapshot(session: Session, *, jobs: Iterable[str] = (), now: dt.datetime | None = None) -> list[Family]:

@@ -171,9 +171,11 @@ def test_database_gauges_match_the_database(metrics_on, app_session, monkeypatch
                                         .where(ModelVersion.status == "champion")).all()
             decisions = session.scalar(text("SELECT count(*) FROM routing_decisions "
                                             "WHERE decided_at > now() - interval '24 hours'"))
-            return open_by_dept, champions, decisions
+            fraud = session.scalar(text("SELECT count(*) FROM fraud_alerts WHERE status = 'open'"))
+            return open_by_dept, champions, decisions, fraud
 
-        open_by_dept, champions, decisions = app_session(live)
+        open_by_dept, champions, decisions, fraud = app_session(live)
+        assert fraud > 0 and value(figures, "scope_fraud_alerts_open") == fraud
         assert value(figures, "scope_database_up") == 1
         assert open_by_dept, "the web database has open claims"
         for code, n in open_by_dept.items():
