@@ -42,6 +42,8 @@ def signal_lines(signals) -> html.Ul:
     for s in signals:
         text = html.A(s.text, href=s.href, className="claim-link") if s.href else html.Span(s.text)
         named = [html.A(number, href=href, className="claim-link ms-1 text-nowrap") for number, href in s.claims]
+        if s.more:
+            named.append(html.Span(f" and {s.more} more", className="text-muted"))
         items.append(html.Li([dbc.Badge(s.label, color=SIGNAL_COLORS.get(s.kind, "secondary"),
                                         className="me-2 fraud-signal-badge"), text, *named],
                              className="mb-1"))

@@ -339,6 +339,7 @@ class SignalView:
     text: str                      # "In ring R-000021 (4 claims)"
     href: str | None = None
     claims: list[tuple[str, str]] = field(default_factory=list)   # (claim number, href) it names
+    more: int = 0                                                  # claims it counts but does not name
 
 
 @dataclass
@@ -424,7 +425,7 @@ class _Reader:
             n = len(shown)
             text_ = f"Shares {what} with {n} claim{'s' if n > 1 else ''} found fraudulent"
             return SignalView(kind, KIND_LABELS[kind], text_, None,
-                              [(r.claim_number, _claim_href(r.claim_number)) for r, _ in shown[:5]])
+                              [(r.claim_number, _claim_href(r.claim_number)) for r, _ in shown[:5]], n - min(n, 5))
         if kind == "model":
             return SignalView(kind, KIND_LABELS[kind],
                               f"The router gives Special Investigations {s['probability']:.0%}")

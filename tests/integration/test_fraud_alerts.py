@@ -228,6 +228,22 @@ def test_others_see_only_their_departments_and_the_signals_they_could_learn(db_s
     assert "ring" in {s.kind for s in fraud_alerts.alert_of_claim(db_session, manager, scene["ring"][0].id).signals}
 
 
+def test_a_signal_names_five_linked_claims_and_counts_the_rest(db_session):
+    from components.fraud_alerts import signal_lines
+
+    bank = f"MANYBANK{next_tag():05d}"
+    frauds = [make_claim(db_session, status="closed", fraud=True, parties=[("claimant", {"bank_account": bank})])
+              for _ in range(7)]
+    claim = make_claim(db_session, parties=[("payee", {"bank_account": bank})])
+    fraud_rings.refresh(db_session)
+    fraud_alerts.refresh(db_session)
+    view = fraud_alerts.alert_of_claim(db_session, make_user(db_session, "manager"), claim.id)
+    linked = [s for s in view.signals if s.kind == "linked_fraud"][0]
+    assert "with 7 claims found fraudulent" in linked.text and len(linked.claims) == 5 and linked.more == 2
+    assert {n for n, _ in linked.claims} <= {f.claim_number for f in frauds}
+    assert "and 2 more" in str(signal_lines([linked]))
+
+
 def test_lists_by_status_and_claim(db_session, scene):
     manager = make_user(db_session, "manager")
     alert = _alert(db_session, scene["leaning"])
