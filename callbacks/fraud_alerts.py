@@ -151,9 +151,67 @@ def flag(clicks, note, claim_number):
     except Exception:  # never a stack trace in the browser
         log.exception("flagging a claim failed")
         return no_update, flash("Something went wrong; nothing was saved. Please try again.", "danger"), no_update
+    return _card(user, number, flash("Flagged: the managers see it under Fraud alerts.")), no_update, \
+        uuid.uuid4().hex
+
+
+def _card(user, claim_number: str, notice):
     session = read_session()
-    claim = get_claim(session, user, number)
-    card = alert_card(fraud_alerts.alert_of_claim(session, user, claim.id), can_decide=user.can(Perm.DECIDE_FRAUD),
+    claim = get_claim(session, user, claim_number)
+    return alert_card(fraud_alerts.alert_of_claim(session, user, claim.id), can_decide=user.can(Perm.DECIDE_FRAUD),
                       can_flag=fraud_alerts.can_flag(session, user, claim), claim_number=claim.claim_number,
-                      notice=flash("Flagged: the managers see it under Fraud alerts."))
+                      notice=notice)
+
+
+class _OtherClaim(Exception):
+    """The decided alert is not this page's claim's (a tampered store): undo."""
+
+
+@secure_callback(
+    Perm.DECIDE_FRAUD,
+    Output("fraud-card-area", "children", allow_duplicate=True),
+    Output("fraud-claim-msg", "children"),
+    Output("claim-refresh", "data", allow_duplicate=True),
+    Input("fraud-claim-refer", "n_clicks"),
+    Input("fraud-claim-dismiss", "n_clicks"),
+    State("fraud-claim-note", "value"),
+    State("fraud-claim-alert", "data"),
+    State("claim-key", "data"),
+    prevent_initial_call=True,
+)
+def decide_on_claim(_refer, _dismiss, note, pending, claim_number):
+    clicked = ctx.triggered[0].get("value") if ctx.triggered else None
+    if not clicked or ctx.triggered_id not in ("fraud-claim-refer", "fraud-claim-dismiss"):
+        raise PreventUpdate
+    pending = pending if isinstance(pending, dict) else {}
+    if isinstance(note, str) and len(note) > NOTE_MAX * 2:
+        return no_update, flash("The note is far too long.", "danger"), no_update
+    user = user_or_none()
+    refer = ctx.triggered_id == "fraud-claim-refer"
+    try:
+        with unit_of_work() as session:
+            alert = (fraud_alerts.refer if refer else fraud_alerts.dismiss)(
+                session, user, pending.get("alert"), pending.get("version"), note)
+            if fraud_alerts.claim_number_of(session, alert) != claim_number:
+                raise _OtherClaim
+    except (fraud_alerts.AlertConflict, WriteConflict) as exc:
+        text = str(exc) if isinstance(exc, fraud_alerts.AlertConflict) else \
+            "Someone else changed this claim at the same moment; nothing was changed. Try again."
+        return no_update, flash(text, "warning"), no_update
+    except (fraud_alerts.AlertError, ReassignError) as exc:
+        return no_update, flash(str(getattr(exc, "message", exc)), "danger"), no_update
+    except (NotFound, _OtherClaim):
+        return no_update, flash("This claim has no such alert; reload the page.", "danger"), no_update
+    except AccessDenied as exc:
+        return no_update, flash(f"Not allowed: {exc}", "danger"), no_update
+    except Exception:  # never a stack trace in the browser
+        log.exception("fraud alert decision on the claim page failed")
+        return no_update, flash("Something went wrong; nothing was changed. Please try again.", "danger"), \
+            no_update
+    done = ("Referred: the claim is now in the Special Investigations queue, unassigned (reload to see its new "
+            "department at the top)." if refer else "Dismissed; the claim stays where it is.")
+    try:
+        card = _card(user, claim_number, flash(done))
+    except (NotFound, OutsideDepartments):
+        card = flash(done)  # referred out of this user's sight
     return card, no_update, uuid.uuid4().hex

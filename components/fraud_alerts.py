@@ -167,10 +167,21 @@ def alert_card(alert, *, can_decide: bool, can_flag: bool, claim_number: str, no
             body.append(html.Div(f"{alert.status_label} by {alert.decided_by}"
                                  + (f": “{alert.decision_note}”" if alert.decision_note else ""),
                                  className="small text-muted mt-2"))
-        if can_decide and alert.status == "open":
-            body.append(html.A("Refer or dismiss on Fraud alerts →", href=alerts_href(claim=claim_number),
-                               className="small d-inline-block mt-2", id="fraud-card-decide"))
-    if can_flag:
+    deciding = can_decide and alert is not None and alert.status == "open"
+    if deciding:
+        # Decided here as on the Fraud alerts page (same service, same checks).
+        body.append(html.Div([
+            dcc.Store(id="fraud-claim-alert", data={"alert": alert.id, "version": alert.version}),
+            dbc.Label("Your decision", html_for="fraud-claim-note", className="small fw-semibold mb-1"),
+            dbc.Textarea(id="fraud-claim-note", maxLength=NOTE_MAX, rows=2,
+                         placeholder="Why (needed to dismiss; for the investigators when you refer)"),
+            html.Div([
+                html.Button("Refer to SIU", id="fraud-claim-refer", className="btn btn-primary btn-sm"),
+                html.Button("Dismiss", id="fraud-claim-dismiss", className="btn btn-outline-secondary btn-sm"),
+            ], className="d-flex gap-2 mt-2"),
+            html.Div(id="fraud-claim-msg", className="mt-2"),
+        ], className="mt-3"))
+    if can_flag and not deciding:
         body.append(html.Div([
             dbc.Label("Ask for an SIU review" if alert is None or alert.status != "open" else "Add your concern",
                       html_for="fraud-flag-note", className="small fw-semibold mb-1"),

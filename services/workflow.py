@@ -331,9 +331,14 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
         before = ev.from_status or "new"
         # Intake records the first status and a move keeps it: no step to show ("New → New").
         if ev.to_status and ev.to_status != before:
-            item["title"] = f"{STATUS_LABELS.get(before, before)} → {STATUS_LABELS.get(ev.to_status, ev.to_status)}"
+            step = f"{STATUS_LABELS.get(before, before)} → {STATUS_LABELS.get(ev.to_status, ev.to_status)}"
             spent = (ev.at - last_change).total_seconds()
-            item["detail"] = f"after {_duration(max(0.0, spent))} in {STATUS_LABELS.get(before, before)}"
+            after = f"after {_duration(max(0.0, spent))} in {STATUS_LABELS.get(before, before)}"
+            if ev.kind == "moved":
+                # A move that unassigns also resets the status: the move is the news, the status a detail.
+                item["detail"] = " · ".join(p for p in (item["detail"], f"{step} {after}") if p)
+            else:
+                item["title"], item["detail"] = step, after
             if ev.kind == "assigned":
                 item["detail"] += f" · taken by {actor}"
             last_change = ev.at

@@ -86,3 +86,37 @@ def test_adjuster_flags_a_claim_for_siu_review(page, live_server, web_app):
     assert number in page.inner_text("#fraud-alerts-table")
     assert page.locator("text=Refer to SIU").count() == 0  # adjusters ask; managers decide
     assert page.console_errors == []
+
+
+def test_manager_refers_from_the_claim_page(page, live_server, app_session):
+    from auth.current import SessionUser
+    from db.models import Claim, Department, FraudAlert, User
+    from services import fraud_alerts
+
+    def flagged(session):
+        manager = SessionUser.from_model(session.scalar(select(User).where(User.email == "manager@scope.example")))
+        siu = session.scalar(select(Department.id).where(Department.code == "SIU"))
+        claim = session.scalar(select(Claim).outerjoin(FraudAlert, FraudAlert.claim_id == Claim.id)
+                               .where(Claim.status == "assigned", Claim.department_id != siu,
+                                      FraudAlert.id.is_(None)).order_by(Claim.id).limit(1))
+        fraud_alerts.flag(session, manager, claim.id, "Invoice from a shop that closed last year")
+        return claim.claim_number
+
+    number = app_session(flagged)
+    sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
+    page.goto(live_server + f"/claims/{number}")
+    page.wait_for_selector("#fraud-claim-refer", timeout=15000)
+    assert "Invoice from a shop" in page.inner_text("#fraud-card")
+    page.click("#fraud-claim-dismiss")  # no reason: refused
+    page.wait_for_selector("#fraud-claim-msg .alert-danger", timeout=10000)
+    page.fill("#fraud-claim-note", "Shop reopened under a new owner; SIU should still look")
+    page.click("#fraud-claim-refer")
+    page.wait_for_selector("#fraud-card-status >> text=Referred to SIU", timeout=10000)
+    assert "Special Investigations queue" in page.inner_text("#fraud-card")
+    page.wait_for_function("document.querySelector('#claim-timeline').innerText.includes('Referred from a fraud alert')",
+                           timeout=10000)
+    screenshot(page, "fraud-referred-claim")
+    page.reload()
+    page.wait_for_selector("#fraud-card-status", timeout=15000)
+    assert "Special Investigations" in page.inner_text(".page-header")
+    assert page.console_errors == []
