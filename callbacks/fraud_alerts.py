@@ -73,6 +73,36 @@ def _list(user, view):
                      can_decide=user.can(Perm.DECIDE_FRAUD), page=page, per_page=PER_PAGE)
 
 
+class _OtherClaim(Exception):
+    """The decided alert is not this page's claim's (a tampered store): undo."""
+
+
+def _decide(user, action: str, alert_id, version, note, *, claim_number: str | None = None):
+    """One refer / dismiss in its own transaction: (claim number, None, False) when done,
+    else (None, message, whether what the page shows is stale)."""
+    try:
+        with unit_of_work() as session:
+            alert = (fraud_alerts.refer if action == "refer" else fraud_alerts.dismiss)(
+                session, user, alert_id, version, note)
+            number = fraud_alerts.claim_number_of(session, alert)
+            if claim_number is not None and number != claim_number:
+                raise _OtherClaim
+        return number, None, False
+    except (fraud_alerts.AlertConflict, WriteConflict) as exc:
+        text = str(exc) if isinstance(exc, fraud_alerts.AlertConflict) else \
+            "Someone else changed this claim at the same moment; nothing was changed. Try again."
+        return None, flash(text, "warning"), True
+    except (fraud_alerts.AlertError, ReassignError) as exc:
+        return None, flash(str(getattr(exc, "message", exc)), "danger"), False
+    except (NotFound, _OtherClaim):
+        return None, flash("No such alert here; reload the page.", "danger"), True
+    except AccessDenied as exc:
+        return None, flash(f"Not allowed: {exc}", "danger"), False
+    except Exception:  # never a stack trace in the browser
+        log.exception("fraud alert decision failed")
+        return None, flash("Something went wrong; nothing was changed. Please try again.", "danger"), False
+
+
 @secure_callback(
     Perm.DECIDE_FRAUD,
     Output("fraud-modal", "is_open", allow_duplicate=True),
@@ -94,25 +124,10 @@ def decide(clicks, pending, note, view):
     if isinstance(note, str) and len(note) > NOTE_MAX * 2:
         return no_update, flash("The note is far too long.", "danger"), no_update, no_update
     user = user_or_none()
-    action = fraud_alerts.refer if pending["action"] == "refer" else fraud_alerts.dismiss
-    try:
-        with unit_of_work() as session:
-            alert = action(session, user, pending["alert"], pending["version"], note)
-            number = fraud_alerts.claim_number_of(session, alert)
-    except (fraud_alerts.AlertConflict, WriteConflict) as exc:
-        text = str(exc) if isinstance(exc, fraud_alerts.AlertConflict) else \
-            "Someone else changed this claim at the same moment; nothing was changed. Try again."
-        return False, None, flash(text, "warning"), _list(user, view)
-    except (fraud_alerts.AlertError, ReassignError) as exc:
-        return no_update, flash(str(getattr(exc, "message", exc)), "danger"), no_update, no_update
-    except NotFound:
-        return False, None, flash("That alert does not exist.", "danger"), _list(user, view)
-    except AccessDenied as exc:
-        return False, None, flash(f"Not allowed: {exc}", "danger"), no_update
-    except Exception:  # never a stack trace in the browser
-        log.exception("fraud alert decision failed")
-        return no_update, flash("Something went wrong; nothing was changed. Please try again.", "danger"), \
-            no_update, no_update
+    number, error, stale = _decide(user, pending["action"], pending["alert"], pending["version"], note)
+    if error is not None:
+        # A stale list (someone decided first, the alert is gone) is redrawn; otherwise the dialog stays.
+        return (False, None, error, _list(user, view)) if stale else (no_update, error, no_update, no_update)
     done = (f"{number} was referred to Special Investigations." if pending["action"] == "refer"
             else f"The alert on {number} was dismissed.")
     return False, None, flash(done), _list(user, view)
@@ -163,10 +178,6 @@ def _card(user, claim_number: str, notice):
                       notice=notice)
 
 
-class _OtherClaim(Exception):
-    """The decided alert is not this page's claim's (a tampered store): undo."""
-
-
 @secure_callback(
     Perm.DECIDE_FRAUD,
     Output("fraud-card-area", "children", allow_duplicate=True),
@@ -188,26 +199,10 @@ def decide_on_claim(_refer, _dismiss, note, pending, claim_number):
         return no_update, flash("The note is far too long.", "danger"), no_update
     user = user_or_none()
     refer = ctx.triggered_id == "fraud-claim-refer"
-    try:
-        with unit_of_work() as session:
-            alert = (fraud_alerts.refer if refer else fraud_alerts.dismiss)(
-                session, user, pending.get("alert"), pending.get("version"), note)
-            if fraud_alerts.claim_number_of(session, alert) != claim_number:
-                raise _OtherClaim
-    except (fraud_alerts.AlertConflict, WriteConflict) as exc:
-        text = str(exc) if isinstance(exc, fraud_alerts.AlertConflict) else \
-            "Someone else changed this claim at the same moment; nothing was changed. Try again."
-        return no_update, flash(text, "warning"), no_update
-    except (fraud_alerts.AlertError, ReassignError) as exc:
-        return no_update, flash(str(getattr(exc, "message", exc)), "danger"), no_update
-    except (NotFound, _OtherClaim):
-        return no_update, flash("This claim has no such alert; reload the page.", "danger"), no_update
-    except AccessDenied as exc:
-        return no_update, flash(f"Not allowed: {exc}", "danger"), no_update
-    except Exception:  # never a stack trace in the browser
-        log.exception("fraud alert decision on the claim page failed")
-        return no_update, flash("Something went wrong; nothing was changed. Please try again.", "danger"), \
-            no_update
+    _, error, _ = _decide(user, "refer" if refer else "dismiss", pending.get("alert"), pending.get("version"), note,
+                          claim_number=claim_number)
+    if error is not None:
+        return no_update, error, no_update
     done = ("Referred: the claim is now in the Special Investigations queue, unassigned (reload to see its new "
             "department at the top)." if refer else "Dismissed; the claim stays where it is.")
     try:

@@ -547,7 +547,7 @@ def test_deciding_on_the_claim_page_acts_only_on_that_claims_alert(web_app, clie
     client = client_for("manager")
     response = _claim_page_decision(web_app, client, "dismiss", {"alert": b_id, "version": b_version}, a_claim,
                                     "tampered")
-    assert response.status_code == 200 and "no such alert" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "No such alert here" in response.get_data(as_text=True)
     for bad in (None, "x", {"alert": True, "version": 1}, {"alert": a_id, "version": "1"}):
         response = _claim_page_decision(web_app, client, "dismiss", bad, a_claim, "tampered")
         assert response.status_code == 200 and "Traceback" not in response.get_data(as_text=True)
