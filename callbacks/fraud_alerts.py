@@ -77,15 +77,17 @@ class _OtherClaim(Exception):
     """The decided alert is not this page's claim's (a tampered store): undo."""
 
 
-def _decide(user, action: str, alert_id, version, note, *, claim_number: str | None = None):
+def _decide(user, action: str, alert_id, version, note, *, claim_number: str | None = None,
+            any_claim: bool = False):
     """One refer / dismiss in its own transaction: (claim number, None, False) when done,
-    else (None, message, whether what the page shows is stale)."""
+    else (None, message, whether what the page shows is stale). Unless ``any_claim`` (the
+    list), the alert must be ``claim_number``'s (the claim page's)."""
     try:
         with unit_of_work() as session:
             alert = (fraud_alerts.refer if action == "refer" else fraud_alerts.dismiss)(
                 session, user, alert_id, version, note)
             number = fraud_alerts.claim_number_of(session, alert)
-            if claim_number is not None and number != claim_number:
+            if not any_claim and number != claim_number:
                 raise _OtherClaim
         return number, None, False
     except (fraud_alerts.AlertConflict, WriteConflict) as exc:
@@ -124,7 +126,8 @@ def decide(clicks, pending, note, view):
     if isinstance(note, str) and len(note) > NOTE_MAX * 2:
         return no_update, flash("The note is far too long.", "danger"), no_update, no_update
     user = user_or_none()
-    number, error, stale = _decide(user, pending["action"], pending["alert"], pending["version"], note)
+    number, error, stale = _decide(user, pending["action"], pending["alert"], pending["version"], note,
+                                   any_claim=True)
     if error is not None:
         # A stale list (someone decided first, the alert is gone) is redrawn; otherwise the dialog stays.
         return (False, None, error, _list(user, view)) if stale else (no_update, error, no_update, no_update)
@@ -197,6 +200,8 @@ def decide_on_claim(_refer, _dismiss, note, pending, claim_number):
     pending = pending if isinstance(pending, dict) else {}
     if isinstance(note, str) and len(note) > NOTE_MAX * 2:
         return no_update, flash("The note is far too long.", "danger"), no_update
+    if not isinstance(claim_number, str) or not claim_number:
+        return no_update, flash("No such alert here; reload the page.", "danger"), no_update
     user = user_or_none()
     refer = ctx.triggered_id == "fraud-claim-refer"
     _, error, _ = _decide(user, "refer" if refer else "dismiss", pending.get("alert"), pending.get("version"), note,

@@ -44,14 +44,16 @@ def _tabs(status: str, tallies: dict | None, claim: str | None) -> dbc.Nav:
 
 
 def _page_number(value) -> int:
-    return int(value) if isinstance(value, str) and value.isdigit() and 0 < len(value) < 6 and int(value) > 0 else 1
+    # ASCII digits only: "²".isdigit() is true and int("²") fails.
+    ok = isinstance(value, str) and 0 < len(value) < 6 and value.isascii() and value.isdigit()
+    return max(1, int(value)) if ok else 1
 
 
 def layout(status: str | None = None, claim: str | None = None, page: str | None = None, **_query):
     user = page_user(Perm.VIEW_CLAIMS, __name__)
     if user is None:
         return not_allowed()
-    status = status if status in STATUS_LABELS else "open"
+    status = status if isinstance(status, str) and status in STATUS_LABELS else "open"  # ?status=a&status=b: a list
     # A claim filter that names no claim (too long, unknown) lists nothing, not everything.
     claim = claim[:41] if isinstance(claim, str) and claim else None
     session = read_session()

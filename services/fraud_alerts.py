@@ -470,8 +470,8 @@ def list_alerts(session: Session, user, *, status: str = "open", claim_number: s
         status = "open"
     q = _base(user).where(FraudAlert.status == status)
     if claim_number is not None:
-        if not isinstance(claim_number, str) or not 0 < len(claim_number) <= 40:
-            return [], 0
+        if not isinstance(claim_number, str) or not 0 < len(claim_number) <= 40 or not claim_number.isprintable():
+            return [], 0  # (PostgreSQL refuses NUL in text: no claim number holds one)
         q = q.where(Claim.claim_number == claim_number)
     if status == "open":
         q = q.order_by(FraudAlert.signal_count.desc(), FraudAlert.siu_probability.desc().nulls_last(),

@@ -1,0 +1,111 @@
+"""Tampered addresses and callback payloads on the Fraud alerts page and the claim
+page's decision (from a review: each failed before its fix)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from db.models import Claim, Department, FraudAlert
+from services import fraud_alerts
+from tests.integration.test_fraud_alerts import _claim_page_decision
+from tests.webutil import render_page
+
+
+def _two_open_alerts(app_session):
+    """Two open alerts of their own (flagged by the demo manager) on claims outside SIU."""
+    def make(session):
+        from auth.current import SessionUser
+        from db.models import User
+
+        manager = SessionUser.from_model(session.scalar(select(User).where(User.email == "manager@scope.example")))
+        siu = session.scalar(select(Department.id).where(Department.code == "SIU"))
+        claims = session.scalars(select(Claim).outerjoin(FraudAlert, FraudAlert.claim_id == Claim.id)
+                                 .where(Claim.status == "new", Claim.department_id != siu, FraudAlert.id.is_(None))
+                                 .order_by(Claim.id.desc()).limit(2)).all()
+        alerts = [fraud_alerts.flag(session, manager, c.id, "for the review tests") for c in claims]
+        return [(a.id, a.version, c.claim_number) for a, c in zip(alerts, claims)]
+
+    return app_session(make)
+
+
+def _status(app_session, alert_id):
+    return app_session(lambda s: s.scalar(select(FraudAlert.status).where(FraudAlert.id == alert_id)
+                                          .execution_options(populate_existing=True)))
+
+
+# --- 1. The claim page decides another claim's alert when claim-key is null ----------------------
+
+
+def test_claim_page_decision_with_a_null_claim_key_does_not_decide_another_claims_alert(
+        web_app, client_for, app_session):
+    """decide_on_claim passes the client's claim-key to _decide(claim_number=...), which
+    only compares the alert's claim when claim_number is not None: a tampered store
+    with claim-key null and any alert id dismisses (or refers) that alert, although
+    the callback is meant to act only on the page's own claim's alert."""
+    (_a_id, _a_version, _a_claim), (b_id, b_version, _b_claim) = _two_open_alerts(app_session)
+    client = client_for("manager")
+    response = _claim_page_decision(web_app, client, "dismiss", {"alert": b_id, "version": b_version}, None,
+                                    "tampered: no claim on this page")
+    assert response.status_code == 200 and "Traceback" not in response.get_data(as_text=True)
+    assert _status(app_session, b_id) == "open", \
+        "an alert was dismissed from a claim page whose claim-key was null (no claim at all)"
+
+
+# --- 2. ?page= with a Unicode digit is a 500 ------------------------------------------------------
+
+
+def test_fraud_alerts_page_number_that_is_a_unicode_digit_is_not_a_500(web_app, client_for):
+    """pages/fraud_alerts._page_number checks str.isdigit(), which is true for '²'
+    (and other superscript digits), then int('²') raises ValueError: a 500."""
+    for search in ("?page=%C2%B2", "?page=1%C2%B2", "?status=referred&page=%C2%B3"):
+        status, body = render_page(client_for("manager"), "/fraud-alerts", search)
+        assert status == 200, (search, body[:200])
+
+
+# --- 3. A NUL in the claim filter is a 500 (page and list redraw) ----------------------------------
+
+
+def test_fraud_alerts_claim_filter_with_a_nul_is_not_a_500(web_app, client_for):
+    """The new claim filter keeps any non-empty string ("lists nothing, not
+    everything"), and list_alerts sends it to PostgreSQL, which refuses NUL bytes:
+    psycopg DataError, a 500. (get_claim refuses non-printable claim numbers for
+    this reason; list_alerts does not.)"""
+    status, body = render_page(client_for("adjuster"), "/fraud-alerts", "?claim=PTY%00")
+    assert status == 200, body[:200]
+
+
+def _list_decision(web_app, client, pending, view):
+    key = [k for k in web_app.callback_map if "fraud-list.children" in k]
+    assert len(key) == 1, key
+    return client.post("/_dash-update-component", json={
+        "output": key[0],
+        "outputs": [{"id": "fraud-modal", "property": "is_open"},
+                    {"id": "fraud-modal-msg", "property": "children"},
+                    {"id": "fraud-result", "property": "children"},
+                    {"id": "fraud-list", "property": "children"}],
+        "inputs": [{"id": "fraud-modal-confirm", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "fraud-pending", "property": "data", "value": pending},
+                  {"id": "fraud-modal-note", "property": "value", "value": "checked"},
+                  {"id": "fraud-view", "property": "data", "value": view}],
+        "changedPropIds": ["fraud-modal-confirm.n_clicks"],
+    })
+
+
+def test_list_redraw_with_a_nul_claim_in_the_view_store_is_not_a_500(web_app, client_for):
+    """decide() redraws the list from the fraud-view store (client data) after any
+    decision or refusal; _list keeps a claim of 1-40 characters, NUL included, and
+    list_alerts' query fails: a 500 -- after the decision was committed when it
+    succeeded. Here the alert does not exist (nothing changes) and the redraw fails."""
+    pending = {"action": "dismiss", "alert": 2**62, "version": 1, "claim": "PTY-000001"}
+    response = _list_decision(web_app, client_for("manager"), pending, {"claim": "A\x00B", "page": 1})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+
+
+# --- 4. (pre-existing, same page) a repeated ?status= is a 500 --------------------------------------
+
+
+def test_fraud_alerts_repeated_status_query_is_not_a_500(web_app, client_for):
+    """Dash passes a repeated query key as a list; `status in STATUS_LABELS` then raises
+    TypeError (unhashable list). Not introduced by this diff (the line is older), but
+    the same tampered-query class as ?page= / ?claim= and on the same page."""
+    status, body = render_page(client_for("viewer"), "/fraud-alerts", "?status=open&status=referred")
+    assert status == 200, body[:200]
