@@ -146,8 +146,8 @@ def modal_text(action: str, claim: str) -> tuple[str, str, str]:
     """Title, explanation and note label of the dialog for one action."""
     if action == "refer":
         return (f"Refer {claim} to Special Investigations",
-                "The claim moves to the Special Investigations queue, unassigned, with the alert's signals as "
-                "the reason. It shows in the claim's history and teaches the router, like any move.",
+                "The claim moves to the Special Investigations queue, unassigned, as a referral from a fraud "
+                "alert with your note. It shows in the claim's history and teaches the router, like any move.",
                 "Note for the investigators (optional)")
     return (f"Dismiss the alert on {claim}",
             "The claim stays where it is. The same kinds of signal will not raise it again; a new kind, or "

@@ -43,7 +43,6 @@ JOB = "raise_fraud_alerts"
 MODEL_THRESHOLD = 0.2
 NOTE_MAX = 1000
 DECIDED_WINDOW = 1000
-KINDS = ("ring", "linked_fraud", "model", "flagged")
 KIND_LABELS = {"ring": "Possible ring", "linked_fraud": "Linked to fraud", "model": "Router",
                "flagged": "Flagged"}
 STATUS_LABELS = {"open": "Open", "referred": "Referred to SIU", "dismissed": "Dismissed",
