@@ -215,3 +215,37 @@ def decide_on_claim(_refer, _dismiss, note, pending, claim_number):
     except (NotFound, OutsideDepartments):
         card = flash(done)  # referred out of this user's sight
     return card, no_update, uuid.uuid4().hex
+
+
+@secure_callback(
+    Perm.DECIDE_FRAUD,
+    Output("ring-refer-msg", "children"),
+    Output("ring-refer-submit", "disabled"),
+    Input("ring-refer-submit", "n_clicks"),
+    State("ring-refer-note", "value"),
+    State("ring-refer-key", "data"),
+    prevent_initial_call=True,
+)
+def refer_ring(clicks, note, key):
+    if not clicks:
+        raise PreventUpdate
+    if isinstance(note, str) and len(note) > NOTE_MAX * 2:
+        return flash("The note is far too long.", "danger"), no_update
+    try:
+        with unit_of_work() as session:
+            moved = fraud_alerts.refer_ring(session, user_or_none(), key, note)
+    except (fraud_alerts.AlertError, ReassignError) as exc:
+        return flash(str(getattr(exc, "message", exc)), "danger"), no_update
+    except NotFound:
+        return flash("There is no such ring any more; rings are detected again every hour.", "danger"), no_update
+    except AccessDenied as exc:
+        return flash(f"Not allowed: {exc}", "danger"), no_update
+    except WriteConflict:
+        return flash("Someone changed these claims at the same moment; nothing was moved. Try again.",
+                     "warning"), no_update
+    except Exception:  # never a stack trace in the browser
+        log.exception("referring a ring failed")
+        return flash("Something went wrong; nothing was moved. Please try again.", "danger"), no_update
+    return flash(f"Referred {len(moved)} claim{'s' if len(moved) != 1 else ''} to Special Investigations: "
+                 + ", ".join(moved[:10]) + (f" and {len(moved) - 10} more" if len(moved) > 10 else "")
+                 + ". Reload to see their new department."), True

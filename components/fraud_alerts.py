@@ -122,6 +122,22 @@ def list_body(alerts, total: int, code: str, *, status: str, can_decide: bool, p
     ]), className="shadow-sm")
 
 
+def ring_referral(key: str, n: int) -> dbc.Card:
+    """A manager's "refer the whole ring" form on a ring's page."""
+    return dbc.Card(dbc.CardBody([
+        dcc.Store(id="ring-refer-key", data=key),
+        html.H5("Refer the ring to SIU", className="card-title"),
+        html.P(f"{n} open claim{'s' if n != 1 else ''} of this ring outside Special Investigations move to its "
+               "queue, unassigned, in one move; their open fraud alerts become referred. A ring is a lead: "
+               "refer it when its links hold up.", className="small text-muted"),
+        dbc.Textarea(id="ring-refer-note", maxLength=NOTE_MAX, rows=2,
+                     placeholder="Note for the investigators (optional)"),
+        html.Button(f"Refer {n} claim{'s' if n != 1 else ''} to SIU", id="ring-refer-submit",
+                    className="btn btn-primary btn-sm mt-2"),
+        html.Div(id="ring-refer-msg", className="mt-2"),
+    ]), className="shadow-sm mb-4", id="ring-refer")
+
+
 def decision_modal() -> html.Div:
     return html.Div([
         dcc.Store(id="fraud-pending"),

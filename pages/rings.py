@@ -12,10 +12,11 @@ from flask import current_app
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import message, not_allowed, page_header, stat
-from components.fraud_alerts import fraud_tabs
+from components.fraud_alerts import fraud_tabs, ring_referral
 from components.rings import ring_detail, rings_table
 from db.flask_db import read_session
 from services.currency import money
+from services.fraud_alerts import ring_claims_to_refer
 from services.fraud_rings import MIN_CLAIMS, get_ring, last_detected, list_rings
 
 dash.register_page(__name__, path="/rings", title="Rings · SCOPE Assistant", name="Rings")
@@ -75,6 +76,7 @@ def _one(session, user, key, code):
         return html.Div([back, message("Ring not found", f"There is no ring {key!s:.20} among the claims you can "
                                        "open; rings are detected again every hour.")])
     return html.Div([
+        fraud_tabs("rings"),
         page_header(f"Ring {view.key}", f"{view.size} claims tied together by {len(view.links)} shared "
                     f"identifier{'s' if len(view.links) != 1 else ''}. " + _detected_text(session), right=back),
         html.Div([
@@ -84,4 +86,12 @@ def _one(session, user, key, code):
             stat("Found fraudulent", f"{view.confirmed}", "closed claims with a fraud finding"),
         ], className="d-flex flex-wrap gap-4 mb-3"),
         ring_detail(view, code),
+        _referral(session, user, view),
     ])
+
+
+def _referral(session, user, view):
+    if not user.can(Perm.DECIDE_FRAUD):
+        return None
+    n = len(ring_claims_to_refer(session, view))
+    return ring_referral(view.key, n) if n else None

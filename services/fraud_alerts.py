@@ -35,7 +35,7 @@ from auth.permissions import Perm
 from db.models import OPEN_STATUSES, Claim, ClaimEvent, Department, FraudAlert, JobRun, User
 from services import audit
 from services.access import AccessDenied, NotFound, can_see_department
-from services.fraud_rings import get_rings, shared_links
+from services.fraud_rings import get_ring, get_rings, shared_links
 from services.parties import FIELD_LABELS
 
 SIU = "SIU"
@@ -326,6 +326,45 @@ def refer(session: Session, user, alert_id, version, note=None) -> FraudAlert:
                  after={"status": "referred", "note": note, "claim_id": claim.id})
     session.flush()
     return alert
+
+
+def ring_claims_to_refer(session: Session, view) -> list:
+    """The claims of a ring (as a user sees it) that a referral would move: open, outside SIU."""
+    siu_id = _siu_id(session)
+    return [c for c in view.claims if c.status in OPEN_STATUSES and c.department_id != siu_id]
+
+
+def refer_ring(session: Session, user, key, note=None) -> list[str]:
+    """Move every open claim of a possible ring outside SIU to the SIU queue in one
+    move (a ring is investigated as a whole); their open alerts become referred.
+    Returns the claim numbers moved."""
+    from services.reassignment import move_claims
+
+    if user is None or not user.can(Perm.DECIDE_FRAUD):
+        raise AccessDenied("Your role cannot refer claims to SIU.")
+    note = _note(note, required=False, what="refer it")
+    view = get_ring(session, user, key)
+    if view is None:
+        raise NotFound("No such ring.")
+    ids = [c.id for c in ring_claims_to_refer(session, view)]
+    # Claims first, then their alerts: the order flag() and the single decisions take.
+    claims = session.scalars(select(Claim).where(Claim.id.in_(ids), Claim.status.in_(OPEN_STATUSES),
+                                                 Claim.department_id.is_distinct_from(_siu_id(session)))
+                             .with_for_update(of=Claim.__table__).execution_options(populate_existing=True)
+                             ).all() if ids else []
+    if not claims:
+        raise AlertError(f"No open claim of ring {view.key} is outside Special Investigations.")
+    comment = f"Referred with possible fraud ring {view.key}." + (f" {note}" if note else "")
+    move_claims(session, user, [{"claim_id": c.id, "version": c.version} for c in claims], department_code=SIU,
+                reason="SIU_REFERRAL", comment=comment[:1000])
+    for alert in session.scalars(select(FraudAlert).where(FraudAlert.claim_id.in_([c.id for c in claims]),
+                                                          FraudAlert.status == "open").with_for_update()):
+        _decided(alert, user, "referred", note)
+    numbers = sorted(c.claim_number for c in claims)
+    audit.record(session, actor=user.email, actor_id=user.id, action="fraud_ring.refer", target_type="fraud_ring",
+                 target_id=view.key, after={"claims": numbers, "note": note})
+    session.flush()
+    return numbers
 
 
 # --- Reading -----------------------------------------------------------------

@@ -563,3 +563,30 @@ def test_deciding_on_the_claim_page_acts_only_on_that_claims_alert(web_app, clie
                                     "Checked: genuine")
     assert "Dismissed" in response.get_data(as_text=True)
     assert app_session(lambda s: s.get(FraudAlert, a_id).status) == "dismissed"
+
+
+def test_a_manager_refers_a_whole_ring(db_session, scene):
+    from db.models import AuditLog, FraudRing
+
+    manager = make_user(db_session, "manager")
+    ring = db_session.scalar(select(FraudRing).where(FraudRing.claim_ids.contains([scene["ring"][0].id])))
+    with pytest.raises(AccessDenied):
+        fraud_alerts.refer_ring(db_session, make_user(db_session, "adjuster", ("AUTO_PD",)), ring.key)
+    for bad in ("R-NOPE", None, 7, ["R-1"], "R-\x00"):
+        with pytest.raises(NotFound):
+            fraud_alerts.refer_ring(db_session, manager, bad)
+    moved = fraud_alerts.refer_ring(db_session, manager, ring.key, "Staged together")
+    # The open ring claims outside SIU move; the one already in SIU and the closed one stay.
+    assert moved == sorted(c.claim_number for c in scene["ring"])
+    siu = db_session.scalar(select(Department.id).where(Department.code == "SIU"))
+    for c in scene["ring"]:
+        db_session.refresh(c)
+        assert c.department_id == siu and c.status == "new" and _alert(db_session, c).status == "referred"
+    db_session.refresh(scene["closed"])
+    assert scene["closed"].department_id != siu and scene["closed"].status == "closed"
+    move = db_session.scalar(select(ClaimEvent).where(ClaimEvent.claim_id == scene["ring"][0].id,
+                                                      ClaimEvent.kind == "moved"))
+    assert move.reason == "SIU_REFERRAL" and move.note == f"Referred with possible fraud ring {ring.key}. Staged together"
+    assert db_session.scalar(select(AuditLog.target_id).where(AuditLog.action == "fraud_ring.refer")) == ring.key
+    with pytest.raises(AlertError, match="No open claim"):
+        fraud_alerts.refer_ring(db_session, manager, ring.key)

@@ -109,3 +109,50 @@ def test_fraud_alerts_repeated_status_query_is_not_a_500(web_app, client_for):
     the same tampered-query class as ?page= / ?claim= and on the same page."""
     status, body = render_page(client_for("viewer"), "/fraud-alerts", "?status=open&status=referred")
     assert status == 200, body[:200]
+
+
+# --- Referring a whole ring ----------------------------------------------------------------------
+
+
+def _refer_ring(web_app, client, key, note="from the test"):
+    name = [k for k in web_app.callback_map if "ring-refer-msg.children" in k]
+    assert len(name) == 1, name
+    return client.post("/_dash-update-component", json={
+        "output": name[0],
+        "outputs": [{"id": "ring-refer-msg", "property": "children"},
+                    {"id": "ring-refer-submit", "property": "disabled"}],
+        "inputs": [{"id": "ring-refer-submit", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "ring-refer-note", "property": "value", "value": note},
+                  {"id": "ring-refer-key", "property": "data", "value": key}],
+        "changedPropIds": ["ring-refer-submit.n_clicks"],
+    })
+
+
+def test_a_ring_is_referred_from_its_page_by_managers_only(web_app, client_for, app_session):
+    from db.models import FraudRing
+
+    def ring_with_open_claims(session):
+        siu = session.scalar(select(Department.id).where(Department.code == "SIU"))
+        for ring in session.scalars(select(FraudRing).order_by(FraudRing.key)):
+            open_ids = session.scalars(select(Claim.id).where(Claim.id.in_(ring.claim_ids), Claim.status != "closed",
+                                                              Claim.department_id != siu)).all()
+            if open_ids:
+                return ring.key, len(open_ids)
+        return None, 0
+
+    key, n = app_session(ring_with_open_claims)
+    assert key, "the web database has a ring with open claims outside SIU"
+    _, body = render_page(client_for("manager"), "/rings", f"?ring={key}")
+    assert "Refer the ring to SIU" in body and f"Refer {n} claim" in body
+    _, body = render_page(client_for("viewer"), "/rings", f"?ring={key}")
+    assert "Refer the ring to SIU" not in body
+    assert _refer_ring(web_app, client_for("viewer"), key).status_code == 403
+    for bad in ("R-NOPE", None, 5, {"key": key}):
+        response = _refer_ring(web_app, client_for("manager"), bad)
+        assert response.status_code == 200 and "no such ring" in response.get_data(as_text=True)
+    response = _refer_ring(web_app, client_for("manager"), key, "x" * 5000)
+    assert "far too long" in response.get_data(as_text=True)
+    response = _refer_ring(web_app, client_for("manager"), key)
+    assert f"Referred {n} claim" in response.get_data(as_text=True)
+    _, body = render_page(client_for("manager"), "/rings", f"?ring={key}")
+    assert "Refer the ring to SIU" not in body  # nothing left to refer
