@@ -6,7 +6,6 @@ from sqlalchemy import select
 
 from db.models import Claim, Department, FraudAlert
 from services import fraud_alerts
-from tests.integration.test_fraud_alerts import _claim_page_decision
 from tests.webutil import render_page
 
 
@@ -25,6 +24,47 @@ def _two_open_alerts(app_session):
         return [(a.id, a.version, c.claim_number) for a, c in zip(alerts, claims)]
 
     return app_session(make)
+
+
+def _claim_page_decision(web_app, client, button: str, pending, claim_number: str, note: str):
+    key = [k for k in web_app.callback_map if "fraud-claim-msg.children" in k]
+    assert len(key) == 1, key
+    return client.post("/_dash-update-component", json={
+        "output": key[0],
+        "outputs": [{"id": "fraud-card-area", "property": "children"},
+                    {"id": "fraud-claim-msg", "property": "children"},
+                    {"id": "claim-refresh", "property": "data"}],
+        "inputs": [{"id": "fraud-claim-refer", "property": "n_clicks", "value": 1 if button == "refer" else None},
+                   {"id": "fraud-claim-dismiss", "property": "n_clicks", "value": 1 if button == "dismiss" else None}],
+        "state": [{"id": "fraud-claim-note", "property": "value", "value": note},
+                  {"id": "fraud-claim-alert", "property": "data", "value": pending},
+                  {"id": "claim-key", "property": "data", "value": claim_number}],
+        "changedPropIds": [f"fraud-claim-{button}.n_clicks"],
+    })
+
+
+def test_deciding_on_the_claim_page_acts_only_on_that_claims_alert(web_app, client_for, app_session):
+    """The alert id comes from the page: one of another claim is refused and nothing changes."""
+    (a_id, a_version, a_claim), (b_id, b_version, b_claim) = _two_open_alerts(app_session)
+    client = client_for("manager")
+    response = _claim_page_decision(web_app, client, "dismiss", {"alert": b_id, "version": b_version}, a_claim,
+                                    "tampered")
+    assert response.status_code == 200 and "No such alert here" in response.get_data(as_text=True)
+    for bad in (None, "x", {"alert": True, "version": 1}, {"alert": a_id, "version": "1"}):
+        response = _claim_page_decision(web_app, client, "dismiss", bad, a_claim, "tampered")
+        assert response.status_code == 200 and "Traceback" not in response.get_data(as_text=True)
+    statuses = app_session(lambda s: dict(s.execute(select(FraudAlert.id, FraudAlert.status)
+                                                    .where(FraudAlert.id.in_([a_id, b_id]))).all()))
+    assert statuses == {a_id: "open", b_id: "open"}
+    # The viewer's and the adjuster's roles cannot decide at all.
+    for role in ("viewer", "adjuster"):
+        response = _claim_page_decision(web_app, client_for(role), "dismiss", {"alert": a_id, "version": a_version},
+                                        a_claim, "no")
+        assert response.status_code == 403
+    response = _claim_page_decision(web_app, client, "dismiss", {"alert": a_id, "version": a_version}, a_claim,
+                                    "Checked: genuine")
+    assert "Dismissed" in response.get_data(as_text=True)
+    assert app_session(lambda s: s.get(FraudAlert, a_id).status) == "dismissed"
 
 
 def _status(app_session, alert_id):
