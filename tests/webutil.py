@@ -15,6 +15,22 @@ def render_page(client, pathname: str, search: str = "") -> tuple[int, str]:
     return response.status_code, response.get_data(as_text=True)
 
 
+def call_callback(web_app, client, output: str, outputs, inputs, state=(), changed: str | None = None):
+    """Post one callback the way the browser does. ``output``: a piece of its key that
+    names it (e.g. "fraud-list.children"); ``outputs``, ``inputs``, ``state``: (id,
+    property[, value]) tuples in the callback's order; ``changed``: the input id that
+    changed (default: the first)."""
+    keys = [k for k in web_app.callback_map if output in k]
+    assert len(keys) == 1, keys
+    return client.post("/_dash-update-component", json={
+        "output": keys[0],
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+        "changedPropIds": [next(f"{i}.{p}" for i, p, _ in inputs if i == (changed or inputs[0][0]))],
+    })
+
+
 def queue_rows(client, department, request: dict):
     """Call the queue grid callback; return (status, rowResponse, status text)."""
     response = client.post("/_dash-update-component", json={

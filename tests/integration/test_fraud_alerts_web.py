@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from db.models import Claim, Department, FraudAlert
 from services import fraud_alerts
-from tests.webutil import render_page
+from tests.webutil import call_callback, render_page
 
 
 def _two_open_alerts(app_session):
@@ -27,20 +27,13 @@ def _two_open_alerts(app_session):
 
 
 def _claim_page_decision(web_app, client, button: str, pending, claim_number: str, note: str):
-    key = [k for k in web_app.callback_map if "fraud-claim-msg.children" in k]
-    assert len(key) == 1, key
-    return client.post("/_dash-update-component", json={
-        "output": key[0],
-        "outputs": [{"id": "fraud-card-area", "property": "children"},
-                    {"id": "fraud-claim-msg", "property": "children"},
-                    {"id": "claim-refresh", "property": "data"}],
-        "inputs": [{"id": "fraud-claim-refer", "property": "n_clicks", "value": 1 if button == "refer" else None},
-                   {"id": "fraud-claim-dismiss", "property": "n_clicks", "value": 1 if button == "dismiss" else None}],
-        "state": [{"id": "fraud-claim-note", "property": "value", "value": note},
-                  {"id": "fraud-claim-alert", "property": "data", "value": pending},
-                  {"id": "claim-key", "property": "data", "value": claim_number}],
-        "changedPropIds": [f"fraud-claim-{button}.n_clicks"],
-    })
+    return call_callback(
+        web_app, client, "fraud-claim-msg.children",
+        [("fraud-card-area", "children"), ("fraud-claim-msg", "children"), ("claim-refresh", "data")],
+        [("fraud-claim-refer", "n_clicks", 1 if button == "refer" else None),
+         ("fraud-claim-dismiss", "n_clicks", 1 if button == "dismiss" else None)],
+        [("fraud-claim-note", "value", note), ("fraud-claim-alert", "data", pending),
+         ("claim-key", "data", claim_number)], changed=f"fraud-claim-{button}")
 
 
 def test_deciding_on_the_claim_page_acts_only_on_that_claims_alert(web_app, client_for, app_session):
@@ -114,20 +107,12 @@ def test_fraud_alerts_claim_filter_with_a_nul_is_not_a_500(web_app, client_for):
 
 
 def _list_decision(web_app, client, pending, view):
-    key = [k for k in web_app.callback_map if "fraud-list.children" in k]
-    assert len(key) == 1, key
-    return client.post("/_dash-update-component", json={
-        "output": key[0],
-        "outputs": [{"id": "fraud-modal", "property": "is_open"},
-                    {"id": "fraud-modal-msg", "property": "children"},
-                    {"id": "fraud-result", "property": "children"},
-                    {"id": "fraud-list", "property": "children"}],
-        "inputs": [{"id": "fraud-modal-confirm", "property": "n_clicks", "value": 1}],
-        "state": [{"id": "fraud-pending", "property": "data", "value": pending},
-                  {"id": "fraud-modal-note", "property": "value", "value": "checked"},
-                  {"id": "fraud-view", "property": "data", "value": view}],
-        "changedPropIds": ["fraud-modal-confirm.n_clicks"],
-    })
+    return call_callback(
+        web_app, client, "fraud-list.children",
+        [("fraud-modal", "is_open"), ("fraud-modal-msg", "children"), ("fraud-result", "children"),
+         ("fraud-list", "children")],
+        [("fraud-modal-confirm", "n_clicks", 1)],
+        [("fraud-pending", "data", pending), ("fraud-modal-note", "value", "checked"), ("fraud-view", "data", view)])
 
 
 def test_list_redraw_with_a_nul_claim_in_the_view_store_is_not_a_500(web_app, client_for):
@@ -155,17 +140,11 @@ def test_fraud_alerts_repeated_status_query_is_not_a_500(web_app, client_for):
 
 
 def _refer_ring(web_app, client, key, note="from the test"):
-    name = [k for k in web_app.callback_map if "ring-refer-msg.children" in k]
-    assert len(name) == 1, name
-    return client.post("/_dash-update-component", json={
-        "output": name[0],
-        "outputs": [{"id": "ring-refer-msg", "property": "children"},
-                    {"id": "ring-refer-submit", "property": "disabled"}],
-        "inputs": [{"id": "ring-refer-submit", "property": "n_clicks", "value": 1}],
-        "state": [{"id": "ring-refer-note", "property": "value", "value": note},
-                  {"id": "ring-refer-key", "property": "data", "value": key}],
-        "changedPropIds": ["ring-refer-submit.n_clicks"],
-    })
+    return call_callback(
+        web_app, client, "ring-refer-msg.children",
+        [("ring-refer-msg", "children"), ("ring-refer-submit", "disabled")],
+        [("ring-refer-submit", "n_clicks", 1)],
+        [("ring-refer-note", "value", note), ("ring-refer-key", "data", key)])
 
 
 def test_a_ring_is_referred_from_its_page_by_managers_only(web_app, client_for, app_session):
