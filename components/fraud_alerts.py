@@ -55,9 +55,8 @@ def _probability(p) -> str:
 
 
 def _decided(a) -> html.Div:
-    who = f"{a.decided_by} · " if a.decided_by else ""
-    when = f"{a.decided_at:%Y-%m-%d %H:%M} UTC" if a.decided_at else f"{a.raised_at:%Y-%m-%d %H:%M} UTC"
-    return html.Div([html.Div(who + when, className="text-nowrap"),
+    return html.Div([html.Div(a.decided_by, className="fw-semibold") if a.decided_by else None,
+                     html.Div(f"{(a.decided_at or a.raised_at):%Y-%m-%d %H:%M} UTC", className="text-nowrap"),
                      html.Div(a.decision_note, className="text-muted fraud-decision-note") if a.decision_note
                      else None], className="small")
 
@@ -81,7 +80,7 @@ def alerts_table(alerts: list, code: str, *, status: str, can_decide: bool) -> d
         cells = [
             html.Td([html.A(a.claim_number, href=claim_href(a.claim_number), className="claim-link text-nowrap"),
                      html.Div(a.claim_status.replace("_", " ").capitalize(), className="small text-muted")]),
-            html.Td(dept_badge(a.department, a.department_color) if a.department else "—", className="text-nowrap"),
+            html.Td(dept_badge(a.department, a.department_color) if a.department else "—"),
             html.Td(f"{a.report_date:%Y-%m-%d}" if a.report_date else "—", className="small text-nowrap"),
             html.Td(money(a.claimed, code) if a.claimed is not None else "—", className="text-end text-nowrap"),
             html.Td(signal_lines(a.signals), className="fraud-signals-cell"),
