@@ -211,7 +211,7 @@ def cmd_run(args) -> int:
     if not settings.is_production:
         print("Demo logins:")
         for login, mfa_note in _demo_login_notes(factory):
-            print(f"  {login.role:<9} {login.email:<26} password: {login.password}{mfa_note}")
+            print(f"  {login.shown_as:<12} {login.email:<26} password: {login.password}{mfa_note}")
     if settings.metrics_token:
         print(f"Prometheus metrics: http://{bind}/metrics (bearer token: SCOPE_METRICS_TOKEN)")
     sink = _mail_sink_for_run(settings, env)

@@ -30,11 +30,15 @@ class Perm(str, Enum):
     VIEW_PERSONAL_DATA = "claims:personal_data"
     FLAG_FRAUD = "fraud:flag"          # ask for an SIU review of a claim one works on
     DECIDE_FRAUD = "fraud:decide"      # refer a fraud alert's claim to SIU, or dismiss the alert
+    # Work SIU cases: managers and admins, and adjusters who belong to Special Investigations
+    # (services.siu_cases checks the department; the role alone is not enough).
+    WORK_SIU_CASES = "siu:cases"
 
 
 _ADJUSTER = frozenset({
     Perm.VIEW_QUEUES, Perm.VIEW_CLAIMS, Perm.GIVE_FEEDBACK, Perm.WRITE_NOTES, Perm.CHANGE_STATUS,
     Perm.CREATE_CLAIMS, Perm.MANAGE_OWN_TOKENS, Perm.MANAGE_OWN_ACCOUNT, Perm.VIEW_PERSONAL_DATA, Perm.FLAG_FRAUD,
+    Perm.WORK_SIU_CASES,
 })
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {

@@ -30,11 +30,12 @@ def alerts_href(status: str = "open", claim: str | None = None, page: int = 1) -
     return "/fraud-alerts" + ("?" + urlencode(query) if query else "")
 
 
-def fraud_tabs(active: str) -> dbc.Nav:
-    """Fraud alerts and Rings, one "Fraud" entry in the navigation bar."""
+def fraud_tabs(active: str, *, cases: bool = False) -> dbc.Nav:
+    """Fraud alerts, Rings and (for those who read them) SIU cases: one "Fraud" entry in the navigation bar."""
+    tabs = [("alerts", "Alerts", "/fraud-alerts"), ("rings", "Rings", "/rings")]
+    tabs += [("cases", "Cases", "/siu-cases")] if cases else []
     return dbc.Nav([dbc.NavItem(dbc.NavLink(label, href=href, active=key == active, id=f"fraud-nav-{key}"))
-                    for key, label, href in (("alerts", "Alerts", "/fraud-alerts"), ("rings", "Rings", "/rings"))],
-                   className="nav-underline mb-3", id="fraud-nav")
+                    for key, label, href in tabs], className="nav-underline mb-3", id="fraud-nav")
 
 
 def signal_lines(signals) -> html.Ul:

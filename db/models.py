@@ -839,3 +839,71 @@ class FraudAlert(Base):
     # The signal kinds a dismissal saw: only a kind not among them reopens the alert.
     dismissed_kinds: Mapped[list] = mapped_column(JSONB, server_default="[]")
     version: Mapped[int] = mapped_column(Integer, server_default="1", nullable=False)
+
+
+# --- SIU cases (migration 0021) ----------------------------------------------
+
+SIU_CASE_STATUSES = ("open", "closed")
+SIU_CASE_OUTCOMES = ("confirmed_fraud", "no_fraud", "inconclusive")
+
+
+class SiuCase(Base):
+    """An investigation by Special Investigations: claims worked together under a
+    lead investigator, its activity, and the finding it closed with
+    (services.siu_cases). Closing with a finding records it on the claims
+    (``claims.fraud_label``), which the fraud signals and the dashboards read."""
+
+    __tablename__ = "siu_cases"
+    __table_args__ = (
+        CheckConstraint(f"status IN {SIU_CASE_STATUSES}", name="ck_siu_cases_status"),
+        CheckConstraint(f"outcome IS NULL OR outcome IN {SIU_CASE_OUTCOMES}", name="ck_siu_cases_outcome"),
+        CheckConstraint("(status = 'closed') = (outcome IS NOT NULL)", name="ck_siu_cases_closed_has_outcome"),
+        CheckConstraint("saved_amount IS NULL OR saved_amount >= 0", name="ck_siu_cases_saved"),
+        Index("ix_siu_cases_status", "status", "opened_at"),
+        Index("ix_siu_cases_lead", "lead_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    key: Mapped[str] = mapped_column(String(20), unique=True)  # "C-000042", from the siu_case_keys sequence
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), server_default="open")
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    findings: Mapped[str | None] = mapped_column(Text)
+    # What the investigation kept from being paid (denied, reduced, recovered), as the closer states it.
+    saved_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ring_key: Mapped[str | None] = mapped_column(String(20))  # the possible ring it was opened from
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[dt.datetime] = _now_col()
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = _now_col()
+    version: Mapped[int] = mapped_column(Integer, server_default="1", nullable=False)
+
+
+class SiuCaseClaim(Base):
+    """A claim under investigation in a case; a claim is in one case at most."""
+
+    __tablename__ = "siu_case_claims"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("siu_cases.id", ondelete="CASCADE"), primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True,
+                                          unique=True)
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[dt.datetime] = _now_col()
+
+
+class SiuCaseEvent(Base):
+    """A case's activity: opened, notes, claims added or removed, lead changes,
+    closed, reopened. Append-only by the service."""
+
+    __tablename__ = "siu_case_events"
+    __table_args__ = (Index("ix_siu_case_events_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("siu_cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = _now_col()
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSONB, server_default="{}")

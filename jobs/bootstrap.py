@@ -26,6 +26,11 @@ class DemoLogin:
     password: str
     departments: tuple[str, ...] = ()
     name: str = ""
+    label: str = ""   # what the run command prints for it, when not the role
+
+    @property
+    def shown_as(self) -> str:
+        return self.label or self.role
 
 
 DEMO_LOGINS = (
@@ -35,6 +40,9 @@ DEMO_LOGINS = (
     DemoLogin("adjuster", "adjuster@scope.example", "scope-demo-adjuster", ("AUTO_PD", "AUTO_GLASS", "TRIAGE"),
               name="Chris Ng"),
     DemoLogin("viewer", "viewer@scope.example", "scope-demo-viewer", name="Elena Fischer"),
+    # An adjuster of Special Investigations: works SIU cases (no role of its own; the department decides).
+    DemoLogin("adjuster", "investigator@scope.example", "scope-demo-investigator", ("SIU",), name="Sofia Marin",
+              label="SIU adjuster"),
 )
 
 
@@ -124,6 +132,13 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
         run = run_job(factory, fraud_alerts.JOB, triggered_by="first start", settings=settings)
         if run.get("status") == "succeeded":
             say(f"raised {(run.get('detail') or {}).get('open', 0):,} fraud alerts")
+    if loaded:
+        from services import demo_cases
+
+        with factory.begin() as session:
+            made = demo_cases.seed(session)
+        if made:
+            say(f"opened {made['open'] + made['closed']:,} demo SIU cases ({made['closed']:,} closed)")
     with factory.begin() as session:
         if alerts.ensure_default_rules(session):
             say("created the default alert rules")

@@ -14,6 +14,7 @@ from callbacks.claim import workspace
 from components.claim_actions import action_card, feedback_card, notes_card
 from components.decision import decision_panel, insight_cards
 from components.fraud_alerts import alert_card
+from components.siu_cases import claim_case_card
 from components.linked_claims import linked_claims_card
 from components.queue_filters import line_label
 from components.timeline import timeline_card
@@ -25,6 +26,7 @@ from services.departments import all_departments
 from services.feedback import REASONS
 from services.fraud_alerts import alert_of_claim, can_flag
 from services.fraud_rings import ring_of_claim
+from services.siu_case_views import can_start_case, case_of_claim
 from services.linked_claims import linked_claims
 from services.privacy import claim_fields
 
@@ -157,7 +159,10 @@ def layout(claim_number: str | None = None, **query):
                       html.Div(alert_card(alert_of_claim(session, user, claim.id),
                                           can_decide=user.can(Perm.DECIDE_FRAUD),
                                           can_flag=can_flag(session, user, claim), claim_number=claim.claim_number),
-                               id="fraud-card-area")], className="claim-area-work"),
+                               id="fraud-card-area"),
+                      html.Div(claim_case_card(case_of_claim(session, user, claim.id),
+                                               can_start=can_start_case(session, user, claim)),
+                               id="siu-claim-area")], className="claim-area-work"),
             html.Div([
                 decision,
                 insight_cards() if view.decision else None,

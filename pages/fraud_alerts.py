@@ -15,6 +15,7 @@ from auth.permissions import Perm
 from components.common import not_allowed, page_header, stat
 from components.fraud_alerts import alerts_href, decision_modal, fraud_tabs, list_body
 from db.flask_db import read_session
+from services.siu_cases import sees_cases_tab
 from services.currency import money
 from services.fraud_alerts import MODEL_THRESHOLD, STATUS_LABELS, counts, last_raised, list_alerts
 
@@ -73,7 +74,7 @@ def layout(status: str | None = None, claim: str | None = None, page: str | None
                     className="small mb-2", id="fraud-claim-filter") if claim else None
     return html.Div([
         dcc.Store(id="fraud-view", data={"claim": claim, "page": number}),
-        fraud_tabs("alerts"),
+        fraud_tabs("alerts", cases=sees_cases_tab(session, user)),
         page_header("Fraud alerts", "Claims outside Special Investigations that show signs of fraud. "
                     + _raised_text(session) + scope),
         html.P(RULE + (" Flag a claim for SIU review from its page." if user.can(Perm.FLAG_FRAUD) else ""),

@@ -14,7 +14,10 @@ from auth.permissions import Perm
 from components.common import message, not_allowed, page_header, stat
 from components.fraud_alerts import fraud_tabs, ring_referral
 from components.rings import ring_detail, rings_table
+from components.siu_cases import ring_case_card
 from db.flask_db import read_session
+from services.siu_case_views import ring_claims_for_case
+from services.siu_cases import may_work, sees_cases_tab
 from services.currency import money
 from services.fraud_alerts import ring_claims_to_refer
 from services.fraud_rings import MIN_CLAIMS, get_ring, last_detected, list_rings
@@ -54,7 +57,7 @@ def layout(ring: str | None = None, **_query):
                      className="small text-muted mt-2") if total > len(rings) else None,
         ]), className="shadow-sm")
     return html.Div([
-        fraud_tabs("rings"),
+        fraud_tabs("rings", cases=sees_cases_tab(session, user)),
         page_header("Possible fraud rings", "Claims tied together by the identifiers of their parties. "
                     + _detected_text(session) + scope),
         html.P(RULE, className="small text-muted mb-3", id="rings-rule"),
@@ -76,7 +79,7 @@ def _one(session, user, key, code):
         return html.Div([back, message("Ring not found", f"There is no ring {key!s:.20} among the claims you can "
                                        "open; rings are detected again every hour.")])
     return html.Div([
-        fraud_tabs("rings"),
+        fraud_tabs("rings", cases=sees_cases_tab(session, user)),
         page_header(f"Ring {view.key}", f"{view.size} claims tied together by {len(view.links)} shared "
                     f"identifier{'s' if len(view.links) != 1 else ''}. " + _detected_text(session), right=back),
         html.Div([
@@ -87,7 +90,15 @@ def _one(session, user, key, code):
         ], className="d-flex flex-wrap gap-4 mb-3"),
         ring_detail(view, code),
         _referral(session, user, view),
+        _case(session, user, view),
     ])
+
+
+def _case(session, user, view):
+    if not may_work(session, user):
+        return None
+    n = len(ring_claims_for_case(session, view))
+    return ring_case_card(view.key, n) if n else None
 
 
 def _referral(session, user, view):

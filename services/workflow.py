@@ -265,7 +265,8 @@ def _duration(seconds: float) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-FRAUD_TITLES = {"fraud_flag": "Flagged for SIU review", "fraud_dismissed": "Fraud alert dismissed"}
+FRAUD_TITLES = {"fraud_flag": "Flagged for SIU review", "fraud_dismissed": "Fraud alert dismissed",
+                "siu_case": "SIU case"}
 INTAKE_VIA = {"form": "entered on the New claim form", "api": "sent through the API"}
 
 

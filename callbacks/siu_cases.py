@@ -1,0 +1,269 @@
+"""SIU cases: opening a case (list page, claim page, ring page) and working one
+(note, lead, claims, close, reopen). Every input is untrusted: the case key and
+version come from the page's store, claim numbers from the user; the service
+checks who may do what."""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Callable
+
+from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+from flask import current_app
+
+from auth.current import user_or_none
+from auth.guard import secure_callback
+from auth.permissions import Perm
+from components.claim_actions import flash
+from components.siu_cases import case_body, case_href, claim_case_card
+from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
+from services import siu_cases
+from services.access import AccessDenied, NotFound, OutsideDepartments
+from services.fraud_rings import get_ring
+from services.siu_case_views import can_start_case, case_of_claim, get_case, ring_claims_for_case
+from services.workflow import get_claim
+
+log = logging.getLogger(__name__)
+TEXT_MAX = 20_000   # a textarea's own limit is the browser's; the service says the real one
+
+
+def _numbers(value) -> list[str]:
+    if not isinstance(value, str) or len(value) > TEXT_MAX:
+        raise siu_cases.CaseError("List the claim numbers, separated by commas or spaces.")
+    out = list(dict.fromkeys(n for n in re.split(r"[\s,;]+", value) if n))
+    if not out:
+        raise siu_cases.CaseError("List the claim numbers, separated by commas or spaces.")
+    return out
+
+
+def _too_long(*values) -> bool:
+    return any(isinstance(v, str) and len(v) > TEXT_MAX for v in values)
+
+
+def _clicked() -> bool:
+    return bool(ctx.triggered and ctx.triggered[0].get("value"))
+
+
+def _write(write: Callable, what: str):
+    """Run ``write(session)`` in its own transaction: (its result, None, False) when
+    done, else (None, message, whether what the page shows is stale)."""
+    try:
+        with unit_of_work() as session:
+            return write(session), None, False
+    except siu_cases.CaseConflict as exc:
+        return None, flash(str(exc), "warning"), True
+    except siu_cases.CaseError as exc:
+        return None, flash(str(exc), "danger"), False
+    except (NotFound, OutsideDepartments):
+        return None, flash("No such case here; reload the page.", "danger"), True
+    except AccessDenied as exc:
+        return None, flash(f"Not allowed: {exc}", "danger"), False
+    except (WriteConflict, WriteFailed):
+        return None, flash("Someone else changed this at the same moment; nothing was saved. Try again.",
+                           "warning"), True
+    except Exception:  # never a stack trace in the browser
+        log.exception("SIU case: %s failed", what)
+        return None, flash("Something went wrong; nothing was saved. Please try again.", "danger"), False
+
+
+# --- Opening a case ----------------------------------------------------------------
+
+
+@secure_callback(
+    Perm.WORK_SIU_CASES,
+    Output("siu-open-msg", "children"),
+    Output("siu-open-go", "href"),
+    Input("siu-open-submit", "n_clicks"),
+    State("siu-open-claims", "value"),
+    State("siu-open-title", "value"),
+    prevent_initial_call=True,
+)
+def open_from_list(clicks, claims, title):
+    if not clicks:
+        raise PreventUpdate
+    if _too_long(title):
+        return flash("The title is far too long.", "danger"), no_update
+    user = user_or_none()
+    try:
+        numbers = _numbers(claims)
+    except siu_cases.CaseError as exc:
+        return flash(str(exc), "danger"), no_update
+    key, error, _ = _write(lambda s: siu_cases.open_case(s, user, numbers, title).key, "open")
+    return (error, no_update) if error is not None else (None, case_href(key))
+
+
+def _claim_card(user, claim_number: str, notice):
+    session = read_session()
+    claim = get_claim(session, user, claim_number)
+    return claim_case_card(case_of_claim(session, user, claim.id), can_start=can_start_case(session, user, claim),
+                           notice=notice)
+
+
+@secure_callback(
+    Perm.WORK_SIU_CASES,
+    Output("siu-claim-area", "children"),
+    Output("siu-claim-msg", "children"),
+    Output("claim-refresh", "data", allow_duplicate=True),
+    Input("siu-claim-open", "n_clicks"),
+    Input("siu-claim-add", "n_clicks"),
+    State("siu-claim-case", "value"),
+    State("claim-key", "data"),
+    prevent_initial_call=True,
+)
+def from_claim(_open, _add, case_key, claim_number):
+    if not _clicked() or ctx.triggered_id not in ("siu-claim-open", "siu-claim-add"):
+        raise PreventUpdate
+    if not isinstance(claim_number, str) or not 0 < len(claim_number) <= 40:
+        return no_update, flash("This claim does not exist.", "danger"), no_update
+    user = user_or_none()
+    adding = ctx.triggered_id == "siu-claim-add"
+    if adding and not (isinstance(case_key, str) and case_key.strip()):
+        return no_update, flash("Enter the case number, e.g. C-000012.", "danger"), no_update
+
+    def write(session):
+        claim = get_claim(session, user, claim_number)   # the user's sight of the claim first
+        if adding:
+            siu_cases.add_claims(session, user, case_key, [claim.id])
+            return case_key.strip().upper()
+        return siu_cases.open_case(session, user, [claim.id]).key
+
+    key, error, _ = _write(write, "add" if adding else "open")
+    if error is not None:
+        return no_update, error, no_update
+    done = f"Added to case {key}." if adding else f"Opened case {key}."
+    notice = flash([done + " ", html.A("Go to the case", href=case_href(key))])
+    return _claim_card(user, claim_number, notice), no_update, uuid.uuid4().hex
+
+
+@secure_callback(
+    Perm.WORK_SIU_CASES,
+    Output("ring-case-msg", "children"),
+    Output("ring-case-submit", "disabled"),
+    Input("ring-case-submit", "n_clicks"),
+    State("ring-case-key", "data"),
+    prevent_initial_call=True,
+)
+def for_ring(clicks, ring_key):
+    if not clicks:
+        raise PreventUpdate
+    user = user_or_none()
+
+    def write(session):
+        view = get_ring(session, user, ring_key) if isinstance(ring_key, str) and len(ring_key) <= 20 else None
+        if view is None:
+            raise siu_cases.CaseError("There is no such ring any more; rings are detected again every hour.")
+        claims = [c.id for c in ring_claims_for_case(session, view)]
+        if not claims:
+            raise siu_cases.CaseError(f"No claim of ring {view.key} is in the SIU queue and in no case.")
+        return siu_cases.open_case(session, user, claims, ring_key=view.key).key
+
+    key, error, _ = _write(write, "open for a ring")
+    if error is not None:
+        return error, no_update
+    return flash([f"Opened case {key}. ", html.A("Go to the case", href=case_href(key))]), True
+
+
+# --- Working a case ------------------------------------------------------------------
+
+
+def _case_key(data) -> tuple[str | None, int | None]:
+    data = data if isinstance(data, dict) else {}
+    key, version = data.get("key"), data.get("version")
+    return (key if isinstance(key, str) else None), (version if isinstance(version, int) else None)
+
+
+def _redraw(user, key):
+    session = read_session()
+    view = get_case(session, user, key)
+    if view is None:
+        return no_update
+    return case_body(view, current_app.config["SCOPE_SETTINGS"].currency, siu_cases.lead_choices(session),
+                     can_edit=True, can_reopen=user.can(Perm.DECIDE_FRAUD))
+
+
+def _on_case(data, write: Callable, done: str, what: str):
+    """Outputs (case body, message) of one change to the page's case."""
+    key, version = _case_key(data)
+    user = user_or_none()
+    _, error, stale = _write(lambda s: write(s, user, key, version), what)
+    if error is not None:
+        return (_redraw(user, key) if stale and key else no_update), error
+    return _redraw(user, key), flash(done)
+
+
+def _case_outputs(*inputs, first: bool = False):
+    dup = {} if first else {"allow_duplicate": True}
+    return (Output("siu-case-body", "children", **dup), Output("siu-case-msg", "children", **dup), *inputs)
+
+
+@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-note-submit", "n_clicks"), State("siu-note", "value"),
+                                                      State("siu-case-key", "data"), first=True),
+                 prevent_initial_call=True)
+def add_note(_clicks, note, data):
+    if not _clicked():
+        raise PreventUpdate
+    if _too_long(note):
+        return no_update, flash("The note is far too long.", "danger")
+    return _on_case(data, lambda s, u, k, _v: siu_cases.add_note(s, u, k, note), "Note added.", "note")
+
+
+@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-lead-submit", "n_clicks"), State("siu-lead", "value"),
+                                                      State("siu-case-key", "data")),
+                 prevent_initial_call=True)
+def set_lead(_clicks, lead, data):
+    if not _clicked():
+        raise PreventUpdate
+    lead = None if lead == 0 else lead   # "No lead" is 0 in the dropdown
+    return _on_case(data, lambda s, u, k, v: siu_cases.set_lead(s, u, k, v, lead), "Lead changed.", "lead")
+
+
+@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-close-submit", "n_clicks"),
+                                                      State("siu-outcome", "value"), State("siu-findings", "value"),
+                                                      State("siu-saved", "value"), State("siu-case-key", "data")),
+                 prevent_initial_call=True)
+def close(_clicks, outcome, findings, saved, data):
+    if not _clicked():
+        raise PreventUpdate
+    if _too_long(findings, saved):
+        return no_update, flash("The findings are far too long.", "danger")
+    return _on_case(data, lambda s, u, k, v: siu_cases.close_case(s, u, k, v, outcome, findings, saved),
+                    "Case closed; the finding is recorded on its claims.", "close")
+
+
+@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-reopen-submit", "n_clicks"),
+                                                      State("siu-reopen-note", "value"), State("siu-case-key", "data")),
+                 prevent_initial_call=True)
+def reopen(_clicks, note, data):
+    if not _clicked():
+        raise PreventUpdate
+    if _too_long(note):
+        return no_update, flash("The note is far too long.", "danger")
+    return _on_case(data, lambda s, u, k, v: siu_cases.reopen_case(s, u, k, v, note), "Case reopened.", "reopen")
+
+
+@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-add-submit", "n_clicks"),
+                                                      State("siu-add-claims", "value"), State("siu-case-key", "data")),
+                 prevent_initial_call=True)
+def add_claims(_clicks, claims, data):
+    if not _clicked():
+        raise PreventUpdate
+    try:
+        numbers = _numbers(claims)
+    except siu_cases.CaseError as exc:
+        return no_update, flash(str(exc), "danger")
+    return _on_case(data, lambda s, u, k, _v: siu_cases.add_claims(s, u, k, numbers),
+                    f"Added {len(numbers)} claim{'s' if len(numbers) != 1 else ''}.", "add claims")
+
+
+@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input({"type": "siu-remove", "claim": ALL}, "n_clicks"),
+                                                      State("siu-case-key", "data")),
+                 prevent_initial_call=True)
+def remove_claim(_clicks, data):
+    trigger = ctx.triggered_id
+    if not _clicked() or not isinstance(trigger, dict) or not isinstance(trigger.get("claim"), str):
+        raise PreventUpdate
+    number = trigger["claim"]
+    return _on_case(data, lambda s, u, k, _v: siu_cases.remove_claim(s, u, k, number), f"Removed {number:.40}.",
+                    "remove a claim")

@@ -1,0 +1,276 @@
+"""SIU cases: the list, one case's page, and the cards on the claim and ring pages.
+Pure functions of services.siu_case_views values."""
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.common import dept_badge, message
+from components.timeline import timeline_items
+from services.currency import money
+from services.siu_cases import NOTE_MAX, OUTCOME_LABELS, TITLE_MAX
+
+OUTCOME_COLORS = {"confirmed_fraud": "danger", "no_fraud": "success", "inconclusive": "secondary"}
+
+
+def case_href(key: str) -> str:
+    return "/siu-cases?" + urlencode({"case": key})
+
+
+def cases_href(status: str = "open", *, mine: bool = False, page: int = 1) -> str:
+    query = {"status": status} if status != "open" else {}
+    if mine:
+        query["mine"] = "1"
+    if page > 1:
+        query["page"] = str(page)
+    return "/siu-cases" + ("?" + urlencode(query) if query else "")
+
+
+def _claim_link(number: str) -> html.A:
+    return html.A(number, href="/claims/" + quote(number, safe=""), className="claim-link text-nowrap")
+
+
+def status_badge(status: str, outcome: str | None, **kw) -> dbc.Badge:
+    if status == "open":
+        return dbc.Badge("Open", color="primary", **kw)
+    return dbc.Badge(OUTCOME_LABELS.get(outcome, "Closed"), color=OUTCOME_COLORS.get(outcome, "secondary"), **kw)
+
+
+def cases_table(cases: list, code: str, *, status: str) -> dbc.Table:
+    last = "Opened" if status == "open" else "Closed"
+    head = ["Case", "Title", "Lead", "Claims", "Claimed", last, "Days" if status == "open" else "Took", "Status"]
+    head += ["Saved"] if status == "closed" else []
+    rows = []
+    for c in cases:
+        when = c.opened_at if status == "open" else (c.closed_at or c.updated_at)
+        cells = [
+            html.Td(html.A(c.key, href=case_href(c.key), className="claim-link text-nowrap fw-semibold")),
+            html.Td([html.Div(c.title, className="siu-case-title"),
+                     html.Div(f"from possible ring {c.ring_key}", className="small text-muted")
+                     if c.ring_key and c.ring_key not in c.title else None]),
+            html.Td(c.lead or html.Span("No lead", className="text-muted"), className="text-nowrap"),
+            html.Td(f"{c.claims}" + (f" ({c.open_claims} open)" if status == "open" and c.open_claims != c.claims
+                                     else ""), className="text-nowrap"),
+            html.Td(money(c.claimed, code), className="text-end text-nowrap"),
+            html.Td(html.Span(f"{when:%Y-%m-%d}", title=f"{when:%Y-%m-%d %H:%M} UTC"), className="small text-nowrap"),
+            html.Td(f"{c.days_open}", className="text-end"),
+            html.Td(status_badge(c.status, c.outcome)),
+        ]
+        if status == "closed":
+            cells.append(html.Td(money(c.saved, code) if c.saved is not None else "—",
+                                 className="text-end text-nowrap"))
+        rows.append(html.Tr(cells, id=f"siu-case-row-{c.key}"))
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], hover=True,
+                     responsive=True, className="mb-0 align-middle", id="siu-cases-table")
+
+
+def list_body(cases, total: int, code: str, *, status: str, mine: bool, page: int, per_page: int):
+    if not cases and total and page > 1:
+        return message("Past the last page", f"There are {total:,} cases here; the last page is "
+                       f"{(total + per_page - 1) // per_page}.", color="info")
+    if not cases:
+        text = ("No open case" + (" that you lead." if mine else ". Open one from a claim in the Special "
+                                  "Investigations queue, from a ring, or below.")) if status == "open" \
+            else "No closed case" + (" that you led." if mine else " yet.")
+        return message("Nothing here", text, color="info")
+    first = (page - 1) * per_page + 1
+    pages = html.Div([
+        html.Span(f"Showing {first:,}–{first + len(cases) - 1:,} of {total:,}", className="me-3"),
+        html.A("← Previous", href=cases_href(status, mine=mine, page=page - 1)) if page > 1 else None,
+        html.A("Next →", href=cases_href(status, mine=mine, page=page + 1)) if first + len(cases) - 1 < total
+        else None,
+    ], className="small text-muted mt-2 d-flex gap-3") if total > len(cases) or page > 1 else None
+    return dbc.Card(dbc.CardBody([cases_table(cases, code, status=status), pages]), className="shadow-sm")
+
+
+def open_form() -> html.Details:
+    """Open a case from claim numbers (the list page), folded until asked for."""
+    return html.Details([html.Summary("Open a case…", className="btn btn-primary btn-sm", id="siu-open-toggle"),
+                         dbc.Card(dbc.CardBody([
+        html.P("Claims in the Special Investigations queue that are in no case. You lead the case if you belong "
+               "to Special Investigations.", className="small text-muted"),
+        dbc.Label("Claim numbers", html_for="siu-open-claims", className="small fw-semibold mb-1"),
+        dbc.Textarea(id="siu-open-claims", rows=3, maxLength=4000,
+                     placeholder="One or more, separated by commas, spaces or lines"),
+        dbc.Label("Title (optional)", html_for="siu-open-title", className="small fw-semibold mb-1 mt-2"),
+        dbc.Input(id="siu-open-title", maxLength=TITLE_MAX, placeholder="What is being investigated"),
+        html.Button("Open case", id="siu-open-submit", className="btn btn-primary btn-sm mt-2"),
+        html.Div(id="siu-open-msg", className="mt-2"),
+    ]), className="shadow-sm mb-3", id="siu-open-card")], className="siu-open")
+
+
+# --- One case ----------------------------------------------------------------
+
+
+def claims_table(view, code: str, *, can_edit: bool) -> dbc.Table:
+    # No "finding" per claim: the demo's and an import's fraud_label on an open claim is ground
+    # truth nobody has found yet; the case's outcome, once closed, is the finding.
+    head = ["Claim", "Status", "Adjuster", "Reported", "Claimed"] + ([""] if can_edit else [])
+    rows = []
+    for c in view.claims:
+        cells = [
+            html.Td([_claim_link(c.claim_number),
+                     html.Div(["now in ", dept_badge(c.department, c.department_color)], className="small mt-1")
+                     if not c.in_siu and c.department else None]),
+            html.Td(c.status.replace("_", " ").capitalize(), className="small"),
+            html.Td(c.adjuster or html.Span("Unassigned", className="text-muted"), className="small"),
+            html.Td(f"{c.report_date:%Y-%m-%d}" if c.report_date else "—", className="small text-nowrap"),
+            html.Td(money(c.claimed, code) if c.claimed is not None else "—", className="text-end text-nowrap"),
+        ]
+        if can_edit:
+            cells.append(html.Td(html.Button("Remove", id={"type": "siu-remove", "claim": c.claim_number},
+                                             className="btn btn-link btn-sm text-secondary p-0",
+                                             title="Take this claim out of the case")
+                                 if len(view.claims) > 1 else None, className="text-end"))
+        rows.append(html.Tr(cells))
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], hover=True,
+                     responsive=True, size="sm", className="mb-0 align-middle", id="siu-case-claims")
+
+
+def activity(view) -> html.Ul | html.P:
+    return timeline_items([{"at": e.at, "kind": f"siu-{e.kind}", "title": e.title, "detail": e.detail,
+                            "actor": e.actor, "note": e.note} for e in view.events])
+
+
+def _lead_form(view, choices: list[tuple[int, str]]) -> html.Div:
+    options = [{"label": "No lead", "value": 0}] + [{"label": name, "value": uid} for uid, name in choices]
+    return html.Div([
+        dbc.Label("Lead investigator", html_for="siu-lead", className="small fw-semibold mb-1"),
+        html.Div([
+            dcc.Dropdown(id="siu-lead", options=options, value=view.lead_id or 0, clearable=False,
+                         className="flex-grow-1"),
+            html.Button("Set lead", id="siu-lead-submit", className="btn btn-outline-primary btn-sm"),
+        ], className="d-flex gap-2 align-items-center"),
+    ], className="mb-3")
+
+
+def _close_form() -> html.Div:
+    return html.Div([
+        html.H6("Close the case", className="mt-2"),
+        dbc.RadioItems(id="siu-outcome", options=[{"label": label, "value": key}
+                                                 for key, label in OUTCOME_LABELS.items()],
+                       className="small mb-2"),
+        dbc.Textarea(id="siu-findings", rows=3, maxLength=NOTE_MAX,
+                     placeholder="Findings: what the investigation established, and the evidence (required)"),
+        dbc.Label("Saved (optional)", html_for="siu-saved", className="small fw-semibold mb-1 mt-2"),
+        dbc.Input(id="siu-saved", inputMode="decimal", maxLength=20, placeholder="Denied, reduced or recovered"),
+        html.P("Confirmed fraud records every claim of the case as found fraudulent (once closed, such a claim "
+               "raises alerts on claims that share its people); no fraud records them as not; inconclusive "
+               "leaves them as they are.", className="small text-muted mt-2 mb-2"),
+        html.Button("Close case", id="siu-close-submit", className="btn btn-primary btn-sm"),
+    ])
+
+
+def _closed_summary(view, code: str, *, can_reopen: bool) -> html.Div:
+    s = view.summary
+    return html.Div([
+        html.Div([status_badge(s.status, s.outcome, className="me-2"),
+                  html.Span(f"by {view.closed_by or 'someone'} on {s.closed_at:%Y-%m-%d}" if s.closed_at else "",
+                            className="small text-muted")], className="mb-2"),
+        html.Div(view.findings, className="small mb-2", style={"whiteSpace": "pre-wrap"}, id="siu-findings-text"),
+        html.Div(f"Saved: {money(s.saved, code)}", className="small fw-semibold") if s.saved is not None else None,
+        html.Div([
+            dbc.Textarea(id="siu-reopen-note", rows=2, maxLength=NOTE_MAX,
+                         placeholder="Why reopen (new evidence; required)", className="mt-3"),
+            html.Button("Reopen case", id="siu-reopen-submit", className="btn btn-outline-secondary btn-sm mt-2"),
+        ]) if can_reopen else None,
+    ])
+
+
+def decision_card(view, code: str, choices, *, can_edit: bool, can_reopen: bool) -> dbc.Card:
+    s = view.summary
+    if s.status == "open":
+        body = [_lead_form(view, choices), _close_form()] if can_edit else [html.P("Open.", className="small")]
+    else:
+        body = [_closed_summary(view, code, can_reopen=can_reopen)]
+    return dbc.Card(dbc.CardBody([html.H5("Decision", className="card-title"), *body]), className="shadow-sm mb-4",
+                    id="siu-decision-card")
+
+
+def add_claims_form() -> html.Div:
+    return html.Div([
+        dbc.Label("Add claims", html_for="siu-add-claims", className="small fw-semibold mb-1"),
+        html.Div([
+            dbc.Input(id="siu-add-claims", maxLength=4000, placeholder="Claim numbers in the SIU queue"),
+            html.Button("Add", id="siu-add-submit", className="btn btn-outline-primary btn-sm"),
+        ], className="d-flex gap-2"),
+    ], className="mt-3")
+
+
+def note_form() -> html.Div:
+    return html.Div([
+        dbc.Textarea(id="siu-note", rows=2, maxLength=NOTE_MAX,
+                     placeholder="Interview, document check, finding so far…"),
+        html.Button("Add note", id="siu-note-submit", className="btn btn-outline-primary btn-sm mt-2"),
+    ], className="mb-3")
+
+
+def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool) -> html.Div:
+    """Everything of a case under its header (redrawn after each change)."""
+    s = view.summary
+    return html.Div([
+        dcc.Store(id="siu-case-key", data={"key": s.key, "version": view.version}),
+        html.Div([
+            html.Div([status_badge(s.status, s.outcome, className="me-2", id="siu-case-status"),
+                      html.Span(f"Opened {s.opened_at:%Y-%m-%d} by {view.opened_by or 'someone'}"
+                                + (f" from possible ring {s.ring_key}" if s.ring_key else "")
+                                + f" · lead: {s.lead or 'nobody yet'}", className="small text-muted")],
+                     className="mb-3"),
+        ]),
+        dbc.Row([
+            dbc.Col([
+                dbc.Card(dbc.CardBody([
+                    html.H5(f"Claims ({s.claims})", className="card-title"),
+                    claims_table(view, code, can_edit=can_edit and s.status == "open"),
+                    add_claims_form() if can_edit and s.status == "open" else None,
+                ]), className="shadow-sm mb-4"),
+                dbc.Card(dbc.CardBody([
+                    html.H5("Activity", className="card-title"),
+                    note_form() if can_edit else None,
+                    activity(view),
+                ]), className="shadow-sm mb-4"),
+            ], lg=8),
+            dbc.Col(decision_card(view, code, choices, can_edit=can_edit, can_reopen=can_reopen), lg=4),
+        ]),
+    ])
+
+
+# --- Cards on other pages ----------------------------------------------------
+
+
+def claim_case_card(case, *, can_start: bool, notice=None) -> dbc.Card | None:
+    """The claim page's "SIU case" card: the claim's case, or opening one / adding it to one."""
+    if case is not None:
+        body = [html.Div([html.A(case.key, href=case_href(case.key), className="claim-link fw-semibold me-2",
+                                 id="siu-claim-case-link"),
+                          status_badge(case.status, case.outcome)]),
+                html.Div(case.title, className="small"),
+                html.Div(f"Lead: {case.lead or 'nobody yet'}", className="small text-muted")]
+    elif can_start:
+        body = [html.P("This claim is in no case yet.", className="small text-muted mb-2"),
+                html.Button("Open a case", id="siu-claim-open", className="btn btn-primary btn-sm"),
+                html.Div([
+                    dbc.Input(id="siu-claim-case", maxLength=20, placeholder="Case number, e.g. C-000012", size="sm"),
+                    html.Button("Add to case", id="siu-claim-add", className="btn btn-outline-primary btn-sm "
+                                "text-nowrap"),
+                ], className="d-flex gap-2 mt-2"),
+                html.Div(id="siu-claim-msg", className="mt-2")]
+    else:
+        return None
+    return dbc.Card(dbc.CardBody([html.H6("SIU case", className="card-title"), notice, *body]),
+                    className="shadow-sm mb-4", id="siu-claim-card")
+
+
+def ring_case_card(key: str, n: int) -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        dcc.Store(id="ring-case-key", data=key),
+        html.H5("Investigate the ring", className="card-title"),
+        html.P(f"{n} claim{'s' if n != 1 else ''} of this ring {'are' if n != 1 else 'is'} in the Special "
+               "Investigations queue and in no case. Open one case for them: the ring is worked as a whole.",
+               className="small text-muted"),
+        html.Button(f"Open a case for {n} claim{'s' if n != 1 else ''}", id="ring-case-submit",
+                    className="btn btn-primary btn-sm"),
+        html.Div(id="ring-case-msg", className="mt-2"),
+    ]), className="shadow-sm mb-4", id="ring-case")

@@ -1,0 +1,132 @@
+"""Demo SIU cases, so the Cases page shows an investigation unit's work on a
+first start: one case per possible ring with two or more claims in the SIU
+queue, and single-claim cases. Closed cases were decided as the demo's ground
+truth (``claims.fraud_label``) says, so they change no finding; about half of
+the open SIU claims are left in no case, as referrals still to organise.
+Deterministic; dated from the claims (opened after they were reported, closed
+when they closed), with the leads of the SIU team."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import OPEN_STATUSES, Claim, ClaimEvent, FraudRing, SiuCase, SiuCaseClaim, SiuCaseEvent, User, \
+    user_departments
+from services.siu_cases import OUTCOME_LABELS, new_key, siu_id
+
+CLOSED_SINGLES = 14
+DAY = dt.timedelta(days=1)
+OPENED = ("Referred claims reviewed; file opened.", "Opened on the referral; requesting the police report and photos.",
+          "File opened: identifiers shared with other claims.")
+NOTES = ("Requested the police report and the repair photos.", "Recorded statement taken from the claimant.",
+         "Prior-loss search: two earlier claims at the same address.", "Site inspection scheduled with the "
+         "field adjuster.", "Medical bills requested from the clinic; treatment dates to be compared.")
+FINDINGS = {
+    "ring": "The claims share a bank account and phone numbers across claimants who say they do not know each "
+            "other; the same clinic billed near-identical treatment plans. Claims denied; reported to the state "
+            "fraud bureau.",
+    "confirmed_fraud": "Statements of the claimant and the driver conflict on the time of loss, and the repair "
+                       "estimate was inflated against the photos. Claim denied; reported to the state fraud bureau.",
+    "no_fraud": "Loss verified against the police report and the repair shop's records; the shared phone number "
+                "belongs to a fleet operator. No fraud; handled as an ordinary claim.",
+    "inconclusive": "Documents are inconsistent, but the claimant's account could not be disproved. Paid under "
+                    "reservation of rights; the file is noted for future claims.",
+}
+
+
+def _at(day: dt.date, hour: int) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), dt.timezone.utc)
+
+
+def seed(session: Session, *, now: dt.datetime | None = None) -> dict:
+    """Create the demo cases when there are none; returns what was made."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    siu = siu_id(session)
+    if siu is None or session.scalar(select(func.count()).select_from(SiuCase)):
+        return {}
+    leads = list(session.scalars(select(User.id).join(user_departments, user_departments.c.user_id == User.id)
+                                 .where(user_departments.c.department_id == siu, User.is_active,
+                                        User.role == "adjuster").order_by(User.id)))
+    if not leads:
+        return {}
+    claims = {r.id: r for r in session.execute(
+        select(Claim.id, Claim.claim_number, Claim.status, Claim.fraud_label, Claim.claimed_amount, Claim.report_date,
+               Claim.closed_at).where(Claim.department_id == siu).order_by(Claim.id))}
+    plans: list[tuple[str | None, list]] = []
+    taken: set[int] = set()
+    for key, ids in session.execute(select(FraudRing.key, FraudRing.claim_ids).order_by(FraudRing.key)):
+        members = [claims[i] for i in sorted(ids) if i in claims and i not in taken]
+        if len(members) >= 2:
+            plans.append((key, members))
+            taken |= {m.id for m in members}
+    since = now - dt.timedelta(days=150)
+    closed = [c for c in claims.values() if c.id not in taken and c.status == "closed" and c.closed_at
+              and c.closed_at >= since]
+    # Mostly confirmed, as referrals that reach a case are, but not only.
+    plans += [(None, [c]) for c in [c for c in closed if c.fraud_label][-(CLOSED_SINGLES - 4):]
+              + [c for c in closed if not c.fraud_label][-4:]]
+    still_open = [c for c in claims.values() if c.id not in taken and c.status in OPEN_STATUSES]
+    plans += [(None, [c]) for i, c in enumerate(still_open) if i % 2 == 0]
+
+    made = {"open": 0, "closed": 0}
+    for n, (ring, members) in enumerate(plans):
+        _case(session, n, ring, members, leads[n % len(leads)], now)
+        made["closed" if all(m.status == "closed" for m in members) else "open"] += 1
+    session.flush()
+    return made
+
+
+def _outcome(n: int, members) -> str:
+    fraud = sum(bool(m.fraud_label) for m in members)
+    if fraud * 2 > len(members):
+        return "inconclusive" if len(members) == 1 and n % 5 == 4 else "confirmed_fraud"
+    return "no_fraud"
+
+
+def _case(session: Session, n: int, ring: str | None, members, lead: int, now: dt.datetime) -> None:
+    reported = [m.report_date for m in members if m.report_date] or [now.date() - 30 * DAY]
+    opened = min(_at(max(reported) + DAY, 9 + n % 7), now - dt.timedelta(hours=2))
+    done = all(m.status == "closed" for m in members)
+    closed_at = None
+    if done:
+        closed_at = max([m.closed_at for m in members if m.closed_at] or [opened + 20 * DAY])
+        # Investigations take one to four months, not the year a ring's claims may span.
+        first = _at(min(reported) + DAY, 9 + n % 7)
+        opened = min(max(first, closed_at - (40 + n * 7 % 80) * DAY), closed_at - 3 * DAY)
+    outcome = _outcome(n, members) if done else None
+    saved = None
+    if outcome == "confirmed_fraud":
+        saved = sum((m.claimed_amount or Decimal(0)) for m in members if m.fraud_label) or None
+    numbers = [m.claim_number for m in members]
+    title = f"Possible ring {ring}" if ring else numbers[0]
+    key = new_key(session)
+    findings = FINDINGS["ring" if ring and outcome == "confirmed_fraud" else outcome] if outcome else None
+    case_id = session.scalar(insert(SiuCase).values(
+        key=key, title=title, status="closed" if done else "open", outcome=outcome,
+        findings=findings,
+        saved_amount=saved, lead_id=lead, ring_key=ring, opened_by=lead, opened_at=opened,
+        closed_by=lead if done else None, closed_at=closed_at, updated_at=closed_at or opened).returning(SiuCase.id))
+    events = [dict(case_id=case_id, kind="opened", actor_id=lead, at=opened, note=OPENED[n % len(OPENED)],
+                   data={"claims": numbers, **({"ring": ring} if ring else {})})]
+    end = closed_at or now
+    for i in range(1 + n % 2):
+        at = opened + (end - opened) * (i + 1) / (3 + n % 2)
+        events.append(dict(case_id=case_id, kind="note", actor_id=lead, at=at, note=NOTES[(n + i) % len(NOTES)],
+                           data={}))
+    if done:
+        events.append(dict(case_id=case_id, kind="closed", actor_id=lead, at=closed_at, note=findings,
+                           data={"outcome": outcome, "saved": str(saved) if saved is not None else None}))
+    session.execute(insert(SiuCaseEvent), events)
+    session.execute(insert(SiuCaseClaim), [dict(case_id=case_id, claim_id=m.id, added_by=lead, added_at=opened)
+                                           for m in members])
+    history = [dict(claim_id=m.id, kind="siu_case", actor_id=lead, at=opened, note=f"Added to SIU case {key}.",
+                    data={"case": key}) for m in members]
+    if done:
+        history += [dict(claim_id=m.id, kind="siu_case", actor_id=lead, at=closed_at,
+                         note=f"SIU case {key} closed: {OUTCOME_LABELS[outcome].lower()}.",
+                         data={"case": key, "outcome": outcome}) for m in members]
+    session.execute(insert(ClaimEvent), history)

@@ -1,0 +1,238 @@
+"""Reading SIU cases (services.siu_cases writes them): the list, one case with
+its claims and activity, a claim's case, and the totals."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from db.models import OPEN_STATUSES, Claim, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User
+from services.siu_cases import EVENT_TITLES, KEY_RE, OUTCOME_LABELS, may_work, siu_id
+
+STATUS_LABELS = {"open": "Open", "closed": "Closed"}
+
+
+@dataclass
+class CaseSummary:
+    id: int
+    key: str
+    title: str
+    status: str
+    outcome: str | None
+    lead: str | None
+    claims: int
+    open_claims: int
+    claimed: float
+    opened_at: dt.datetime
+    updated_at: dt.datetime
+    closed_at: dt.datetime | None
+    saved: float | None
+    ring_key: str | None
+
+    @property
+    def outcome_label(self) -> str | None:
+        return OUTCOME_LABELS.get(self.outcome) if self.outcome else None
+
+    @property
+    def days_open(self) -> int:
+        end = self.closed_at or dt.datetime.now(dt.timezone.utc)
+        return max(0, (end - self.opened_at).days)
+
+
+@dataclass
+class CaseClaimView:
+    claim_number: str
+    status: str
+    department: str | None
+    department_color: str | None
+    adjuster: str | None
+    claimed: float | None
+    report_date: dt.date | None
+    in_siu: bool           # a claim may leave the SIU queue (back to its line after "no fraud")
+
+
+@dataclass
+class EventView:
+    at: dt.datetime
+    kind: str
+    title: str
+    actor: str
+    note: str | None
+    detail: str | None
+
+
+@dataclass
+class CaseView:
+    summary: CaseSummary
+    version: int
+    lead_id: int | None
+    findings: str | None
+    opened_by: str | None
+    closed_by: str | None
+    claims: list[CaseClaimView] = field(default_factory=list)
+    events: list[EventView] = field(default_factory=list)
+
+
+def _summaries(session: Session):
+    lead = aliased(User)
+    stats = (select(SiuCaseClaim.case_id, func.count().label("n"),
+                    func.count().filter(Claim.status.in_(OPEN_STATUSES)).label("open_n"),
+                    func.coalesce(func.sum(Claim.claimed_amount), 0).label("claimed"))
+             .join(Claim, Claim.id == SiuCaseClaim.claim_id).group_by(SiuCaseClaim.case_id).subquery())
+    q = (select(SiuCase, lead.name, lead.email, stats.c.n, stats.c.open_n, stats.c.claimed)
+         .outerjoin(lead, lead.id == SiuCase.lead_id).outerjoin(stats, stats.c.case_id == SiuCase.id))
+    return q, stats
+
+
+def _summary(case: SiuCase, name, email, n, open_n, claimed) -> CaseSummary:
+    return CaseSummary(case.id, case.key, case.title, case.status, case.outcome, name or email, n or 0, open_n or 0,
+                       float(claimed or 0), case.opened_at, case.updated_at, case.closed_at,
+                       float(case.saved_amount) if case.saved_amount is not None else None, case.ring_key)
+
+
+def list_cases(session: Session, user, *, status: str = "open", mine: bool = False, limit: int = 50,
+               offset: int = 0) -> tuple[list[CaseSummary], int]:
+    """Cases of one status (open: oldest first, as work; closed: latest first), and how many."""
+    if not may_work(session, user):
+        return [], 0
+    status = status if status in STATUS_LABELS else "open"
+    q, _ = _summaries(session)
+    q = q.where(SiuCase.status == status)
+    if mine:
+        q = q.where(SiuCase.lead_id == user.id)
+    total = session.scalar(select(func.count()).select_from(q.with_only_columns(SiuCase.id).subquery()))
+    q = q.order_by(SiuCase.opened_at, SiuCase.id) if status == "open" else \
+        q.order_by(SiuCase.closed_at.desc(), SiuCase.id.desc())
+    rows = session.execute(q.offset(offset).limit(limit)).all()
+    return [_summary(*r) for r in rows], total
+
+
+def _names(session: Session, ids) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    return {r.id: r.name or r.email for r in session.execute(
+        select(User.id, User.name, User.email).where(User.id.in_(ids)))} if ids else {}
+
+
+def _event_view(ev: SiuCaseEvent, names: dict[int, str]) -> EventView:
+    data = ev.data or {}
+    claims = data.get("claims") or []
+    detail = None
+    if ev.kind in ("opened", "claim_added", "claim_removed") and claims:
+        detail = ", ".join(claims[:10]) + (f" and {len(claims) - 10} more" if len(claims) > 10 else "")
+        if data.get("ring"):
+            detail = f"from possible ring {data['ring']}: " + detail
+    elif ev.kind == "lead":
+        detail = f"{names.get(data.get('from'), 'nobody')} → {names.get(data.get('to'), 'nobody')}"
+    elif ev.kind == "closed":
+        detail = OUTCOME_LABELS.get(data.get("outcome"), data.get("outcome"))
+    elif ev.kind == "reopened" and data.get("was"):
+        detail = "was " + OUTCOME_LABELS.get(data["was"], data["was"]).lower()
+    return EventView(ev.at, ev.kind, EVENT_TITLES.get(ev.kind, ev.kind), names.get(ev.actor_id, "SCOPE"), ev.note,
+                     detail)
+
+
+def get_case(session: Session, user, key, *, events: int = 500) -> CaseView | None:
+    """One case for a user who may work cases; None when unknown or not theirs to read."""
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key.strip().upper()) or not may_work(session, user):
+        return None
+    q, _ = _summaries(session)
+    row = session.execute(q.where(SiuCase.key == key.strip().upper())).first()
+    if row is None:
+        return None
+    case = row[0]
+    claims = session.execute(
+        select(Claim.claim_number, Claim.status, Department.name, Department.color, User.name, User.email,
+               Claim.claimed_amount, Claim.report_date, Claim.department_id)
+        .join(SiuCaseClaim, and_(SiuCaseClaim.claim_id == Claim.id, SiuCaseClaim.case_id == case.id))
+        .outerjoin(Department, Department.id == Claim.department_id).outerjoin(User, User.id == Claim.adjuster_id)
+        .order_by(Claim.report_date, Claim.claim_number)).all()
+    evs = session.scalars(select(SiuCaseEvent).where(SiuCaseEvent.case_id == case.id)
+                          .order_by(SiuCaseEvent.id.desc()).limit(events)).all()
+    ids = {e.actor_id for e in evs} | {case.opened_by, case.closed_by}
+    ids |= {v for e in evs if e.kind == "lead" for v in ((e.data or {}).get("from"), (e.data or {}).get("to"))}
+    names = _names(session, ids)
+    siu = siu_id(session)
+    return CaseView(
+        _summary(*row), case.version, case.lead_id, case.findings, names.get(case.opened_by),
+        names.get(case.closed_by),
+        [CaseClaimView(r[0], r[1], r[2], r[3], r[4] or r[5], float(r[6]) if r[6] is not None else None, r[7],
+                       r[8] == siu)
+         for r in claims],
+        [_event_view(e, names) for e in evs])
+
+
+@dataclass
+class ClaimCase:
+    key: str
+    title: str
+    status: str
+    outcome: str | None
+    lead: str | None
+
+
+def case_of_claim(session: Session, user, claim_id: int) -> ClaimCase | None:
+    """The claim's case, for those who may work cases."""
+    if not may_work(session, user):
+        return None
+    row = session.execute(select(SiuCase, User.name, User.email).join(SiuCaseClaim, SiuCaseClaim.case_id == SiuCase.id)
+                          .outerjoin(User, User.id == SiuCase.lead_id)
+                          .where(SiuCaseClaim.claim_id == claim_id)).first()
+    if row is None:
+        return None
+    case = row[0]
+    return ClaimCase(case.key, case.title, case.status, case.outcome, row[1] or row[2])
+
+
+def can_start_case(session: Session, user, claim) -> bool:
+    """Whether the claim page offers "open a case / add to a case" for this claim."""
+    siu = siu_id(session)
+    return siu is not None and claim.department_id == siu and may_work(session, user, siu)
+
+
+def claims_awaiting_case(session: Session) -> int:
+    """Open claims in the SIU queue that no case holds: SIU's intake still to organise."""
+    siu = siu_id(session)
+    if siu is None:
+        return 0
+    return session.scalar(select(func.count()).select_from(Claim).where(
+        Claim.department_id == siu, Claim.status.in_(OPEN_STATUSES),
+        ~select(SiuCaseClaim.claim_id).where(SiuCaseClaim.claim_id == Claim.id).exists()))
+
+
+def ring_claims_for_case(session: Session, view) -> list:
+    """The claims of a ring (as the user sees it) a case could take: in the SIU queue, in no case."""
+    siu = siu_id(session)
+    ids = [c.id for c in view.claims if c.department_id == siu]
+    if not ids:
+        return []
+    taken = set(session.scalars(select(SiuCaseClaim.claim_id).where(SiuCaseClaim.claim_id.in_(ids))))
+    return [c for c in view.claims if c.id in ids and c.id not in taken]
+
+
+def totals(session: Session, *, days: int = 90, now: dt.datetime | None = None) -> dict:
+    """Open cases and their claims, and what the cases closed in the last ``days`` found and saved."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    since = now - dt.timedelta(days=days)
+    open_row = session.execute(
+        select(func.count(func.distinct(SiuCase.id)), func.count(SiuCaseClaim.claim_id),
+               func.coalesce(func.sum(Claim.claimed_amount), 0))
+        .select_from(SiuCase).outerjoin(SiuCaseClaim, SiuCaseClaim.case_id == SiuCase.id)
+        .outerjoin(Claim, Claim.id == SiuCaseClaim.claim_id).where(SiuCase.status == "open")).one()
+    closed = session.execute(
+        select(SiuCase.outcome, func.count(), func.coalesce(func.sum(SiuCase.saved_amount), 0))
+        .where(SiuCase.status == "closed", SiuCase.closed_at >= since).group_by(SiuCase.outcome)).all()
+    by_outcome = {o: n for o, n, _ in closed}
+    n_closed = sum(by_outcome.values())
+    days_open = session.scalar(
+        select(func.percentile_cont(0.5).within_group(
+            func.extract("epoch", SiuCase.closed_at - SiuCase.opened_at) / 86400))
+        .where(SiuCase.status == "closed", SiuCase.closed_at >= since))
+    return {
+        "open_cases": open_row[0], "open_claims": open_row[1], "open_claimed": float(open_row[2]),
+        "days": days, "closed": n_closed, "by_outcome": {o: by_outcome.get(o, 0) for o in OUTCOME_LABELS},
+        "confirmed_share": by_outcome.get("confirmed_fraud", 0) / n_closed if n_closed else None,
+        "saved": float(sum(s for _, _, s in closed)),
+        "median_days": float(days_open) if days_open is not None else None,
+    }
