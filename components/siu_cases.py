@@ -7,9 +7,9 @@ from urllib.parse import quote, urlencode
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.common import dept_badge, message
+from components.common import dept_badge, message, stat
 from components.timeline import timeline_items
-from services.currency import money
+from services.currency import money, money_short
 from services.siu_cases import NOTE_MAX, OUTCOME_LABELS, TITLE_MAX
 
 OUTCOME_COLORS = {"confirmed_fraud": "danger", "no_fraud": "success", "inconclusive": "secondary"}
@@ -171,6 +171,10 @@ def _closed_summary(view, code: str, *, can_reopen: bool) -> html.Div:
                             className="small text-muted")], className="mb-2"),
         html.Div(view.findings, className="small mb-2", style={"whiteSpace": "pre-wrap"}, id="siu-findings-text"),
         html.Div(f"Saved: {money(s.saved, code)}", className="small fw-semibold") if s.saved is not None else None,
+        # The finding does not close the claims: denying or paying each is its adjuster's step.
+        html.Div(f"{s.open_claims} of its claims {'are' if s.open_claims != 1 else 'is'} still open: close "
+                 f"{'them' if s.open_claims != 1 else 'it'} from the claim's page.", className="small text-muted mt-2",
+                 id="siu-open-claims-note") if s.open_claims else None,
         html.Div([
             dbc.Textarea(id="siu-reopen-note", rows=2, maxLength=NOTE_MAX,
                          placeholder="Why reopen (new evidence; required)", className="mt-3"),
@@ -212,6 +216,12 @@ def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool) -> 
     s = view.summary
     return html.Div([
         dcc.Store(id="siu-case-key", data={"key": s.key, "version": view.version}),
+        html.Div([
+            stat("Claims", f"{s.claims}", f"{s.open_claims} open"),
+            stat("Claimed", money_short(s.claimed, code)),
+            stat("Days open" if s.status == "open" else "Took", f"{s.days_open}",
+                 "days" if s.status == "closed" else None),
+        ], className="d-flex flex-wrap gap-4 mb-3", id="siu-case-stats"),
         html.Div([
             html.Div([status_badge(s.status, s.outcome, className="me-2", id="siu-case-status"),
                       html.Span(f"Opened {s.opened_at:%Y-%m-%d} by {view.opened_by or 'someone'}"

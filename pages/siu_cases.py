@@ -96,12 +96,6 @@ def _one(session, user, key, code, works: bool):
     return html.Div([
         fraud_tabs("cases", cases=True),
         page_header(f"Case {s.key}", s.title, right=back),
-        html.Div([
-            stat("Claims", f"{s.claims}", f"{s.open_claims} open"),
-            stat("Claimed", money_short(s.claimed, code)),
-            stat("Days open" if s.status == "open" else "Took", f"{s.days_open}",
-                 "days" if s.status == "closed" else None),
-        ], className="d-flex flex-wrap gap-4 mb-3"),
         html.Div(id="siu-case-msg"),
         html.Div(case_body(view, code, lead_choices(session), can_edit=True,
                            can_reopen=user.can(Perm.DECIDE_FRAUD)), id="siu-case-body"),

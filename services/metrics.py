@@ -18,7 +18,7 @@ from typing import Iterable
 from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
-from db.models import AlertEvent, Department, FraudAlert, JobRun, ModelVersion, RoutingDecision
+from db.models import AlertEvent, Department, FraudAlert, JobRun, ModelVersion, RoutingDecision, SiuCase
 from services import aggregates, operations
 from services.departments import TRIAGE
 
@@ -161,7 +161,10 @@ def alert_families(session: Session) -> list[Family]:
     # SIU's intake backlog: fraud alerts no manager has referred or dismissed yet.
     fraud = Family("scope_fraud_alerts_open", "Fraud alerts waiting for a manager to refer or dismiss them.")
     fraud.add(session.scalar(select(func.count(FraudAlert.id)).where(FraudAlert.status == "open")))
-    return [family, fraud]
+    # SIU's caseload: investigations not closed yet.
+    cases = Family("scope_siu_cases_open", "SIU cases open (investigations not closed yet).")
+    cases.add(session.scalar(select(func.count(SiuCase.id)).where(SiuCase.status == "open")))
+    return [family, fraud, cases]
 
 
 def snapshot(session: Session, *, jobs: Iterable[str] = (), now: dt.datetime | None = None) -> list[Family]:

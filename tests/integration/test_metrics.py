@@ -172,10 +172,12 @@ def test_database_gauges_match_the_database(metrics_on, app_session, monkeypatch
             decisions = session.scalar(text("SELECT count(*) FROM routing_decisions "
                                             "WHERE decided_at > now() - interval '24 hours'"))
             fraud = session.scalar(text("SELECT count(*) FROM fraud_alerts WHERE status = 'open'"))
-            return open_by_dept, champions, decisions, fraud
+            cases = session.scalar(text("SELECT count(*) FROM siu_cases WHERE status = 'open'"))
+            return open_by_dept, champions, decisions, fraud, cases
 
-        open_by_dept, champions, decisions, fraud = app_session(live)
+        open_by_dept, champions, decisions, fraud, cases = app_session(live)
         assert fraud > 0 and value(figures, "scope_fraud_alerts_open") == fraud
+        assert cases > 0 and value(figures, "scope_siu_cases_open") == cases
         assert value(figures, "scope_database_up") == 1
         assert open_by_dept, "the web database has open claims"
         for code, n in open_by_dept.items():

@@ -1,0 +1,112 @@
+"""SIU cases in a real browser: an SIU adjuster opens a case from a referred
+claim's page, adds a note and closes it as confirmed fraud; a manager reopens
+it; a viewer sees the totals and no investigation."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.browser.conftest import choose_option, screenshot
+from tests.browser.test_claim_flow import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def _siu_claim_in_no_case(web_app) -> str:
+    from db.flask_db import read_session
+    from db.models import OPEN_STATUSES, Claim, Department, SiuCaseClaim
+
+    with web_app.server.app_context():
+        session = read_session()
+        number = session.scalar(
+            select(Claim.claim_number).join(Department, Department.id == Claim.department_id)
+            .outerjoin(SiuCaseClaim, SiuCaseClaim.claim_id == Claim.id)
+            .where(Department.code == "SIU", Claim.status.in_(OPEN_STATUSES), SiuCaseClaim.case_id.is_(None))
+            .order_by(Claim.id.desc()).limit(1))
+        session.close()
+    assert number, "the demo leaves about half of the open SIU claims in no case"
+    return number
+
+
+def _fraud_label(web_app, number: str):
+    from db.flask_db import read_session
+    from db.models import Claim
+
+    with web_app.server.app_context():
+        session = read_session()
+        value = session.scalar(select(Claim.fraud_label).where(Claim.claim_number == number)
+                               .execution_options(populate_existing=True))
+        session.close()
+    return value
+
+
+def test_investigator_opens_works_and_closes_a_case_and_a_manager_reopens_it(page, live_server, web_app, browser):
+    number = _siu_claim_in_no_case(web_app)
+    sign_in(page, live_server, "investigator@scope.example", "scope-demo-investigator")
+    page.goto(live_server + f"/claims/{number}")
+    page.wait_for_selector("#siu-claim-open", timeout=15000)
+    page.click("#siu-claim-open")
+    page.wait_for_selector("#siu-claim-case-link", timeout=10000)
+    key = page.inner_text("#siu-claim-case-link")
+    assert key.startswith("C-")
+    page.wait_for_function("document.querySelector('#claim-timeline').innerText.includes('Added to SIU case')",
+                           timeout=10000)
+
+    page.click("#siu-claim-case-link")
+    page.wait_for_selector("#siu-case-claims", timeout=15000)
+    assert number in page.inner_text("#siu-case-claims")
+    assert "lead: Sofia Marin" in page.inner_text("#siu-case-body")   # the opener, a member of SIU
+    page.fill("#siu-note", "Recorded statement: the driver's account contradicts the photos.")
+    page.click("#siu-note-submit")
+    page.wait_for_selector("#siu-case-body >> text=contradicts the photos", timeout=10000)
+
+    page.click("#siu-close-submit")   # no outcome chosen: refused
+    page.wait_for_selector("#siu-case-msg .alert-danger", timeout=10000)
+    assert "outcome" in page.inner_text("#siu-case-msg")
+    page.click("#siu-outcome >> text=Confirmed fraud")
+    page.fill("#siu-findings", "Photos reused from an earlier claim; repair invoice altered. Claim denied.")
+    page.fill("#siu-saved", "2,500")
+    page.click("#siu-close-submit")
+    page.wait_for_selector("#siu-case-msg .alert-success", timeout=10000)
+    assert page.inner_text("#siu-case-status") == "Confirmed fraud"
+    assert "Saved: $2,500.00" in page.inner_text("#siu-decision-card")
+    assert page.locator("#siu-reopen-submit").count() == 0   # reopening is a manager's call
+    assert _fraud_label(web_app, number) is True
+    screenshot(page, "siu-case")
+    page.goto(live_server + "/siu-cases?status=closed")
+    page.wait_for_selector(f"#siu-case-row-{key}", timeout=15000)
+    screenshot(page, "siu-cases")
+    assert page.console_errors == []
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    manager = context.new_page()
+    manager.console_errors = []
+    manager.on("console", lambda m: manager.console_errors.append(m.text) if m.type == "error" else None)
+    try:
+        sign_in(manager, live_server, "manager@scope.example", "scope-demo-manager")
+        manager.goto(live_server + f"/siu-cases?case={key}")
+        manager.wait_for_selector("#siu-reopen-submit", timeout=15000)
+        manager.fill("#siu-reopen-note", "The shop produced the original invoice.")
+        manager.click("#siu-reopen-submit")
+        manager.wait_for_selector("#siu-close-submit", timeout=10000)
+        assert manager.inner_text("#siu-case-status") == "Open"
+        choose_option(manager, "siu-lead", "No lead")
+        manager.click("#siu-lead-submit")
+        manager.wait_for_selector("#siu-case-body >> text=lead: nobody yet", timeout=10000)
+        activity = manager.inner_text("#siu-case-body")
+        assert "Case reopened" in activity and "original invoice" in activity
+        assert manager.console_errors == []
+    finally:
+        context.close()
+
+
+def test_viewer_sees_the_totals_but_no_investigation(page, live_server):
+    sign_in(page, live_server, "viewer@scope.example", "scope-demo-viewer")
+    page.goto(live_server + "/fraud-alerts")
+    page.click("#fraud-nav-cases")
+    page.wait_for_selector("#siu-stats", timeout=15000)
+    assert page.locator("#siu-cases-table").count() == 0
+    assert "open cases" in page.inner_text("#siu-stats").lower()
+    page.goto(live_server + "/siu-cases?case=C-000001")
+    page.wait_for_selector("text=Case not found", timeout=15000)
+    assert page.console_errors == []
