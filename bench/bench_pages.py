@@ -38,8 +38,8 @@ SECRET_KEY = "bench-pages-secret-key-" + "x" * 32
 PAGES = {
     "adjuster": ["/", "/my-work", "/queues?department=AUTO_PD", "/rings", "/fraud-alerts", "/intake", "/profile",
                  "/tokens"],
-    "viewer": ["/dashboard", "/alerts", "/queues?department=PROPERTY"],
-    "manager": ["/reassign", "/rings", "/fraud-alerts", "/workload", "/operations", "/analytics", "/models",
+    "viewer": ["/dashboard", "/alerts", "/queues?department=PROPERTY", "/siu-cases"],
+    "manager": ["/reassign", "/rings", "/fraud-alerts", "/siu-cases", "/workload", "/operations", "/analytics", "/models",
                 "/dashboard/report"],
     "admin": ["/admin/users", "/admin/departments", "/admin/audit", "/admin/jobs"],
 }

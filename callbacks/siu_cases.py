@@ -46,7 +46,7 @@ def _clicked() -> bool:
     return bool(ctx.triggered and ctx.triggered[0].get("value"))
 
 
-def _write(write: Callable, what: str):
+def _write(write: Callable, what: str, missing: str = "No such case here; reload the page."):
     """Run ``write(session)`` in its own transaction: (its result, None, False) when
     done, else (None, message, whether what the page shows is stale)."""
     try:
@@ -57,7 +57,7 @@ def _write(write: Callable, what: str):
     except siu_cases.CaseError as exc:
         return None, flash(str(exc), "danger"), False
     except (NotFound, OutsideDepartments):
-        return None, flash("No such case here; reload the page.", "danger"), True
+        return None, flash(missing, "danger"), True
     except AccessDenied as exc:
         return None, flash(f"Not allowed: {exc}", "danger"), False
     except (WriteConflict, WriteFailed):
@@ -129,7 +129,8 @@ def from_claim(_open, _add, case_key, claim_number):
             return case_key.strip().upper()
         return siu_cases.open_case(session, user, [claim.id]).key
 
-    key, error, _ = _write(write, "add" if adding else "open")
+    key, error, _ = _write(write, "add" if adding else "open",
+                           "No such claim or case here; check the case number, or reload the page.")
     if error is not None:
         return no_update, error, no_update
     done = f"Added to case {key}." if adding else f"Opened case {key}."

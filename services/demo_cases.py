@@ -60,6 +60,11 @@ def seed(session: Session, *, now: dt.datetime | None = None) -> dict:
     taken: set[int] = set()
     for key, ids in session.execute(select(FraudRing.key, FraudRing.claim_ids).order_by(FraudRing.key)):
         members = [claims[i] for i in sorted(ids) if i in claims and i not in taken]
+        if members and all(m.status == "closed" for m in members):
+            # A closed case's finding is every claim's: a ring's claims the truth does not
+            # bear out stay out of it (as an investigator would take them out).
+            found = sum(bool(m.fraud_label) for m in members) * 2 > len(members)
+            members = [m for m in members if bool(m.fraud_label) == found]
         if len(members) >= 2:
             plans.append((key, members))
             taken |= {m.id for m in members}
@@ -89,14 +94,15 @@ def _outcome(n: int, members) -> str:
 
 def _case(session: Session, n: int, ring: str | None, members, lead: int, now: dt.datetime) -> None:
     reported = [m.report_date for m in members if m.report_date] or [now.date() - 30 * DAY]
-    opened = min(_at(max(reported) + DAY, 9 + n % 7), now - dt.timedelta(hours=2))
+    earliest = _at(max(reported) + DAY, 9 + n % 7)   # after the last of its claims was reported
+    opened = min(earliest, now - dt.timedelta(hours=2))
     done = all(m.status == "closed" for m in members)
     closed_at = None
     if done:
-        closed_at = max([m.closed_at for m in members if m.closed_at] or [opened + 20 * DAY])
+        closed_at = max([m.closed_at for m in members if m.closed_at] + [earliest + 3 * DAY])
+        closed_at = min(closed_at, now - dt.timedelta(hours=1))
         # Investigations take one to four months, not the year a ring's claims may span.
-        first = _at(min(reported) + DAY, 9 + n % 7)
-        opened = min(max(first, closed_at - (40 + n * 7 % 80) * DAY), closed_at - 3 * DAY)
+        opened = min(max(earliest, closed_at - (40 + n * 7 % 80) * DAY), closed_at - dt.timedelta(hours=1))
     outcome = _outcome(n, members) if done else None
     saved = None
     if outcome == "confirmed_fraud":

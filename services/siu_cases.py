@@ -110,12 +110,16 @@ def _version(version) -> int:
     return version
 
 
-def _locked_case(session: Session, key, version=None) -> SiuCase:
+_ANY = object()   # writes that do not depend on what the caller saw (notes, claims added or removed)
+
+
+def _locked_case(session: Session, key, version=_ANY) -> SiuCase:
     case = session.scalar(select(SiuCase).where(SiuCase.key == _key(key)).with_for_update()
                           .execution_options(populate_existing=True))
     if case is None:
         raise NotFound("No such case.")
-    if version is not None and case.version != _version(version):
+    # A decision needs the version the caller saw: a missing one is a stale (or tampered) page.
+    if version is not _ANY and case.version != _version(version):
         raise CaseConflict(f"Case {case.key} changed since you opened it (someone added a claim, changed the "
                            "lead or decided it); reload and try again.")
     return case
@@ -161,15 +165,18 @@ def _lock_claims(session: Session, user, numbers_or_ids: list, siu: int | None) 
                              .execution_options(populate_existing=True)).all()
     found = {c.claim_number for c in claims} | {c.id for c in claims}
     missing = [str(v) for v in (*numbers, *ids) if v not in found]
+    elsewhere = [c for c in claims if siu is None or c.department_id != siu]
+    if not user.can(Perm.VIEW_ALL_DEPARTMENTS):
+        # SIU's adjusters do not see other queues: such a claim reads exactly as an unknown one
+        # (named as it was typed, in the order typed), so the answer tells nothing of other queues.
+        hidden = {c.claim_number for c in elsewhere} | {c.id for c in elsewhere}
+        missing = [str(v) for v in (*numbers, *ids) if v not in found or v in hidden]
+        elsewhere = []
     if missing:
         raise CaseError("No claim " + ", ".join(missing[:5]) + " in the Special Investigations queue.")
-    elsewhere = [c.claim_number for c in claims if siu is None or c.department_id != siu]
-    if elsewhere and not user.can(Perm.VIEW_ALL_DEPARTMENTS):
-        # SIU's adjusters do not see other queues: such a claim is not theirs to know of.
-        raise CaseError("No claim " + ", ".join(elsewhere[:5]) + " in the Special Investigations queue.")
     if elsewhere:
         # Claims reach SIU by a referral (a manager's move): a case does not pull them in.
-        raise CaseError("Not in the Special Investigations queue: " + ", ".join(elsewhere[:5])
+        raise CaseError("Not in the Special Investigations queue: " + ", ".join(c.claim_number for c in elsewhere[:5])
                         + ". Refer a claim to SIU before adding it to a case.")
     taken = session.execute(select(Claim.claim_number, SiuCase.key)
                             .join(SiuCaseClaim, SiuCaseClaim.claim_id == Claim.id)
@@ -216,7 +223,7 @@ def open_case(session: Session, user, claims: list, title=None, note=None, *, ri
     return case
 
 
-def _open_case_locked(session: Session, key, version=None) -> SiuCase:
+def _open_case_locked(session: Session, key, version=_ANY) -> SiuCase:
     case = _locked_case(session, key, version)
     if case.status != "open":
         raise CaseError(f"Case {case.key} is closed; a manager can reopen it.")
@@ -284,7 +291,7 @@ def set_lead(session: Session, user, key, version, lead_id) -> SiuCase:
     _require(session, user)
     case = _open_case_locked(session, key, version)
     choices = dict(lead_choices(session))
-    if lead_id is not None and (isinstance(lead_id, bool) or lead_id not in choices):
+    if lead_id is not None and (isinstance(lead_id, bool) or not isinstance(lead_id, int) or lead_id not in choices):
         raise CaseError("Choose a member of Special Investigations to lead the case.")
     if lead_id == case.lead_id:
         raise CaseError("That is already the case's lead.")
@@ -308,7 +315,10 @@ def _amount(value) -> Decimal | None:
         raise CaseError("The amount saved must be a number, e.g. 12500.00.") from None
     if not amount.is_finite() or amount < 0 or amount >= SAVED_MAX:
         raise CaseError("The amount saved must be zero or more, and less than a trillion.")
-    return amount.quantize(Decimal("0.01"))
+    amount = amount.quantize(Decimal("0.01"))   # then check again: 999999999999.995 rounds to a trillion
+    if amount >= SAVED_MAX:
+        raise CaseError("The amount saved must be zero or more, and less than a trillion.")
+    return amount
 
 
 def close_case(session: Session, user, key, version, outcome, findings, saved=None) -> SiuCase:
@@ -319,11 +329,7 @@ def close_case(session: Session, user, key, version, outcome, findings, saved=No
         raise CaseError("Choose the outcome of the investigation.")
     findings = _text(findings, what="findings", required=True, limit=NOTE_MAX)
     amount = _amount(saved)
-    ids = list(session.scalars(select(SiuCaseClaim.claim_id).join(SiuCase, SiuCase.id == SiuCaseClaim.case_id)
-                               .where(SiuCase.key == _key(key))))
-    claims = session.scalars(select(Claim).where(Claim.id.in_(ids)).order_by(Claim.id)
-                             .with_for_update(of=Claim.__table__).execution_options(populate_existing=True)
-                             ).all() if ids else []
+    claims = _lock_case_claims(session, key)
     case = _open_case_locked(session, key, version)
     labels = {c.claim_number: c.fraud_label for c in claims}
     value = OUTCOME_LABEL_VALUE.get(outcome)
@@ -334,8 +340,10 @@ def close_case(session: Session, user, key, version, outcome, findings, saved=No
     case.status, case.outcome, case.findings, case.saved_amount = "closed", outcome, findings, amount
     case.closed_by, case.closed_at = user.id, now
     _touch(case)
-    _case_event(session, user, case, "closed", findings, {"outcome": outcome,
-                                                          "saved": str(amount) if amount is not None else None})
+    # What the claims held before: reopening withdraws the finding and puts it back.
+    _case_event(session, user, case, "closed", findings, {
+        "outcome": outcome, "saved": str(amount) if amount is not None else None,
+        "labels_before": {str(c.id): labels[c.claim_number] for c in claims} if value is not None else {}})
     # The claims' history says what was found, not the findings: their later readers may be outside SIU.
     _claim_events(session, user, [c.id for c in claims],
                   f"SIU case {case.key} closed: {OUTCOME_LABELS[outcome].lower()}.", {"case": case.key,
@@ -347,23 +355,44 @@ def close_case(session: Session, user, key, version, outcome, findings, saved=No
     return case
 
 
+def _lock_case_claims(session: Session, key) -> list[Claim]:
+    """The case's claims, locked (before the case, the order every claim write takes)."""
+    ids = list(session.scalars(select(SiuCaseClaim.claim_id).join(SiuCase, SiuCase.id == SiuCaseClaim.case_id)
+                               .where(SiuCase.key == _key(key))))
+    return session.scalars(select(Claim).where(Claim.id.in_(ids)).order_by(Claim.id)
+                           .with_for_update(of=Claim.__table__).execution_options(populate_existing=True)
+                           ).all() if ids else []
+
+
 def reopen_case(session: Session, user, key, version, note) -> SiuCase:
-    """A manager reopens a closed case (new evidence). The finding stays on the
-    claims until the case closes again with another."""
+    """A manager reopens a closed case (new evidence). That withdraws its finding:
+    its claims get back what they held before it closed (unless changed since)."""
     _require(session, user)
     if not user.can(Perm.DECIDE_FRAUD):
         raise AccessDenied("Reopening a closed case is a manager's call.")
     note = _text(note, what="reason for reopening", required=True, limit=NOTE_MAX)
+    claims = _lock_case_claims(session, key)
     case = _locked_case(session, key, version)
     if case.status != "closed":
         raise CaseError(f"Case {case.key} is open.")
     before = {"status": "closed", "outcome": case.outcome}
+    closed = session.scalar(select(SiuCaseEvent.data).where(SiuCaseEvent.case_id == case.id,
+                                                           SiuCaseEvent.kind == "closed")
+                            .order_by(SiuCaseEvent.id.desc()).limit(1)) or {}
+    found = OUTCOME_LABEL_VALUE.get(case.outcome)
+    restored = {}
+    for c in claims:
+        old = (closed.get("labels_before") or {}).get(str(c.id), c.fraud_label)
+        if found is not None and c.fraud_label is found and old is not found:
+            c.fraud_label = old
+            restored[c.claim_number] = old
     # The closing findings and amount stay in the case's activity; the open case has none.
     case.status, case.outcome, case.closed_by, case.closed_at = "open", None, None, None
     case.findings = case.saved_amount = None
     _touch(case)
     _case_event(session, user, case, "reopened", note, {"was": before["outcome"]})
-    _audit(session, user, "siu_case.reopen", case, before=before, after={"status": "open", "note": note})
+    _audit(session, user, "siu_case.reopen", case, before=before,
+           after={"status": "open", "note": note, "fraud_labels_restored": restored})
     session.flush()
     return case
 
