@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import dash
+import dash_bootstrap_components as dbc
+from dash import html
 
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed
 from pages.queues import queue_layout
 from db.flask_db import read_session
+from services.siu_case_views import open_cases_led
 from services.queues import MY_WORK_SCOPE, OPEN_STATUSES, lines_of_business, visible_departments
 
 dash.register_page(__name__, path="/my-work", title="My work · SCOPE Assistant", name="My work")
@@ -20,4 +23,14 @@ def layout(**_query):
     lines = lines_of_business(read_session(), [d.id for d in visible_departments(read_session(), user)])
     return queue_layout(user=user, page_key="my_work", scope=MY_WORK_SCOPE, statuses=OPEN_STATUSES, lines=lines,
                         title="My work", subtitle="Open claims assigned to you, in every department you work in.",
-                        with_department=True)
+                        with_department=True, above=_cases(user))
+
+
+def _cases(user):
+    """An investigator's open SIU cases are work too: one line to them."""
+    n = open_cases_led(read_session(), user)
+    if not n:
+        return None
+    return dbc.Alert([f"You lead {n} open SIU case{'s' if n != 1 else ''}. ",
+                      html.A("Open your cases", href="/siu-cases?mine=1", className="alert-link")],
+                     color="light", className="py-2 small border", id="my-work-cases")

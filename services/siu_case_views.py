@@ -191,6 +191,14 @@ def can_start_case(session: Session, user, claim) -> bool:
     return siu is not None and claim.department_id == siu and may_work(session, user, siu)
 
 
+def open_cases_led(session: Session, user) -> int:
+    """How many open cases the user leads (for their "My work")."""
+    if not may_work(session, user):
+        return 0
+    return session.scalar(select(func.count()).select_from(SiuCase).where(SiuCase.lead_id == user.id,
+                                                                          SiuCase.status == "open"))
+
+
 def claims_awaiting_case(session: Session) -> int:
     """Open claims in the SIU queue that no case holds: SIU's intake still to organise."""
     siu = siu_id(session)

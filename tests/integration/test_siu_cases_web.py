@@ -667,3 +667,22 @@ def test_an_amount_saved_that_rounds_past_the_limit_gets_the_clear_refusal(web_a
                             "Nothing found.", "999999999999.999"))
     assert "The amount saved must be zero or more, and less than a trillion." in body, body[:300]
     assert _state(app_session, key) == before
+
+
+def test_my_work_points_an_investigator_to_the_cases_they_lead(clients, app_session):
+    """Open cases are an investigator's work too: "My work" says how many they lead, and
+    only they see the line."""
+    from db.models import User
+
+    def led(s):
+        me = s.scalar(select(User.id).where(User.email == INVESTIGATOR[0]))
+        return s.scalar(select(func.count()).select_from(SiuCase).where(SiuCase.lead_id == me,
+                                                                        SiuCase.status == "open"))
+
+    n = app_session(led)
+    assert n > 0, "the demo gives the SIU demo login open cases to lead"
+    status, body = render_page(clients("investigator"), "/my-work")
+    assert status == 200 and f"You lead {n} open SIU case" in body and "siu-cases?mine=1" in body
+    for role in ("adjuster", "manager"):
+        status, body = render_page(clients(role), "/my-work")
+        assert status == 200 and "my-work-cases" not in body
