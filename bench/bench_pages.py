@@ -39,8 +39,8 @@ PAGES = {
     "adjuster": ["/", "/my-work", "/queues?department=AUTO_PD", "/rings", "/fraud-alerts", "/intake", "/profile",
                  "/tokens"],
     "viewer": ["/dashboard", "/alerts", "/queues?department=PROPERTY", "/siu-cases"],
-    "manager": ["/reassign", "/rings", "/fraud-alerts", "/siu-cases", "/workload", "/operations", "/analytics", "/models",
-                "/dashboard/report"],
+    "manager": ["/reassign", "/rings", "/fraud-alerts", "/siu-cases", "/workload", "/operations", "/analytics",
+                "/models", "/dashboard/report"],
     "admin": ["/admin/users", "/admin/departments", "/admin/audit", "/admin/jobs"],
 }
 QUIET_S = 0.5
