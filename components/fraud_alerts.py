@@ -8,7 +8,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.common import dept_badge, message
+from components.siu_cases import case_href
 from services.currency import money
+from services.siu_cases import OUTCOME_LABELS
 
 SIGNAL_COLORS = {"ring": "danger", "linked_fraud": "danger", "model": "warning", "flagged": "info"}
 NOTE_MAX = 1000
@@ -55,11 +57,20 @@ def _probability(p) -> str:
     return "—" if p is None else f"{p:.0%}"
 
 
+def _case_line(case) -> html.Div:
+    """What SIU made of a referral: its case and, once closed, the outcome."""
+    key, status, outcome = case
+    state = "open" if status == "open" else OUTCOME_LABELS.get(outcome, "closed").lower()
+    return html.Div(["Case ", html.A(key, href=case_href(key), className="claim-link"), f": {state}"],
+                    className="fraud-case-line mt-1")
+
+
 def _decided(a) -> html.Div:
     return html.Div([html.Div(a.decided_by, className="fw-semibold") if a.decided_by else None,
                      html.Div(f"{(a.decided_at or a.raised_at):%Y-%m-%d %H:%M} UTC", className="text-nowrap"),
                      html.Div(a.decision_note, className="text-muted fraud-decision-note") if a.decision_note
-                     else None], className="small")
+                     else None,
+                     _case_line(a.case) if a.case else None], className="small")
 
 
 def _actions(a) -> html.Div:

@@ -398,6 +398,8 @@ class AlertView:
     decided_by: str | None = None
     decided_at: dt.datetime | None = None
     decision_note: str | None = None
+    # A referred claim's SIU case (key, status, outcome), for those who read cases: what became of it.
+    case: tuple[str, str, str | None] | None = None
 
     @property
     def status_label(self) -> str:
@@ -518,7 +520,8 @@ def list_alerts(session: Session, user, *, status: str = "open", claim_number: s
         q = q.order_by(func.coalesce(FraudAlert.decided_at, FraudAlert.updated_at).desc(), FraudAlert.id)
     if user.can(Perm.VIEW_ALL_DEPARTMENTS):
         total = session.scalar(q.with_only_columns(func.count(FraudAlert.id)).order_by(None))
-        return _views(session, user, session.execute(q.offset(offset).limit(limit)).all()), total
+        views = _views(session, user, session.execute(q.offset(offset).limit(limit)).all())
+        return (_with_cases(session, user, views) if status == "referred" else views), total
     # Signals are filtered per user, so the count is of what remains. Open alerts are few
     # (claims outside SIU with signals now) and all read; decided ones pile up: the latest
     # DECIDED_WINDOW of the user's departments are read and counted.
@@ -526,7 +529,24 @@ def list_alerts(session: Session, user, *, status: str = "open", claim_number: s
     views = _views(session, user, rows)
     if status == "open":
         views.sort(key=lambda v: (-v.kinds, -(v.siu_probability or 0), v.raised_at, v.id))
-    return views[offset:offset + limit], len(views)
+    page = views[offset:offset + limit]
+    return (_with_cases(session, user, page) if status == "referred" else page), len(views)
+
+
+def _with_cases(session: Session, user, views: list[AlertView]) -> list[AlertView]:
+    """Referred alerts with their claims' SIU cases, for those who read cases."""
+    from db.models import SiuCase, SiuCaseClaim
+    from services.siu_cases import may_work
+
+    if not views or not may_work(session, user):
+        return views
+    cases = {r.claim_id: (r.key, r.status, r.outcome) for r in session.execute(
+        select(SiuCaseClaim.claim_id, SiuCase.key, SiuCase.status, SiuCase.outcome)
+        .join(SiuCase, SiuCase.id == SiuCaseClaim.case_id)
+        .where(SiuCaseClaim.claim_id.in_([v.claim_id for v in views])))}
+    for v in views:
+        v.case = cases.get(v.claim_id)
+    return views
 
 
 def counts(session: Session, user) -> dict[str, int] | None:

@@ -686,3 +686,41 @@ def test_my_work_points_an_investigator_to_the_cases_they_lead(clients, app_sess
     for role in ("adjuster", "manager"):
         status, body = render_page(clients(role), "/my-work")
         assert status == 200 and "my-work-cases" not in body
+
+
+def test_the_referred_tab_shows_what_siu_made_of_a_referral(clients, app_session):
+    """A manager refers a flagged claim; once SIU opens a case on it the Referred tab names the
+    case, and its outcome once closed."""
+    from services import fraud_alerts, siu_cases
+
+    def refer(session):
+        manager = _user(session, MANAGER)
+        avoid = set(session.scalars(select(Department.id).where(Department.code.in_(NOT_SIU_DEPARTMENTS))))
+        claim = session.scalar(select(Claim).outerjoin(FraudAlert, FraudAlert.claim_id == Claim.id)
+                               .where(Claim.status.in_(OPEN_STATUSES), Claim.department_id != _siu(session),
+                                      Claim.department_id.not_in(avoid), FraudAlert.id.is_(None))
+                               .order_by(Claim.id.desc()))
+        alert = fraud_alerts.flag(session, manager, claim.id, "story changed twice")
+        fraud_alerts.refer(session, manager, alert.id, alert.version, "please look")
+        return claim.claim_number
+
+    number = app_session(refer)
+    manager = clients("manager")
+    _, body = render_page(manager, "/fraud-alerts", f"?status=referred&claim={number}")
+    assert number in body and "fraud-case-line" not in body      # no case yet
+
+    key = app_session(lambda s: siu_cases.open_case(s, _user(s, INVESTIGATOR[0]), [number]).key)
+    _, body = render_page(manager, "/fraud-alerts", f"?status=referred&claim={number}")
+    assert "fraud-case-line" in body and key in body and ": open" in body
+
+    def close(session):
+        case = session.scalar(select(SiuCase).where(SiuCase.key == key))
+        siu_cases.close_case(session, _user(session, INVESTIGATOR[0]), key, case.version, "no_fraud",
+                             "Story checked with the witness.")
+
+    app_session(close)
+    _, body = render_page(manager, "/fraud-alerts", f"?status=referred&claim={number}")
+    assert ": no fraud found" in body and "Story checked" not in body   # the outcome, not the findings
+    # The viewer reads the referral but not investigations.
+    _, body = render_page(clients("viewer"), "/fraud-alerts", f"?status=referred&claim={number}")
+    assert number in body and key not in body
