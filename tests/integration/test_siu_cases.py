@@ -5,57 +5,31 @@ case, totals, intake), tampered inputs, and the demo cases."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
-from auth.current import SessionUser
-from db.models import (AuditLog, Claim, ClaimEvent, Department, FraudRing, SiuCase, SiuCaseClaim, SiuCaseEvent,
-                       User, user_departments)
+from db.models import (AuditLog, Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent,
+                       User)
 from services import demo_cases, siu_case_views as views, siu_cases
 from services.access import AccessDenied, NotFound
 from services.siu_cases import CaseConflict, CaseError
-from tests.partyutil import make_claim
+from tests.siuutil import claim as _claim, label as _label, no_other_cases as _no_other_cases, ring as _ring, \
+    small_siu as _small_siu, user as _user
 
 ALLOWED = (CaseError, NotFound, AccessDenied)   # CaseConflict is a CaseError
 KEY = re.compile(r"C-\d{6,12}")
 UTC = dt.timezone.utc
-_seq = itertools.count(1)
 
 
 # --- Helpers -------------------------------------------------------------------------
 
 
-def _user(session, role: str, *departments: str, name: str | None = None) -> SessionUser:
-    from services.users import create_user
-
-    n = next(_seq)
-    user = create_user(session, email=f"siucase{n}-{role}@test.example", role=role, password="pw-123456789",
-                       name=name or f"Siu {role.title()} {n}", department_codes=list(departments))
-    session.flush()
-    return SessionUser.from_model(user)
-
-
-def _claim(session, department: str = "SIU", status: str = "new", fraud: bool | None = None,
-           amount: int | None = 1000, report: dt.date | None = None, closed_at: dt.datetime | None = None) -> Claim:
-    claim = make_claim(session, department=department, status=status, fraud=fraud)
-    claim.claimed_amount = amount
-    claim.report_date = report
-    claim.closed_at = closed_at
-    session.flush()
-    return claim
-
-
 def _case(session, key: str) -> SiuCase:
     return session.scalar(select(SiuCase).where(SiuCase.key == key).execution_options(populate_existing=True))
-
-
-def _label(session, claim: Claim) -> bool | None:
-    return session.scalar(select(Claim.fraud_label).where(Claim.id == claim.id))
 
 
 def _claim_events(session, claim: Claim) -> list[ClaimEvent]:
@@ -72,12 +46,6 @@ def _counts(session) -> tuple[int, ...]:
     """How many cases, links, case events, claim events and audit rows there are."""
     return tuple(session.scalar(select(func.count()).select_from(t)) for t in
                  (SiuCase, SiuCaseClaim, SiuCaseEvent, ClaimEvent, AuditLog))
-
-
-def _no_other_cases(session) -> None:
-    """Within this test's transaction (rolled back): no case other tests committed."""
-    session.execute(delete(SiuCase))
-    session.flush()
 
 
 @pytest.fixture()
@@ -727,28 +695,6 @@ def test_a_tampered_title_or_note_is_refused(db_session, team, title):
 
 
 # --- Demo cases ----------------------------------------------------------------------
-
-
-def _small_siu(s):
-    """This transaction's SIU: no other tests' SIU claims, rings, cases or SIU adjusters (rolled back)."""
-    siu = s.scalar(select(Department.id).where(Department.code == "SIU"))
-    other = s.scalar(select(Department.id).where(Department.code == "AUTO_PD"))
-    _no_other_cases(s)
-    s.execute(delete(FraudRing))
-    s.execute(update(Claim).where(Claim.department_id == siu).values(department_id=other)
-              .execution_options(synchronize_session=False))
-    s.execute(update(User).where(User.id.in_(select(user_departments.c.user_id)
-                                             .where(user_departments.c.department_id == siu)))
-              .values(is_active=False))
-    s.flush()
-    return siu
-
-
-def _ring(s, key: str, claims) -> None:
-    s.add(FraudRing(key=key, claim_ids=[c.id for c in claims], department_ids=[c.department_id for c in claims],
-                    links=[], size=len(claims), open_claims=0, confirmed=0, claimed_sum=0,
-                    detected_at=dt.datetime.now(UTC)))
-    s.flush()
 
 
 def test_demo_cases_are_seeded_once_and_change_no_finding(db_session):

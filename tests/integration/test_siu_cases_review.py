@@ -4,46 +4,21 @@ defect the review found, before its fix."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from auth.current import SessionUser
-from db.models import Claim, Department, FraudRing, SiuCase, SiuCaseClaim, User, user_departments
+from db.models import Claim, SiuCase, SiuCaseClaim, User
 from services import demo_cases, siu_cases
 from services.siu_cases import CaseError
 from tests.conftest import login
-from tests.partyutil import make_claim
+from tests.siuutil import claim as _claim, label as _label, ring as _ring, \
+    small_siu as _small_siu, user as _user
 from tests.webutil import render_page
 
 UTC = dt.timezone.utc
-_seq = itertools.count(1)
-
-
-def _user(session, role: str, *departments: str) -> SessionUser:
-    from services.users import create_user
-
-    n = next(_seq)
-    user = create_user(session, email=f"siureview{n}-{role}@test.example", role=role, password="pw-123456789",
-                       name=f"Review {role} {n}", department_codes=list(departments))
-    session.flush()
-    return SessionUser.from_model(user)
-
-
-def _claim(session, department: str = "SIU", status: str = "new", fraud: bool | None = None,
-           report: dt.date | None = None, closed_at: dt.datetime | None = None) -> Claim:
-    claim = make_claim(session, department=department, status=status, fraud=fraud)
-    claim.report_date = report
-    claim.closed_at = closed_at
-    session.flush()
-    return claim
-
-
-def _label(session, claim: Claim) -> bool | None:
-    return session.scalar(select(Claim.fraud_label).where(Claim.id == claim.id)
-                          .execution_options(populate_existing=True))
 
 
 # --- 1. Access: an SIU adjuster learns that another queue's claim number exists ------------------
@@ -96,27 +71,6 @@ def test_a_case_reopened_and_closed_inconclusive_does_not_keep_the_withdrawn_fin
 
 
 # --- 4. Demo cases: a case opened (and its claims "added") before a claim was reported ----------
-
-
-def _small_siu(s) -> None:
-    """Within this test's transaction: no cases, rings or SIU claims/adjusters of other tests."""
-    siu = s.scalar(select(Department.id).where(Department.code == "SIU"))
-    other = s.scalar(select(Department.id).where(Department.code == "AUTO_PD"))
-    s.execute(delete(SiuCase))
-    s.execute(delete(FraudRing))
-    s.execute(update(Claim).where(Claim.department_id == siu).values(department_id=other)
-              .execution_options(synchronize_session=False))
-    s.execute(update(User).where(User.id.in_(select(user_departments.c.user_id)
-                                             .where(user_departments.c.department_id == siu)))
-              .values(is_active=False))
-    s.flush()
-
-
-def _ring(s, key: str, claims) -> None:
-    s.add(FraudRing(key=key, claim_ids=[c.id for c in claims], department_ids=[c.department_id for c in claims],
-                    links=[], size=len(claims), open_claims=0, confirmed=0, claimed_sum=0,
-                    detected_at=dt.datetime.now(UTC)))
-    s.flush()
 
 
 def test_demo_cases_are_not_opened_before_their_claims_were_reported(db_session):
