@@ -16,6 +16,7 @@ from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
+from components.siu_cases import period_strip
 from components.kpis import (BREAKDOWN_TITLES, breakdown_columns, breakdown_rows, breakdown_table, category_figure,
                              department_figure, drill_columns, drill_table, kpi_cards, received_closed_figure)
 from db.flask_db import WriteFailed, read_session, unit_of_work
@@ -23,6 +24,7 @@ from services import audit
 from services import dashboard as dash_service
 from services.aggregates import FilterError
 from services.exports import Table, to_csv, to_xlsx
+from services.siu_case_views import period_results
 
 KEYS = ("start", "end", "department", "line")
 CHARTS = {"dashboard-trend": "period", "dashboard-departments": "department", "dashboard-lines": "line",
@@ -94,6 +96,24 @@ def render(search):
     })
     return (status, kpi_cards(k["current"], k["previous"], _currency()), figures["trend"], figures["departments"],
             figures["lines"], figures["regions"], breakdown_table(b["department"], _currency()))
+
+
+@secure_callback(
+    Perm.VIEW_DASHBOARDS,
+    Output("dashboard-siu", "children"),
+    Input("dashboard-url", "search"),
+)
+def siu(search):
+    """Special Investigations' figures for the dashboard's period (and line of business)."""
+    session = read_session()
+    try:
+        f, _ = _filters(session, search)
+    except FilterError:
+        return None   # the main render says what is wrong with the filters
+    now = period_results(session, f.start, f.end, line=f.line_of_business)
+    before_f = f.previous()
+    before = period_results(session, before_f.start, before_f.end, line=f.line_of_business)
+    return period_strip(now, before, _currency(), department_note=f.department_id is not None)
 
 
 def _plain(fig) -> dict:

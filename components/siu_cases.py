@@ -284,3 +284,26 @@ def ring_case_card(key: str, n: int) -> dbc.Card:
                     className="btn btn-primary btn-sm"),
         html.Div(id="ring-case-msg", className="mt-2"),
     ]), className="shadow-sm mb-4", id="ring-case")
+
+
+def period_strip(now: dict, before: dict, code: str, *, department_note: bool) -> dbc.Card:
+    """The dashboard's Special Investigations figures for its period, with the previous period's."""
+    share = now["confirmed_share"]
+
+    def was(value) -> str:
+        return f"previous period: {value}"
+
+    return dbc.Card(dbc.CardBody([
+        html.Div([html.H6("Special Investigations in this period", className="mb-0"),
+                  html.A("SIU cases →", href="/siu-cases", className="small")],
+                 className="d-flex justify-content-between align-items-baseline mb-2"),
+        html.Div([
+            stat("Referred to SIU", f"{now['referred']:,}", was(f"{before['referred']:,}")),
+            stat("Cases opened", f"{now['opened']:,}", was(f"{before['opened']:,}")),
+            stat("Cases closed", f"{now['closed']:,}", (f"{share:.0%} confirmed fraud" if share is not None
+                                                         else "none closed")),
+            stat("Saved", money_short(now["saved"], code), was(money_short(before["saved"], code))),
+        ], className="d-flex flex-wrap gap-4"),
+        html.Div("All departments: a case's claims sit in the Special Investigations queue, whatever the "
+                 "department filter says.", className="small text-muted mt-2") if department_note else None,
+    ]), className="shadow-sm mb-4", id="dashboard-siu-card")

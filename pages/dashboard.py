@@ -65,6 +65,7 @@ def layout(**query):
         controls,
         html.Div(id="dashboard-status"),
         dcc.Loading(html.Div(id="dashboard-cards"), type="dot", delay_show=600),
+        html.Div(id="dashboard-siu"),
         dbc.Row([dbc.Col(_graph("dashboard-trend"), lg=7, className="mb-4"),
                  dbc.Col(_graph("dashboard-departments"), lg=5, className="mb-4")]),
         dbc.Row([dbc.Col(_graph("dashboard-lines"), lg=6, className="mb-4"),

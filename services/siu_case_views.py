@@ -244,3 +244,35 @@ def totals(session: Session, *, days: int = 90, now: dt.datetime | None = None) 
         "saved": float(sum(s for _, _, s in closed)),
         "median_days": float(days_open) if days_open is not None else None,
     }
+
+
+def period_results(session: Session, start: dt.date, end: dt.date, *, line: str | None = None) -> dict:
+    """What Special Investigations did from ``start`` to ``end`` (whole UTC days): alerts referred
+    to it, cases opened and closed, the share confirmed and what they saved; with ``line``,
+    only cases and referrals with a claim of that line of business. For the dashboard."""
+    from db.models import FraudAlert
+
+    lo = dt.datetime.combine(start, dt.time(), dt.timezone.utc)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    of_line = (select(SiuCaseClaim.case_id).join(Claim, Claim.id == SiuCaseClaim.claim_id)
+               .where(Claim.line_of_business == line, SiuCaseClaim.case_id == SiuCase.id).exists()) \
+        if line else None
+
+    def cases(*where):
+        q = select(SiuCase.outcome, func.count(), func.coalesce(func.sum(SiuCase.saved_amount), 0)).where(*where)
+        return q.where(of_line) if of_line is not None else q
+
+    opened = session.execute(cases(SiuCase.opened_at >= lo, SiuCase.opened_at < hi)
+                             .with_only_columns(func.count())).scalar()
+    closed = session.execute(cases(SiuCase.status == "closed", SiuCase.closed_at >= lo, SiuCase.closed_at < hi)
+                             .group_by(SiuCase.outcome)).all()
+    referred = select(func.count()).select_from(FraudAlert).where(
+        FraudAlert.status == "referred", FraudAlert.decided_at >= lo, FraudAlert.decided_at < hi)
+    if line:
+        referred = referred.join(Claim, Claim.id == FraudAlert.claim_id).where(Claim.line_of_business == line)
+    by_outcome = {o: n for o, n, _ in closed}
+    n_closed = sum(by_outcome.values())
+    return {"referred": session.scalar(referred), "opened": opened, "closed": n_closed,
+            "confirmed": by_outcome.get("confirmed_fraud", 0),
+            "confirmed_share": by_outcome.get("confirmed_fraud", 0) / n_closed if n_closed else None,
+            "saved": float(sum(v for _, _, v in closed))}

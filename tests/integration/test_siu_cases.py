@@ -775,3 +775,37 @@ def test_no_demo_cases_without_siu_adjusters(db_session):
     _claim(s)
     assert demo_cases.seed(s) == {}
     assert s.scalar(select(func.count()).select_from(SiuCase)) == 0
+
+
+def test_period_results_count_what_siu_did_in_the_period(db_session, team):
+    """The dashboard's figures: cases opened and closed in the period (whole UTC days), the
+    confirmed share, the amount saved, alerts referred; with a line, only cases holding a claim
+    of that line."""
+    s = db_session
+    _no_other_cases(s)
+    day = dt.date(2026, 3, 10)
+    at = dt.datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
+
+    def case(line, outcome=None, opened=at, closed=None, saved=None):
+        c = _claim(s)
+        c.line_of_business = line
+        made = _open(s, team.siu, c)
+        if outcome:
+            siu_cases.close_case(s, team.siu, made.key, made.version, outcome, "Done.", saved)
+        s.execute(update(SiuCase).where(SiuCase.id == made.id).values(opened_at=opened, closed_at=closed))
+        return made
+
+    case("auto", "confirmed_fraud", closed=at, saved="100")
+    case("auto", "no_fraud", closed=at)
+    case("property", "confirmed_fraud", closed=at + dt.timedelta(hours=1), saved="50")   # the next day
+    case("property", opened=at - dt.timedelta(days=1))                                  # before, still open
+    s.flush()
+    got = views.period_results(s, day, day)
+    assert (got["opened"], got["closed"], got["confirmed"], got["saved"]) == (3, 2, 1, 100.0)
+    assert got["confirmed_share"] == 0.5
+    both = views.period_results(s, day - dt.timedelta(days=1), day + dt.timedelta(days=1))
+    assert (both["opened"], both["closed"], both["confirmed"], both["saved"]) == (4, 3, 2, 150.0)
+    auto = views.period_results(s, day - dt.timedelta(days=1), day + dt.timedelta(days=1), line="auto")
+    assert (auto["opened"], auto["closed"], auto["saved"]) == (2, 2, 100.0)
+    empty = views.period_results(s, dt.date(2020, 1, 1), dt.date(2020, 1, 31))
+    assert (empty["opened"], empty["closed"], empty["confirmed_share"], empty["saved"]) == (0, 0, None, 0.0)

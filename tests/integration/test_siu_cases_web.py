@@ -724,3 +724,39 @@ def test_the_referred_tab_shows_what_siu_made_of_a_referral(clients, app_session
     # The viewer reads the referral but not investigations.
     _, body = render_page(clients("viewer"), "/fraud-alerts", f"?status=referred&claim={number}")
     assert number in body and key not in body
+
+
+def _dashboard_siu(web_app, client, search: str):
+    # A callback of one output: the browser sends that output as an object, not a list.
+    return client.post("/_dash-update-component", json={
+        "output": "dashboard-siu.children", "outputs": {"id": "dashboard-siu", "property": "children"},
+        "inputs": [{"id": "dashboard-url", "property": "search", "value": search}], "state": [],
+        "changedPropIds": ["dashboard-url.search"]})
+
+
+def test_the_dashboard_shows_what_siu_did_in_its_period(web_app, clients, app_session):
+    """Viewers and managers read Special Investigations' figures for the dashboard's period and line;
+    adjusters cannot call it; a bad filter shows nothing here (the main figures say why)."""
+    import datetime as dt
+
+    from services.siu_case_views import period_results
+
+    end = dt.date.today()
+    start = end - dt.timedelta(days=89)
+    search = f"?start={start}&end={end}"
+    want = app_session(lambda s: period_results(s, start, end))
+    before = app_session(lambda s: period_results(s, start - dt.timedelta(days=90), start - dt.timedelta(days=1)))
+    assert want["opened"] > 0, "the demo opens cases in the last 90 days"
+    for role in ("viewer", "manager"):
+        body = _ok(_dashboard_siu(web_app, clients(role), search))
+        assert "Special Investigations in this period" in body
+        assert f'"children":"{want["opened"]:,}"' in body and f"previous period: {before['opened']:,}" in body
+        assert "All departments" not in body
+    body = _ok(_dashboard_siu(web_app, clients("viewer"), search + "&department=AUTO_PD"))
+    assert "All departments" in body
+    auto = app_session(lambda s: period_results(s, start, end, line="auto"))
+    body = _ok(_dashboard_siu(web_app, clients("viewer"), search + "&line=auto"))
+    assert f'"children":"{auto["opened"]:,}"' in body
+    assert _dashboard_siu(web_app, clients("adjuster"), search).status_code == 403
+    body = _ok(_dashboard_siu(web_app, clients("viewer"), "?start=2026-13-01"))
+    assert "Special Investigations" not in body
