@@ -32,10 +32,6 @@ class CaseSummary:
     ring_key: str | None
 
     @property
-    def outcome_label(self) -> str | None:
-        return OUTCOME_LABELS.get(self.outcome) if self.outcome else None
-
-    @property
     def days_open(self) -> int:
         end = self.closed_at or dt.datetime.now(dt.timezone.utc)
         return max(0, (end - self.opened_at).days)

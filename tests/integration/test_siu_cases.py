@@ -495,8 +495,8 @@ def test_list_cases_orders_filters_and_pages(db_session, team):
     assert [c.key for c in page] == [new.key, unled.key] and total == 4
     closed, total = views.list_cases(s, team.siu, status="closed")
     assert [c.key for c in closed] == [closed_b.key, closed_a.key] and total == 2
-    assert closed[0].outcome_label == "Confirmed fraud" and closed[0].saved == 75.0
-    assert closed[1].outcome_label == "No fraud found" and closed[1].saved is None
+    assert closed[0].outcome == "confirmed_fraud" and closed[0].saved == 75.0
+    assert closed[1].outcome == "no_fraud" and closed[1].saved is None
     # An unknown status is the open list.
     assert views.list_cases(s, team.siu, status="'; drop table")[1] == 4
 
@@ -516,7 +516,7 @@ def test_get_case_shows_claims_and_activity_newest_first(db_session, team):
     assert view.version == 4 and view.lead_id == team.siu2.id and view.findings == "Genuine losses."
     assert view.opened_by == "Sam Sleuth" and view.closed_by == "Tess Tracer"
     assert view.summary.claims == 2 and view.summary.open_claims == 1 and view.summary.claimed == 2000.0
-    assert view.summary.lead == "Tess Tracer" and view.summary.outcome_label == "No fraud found"
+    assert view.summary.lead == "Tess Tracer" and view.summary.outcome == "no_fraud"
     assert [(c.claim_number, c.status, c.department, c.claimed, c.in_siu) for c in view.claims] == [
         (b.claim_number, "closed", "Special Investigations", 500.0, True),
         (a.claim_number, "new", "Special Investigations", 1500.0, True)]
