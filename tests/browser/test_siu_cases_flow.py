@@ -28,6 +28,13 @@ def _siu_claim_in_no_case(web_app) -> str:
     return number
 
 
+def _settled(page) -> None:
+    """Wait until no callback output is loading. Redrawing a case's body fires its buttons'
+    callbacks once more (Dash does for inputs inserted under an existing output; they do
+    nothing); a click made before those answer can be superseded by them."""
+    page.wait_for_function("!document.querySelector('[data-dash-is-loading=\"true\"]')", timeout=10000)
+
+
 def _fraud_label(web_app, number: str):
     from db.flask_db import read_session
     from db.models import Claim
@@ -54,15 +61,19 @@ def test_investigator_opens_works_and_closes_a_case_and_a_manager_reopens_it(pag
 
     page.click("#siu-claim-case-link")
     page.wait_for_selector("#siu-case-claims", timeout=15000)
+    _settled(page)
     assert number in page.inner_text("#siu-case-claims")
     assert "lead: Sofia Marin" in page.inner_text("#siu-case-body")   # the opener, a member of SIU
     page.fill("#siu-note", "Recorded statement: the driver's account contradicts the photos.")
     page.click("#siu-note-submit")
-    page.wait_for_selector("#siu-case-body >> text=contradicts the photos", timeout=10000)
+    # The activity list, not the textarea that still holds the note until the answer comes.
+    page.wait_for_selector("#claim-timeline-list >> text=contradicts the photos", timeout=10000)
+    _settled(page)
 
     page.click("#siu-close-submit")   # no outcome chosen: refused
     page.wait_for_selector("#siu-case-msg .alert-danger", timeout=10000)
     assert "outcome" in page.inner_text("#siu-case-msg")
+    _settled(page)
     page.click("#siu-outcome >> text=Confirmed fraud")
     page.fill("#siu-findings", "Photos reused from an earlier claim; repair invoice altered. Claim denied.")
     page.fill("#siu-saved", "2,500")
@@ -86,10 +97,12 @@ def test_investigator_opens_works_and_closes_a_case_and_a_manager_reopens_it(pag
         sign_in(manager, live_server, "manager@scope.example", "scope-demo-manager")
         manager.goto(live_server + f"/siu-cases?case={key}")
         manager.wait_for_selector("#siu-reopen-submit", timeout=15000)
+        _settled(manager)
         manager.fill("#siu-reopen-note", "The shop produced the original invoice.")
         manager.click("#siu-reopen-submit")
         manager.wait_for_selector("#siu-close-submit", timeout=10000)
         assert manager.inner_text("#siu-case-status") == "Open"
+        _settled(manager)
         choose_option(manager, "siu-lead", "No lead")
         manager.click("#siu-lead-submit")
         manager.wait_for_selector("#siu-case-body >> text=lead: nobody yet", timeout=10000)
