@@ -17,7 +17,7 @@ from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
 from components.claim_actions import flash
-from components.siu_cases import case_body, case_href, claim_case_card
+from components.siu_cases import activity, case_claims, case_href, case_summary, claim_case_card
 from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
 from services import siu_cases
 from services.access import AccessDenied, NotFound, OutsideDepartments
@@ -175,39 +175,62 @@ def _case_key(data) -> tuple[str | None, int | None]:
     return (key if isinstance(key, str) else None), (version if isinstance(version, int) else None)
 
 
-def _redraw(user, key):
+def _parts(user, key, parts: tuple[str, ...]):
+    """(store, summary, claims, activity) as the case is now; no_update for what did not change."""
     session = read_session()
     view = get_case(session, user, key)
     if view is None:
-        return no_update
-    return case_body(view, current_app.config["SCOPE_SETTINGS"].currency, siu_cases.lead_choices(session),
-                     can_edit=True, can_reopen=user.can(Perm.DECIDE_FRAUD))
+        return (no_update,) * 4
+    code = current_app.config["SCOPE_SETTINGS"].currency
+    return ({"key": view.summary.key, "version": view.version},
+            case_summary(view, code) if "summary" in parts else no_update,
+            case_claims(view, code, can_edit=True) if "claims" in parts else no_update,
+            activity(view) if "activity" in parts else no_update)
 
 
-def _on_case(data, write: Callable, done: str, what: str):
-    """Outputs (case body, message) of one change to the page's case."""
+ALL_PARTS = ("summary", "claims", "activity")
+
+
+def _on_case(data, write: Callable, done: str, what: str, *, parts: tuple[str, ...] = ALL_PARTS,
+             clear: bool = False, then: str | None = None):
+    """Outputs (message, store, summary, claims, activity, navigation[, cleared input]) of
+    one change to the page's case. ``then`` (closed, reopened) renders the page again."""
     key, version = _case_key(data)
     user = user_or_none()
     _, error, stale = _write(lambda s: write(s, user, key, version), what)
+    tail = (no_update,) if clear else ()
     if error is not None:
-        return (_redraw(user, key) if stale and key else no_update), error
-    return _redraw(user, key), flash(done)
+        # A stale page gets the case as it is now; the forms keep what the person typed.
+        return error, *(_parts(user, key, ALL_PARTS) if stale and key else (no_update,) * 4), no_update, *tail
+    if then is not None:
+        return no_update, no_update, no_update, no_update, no_update, case_href(key, done=then), *tail
+    return flash(done), *_parts(user, key, parts), no_update, *(("",) if clear else ())
 
 
-def _case_outputs(*inputs, first: bool = False):
+def _case_outputs(*inputs, first: bool = False, clear: str | None = None):
     dup = {} if first else {"allow_duplicate": True}
-    return (Output("siu-case-body", "children", **dup), Output("siu-case-msg", "children", **dup), *inputs)
+    outputs = [Output("siu-case-msg", "children", **dup), Output("siu-case-key", "data", **dup),
+               Output("siu-case-summary", "children", **dup), Output("siu-case-claims-part", "children", **dup),
+               Output("siu-case-activity", "children", **dup), Output("siu-case-nav", "href", **dup)]
+    if clear:
+        outputs.append(Output(clear, "value", allow_duplicate=True))
+    return (*outputs, *inputs)
+
+
+def _refused(message: str, *, clear: bool = False):
+    return flash(message, "danger"), *(no_update,) * (5 + clear)
 
 
 @secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-note-submit", "n_clicks"), State("siu-note", "value"),
-                                                      State("siu-case-key", "data"), first=True),
+                                                      State("siu-case-key", "data"), first=True, clear="siu-note"),
                  prevent_initial_call=True)
 def add_note(_clicks, note, data):
     if not _clicked():
         raise PreventUpdate
     if _too_long(note):
-        return no_update, flash("The note is far too long.", "danger")
-    return _on_case(data, lambda s, u, k, _v: siu_cases.add_note(s, u, k, note), "Note added.", "note")
+        return _refused("The note is far too long.", clear=True)
+    return _on_case(data, lambda s, u, k, _v: siu_cases.add_note(s, u, k, note), "Note added.", "note",
+                    parts=("activity",), clear=True)
 
 
 @secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-lead-submit", "n_clicks"), State("siu-lead", "value"),
@@ -217,7 +240,8 @@ def set_lead(_clicks, lead, data):
     if not _clicked():
         raise PreventUpdate
     lead = None if lead == 0 else lead   # "No lead" is 0 in the dropdown
-    return _on_case(data, lambda s, u, k, v: siu_cases.set_lead(s, u, k, v, lead), "Lead changed.", "lead")
+    return _on_case(data, lambda s, u, k, v: siu_cases.set_lead(s, u, k, v, lead), "Lead changed.", "lead",
+                    parts=("summary", "activity"))
 
 
 @secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-close-submit", "n_clicks"),
@@ -228,9 +252,9 @@ def close(_clicks, outcome, findings, saved, data):
     if not _clicked():
         raise PreventUpdate
     if _too_long(findings, saved):
-        return no_update, flash("The findings are far too long.", "danger")
+        return _refused("The findings are far too long.")
     return _on_case(data, lambda s, u, k, v: siu_cases.close_case(s, u, k, v, outcome, findings, saved),
-                    "Case closed; the finding is recorded on its claims.", "close")
+                    "Case closed.", "close", then="closed")
 
 
 @secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-reopen-submit", "n_clicks"),
@@ -240,12 +264,14 @@ def reopen(_clicks, note, data):
     if not _clicked():
         raise PreventUpdate
     if _too_long(note):
-        return no_update, flash("The note is far too long.", "danger")
-    return _on_case(data, lambda s, u, k, v: siu_cases.reopen_case(s, u, k, v, note), "Case reopened.", "reopen")
+        return _refused("The note is far too long.")
+    return _on_case(data, lambda s, u, k, v: siu_cases.reopen_case(s, u, k, v, note), "Case reopened.", "reopen",
+                    then="reopened")
 
 
 @secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-add-submit", "n_clicks"),
-                                                      State("siu-add-claims", "value"), State("siu-case-key", "data")),
+                                                      State("siu-add-claims", "value"), State("siu-case-key", "data"),
+                                                      clear="siu-add-claims"),
                  prevent_initial_call=True)
 def add_claims(_clicks, claims, data):
     if not _clicked():
@@ -253,9 +279,9 @@ def add_claims(_clicks, claims, data):
     try:
         numbers = _numbers(claims)
     except siu_cases.CaseError as exc:
-        return no_update, flash(str(exc), "danger")
+        return _refused(str(exc), clear=True)
     return _on_case(data, lambda s, u, k, _v: siu_cases.add_claims(s, u, k, numbers),
-                    f"Added {len(numbers)} claim{'s' if len(numbers) != 1 else ''}.", "add claims")
+                    f"Added {len(numbers)} claim{'s' if len(numbers) != 1 else ''}.", "add claims", clear=True)
 
 
 @secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input({"type": "siu-remove", "claim": ALL}, "n_clicks"),

@@ -15,8 +15,8 @@ from services.siu_cases import NOTE_MAX, OUTCOME_LABELS, TITLE_MAX
 OUTCOME_COLORS = {"confirmed_fraud": "danger", "no_fraud": "success", "inconclusive": "secondary"}
 
 
-def case_href(key: str) -> str:
-    return "/siu-cases?" + urlencode({"case": key})
+def case_href(key: str, *, done: str | None = None) -> str:
+    return "/siu-cases?" + urlencode({"case": key} | ({"done": done} if done else {}))
 
 
 def cases_href(status: str = "open", *, mine: bool = False, page: int = 1) -> str:
@@ -211,35 +211,46 @@ def note_form() -> html.Div:
     ], className="mb-3")
 
 
-def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool) -> html.Div:
-    """Everything of a case under its header (redrawn after each change)."""
+def case_summary(view, code: str) -> list:
     s = view.summary
-    return html.Div([
-        dcc.Store(id="siu-case-key", data={"key": s.key, "version": view.version}),
+    return [
         html.Div([
             stat("Claims", f"{s.claims}", f"{s.open_claims} open"),
             stat("Claimed", money_short(s.claimed, code)),
             stat("Days open" if s.status == "open" else "Took", f"{s.days_open}",
                  "days" if s.status == "closed" else None),
         ], className="d-flex flex-wrap gap-4 mb-3", id="siu-case-stats"),
-        html.Div([
-            html.Div([status_badge(s.status, s.outcome, className="me-2", id="siu-case-status"),
-                      html.Span(f"Opened {s.opened_at:%Y-%m-%d} by {view.opened_by or 'someone'}"
-                                + (f" from possible ring {s.ring_key}" if s.ring_key else "")
-                                + f" · lead: {s.lead or 'nobody yet'}", className="small text-muted")],
-                     className="mb-3"),
-        ]),
+        html.Div([status_badge(s.status, s.outcome, className="me-2", id="siu-case-status"),
+                  html.Span(f"Opened {s.opened_at:%Y-%m-%d} by {view.opened_by or 'someone'}"
+                            + (f" from possible ring {s.ring_key}" if s.ring_key else "")
+                            + f" · lead: {s.lead or 'nobody yet'}", className="small text-muted", id="siu-case-line")],
+                 className="mb-3"),
+    ]
+
+
+def case_claims(view, code: str, *, can_edit: bool) -> list:
+    return [html.H5(f"Claims ({view.summary.claims})", className="card-title"),
+            claims_table(view, code, can_edit=can_edit and view.summary.status == "open")]
+
+
+def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool) -> html.Div:
+    """Everything of a case under its header. After a change only the data parts are
+    redrawn (summary, claims, activity), never the forms: a person typing findings
+    while a colleague's note lands keeps what they typed. Closing and reopening change
+    which forms exist, so they render the page again."""
+    open_ = view.summary.status == "open"
+    return html.Div([
+        html.Div(case_summary(view, code), id="siu-case-summary"),
         dbc.Row([
             dbc.Col([
                 dbc.Card(dbc.CardBody([
-                    html.H5(f"Claims ({s.claims})", className="card-title"),
-                    claims_table(view, code, can_edit=can_edit and s.status == "open"),
-                    add_claims_form() if can_edit and s.status == "open" else None,
+                    html.Div(case_claims(view, code, can_edit=can_edit), id="siu-case-claims-part"),
+                    add_claims_form() if can_edit and open_ else None,
                 ]), className="shadow-sm mb-4"),
                 dbc.Card(dbc.CardBody([
                     html.H5("Activity", className="card-title"),
                     note_form() if can_edit else None,
-                    activity(view),
+                    html.Div(activity(view), id="siu-case-activity"),
                 ]), className="shadow-sm mb-4"),
             ], lg=8),
             dbc.Col(decision_card(view, code, choices, can_edit=can_edit, can_reopen=can_reopen), lg=4),

@@ -9,6 +9,7 @@ from flask import current_app
 
 from auth.guard import page_user
 from auth.permissions import Perm
+from components.claim_actions import flash
 from components.common import message, not_allowed, page_header, stat
 from components.fraud_alerts import fraud_tabs
 from components.siu_cases import case_body, cases_href, list_body, open_form
@@ -56,7 +57,7 @@ def _tabs(status: str, mine: bool) -> html.Div:
 
 
 def layout(status: str | None = None, case: str | None = None, page: str | None = None, mine: str | None = None,
-           **_query):
+           done: str | None = None, **_query):
     user = page_user(Perm.VIEW_CLAIMS, __name__)
     if user is None:
         return not_allowed()
@@ -66,7 +67,7 @@ def layout(status: str | None = None, case: str | None = None, page: str | None 
     if not works and not sees_cases_tab(session, user):
         return not_allowed("SIU cases are open to Special Investigations and managers.")
     if case is not None:
-        return _one(session, user, case, code, works)
+        return _one(session, user, case, code, works, done)
     header = [fraud_tabs("cases", cases=True),
               page_header("SIU cases", ABOUT if works else "Special Investigations' results. " + ABOUT)]
     if not works:
@@ -86,7 +87,11 @@ def layout(status: str | None = None, case: str | None = None, page: str | None 
     ])
 
 
-def _one(session, user, key, code, works: bool):
+# Closing and reopening render the page again (?done=…) so its forms match the case.
+DONE = {"closed": "Case closed; the finding is recorded on its claims.", "reopened": "Case reopened."}
+
+
+def _one(session, user, key, code, works: bool, done):
     back = html.A("← All cases", href="/siu-cases", className="btn btn-outline-secondary btn-sm", id="siu-case-back")
     view = get_case(session, user, key) if works else None
     if view is None:
@@ -96,7 +101,9 @@ def _one(session, user, key, code, works: bool):
     return html.Div([
         fraud_tabs("cases", cases=True),
         page_header(f"Case {s.key}", s.title, right=back),
-        html.Div(id="siu-case-msg"),
+        dcc.Store(id="siu-case-key", data={"key": s.key, "version": view.version}),
+        dcc.Location(id="siu-case-nav", refresh="callback-nav"),
+        html.Div(flash(DONE[done]) if isinstance(done, str) and done in DONE else None, id="siu-case-msg"),
         html.Div(case_body(view, code, lead_choices(session), can_edit=True,
                            can_reopen=user.can(Perm.DECIDE_FRAUD)), id="siu-case-body"),
     ])

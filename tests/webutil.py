@@ -31,6 +31,11 @@ def call_callback(web_app, client, output: str, outputs, inputs, state=(), chang
     })
 
 
+def outputs_of(key: str) -> list[dict]:
+    """The outputs a browser posts for the callback whose map key is ``key``."""
+    return [dict(zip(("id", "property"), part.rsplit(".", 1))) for part in key.strip(".").split("...")]
+
+
 def queue_rows(client, department, request: dict):
     """Call the queue grid callback; return (status, rowResponse, status text)."""
     response = client.post("/_dash-update-component", json={

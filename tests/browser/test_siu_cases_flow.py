@@ -29,9 +29,8 @@ def _siu_claim_in_no_case(web_app) -> str:
 
 
 def _settled(page) -> None:
-    """Wait until no callback output is loading. Redrawing a case's body fires its buttons'
-    callbacks once more (Dash does for inputs inserted under an existing output; they do
-    nothing); a click made before those answer can be superseded by them."""
+    """Wait until no callback output is loading (a page rendered by Dash's router is
+    interactive once its first callbacks have answered)."""
     page.wait_for_function("!document.querySelector('[data-dash-is-loading=\"true\"]')", timeout=10000)
 
 
@@ -64,21 +63,26 @@ def test_investigator_opens_works_and_closes_a_case_and_a_manager_reopens_it(pag
     _settled(page)
     assert number in page.inner_text("#siu-case-claims")
     assert "lead: Sofia Marin" in page.inner_text("#siu-case-body")   # the opener, a member of SIU
-    page.fill("#siu-note", "Recorded statement: the driver's account contradicts the photos.")
-    page.click("#siu-note-submit")
-    # The activity list, not the textarea that still holds the note until the answer comes.
-    page.wait_for_selector("#claim-timeline-list >> text=contradicts the photos", timeout=10000)
-    _settled(page)
-
-    page.click("#siu-close-submit")   # no outcome chosen: refused
-    page.wait_for_selector("#siu-case-msg .alert-danger", timeout=10000)
-    assert "outcome" in page.inner_text("#siu-case-msg")
-    _settled(page)
+    # Findings half typed when a note lands: only the activity is redrawn, so they stay.
     page.click("#siu-outcome >> text=Confirmed fraud")
     page.fill("#siu-findings", "Photos reused from an earlier claim; repair invoice altered. Claim denied.")
+    page.fill("#siu-note", "Recorded statement: the driver's account contradicts the photos.")
+    page.click("#siu-note-submit")
+    page.wait_for_selector("#claim-timeline-list >> text=contradicts the photos", timeout=10000)
+    assert page.input_value("#siu-note") == ""
+    assert page.input_value("#siu-findings").startswith("Photos reused")
+    assert page.is_checked("#siu-outcome >> text=Confirmed fraud")
+
+    page.fill("#siu-saved", "two thousand")   # refused, and nothing typed is lost
+    page.click("#siu-close-submit")
+    page.wait_for_selector("#siu-case-msg .alert-danger", timeout=10000)
+    assert "amount" in page.inner_text("#siu-case-msg").lower()
+    assert page.input_value("#siu-findings").startswith("Photos reused")
     page.fill("#siu-saved", "2,500")
     page.click("#siu-close-submit")
-    page.wait_for_selector("#siu-case-msg .alert-success", timeout=10000)
+    # Closing renders the page again: the decision card now shows the finding.
+    page.wait_for_selector("#siu-case-msg >> text=Case closed", timeout=10000)
+    page.wait_for_selector("#siu-findings-text", timeout=10000)
     assert page.inner_text("#siu-case-status") == "Confirmed fraud"
     assert "Saved: $2,500.00" in page.inner_text("#siu-decision-card")
     assert page.locator("#siu-reopen-submit").count() == 0   # reopening is a manager's call
@@ -100,9 +104,9 @@ def test_investigator_opens_works_and_closes_a_case_and_a_manager_reopens_it(pag
         _settled(manager)
         manager.fill("#siu-reopen-note", "The shop produced the original invoice.")
         manager.click("#siu-reopen-submit")
+        manager.wait_for_selector("#siu-case-msg >> text=Case reopened", timeout=10000)
         manager.wait_for_selector("#siu-close-submit", timeout=10000)
         assert manager.inner_text("#siu-case-status") == "Open"
-        _settled(manager)
         choose_option(manager, "siu-lead", "No lead")
         manager.click("#siu-lead-submit")
         manager.wait_for_selector("#siu-case-body >> text=lead: nobody yet", timeout=10000)

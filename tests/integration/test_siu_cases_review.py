@@ -16,7 +16,7 @@ from services.siu_cases import CaseError
 from tests.conftest import login
 from tests.siuutil import claim as _claim, label as _label, ring as _ring, \
     small_siu as _small_siu, user as _user
-from tests.webutil import render_page
+from tests.webutil import outputs_of, render_page
 
 UTC = dt.timezone.utc
 
@@ -116,23 +116,21 @@ def test_the_cases_page_answers_tampered_addresses(web_app, client_for, search):
         assert status == 200 and "Traceback" not in body, (search, body[:200])
 
 
-def _post(web_app, client, trigger: str, outputs, state):
+def _post(web_app, client, trigger: str, state):
     """Post the callback that ``trigger`` (an input id) fires, as the browser does (the
     case page's callbacks share their outputs, so they are found by their input)."""
     keys = [k for k, v in web_app.callback_map.items() if [i["id"] for i in v["inputs"]] == [trigger]]
     assert len(keys) == 1, keys
     return client.post("/_dash-update-component", json={
-        "output": keys[0], "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "output": keys[0],
+        "outputs": outputs_of(keys[0]),
         "inputs": [{"id": trigger, "property": "n_clicks", "value": 1}],
         "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
         "changedPropIds": [f"{trigger}.n_clicks"]})
 
 
-CASE_OUTPUTS = [("siu-case-body", "children"), ("siu-case-msg", "children")]
-
-
 def _close(web_app, client, data, saved="", outcome="no_fraud", findings="Checked."):
-    return _post(web_app, client, "siu-close-submit", CASE_OUTPUTS,
+    return _post(web_app, client, "siu-close-submit",
                  [("siu-outcome", "value", outcome), ("siu-findings", "value", findings),
                   ("siu-saved", "value", saved), ("siu-case-key", "data", data)])
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from db.models import OPEN_STATUSES, Claim, Department, FraudAlert, FraudRing, SiuCase, SiuCaseClaim, SiuCaseEvent, \
     User
 from tests.conftest import login
-from tests.webutil import call_callback, render_page
+from tests.webutil import call_callback, outputs_of, render_page
 
 INVESTIGATOR = ("investigator@scope.example", "scope-demo-investigator")
 MANAGER = "manager@scope.example"
@@ -156,8 +156,7 @@ def _callback_key(web_app, input_id: str) -> str:
 def _case_call(web_app, client, action: str, data, *values):
     button, states = CASE_ACTIONS[action]
     return client.post("/_dash-update-component", json={
-        "output": _callback_key(web_app, button),
-        "outputs": [{"id": "siu-case-body", "property": "children"}, {"id": "siu-case-msg", "property": "children"}],
+        "output": _callback_key(web_app, button), "outputs": outputs_of(_callback_key(web_app, button)),
         "inputs": [{"id": button, "property": "n_clicks", "value": 1}],
         "state": [{"id": i, "property": p, "value": v} for (i, p), v in zip(states, values, strict=True)]
         + [{"id": "siu-case-key", "property": "data", "value": data}],
@@ -168,8 +167,7 @@ def _case_call(web_app, client, action: str, data, *values):
 def _remove(web_app, client, data, number):
     trigger = {"id": {"type": "siu-remove", "claim": number}, "property": "n_clicks", "value": 1}
     return client.post("/_dash-update-component", json={
-        "output": _callback_key(web_app, "siu-remove"),
-        "outputs": [{"id": "siu-case-body", "property": "children"}, {"id": "siu-case-msg", "property": "children"}],
+        "output": _callback_key(web_app, "siu-remove"), "outputs": outputs_of(_callback_key(web_app, "siu-remove")),
         "inputs": [[trigger]],
         "state": [{"id": "siu-case-key", "property": "data", "value": data}],
         "changedPropIds": [json.dumps({"claim": number, "type": "siu-remove"}, separators=(",", ":")) + ".n_clicks"],
@@ -454,8 +452,7 @@ def test_remove_button_with_a_claim_not_in_the_case(web_app, clients, app_sessio
     assert "A case keeps at least one claim" in body
     # A pattern id that is not a claim number is ignored.
     response = client.post("/_dash-update-component", json={
-        "output": _callback_key(web_app, "siu-remove"),
-        "outputs": [{"id": "siu-case-body", "property": "children"}, {"id": "siu-case-msg", "property": "children"}],
+        "output": _callback_key(web_app, "siu-remove"), "outputs": outputs_of(_callback_key(web_app, "siu-remove")),
         "inputs": [[{"id": {"type": "siu-remove", "claim": 5}, "property": "n_clicks", "value": 1}]],
         "state": [{"id": "siu-case-key", "property": "data", "value": data}],
         "changedPropIds": ['{"claim":5,"type":"siu-remove"}.n_clicks']})
@@ -522,6 +519,10 @@ def test_a_case_from_the_claim_page_worked_closed_and_reopened(web_app, clients,
     body = _ok(_case_call(web_app, investigator, "note", {"key": key, "version": _version(app_session, key)},
                           "Recorded statement from the claimant."))
     assert "Note added." in body and "Recorded statement from the claimant." in body
+    # Only the activity is redrawn, never the forms (what someone is typing stays), and the note is cleared.
+    answer = json.loads(body)["response"]
+    assert answer["siu-note"]["value"] == "" and "siu-close-submit" not in body and "siu-lead-submit" not in body
+    assert set(answer) == {"siu-case-msg", "siu-case-key", "siu-case-activity", "siu-note"}, set(answer)
     # Take the third out again.
     third_label = app_session(lambda s: s.scalar(select(Claim.fraud_label).where(Claim.claim_number == third)))
     body = _ok(_remove(web_app, investigator, {"key": key, "version": _version(app_session, key)}, third))
@@ -538,7 +539,12 @@ def test_a_case_from_the_claim_page_worked_closed_and_reopened(web_app, clients,
     version = _version(app_session, key)
     body = _ok(_case_call(web_app, manager, "close", {"key": key, "version": version}, "confirmed_fraud",
                           "Shared bank account; claims denied.", "12,500.50"))
-    assert "Case closed; the finding is recorded on its claims." in body
+    # Closing changes which forms the page has: it is rendered again, with the message.
+    href = json.loads(body)["response"]["siu-case-nav"]["href"]
+    assert href == f"/siu-cases?case={key}&done=closed", body
+    _, page = render_page(manager, "/siu-cases", href.split("/siu-cases", 1)[1])
+    assert "Case closed; the finding is recorded on its claims." in page and "siu-reopen-submit" in page
+    assert "siu-close-submit" not in page
     labels = app_session(lambda s: dict(s.execute(select(Claim.claim_number, Claim.fraud_label)
                                                   .where(Claim.claim_number.in_(numbers))).all()))
     assert labels[first] is True and labels[second] is True
@@ -556,7 +562,7 @@ def test_a_case_from_the_claim_page_worked_closed_and_reopened(web_app, clients,
     # The manager reopens it: the finding is withdrawn, the claims hold what they held before.
     body = _ok(_case_call(web_app, manager, "reopen", {"key": key, "version": _version(app_session, key)},
                           "New evidence from the bank."))
-    assert "Case reopened." in body
+    assert json.loads(body)["response"]["siu-case-nav"]["href"] == f"/siu-cases?case={key}&done=reopened"
     assert app_session(lambda s: s.scalar(select(SiuCase.status).where(SiuCase.key == key))) == "open"
     _, body = render_page(manager, "/siu-cases", f"?case={key}")
     assert "Case reopened" in body and "New evidence from the bank." in body and "siu-close-submit" in body
