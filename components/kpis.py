@@ -48,7 +48,9 @@ CARDS = (
          "Adjusters' verdicts on routing decisions that agreed with the router (latest verdict per person)."),
     Card("auto_routed_share", "Auto-routed", "pct", True,
          "Routed claims sent straight to a department (confidence at or above the threshold), not to triage."),
-    Card("fraud_flagged", "Fraud flagged", "count", None, "Claims received in the period flagged as fraud."),
+    Card("fraud_flagged", "Fraud flagged", "count", None,
+         "Claims received in the period suspected of fraud: a fraud alert, the SIU queue or an SIU case, "
+         "or found fraudulent when closed."),
     Card("reserve", "Total reserve", "money", None, "Reserves of the claims received in the period."),
     Card("paid", "Total paid", "money", None, "Paid on the claims received in the period."),
 )

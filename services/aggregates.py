@@ -42,7 +42,7 @@ from sqlalchemy import Date, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from db.models import Department, KpiCycleHistogram, KpiDaily
-from services.departments import DEFAULT_SLA_DAYS
+from services.departments import DEFAULT_SLA_DAYS, SIU
 
 CYCLE_CAP = 366
 MAX_RANGE_DAYS = 3 * 366
@@ -58,7 +58,11 @@ WITH latest AS (
     SELECT claim_id, min(at)::date AS mday FROM claim_events WHERE kind = 'moved' GROUP BY claim_id
 ), base AS (
     SELECT c.id, c.department_id, c.line_of_business, c.region, c.reserve_amount, c.paid_amount,
-           c.claimed_amount, c.fraud_label,
+           c.claimed_amount,
+           -- Suspected, as the product knows it: an alert, the SIU queue or a case, or a finding.
+           -- Not fraud_label on an open claim: the generator's or an import's ground truth.
+           (cd.code = '{SIU}' OR fa.claim_id IS NOT NULL OR sc.claim_id IS NOT NULL
+            OR (c.status = 'closed' AND c.fraud_label IS TRUE)) AS suspected,
            coalesce(c.report_date, c.created_at::date) AS rday,
            CASE WHEN c.status = 'closed'
                 THEN coalesce(c.closed_at::date, c.report_date, c.created_at::date) END AS cday,
@@ -68,6 +72,7 @@ WITH latest AS (
            coalesce(cd.sla_days, {DEFAULT_SLA_DAYS}) AS sla_days
     FROM claims c LEFT JOIN latest l ON l.claim_id = c.id LEFT JOIN moved m ON m.claim_id = c.id
          LEFT JOIN departments cd ON cd.id = c.department_id
+         LEFT JOIN fraud_alerts fa ON fa.claim_id = c.id LEFT JOIN siu_case_claims sc ON sc.claim_id = c.id
 ), fb AS (
     SELECT DISTINCT ON (f.user_id, f.decision_id) f.claim_id, f.agrees, f.created_at::date AS fday
     FROM routing_feedback f ORDER BY f.user_id, f.decision_id, f.id DESC
@@ -76,7 +81,7 @@ WITH latest AS (
            count(*) AS received, 0 AS closed,
            coalesce(sum(reserve_amount), 0) AS reserve_sum, coalesce(sum(paid_amount), 0) AS paid_sum,
            coalesce(sum(claimed_amount), 0) AS claimed_sum,
-           count(*) FILTER (WHERE fraud_label) AS fraud_flagged,
+           count(*) FILTER (WHERE suspected) AS fraud_flagged,
            count(routed_department_id) AS routed, count(*) FILTER (WHERE auto) AS auto_routed,
            0 AS reassigned,
            0 AS closed_routed, 0 AS routed_correct, 0 AS feedback_total, 0 AS feedback_agree,

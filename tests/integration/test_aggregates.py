@@ -32,9 +32,20 @@ def test_rollup_equals_raw_figures(web_session):
     params = dict(a=f.start, b=f.end)
     got = aggregates.kpis(s, f)
 
-    received, reserve, paid, fraud = _one(s, """SELECT count(*), coalesce(sum(reserve_amount), 0),
-        coalesce(sum(paid_amount), 0), count(*) FILTER (WHERE fraud_label) FROM claims
+    received, reserve, paid = _one(s, """SELECT count(*), coalesce(sum(reserve_amount), 0),
+        coalesce(sum(paid_amount), 0) FROM claims
         WHERE coalesce(report_date, created_at::date) BETWEEN :a AND :b""", **params)
+    # Suspected as the product knows it; an open claim's ground-truth label does not count.
+    fraud = _one(s, """SELECT count(*) FROM claims c JOIN departments d ON d.id = c.department_id
+        WHERE coalesce(c.report_date, c.created_at::date) BETWEEN :a AND :b
+          AND (d.code = 'SIU' OR EXISTS (SELECT 1 FROM fraud_alerts a WHERE a.claim_id = c.id)
+               OR EXISTS (SELECT 1 FROM siu_case_claims k WHERE k.claim_id = c.id)
+               OR (c.status = 'closed' AND c.fraud_label))""", **params)[0]
+    hidden = _one(s, """SELECT count(*) FROM claims c JOIN departments d ON d.id = c.department_id
+        WHERE c.status <> 'closed' AND c.fraud_label AND d.code <> 'SIU'
+          AND NOT EXISTS (SELECT 1 FROM fraud_alerts a WHERE a.claim_id = c.id)
+          AND coalesce(c.report_date, c.created_at::date) BETWEEN :a AND :b""", **params)[0]
+    assert hidden > 0, "the web database has open claims whose fraud nobody has suspected yet"
     assert got["received"] == received > 0
     assert got["reserve"] == pytest.approx(float(reserve))
     assert got["paid"] == pytest.approx(float(paid))
