@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, distinct, func, select, true
 from sqlalchemy.orm import Session, aliased
 
-from db.models import OPEN_STATUSES, Claim, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User
+from db.models import OPEN_STATUSES, Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User
 from services.siu_cases import EVENT_TITLES, KEY_RE, OUTCOME_LABELS, may_work, siu_id
 
 STATUS_LABELS = {"open": "Open", "closed": "Closed"}
@@ -245,11 +245,10 @@ def totals(session: Session, *, days: int = 90, now: dt.datetime | None = None) 
 
 
 def period_results(session: Session, start: dt.date, end: dt.date, *, line: str | None = None) -> dict:
-    """What Special Investigations did from ``start`` to ``end`` (whole UTC days): alerts referred
-    to it, cases opened and closed, the share confirmed and what they saved; with ``line``,
-    only cases and referrals with a claim of that line of business. For the dashboard."""
-    from db.models import FraudAlert
-
+    """What Special Investigations did from ``start`` to ``end`` (whole UTC days): claims
+    referred to it (moved into its queue by a person, by any channel), cases opened and
+    closed, the share confirmed and what they saved; with ``line``, only cases and
+    referrals with a claim of that line of business. For the dashboard."""
     lo = dt.datetime.combine(start, dt.time(), dt.timezone.utc)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
     of_line = (select(SiuCaseClaim.case_id).join(Claim, Claim.id == SiuCaseClaim.claim_id)
@@ -264,10 +263,12 @@ def period_results(session: Session, start: dt.date, end: dt.date, *, line: str 
                              .with_only_columns(func.count())).scalar()
     closed = session.execute(cases(SiuCase.status == "closed", SiuCase.closed_at >= lo, SiuCase.closed_at < hi)
                              .group_by(SiuCase.outcome)).all()
-    referred = select(func.count()).select_from(FraudAlert).where(
-        FraudAlert.status == "referred", FraudAlert.decided_at >= lo, FraudAlert.decided_at < hi)
+    # Every channel (an alert, a ring, the Reassign board, a claim's page) is a move into the queue.
+    referred = select(func.count(distinct(ClaimEvent.claim_id))).where(
+        ClaimEvent.kind == "moved", ClaimEvent.to_department_id == siu_id(session), ClaimEvent.at >= lo,
+        ClaimEvent.at < hi)
     if line:
-        referred = referred.join(Claim, Claim.id == FraudAlert.claim_id).where(Claim.line_of_business == line)
+        referred = referred.join(Claim, Claim.id == ClaimEvent.claim_id).where(Claim.line_of_business == line)
     by_outcome = {o: n for o, n, _ in closed}
     n_closed = sum(by_outcome.values())
     return {"referred": session.scalar(referred), "opened": opened, "closed": n_closed,

@@ -809,3 +809,28 @@ def test_period_results_count_what_siu_did_in_the_period(db_session, team):
     assert (auto["opened"], auto["closed"], auto["saved"]) == (2, 2, 100.0)
     empty = views.period_results(s, dt.date(2020, 1, 1), dt.date(2020, 1, 31))
     assert (empty["opened"], empty["closed"], empty["confirmed_share"], empty["saved"]) == (0, 0, None, 0.0)
+
+
+def test_period_results_count_claims_moved_into_siu_by_any_channel(db_session, team):
+    """Referred = claims a person moved into the SIU queue in the period (an alert's or a ring's
+    referral, the Reassign board, a claim's page: all are moves), each claim once."""
+    s = db_session
+    day = dt.date(2026, 3, 10)
+    at = dt.datetime(2026, 3, 10, 12, tzinfo=UTC)
+    siu, other = siu_cases.siu_id(s), s.scalar(select(Department.id).where(Department.code == "AUTO_PD"))
+    before = {line: views.period_results(s, day, day, line=line)["referred"] for line in (None, "auto")}
+
+    def moved(line, to, when=at, times=1):
+        c = _claim(s, department="AUTO_PD")
+        c.line_of_business = line
+        for i in range(times):
+            s.add(ClaimEvent(claim_id=c.id, kind="moved", at=when + dt.timedelta(minutes=i), actor_id=team.manager.id,
+                             from_department_id=other, to_department_id=to, reason="SIU_REFERRAL"))
+
+    moved("auto", siu)
+    moved("property", siu, times=2)                             # moved in, out and in again: one claim
+    moved("auto", siu, when=at + dt.timedelta(days=1))          # the next day
+    moved("auto", other)                                        # not into SIU
+    s.flush()
+    assert views.period_results(s, day, day)["referred"] - before[None] == 2
+    assert views.period_results(s, day, day, line="auto")["referred"] - before["auto"] == 1
