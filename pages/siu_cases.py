@@ -40,7 +40,8 @@ def _stats(session, code: str, *, awaiting: bool) -> html.Div:
         stat("Referred claims in no case", f"{claims_awaiting_case(session):,}",
              "open claims in the SIU queue") if awaiting else None,
         stat(f"Closed in {t['days']} days", f"{t['closed']:,}",
-             f"median {t['median_days']:.0f} days open" if t["median_days"] is not None else None),
+             f"since {t['since']:%Y-%m-%d}" + (f" · median {t['median_days']:.0f} days open"
+                                                if t["median_days"] is not None else "")),
         stat("Confirmed fraud", f"{share:.0%}" if share is not None else "—",
              f"{t['by_outcome']['confirmed_fraud']:,} of the cases closed in {t['days']} days"),
         stat(f"Saved in {t['days']} days", money_short(t["saved"], code), "as the closers stated it"),

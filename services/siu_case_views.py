@@ -218,9 +218,11 @@ def ring_claims_for_case(session: Session, view) -> list:
 
 
 def totals(session: Session, *, days: int = 90, now: dt.datetime | None = None) -> dict:
-    """Open cases and their claims, and what the cases closed in the last ``days`` found and saved."""
+    """Open cases and their claims, and what the cases closed in the last ``days`` found and
+    saved: whole UTC days up to today, as the dashboard counts its periods."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    since = now - dt.timedelta(days=days)
+    first_day = now.date() - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first_day, dt.time(), dt.timezone.utc)
     open_row = session.execute(
         select(func.count(func.distinct(SiuCase.id)), func.count(SiuCaseClaim.claim_id),
                func.coalesce(func.sum(Claim.claimed_amount), 0))
@@ -237,7 +239,8 @@ def totals(session: Session, *, days: int = 90, now: dt.datetime | None = None) 
         .where(SiuCase.status == "closed", SiuCase.closed_at >= since))
     return {
         "open_cases": open_row[0], "open_claims": open_row[1], "open_claimed": float(open_row[2]),
-        "days": days, "closed": n_closed, "by_outcome": {o: by_outcome.get(o, 0) for o in OUTCOME_LABELS},
+        "days": days, "since": first_day, "closed": n_closed,
+        "by_outcome": {o: by_outcome.get(o, 0) for o in OUTCOME_LABELS},
         "confirmed_share": by_outcome.get("confirmed_fraud", 0) / n_closed if n_closed else None,
         "saved": float(sum(s for _, _, s in closed)),
         "median_days": float(days_open) if days_open is not None else None,

@@ -594,6 +594,14 @@ def test_totals_on_known_cases(db_session, team):
     assert t["saved"] == pytest.approx(1250.5)
     assert t["median_days"] == pytest.approx(25.0)
     assert views.totals(s, days=365, now=now)["closed"] == 5
+    # Whole UTC days, as the dashboard's periods: 90 days ending today start at midnight 89 days ago.
+    first = dt.datetime.combine(now.date() - dt.timedelta(days=89), dt.time(), UTC)
+    assert t["since"] == first.date()
+    edge = _open(s, team.siu, _claim(s))
+    siu_cases.close_case(s, team.siu, edge.key, 1, "no_fraud", "Done.")
+    for closed_at, counted in ((first - dt.timedelta(seconds=1), 4), (first, 5)):
+        s.execute(update(SiuCase).where(SiuCase.key == edge.key).values(closed_at=closed_at, opened_at=closed_at))
+        assert views.totals(s, now=now)["closed"] == counted, closed_at
 
 
 # --- Tampered inputs -----------------------------------------------------------------
