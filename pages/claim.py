@@ -26,6 +26,7 @@ from services.departments import all_departments
 from services.feedback import REASONS
 from services.fraud_alerts import alert_of_claim, can_flag
 from services.fraud_rings import ring_of_claim
+from services.intake import SOURCE_PREFIX
 from services.siu_case_views import can_start_case, case_of_claim
 from services.linked_claims import linked_claims
 from services.privacy import claim_fields
@@ -46,7 +47,7 @@ def _facts(claim, user) -> dbc.Card:
         ("Claimed", money(claim.claimed_amount, code)), ("Reserve", money(claim.reserve_amount, code)),
         *([("Paid", money(claim.paid_amount, code))] if claim.paid_amount is not None else []),
         ("Location", ", ".join(x for x in (claim.state, postcode) if x) or "—"),
-        ("Source", claim.dataset),
+        ("Source", "Entered in SCOPE" if claim.source_key.startswith(SOURCE_PREFIX) else claim.dataset),
     ]
     return dbc.Card(dbc.CardBody([
         html.H5("Claim facts", className="card-title"),

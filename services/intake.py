@@ -22,8 +22,10 @@ from services import audit, routing
 from services import currency as currency_fmt
 from services.claims import DecisionView
 from services.claims_frame import ids_param
+from services.geography import region_of
 
 DATASET = "synthetic"
+SOURCE_PREFIX = "fnol:"   # source_key of a claim entered in SCOPE (form or API)
 BATCH_LIMIT = 10_000
 CLAIM_PREFIX = "FNOL-"
 MIN_LOSS_DATE = dt.date(1990, 1, 1)
@@ -216,7 +218,8 @@ def _allocate_ids(session: Session, n: int) -> list[int]:
 def _row(claim_id: int, clean: dict) -> dict:
     number = f"{CLAIM_PREFIX}{claim_id:08d}"
     row = {f.name: clean.get(f.name) for f in FIELDS if f.column}
-    row.update(id=claim_id, claim_number=number, source_key=f"fnol:{number}", dataset=DATASET, status="new",
+    row.update(id=claim_id, claim_number=number, source_key=f"{SOURCE_PREFIX}{number}", dataset=DATASET, status="new",
+               region=region_of(row.get("state")),
                extra={f.name: clean[f.name] for f in FIELDS if not f.column and f.name in clean})
     return row
 

@@ -8,6 +8,7 @@ import re
 from sqlalchemy import func, select
 
 from db.models import ApiToken, Claim, ClaimEvent
+from services.geography import region_of
 from services.intake import FIELDS
 from tests.webutil import render_page
 
@@ -91,6 +92,9 @@ def test_valid_form_is_stored_routed_and_explained(web_app, client_for):
         claim = s.scalar(select(Claim).where(Claim.claim_number == number))
         assert claim.policy_number == "PWC-1357913" and claim.extra["injury_reported"] is True
         assert claim.department_id is not None and claim.routing_confidence is not None
+        # The dashboard groups by region: an entered claim gets its state's census region.
+        assert (claim.state, claim.region) == (form_values()["state"], region_of(form_values()["state"]))
+        assert claim.region is not None
         events = s.execute(select(ClaimEvent.kind, ClaimEvent.data).where(ClaimEvent.claim_id == claim.id)).all()
         assert ("intake", {"via": "form"}) in [(k, d) for k, d in events]
         # Its history shows the intake, not a status step from New to New.
@@ -101,6 +105,14 @@ def test_valid_form_is_stored_routed_and_explained(web_app, client_for):
         intake = next(i for i in items if i["title"] == "Intake")
         assert intake["detail"] == "entered on the New claim form"
         assert titles[-1].startswith("New for ")
+
+
+def test_an_entered_claims_page_says_where_it_came_from(web_app, client_for):
+    client = client_for("adjuster")
+    _, response = submit_form(web_app, client, form_values())
+    number = re.search(r"FNOL-\d{8}", json.dumps(response["intake-result"])).group(0)
+    _, body = render_page(client_for("manager"), f"/claims/{number}")   # whichever queue it went to
+    assert "Entered in SCOPE" in body
 
 
 def test_viewer_cannot_call_the_intake_callback(web_app, client_for):

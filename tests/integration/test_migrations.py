@@ -42,3 +42,18 @@ def test_audit_log_is_append_only(empty_db):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql)
         assert conn.execute("SELECT action FROM audit_log").fetchall() == [("x",)]
+
+
+def test_0022_fills_in_the_region_of_entered_claims_only(empty_db):
+    dbutil.upgrade(empty_db, "0021")
+    with psycopg.connect(empty_db.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute("INSERT INTO datasets (name) VALUES ('synthetic') ON CONFLICT DO NOTHING")
+        for number, key, state, region in (("FNOL-1", "fnol:FNOL-1", "TX", None), ("FNOL-2", "fnol:FNOL-2", "ZZ", None),
+                                           ("FNOL-3", "fnol:FNOL-3", "CA", "Pacific"),
+                                           ("IMP-1", "lgpif:1", "WA", None)):
+            conn.execute("INSERT INTO claims (claim_number, dataset, source_key, state, region, line_of_business) "
+                         "VALUES (%s, 'synthetic', %s, %s, %s, 'auto')", (number, key, state, region))
+        dbutil.upgrade(empty_db)
+        got = dict(conn.execute("SELECT claim_number, region FROM claims").fetchall())
+    # Its state's region; an unknown state stays unknown; a region already there and an import are left alone.
+    assert got == {"FNOL-1": "South", "FNOL-2": None, "FNOL-3": "Pacific", "IMP-1": None}
