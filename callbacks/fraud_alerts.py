@@ -14,7 +14,7 @@ from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
 from components.claim_actions import flash
-from components.fraud_alerts import NOTE_MAX, alert_card, list_body, modal_text
+from components.fraud_alerts import NOTE_MAX, alert_card, list_body, modal_text, summary
 from db.flask_db import WriteConflict, read_session, unit_of_work
 from services import fraud_alerts
 from services.access import AccessDenied, NotFound, OutsideDepartments
@@ -62,15 +62,18 @@ def open_dialog(_clicks, _cancel):
     return True, title, text, label, "", None, pending, None  # the last decision's message goes
 
 
-def _list(user, view):
+def _list(user, view) -> tuple:
     view = view if isinstance(view, dict) else {}
     claim, page = view.get("claim"), view.get("page")
     claim = claim if isinstance(claim, str) and 0 < len(claim) <= 40 else None
     page = page if isinstance(page, int) and not isinstance(page, bool) and 0 < page < 100_000 else 1
-    alerts, total = fraud_alerts.list_alerts(read_session(), user, status="open", claim_number=claim,
+    session = read_session()
+    alerts, total = fraud_alerts.list_alerts(session, user, status="open", claim_number=claim,
                                              limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    return list_body(alerts, total, current_app.config["SCOPE_SETTINGS"].currency, status="open",
-                     can_decide=user.can(Perm.DECIDE_FRAUD), page=page, per_page=PER_PAGE)
+    code = current_app.config["SCOPE_SETTINGS"].currency
+    return (summary("open", fraud_alerts.counts(session, user), claim, alerts, total, code),
+            list_body(alerts, total, code, status="open", can_decide=user.can(Perm.DECIDE_FRAUD), page=page,
+                      per_page=PER_PAGE))
 
 
 class _OtherClaim(Exception):
@@ -110,6 +113,7 @@ def _decide(user, action: str, alert_id, version, note, *, claim_number: str | N
     Output("fraud-modal", "is_open", allow_duplicate=True),
     Output("fraud-modal-msg", "children", allow_duplicate=True),
     Output("fraud-result", "children"),
+    Output("fraud-summary", "children"),
     Output("fraud-list", "children"),
     Input("fraud-modal-confirm", "n_clicks"),
     State("fraud-pending", "data"),
@@ -122,18 +126,19 @@ def decide(clicks, pending, note, view):
         raise PreventUpdate
     pending = _pending(pending)
     if pending is None:
-        return False, None, flash("Choose an alert first.", "warning"), no_update
+        return False, None, flash("Choose an alert first.", "warning"), no_update, no_update
     if isinstance(note, str) and len(note) > NOTE_MAX * 2:
-        return no_update, flash("The note is far too long.", "danger"), no_update, no_update
+        return no_update, flash("The note is far too long.", "danger"), no_update, no_update, no_update
     user = user_or_none()
     number, error, stale = _decide(user, pending["action"], pending["alert"], pending["version"], note,
                                    any_claim=True)
     if error is not None:
         # A stale list (someone decided first, the alert is gone) is redrawn; otherwise the dialog stays.
-        return (False, None, error, _list(user, view)) if stale else (no_update, error, no_update, no_update)
+        return (False, None, error, *_list(user, view)) if stale else (no_update, error, no_update, no_update,
+                                                                        no_update)
     done = (f"{number} was referred to Special Investigations." if pending["action"] == "refer"
             else f"The alert on {number} was dismissed.")
-    return False, None, flash(done), _list(user, view)
+    return False, None, flash(done), *_list(user, view)
 
 
 @secure_callback(

@@ -7,9 +7,10 @@ from urllib.parse import quote, urlencode
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.common import dept_badge, message
+from components.common import dept_badge, message, stat
 from components.siu_cases import case_href
 from services.currency import money
+from services.fraud_alerts import STATUS_LABELS
 from services.siu_cases import OUTCOME_LABELS
 
 SIGNAL_COLORS = {"ring": "danger", "linked_fraud": "danger", "model": "warning", "flagged": "info"}
@@ -38,6 +39,28 @@ def fraud_tabs(active: str, *, cases: bool = False) -> dbc.Nav:
     tabs += [("cases", "Cases", "/siu-cases")] if cases else []
     return dbc.Nav([dbc.NavItem(dbc.NavLink(label, href=href, active=key == active, id=f"fraud-nav-{key}"))
                     for key, label, href in tabs], className="nav-underline mb-3", id="fraud-nav")
+
+
+def status_tabs(status: str, tallies: dict | None, claim: str | None) -> dbc.Nav:
+    return dbc.Nav([dbc.NavItem(dbc.NavLink(
+        [label, dbc.Badge(f"{tallies[s]:,}", color="light", text_color="dark", className="ms-2")
+         if tallies else None],
+        href=alerts_href(s, claim), active=s == status, id=f"fraud-tab-{s}"))
+        for s, label in STATUS_LABELS.items()], pills=True, className="mb-3 gap-1")
+
+
+def summary(status: str, tallies: dict | None, claim: str | None, alerts: list, total: int, code: str) -> list:
+    """The status tabs with their counts and, on the open tab, the figures of the list:
+    redrawn with the list after each decision, so the two never disagree."""
+    if status != "open" or not alerts or claim is not None:
+        return [status_tabs(status, tallies, claim)]
+    claimed = money(sum(a.claimed or 0 for a in alerts), code)
+    stats = html.Div([
+        stat("Open alerts", f"{total:,}"),
+        stat("Claimed" + (" (this page)" if total > len(alerts) else ""), claimed),
+        stat("With two or more kinds of signal", f"{sum(a.kinds > 1 for a in alerts):,}"),
+    ], className="d-flex flex-wrap gap-4 mb-3", id="fraud-stats")
+    return [status_tabs(status, tallies, claim), stats]
 
 
 def signal_lines(signals) -> html.Ul:

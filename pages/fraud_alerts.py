@@ -6,17 +6,15 @@ from __future__ import annotations
 import datetime as dt
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import dcc, html
 from flask import current_app
 
 from auth.guard import page_user
 from auth.permissions import Perm
-from components.common import not_allowed, page_header, stat
-from components.fraud_alerts import alerts_href, decision_modal, fraud_tabs, list_body
+from components.common import not_allowed, page_header
+from components.fraud_alerts import alerts_href, decision_modal, fraud_tabs, list_body, summary
 from db.flask_db import read_session
 from services.siu_cases import sees_cases_tab
-from services.currency import money
 from services.fraud_alerts import MODEL_THRESHOLD, STATUS_LABELS, counts, last_raised, list_alerts
 
 dash.register_page(__name__, path="/fraud-alerts", title="Fraud alerts · SCOPE Assistant", name="Fraud alerts")
@@ -34,14 +32,6 @@ def _raised_text(session) -> str:
     when = last_raised(session)
     return (f"Checked {when.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; every hour." if when
             else "Not checked yet; the raise_fraud_alerts job runs every hour.")
-
-
-def _tabs(status: str, tallies: dict | None, claim: str | None) -> dbc.Nav:
-    return dbc.Nav([dbc.NavItem(dbc.NavLink(
-        [label, dbc.Badge(f"{tallies[s]:,}", color="light", text_color="dark", className="ms-2")
-         if tallies else None],
-        href=alerts_href(s, claim), active=s == status, id=f"fraud-tab-{s}"))
-        for s, label in STATUS_LABELS.items()], pills=True, className="mb-3 gap-1")
 
 
 def _page_number(value) -> int:
@@ -64,12 +54,6 @@ def layout(status: str | None = None, claim: str | None = None, page: str | None
                                 offset=(number - 1) * PER_PAGE)
     can_decide = user.can(Perm.DECIDE_FRAUD)
     scope = "" if user.can(Perm.VIEW_ALL_DEPARTMENTS) else " Only the claims of your departments are shown."
-    stats = html.Div([
-        stat("Open alerts", f"{total:,}"),
-        stat("Claimed" + (" (this page)" if total > len(alerts) else ""),
-             money(sum(a.claimed or 0 for a in alerts), code)),
-        stat("With two or more kinds of signal", f"{sum(a.kinds > 1 for a in alerts):,}"),
-    ], className="d-flex flex-wrap gap-4 mb-3") if status == "open" and alerts and claim is None else None
     only = html.Div([f"Showing the alert on {claim:.40}. ", html.A("Show all", href=alerts_href(status))],
                     className="small mb-2", id="fraud-claim-filter") if claim else None
     return html.Div([
@@ -79,8 +63,8 @@ def layout(status: str | None = None, claim: str | None = None, page: str | None
                     + _raised_text(session) + scope),
         html.P(RULE + (" Flag a claim for SIU review from its page." if user.can(Perm.FLAG_FRAUD) else ""),
                className="small text-muted mb-3", id="fraud-rule"),
-        _tabs(status, counts(session, user), claim),
-        stats, only,
+        html.Div(summary(status, counts(session, user), claim, alerts, total, code), id="fraud-summary"),
+        only,
         html.Div(id="fraud-result"),
         html.Div(list_body(alerts, total, code, status=status, can_decide=can_decide, page=number,
                            per_page=PER_PAGE), id="fraud-list"),

@@ -16,12 +16,18 @@ def _first_row(page) -> tuple[str, str]:
     return row.get_attribute("id"), row.locator("a.claim-link").first.inner_text()
 
 
+def _tab_counts(page) -> dict:
+    return {s: int(page.inner_text(f"#fraud-tab-{s} .badge").replace(",", ""))
+            for s in ("open", "referred", "dismissed")}
+
+
 def test_manager_dismisses_one_alert_and_refers_another(page, live_server):
     sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
     page.click(".scope-navbar >> text=Fraud")
     page.wait_for_selector("#fraud-alerts-table", timeout=15000)
     screenshot(page, "fraud-alerts")
 
+    tabs = _tab_counts(page)
     row_id, claim = _first_row(page)
     page.click(f"#{row_id} >> text=Dismiss")
     page.wait_for_selector("#fraud-modal-confirm", state="visible", timeout=10000)
@@ -34,6 +40,9 @@ def test_manager_dismisses_one_alert_and_refers_another(page, live_server):
     page.wait_for_selector("#fraud-result .alert-success", timeout=10000)
     assert f"The alert on {claim} was dismissed" in page.inner_text("#fraud-result")
     page.wait_for_selector(f"#{row_id}", state="detached", timeout=10000)
+    # The tabs' counts and the figures follow the decision without a reload.
+    assert _tab_counts(page) == {**tabs, "open": tabs["open"] - 1, "dismissed": tabs["dismissed"] + 1}
+    assert page.inner_text("#fraud-stats .stat-value >> nth=0") == f"{tabs['open'] - 1:,}"
 
     row_id, referred = _first_row(page)
     page.click(f"#{row_id} >> text=Refer to SIU")

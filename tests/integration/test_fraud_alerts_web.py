@@ -110,7 +110,7 @@ def _list_decision(web_app, client, pending, view):
     return call_callback(
         web_app, client, "fraud-list.children",
         [("fraud-modal", "is_open"), ("fraud-modal-msg", "children"), ("fraud-result", "children"),
-         ("fraud-list", "children")],
+         ("fraud-summary", "children"), ("fraud-list", "children")],
         [("fraud-modal-confirm", "n_clicks", 1)],
         [("fraud-pending", "data", pending), ("fraud-modal-note", "value", "checked"), ("fraud-view", "data", view)])
 
