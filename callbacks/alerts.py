@@ -91,8 +91,11 @@ def render(_version):
     user = user_or_none()
     session = read_session()
     can_edit = user.can(Perm.MANAGE_ALERTS)
-    return (open_alerts(svc.open_alerts(session), can_edit, _currency()),
-            rules_table(svc.list_rules(session), can_edit, _currency()))
+    rules = svc.list_rules(session)
+    checked = [r.last_checked_at for r in rules if r.enabled and r.last_checked_at]
+    return (open_alerts(svc.open_alerts(session), can_edit, _currency(), checked_at=max(checked, default=None),
+                        enabled=sum(r.enabled for r in rules)),
+            rules_table(rules, can_edit, _currency()))
 
 
 @secure_callback(

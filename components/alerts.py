@@ -121,10 +121,18 @@ def rules_table(rules, can_edit: bool, currency: str | None = None):
                      responsive=True, className="mb-0 align-middle", id="alerts-rules-table")
 
 
-def open_alerts(events, can_ack: bool, currency: str | None = None):
+def open_alerts(events, can_ack: bool, currency: str | None = None, *, checked_at=None, enabled: int = 1):
+    """The open alerts; with none, when the rules were last checked (``checked_at``: the
+    latest check of an enabled rule), since "nothing breached" means nothing before one."""
     if not events:
-        return html.Div([html.Span("✓", className="text-success fw-bold me-2"),
-                         "No rule is breached right now."], className="text-muted", id="alerts-none-open")
+        if not enabled:
+            text, mark = "No rule is enabled, so nothing is watched.", None
+        elif checked_at is None:
+            text, mark = "Not checked yet: the rules are checked every 5 minutes by the evaluate_alerts job.", None
+        else:
+            text, mark = f"No rule is breached (checked {_when(checked_at)} UTC).", "✓"
+        return html.Div([html.Span(mark, className="text-success fw-bold me-2") if mark else None, text],
+                        className="text-muted", id="alerts-none-open")
     items = []
     for e in events:
         if e.acknowledged_at:
