@@ -11,7 +11,7 @@ from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
 from services import dashboard as dash_service
-from services.aggregates import FilterError
+from services.aggregates import FilterError, refreshed_text
 
 dash.register_page(__name__, path="/dashboard", title="Dashboard · SCOPE Assistant", name="Dashboard")
 
@@ -60,7 +60,7 @@ def layout(**query):
     return html.Div([
         dcc.Location(id="dashboard-url", refresh=False),
         page_header("Executive dashboard",
-                    "Figures from the KPI rollup (refreshed every 5 minutes); changes compare with the "
+                    f"Figures from the KPI rollup ({refreshed_text(session)}); changes compare with the "
                     "previous period of equal length."),
         controls,
         html.Div(id="dashboard-status"),

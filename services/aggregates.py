@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Date, cast, func, select, text
 from sqlalchemy.orm import Session
 
-from db.models import Department, KpiCycleHistogram, KpiDaily
+from db.models import Department, JobRun, KpiCycleHistogram, KpiDaily
 from services.departments import DEFAULT_SLA_DAYS, SIU
 
 CYCLE_CAP = 366
@@ -134,6 +134,18 @@ def refresh(session: Session) -> int:
     from services import operations  # imports this module: bound late
 
     return int(daily) + int(histogram) + operations.refresh(session)
+
+
+def refreshed_at(session: Session) -> dt.datetime | None:
+    """When the refresh_aggregates job last rebuilt the rollups (None before its first run)."""
+    return session.scalar(select(func.max(JobRun.finished_at)).where(JobRun.job == "refresh_aggregates",
+                                                                      JobRun.status == "succeeded"))
+
+
+def refreshed_text(session: Session) -> str:
+    at = refreshed_at(session)
+    when = f", last at {at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC" if at else ""
+    return f"refreshed every 5 minutes{when}"
 
 
 # ---------------------------------------------------------------- filters

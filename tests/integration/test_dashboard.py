@@ -491,3 +491,24 @@ def test_dashboard_reads_go_through_the_cache_and_a_refresh_invalidates(web_app,
             assert dashboard.stamp(session) != old
             dashboard.view(session, f)
             assert len(calls) == 2  # the refresh made the old entry unreachable
+
+
+def test_the_dashboard_says_when_its_figures_were_last_refreshed(client_for, app_session):
+    import datetime as dt
+
+    from sqlalchemy import delete
+
+    from db.models import JobRun
+
+    at = dt.datetime(2031, 1, 2, 3, 4, tzinfo=dt.timezone.utc)   # later than any real run of the suite
+
+    def run(status, finished):
+        return lambda s: s.add(JobRun(job="refresh_aggregates", slot=f"test-{status}", status=status,
+                                      started_at=finished, finished_at=finished))
+    app_session(run("succeeded", at))
+    app_session(run("failed", at + dt.timedelta(hours=1)))   # a failed run refreshed nothing
+    try:
+        _, body = render_page(client_for("viewer"), "/dashboard")
+        assert "refreshed every 5 minutes, last at 2031-01-02 03:04 UTC" in body
+    finally:
+        app_session(lambda s: s.execute(delete(JobRun).where(JobRun.slot.like("test-%"))))
