@@ -295,7 +295,8 @@ def breakdown_table(rows, currency: str) -> dbc.Table:
     columns = breakdown_columns(currency)
     head = html.Thead(html.Tr([html.Th(label) for _, label, _ in columns]))
     body = html.Tbody([html.Tr([html.Td(cell(r, k, kind)) for k, _, kind in columns]) for r in rows])
-    return dbc.Table([head, body], size="sm", hover=True, striped=True, className="mb-0")
+    # responsive: eight columns are ~780 px wide; on a phone the table scrolls sideways inside its card.
+    return dbc.Table([head, body], size="sm", hover=True, striped=True, responsive=True, className="mb-0")
 
 
 def breakdown_rows(rows) -> list[dict]:

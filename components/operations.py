@@ -305,7 +305,8 @@ def reasons_table(feedback: dict) -> html.Div:
         html.Td(", ".join(f"{s['name']} ({s['verdicts']:,})" for s in r["suggested"][:3]) or "—",
                 className="small"),
     ]) for r in feedback["reasons"]])
-    return dbc.Table([head, body], size="sm", hover=True, className="mb-0", id="ops-reasons-table")
+    # responsive: on a phone the table scrolls sideways inside its card instead of widening the page.
+    return dbc.Table([head, body], size="sm", hover=True, responsive=True, className="mb-0", id="ops-reasons-table")
 
 
 def calibration_table(routing: dict) -> dbc.Table:
@@ -314,4 +315,5 @@ def calibration_table(routing: dict) -> dbc.Table:
         html.Td(b["label"]), html.Td(f"{b['claims']:,}"), html.Td(fmt(b["mean_confidence"], "pct")),
         html.Td(fmt(b["accuracy"], "pct")),
     ]) for b in routing["bands"]])
-    return dbc.Table([head, body], size="sm", hover=True, className="mb-0", id="ops-calibration-table")
+    # responsive: on a phone the table scrolls sideways inside its card instead of widening the page.
+    return dbc.Table([head, body], size="sm", hover=True, responsive=True, className="mb-0", id="ops-calibration-table")

@@ -30,8 +30,10 @@ COLUMNS = [
     {"field": "line_label", "headerName": "Line", "width": 160, "filter": "agTextColumnFilter"},
     {"field": "state", "headerName": "State", "width": 90},
     {"field": "report_date", "headerName": "Reported", "width": 120},
+    # The queue grid's renderer (rounds down): 0.99925 reads "99%" as in the queue, not "100%" as d3's ".0%"
+    # showed. The rows carry the confidence rounded to 3 decimals (services.reassignment._board_query).
     {"field": "confidence", "headerName": "Confidence", "width": 120, "type": "rightAligned",
-     "valueFormatter": {"function": "params.value == null ? '—' : d3.format('.0%')(params.value)"}},
+     "cellRenderer": "ConfidenceBar"},
     {"field": "version", "headerName": "Ver.", "width": 80, "type": "rightAligned"},
 ]
 
