@@ -246,14 +246,19 @@ def set_lead(_clicks, lead, data):
 
 @secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-close-submit", "n_clicks"),
                                                       State("siu-outcome", "value"), State("siu-findings", "value"),
-                                                      State("siu-saved", "value"), State("siu-case-key", "data")),
+                                                      State("siu-saved", "value"), State("siu-send-back", "value"),
+                                                      State("siu-case-key", "data")),
                  prevent_initial_call=True)
-def close(_clicks, outcome, findings, saved, data):
+def close(_clicks, outcome, findings, saved, send_back, data):
     if not _clicked():
         raise PreventUpdate
     if _too_long(findings, saved):
         return _refused("The findings are far too long.")
-    return _on_case(data, lambda s, u, k, v: siu_cases.close_case(s, u, k, v, outcome, findings, saved),
+    if not (send_back is None or (isinstance(send_back, list) and set(send_back) <= {"back"})):
+        return _refused("Say whether the claims go back to their departments.")
+    back = bool(send_back)
+    return _on_case(data, lambda s, u, k, v: siu_cases.close_case(s, u, k, v, outcome, findings, saved,
+                                                                  send_back=back),
                     "Case closed.", "close", then="closed")
 
 

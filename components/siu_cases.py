@@ -156,9 +156,12 @@ def _close_form() -> html.Div:
                      placeholder="Findings: what the investigation established, and the evidence (required)"),
         dbc.Label("Saved (optional)", html_for="siu-saved", className="small fw-semibold mb-1 mt-2"),
         dbc.Input(id="siu-saved", inputMode="decimal", maxLength=20, placeholder="Denied, reduced or recovered"),
+        dbc.Checklist(id="siu-send-back", options=[{
+            "label": "No fraud or inconclusive: send its open claims back to the departments they came from",
+            "value": "back"}], value=["back"], className="small mt-2"),
         html.P("Confirmed fraud records every claim of the case as found fraudulent (once closed, such a claim "
-               "raises alerts on claims that share its people); no fraud records them as not; inconclusive "
-               "leaves them as they are.", className="small text-muted mt-2 mb-2"),
+               "raises alerts on claims that share its people) and keeps its claims here to be denied; no fraud "
+               "records them as not; inconclusive leaves them as they are.", className="small text-muted mt-2 mb-2"),
         html.Button("Close case", id="siu-close-submit", className="btn btn-primary btn-sm"),
     ])
 

@@ -37,7 +37,7 @@ from services.access import AccessDenied
 from services.aggregates import Filters
 from services.departments import DEFAULT_SLA_DAYS
 from services.feedback import REASONS as FEEDBACK_REASONS
-from services.reassignment import REASON_CODES as MOVE_REASONS
+from services.reassignment import MOVE_REASON_LABELS as MOVE_REASONS
 
 BANDS = ("< 0.5", "0.5–0.6", "0.6–0.7", "0.7–0.8", "0.8–0.9", "0.9–1.0")
 BAND_BOUNDS = ((0.0, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.0))

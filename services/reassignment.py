@@ -28,6 +28,9 @@ REASON_CODES: dict[str, str] = {
     "LICENSING": "Adjuster licensing",
     "OTHER": "Other (explain in the comment)",
 }
+# Moves made as part of another decision, not chosen on the board (services.siu_returns).
+OTHER_MOVE_REASONS = {"SIU_CLEARED": "Cleared by Special Investigations"}
+MOVE_REASON_LABELS = {**REASON_CODES, **OTHER_MOVE_REASONS}
 MAX_BULK = 500
 BOARD_MAX = 2000
 COMMENT_MAX = 1000
@@ -327,7 +330,7 @@ def _board_query(session: Session, where, *, limit: int) -> list[dict]:
         "report_date": r.report_date.isoformat() if r.report_date else None,
         "department_id": r.department_id, "department": r.department, "department_name": r.department_name,
         "adjuster_id": r.adjuster_id,
-        "adjuster": r.adjuster, "confidence": None if r.routing_confidence is None else round(r.routing_confidence, 3),
+        "adjuster": r.adjuster, "confidence": None if r.routing_confidence is None else r.routing_confidence,
     } for r in rows]
 
 

@@ -125,6 +125,11 @@ def _event_view(ev: SiuCaseEvent, names: dict[int, str]) -> EventView:
         detail = f"{names.get(data.get('from'), 'nobody')} → {names.get(data.get('to'), 'nobody')}"
     elif ev.kind == "closed":
         detail = OUTCOME_LABELS.get(data.get("outcome"), data.get("outcome"))
+        back = data.get("sent_back") or []
+        if back:
+            detail += (f"; {len(back)} open claim{'s' if len(back) != 1 else ''} sent back to "
+                       f"{'their departments' if len(back) != 1 else 'its department'}: " + ", ".join(back[:10])
+                       + (f" and {len(back) - 10} more" if len(back) > 10 else ""))
     elif ev.kind == "reopened" and data.get("was"):
         detail = "was " + OUTCOME_LABELS.get(data["was"], data["was"]).lower()
     return EventView(ev.at, ev.kind, EVENT_TITLES.get(ev.kind, ev.kind), names.get(ev.actor_id, "SCOPE"), ev.note,

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from auth.permissions import Perm
 from db.models import (Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User,
                        user_departments)
-from services import audit
+from services import audit, siu_returns
 from services.access import AccessDenied, NotFound
 
 SIU = "SIU"
@@ -173,7 +173,8 @@ def _lock_claims(session: Session, user, numbers_or_ids: list, siu: int | None) 
         missing = [str(v) for v in (*numbers, *ids) if v not in found or v in hidden]
         elsewhere = []
     if missing:
-        raise CaseError("No claim " + ", ".join(missing[:5]) + " in the Special Investigations queue.")
+        raise CaseError(("No claim " if len(missing) == 1 else "No claims ") + ", ".join(missing[:5])
+                        + " in the Special Investigations queue.")
     if elsewhere:
         # Claims reach SIU by a referral (a manager's move): a case does not pull them in.
         raise CaseError("Not in the Special Investigations queue: " + ", ".join(c.claim_number for c in elsewhere[:5])
@@ -321,12 +322,17 @@ def _amount(value) -> Decimal | None:
     return amount
 
 
-def close_case(session: Session, user, key, version, outcome, findings, saved=None) -> SiuCase:
+def close_case(session: Session, user, key, version, outcome, findings, saved=None, *,
+               send_back: bool = False) -> SiuCase:
     """Close with a finding, recorded on every claim of the case (confirmed: found
-    fraudulent; no fraud: not; inconclusive: unchanged)."""
+    fraudulent; no fraud: not; inconclusive: unchanged). ``send_back`` (ignored for
+    confirmed fraud) moves its open claims still in the SIU queue back to a line
+    department (services.siu_returns)."""
     _require(session, user)
     if not isinstance(outcome, str) or outcome not in OUTCOME_LABELS:
         raise CaseError("Choose the outcome of the investigation.")
+    if not isinstance(send_back, bool):
+        raise CaseError("Say whether the claims go back to their departments.")
     findings = _text(findings, what="findings", required=True, limit=NOTE_MAX)
     amount = _amount(saved)
     claims = _lock_case_claims(session, key)
@@ -340,17 +346,24 @@ def close_case(session: Session, user, key, version, outcome, findings, saved=No
     case.status, case.outcome, case.findings, case.saved_amount = "closed", outcome, findings, amount
     case.closed_by, case.closed_at = user.id, now
     _touch(case)
+    ids = {c.claim_number: c.id for c in claims}
+    # The claims' history says what was found, not the findings: their later readers may be outside SIU.
+    _claim_events(session, user, list(ids.values()),
+                  f"SIU case {case.key} closed: {OUTCOME_LABELS[outcome].lower()}.", {"case": case.key,
+                                                                                       "outcome": outcome})
+    session.flush()
+    # Claims found fraudulent stay with Special Investigations, to be denied there.
+    returned = siu_returns.send_back(session, user, claims, siu_id(session),
+                                     f"SIU case {case.key} closed: {OUTCOME_LABELS[outcome].lower()}.") \
+        if send_back and outcome != "confirmed_fraud" else {}
     # What the claims held before: reopening withdraws the finding and puts it back.
     _case_event(session, user, case, "closed", findings, {
         "outcome": outcome, "saved": str(amount) if amount is not None else None,
-        "labels_before": {str(c.id): labels[c.claim_number] for c in claims} if value is not None else {}})
-    # The claims' history says what was found, not the findings: their later readers may be outside SIU.
-    _claim_events(session, user, [c.id for c in claims],
-                  f"SIU case {case.key} closed: {OUTCOME_LABELS[outcome].lower()}.", {"case": case.key,
-                                                                                       "outcome": outcome})
+        "labels_before": {str(ids[n]): labels[n] for n in ids} if value is not None else {},
+        "sent_back": sorted(returned)})
     _audit(session, user, "siu_case.close", case, before={"status": "open", "fraud_labels": labels},
            after={"status": "closed", "outcome": outcome, "saved": str(amount) if amount is not None else None,
-                  "fraud_label": value})
+                  "fraud_label": value, "sent_back": sorted(returned)})
     session.flush()
     return case
 

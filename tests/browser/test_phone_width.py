@@ -60,8 +60,9 @@ def _set_confidence(web_app, numbers: dict[str, float]) -> None:
 
 def test_reassign_board_rounds_confidence_down(page, live_server, web_app):
     rows = web_claims(web_app, 2, "PROPERTY")
-    # 0.99925 read "100%" on the board (d3 '.0%') and "99%" in the queue; 0.4994 must not read "50%".
-    confidence = {rows[0]["claim_number"]: 0.99925, rows[1]["claim_number"]: 0.4994}
+    # 0.99965 read "100%" on the board (rounded to 3 places, then d3 ".0%") and "99%" in the queue;
+    # 0.49985 must not read "50%" beside a 50% threshold.
+    confidence = {rows[0]["claim_number"]: 0.99965, rows[1]["claim_number"]: 0.49985}
     _set_confidence(web_app, confidence)
     sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
     page.goto(live_server + "/reassign")

@@ -179,6 +179,9 @@ def test_an_siu_adjuster_learns_nothing_of_another_departments_claim(db_session,
     assert str(unknown.value) == "No claim NO-SUCH-CLAIM-1 in the Special Investigations queue."
     assert str(other.value) == str(unknown.value).replace("NO-SUCH-CLAIM-1", foreign.claim_number)
     assert "Refer" not in str(other.value)
+    with pytest.raises(CaseError) as several:
+        siu_cases.open_case(s, team.siu, ["NO-SUCH-CLAIM-1", foreign.claim_number])
+    assert str(several.value) == f"No claims NO-SUCH-CLAIM-1, {foreign.claim_number} in the Special Investigations queue."
     assert s.scalar(select(func.count()).select_from(SiuCaseClaim).where(SiuCaseClaim.claim_id == siu_claim.id)) == 0
 
 
@@ -362,7 +365,7 @@ def test_confirmed_fraud_is_recorded_on_every_claim_but_the_findings_stay_in_the
     assert last.kind == "closed" and last.note == findings
     # What the claims held before, for a reopening to put back.
     assert last.data == {"outcome": "confirmed_fraud", "saved": "2500.00",
-                         "labels_before": {str(a.id): None, str(b.id): False, str(c.id): None}}
+                         "labels_before": {str(a.id): None, str(b.id): False, str(c.id): None}, "sent_back": []}
     log = s.scalar(select(AuditLog).where(AuditLog.target_id == case.key, AuditLog.action == "siu_case.close"))
     assert log.before["fraud_labels"] == {a.claim_number: None, b.claim_number: False, c.claim_number: None}
     assert log.after["fraud_label"] is True and log.after["saved"] == "2500.00"

@@ -132,7 +132,7 @@ def _post(web_app, client, trigger: str, state):
 def _close(web_app, client, data, saved="", outcome="no_fraud", findings="Checked."):
     return _post(web_app, client, "siu-close-submit",
                  [("siu-outcome", "value", outcome), ("siu-findings", "value", findings),
-                  ("siu-saved", "value", saved), ("siu-case-key", "data", data)])
+                  ("siu-saved", "value", saved), ("siu-send-back", "value", []), ("siu-case-key", "data", data)])
 
 
 @pytest.fixture()

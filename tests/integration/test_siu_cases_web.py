@@ -136,12 +136,13 @@ def _ok(response) -> str:
 CASE_ACTIONS = {
     "note": ("siu-note-submit", [("siu-note", "value")]),
     "lead": ("siu-lead-submit", [("siu-lead", "value")]),
-    "close": ("siu-close-submit", [("siu-outcome", "value"), ("siu-findings", "value"), ("siu-saved", "value")]),
+    "close": ("siu-close-submit", [("siu-outcome", "value"), ("siu-findings", "value"), ("siu-saved", "value"),
+                                   ("siu-send-back", "value")]),
     "reopen": ("siu-reopen-submit", [("siu-reopen-note", "value")]),
     "add": ("siu-add-submit", [("siu-add-claims", "value")]),
 }
 # Values a person would send with each, for the refusal tests.
-SENSIBLE = {"note": ("A note",), "lead": (0,), "close": ("no_fraud", "Nothing found.", None),
+SENSIBLE = {"note": ("A note",), "lead": (0,), "close": ("no_fraud", "Nothing found.", None, []),
             "reopen": ("New evidence",), "add": ("CLM-NOPE",)}
 
 
@@ -158,7 +159,9 @@ def _case_call(web_app, client, action: str, data, *values):
     return client.post("/_dash-update-component", json={
         "output": _callback_key(web_app, button), "outputs": outputs_of(_callback_key(web_app, button)),
         "inputs": [{"id": button, "property": "n_clicks", "value": 1}],
-        "state": [{"id": i, "property": p, "value": v} for (i, p), v in zip(states, values, strict=True)]
+        # States not given are sent empty, as an untouched form does (e.g. close's "send back" box).
+        "state": [{"id": i, "property": p, "value": v}
+                  for (i, p), v in zip(states, values + (None,) * (len(states) - len(values)), strict=True)]
         + [{"id": "siu-case-key", "property": "data", "value": data}],
         "changedPropIds": [f"{button}.n_clicks"],
     })
@@ -411,7 +414,8 @@ def test_tampered_case_store_gives_a_message_and_changes_nothing(web_app, client
     for values in ((["confirmed_fraud"], "x", None), ("guilty", "x", None), ("no_fraud", None, None),
                    ("no_fraud", {"a": 1}, None), ("no_fraud", "x", {"a": 1}), ("no_fraud", "x", "NaN"),
                    ("no_fraud", "x", "-5"), ("no_fraud", "x", "1e30"), ("no_fraud", "a\x00b", None),
-                   ("no_fraud", "x" * 30_000, None)):
+                   ("no_fraud", "x" * 30_000, None), ("no_fraud", "x", None, "back"),
+                   ("no_fraud", "x", None, ["back", "elsewhere"]), ("no_fraud", "x", None, {"back": True})):
         body = _ok(_case_call(web_app, client, "close", data, *values))
         assert "danger" in body, values
     for note in (None, "", "   ", 5, ["a"], "a\x00b", "x" * 30_000):
@@ -766,3 +770,24 @@ def test_the_dashboard_shows_what_siu_did_in_its_period(web_app, clients, app_se
     assert _dashboard_siu(web_app, clients("adjuster"), search).status_code == 403
     body = _ok(_dashboard_siu(web_app, clients("viewer"), "?start=2026-13-01"))
     assert "Special Investigations" not in body
+
+
+def test_closing_with_no_fraud_can_send_the_claims_back_from_the_page(web_app, clients, app_session):
+    def departments(numbers):
+        return app_session(lambda s: dict(s.execute(select(Claim.claim_number, Claim.department_id)
+                                                    .where(Claim.claim_number.in_(numbers))).all()))
+
+    # Where the claims were before the referral that _own_case makes.
+    def candidates(session):
+        return session.execute(select(Claim.claim_number, Claim.department_id).where(
+            Claim.status.in_(OPEN_STATUSES), Claim.department_id != _siu(session)).order_by(Claim.id)).all()
+    before = dict(app_session(candidates))
+    key, numbers = _own_case(app_session, 2)
+    assert set(departments(numbers).values()) == {app_session(_siu)}
+    body = _ok(_case_call(web_app, clients("investigator"), "close", {"key": key, "version": _version(app_session,
+                                                                                                        key)},
+                          "no_fraud", "Loss verified with the police report.", None, ["back"]))
+    assert json.loads(body)["response"]["siu-case-nav"]["href"].endswith("done=closed")
+    assert departments(numbers) == {n: before[n] for n in numbers}
+    _, page = render_page(clients("investigator"), "/siu-cases", f"?case={key}")
+    assert "2 open claims sent back to their departments" in page

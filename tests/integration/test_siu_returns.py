@@ -1,0 +1,126 @@
+"""Closing an SIU case with no fraud found sends its open claims back to a line department."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+from sqlalchemy import select
+
+from db.models import AuditLog, Claim, ClaimEvent, Department, ModelVersion, RoutingDecision, SiuCaseEvent
+from services import siu_cases
+from services.siu_case_views import get_case
+from tests.siuutil import claim as _claim, user as _user
+
+_seq = itertools.count(1)
+
+
+def _dept(s, code: str) -> int:
+    return s.scalar(select(Department.id).where(Department.code == code))
+
+
+def _moved_in(s, claim, from_code: str, manager, at: dt.datetime) -> None:
+    """The claim's history: a person moved it into SIU from ``from_code``."""
+    s.add(ClaimEvent(claim_id=claim.id, kind="moved", actor_id=manager.id, at=at, from_department_id=_dept(s, from_code),
+                     to_department_id=_dept(s, "SIU"), reason="SIU_REFERRAL"))
+    s.flush()
+
+
+def _routed(s, claim, probabilities: dict) -> None:
+    mv = ModelVersion(dataset=claim.dataset, version=f"return-{next(_seq)}-{claim.id}", status="candidate", params={},
+                      feature_schema={}, classes=sorted(probabilities), metrics={}, n_train=0, n_holdout=0,
+                      artifact=b"")
+    s.add(mv)
+    s.flush()
+    top = max(probabilities, key=probabilities.get)
+    s.add(RoutingDecision(claim_id=claim.id, model_version_id=mv.id, predicted_department_id=_dept(s, top),
+                          routed_department_id=_dept(s, top), probabilities=probabilities,
+                          confidence=probabilities[top], threshold=0.5, features={}, shap_values={},
+                          shap_method="exact", drivers=[]))
+    s.flush()
+
+
+def _state(s, claim) -> tuple:
+    row = s.execute(select(Claim.department_id, Claim.adjuster_id, Claim.status, Claim.version)
+                    .where(Claim.id == claim.id)).one()
+    return tuple(row)
+
+
+@pytest.fixture()
+def people(db_session):
+    s = db_session
+    return (_user(s, "adjuster", "SIU", name="Rita Returns"), _user(s, "manager", name="Moe Mover"))
+
+
+def test_no_fraud_sends_each_open_claim_back_where_it_came_from(db_session, people):
+    s = db_session
+    siu, manager = people
+    t0 = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+    referred = _claim(s)                       # moved in from Property (after an earlier move from Auto PD)
+    _moved_in(s, referred, "AUTO_PD", manager, t0)
+    _moved_in(s, referred, "PROPERTY", manager, t0 + dt.timedelta(days=3))
+    routed = _claim(s)                         # the router sent it straight to SIU: its next best line
+    _routed(s, routed, {"SIU": 0.6, "LIABILITY": 0.3, "AUTO_PD": 0.1})
+    from_triage = _claim(s)                    # came from Triage and was never scored: back to Triage
+    _moved_in(s, from_triage, "TRIAGE", manager, t0)
+    done = _claim(s, status="closed")          # closed claims keep their final department
+    assigned = _claim(s, status="assigned")
+    assigned.adjuster_id = siu.id
+    _moved_in(s, assigned, "WORKERS_COMP", manager, t0)
+    case = siu_cases.open_case(s, siu, [c.claim_number for c in (referred, routed, from_triage, done, assigned)])
+    versions = {c.id: _state(s, c)[3] for c in (referred, routed, from_triage, done, assigned)}
+    closed_before = _state(s, done)
+
+    siu_cases.close_case(s, siu, case.key, case.version, "no_fraud", "Loss verified; no fraud.", send_back=True)
+
+    assert _state(s, referred)[:3] == (_dept(s, "PROPERTY"), None, "new")
+    assert _state(s, routed)[:3] == (_dept(s, "LIABILITY"), None, "new")
+    assert _state(s, from_triage)[:3] == (_dept(s, "TRIAGE"), None, "new")
+    assert _state(s, assigned)[:3] == (_dept(s, "WORKERS_COMP"), None, "new")
+    # A page that loaded a claim before is stale now (the finding and the move each count).
+    assert all(_state(s, c)[3] > versions[c.id] for c in (referred, routed, from_triage, assigned))
+    assert _state(s, done)[:3] == closed_before[:3]
+    # Ordinary moves: in each claim's history (after the case's closing) and in the audit log.
+    move = s.scalar(select(ClaimEvent).where(ClaimEvent.claim_id == referred.id, ClaimEvent.reason == "SIU_CLEARED"))
+    assert (move.kind, move.actor_id, move.from_department_id, move.to_department_id, move.to_status) == (
+        "moved", siu.id, _dept(s, "SIU"), _dept(s, "PROPERTY"), "new")
+    assert move.note == f"SIU case {case.key} closed: no fraud found."
+    kinds = s.scalars(select(ClaimEvent.kind).where(ClaimEvent.claim_id == referred.id)
+                      .order_by(ClaimEvent.at, ClaimEvent.id)).all()
+    assert kinds[-2:] == ["siu_case", "moved"]
+    logs = s.scalars(select(AuditLog).where(AuditLog.action == "claim.reassign",
+                                            AuditLog.target_id == str(assigned.id))).all()
+    assert [(log.before["adjuster_id"], log.after["reason"], log.after["version"]) for log in logs] == [
+        (siu.id, "SIU_CLEARED", _state(s, assigned)[3])]
+    # The case records which went back, and its page says so.
+    event = s.scalar(select(SiuCaseEvent).where(SiuCaseEvent.case_id == case.id, SiuCaseEvent.kind == "closed"))
+    assert event.data["sent_back"] == sorted(c.claim_number for c in (referred, routed, from_triage, assigned))
+    view = get_case(s, siu, case.key)
+    closing = next(e for e in view.events if e.kind == "closed")
+    assert "4 open claims sent back to their departments" in closing.detail and referred.claim_number in closing.detail
+    # Still in the case (now in line queues), whoever opens it.
+    assert {c.claim_number for c in view.claims} >= {referred.claim_number, routed.claim_number}
+
+
+@pytest.mark.parametrize("outcome", ["confirmed_fraud", "no_fraud", "inconclusive"])
+def test_claims_stay_in_siu_unless_asked_and_never_when_fraud_is_confirmed(db_session, people, outcome):
+    s = db_session
+    siu, manager = people
+    claim = _claim(s)
+    _moved_in(s, claim, "AUTO_PD", manager, dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc))
+    case = siu_cases.open_case(s, siu, [claim.claim_number])
+    asked = outcome != "no_fraud"   # no fraud without the box ticked: stays too
+    siu_cases.close_case(s, siu, case.key, case.version, outcome, "Done.", send_back=asked)
+    expected = "AUTO_PD" if outcome == "inconclusive" else "SIU"
+    assert _state(s, claim)[0] == _dept(s, expected)
+
+
+def test_send_back_must_be_a_yes_or_no(db_session, people):
+    s = db_session
+    siu, _ = people
+    claim = _claim(s)
+    case = siu_cases.open_case(s, siu, [claim.claim_number])
+    for tampered in ("yes", 1, ["back"], None):
+        with pytest.raises(siu_cases.CaseError, match="go back to their departments"):
+            siu_cases.close_case(s, siu, case.key, case.version, "no_fraud", "Done.", send_back=tampered)
+    assert _state(s, claim)[0] == _dept(s, "SIU")
