@@ -38,8 +38,8 @@ CARDS = (
          "are not counted here: Workload and Operations show those."),
     Card("routing_accuracy", "Routing accuracy", "pct", True,
          "Closed claims whose latest routing decision named their final department, of the closed claims "
-         "SCOPE routed (a claim sent to triage counts as missed). Operations scores the first decision's "
-         "predicted department instead, so its figure for the same period differs."),
+         "SCOPE routed (a claim sent to triage counts as missed). Operations' 'Prediction accuracy' scores the "
+         "first decision's predicted department instead, so its figure for the same period differs."),
     Card("reassignment_rate", "Reassignment rate", "pct", False,
          "Manual reassignment rate: routed claims a person moved to another department in the period "
          "(on the day of the first move), of the claims routed in the period. No figure where nothing was "

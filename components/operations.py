@@ -59,8 +59,8 @@ def summary_cards(data: dict) -> dbc.Row:
         ("capacity", "Capacity use (now)", fmt(assigned / capacity, "pct") if capacity else "—",
          f"{over} adjuster{'s' if over != 1 else ''} over capacity"),
         ("netflow", "Received − closed", f"{received - closed:+,}", f"{received:,} in, {closed:,} out"),
-        ("accuracy", "Routing accuracy", fmt(r["accuracy"], "pct"),
-         f"first decision, {r['total']:,} closed claims"),
+        ("accuracy", "Prediction accuracy", fmt(r["accuracy"], "pct"),
+         f"router's first prediction, {r['total']:,} closed claims"),
         ("moves", "Moved by hand", fmt(m["total"], "count"), "department changes"),
         ("agreement", "Adjuster agreement", fmt(fb["agreement"], "pct"), f"{fb['total']:,} verdicts"),
     )
