@@ -11,7 +11,7 @@ from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from components.workload import SHARED_CAPACITY_NOTE
 from db.flask_db import read_session
-from services.aggregates import FilterError, data_bounds, filter_options
+from services.aggregates import FilterError, data_bounds, filter_options, refreshed_text
 from services.operations import parse_filters
 
 dash.register_page(__name__, path="/operations", title="Operations · SCOPE Assistant", name="Operations")
@@ -54,8 +54,8 @@ def layout(**query):
     return html.Div([
         dcc.Location(id="ops-url", refresh=False),
         page_header("Operations",
-                    "Workload now and routing quality over the period, from the rollups refreshed every "
-                    "5 minutes. The period applies to flows, routing and feedback; workload is today's."),
+                    f"Workload now and routing quality over the period, from the rollups ({refreshed_text(session)}). "
+                    "The period applies to flows, routing and feedback; workload is today's."),
         controls,
         html.Div(id="ops-status"),
         dcc.Loading(html.Div(id="ops-cards"), type="dot", delay_show=600),
