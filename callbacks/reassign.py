@@ -57,9 +57,9 @@ def load(_clicks, department, status, line, numbers):
     if pasted:
         missing = len(pasted) - len(rows)
         note = f" ({missing} not found, closed or not visible)" if missing > 0 else ""
-        return rows, f"{len(rows):,} open claims from the pasted numbers{note}."
+        return rows, f"{len(rows):,} open claim{'' if len(rows) == 1 else 's'} from the pasted numbers{note}."
     more = f" — showing the newest {len(rows):,}; narrow with status or line" if total > len(rows) else ""
-    return rows, f"{total:,} open claims{more}."
+    return rows, f"{total:,} open claim{'' if total == 1 else 's'}{more}."
 
 
 @secure_callback(

@@ -152,7 +152,7 @@ def describe(driver: str, kind: str, contribution: float, raw: dict, terms: list
         what = f"{label} {value}"
         lag = _lag_days(raw) if driver == "report_date" else None
         if lag is not None:
-            what += f", {lag} days after loss"
+            what += f", {abs(lag)} day{'' if abs(lag) == 1 else 's'} {'before' if lag < 0 else 'after'} loss"
     return f"{what} {_effect(contribution, department)}"
 
 

@@ -198,11 +198,11 @@ def assign_to_me(session: Session, user, claim_number, *, expected_version,
 
 def add_note(session: Session, user, claim_number, text, *, now: dt.datetime | None = None) -> ClaimEvent:
     """Notes are appended, never edited, so they need no version check."""
-    if not isinstance(text, str):
-        raise WorkflowError("A note must be text.")
-    text = text.strip()
+    if text is not None and not isinstance(text, str):
+        raise WorkflowError("The note must be text.")
+    text = (text or "").strip()
     if not text:
-        raise WorkflowError("Write something before adding a note.")
+        raise WorkflowError("Write the note.")
     if len(text) > NOTE_MAX:
         raise WorkflowError(f"A note can be at most {NOTE_MAX:,} characters (this one has {len(text):,}).")
     claim = get_claim(session, user, claim_number)

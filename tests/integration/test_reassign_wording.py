@@ -1,0 +1,22 @@
+"""The Reassign board's status line counts in words that agree with the number ("1 open claim")."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("pasted, found, total, message", [
+    ("CLM-1", 1, 1, "1 open claim from the pasted numbers."),
+    ("CLM-1 CLM-2 CLM-3 CLM-4", 1, 1, "1 open claim from the pasted numbers (3 not found, closed or not visible)."),
+    ("CLM-1 CLM-2", 2, 2, "2 open claims from the pasted numbers."),
+    (None, 1, 1, "1 open claim."),
+    (None, 0, 0, "0 open claims."),
+    (None, 2, 5, "5 open claims — showing the newest 2; narrow with status or line."),
+])
+def test_the_reassign_board_counts_in_agreeing_words(web_app, monkeypatch, pasted, found, total, message):
+    import callbacks.reassign as reassign   # after the app: the callbacks package imports the pages
+
+    monkeypatch.setattr(reassign, "read_session", lambda: None)
+    monkeypatch.setattr(reassign, "user_or_none", lambda: None)
+    monkeypatch.setattr(reassign, "board_rows", lambda *a, **k: ([{"id": i} for i in range(found)], total))
+    rows, status = reassign.load.__wrapped__(1, None if pasted else "PROPERTY", None, None, pasted)
+    assert len(rows) == found and status == message
