@@ -10,6 +10,7 @@ from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
 from jobs.runner import recent_runs
+from jobs.schedule_words import schedule_in_words
 from jobs.scheduler import overview
 
 dash.register_page(__name__, path="/admin/jobs", title="Jobs · SCOPE Assistant", name="Jobs")
@@ -30,16 +31,8 @@ def _duration(run: dict | None) -> str:
 
 
 def describe_schedule(expression: str) -> str:
-    """Plain words for the common shapes; anything else is shown as cron only."""
-    parts = expression.split()
-    if len(parts) != 5 or parts[2:] != ["*", "*", "*"]:
-        return ""
-    minute, hour = parts[:2]
-    if hour == "*" and minute.startswith("*/") and minute[2:].isdigit():
-        return f"every {minute[2:]} minutes"
-    if minute.isdigit() and hour.isdigit():
-        return f"daily at {int(hour):02d}:{int(minute):02d}"
-    return ""
+    """Plain words for the schedule, or "" when it has none (the cron expression is shown alone)."""
+    return schedule_in_words(expression) or ""
 
 
 def status_badge(status: str | None):
