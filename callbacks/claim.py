@@ -116,11 +116,13 @@ def _write(action) -> tuple:
     Output("claim-action-msg", "children"),
     Output("claim-refresh", "data", allow_duplicate=True),
     Input({"type": "claim-action", "action": ALL}, "n_clicks"),
+    # "Close claim" asks first (components.claim_actions): it answers with submit_n_clicks.
+    Input({"type": "claim-action-confirm", "action": ALL}, "submit_n_clicks"),
     State("claim-key", "data"),
     State("claim-seen", "data"),
     prevent_initial_call=True,
 )
-def on_status_action(_clicks, claim_number, seen):
+def on_status_action(_clicks, _confirmed, claim_number, seen):
     trigger = ctx.triggered_id
     clicked = ctx.triggered[0].get("value") if ctx.triggered else None
     if not isinstance(trigger, dict) or not clicked:

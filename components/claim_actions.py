@@ -14,14 +14,25 @@ BUTTON_COLORS = {"assign_me": "primary", "closed": "success", "in_review": "prim
 FEEDBACK_CURRENT_ID = {"type": "claim-feedback-current", "index": 0}
 
 
+# Closing ends the adjuster's work on the claim and only a manager can undo it: asked first.
+CLOSE_CONFIRM = "Close this claim? Only a manager can reopen a closed claim."
+
+
+def _action_button(a):
+    look = dict(size="sm", color=BUTTON_COLORS.get(a.key, "secondary"), outline=a.key not in BUTTON_COLORS,
+                className="me-2 mb-2 claim-action-btn")
+    if a.key == "closed":
+        return dcc.ConfirmDialogProvider(dbc.Button(a.label, id="claim-close-button", **look),
+                                         id={"type": "claim-action-confirm", "action": a.key}, message=CLOSE_CONFIRM)
+    return dbc.Button(a.label, id={"type": "claim-action", "action": a.key}, n_clicks=0, **look)
+
+
 def status_buttons(actions: list, status_label: str, adjuster: str | None,
                    why_none: str = "Nothing you can change on this claim right now.",
                    note: str | None = None) -> html.Div:
     """``why_none``: shown instead of buttons when there are none, saying why; ``note``: what
     the buttons cannot do here and who can (e.g. routing a claim out of Triage)."""
-    buttons = [dbc.Button(a.label, id={"type": "claim-action", "action": a.key}, n_clicks=0, size="sm",
-                          color=BUTTON_COLORS.get(a.key, "secondary"), outline=a.key not in BUTTON_COLORS,
-                          className="me-2 mb-2 claim-action-btn") for a in actions]
+    buttons = [_action_button(a) for a in actions]
     return html.Div([
         html.Div([html.Span("Status ", className="text-muted"), html.Span(status_label, className="fw-semibold"),
                   html.Span(" · ", className="text-muted"),

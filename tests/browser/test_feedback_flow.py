@@ -44,6 +44,19 @@ def test_adjuster_reads_why_disagrees_and_sees_it_on_the_timeline(page, live_ser
     page.wait_for_selector("#claim-action-msg .alert-success", timeout=15000)
     page.wait_for_selector("text=Start review", timeout=15000)
     screenshot(page, "claim_workflow")
+
+    # Closing asks first: cancelled, nothing happens; confirmed, the claim is closed.
+    page.click("text=Start review")
+    page.wait_for_selector("#claim-close-button", timeout=15000)
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.click("#claim-close-button")
+    page.wait_for_timeout(800)
+    assert asked and "Only a manager can reopen" in asked[0]
+    assert "In review" in page.inner_text("#claim-actions-body")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#claim-close-button")
+    page.wait_for_selector("#claim-action-msg >> text=is now Closed", timeout=15000)
     assert page.console_errors == []
 
 

@@ -166,17 +166,20 @@ def call_feedback(client, web_app, claim, *, verdict="disagree", reason="WRONG_D
     return 200, json.loads(response.get_data(as_text=True))["response"]
 
 
-def call_status(client, web_app, claim, action, *, version=None, number=None):
-    button = {"type": "claim-action", "action": action}
+def call_status(client, web_app, claim, action, *, version=None, number=None, confirmed=False):
+    """Press a status button; ``confirmed``: answer the "Close claim" question with OK."""
+    button = {"type": "claim-action-confirm" if confirmed else "claim-action", "action": action}
+    pressed = [{"id": button, "property": "submit_n_clicks" if confirmed else "n_clicks", "value": 1}]
     response = client.post("/_dash-update-component", json={
         "output": _key(web_app, "claim-action-msg.children"),
         "outputs": [{"id": "claim-action-msg", "property": "children"}, {"id": "claim-refresh", "property": "data"}],
-        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "inputs": [[], pressed] if confirmed else [pressed, []],
         "state": [{"id": "claim-key", "property": "data", "value": number or claim["number"]},
                   {"id": "claim-seen", "property": "data",
                    "value": {"version": claim["version"] if version is None else version,
                              "decision_id": claim["decision_id"]}}],
-        "changedPropIds": [json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+        "changedPropIds": [json.dumps(button, separators=(",", ":"), sort_keys=True) + "."
+                           + pressed[0]["property"]],
     })
     if response.status_code != 200:
         return response.status_code, None
@@ -293,6 +296,13 @@ def test_status_buttons_and_stale_version_through_the_page(web_app, client_for):
         assert "Traceback" not in json.dumps(body) and "is now" not in json.dumps(body)
     status, body = call_status(client, web_app, claim, "in_review", version="2")
     assert "reload" in json.dumps(body["claim-action-msg"])
+    # Closing is asked first: the page's close button answers through its confirmation.
+    from tests.webutil import render_page
+
+    _, body = render_page(client, f"/claims/{claim['number']}")
+    assert "claim-action-confirm" in body and "Only a manager can reopen" in body
+    status, body = call_status(client, web_app, claim, "closed", version=claim["version"] + 2, confirmed=True)
+    assert "is now Closed" in json.dumps(body["claim-action-msg"])
 
 
 def test_page_draws_only_the_controls_the_user_may_use(web_app, client_for):
