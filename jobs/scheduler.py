@@ -34,8 +34,43 @@ def schedule_of(name: str, environ=None) -> str:
     return (environ.get(env_var(name)) or JOBS[name].schedule).strip()
 
 
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _cron_weekdays(field: str) -> str:
+    """Standard cron's day-of-week numbers (0 or 7 = Sunday) as names: APScheduler counts
+    from Monday = 0, so "0 3 * * 0" meant Mondays. Names and "*" pass through."""
+    if field == "*" or not any(ch.isdigit() for ch in field):
+        return field
+    days: list[str] = []
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        if step and not step.isdigit():
+            raise ValueError(f"bad day-of-week step {part!r}")
+        if base == "*":
+            lo, hi = 0, 6
+        elif "-" in base:
+            lo_s, _, hi_s = base.partition("-")
+            if not (lo_s.isdigit() and hi_s.isdigit()):
+                raise ValueError(f"mix of day names and numbers in {part!r}")
+            lo, hi = int(lo_s), int(hi_s)
+        elif base.isdigit():
+            lo = hi = int(base)
+            if step:
+                hi = 6
+        else:
+            raise ValueError(f"mix of day names and numbers in {part!r}")
+        if not (0 <= lo <= hi <= 7):
+            raise ValueError(f"day of week out of range in {part!r}")
+        days += [_DAY_NAMES[d] for d in range(lo, hi + 1, int(step) if step else 1)]
+    return ",".join(dict.fromkeys(days))
+
+
 def trigger_for(expression: str) -> CronTrigger:
     try:
+        fields = expression.split()
+        if len(fields) == 5:
+            expression = " ".join(fields[:4] + [_cron_weekdays(fields[4])])
         return CronTrigger.from_crontab(expression, timezone=dt.timezone.utc)
     except ValueError as exc:
         raise ValueError(f"bad cron expression {expression!r}: {exc}") from None

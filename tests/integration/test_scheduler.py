@@ -56,3 +56,23 @@ def test_two_schedulers_firing_the_same_slot_record_one_run(session_factory, mon
         runs = session.scalars(select(JobRun).where(JobRun.job == "refresh_aggregates",
                                                     JobRun.slot == "2031-01-01T00:05Z")).all()
     assert len(runs) == 1 and runs[0].triggered_by == "scheduler"
+
+
+@pytest.mark.parametrize("field,weekdays", [
+    ("0", {6}), ("7", {6}), ("1-5", {0, 1, 2, 3, 4}), ("1,3,5", {0, 2, 4}), ("*/2", {6, 1, 3, 5}),
+    ("6-7", {5, 6}), ("sun", {6}), ("mon-fri", {0, 1, 2, 3, 4}), ("*", set(range(7))),
+])
+def test_day_of_week_numbers_follow_standard_cron(field, weekdays):
+    """0 and 7 are Sunday, as in crontab(5); APScheduler alone counts from Monday = 0."""
+    trigger = scheduler.trigger_for(f"0 3 * * {field}")
+    at, seen = dt.datetime(2026, 3, 1, tzinfo=UTC), set()   # a Sunday
+    for _ in range(7):
+        at = trigger.get_next_fire_time(None, at + dt.timedelta(minutes=1))
+        seen.add(at.weekday())
+    assert seen == weekdays and at.hour == 3
+
+
+@pytest.mark.parametrize("field", ["8", "5-2", "mon-5", "*/x", "1-"])
+def test_bad_day_of_week_is_a_clear_error(field):
+    with pytest.raises(ValueError, match="bad cron expression"):
+        scheduler.trigger_for(f"0 3 * * {field}")
