@@ -25,6 +25,10 @@ def _loading(panel_id: str) -> dcc.Loading:
     return dcc.Loading(html.Div(id=panel_id, className="analytics-panel"), type="dot", delay_show=600)
 
 
+FUNNEL_NOTE = ("The funnel follows journeys (one browser tab's visit) that began at Queues or My work; claims "
+               "opened from a link, an alert or the search are counted in the totals above, not here.")
+
+
 def layout(**query):
     user = page_user(Perm.VIEW_ANALYTICS, __name__)
     if user is None:
@@ -50,8 +54,9 @@ def layout(**query):
         controls,
         html.Div(id="analytics-status"),
         dcc.Loading(html.Div(id="analytics-summary"), type="dot", delay_show=600),
-        dbc.Row([dbc.Col(_card([_loading("analytics-funnel"), html.Div(id="analytics-funnel-roles")]), lg=6,
-                         className="mb-4"),
+        dbc.Row([dbc.Col(_card([_loading("analytics-funnel"), html.Div(id="analytics-funnel-roles"),
+                                html.P(FUNNEL_NOTE, className="small text-muted mt-2 mb-0",
+                                       id="analytics-funnel-note")]), lg=6, className="mb-4"),
                  dbc.Col(_card(_loading("analytics-ttd")), lg=6, className="mb-4")]),
         dbc.Row([dbc.Col(_card([
             dbc.Row([dbc.Col(html.H6("Click heatmap", className="fw-semibold mb-0"),
