@@ -266,7 +266,10 @@ class ClaimEvent(Base):
     """Claim history: every intake, routing, move, status change and note."""
 
     __tablename__ = "claim_events"
-    __table_args__ = (Index("ix_claim_events_claim", "claim_id", "at"),)
+    __table_args__ = (Index("ix_claim_events_claim", "claim_id", "at"),
+                      # Moves by destination: the dashboard's "Referred to SIU" (migration 0023).
+                      Index("ix_claim_events_moved_to", "to_department_id", "at",
+                            postgresql_where=text("kind = 'moved'")))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
