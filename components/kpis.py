@@ -49,8 +49,9 @@ CARDS = (
     Card("auto_routed_share", "Auto-routed", "pct", True,
          "Routed claims sent straight to a department (confidence at or above the threshold), not to triage."),
     Card("fraud_flagged", "Fraud flagged", "count", None,
-         "Claims received in the period suspected of fraud: a fraud alert, the SIU queue or an SIU case, "
-         "or found fraudulent when closed."),
+         "Claims received in the period suspected of fraud, whatever came of it: a fraud alert (even if "
+         "dismissed later), the SIU queue or an SIU case, or found fraudulent when closed. Confirmed fraud is "
+         "in the Special Investigations strip."),
     Card("reserve", "Total reserve", "money", None, "Reserves of the claims received in the period."),
     Card("paid", "Total paid", "money", None, "Paid on the claims received in the period."),
 )
