@@ -254,7 +254,7 @@ def close(_clicks, outcome, findings, saved, send_back, data):
         raise PreventUpdate
     if _too_long(findings, saved):
         return _refused("The findings are far too long.")
-    if not (send_back is None or (isinstance(send_back, list) and set(send_back) <= {"back"})):
+    if not (send_back is None or (isinstance(send_back, list) and all(v == "back" for v in send_back))):
         return _refused("Say whether the claims go back to their departments.")
     back = bool(send_back)
     return _on_case(data, lambda s, u, k, v: siu_cases.close_case(s, u, k, v, outcome, findings, saved,

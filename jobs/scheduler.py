@@ -57,7 +57,7 @@ def _cron_weekdays(field: str) -> str:
         elif base.isdigit():
             lo = hi = int(base)
             if step:
-                hi = 6
+                hi = 7   # "N/step" runs to the end of the range, 7 (Sunday) included
         else:
             raise ValueError(f"mix of day names and numbers in {part!r}")
         if not (0 <= lo <= hi <= 7):

@@ -90,6 +90,7 @@ def layout(status: str | None = None, case: str | None = None, page: str | None 
 
 # Closing and reopening render the page again (?done=…) so its forms match the case.
 DONE = {"closed": "Case closed; the finding is recorded on its claims.", "reopened": "Case reopened."}
+DONE_STATUS = {"closed": "closed", "reopened": "open"}
 
 
 def _one(session, user, key, code, works: bool, done):
@@ -104,7 +105,9 @@ def _one(session, user, key, code, works: bool, done):
         page_header(f"Case {s.key}", s.title, right=back),
         dcc.Store(id="siu-case-key", data={"key": s.key, "version": view.version}),
         dcc.Location(id="siu-case-nav", refresh="callback-nav"),
-        html.Div(flash(DONE[done]) if isinstance(done, str) and done in DONE else None, id="siu-case-msg"),
+        # Only while it is still true: a reload after someone else reopened it says nothing.
+        html.Div(flash(DONE[done]) if isinstance(done, str) and DONE_STATUS.get(done) == s.status else None,
+                 id="siu-case-msg"),
         html.Div(case_body(view, code, lead_choices(session), can_edit=True,
                            can_reopen=user.can(Perm.DECIDE_FRAUD)), id="siu-case-body"),
     ])

@@ -126,6 +126,11 @@ def _event_view(ev: SiuCaseEvent, names: dict[int, str]) -> EventView:
     elif ev.kind == "closed":
         detail = OUTCOME_LABELS.get(data.get("outcome"), data.get("outcome"))
         back = data.get("sent_back") or []
+        brought = data.get("brought_in") or []
+        if brought:
+            detail += (f"; {len(brought)} open claim{'s' if len(brought) != 1 else ''} brought back into the "
+                       "Special Investigations queue: " + ", ".join(brought[:10])
+                       + (f" and {len(brought) - 10} more" if len(brought) > 10 else ""))
         if back:
             detail += (f"; {len(back)} open claim{'s' if len(back) != 1 else ''} sent back to "
                        f"{'their departments' if len(back) != 1 else 'its department'}: " + ", ".join(back[:10])
@@ -273,8 +278,9 @@ def period_results(session: Session, start: dt.date, end: dt.date, *, line: str 
                              .group_by(SiuCase.outcome)).all()
     # Every channel (an alert, a ring, the Reassign board, a claim's page) is a move into the queue.
     referred = select(func.count(distinct(ClaimEvent.claim_id))).where(
-        ClaimEvent.kind == "moved", ClaimEvent.to_department_id == siu_id(session), ClaimEvent.at >= lo,
-        ClaimEvent.at < hi)
+        ClaimEvent.kind == "moved", ClaimEvent.to_department_id == siu_id(session),
+        ClaimEvent.from_department_id.is_distinct_from(ClaimEvent.to_department_id),   # not between SIU's people
+        ClaimEvent.at >= lo, ClaimEvent.at < hi)
     if line:
         referred = referred.join(Claim, Claim.id == ClaimEvent.claim_id).where(Claim.line_of_business == line)
     by_outcome = {o: n for o, n, _ in closed}

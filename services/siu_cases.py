@@ -327,7 +327,8 @@ def close_case(session: Session, user, key, version, outcome, findings, saved=No
     """Close with a finding, recorded on every claim of the case (confirmed: found
     fraudulent; no fraud: not; inconclusive: unchanged). ``send_back`` (ignored for
     confirmed fraud) moves its open claims still in the SIU queue back to a line
-    department (services.siu_returns)."""
+    department; confirmed fraud brings its open claims outside the queue into it
+    (services.siu_returns)."""
     _require(session, user)
     if not isinstance(outcome, str) or outcome not in OUTCOME_LABELS:
         raise CaseError("Choose the outcome of the investigation.")
@@ -352,18 +353,21 @@ def close_case(session: Session, user, key, version, outcome, findings, saved=No
                   f"SIU case {case.key} closed: {OUTCOME_LABELS[outcome].lower()}.", {"case": case.key,
                                                                                        "outcome": outcome})
     session.flush()
-    # Claims found fraudulent stay with Special Investigations, to be denied there.
-    returned = siu_returns.send_back(session, user, claims, siu_id(session),
-                                     f"SIU case {case.key} closed: {OUTCOME_LABELS[outcome].lower()}.") \
-        if send_back and outcome != "confirmed_fraud" else {}
+    closing = f"SIU case {case.key} closed: {OUTCOME_LABELS[outcome].lower()}."
+    returned, brought = {}, {}
+    if outcome == "confirmed_fraud":
+        # Claims found fraudulent are denied by Special Investigations, never paid in a line queue.
+        brought = siu_returns.bring_in(session, user, claims, siu_id(session), closing)
+    elif send_back:
+        returned = siu_returns.send_back(session, user, claims, siu_id(session), closing)
     # What the claims held before: reopening withdraws the finding and puts it back.
     _case_event(session, user, case, "closed", findings, {
         "outcome": outcome, "saved": str(amount) if amount is not None else None,
         "labels_before": {str(ids[n]): labels[n] for n in ids} if value is not None else {},
-        "sent_back": sorted(returned)})
+        "sent_back": sorted(returned), **({"brought_in": sorted(brought)} if brought else {})})
     _audit(session, user, "siu_case.close", case, before={"status": "open", "fraud_labels": labels},
            after={"status": "closed", "outcome": outcome, "saved": str(amount) if amount is not None else None,
-                  "fraud_label": value, "sent_back": sorted(returned)})
+                  "fraud_label": value, "sent_back": sorted(returned), "brought_in": sorted(brought)})
     session.flush()
     return case
 

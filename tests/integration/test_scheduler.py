@@ -60,7 +60,7 @@ def test_two_schedulers_firing_the_same_slot_record_one_run(session_factory, mon
 
 @pytest.mark.parametrize("field,weekdays", [
     ("0", {6}), ("7", {6}), ("1-5", {0, 1, 2, 3, 4}), ("1,3,5", {0, 2, 4}), ("*/2", {6, 1, 3, 5}),
-    ("6-7", {5, 6}), ("sun", {6}), ("mon-fri", {0, 1, 2, 3, 4}), ("*", set(range(7))),
+    ("6-7", {5, 6}), ("1/2", {0, 2, 4, 6}), ("sun", {6}), ("mon-fri", {0, 1, 2, 3, 4}), ("*", set(range(7))),
 ])
 def test_day_of_week_numbers_follow_standard_cron(field, weekdays):
     """0 and 7 are Sunday, as in crontab(5); APScheduler alone counts from Monday = 0."""

@@ -843,5 +843,8 @@ def test_period_results_count_claims_moved_into_siu_by_any_channel(db_session, t
     moved("auto", siu, when=at + dt.timedelta(days=1))          # the next day
     moved("auto", other)                                        # not into SIU
     s.flush()
+    moved("auto", siu, times=1)                                 # between SIU's people, not a referral:
+    s.execute(update(ClaimEvent).where(ClaimEvent.id == s.scalar(select(func.max(ClaimEvent.id))))
+              .values(from_department_id=siu))
     assert views.period_results(s, day, day)["referred"] - before[None] == 2
     assert views.period_results(s, day, day, line="auto")["referred"] - before["auto"] == 1

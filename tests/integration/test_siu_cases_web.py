@@ -69,7 +69,9 @@ def _refer_to_siu(app_session, n: int) -> list[str]:
             select(Claim.id, Claim.version, Claim.claim_number)
             .outerjoin(FraudAlert, FraudAlert.claim_id == Claim.id)
             .where(Claim.status.in_(OPEN_STATUSES), Claim.department_id != siu,
-                   Claim.department_id.not_in(avoid), FraudAlert.id.is_(None))
+                   Claim.department_id.not_in(avoid), FraudAlert.id.is_(None),
+                   # not in a case already (a case closed with no fraud sends its claims back)
+                   ~select(SiuCaseClaim.claim_id).where(SiuCaseClaim.claim_id == Claim.id).exists())
             .order_by(Claim.id).limit(n + 200)).all()
         picked = [r for r in rows if r.id not in in_rings][:n]
         assert len(picked) == n, "the web database has open claims to refer to SIU"
@@ -415,7 +417,8 @@ def test_tampered_case_store_gives_a_message_and_changes_nothing(web_app, client
                    ("no_fraud", {"a": 1}, None), ("no_fraud", "x", {"a": 1}), ("no_fraud", "x", "NaN"),
                    ("no_fraud", "x", "-5"), ("no_fraud", "x", "1e30"), ("no_fraud", "a\x00b", None),
                    ("no_fraud", "x" * 30_000, None), ("no_fraud", "x", None, "back"),
-                   ("no_fraud", "x", None, ["back", "elsewhere"]), ("no_fraud", "x", None, {"back": True})):
+                   ("no_fraud", "x", None, ["back", "elsewhere"]), ("no_fraud", "x", None, {"back": True}),
+                   ("no_fraud", "x", None, [["back"]]), ("no_fraud", "x", None, [{}])):
         body = _ok(_case_call(web_app, client, "close", data, *values))
         assert "danger" in body, values
     for note in (None, "", "   ", 5, ["a"], "a\x00b", "x" * 30_000):
@@ -791,3 +794,11 @@ def test_closing_with_no_fraud_can_send_the_claims_back_from_the_page(web_app, c
     assert departments(numbers) == {n: before[n] for n in numbers}
     _, page = render_page(clients("investigator"), "/siu-cases", f"?case={key}")
     assert "2 open claims sent back to their departments" in page
+
+
+def test_the_closed_message_shows_only_while_the_case_is_closed(clients, app_session):
+    key, _ = _own_case(app_session, 1)   # open
+    _, page = render_page(clients("investigator"), "/siu-cases", f"?case={key}&done=closed")
+    assert "Case closed; the finding is recorded" not in page
+    _, page = render_page(clients("investigator"), "/siu-cases", f"?case={key}&done=reopened")
+    assert "Case reopened." in page

@@ -124,3 +124,25 @@ def test_send_back_must_be_a_yes_or_no(db_session, people):
         with pytest.raises(siu_cases.CaseError, match="go back to their departments"):
             siu_cases.close_case(s, siu, case.key, case.version, "no_fraud", "Done.", send_back=tampered)
     assert _state(s, claim)[0] == _dept(s, "SIU")
+
+
+def test_confirmed_fraud_after_a_reopening_brings_the_claims_back_into_siu(db_session, people):
+    s = db_session
+    siu, manager = people
+    claim = _claim(s)
+    _moved_in(s, claim, "AUTO_PD", manager, dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc))
+    case = siu_cases.open_case(s, siu, [claim.claim_number])
+    siu_cases.close_case(s, siu, case.key, case.version, "no_fraud", "Looked fine.", send_back=True)
+    assert _state(s, claim)[0] == _dept(s, "AUTO_PD")
+    reopened = siu_cases.reopen_case(s, manager, case.key, 2, "The bank account matches a known ring.")
+    assert _state(s, claim)[0] == _dept(s, "AUTO_PD")   # reopening moves nothing
+    siu_cases.close_case(s, siu, case.key, reopened.version, "confirmed_fraud", "Ring confirmed.", send_back=True)
+    # Found fraudulent: denied by Special Investigations, not paid in a line queue.
+    assert _state(s, claim)[:3] == (_dept(s, "SIU"), None, "new")
+    move = s.scalars(select(ClaimEvent).where(ClaimEvent.claim_id == claim.id, ClaimEvent.kind == "moved")
+                     .order_by(ClaimEvent.id)).all()[-1]
+    assert (move.from_department_id, move.to_department_id, move.reason) == (
+        _dept(s, "AUTO_PD"), _dept(s, "SIU"), "SIU_REFERRAL")
+    closing = next(e for e in get_case(s, siu, case.key).events
+                   if e.kind == "closed" and e.detail.startswith("Confirmed fraud"))
+    assert "1 open claim brought back into the Special Investigations queue" in closing.detail
