@@ -140,6 +140,38 @@ def from_claim(_open, _add, case_key, claim_number):
 
 @secure_callback(
     Perm.WORK_SIU_CASES,
+    Output("siu-claim-area", "children", allow_duplicate=True),
+    Output("siu-claim-msg", "children", allow_duplicate=True),
+    Input("siu-claim-back", "n_clicks"),
+    State("siu-claim-back-note", "value"),
+    State("claim-key", "data"),
+    State("claim-seen", "data"),
+    prevent_initial_call=True,
+)
+def send_back_from_claim(clicks, reason, claim_number, seen):
+    if not clicks:
+        raise PreventUpdate
+    if _too_long(reason):
+        return no_update, flash("The reason is far too long.", "danger")
+    if not isinstance(claim_number, str) or not 0 < len(claim_number) <= 40:
+        return no_update, flash("This claim does not exist.", "danger")
+    version = seen.get("version") if isinstance(seen, dict) else None
+    user = user_or_none()
+
+    def write(session):
+        claim = get_claim(session, user, claim_number)   # the user's sight of the claim first
+        return siu_cases.send_back_claim(session, user, claim.id, version, reason)
+
+    name, error, _ = _write(write, "send back", "No such claim in the Special Investigations queue; reload the page.")
+    if error is not None:
+        return no_update, error
+    # The claim has left SIU's queue (and, for an SIU adjuster, their sight): no page refresh.
+    return claim_case_card(None, can_start=False, notice=flash(
+        f"Sent back to {name}, unassigned; the reason is in its history.")), no_update
+
+
+@secure_callback(
+    Perm.WORK_SIU_CASES,
     Output("ring-case-msg", "children"),
     Output("ring-case-submit", "disabled"),
     Input("ring-case-submit", "n_clicks"),

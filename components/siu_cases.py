@@ -264,8 +264,20 @@ def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool) -> 
 # --- Cards on other pages ----------------------------------------------------
 
 
-def claim_case_card(case, *, can_start: bool, notice=None) -> dbc.Card | None:
-    """The claim page's "SIU case" card: the claim's case, or opening one / adding it to one."""
+def _send_back_form() -> html.Div:
+    return html.Div([
+        html.Hr(className="my-3"),
+        html.Div("Not for Special Investigations?", className="small fw-semibold mb-1"),
+        dbc.Textarea(id="siu-claim-back-note", rows=2, maxLength=NOTE_MAX,
+                     placeholder="Why it goes back (its next adjuster reads this; required)"),
+        html.Button("Send back to its department", id="siu-claim-back",
+                    className="btn btn-outline-secondary btn-sm mt-2"),
+    ])
+
+
+def claim_case_card(case, *, can_start: bool, notice=None, can_send_back: bool = False) -> dbc.Card | None:
+    """The claim page's "SIU case" card: the claim's case, or opening one / adding it to
+    one, or (an open claim) declining the referral: back to a line department."""
     if case is not None:
         body = [html.Div([html.A(case.key, href=case_href(case.key), className="claim-link fw-semibold me-2",
                                  id="siu-claim-case-link"),
@@ -280,7 +292,10 @@ def claim_case_card(case, *, can_start: bool, notice=None) -> dbc.Card | None:
                     html.Button("Add to case", id="siu-claim-add", className="btn btn-outline-primary btn-sm "
                                 "text-nowrap"),
                 ], className="d-flex gap-2 mt-2"),
+                _send_back_form() if can_send_back else None,
                 html.Div(id="siu-claim-msg", className="mt-2")]
+    elif notice is not None:
+        body = []   # e.g. just sent back: the notice says where to
     else:
         return None
     return dbc.Card(dbc.CardBody([html.H6("SIU case", className="card-title"), notice, *body]),

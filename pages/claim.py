@@ -19,6 +19,7 @@ from components.linked_claims import linked_claims_card
 from components.queue_filters import line_label
 from components.timeline import timeline_card
 from db.flask_db import read_session
+from services.queues import OPEN_STATUSES
 from services.access import NotFound, OutsideDepartments
 from services.claims import get_claim_view
 from services.currency import money
@@ -162,7 +163,8 @@ def layout(claim_number: str | None = None, **query):
                                           can_flag=can_flag(session, user, claim), claim_number=claim.claim_number),
                                id="fraud-card-area"),
                       html.Div(claim_case_card(case_of_claim(session, user, claim.id),
-                                               can_start=can_start_case(session, user, claim)),
+                                               can_start=(start := can_start_case(session, user, claim)),
+                                               can_send_back=start and claim.status in OPEN_STATUSES),
                                id="siu-claim-area")], className="claim-area-work"),
             html.Div([
                 decision,

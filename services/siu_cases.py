@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from auth.permissions import Perm
-from db.models import (Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User,
+from db.models import (OPEN_STATUSES, Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User,
                        user_departments)
 from services import audit, siu_returns
 from services.access import AccessDenied, NotFound
@@ -416,3 +416,34 @@ def reopen_case(session: Session, user, key, version, note) -> SiuCase:
 
 def _claim_count(session: Session, case_id: int) -> int:
     return session.scalar(select(func.count()).select_from(SiuCaseClaim).where(SiuCaseClaim.case_id == case_id))
+
+
+# --- A referral declined -------------------------------------------------------------
+
+
+def send_back_claim(session: Session, user, claim_id, version, reason) -> str:
+    """Special Investigations declines a referral: an open claim of its queue that no
+    case holds goes back to a line department (services.siu_returns.destinations),
+    with the reason in the claim's history for whoever handles it next. Returns the
+    department's name."""
+    siu = _require(session, user)
+    reason = _text(reason, what="reason", required=True, limit=NOTE_MAX)
+    if isinstance(claim_id, bool) or not isinstance(claim_id, int) or not 0 < claim_id < 2**63:
+        raise NotFound("no such claim")
+    claim = session.scalar(select(Claim).where(Claim.id == claim_id).with_for_update(of=Claim.__table__)
+                           .execution_options(populate_existing=True))
+    if claim is None or claim.department_id != siu:
+        raise NotFound("no such claim in the Special Investigations queue")
+    if claim.status not in OPEN_STATUSES:
+        raise CaseError("Closed claims keep their final department.")
+    if isinstance(version, bool) or claim.version != version:
+        raise CaseConflict("This claim changed since you opened it; reload and try again.")
+    key = session.scalar(select(SiuCase.key).join(SiuCaseClaim, SiuCaseClaim.case_id == SiuCase.id)
+                         .where(SiuCaseClaim.claim_id == claim.id))
+    if key is not None:
+        raise CaseError(f"It is in case {key}: take it out of the case, or close the case, to send it back.")
+    moved = siu_returns.send_back(session, user, [claim], siu, f"Sent back by Special Investigations: {reason}")
+    if not moved:
+        raise CaseError("There is no line department to send it back to; ask a manager to move it.")
+    session.flush()
+    return session.get(Department, next(iter(moved.values()))).name

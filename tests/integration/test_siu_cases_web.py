@@ -802,3 +802,46 @@ def test_the_closed_message_shows_only_while_the_case_is_closed(clients, app_ses
     assert "Case closed; the finding is recorded" not in page
     _, page = render_page(clients("investigator"), "/siu-cases", f"?case={key}&done=reopened")
     assert "Case reopened." in page
+
+
+def _send_back(web_app, client, number, version, reason="Not for SIU: the shop confirmed the repair."):
+    key = _callback_key(web_app, "siu-claim-back")
+    return client.post("/_dash-update-component", json={
+        "output": key, "outputs": outputs_of(key),
+        "inputs": [{"id": "siu-claim-back", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "siu-claim-back-note", "property": "value", "value": reason},
+                  {"id": "claim-key", "property": "data", "value": number},
+                  {"id": "claim-seen", "property": "data", "value": {"version": version}}],
+        "changedPropIds": ["siu-claim-back.n_clicks"]})
+
+
+def test_siu_sends_a_referral_back_from_the_claim_page(web_app, clients, app_session):
+    def where(number):
+        return app_session(lambda s: s.execute(select(Claim.department_id, Claim.version)
+                                               .where(Claim.claim_number == number)).one())
+
+    def candidates(session):
+        return dict(session.execute(select(Claim.claim_number, Claim.department_id).where(
+            Claim.status.in_(OPEN_STATUSES), Claim.department_id != _siu(session)).order_by(Claim.id)).all())
+    before = app_session(candidates)
+    (number,) = _refer_to_siu(app_session, 1)
+    _, page = render_page(clients("investigator"), f"/claims/{number}")
+    assert "siu-claim-back" in page and "Not for Special Investigations?" in page
+    _, page = render_page(clients("viewer"), f"/claims/{number}")
+    assert "siu-claim-back" not in page
+    dept, version = where(number)
+    assert _send_back(web_app, clients("viewer"), number, version).status_code == 403
+    # An adjuster outside SIU cannot see the claim: the answer an unknown claim gets.
+    assert "No such claim in the Special Investigations queue" in _ok(
+        _send_back(web_app, clients("adjuster"), number, version))
+    for bad_version in (version - 1, None, "1", True):
+        body = _ok(_send_back(web_app, clients("investigator"), number, bad_version))
+        assert "changed since you opened it" in body, (bad_version, body[:200])
+    for reason in ("", None, 5, "x" * 30_000):
+        assert "danger" in _ok(_send_back(web_app, clients("investigator"), number, version, reason)), reason
+    for bad_number in (None, 5, "CLM-NOPE", "x" * 41):
+        assert "danger" in _ok(_send_back(web_app, clients("investigator"), bad_number, version)), bad_number
+    assert where(number) == (dept, version)
+    body = _ok(_send_back(web_app, clients("investigator"), number, version))
+    assert "Sent back to" in body
+    assert where(number)[0] == before[number]

@@ -146,3 +146,47 @@ def test_confirmed_fraud_after_a_reopening_brings_the_claims_back_into_siu(db_se
     closing = next(e for e in get_case(s, siu, case.key).events
                    if e.kind == "closed" and e.detail.startswith("Confirmed fraud"))
     assert "1 open claim brought back into the Special Investigations queue" in closing.detail
+
+
+def test_siu_declines_a_referral_and_the_claim_goes_back_with_the_reason(db_session, people):
+    s = db_session
+    siu, manager = people
+    claim = _claim(s)
+    _moved_in(s, claim, "PROPERTY", manager, dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc))
+    version = _state(s, claim)[3]
+    name = siu_cases.send_back_claim(s, siu, claim.id, version, "Hail damage, photos consistent: not for SIU.")
+    assert name == s.scalar(select(Department.name).where(Department.code == "PROPERTY"))
+    assert _state(s, claim)[:3] == (_dept(s, "PROPERTY"), None, "new")
+    move = s.scalar(select(ClaimEvent).where(ClaimEvent.claim_id == claim.id, ClaimEvent.reason == "SIU_CLEARED"))
+    assert move.note == "Sent back by Special Investigations: Hail damage, photos consistent: not for SIU."
+    assert move.actor_id == siu.id
+
+
+def test_a_referral_cannot_be_declined_out_of_turn(db_session, people):
+    s = db_session
+    siu, manager = people
+    outsider = _user(s, "adjuster", "AUTO_PD", name="Otto Outside")
+    in_case, closed, elsewhere, plain = _claim(s), _claim(s, status="closed"), _claim(s, department="AUTO_PD"), \
+        _claim(s)
+    case = siu_cases.open_case(s, siu, [in_case.claim_number])
+    checks = [
+        (outsider, plain.id, "x", siu_cases.AccessDenied),
+        (siu, in_case.id, "x", siu_cases.CaseError),
+        (siu, closed.id, "x", siu_cases.CaseError),
+        (siu, elsewhere.id, "x", siu_cases.NotFound),
+        (siu, plain.id, "   ", siu_cases.CaseError),
+        (siu, plain.id, None, siu_cases.CaseError),
+        (siu, 2**62, "x", siu_cases.NotFound),
+        (siu, "1", "x", siu_cases.NotFound),
+        (siu, True, "x", siu_cases.NotFound),
+    ]
+    before = {c.id: _state(s, c) for c in (in_case, closed, elsewhere, plain)}
+    for who, claim_id, reason, error in checks:
+        version = _state(s, plain)[3] if claim_id == plain.id else 1
+        with pytest.raises(error):
+            siu_cases.send_back_claim(s, who, claim_id, version, reason)
+    with pytest.raises(siu_cases.CaseConflict):
+        siu_cases.send_back_claim(s, siu, plain.id, _state(s, plain)[3] - 1, "stale page")
+    with pytest.raises(siu_cases.CaseError, match=f"in case {case.key}"):
+        siu_cases.send_back_claim(s, siu, in_case.id, _state(s, in_case)[3], "x")
+    assert {c.id: _state(s, c) for c in (in_case, closed, elsewhere, plain)} == before
