@@ -182,7 +182,7 @@ def _remove(web_app, client, data, number):
 def _from_claim(web_app, client, claim_number, *, add_to=None):
     button = "siu-claim-add" if add_to is not None else "siu-claim-open"
     return call_callback(
-        web_app, client, "siu-claim-area.children",
+        web_app, client, "siu-claim-msg.children...claim-refresh.data",
         [("siu-claim-area", "children"), ("siu-claim-msg", "children"), ("claim-refresh", "data")],
         [("siu-claim-open", "n_clicks", None if add_to is not None else 1),
          ("siu-claim-add", "n_clicks", 1 if add_to is not None else None)],
