@@ -106,11 +106,14 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
             if history:
                 say(f"  routing history: {h['decisions']:,} decisions by {h['model_version']} "
                     f"(accuracy {h['accuracy']:.1%}), {h['moves']:,} moves, {h['verdicts']:,} verdicts")
-    with factory.begin() as session:
-        # The scheduler refreshes the rollups every few minutes; fill them now so
-        # the dashboard is not empty on a first start.
-        if history or aggregates.data_bounds(session) is None:
-            aggregates.refresh(session)
+    with factory() as session:
+        empty = aggregates.data_bounds(session) is None
+    if history or empty:
+        # The scheduler refreshes the rollups every few minutes; fill them now so the dashboard
+        # is not empty on a first start, through the runner so the dashboard can say when.
+        from jobs.runner import run_job
+
+        if run_job(factory, "refresh_aggregates", triggered_by="first start", settings=settings)["status"] == "succeeded":
             say("computed the dashboard figures")
     if loaded:
         # Hourly by the scheduler; now, so the Rings page has something on a first start. Through

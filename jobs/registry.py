@@ -5,13 +5,12 @@ one twice does no harm (route_unscored only touches claims without a
 decision, retrain only promotes a strictly better model)."""
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy.orm import Session
 
-from services import alerts, routing
+from services import aggregates, alerts, routing
 from services.retraining import datasets_with_champion, retrain_all
 
 
@@ -43,16 +42,7 @@ def route_unscored(session: Session, settings) -> dict:
 
 
 def refresh_aggregates(session: Session, settings) -> dict:
-    # services.aggregates is written separately; until it exists the job is a no-op.
-    try:
-        aggregates = importlib.import_module("services.aggregates")
-    except ModuleNotFoundError as exc:
-        if exc.name != "services.aggregates":
-            raise
-        return {"status": "skipped", "detail": {"reason": "aggregates not available"}}
-    result = aggregates.refresh(session)
-    rows = result if isinstance(result, int) else (result or {}).get("rows") if isinstance(result, dict) else None
-    return {"rows": rows, "detail": result if isinstance(result, dict) else {}}
+    return {"rows": aggregates.refresh(session)}
 
 
 def evaluate_alerts(session: Session, settings) -> dict:

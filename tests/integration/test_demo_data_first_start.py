@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from db.models import Claim, ClaimEvent, KpiDaily, ModelVersion, RoutingDecision, RoutingFeedback
+from db.models import Claim, ClaimEvent, JobRun, KpiDaily, ModelVersion, RoutingDecision, RoutingFeedback
 from tests import dbutil
 
 END = dt.date(2026, 8, 14)  # neither the generator's default nor today
@@ -46,6 +46,20 @@ def test_claims_end_on_the_chosen_date(first_start):
     assert last_report == END and first_loss >= END - dt.timedelta(days=729)
     assert last_close.date() <= END
     assert any(f"up to {END}" in line for line in said)
+
+
+def test_the_first_refresh_is_a_recorded_job_run(first_start):
+    # The dashboard's "last at ..." reads the job runs; without this it said only
+    # "refreshed every 5 minutes" until the scheduler's first refresh.
+    from services import aggregates
+
+    factory, said = first_start
+    with factory() as s:
+        run = s.scalars(select(JobRun).where(JobRun.job == "refresh_aggregates")).one()
+        assert (run.status, run.triggered_by) == ("succeeded", "first start")
+        assert aggregates.refreshed_at(s) == run.finished_at
+        assert "last at" in aggregates.refreshed_text(s)
+    assert "computed the dashboard figures" in said
 
 
 def test_history_follows_the_end_date(first_start):

@@ -106,22 +106,6 @@ def test_unknown_job_is_refused(session_factory):
         run_job(session_factory, "no_such_job", settings=SETTINGS)
 
 
-def test_refresh_aggregates_skips_cleanly_while_the_module_is_missing(session_factory, monkeypatch):
-    import importlib
-
-    real = importlib.import_module
-
-    def missing(name, *a, **k):
-        if name == "services.aggregates":
-            raise ModuleNotFoundError("No module named 'services.aggregates'", name=name)
-        return real(name, *a, **k)
-
-    monkeypatch.setattr(importlib, "import_module", missing)
-    result = run_job(session_factory, "refresh_aggregates", settings=SETTINGS)
-    assert result["status"] == "skipped"
-    assert result["detail"] == {"reason": "aggregates not available"}
-
-
 def test_retrain_keeps_an_equal_champion_and_promotes_a_better_model(db_session):
     # The claims of test_training_routing (its dataset, rolled back with db_session).
     tr.department_ids_cache.update(tr.department_ids(db_session))
