@@ -456,16 +456,19 @@ class _Reader:
             return SignalView(kind, KIND_LABELS[kind], f"In possible fraud ring {s['ring']} ({size} claims)",
                               f"/rings?ring={s['ring']}")
         if kind == "linked_fraud":
-            shown = [(self._claims[c], fields) for c, fields in s["claims"] if c in self._claims
-                     and can_see_department(self.user, self._claims[c].department_id)]
-            if not shown:
+            linked = [(self._claims[c], fields) for c, fields in s["claims"] if c in self._claims]
+            if not linked:
                 return None
-            fields = sorted({f for _, fs in shown for f in fs})
-            what = ", ".join(FIELD_LABELS.get(f, f) for f in fields)
-            n = len(shown)
+            # Whoever works the claim needs to know the link exists; only the claims it links to
+            # are need-to-know, so those in departments the user cannot open are counted, not named.
+            shown = [r for r, _ in linked if can_see_department(self.user, r.department_id)]
+            what = ", ".join(FIELD_LABELS.get(f, f) for f in sorted({f for _, fs in linked for f in fs}))
+            n = len(linked)
             text_ = f"Shares {what} with {n} claim{'s' if n > 1 else ''} found fraudulent"
-            return SignalView(kind, KIND_LABELS[kind], text_, None,
-                              [(r.claim_number, _claim_href(r.claim_number)) for r, _ in shown[:5]], n - min(n, 5))
+            if not shown:
+                text_ += " in departments you do not work" if n > 1 else " in a department you do not work"
+            named = [(r.claim_number, _claim_href(r.claim_number)) for r in shown[:5]]
+            return SignalView(kind, KIND_LABELS[kind], text_, None, named, n - len(named) if named else 0)
         if kind == "model":
             return SignalView(kind, KIND_LABELS[kind],
                               f"The router gives Special Investigations {s['probability']:.0%}")

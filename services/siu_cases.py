@@ -179,12 +179,16 @@ def _lock_claims(session: Session, user, numbers_or_ids: list, siu: int | None) 
         # Claims reach SIU by a referral (a manager's move): a case does not pull them in.
         raise CaseError("Not in the Special Investigations queue: " + ", ".join(c.claim_number for c in elsewhere[:5])
                         + ". Refer a claim to SIU before adding it to a case.")
-    taken = session.execute(select(Claim.claim_number, SiuCase.key)
+    taken = session.execute(select(Claim.claim_number, SiuCase.key, SiuCase.status)
                             .join(SiuCaseClaim, SiuCaseClaim.claim_id == Claim.id)
                             .join(SiuCase, SiuCase.id == SiuCaseClaim.case_id)
                             .where(Claim.id.in_([c.id for c in claims]))).all()
     if taken:
-        raise CaseError("Already in a case: " + ", ".join(f"{n} ({k})" for n, k in taken[:5]) + ".")
+        # A claim stays with the case that investigated it, closed or not: a closed one is
+        # investigated again by reopening that case, which keeps its record in one place.
+        closed = sorted({k for _, k, status in taken if status == "closed"})
+        hint = (f" To investigate again, a manager reopens {', '.join(closed[:5])}." if closed else "")
+        raise CaseError("Already in a case: " + ", ".join(f"{n} ({k})" for n, k, _ in taken[:5]) + "." + hint)
     return claims
 
 

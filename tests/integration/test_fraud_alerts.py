@@ -223,10 +223,14 @@ def test_others_see_only_their_departments_and_the_signals_they_could_learn(db_s
     # The Liability adjuster sees the linked claim and the fraudulent claim it names (both Liability).
     view = fraud_alerts.alert_of_claim(db_session, liability, scene["linked"].id)
     assert [s.claims[0][0] for s in view.signals] == [scene["fraud"].claim_number]
-    # Moved to Property, the fraudulent claim is hidden from the Liability adjuster, and the alert with it.
+    # Moved to Property, the fraudulent claim is no longer named to the Liability adjuster, but the
+    # link is still said: whoever works the claim needs to know it.
     scene["fraud"].department_id = db_session.scalar(select(Department.id).where(Department.code == "PROPERTY"))
     db_session.flush()
-    assert fraud_alerts.alert_of_claim(db_session, liability, scene["linked"].id) is None
+    (signal,) = fraud_alerts.alert_of_claim(db_session, liability, scene["linked"].id).signals
+    assert signal.claims == [] and signal.more == 0
+    assert signal.text.endswith("1 claim found fraudulent in a department you do not work"), signal.text
+    assert scene["fraud"].claim_number not in str(signal)
     assert fraud_alerts.alert_of_claim(db_session, manager, scene["linked"].id).signals[0].kind == "linked_fraud"
     # A ring the adjuster would not be shown (two of its claims moved away) is not named either.
     for c in scene["ring"][1:]:
@@ -250,6 +254,25 @@ def test_a_signal_names_five_linked_claims_and_counts_the_rest(db_session):
     assert "with 7 claims found fraudulent" in linked.text and len(linked.claims) == 5 and linked.more == 2
     assert {n for n, _ in linked.claims} <= {f.claim_number for f in frauds}
     assert "and 2 more" in str(signal_lines([linked]))
+
+
+def test_an_adjuster_is_named_the_linked_claims_of_their_departments_and_told_of_the_rest(db_session):
+    from components.fraud_alerts import signal_lines
+
+    bank = f"MIXBANK{next_tag():05d}"
+    own = [make_claim(db_session, status="closed", fraud=True, parties=[("claimant", {"bank_account": bank})])
+           for _ in range(2)]
+    away = [make_claim(db_session, department="PROPERTY", status="closed", fraud=True,
+                       parties=[("claimant", {"bank_account": bank})]) for _ in range(3)]
+    claim = make_claim(db_session, parties=[("payee", {"bank_account": bank})])
+    fraud_rings.refresh(db_session)
+    fraud_alerts.refresh(db_session)
+    view = fraud_alerts.alert_of_claim(db_session, make_user(db_session, "adjuster", ("AUTO_PD",)), claim.id)
+    linked = [s for s in view.signals if s.kind == "linked_fraud"][0]
+    assert "with 5 claims found fraudulent" in linked.text and "do not work" not in linked.text
+    assert {n for n, _ in linked.claims} == {c.claim_number for c in own} and linked.more == 3
+    rendered = str(signal_lines([linked]))
+    assert "and 3 more" in rendered and not any(c.claim_number in rendered for c in away)
 
 
 def test_lists_by_status_and_claim(db_session, scene):
@@ -384,11 +407,10 @@ def test_flag_on_a_withdrawn_alert_does_not_revive_its_old_signals(db_session, s
 
 
 def test_referral_comment_does_not_reveal_signals_hidden_from_the_claims_readers(db_session):
-    """refer() writes every signal kind into the SIU_REFERRAL move comment, which the
-    claim's timeline shows to everyone who can open the claim. An SIU adjuster (and,
-    if SIU sends it back, the original department) reads "Linked to fraud" although
-    the fraudulent claim is in a department they cannot see, which the alert
-    itself carefully hides from them."""
+    """refer() once wrote every signal kind into the SIU_REFERRAL move comment, which the
+    claim's timeline shows to everyone who can open the claim. The comment names no
+    signal; the alert says what each reader may learn (here: the link, not the
+    Property claim it links to)."""
     from services.workflow import timeline
 
     t = f"{next_tag():05d}"
@@ -403,8 +425,9 @@ def test_referral_comment_does_not_reveal_signals_hidden_from_the_claims_readers
     fraud_alerts.refer(db_session, manager, alert.id, alert.version)
     investigator = make_user(db_session, "adjuster", ("SIU",))
     db_session.refresh(claim)
-    # The alert as the SIU adjuster may read it: nothing (the linked claim is Property's).
-    assert fraud_alerts.alert_of_claim(db_session, investigator, claim.id) is None
+    # The alert as the SIU adjuster may read it: the link, not the Property claim it links to.
+    (signal,) = fraud_alerts.alert_of_claim(db_session, investigator, claim.id).signals
+    assert signal.kind == "linked_fraud" and signal.claims == [], signal
     notes = " | ".join(i["note"] or "" for i in timeline(db_session, claim))
     assert "Linked to fraud" not in notes, notes
 

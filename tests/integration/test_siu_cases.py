@@ -211,6 +211,10 @@ def test_a_claim_is_in_one_case_at_most(db_session, team):
     with pytest.raises(CaseError, match="Already in a case"):
         siu_cases.add_claims(s, team.siu, first.key, [a.claim_number])   # already in this one, too
     assert views.case_of_claim(s, team.siu, a.id).key == first.key
+    # Closed, the case keeps the claim; the refusal says how to investigate it again.
+    siu_cases.close_case(s, team.siu, first.key, first.version, "inconclusive", "Could not tell.")
+    with pytest.raises(CaseError, match=re.escape(f"a manager reopens {first.key}.")):
+        siu_cases.add_claims(s, team.siu, second.key, [a.id])
 
 
 # --- Claims of a case ----------------------------------------------------------------
