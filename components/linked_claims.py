@@ -45,6 +45,18 @@ def _ring(ring) -> dbc.Alert:
     ], color="warning", className="small py-2 mb-2", id="claim-ring")
 
 
+def _elsewhere(links) -> html.Div | None:
+    n, fraudulent = links.elsewhere, links.elsewhere_fraudulent
+    if not n:
+        return None
+    more = "more " if links.claims else ""
+    where = "departments you do not work" if n != 1 else "a department you do not work"
+    found = (f" ({fraudulent} of them found fraudulent)" if n > 1 else " (found fraudulent)") if fraudulent else ""
+    text = f"Not listed: {n} {more}linked claim{'s' if n != 1 else ''} in {where}{found}."
+    return html.Div(text, className="small mt-2 " + ("text-danger" if fraudulent else "text-muted"),
+                    id="linked-claims-elsewhere")
+
+
 def linked_claims_card(links, ring=None) -> dbc.Card:
     parts = [_ring(ring)] if ring is not None else []
     hubs = (f"the {_and(h.who + chr(39) + 's' for h in links.hubs)} {_and(h.field for h in links.hubs)}"
@@ -69,8 +81,9 @@ def linked_claims_card(links, ring=None) -> dbc.Card:
         parts.append(html.P(f"Only {hubs} link this claim to others, and they are on many claims, as a busy "
                             "shop's or clinic's are, so those claims are not listed.",
                             className="small text-muted mb-0", id="linked-claims-hubs", title=hub_title))
-    else:
+    elif not links.elsewhere:
         parts.append(html.P("No other claim you can open shares a phone, email, address, bank account, plate, "
                             "VIN or provider with this claim's parties.", className="small text-muted mb-0"))
+    parts.append(_elsewhere(links))
     return dbc.Card(dbc.CardBody([html.H5("Linked claims", className="card-title"), *parts]),
                     className="shadow-sm mb-4", id="claim-linked")

@@ -8,10 +8,12 @@ than ``HUB_LIMIT`` other claims (``BUSINESS_HUB_LIMIT`` when only businesses
 carry it here) is a hub: the phone of a body shop or a clinic links hundreds of
 honest claims, so it is named as common, not listed.
 
-Only claims the user may open are listed or counted. The one thing an adjuster
-learns about other departments' claims is that a hub is common: it is judged
-on all claims (a clinic's few claims in one department would otherwise be
-listed), and it says neither how many nor which.
+Only claims the user may open are listed. Of other departments' claims an
+adjuster learns how many are linked and how many of those were found
+fraudulent (the fraud alert says as much: whoever works the claim needs to
+know), never which; and that a hub is common: it is judged on all claims (a
+clinic's few claims in one department would otherwise be listed), and it says
+neither how many nor which.
 Values are masked for roles without personal-data access (services.privacy).
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Claim, Department, Party
@@ -58,6 +60,8 @@ class LinkedClaim:
 class Links:
     claims: list[LinkedClaim] = field(default_factory=list)  # most identifiers shared first
     hubs: list[Shared] = field(default_factory=list)  # on too many claims to mean anything: not listed
+    elsewhere: int = 0              # linked claims in departments the user may not open: counted only
+    elsewhere_fraudulent: int = 0   # of those, closed with a fraud finding
 
 
 def _identifiers(parties: list[Party]) -> list[tuple[str, str, list[str]]]:
@@ -79,6 +83,7 @@ def linked_claims(session: Session, user, claim: Claim) -> Links:
     parties = list(session.scalars(select(Party).where(Party.claim_id == claim.id).order_by(Party.id)))
     show = sees_personal_data(user)
     shared_by: dict[int, list[Shared]] = {}
+    hidden: set[int] = set()
     out = Links()
     for f, value, roles in _identifiers(parties):
         column = getattr(Party, f)
@@ -100,6 +105,12 @@ def linked_claims(session: Session, user, claim: Claim) -> Links:
         visible = _visible(session, user, ids)
         for claim_id in visible:
             shared_by.setdefault(claim_id, []).append(shared)
+        hidden.update(set(ids) - set(visible))
+    if hidden:
+        out.elsewhere = len(hidden)
+        out.elsewhere_fraudulent = session.scalar(
+            select(func.count()).select_from(Claim).where(Claim.id.in_(hidden), Claim.status == "closed",
+                                                          Claim.fraud_label.is_(True)))
     if shared_by:
         departments = {d.id: d for d in session.scalars(select(Department))}
         rows = session.execute(

@@ -46,10 +46,24 @@ def test_claims_sharing_an_identifier_are_listed_with_what_they_share(db_session
 
 
 def test_adjuster_sees_only_claims_of_their_departments(db_session, ring):
+    from components.linked_claims import linked_claims_card
+
     adjuster = make_user(db_session, "adjuster", ("AUTO_PD",))
-    numbers = {c.claim_number for c in linked_claims(db_session, adjuster, ring["me"]).claims}
+    links = linked_claims(db_session, adjuster, ring["me"])
+    numbers = {c.claim_number for c in links.claims}
     assert ring["other_dept"].claim_number not in numbers
     assert ring["both"].claim_number in numbers
+    # The other department's claim is counted, not named; the manager has nothing elsewhere.
+    assert (links.elsewhere, links.elsewhere_fraudulent) == (1, 0)
+    assert linked_claims(db_session, make_user(db_session, "manager"), ring["me"]).elsewhere == 0
+    # Found fraudulent there, it says so (the fraud alert on this claim says it too).
+    ring["other_dept"].status, ring["other_dept"].fraud_label = "closed", True
+    db_session.flush()
+    links = linked_claims(db_session, adjuster, ring["me"])
+    assert (links.elsewhere, links.elsewhere_fraudulent) == (1, 1)
+    card = str(linked_claims_card(links))
+    assert "Not listed: 1 more linked claim in a department you do not work (found fraudulent)." in card
+    assert ring["other_dept"].claim_number not in card
 
 
 def test_viewer_gets_masked_identifiers(db_session, ring):
