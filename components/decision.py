@@ -14,11 +14,13 @@ def humanise(feature: str) -> str:
     return feature.replace("_", " ").strip().capitalize()
 
 
-def _short_value(value) -> str:
+def _short_value(value, name: str = "") -> str:
     if value is None or value == "":
         return "missing"
     if isinstance(value, bool) or str(value).lower() in ("true", "false"):
         return "yes" if str(value).lower() == "true" else "no"
+    if isinstance(value, (int, float)) and "amount" in name:
+        return f"{value:,.2f}"  # money keeps its cents, as the claim facts show it: 5,868.60 not 5,868.6
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     text = str(value)
@@ -34,7 +36,7 @@ def waterfall_steps(shap_values: dict, features: dict, target: str) -> tuple[flo
     for name, value in ranked[:MAX_STEPS]:
         shown = features.get(name)
         label = (humanise(name) if name == "description" or shown is None
-                 else f"{humanise(name)} = {_short_value(shown)}")
+                 else f"{humanise(name)} = {_short_value(shown, name)}")
         steps.append((label, float(value)))
     rest = sum(float(v) for _, v in ranked[MAX_STEPS:])
     if len(ranked) > MAX_STEPS:

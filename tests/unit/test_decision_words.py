@@ -77,6 +77,16 @@ def test_waterfall_labels_say_yes_or_no_for_yes_no_facts():
     assert labels == {"Injury reported = no", "Police report = yes", "State = CA"}
 
 
+def test_waterfall_labels_keep_the_cents_of_amounts_only():
+    from components.decision import waterfall_steps
+
+    _, steps = waterfall_steps({"AUTO_PD": {"claimed_amount": 0.08, "reserve_amount": 0.01, "vehicle_age": 0.02},
+                                "base": {"AUTO_PD": 0.5}},
+                               {"claimed_amount": 5868.6, "reserve_amount": 1200, "vehicle_age": 4.5}, "AUTO_PD")
+    assert {label for label, _ in steps} == {"Claimed amount = 5,868.60", "Reserve amount = 1,200.00",
+                                             "Vehicle age = 4.5"}
+
+
 def test_waterfall_leaves_room_left_of_a_negative_start_for_its_value():
     """'-0.63' is written left of the base bar; with too little room it ran into the
     'Average claim' label."""
