@@ -22,8 +22,9 @@ Definitions (the dashboard and its tests rely on them):
   it to a department that is not triage (confidence at or above its threshold).
 - routing accuracy: closed claims whose latest decision's routed department is
   their final department, over closed claims with a decision.
-- reassigned: routed claims moved by hand, counted once, on the day of their first
-  "moved" event. The reassignment rate is those moved in the period over the claims
+- reassigned: routed claims moved by hand to another department, counted once, on the
+  day of their first such move (a move to another adjuster of the same department is
+  workload balancing, not a re-route; Operations counts moves the same way). The reassignment rate is those moved in the period over the claims
   routed (received) in the period: a flow, current for this week. Counted on the report
   date instead (the share of a week's claims moved by now), a recent week read near 0%
   because moves come days later (median 6 on the demo), so "above 5% this week" could
@@ -55,7 +56,8 @@ WITH latest AS (
     FROM routing_decisions rd JOIN departments d ON d.id = rd.routed_department_id
     ORDER BY rd.claim_id, rd.id DESC
 ), moved AS (
-    SELECT claim_id, min(at)::date AS mday FROM claim_events WHERE kind = 'moved' GROUP BY claim_id
+    SELECT claim_id, min(at)::date AS mday FROM claim_events
+    WHERE kind = 'moved' AND from_department_id IS DISTINCT FROM to_department_id GROUP BY claim_id
 ), base AS (
     SELECT c.id, c.department_id, c.line_of_business, c.region, c.reserve_amount, c.paid_amount,
            c.claimed_amount,

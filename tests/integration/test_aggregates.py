@@ -120,7 +120,8 @@ def test_agreement_over_all_time_matches_feedback_service(web_session):
         assert got["agreement_rate"] == pytest.approx(expected["rate"])
     # reassignment: routed claims moved by hand, of the routed claims
     reassigned, routed = _one(s, """SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM claim_events e
-        WHERE e.claim_id = c.id AND e.kind = 'moved')), count(*) FROM claims c
+        WHERE e.claim_id = c.id AND e.kind = 'moved' AND e.from_department_id IS DISTINCT FROM e.to_department_id)),
+        count(*) FROM claims c
         WHERE EXISTS (SELECT 1 FROM routing_decisions rd WHERE rd.claim_id = c.id)""")
     assert got["reassignment_rate"] == (pytest.approx(reassigned / routed) if routed else None)
 
@@ -220,6 +221,9 @@ def own_claims(db_session):
     for c in routed[:2]:
         s.add(ClaimEvent(claim_id=c.id, kind="moved", to_department_id=dept.id, reason="test",
                          at=dt.datetime(2032, 4, 12, 10, tzinfo=dt.timezone.utc)))
+    # Another adjuster in the same department: balancing workload, not a reassignment.
+    s.add(ClaimEvent(claim_id=routed[2].id, kind="moved", from_department_id=dept.id, to_department_id=dept.id,
+                     reason="test", at=dt.datetime(2032, 4, 12, 11, tzinfo=dt.timezone.utc)))
     s.flush()
     aggregates.refresh(s)
     return dept
