@@ -216,6 +216,11 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
             problems.append({"claim": label, "problem": f"changed by someone else (version {version} → {row.version})"})
         elif adjuster_depts is not None and row.department_id not in adjuster_depts:
             problems.append({"claim": label, "problem": f"{target.adjuster_name} does not work in its department"})
+        elif (target.department_id in (None, row.department_id) and target.adjuster_id == row.adjuster_id):
+            # A move that changes nothing would still bump the version and write history and audit.
+            who = f"with {target.adjuster_name}" if target.adjuster_name else "unassigned"
+            where = f" in {target.department_name}" if target.department_name else ""
+            problems.append({"claim": label, "problem": f"already {who}{where}"})
         chosen[row.id] = (row, version)
     if stale:
         raise ConflictError(_message("changed since you loaded them", problems), problems,
@@ -249,7 +254,8 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
                            reason=reason, note=comment,
                            data={"from_adjuster_id": row.adjuster_id, "to_adjuster_id": target.adjuster_id}))
         audit.record(session, actor=user.email, actor_id=user.id, action="claim.reassign", target_type="claim",
-                     target_id=row.id, before=before, after={**after, "reason": reason})
+                     target_id=row.id, before=before,
+                     after={**after, "claim_number": row.claim_number, "reason": reason, "comment": comment})
     session.execute(insert(ClaimEvent), events)
     moved_ids = set(chosen)
     for obj in list(session.identity_map.values()):

@@ -283,6 +283,25 @@ def _decision_times(session: Session, routed_events: list) -> dict[int, dt.datet
                                 .where(RoutingDecision.id.in_(ids))).all())
 
 
+def _move_detail(ev, from_dept, to_dept, adjusters: dict) -> str | None:
+    """"Property → Liability · assigned to James Carter · Misrouted": where it went, to whom
+    and why (the board requires the reason; the history is where the next adjuster reads it)."""
+    from services.reassignment import MOVE_REASON_LABELS
+
+    data = ev.data or {}
+    if from_dept is not None and to_dept is not None and from_dept.id == to_dept.id:
+        where = f"within {to_dept.name}"
+    else:
+        where = " → ".join(d.name for d in (from_dept, to_dept) if d) or None
+    to_adjuster = data.get("to_adjuster_id")
+    if to_adjuster is not None:
+        who = f"assigned to {adjusters.get(to_adjuster) or 'another adjuster'}"
+    else:
+        who = "unassigned" if data.get("from_adjuster_id") is not None else None
+    why = MOVE_REASON_LABELS.get(ev.reason or "", None)
+    return " · ".join(p for p in (where, who, why) if p) or None
+
+
 def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
     """Everything that happened to the claim, oldest first, as plain text for the page."""
     from db.models import Department, User
@@ -294,6 +313,9 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
     items: list[dict] = [{"at": claim.created_at, "kind": "intake", "actor": "SCOPE", "title": "Claim received",
                           "detail": None, "note": None}]
     decided = _decision_times(session, [ev for ev, _, _ in rows if ev.kind == "routed"])
+    moved_to = {(ev.data or {}).get("to_adjuster_id") for ev, _, _ in rows if ev.kind == "moved"} - {None}
+    adjusters = dict(session.execute(select(User.id, User.name).where(User.id.in_(
+        [i for i in moved_to if isinstance(i, int)]))).all()) if moved_to else {}
     last_change = claim.created_at
     last_status = None
     for ev, name, email in rows:
@@ -320,6 +342,8 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
             item["detail"] = " → ".join(d.name for d in (from_dept, to_dept) if d) or None
             if ev.kind == "intake":
                 item["detail"] = INTAKE_VIA.get((ev.data or {}).get("via"), item["detail"])
+            if ev.kind == "moved":
+                item["detail"] = _move_detail(ev, from_dept, to_dept, adjusters)
             at = decided.get((ev.data or {}).get("decision_id")) if ev.kind == "routed" else None
             if at is not None and at - ev.at > LOADED_LATER:
                 # A back catalogue (import, the demo) is queued as of each claim's arrival but

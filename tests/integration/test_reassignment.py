@@ -82,6 +82,43 @@ def test_moves_claims_and_writes_history_and_audit(db_session, team):
                                                          AuditLog.target_id == str(c.id)))
         assert audit.before["department_id"] == ids["PROPERTY"]
         assert audit.after["department_id"] == ids["LIABILITY"] and audit.actor == manager.email
+        assert (audit.after["claim_number"], audit.after["comment"]) == (c.claim_number, "bodily injury on site")
+    # The claim's history says where it went, to whom and why.
+    from services.workflow import timeline
+
+    (step,) = [i for i in timeline(db_session, claims[0]) if i["kind"] == "moved"]
+    assert step["detail"].startswith(f"Property → Liability / Bodily Injury · assigned to {liab.name} · Misrouted")
+    assert step["note"] == "bodily injury on site"
+
+
+def test_a_move_that_changes_nothing_is_refused(db_session, team):
+    manager, liab, _ = team
+    claims = make_claims(db_session, 2, "PROPERTY")
+    move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY", adjuster_id=liab.id,
+                reason="MISROUTED")
+    for c in claims:
+        db_session.refresh(c)
+    versions = [c.version for c in claims]
+    # The same move again (the board still showing the old selection): nothing to do, nothing written.
+    with pytest.raises(ReassignError, match=f"already with {liab.name} in Liability / Bodily Injury"):
+        move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY", adjuster_id=liab.id,
+                    reason="MISROUTED")
+    with pytest.raises(ReassignError, match=f"already with {liab.name}"):
+        move_claims(db_session, actor(manager), items(claims), adjuster_id=liab.id, reason="WORKLOAD_BALANCE")
+    fresh = make_claims(db_session, 1, "LIABILITY")
+    with pytest.raises(ReassignError, match="already unassigned in Liability / Bodily Injury"):
+        move_claims(db_session, actor(manager), items(fresh), department_code="LIABILITY", reason="MISROUTED")
+    for c, v in zip(claims, versions):
+        db_session.refresh(c)
+        assert c.version == v
+    assert db_session.scalar(select(func.count()).select_from(ClaimEvent).where(
+        ClaimEvent.claim_id.in_([c.id for c in claims]), ClaimEvent.kind == "moved")) == 2
+    # Unassigning within the department is a change.
+    move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY", reason="WORKLOAD_BALANCE")
+    from services.workflow import timeline
+
+    last = [i for i in timeline(db_session, claims[0]) if i["kind"] == "moved"][-1]
+    assert last["detail"].startswith("within Liability / Bodily Injury · unassigned · Balancing workload")
 
 
 def test_department_only_move_leaves_claim_unassigned(db_session, team):
