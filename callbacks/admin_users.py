@@ -25,11 +25,12 @@ def _alert(text: str, color: str):
     return dbc.Alert(text, color=color, className="py-2 px-3 mb-0 small", dismissable=False)
 
 
-def _mail_outcome(done: str, mails: list[mail.Mail]):
+def _mail_outcome(done: str, mails: list[mail.Mail], sent: str = "", tail: str = ""):
+    """``done`` and ``tail`` are true whatever the mail does; ``sent`` is said only once it went."""
     errors = mail.send_all(_settings(), mails)
     if errors:
-        return _alert(f"{done} But the email was not sent: {errors[0]}", "warning")
-    return _alert(done, "success")
+        return _alert(f"{done}{tail} But the email was not sent: {errors[0]}", "warning")
+    return _alert(done + (sent if mails else "") + tail, "success")
 
 
 def _bump(version) -> int:
@@ -91,21 +92,22 @@ def add_user(n_clicks, mode, email, name, role, departments, password, verified,
             if mode == "invite":
                 user, mails = accounts.invite(session, actor, email=email, name=name, role=role,
                                               departments=departments, base_url=_settings().base_url)
-                done = f"Invitation sent to {user.email}; the link works for 7 days."
+                done, sent = f"Invited {user.email}; the link works for 7 days.", " The invitation was emailed to them."
             else:
                 user, mails = accounts.create_direct(session, actor, email=email, name=name, role=role,
                                                      departments=departments, password=password,
                                                      email_verified=verified is True, base_url=_settings().base_url)
-                done = (f"Created {user.email}." + (" A verification link was emailed to them." if mails else
-                                                    " Their address is marked verified."))
+                done = f"Created {user.email}." + ("" if mails else " Their address is marked verified.")
+                sent = " A verification link was emailed to them."
     except accounts.AccountError as exc:
         return _alert(str(exc), "danger"), no_update, no_update, no_update, ""
     except (WriteConflict, WriteFailed):
         return _alert(SAVE_FAILED, "danger"), no_update, no_update, no_update, ""
+    tail = ""
     if user.role == "adjuster" and not departments:
         # Allowed (departments can come later), but such an adjuster sees no claims at all.
-        done += " They have no departments yet, so they see no queues until you add some with Manage."
-    return _mail_outcome(done, mails), _bump(version), "", "", ""
+        tail = " They have no departments yet, so they see no queues until you add some with Manage."
+    return _mail_outcome(done, mails, sent, tail), _bump(version), "", "", ""
 
 
 @secure_callback(
@@ -181,5 +183,6 @@ def manage(_save, _active, _mfa, _resend, user_id, role, departments, active_lab
     except (WriteConflict, WriteFailed):
         return _alert(SAVE_FAILED, "danger"), no_update, no_update
     if action == "user-manage-resend":
-        outcome = _mail_outcome(f"A new invitation went to {user.email}; the old link no longer works.", mails)
+        outcome = _mail_outcome(f"A new invitation link for {user.email} replaces the old one, which no longer "
+                                "works.", mails, " It was emailed to them.")
     return outcome, _bump(version), button

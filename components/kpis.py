@@ -84,7 +84,9 @@ def _delta(current, previous, kind: str, better: bool | None, currency: str | No
                          title="The previous period has no figure to compare with.")
     diff = current - previous
     if kind == "pct":
-        text = f"{diff * 100:+.1f} pts"
+        if round(diff * 100, 1) == 0:
+            diff = 0  # "▼ -0.0 pts" in red for a change that rounds away says more than there is
+        text = f"{diff * 100:+.1f} pts" if diff else "±0.0 pts"
     elif previous:
         share = diff / abs(previous)
         # A change under half a percent printed as "-0%" (1,866 against 1,867): one decimal then.

@@ -58,8 +58,8 @@ def static_graph(figure: dict) -> dcc.Graph:
 # Paper has no tooltips: the labels that need their definition get it under the grid.
 FOOTNOTE = ("Open backlog: claims open at the end of the period. P90: 9 in 10 claims closed in the period "
             "took at most this long. SLA breach: closed later than the department's service level (days "
-            "from report to closing, set per department). Reassignment rate: "
-            "claims moved by hand, of the claims SCOPE routed. “vs prev.” compares with the previous "
+            "from report to closing, set per department). Reassignment rate: claims moved by hand to "
+            "another department, of the claims SCOPE routed. “vs prev.” compares with the previous "
             "period of equal length.")
 
 

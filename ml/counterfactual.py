@@ -44,8 +44,11 @@ class Change:
         if self.kind == "word_drop":
             return f'the description did not mention "{self.old}"'
         if self.kind == "lag":
-            old = "unknown" if self.old is None else f"{self.old} days"
-            return f"the claim had been reported {self.new} days after the loss (not {old})"
+            def days(n) -> str:
+                return f"{n} day" if n in (1, -1) else f"{n} days"
+
+            old = "unknown" if self.old is None else days(self.old)
+            return f"the claim had been reported {days(self.new)} after the loss (not {old})"
         def word(value) -> str:
             text = show(self.feature, value) if show is not None and not _missing(value) else None
             return _show(value) if text is None else text

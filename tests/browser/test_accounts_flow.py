@@ -25,7 +25,7 @@ def test_admin_invites_a_user_who_accepts_and_signs_in(page, browser, live_serve
     choose_option(page, "user-new-departments", "Auto Glass")
     page.click("#user-new-submit")
     page.wait_for_selector("#user-new-status .alert-success", timeout=15000)
-    assert f"Invitation sent to {email}" in page.inner_text("#user-new-status")
+    assert f"Invited {email}" in page.inner_text("#user-new-status")
     page.wait_for_selector(f"tr.user-row[data-email='{email}']", timeout=10000)
     assert "invited" in page.inner_text(f"tr.user-row[data-email='{email}']")
     screenshot(page, "admin_users")

@@ -16,6 +16,7 @@ PAGES = {
     "/dashboard": "#dashboard-table table",
     "/operations": "#ops-calibration-table",
     "/reassign": "#reassign-source-line",
+    "/dashboard/report": ".report-sheet",  # the sheet keeps its print width and scrolls inside the page
 }
 
 

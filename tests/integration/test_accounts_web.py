@@ -186,14 +186,25 @@ def test_profile_links_to_api_tokens_for_those_who_may_keep_them(client_for):
 def test_inviting_an_adjuster_without_departments_says_they_will_see_no_queues(admin, web_app):
     email = f"nodept{next(_seq)}-{time.time_ns() % 10**8}@test.example"
     status, response = add_user(admin, web_app, email=email, role="adjuster", departments=())
-    assert status == 200 and "Invitation sent to " + email in _text(response)
+    assert status == 200 and "Invited " + email in _text(response)
     assert "no departments yet" in _text(response)
+
+
+def test_a_created_user_is_not_said_to_be_emailed_when_the_mail_fails(admin, web_app, monkeypatch):
+    config = web_app.server.config
+    monkeypatch.setitem(config, "SCOPE_SETTINGS", config["SCOPE_SETTINGS"].with_(smtp_host=None))
+    email = f"nomail{next(_seq)}-{time.time_ns() % 10**8}@test.example"
+    status, response = add_user(admin, web_app, mode="create", email=email, password="a-long-enough-passw0rd!")
+    text = _text(response)
+    assert status == 200 and f"Created {email}." in text and "the email was not sent" in text
+    assert "was emailed" not in text
 
 
 def test_invite_mail_accept_and_sign_in(admin, web_app, web_mail):
     email = f"invitee{next(_seq)}-{time.time_ns() % 10**8}@test.example"
     status, response = add_user(admin, web_app, email=email.upper(), role="adjuster", departments=["AUTO_PD"])
-    assert status == 200 and "Invitation sent to " + email in _text(response)
+    assert status == 200 and "Invited " + email in _text(response)
+    assert "The invitation was emailed to them." in _text(response)
     assert "no departments yet" not in _text(response)
     message = web_mail.wait_for(email, "invited")
     path, token = link_in(message)

@@ -96,6 +96,12 @@ def test_not_found_is_said_honestly(model):
     assert "No small change" in result.sentence({"LIABILITY": "Liability"})
 
 
+def test_a_lag_of_one_day_is_singular():
+    assert Change("report_date", "lag", 1, 30, 0.2).describe() == \
+        "the claim had been reported 30 days after the loss (not 1 day)"
+    assert "reported 1 day after the loss (not 0 days)" in Change("report_date", "lag", 0, 1, 0.2).describe()
+
+
 def test_apply_edits_words_and_lag():
     row = {"description": "Roof leak, roof damaged", "loss_date": "2025-01-01", "report_date": "2025-01-02"}
     out = apply(row, [Change("description", "word_drop", "roof", None, 1), Change("description", "word_add", None, "pipe", 1),

@@ -41,6 +41,13 @@ def test_a_change_under_half_a_percent_is_not_minus_zero():
     assert "±0%" in _delta(1_000_000, 1_000_001, "count", None).children[0]
 
 
+def test_a_rate_change_that_rounds_to_zero_is_neutral():
+    still = _delta(0.9912, 0.99124, "pct", True)
+    assert still.children[0] == "■ ±0.0 pts " and "text-muted" in still.className
+    moved = _delta(0.9912, 0.9922, "pct", True)
+    assert moved.children[0] == "▼ -0.1 pts " and "text-danger" in moved.className
+
+
 def test_a_one_day_period_is_described_as_one_day():
     from services.aggregates import Filters
     from services.dashboard import describe_filters
