@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from urllib.parse import parse_qs, urlencode
 
 import dash_bootstrap_components as dbc
@@ -188,8 +189,19 @@ def drill(trend, departments, lines, regions, _prev, _next, search, spec, page):
             result["page"], result["page"] == 0, result["page"] >= result["pages"] - 1, None)
 
 
+def _file_scope(f, opts) -> str:
+    """The period and filters for the file name: a CSV has no sheet to name them in, and two
+    exports of different periods must not look alike in a downloads folder."""
+    parts = [f"{f.start:%Y%m%d}-{f.end:%Y%m%d}"]
+    if f.department_id is not None:
+        parts.append(next((d["code"] for d in opts.get("departments", []) if d.get("id") == f.department_id), "dept"))
+    if f.line_of_business:
+        parts.append(f.line_of_business)
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(parts)).lower()
+
+
 def _send(tables: list[Table], fmt: str, name: str, filters: list[tuple[str, str]], title: str) -> dict:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
+    stamp = "exported-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
     if fmt == "xlsx":
         return dcc.send_bytes(to_xlsx(tables, filters, title, currency=_currency()), f"{name}-{stamp}.xlsx")
     return dcc.send_string(to_csv(tables, currency=_currency()), f"{name}-{stamp}.csv")
@@ -226,12 +238,12 @@ def export(_bc, _bx, _dc, _dx, search, spec):
                 rows = dash_service.drill_all(session, d, opts)
                 tables = [Table("Claims", drill_columns(_currency()), rows)]
                 filters = dash_service.describe_filters(f, opts, d)
-                name, title = "scope-claims", f"SCOPE claims {d.measure} · {d.label}"
+                name, title = f"scope-claims-{_file_scope(f, opts)}", f"SCOPE claims {d.measure} · {d.label}"
             else:
                 b = dash_service.view(session, f)["breakdowns"]
                 tables = [Table(BREAKDOWN_TITLES[by], breakdown_columns(_currency()), breakdown_rows(b[by]))
                           for by in ("department", "line", "region")]
-                name, title = "scope-breakdown", "SCOPE executive dashboard breakdowns"
+                name, title = f"scope-breakdown-{_file_scope(f, opts)}", "SCOPE executive dashboard breakdowns"
             audit.record(session, actor=user.email, actor_id=user.id, action="dashboard.export",
                          target_type="dashboard", target_id="drill" if is_drill else "breakdown",
                          after={"format": fmt, "rows": sum(len(t.rows) for t in tables),

@@ -388,6 +388,9 @@ def test_breakdown_exports_csv_and_excel_and_audits_them(refreshed, client_for, 
     assert status == 200, out
     data = out["dashboard-download"]["data"]
     assert data["filename"].startswith("scope-breakdown-") and data["filename"].endswith(".csv")
+    # The file says what it covers: a CSV has no sheet for the filters.
+    assert re.fullmatch(r"scope-breakdown-\d{8}-\d{8}-property-exported-\d{8}-\d{4}\.csv", data["filename"]), \
+        data["filename"]
     lines = data["content"].splitlines()
     assert lines[0].startswith("table,Group,Received,Closed")
     assert any(line.startswith("By department,Property,") for line in lines[1:])
