@@ -12,7 +12,7 @@ from components.common import not_allowed, page_header
 from components.workload import SHARED_CAPACITY_NOTE
 from db.flask_db import read_session
 from services.aggregates import FilterError, data_bounds, filter_options, refreshed_text
-from services.operations import parse_filters
+from services.operations import DEFAULT_DAYS, parse_filters
 
 dash.register_page(__name__, path="/operations", title="Operations · SCOPE Assistant", name="Operations")
 
@@ -55,7 +55,10 @@ def layout(**query):
         dcc.Location(id="ops-url", refresh=False),
         page_header("Operations",
                     f"Workload now and routing quality over the period, from the rollups ({refreshed_text(session)}). "
-                    "The period applies to flows, routing and feedback; workload is today's."),
+                    "The period applies to flows, routing and feedback; workload is today's. "
+                    f"It opens on the last {DEFAULT_DAYS} days, not the Dashboard's 90: calibration and the "
+                    "confusion matrix need more closed claims than a quarter holds, so pick the same dates "
+                    "to compare a figure with the Dashboard's."),
         controls,
         html.Div(id="ops-status"),
         dcc.Loading(html.Div(id="ops-cards"), type="dot", delay_show=600),
