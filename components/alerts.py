@@ -92,8 +92,12 @@ def rules_table(rules, can_edit: bool, currency: str | None = None):
         elif r.last_checked_at is None:
             state = html.Span("not checked yet", className="small text-muted")
         elif r.last_value is None:
-            state = html.Span("no data", className="small text-muted", title="No claims behind this figure "
-                                                                             "in the period")
+            # Say when: "this week" on a Monday morning has no claims yet, which read as a fault.
+            when = _label_and_when(r.metric_label, r.period)[1]
+            when = {"last 7 days": "in the last 7 days", "now": "now"}.get(when, f"{when} yet")
+            state = html.Span(f"nothing to measure {when}", className="small text-muted",
+                              title="No claims (or, for agreement, no feedback) behind this figure in its period: "
+                                    "the rule cannot breach until there are.")
         else:
             state = dbc.Badge("OK", color="success")
         cells = [

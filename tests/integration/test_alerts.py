@@ -209,6 +209,11 @@ def test_backlog_below_and_no_data(db_session, dept):
     agreement = alerts.create_rule(s, rule(dept, metric="agreement_rate", comparison="below", threshold=90),
                                    now=NOW, **ACTOR)
     assert agreement.last_value is None and agreement.last_checked_at == NOW and events_of(s, agreement.id) == []
+    # The rules table says when there was nothing to measure, not a bare "no data".
+    from components.alerts import rules_table
+
+    [view] = [v for v in alerts.list_rules(s) if v.id == agreement.id]
+    assert "nothing to measure this week yet" in str(rules_table([view], can_edit=False))
 
 
 def test_open_claims_past_their_service_level_now(db_session, dept):
