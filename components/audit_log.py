@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
 from dash import html
@@ -11,6 +12,17 @@ DETAIL_CHARS = 160
 
 def _short(text: str) -> str:
     return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 1] + "…"
+
+
+def _target(r: dict):
+    name = r.get("target_name")
+    if not name:
+        return r["target"]
+    if r.get("target_type") == "claim":
+        shown = html.A(name, href="/claims/" + quote(name, safe=""), className="claim-link")
+    else:
+        shown = html.Span(name, className="text-muted")
+    return html.Div([html.Div(r["target"]), html.Div(shown, className="audit-target-name")])
 
 
 def entries_table(rows: list[dict]):
@@ -25,7 +37,7 @@ def entries_table(rows: list[dict]):
             html.Td(r["at"], className="text-nowrap small"),
             html.Td(r["actor"], className="small"),
             html.Td(html.Code(r["action"]), className="text-nowrap"),
-            html.Td(r["target"], className="small text-nowrap"),
+            html.Td(_target(r), className="small text-nowrap"),
             # Plain text children: Dash escapes them, so logged input never renders as HTML.
             html.Td(_short(change), className="small text-muted audit-change", title=change[:2000]),
             html.Td(r["ip"], className="small text-nowrap"),

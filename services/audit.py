@@ -258,15 +258,37 @@ def entry_json(row: AuditLog) -> dict:
             "before": _json_text(row.before), "after": _json_text(row.after), "ip": row.ip or ""}
 
 
+def _target_names(session: Session, rows: list[AuditLog]) -> dict[tuple[str, str], str]:
+    """What an id names, read now ("claim:410" is SYN-0042-00000410): the log keeps ids,
+    which never change; names are for the reader. A deleted target keeps its bare id."""
+    from db.models import AlertRule, Claim, Department, ModelVersion, User
+
+    columns = {"claim": (Claim.id, Claim.claim_number), "user": (User.id, User.email),
+               "department": (Department.id, Department.name), "model_version": (ModelVersion.id, ModelVersion.version),
+               "alert_rule": (AlertRule.id, AlertRule.name)}
+    wanted: dict[str, set[int]] = {}
+    for r in rows:
+        if r.target_type in columns and r.target_id and r.target_id.isdigit() and len(r.target_id) < 19:
+            wanted.setdefault(r.target_type, set()).add(int(r.target_id))
+    names = {}
+    for kind, ids in wanted.items():
+        key, label = columns[kind]
+        names.update({(kind, str(i)): str(name) for i, name in session.execute(select(key, label).where(key.in_(ids)))})
+    return names
+
+
 def search_page(session: Session, f: AuditSearch, *, page: int = 0,
                 page_size: int = PAGE_SIZE) -> tuple[list[dict], int]:
-    """Newest first; returns (rows of this page, number of matching rows)."""
+    """Newest first; returns (rows of this page, number of matching rows), each row with the
+    current name of its target ("target_name", "" when there is none to show)."""
     page = max(0, min(int(page), 100_000))
     page_size = max(1, min(int(page_size), 500))
     total = session.scalar(_filtered(select(func.count()).select_from(AuditLog), f)) or 0
-    rows = session.scalars(_filtered(select(AuditLog), f).order_by(AuditLog.seq.desc())
-                           .offset(page * page_size).limit(page_size))
-    return [entry_json(r) for r in rows], total
+    rows = list(session.scalars(_filtered(select(AuditLog), f).order_by(AuditLog.seq.desc())
+                                .offset(page * page_size).limit(page_size)))
+    names = _target_names(session, rows)
+    return [{**entry_json(r), "target_type": r.target_type or "",
+             "target_name": names.get((r.target_type, r.target_id), "")} for r in rows], total
 
 
 EXPORT_COLUMNS = ("seq", "at", "actor", "action", "target", "before", "after", "ip")

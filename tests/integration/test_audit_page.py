@@ -79,6 +79,26 @@ def test_search_filters_and_pages_on_the_server(web_app, client_for):
     assert body["audit-pager"]["children"] == "0 entries"
 
 
+def test_entries_name_their_claim_and_user_targets(web_app, client_for):
+    """The log keeps ids ("claim:410"); the page shows what they are now, a claim as a link."""
+    from db.flask_db import unit_of_work
+    from db.models import User
+
+    claim = web_claim(web_app)
+    marker = f"audit-names-{dt.datetime.now().strftime('%H%M%S%f')}@scope.example"
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            admin_id = s.scalar(select(User.id).where(User.email == "admin@scope.example"))
+            audit.record(s, actor=marker, action="test.names", target_type="claim", target_id=claim["id"])
+            audit.record(s, actor=marker, action="test.names", target_type="user", target_id=admin_id)
+            audit.record(s, actor=marker, action="test.names", target_type="claim", target_id="999999999999")
+    status, body = _search(client_for("admin"), web_app, actor=marker)
+    assert status == 200
+    text = json.dumps(body)
+    assert f'"href": "/claims/{claim["number"]}"' in text and "admin@scope.example" in text
+    assert "claim:999999999999" in text  # gone or never there: the bare id, no error
+
+
 @pytest.mark.parametrize("bad", [dict(actor=123), dict(actor="x" * 500), dict(date_from="yesterday"),
                                  dict(date_from="2026-02-30"), dict(date_from="2026-05-02", date_to="2026-05-01"),
                                  dict(action=["a"]), dict(target={"$gt": ""}), dict(page="9" * 50)])
