@@ -4,6 +4,7 @@ declare the permission it needs. A callback that declares nothing is refused."""
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from typing import Any, Callable
 
@@ -29,6 +30,7 @@ SIGNED_IN = "signed-in"  # a callback any signed-in user may call (it checks rec
 _PERM_ATTR = "_scope_permission"
 # Dash's own page-routing callback renders page layouts, which check permission themselves.
 DASH_INTERNAL_OUTPUTS = ("_pages_content.children", "_pages_dummy.children")
+ROUTER_OUTPUT = "_pages_content.children"
 
 
 def secure_callback(permission: Perm | str, *args: Any, **kwargs: Any) -> Callable:
@@ -92,9 +94,10 @@ def install(server, dash_app: dash.Dash) -> None:
 
 
 def _well_formed(body: dict, entry: dict | None) -> bool:
-    """The request names as many inputs, states and outputs as the callback has
-    (Dash itself fails with a server error on a short list)."""
-    if entry is None:
+    """The request names as many inputs, states and outputs as the callback has, each
+    as Dash names it (Dash itself fails with a server error on a short list, an item
+    without an id, or a changed property that is not "id.property")."""
+    if entry is None or "callback" not in entry:  # a clientside callback has nothing to run here
         return False
     outputs = entry.get("output")
     n_out = len(outputs) if isinstance(outputs, (list, tuple)) else 1
@@ -104,10 +107,36 @@ def _well_formed(body: dict, entry: dict | None) -> bool:
             return False
     elif not isinstance(sent_out, (dict, list)):
         return False
-    inputs, state = body.get("inputs"), body.get("state", [])
-    return (isinstance(inputs, list) and len(inputs) == len(entry.get("inputs", []))
+    inputs, state, changed = body.get("inputs"), body.get("state", []), body.get("changedPropIds", [])
+    if not (isinstance(inputs, list) and len(inputs) == len(entry.get("inputs", []))
             and isinstance(state, list) and len(state) == len(entry.get("state", []))
-            and all(isinstance(i, (dict, list)) for i in inputs + state))
+            and all(_item(i) or isinstance(i, list) and all(_item(ii) for ii in i) for i in inputs + state)
+            and isinstance(changed, list) and all(_prop_id(c) for c in changed)):
+        return False
+    if ROUTER_OUTPUT in body.get("output", ""):
+        # Dash's router reads them as text: a browser's location always has both.
+        values = {(i["id"], i["property"]): i.get("value") for i in inputs
+                  if isinstance(i, dict) and isinstance(i["id"], str)}
+        return (isinstance(values.get(("_pages_location", "pathname")), str)
+                and isinstance(values.get(("_pages_location", "search"), ""), (str, type(None))))
+    return True
+
+
+def _item(value) -> bool:
+    return (isinstance(value, dict) and isinstance(value.get("id"), (str, dict))
+            and isinstance(value.get("property"), str))
+
+
+def _prop_id(value) -> bool:
+    if not isinstance(value, str) or "." not in value:
+        return False
+    ident = value.rpartition(".")[0]
+    if not ident.startswith("{"):
+        return True
+    try:
+        return isinstance(json.loads(ident), dict)
+    except ValueError:
+        return False
 
 
 def page_user(permission, page: str):

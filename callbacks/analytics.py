@@ -91,7 +91,7 @@ def heatmap(page, search):
         raise PreventUpdate from None
     if page is None:
         return view.empty(None, "No clicks were sampled in this period.")
-    if not isinstance(page, str) or len(page) > 120:
+    if not isinstance(page, str) or len(page) > 120 or not page.isprintable():  # pages are printable paths
         return dbc.Alert("Unknown page.", color="danger")
     points = analytics.clicks(read_session(), p, page)
     if not points:

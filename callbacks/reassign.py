@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def _text(value, limit: int = 100) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+    # Codes and names are printable; PostgreSQL refuses NUL in a query.
+    return value if isinstance(value, str) and 0 < len(value) <= limit and value.isprintable() else None
 
 
 def _selected_ids(selected) -> list[int]:

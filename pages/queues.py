@@ -52,7 +52,8 @@ def layout(department: str | None = None, overdue: str | None = None, **_query):
     if not depts:
         return dbc.Alert("You are not assigned to any department yet. Ask an administrator.", color="info")
     codes = {d.code: d for d in depts}
-    current = codes.get(department) or depts[0]
+    # A repeated ?department= arrives as a list.
+    current = (codes.get(department) if isinstance(department, str) else None) or depts[0]
     tabs = dbc.Nav([
         dbc.NavItem(dbc.NavLink([html.Span(className="dept-dot", style={"backgroundColor": d.color}), d.name],
                                 href=f"/queues?department={d.code}", active=d.code == current.code))

@@ -122,6 +122,8 @@ def list_users(session: Session, *, search: object = None, role: object = None, 
     """Users for the admin table, newest first; filters are validated, not trusted."""
     stmt = select(User).order_by(User.created_at.desc(), User.id.desc()).limit(LIST_LIMIT)
     if isinstance(search, str) and search.strip():
+        if "\x00" in search:  # PostgreSQL refuses NUL in a query, and no name or email holds one
+            raise AccountError("The search cannot contain a NUL character.")
         term = "%" + search.strip()[:100].lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
         stmt = stmt.where(or_(func.lower(User.email).like(term), func.lower(User.name).like(term)))
     if role not in (None, "", "all"):

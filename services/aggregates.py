@@ -223,7 +223,7 @@ def parse_filters(session: Session, raw: dict, *, options: dict | None = None, b
     department_id = None
     code = raw.get("department")
     if code not in (None, ""):
-        if not isinstance(code, str) or len(code) > 40:
+        if not isinstance(code, str) or len(code) > 40 or not code.isprintable():  # PostgreSQL refuses NUL
             raise FilterError("Unknown department.")
         if options is not None:
             department_id = next((d["id"] for d in options["departments"] if d["code"] == code), None)

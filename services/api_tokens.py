@@ -88,11 +88,13 @@ def create_token(session: Session, user, *, name: str, scopes: list[str],
 
 def revoke_token(session: Session, user, token_id, *, any_owner: bool = False) -> ApiToken:
     """Revoke one of the user's tokens (``any_owner`` for the command line)."""
+    if isinstance(token_id, bool) or not isinstance(token_id, (int, str)):  # the command line passes text
+        raise TokenError("no such token")
     try:
         token_id = int(token_id)
-    except (TypeError, ValueError):
+    except ValueError:
         raise TokenError("no such token") from None
-    row = session.get(ApiToken, token_id)
+    row = session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
     if row is None or (not any_owner and row.user_id != user.id):
         raise TokenError("no such token")
     if row.revoked_at is None:

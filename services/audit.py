@@ -197,6 +197,8 @@ def _text(raw, name: str) -> str:
     value = " ".join(raw.split())
     if len(value) > MAX_TEXT:
         raise InvalidSearch(f"{name}: at most {MAX_TEXT} characters.")
+    if "\x00" in value:  # PostgreSQL refuses NUL in a query, and no entry holds one
+        raise InvalidSearch(f"{name}: cannot contain a NUL character.")
     return value
 
 

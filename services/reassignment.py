@@ -286,7 +286,7 @@ def parse_claim_numbers(text) -> list[str]:
     tokens = text.replace(",", " ").replace(";", " ").split()
     seen: dict[str, None] = {}
     for token in tokens[:BOARD_MAX]:
-        if len(token) <= CLAIM_NUMBER_MAX:
+        if len(token) <= CLAIM_NUMBER_MAX and token.isprintable():  # NUL and control characters name no claim
             seen.setdefault(token, None)
     return list(seen)
 
