@@ -308,6 +308,9 @@ def kpis(session: Session, f: Filters) -> dict:
         "reassignment_rate": _ratio(int(s["reassigned"]), int(s["routed"])),
         "agreement_rate": _ratio(int(s["feedback_agree"]), int(s["feedback_total"])),
         "feedback_total": int(s["feedback_total"]),
+        # The rates' denominators, so a reader can tell a rate of 3 claims from one of 3,000.
+        "routed": int(s["routed"]),
+        "closed_routed": int(s["closed_routed"]),
         "auto_routed_share": _ratio(int(s["auto_routed"]), int(s["routed"])),
         "fraud_flagged": int(s["fraud_flagged"]),
         "reserve": float(s["reserve_sum"]),

@@ -6,8 +6,9 @@ shows, read from the rollups), a comparison, a threshold in the KPI's own unit
 
 ``evaluate`` opens an event when a rule starts breaching, keeps it open (last and
 worst value) while it breaches and resolves it when it stops. A KPI with no value
-(a rate without a denominator, e.g. no feedback yet this week) changes nothing:
-an absence of data is neither a breach nor a recovery. Running it twice on the
+(a rate without a denominator, e.g. no feedback yet this week, or with fewer than
+``MIN_RATE_SAMPLE`` claims behind it) changes nothing: an absence of data is
+neither a breach nor a recovery. Running it twice on the
 same rollups changes nothing the second time but the check times.
 
 Editing the terms of a rule, disabling or deleting it resolves its open event
@@ -57,6 +58,11 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
 # Figures of the open claims as they are now (the open-claims rollup), not of a period:
 # a rule's period does not change them.
 NOW_METRICS = frozenset({"open_past_sla", "open_past_sla_share"})
+# A rate of a handful of claims is noise: on a Monday morning 6 claims moved against the 1 routed
+# so far read as a 600% reassignment rate and opened an alert. Below this many it is no figure.
+MIN_RATE_SAMPLE = 20
+RATE_DENOMINATORS = {"routing_accuracy": "closed_routed", "reassignment_rate": "routed",
+                     "agreement_rate": "feedback_total", "auto_routed_share": "routed"}
 PERIOD_LABELS = {"today": "today", "this_week": "this week", "last_7_days": "in the last 7 days",
                  "this_month": "this month"}
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
@@ -463,6 +469,8 @@ def rule_value(session: Session, metric: str, period: str, department_id: int | 
     else:
         figures = cache[key]
     value = figures[metric]
+    if metric in RATE_DENOMINATORS and figures[RATE_DENOMINATORS[metric]] < MIN_RATE_SAMPLE:
+        value = None
     return (None if value is None else float(value)), start, end
 
 

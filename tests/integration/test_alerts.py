@@ -122,7 +122,7 @@ def test_a_week_of_moves_counts_in_that_week_not_in_the_week_the_claims_arrived(
     rule could hardly fire; counted when they happen, this week's moves show this week."""
     s = db_session
     earlier = add_claims(s, dept, 20, report=WEEK_START - dt.timedelta(days=5))  # last week, routed then
-    add_claims(s, dept, 10, report=WEEK_START)  # this week's arrivals, none moved yet
+    add_claims(s, dept, 20, report=WEEK_START)  # this week's arrivals, none moved yet
     for claim in earlier[:4]:  # moved by hand this Tuesday
         s.add(ClaimEvent(claim_id=claim.id, kind="moved", to_department_id=dept.id, reason="test",
                          at=dt.datetime(2031, 6, 17, 11, tzinfo=UTC)))
@@ -131,11 +131,11 @@ def test_a_week_of_moves_counts_in_that_week_not_in_the_week_the_claims_arrived(
     this_week = aggregates.kpis(s, aggregates.Filters(WEEK_START, TODAY, dept.id))["reassignment_rate"]
     last_week = aggregates.kpis(s, aggregates.Filters(WEEK_START - dt.timedelta(days=7),
                                                       WEEK_START - dt.timedelta(days=1), dept.id))
-    assert this_week == pytest.approx(4 / 10) == pytest.approx(raw_reassignment_rate(s, dept.id, WEEK_START, TODAY))
+    assert this_week == pytest.approx(4 / 20) == pytest.approx(raw_reassignment_rate(s, dept.id, WEEK_START, TODAY))
     assert last_week["reassignment_rate"] == 0
     r = alerts.create_rule(s, rule(dept, threshold=5), now=NOW, **ACTOR)
     [event] = events_of(s, r.id)
-    assert event.resolved_at is None and event.opened_value == pytest.approx(0.4)
+    assert event.resolved_at is None and event.opened_value == pytest.approx(0.2)
 
 
 def test_rule_opens_keeps_and_resolves_with_the_rollup_figures(db_session, dept):
@@ -213,7 +213,7 @@ def test_backlog_below_and_no_data(db_session, dept):
     from components.alerts import rules_table
 
     [view] = [v for v in alerts.list_rules(s) if v.id == agreement.id]
-    assert "nothing to measure this week yet" in str(rules_table([view], can_edit=False))
+    assert "too little to measure this week yet" in str(rules_table([view], can_edit=False))
 
 
 def test_open_claims_past_their_service_level_now(db_session, dept):
@@ -246,9 +246,29 @@ def test_open_claims_past_their_service_level_now(db_session, dept):
     assert event.resolution == "recovered" and event.last_value == 0
 
 
+def test_a_rate_of_too_few_claims_is_no_figure_for_a_rule(db_session, dept):
+    """On a Monday morning 6 claims moved against the 1 routed so far read as a 600%
+    reassignment rate and opened an alert: below MIN_RATE_SAMPLE claims a rate is noise."""
+    s = db_session
+    earlier = add_claims(s, dept, 6, report=WEEK_START - dt.timedelta(days=5))
+    add_claims(s, dept, 1, report=WEEK_START)
+    for claim in earlier:
+        s.add(ClaimEvent(claim_id=claim.id, kind="moved", to_department_id=dept.id, reason="test",
+                         at=dt.datetime(2031, 6, 17, 11, tzinfo=UTC)))
+    aggregates.refresh(s)
+    assert aggregates.kpis(s, aggregates.Filters(WEEK_START, TODAY, dept.id))["reassignment_rate"] == 6
+    r = alerts.create_rule(s, rule(dept, threshold=5), now=NOW, **ACTOR)
+    assert r.last_value is None and events_of(s, r.id) == []
+    add_claims(s, dept, alerts.MIN_RATE_SAMPLE - 1, report=WEEK_START)
+    aggregates.refresh(s)
+    alerts.evaluate(s, now=LATER, rule_ids=[r.id])
+    [event] = events_of(s, r.id)
+    assert event.opened_value == pytest.approx(6 / alerts.MIN_RATE_SAMPLE)
+
+
 def test_edit_disable_delete_resolve_the_open_event_and_keep_history(db_session, dept):
     s = db_session
-    add_claims(s, dept, 10, report=TODAY, moved=5)
+    add_claims(s, dept, 20, report=TODAY, moved=10)
     aggregates.refresh(s)
     r = alerts.create_rule(s, rule(dept), now=NOW, **ACTOR)
     assert len(events_of(s, r.id)) == 1
@@ -299,7 +319,7 @@ def test_a_name_written_from_the_terms_follows_a_new_threshold(db_session, dept)
 
 def test_acknowledge_records_who_and_when_and_is_audited(db_session, dept):
     s = db_session
-    add_claims(s, dept, 10, report=TODAY, moved=5)
+    add_claims(s, dept, 20, report=TODAY, moved=10)
     aggregates.refresh(s)
     r = alerts.create_rule(s, rule(dept), now=NOW, **ACTOR)
     [event] = events_of(s, r.id)
@@ -414,7 +434,7 @@ def test_default_rules_are_seeded_once(db_session):
 
 def test_history_filters_and_tampered_filters(db_session, dept):
     s = db_session
-    add_claims(s, dept, 10, report=TODAY, moved=5)
+    add_claims(s, dept, 20, report=TODAY, moved=10)
     aggregates.refresh(s)
     r = alerts.create_rule(s, rule(dept, severity="critical"), now=NOW, **ACTOR)
     ids = {e.id for e in alerts.history(s, status="open", severity="critical", metric="reassignment_rate")}
@@ -445,7 +465,7 @@ def test_banners_show_the_worst_few_and_count_the_rest(db_session, dept):
     from components.alerts import banners
 
     s = db_session
-    add_claims(s, dept, 10, report=TODAY, moved=5)
+    add_claims(s, dept, 20, report=TODAY, moved=10)
     aggregates.refresh(s)
     for i, severity in enumerate(("info", "warning", "critical", "info", "warning")):
         alerts.create_rule(s, rule(dept, threshold=10 + i, severity=severity), now=NOW, **ACTOR)
