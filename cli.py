@@ -362,6 +362,38 @@ def cmd_mail_sink(args) -> int:
                  say=(lambda *a, **k: None) if args.quiet else print)
 
 
+def cmd_models(args) -> int:
+    from services.models import ModelError, SystemActor, list_model_versions, promote
+
+    _, factory = _migrated_db()
+    if args.action == "list":
+        with factory() as session:
+            rows = list_model_versions(session, limit=10_000)
+            session.rollback()
+        _print_json([{k: r[k] for k in ("version", "dataset", "status", "accuracy", "macro_f1")}
+                     | {"created": r["created_at"]} for r in rows])
+        return 0
+    from sqlalchemy import select
+
+    from db.models import ModelVersion
+
+    with factory.begin() as session:
+        mv = session.execute(select(ModelVersion.id, ModelVersion.dataset)
+                             .where(ModelVersion.version == args.version)).first()
+        if mv is None:
+            raise CliError(f"no model version {args.version!r} (see: scope models list)")
+        # From the terminal there is no stale page: the champion to replace is the one there is now.
+        current = session.scalar(select(ModelVersion.id).where(ModelVersion.dataset == mv.dataset,
+                                                               ModelVersion.status == "champion"))
+        try:
+            result = promote(session, SystemActor(f"cli:{os.environ.get('USER', 'unknown')}"), mv.id,
+                             expected_champion_id=current, reason=args.reason)
+        except ModelError as exc:
+            raise CliError(str(exc)) from None
+    print(result["message"])
+    return 0
+
+
 def cmd_audit(args) -> int:
     from services.audit_chain import verify
 
@@ -465,6 +497,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", help="mail directory (default: <data dir>/mail)")
     p.add_argument("--quiet", action="store_true", help="do not print where it listens")
     p.set_defaults(func=cmd_mail_sink)
+
+    p = sub.add_parser("models", help="router model versions: list them or make one its dataset's champion")
+    mods = p.add_subparsers(dest="action", required=True)
+    m = mods.add_parser("list", help="every version with status and holdout metrics, newest first (JSON)")
+    m.set_defaults(func=cmd_models)
+    m = mods.add_parser("promote", help="make VERSION its dataset's champion; the current champion is retired")
+    m.add_argument("version")
+    m.add_argument("--reason", required=True, help="why (recorded in the audit log; 1-500 characters)")
+    m.set_defaults(func=cmd_models)
 
     p = sub.add_parser("audit", help="audit log: verify its hash chain")
     aud = p.add_subparsers(dest="action", required=True)

@@ -1,10 +1,47 @@
-"""Model versions as the admin and manager pages show them."""
+"""Model versions as the admin and manager pages show them, and changing a
+dataset's champion by hand (roll back to an earlier version, or promote a candidate).
+
+Ids and the reason come from the browser or the command line: each is checked here
+and a bad one raises ``ModelError`` before anything is written."""
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.permissions import Perm
 from db.models import Department, ModelVersion
+from services import audit
+from services.access import AccessDenied, NotFound
+
+REASON_MAX = 500
+
+
+class ModelError(ValueError):
+    """A refusal meant for the person at the screen or terminal; nothing was written."""
+
+
+class ModelNotFound(ModelError, NotFound):
+    pass
+
+
+class ChampionChanged(ModelError):
+    """The champion is no longer the one the person saw (another admin, or training, moved it)."""
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """Who acts from the command line: whoever can run ``scope`` already holds the
+    database, so every permission is theirs."""
+
+    email: str
+    id: None = None
+    role: str = "system"
+
+    def can(self, _perm: Perm) -> bool:
+        return True
 
 
 def list_model_versions(session: Session, limit: int = 100) -> list[dict]:
@@ -44,3 +81,105 @@ def champions_load(session: Session) -> bool:
 
     datasets = champion_datasets(session)
     return bool(datasets) and all(load_champion(session, ds) is not None for ds in datasets)
+
+
+def version_choices(session: Session) -> list[dict]:
+    """Versions that could become champion (every one that is not), newest first,
+    each with the id of its dataset's champion now (None when it has none): the
+    page keeps that id so that a promotion from a stale page is refused."""
+    champions = dict(session.execute(select(ModelVersion.dataset, ModelVersion.id)
+                                     .where(ModelVersion.status == "champion")).all())
+    return [dict(m, champion_id=champions.get(m["dataset"]))
+            for m in list_model_versions(session) if m["status"] != "champion"]
+
+
+def _valid_id(value: object, what: str) -> int:
+    # bool is an int subclass: a JSON true must not become version 1.
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**31:
+        raise ModelError(f"{what} is not a model version id; choose a version from the list.")
+    return value
+
+
+def _clean_reason(reason: object) -> str:
+    if not isinstance(reason, str):
+        raise ModelError("Give the reason for changing the champion.")
+    reason = reason.replace("\r\n", "\n").strip()
+    if not reason:
+        raise ModelError("Give the reason for changing the champion.")
+    if len(reason) > REASON_MAX:
+        raise ModelError(f"The reason can be at most {REASON_MAX} characters (it has {len(reason)}).")
+    if not all(ch.isprintable() or ch in "\n\t" for ch in reason):
+        raise ModelError("The reason contains control characters; type it as plain text.")
+    return reason
+
+
+def _check_loads(session: Session, mv: ModelVersion) -> None:
+    """The version must be able to route: its artifact loads and every class it
+    predicts is a department a claim can be sent to."""
+    from services.routing import load_model
+
+    try:
+        model = load_model(mv)
+    except Exception as exc:  # any failure to rebuild it means it cannot route; say so, do not crash
+        raise ModelError(f"{mv.version} cannot be champion: its stored model does not load "
+                         f"({exc.__class__.__name__}).") from exc
+    codes = set(session.scalars(select(Department.code)))
+    unknown = sorted(str(c) for c in model.classes if c not in codes)
+    if unknown:
+        which = "is not a department" if len(unknown) == 1 else "are not departments"
+        raise ModelError(f"{mv.version} cannot be champion: it routes to {', '.join(unknown)}, which {which}.")
+
+
+def promote(session: Session, user, model_version_id: object, *, expected_champion_id: object,
+            reason: object, now: dt.datetime | None = None) -> dict:
+    """Make a version its dataset's champion by hand; the champion it replaces is retired.
+
+    ``expected_champion_id`` is the champion the person saw (None: there was none);
+    when the champion has changed since, nothing is written (``ChampionChanged``).
+    Routing looks the champion up on every request (services.routing.load_champion,
+    its cache keyed by the immutable version string), so the next claim uses the
+    new one once the caller commits; decisions already made keep their model."""
+    if not callable(getattr(user, "can", None)) or not user.can(Perm.MANAGE_MODELS):
+        raise AccessDenied("Your role may not change the champion model.")
+    version_id = _valid_id(model_version_id, "The chosen version")
+    if expected_champion_id is not None:
+        _valid_id(expected_champion_id, "The champion the page showed")
+    reason = _clean_reason(reason)
+
+    mv = session.get(ModelVersion, version_id, with_for_update=True)
+    if mv is None:
+        raise ModelNotFound(f"There is no model version with id {version_id}; reload the page.")
+    if mv.status == "champion":
+        raise ModelError(f"{mv.version} is already the champion of {mv.dataset}; nothing changed.")
+    # Locked: a second promotion of this dataset waits here, then sees the champion we leave.
+    current = session.scalar(select(ModelVersion).where(ModelVersion.dataset == mv.dataset,
+                                                        ModelVersion.status == "champion")
+                             .with_for_update())
+    current_id = current.id if current is not None else None
+    if current_id != expected_champion_id:
+        now_is = f"{current.version} is" if current is not None else "there is no champion"
+        raise ChampionChanged(f"The champion of {mv.dataset} changed since the page was loaded: {now_is} now. "
+                              "Nothing was changed; check the list and try again.")
+    _check_loads(session, mv)
+
+    now = now or dt.datetime.now(dt.UTC)
+    before_status = mv.status
+    if current is not None:
+        current.status = "retired"
+        # The partial unique index allows one champion per dataset: retire before promoting.
+        session.flush()
+    mv.status = "champion"
+    mv.promoted_at = now
+    session.flush()
+    metrics = mv.metrics or {}
+    audit.record(session, actor=getattr(user, "email", None) or str(user), actor_id=getattr(user, "id", None),
+                 action="model.promote", target_type="model_version", target_id=mv.id,
+                 before={"champion": current.version if current is not None else None,
+                         "version_status": before_status},
+                 after={"champion": mv.version, "dataset": mv.dataset, "macro_f1": metrics.get("macro_f1"),
+                        "accuracy": metrics.get("accuracy"), "reason": reason, "by_hand": True})
+    old = f"{current.version} retired" if current is not None else "there was no champion before"
+    return {"version": mv.version, "model_version_id": mv.id, "dataset": mv.dataset,
+            "previous": current.version if current is not None else None, "reason": reason,
+            "message": f"{mv.version} now routes new claims of {mv.dataset}; {old}. "
+                       "Decisions already made keep their model."}

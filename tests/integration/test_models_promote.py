@@ -1,0 +1,279 @@
+"""Changing a dataset's champion by hand: the service, the models page's callback and
+``scope models``. Service tests train on test_training_routing's small dataset (rolled
+back with db_session); web and CLI tests use a copy of the web database's champion and
+put the original back."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from auth.current import SessionUser
+from db.models import AuditLog, ModelVersion
+from services import models
+from services.access import AccessDenied
+from services.routing import load_champion
+from services.training import train_dataset
+from tests.integration import test_training_routing as tr
+from tests.integration.test_cli import scope
+from tests.webutil import call_callback, render_page
+
+# Audit rows name their actor's id: the service tests' admin has no account (actor_id None) unless one is made.
+ADMIN = SessionUser(id=None, email="models-admin@scope.example", name="Admin", role="admin", department_ids=())
+CHEAP = {"max_depth": 2, "num_boost_round": 5, "early_stopping_rounds": 2,
+         "text_options": {"max_word_features": 50, "max_char_features": 0}}
+
+
+def _champion(session, dataset) -> ModelVersion | None:
+    return session.scalar(select(ModelVersion).where(ModelVersion.dataset == dataset,
+                                                     ModelVersion.status == "champion"))
+
+
+def _hand_promotions(session) -> list[AuditLog]:
+    return [r for r in session.scalars(select(AuditLog).where(AuditLog.action == "model.promote")
+                                       .order_by(AuditLog.id))
+            if (r.after or {}).get("by_hand")]
+
+
+def _copy(session, mv: ModelVersion, *, classes=None, status="retired") -> ModelVersion:
+    """Another version with the same model (cheap), optionally predicting other class names."""
+    copy = ModelVersion(dataset=mv.dataset, version=f"{mv.dataset}-copy-{uuid.uuid4().hex[:8]}", status=status,
+                        params=mv.params, feature_schema=mv.feature_schema, classes=classes or mv.classes,
+                        metrics=mv.metrics, train_start=mv.train_start, train_end=mv.train_end, n_train=mv.n_train,
+                        n_holdout=mv.n_holdout, artifact_format=mv.artifact_format, artifact=mv.artifact)
+    session.add(copy)
+    session.flush()
+    return copy
+
+
+@pytest.fixture()
+def two_versions(db_session):
+    """(champion, candidate) of test_training_routing's dataset, trained cheaply."""
+    tr.department_ids_cache.update(tr.department_ids(db_session))
+    tr.ensure_dataset(db_session, tr.DATASET, tr.SPEC)
+    db_session.add_all(tr._claims(300, closed=True, seed=1, start=dt.date(2025, 1, 1), prefix="MPC"))
+    db_session.flush()
+    first = train_dataset(db_session, tr.DATASET, params=dict(CHEAP),
+                          now=dt.datetime(2025, 7, 1, tzinfo=dt.timezone.utc))
+    second = train_dataset(db_session, tr.DATASET, params=dict(CHEAP),
+                           now=dt.datetime(2025, 7, 2, tzinfo=dt.timezone.utc))
+    assert first["promoted"] and not second["promoted"]
+    return (db_session.get(ModelVersion, first["model_version_id"]),
+            db_session.get(ModelVersion, second["model_version_id"]))
+
+
+def test_promote_a_candidate_then_roll_back_to_the_retired_champion(db_session, two_versions):
+    old, new = two_versions
+    done = models.promote(db_session, ADMIN, new.id, expected_champion_id=old.id, reason="  trial of the new one ")
+    assert done["message"] == (f"{new.version} now routes new claims of {tr.DATASET}; {old.version} retired. "
+                               "Decisions already made keep their model.")
+    assert (old.status, new.status) == ("retired", "champion") and new.promoted_at is not None
+    assert load_champion(db_session, tr.DATASET).model_version_id == new.id
+
+    # The new champion misbehaves: back to the retired one.
+    done = models.promote(db_session, ADMIN, old.id, expected_champion_id=new.id, reason="glass claims sent to Property")
+    assert done["previous"] == new.version and done["version"] == old.version
+    assert (old.status, new.status) == ("champion", "retired")
+    assert load_champion(db_session, tr.DATASET).model_version_id == old.id
+    assert models.champion_datasets(db_session).count(tr.DATASET) == 1
+
+    first, second = _hand_promotions(db_session)
+    assert first.target_type == "model_version" and first.target_id == str(new.id)
+    assert second.target_id == str(old.id) and second.actor == ADMIN.email
+    assert second.before["champion"] == new.version and second.before["version_status"] == "retired"
+    assert second.after == {"champion": old.version, "dataset": tr.DATASET, "macro_f1": old.metrics["macro_f1"],
+                            "accuracy": old.metrics["accuracy"], "reason": "glass claims sent to Property",
+                            "by_hand": True}
+    assert first.after["reason"] == "trial of the new one"
+
+
+def _refused(db_session, champion: ModelVersion, call, error=models.ModelError, match: str | None = None):
+    audits = len(_hand_promotions(db_session))
+    with pytest.raises(error, match=match):
+        call()
+    db_session.expire_all()
+    assert _champion(db_session, champion.dataset).id == champion.id
+    assert len(_hand_promotions(db_session)) == audits
+
+
+@pytest.mark.parametrize("role", ["manager", "adjuster", "viewer"])
+def test_only_roles_that_manage_models_may_promote(db_session, two_versions, role):
+    old, new = two_versions
+    user = SessionUser(id=None, email=f"{role}@scope.example", name=role, role=role, department_ids=())
+    _refused(db_session, old, lambda: models.promote(db_session, user, new.id, expected_champion_id=old.id,
+                                                     reason="because"), AccessDenied)
+
+
+@pytest.mark.parametrize("reason", [None, "", "   \n ", "x" * 501, "bad\x00byte", "bell\x07", 42, ["why"],
+                                    {"r": 1}])
+def test_a_reason_is_required_and_plain(db_session, two_versions, reason):
+    old, new = two_versions
+    _refused(db_session, old, lambda: models.promote(db_session, ADMIN, new.id, expected_champion_id=old.id,
+                                                     reason=reason))
+
+
+def test_a_reason_of_500_characters_on_several_lines_is_accepted(db_session, two_versions):
+    old, new = two_versions
+    reason = "line one\r\n" + "y" * 490
+    models.promote(db_session, ADMIN, new.id, expected_champion_id=old.id, reason=reason)
+    assert _hand_promotions(db_session)[-1].after["reason"] == reason.replace("\r\n", "\n")
+
+
+def test_unknown_version_and_the_champion_itself_are_refused(db_session, two_versions):
+    old, new = two_versions
+    _refused(db_session, old, lambda: models.promote(db_session, ADMIN, 2**31 - 1, expected_champion_id=old.id,
+                                                     reason="r"), models.ModelNotFound, "no model version")
+    _refused(db_session, old, lambda: models.promote(db_session, ADMIN, old.id, expected_champion_id=old.id,
+                                                     reason="r"), match="already the champion")
+
+
+@pytest.mark.parametrize("stale", ["none", "candidate"])
+def test_a_stale_page_is_refused_naming_the_current_champion(db_session, two_versions, stale):
+    old, new = two_versions
+    expected = None if stale == "none" else new.id
+    _refused(db_session, old, lambda: models.promote(db_session, ADMIN, new.id, expected_champion_id=expected,
+                                                     reason="r"),
+             models.ChampionChanged, f"{old.version} is now")
+
+
+def test_a_version_predicting_a_class_that_is_no_department_is_refused(db_session, two_versions):
+    old, new = two_versions
+    odd = _copy(db_session, new, classes=[*new.classes[:-1], "NOT_A_DEPT"])
+    _refused(db_session, old, lambda: models.promote(db_session, ADMIN, odd.id, expected_champion_id=old.id,
+                                                     reason="r"), match="NOT_A_DEPT, which is not a department")
+
+
+def test_a_version_whose_artifact_does_not_load_is_refused(db_session, two_versions):
+    old, new = two_versions
+    broken = _copy(db_session, new)
+    broken.artifact = b"not a model"
+    db_session.flush()
+    _refused(db_session, old, lambda: models.promote(db_session, ADMIN, broken.id, expected_champion_id=old.id,
+                                                     reason="r"), match="does not load")
+
+
+@pytest.mark.parametrize("version_id, expected, user", [
+    ("1", "champion", ADMIN), (True, "champion", ADMIN), (1.0, "champion", ADMIN), ({"id": 1}, "champion", ADMIN),
+    (None, "champion", ADMIN), ([1], "champion", ADMIN), (-3, "champion", ADMIN), (2**40, "champion", ADMIN),
+    ("candidate", "x", ADMIN), ("candidate", True, ADMIN), ("candidate", {}, ADMIN), ("candidate", 0, ADMIN),
+    ("candidate", "champion", None), ("candidate", "champion", "admin"), ("candidate", "champion", object()),
+])
+def test_junk_arguments_are_refused_with_a_message(db_session, two_versions, version_id, expected, user):
+    old, new = two_versions
+    version_id = new.id if version_id == "candidate" else version_id
+    expected = old.id if expected == "champion" else expected
+    _refused(db_session, old, lambda: models.promote(db_session, user, version_id, expected_champion_id=expected,
+                                                     reason="r"), (models.ModelError, AccessDenied))
+
+
+def test_version_choices_offer_every_other_version_with_its_champion(db_session, two_versions):
+    old, new = two_versions
+    choices = {c["id"]: c for c in models.version_choices(db_session) if c["dataset"] == tr.DATASET}
+    assert set(choices) == {new.id} and choices[new.id]["champion_id"] == old.id
+
+
+# --- the web page and its callback (the web database: demo data and its first champion) ---
+
+@pytest.fixture()
+def web_copy(web_app, app_session):
+    """A retired copy of the web champion, removed again (and the original champion restored) afterwards."""
+    def make(session):
+        champion = session.scalar(select(ModelVersion).where(ModelVersion.status == "champion")
+                                  .order_by(ModelVersion.dataset).limit(1))
+        return champion.id, champion.version, _copy(session, champion).id
+
+    champion_id, champion_version, copy_id = app_session(make)
+    yield champion_id, champion_version, copy_id
+
+    def restore(session):
+        original = session.get(ModelVersion, champion_id)
+        if original.status != "champion":
+            current = _champion(session, original.dataset)
+            models.promote(session, models.SystemActor("tests"), champion_id,
+                           expected_champion_id=current.id if current else None, reason="test clean-up")
+        session.delete(session.get(ModelVersion, copy_id))
+
+    app_session(restore)
+
+
+def _promote_call(web_app, client, version, reason, expected):
+    return call_callback(
+        web_app, client, "models-promote-status.children",
+        outputs=[("models-promote-status", "children"), ("models-versions", "children"),
+                 ("models-champions", "children"), ("models-promote-version", "options"),
+                 ("models-promote-version", "value"), ("models-promote-reason", "value")],
+        inputs=[("models-promote-confirm", "submit_n_clicks", 1)],
+        state=[("models-promote-version", "value", version), ("models-promote-reason", "value", reason),
+               ("models-expected-champions", "data", expected)])
+
+
+def test_admin_sees_the_change_form_and_managers_do_not(client_for, web_copy):
+    _, _, copy_id = web_copy
+    status, body = render_page(client_for("admin"), "/models")
+    assert status == 200 and "Change the champion" in body and "models-expected-champions" in body
+    assert f'"value":{copy_id}' in body.replace(" ", "")
+    status, body = render_page(client_for("manager"), "/models")
+    assert status == 200 and "Router models" in body and "Change the champion" not in body
+
+
+def test_admin_promotes_through_the_callback_and_a_manager_is_refused(web_app, client_for, app_session, web_copy):
+    champion_id, champion_version, copy_id = web_copy
+    expected = {str(copy_id): champion_id}
+    manager = _promote_call(web_app, client_for("manager"), copy_id, "rollback", expected)
+    assert manager.status_code == 403
+    assert app_session(lambda s: s.get(ModelVersion, champion_id).status) == "champion"
+
+    admin = client_for("admin")
+    # Junk from the client: a message or nothing, never a server error, nothing changed.
+    for version, reason, store in [("x", "r", expected), (copy_id, "r", "junk"), (copy_id, "r", {str(copy_id): "x"}),
+                                   (copy_id, None, expected), ({"a": 1}, "r", expected), (None, "r", None)]:
+        response = _promote_call(web_app, admin, version, reason, store)
+        assert response.status_code in (200, 204), (version, reason, store, response.status_code)
+        assert app_session(lambda s: s.get(ModelVersion, champion_id).status) == "champion"
+    stale = _promote_call(web_app, admin, copy_id, "rollback", {str(copy_id): copy_id})
+    assert stale.status_code == 200 and f"{champion_version} is now" in stale.get_data(as_text=True)
+
+    response = _promote_call(web_app, admin, copy_id, "the new champion misroutes glass claims", expected)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    out = json.loads(response.get_data(as_text=True))["response"]
+    assert "now routes new claims of" in json.dumps(out["models-promote-status"]) and "retired" in json.dumps(out)
+    assert out["models-promote-reason"]["value"] == ""
+    assert any(o["value"] == champion_id for o in out["models-promote-version"]["options"])
+    statuses = app_session(lambda s: (s.get(ModelVersion, champion_id).status, s.get(ModelVersion, copy_id).status))
+    assert statuses == ("retired", "champion")
+    row = app_session(lambda s: s.scalars(select(AuditLog).where(AuditLog.action == "model.promote")
+                                          .order_by(AuditLog.id.desc()).limit(1)).one())
+    assert row.actor == "admin@scope.example" and row.after["by_hand"] is True
+    assert row.after["reason"] == "the new champion misroutes glass claims"
+
+
+# --- scope models ---
+
+def test_cli_lists_versions_and_promotes_one(web_database_url, web_copy, app_session):
+    champion_id, champion_version, copy_id = web_copy
+    listed = scope("models", "list", database_url=web_database_url)
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["version"]: r for r in json.loads(listed.stdout)}
+    assert rows[champion_version]["status"] == "champion"
+    assert set(rows[champion_version]) == {"version", "dataset", "status", "accuracy", "macro_f1", "created"}
+    copy_version = app_session(lambda s: s.get(ModelVersion, copy_id).version)
+
+    missing = scope("models", "promote", copy_version, "--reason", "  ", database_url=web_database_url)
+    assert missing.returncode == 1 and missing.stderr.strip().count("\n") == 0
+    assert "Give the reason" in missing.stderr and "Traceback" not in missing.stderr
+    unknown = scope("models", "promote", "no-such-version", "--reason", "r", database_url=web_database_url)
+    assert unknown.returncode == 1 and "no model version 'no-such-version'" in unknown.stderr
+    again = scope("models", "promote", champion_version, "--reason", "r", database_url=web_database_url)
+    assert again.returncode == 1 and "already the champion" in again.stderr
+
+    done = scope("models", "promote", copy_version, "--reason", "roll back from the terminal",
+                 database_url=web_database_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(f"{copy_version} now routes new claims of")
+    assert app_session(lambda s: s.get(ModelVersion, copy_id).status) == "champion"
+    row = app_session(lambda s: s.scalars(select(AuditLog).where(AuditLog.action == "model.promote")
+                                          .order_by(AuditLog.id.desc()).limit(1)).one())
+    assert row.actor.startswith("cli:") and row.actor_id is None and row.after["by_hand"] is True
