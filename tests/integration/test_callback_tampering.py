@@ -16,7 +16,7 @@ import re
 from collections import Counter
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from auth.guard import SIGNED_IN, callback_permission
 from auth.permissions import ROLE_PERMISSIONS
@@ -134,14 +134,24 @@ def signed_in(web_app):
     """One client per role for the whole module (the admin answers MFA once)."""
     from jobs.bootstrap import DEMO_LOGINS
 
-    clients = {}
+    clients, emails = {}, []
     for role in ("admin", "adjuster"):
         creds = next(d for d in DEMO_LOGINS if d.role == role)
         client = web_app.server.test_client()
         response = login(client, creds.email, creds.password)
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        clients[role] = client
-    return clients
+        clients[role], emails = client, emails + [creds.email]
+    yield clients
+    # A wrong current password sent to the profile callbacks counts towards the sign-in lockout
+    # (by design: a stolen session must not guess the password behind it); the demo users
+    # are shared with every later test of the session.
+    from db.flask_db import unit_of_work
+    from db.models import User
+    from services import lockout
+
+    with web_app.server.app_context(), unit_of_work() as session:
+        for user in session.scalars(select(User).where(User.email.in_(emails))):
+            lockout.register_success(user)
 
 
 def _fingerprint(web_app) -> dict[str, str]:
