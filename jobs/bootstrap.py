@@ -113,8 +113,13 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
         # is not empty on a first start, through the runner so the dashboard can say when.
         from jobs.runner import run_job
 
-        if run_job(factory, "refresh_aggregates", triggered_by="first start", settings=settings)["status"] == "succeeded":
+        run = run_job(factory, "refresh_aggregates", triggered_by="first start", settings=settings)
+        if run.get("status") == "succeeded":
             say("computed the dashboard figures")
+        else:  # the scheduler retries within minutes; say so rather than start silently without figures
+            why = run.get("error") or (run.get("detail") or {}).get("reason") or "see scope jobs list"
+            say(f"the dashboard figures were not computed ({run.get('status')}: {why}); "
+                "the scheduler tries again within 5 minutes")
     if loaded:
         # Hourly by the scheduler; now, so the Rings page has something on a first start. Through
         # the job runner: its lock keeps a scheduled run from overlapping, and the run is recorded.

@@ -24,10 +24,11 @@ Definitions (the dashboard and its tests rely on them):
   their final department, over closed claims with a decision.
 - reassigned: routed claims moved by hand to another department, counted once, on the
   day of their first such move (a move to another adjuster of the same department is
-  workload balancing, not a re-route; Operations counts moves the same way). The reassignment rate is those moved in the period over the claims
-  routed (received) in the period: a flow, current for this week. Counted on the report
-  date instead (the share of a week's claims moved by now), a recent week read near 0%
-  because moves come days later (median 6 on the demo), so "above 5% this week" could
+  workload balancing, not a re-route; Operations' flows leave those out too). The
+  reassignment rate is those moved in the period over the claims routed (received)
+  in the period: a flow, current for this week. Counted on the report date instead
+  (the share of a week's claims moved by now), a recent week read near 0% because
+  moves come days later (median 6 on the demo), so "above 5% this week" could
   hardly ever fire. Over routed claims, not all claims received: claims from before
   go-live were never routed, have no event history, and would read as a 0% rate
   where there is nothing to measure.

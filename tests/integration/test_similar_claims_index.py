@@ -4,8 +4,19 @@ from __future__ import annotations
 import time
 
 import pandas as pd
+import pytest
 
 from services import similar_claims as sc
+
+
+@pytest.fixture(autouse=True)
+def _no_earlier_builds():
+    """Each test measures what it builds: an index or grid cached by an earlier test of the
+    session (the web app's similar-claims card) predates the claims closed since."""
+    with sc._lock:
+        sc._indexes.clear()
+        sc._grids.clear()
+    yield
 
 
 def _model(session):
