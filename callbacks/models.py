@@ -4,7 +4,7 @@ so services.models.promote checks them all."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, no_update
+from dash import ALL, Input, Output, State, ctx, no_update
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
@@ -34,7 +34,9 @@ def _redrawn(status):
     rows = models.list_model_versions(session)
     choices = models.version_choices(session)
     return (status, versions_section(rows, choices, can_manage=True),
-            champions_section(rows, models.department_styles(session)), choice_options(choices), None, no_update)
+            champions_section(rows, models.department_styles(session), models.auto_promote_states(session),
+                              can_manage=True),
+            choice_options(choices), None, no_update)
 
 
 @secure_callback(
@@ -70,3 +72,29 @@ def promote(submitted, version_id, reason, expected):
         return _refusal(SAVE_FAILED)
     status, versions, champions, options, value, _ = _redrawn(_alert(done["message"], "success"))
     return status, versions, champions, options, value, ""
+
+
+@secure_callback(
+    Perm.MANAGE_MODELS,
+    Output("models-promote-status", "children", allow_duplicate=True),
+    Output("models-champions", "children", allow_duplicate=True),
+    Input({"type": "models-auto-promote", "dataset": ALL, "enable": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def toggle_auto_promote(_clicks):
+    # Buttons drawn (or redrawn) under models-champions fire with no click: only a click counts.
+    trigger = ctx.triggered_id
+    clicked = ctx.triggered[0].get("value") if ctx.triggered else None
+    if not isinstance(trigger, dict) or not isinstance(clicked, int) or isinstance(clicked, bool) or clicked < 1:
+        return no_update, no_update
+    # The button says what it does ("enable"): a page drawn before another admin's change
+    # is refused ("already ..."), not flipped back.
+    try:
+        with unit_of_work() as session:
+            message = models.set_auto_promote(session, user_or_none(), trigger.get("dataset"), trigger.get("enable"))
+    except (models.ModelError, AccessDenied) as exc:
+        return _alert(str(exc), "danger"), no_update
+    except (WriteConflict, WriteFailed):
+        return _alert(SAVE_FAILED, "danger"), no_update
+    status, _versions, champions, *_ = _redrawn(_alert(message, "success"))
+    return status, champions

@@ -60,12 +60,35 @@ def versions_table(models: list[dict]) -> dbc.Card:
                     className="shadow-sm mb-4")
 
 
-def champion_detail(m: dict, styles: dict) -> html.Div:
+def auto_promote_line(dataset: str, state: dict | None, can_manage: bool) -> html.Div | None:
+    """Whether retraining may replace this champion by itself, and the switch for admins."""
+    if state is None:
+        return None
+    on = state["auto_promote"]
+    if on:
+        text = ("Retraining promotes a new version by itself when it beats this one on macro-F1 "
+                "on the same holdout.")
+    else:
+        when = f" on {state['at']:%Y-%m-%d}" if state.get("at") else ""
+        text = (f"Automatic promotion is paused: {state.get('by') or 'an admin'} chose the champion by hand{when}. "
+                "Retraining keeps its new versions as candidates.")
+    button = dbc.Button("Pause automatic promotion" if on else "Let retraining promote again",
+                        id={"type": "models-auto-promote", "dataset": dataset, "enable": not on}, size="sm",
+                        color="secondary" if on else "primary", outline=on, className="ms-2 text-nowrap") \
+        if can_manage else None
+    return html.Div([dbc.Badge("automatic" if on else "paused", color="success" if on else "warning",
+                               text_color=None if on else "dark", className="me-2"),
+                     html.Span(text, className="small"), button],
+                    className="d-flex flex-wrap align-items-center gap-1 mb-2", id=f"models-auto-{dataset}")
+
+
+def champion_detail(m: dict, styles: dict, state: dict | None = None, can_manage: bool = False) -> html.Div:
     names = {c: n for c, (n, _) in styles.items()}
     colors = {c: col for c, (_, col) in styles.items()}
     return html.Div([
         html.H4([f"Champion for {m['dataset']} ", html.Small(m["version"], className="text-muted font-monospace fs-6")],
                 className="mt-2"),
+        auto_promote_line(m["dataset"], state, can_manage),
         html.P(m["split_note"] or "", className="text-muted small"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(figure=per_class_recall(m["per_class"], names, colors),
@@ -95,6 +118,7 @@ def change_card(choices: list[dict]) -> dbc.Card:
         html.H5("Change the champion", className="card-title"),
         html.P("Roll back to an earlier version when a new champion misbehaves, or promote a candidate by hand. "
                "New claims are routed by the chosen version at once; decisions already made keep their model. "
+               "Retraining then keeps its new versions as candidates until you let it promote again. "
                "The change and its reason go to the audit log.", className="text-muted small"),
         dbc.Row([
             dbc.Col([
@@ -129,8 +153,10 @@ def versions_section(models: list[dict], choices: list[dict] | None, *, can_mana
     return html.Div(parts)
 
 
-def champions_section(models: list[dict], styles: dict) -> html.Div:
-    return html.Div([champion_detail(m, styles) for m in models if m["status"] == "champion" and m["per_class"]])
+def champions_section(models: list[dict], styles: dict, states: dict | None = None,
+                      can_manage: bool = False) -> html.Div:
+    return html.Div([champion_detail(m, styles, (states or {}).get(m["dataset"]), can_manage)
+                     for m in models if m["status"] == "champion" and m["per_class"]])
 
 
 def choice_options(choices: list[dict]) -> list[dict]:

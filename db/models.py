@@ -113,6 +113,11 @@ class Dataset(Base):
     feature_spec: Mapped[list] = mapped_column(JSONB, server_default="[]")
     mapping: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     created_at: Mapped[dt.datetime] = _now_col()
+    # Retraining promotes a better version by itself unless an admin chose the champion by
+    # hand (services.models): then new versions stay candidates until this is on again.
+    auto_promote: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    auto_promote_changed_by: Mapped[str | None] = mapped_column(String(254))
+    auto_promote_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Claim(Base):

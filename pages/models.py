@@ -11,7 +11,7 @@ from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from components.models import change_card, champions_section, versions_section
 from db.flask_db import read_session
-from services.models import department_styles, list_model_versions, version_choices
+from services.models import auto_promote_states, department_styles, list_model_versions, version_choices
 
 dash.register_page(__name__, path="/models", title="Models · SCOPE Assistant", name="Models")
 
@@ -32,5 +32,6 @@ def layout(**_query):
         header,
         html.Div(versions_section(models, choices, can_manage=can_manage), id="models-versions"),
         change_card(choices) if can_manage else None,
-        html.Div(champions_section(models, department_styles(session)), id="models-champions"),
+        html.Div(champions_section(models, department_styles(session), auto_promote_states(session), can_manage),
+                 id="models-champions"),
     ])

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.permissions import Perm
-from db.models import Department, ModelVersion
+from db.models import Dataset, Department, ModelVersion
 from services import audit
 from services.access import AccessDenied, NotFound
 
@@ -146,15 +146,19 @@ def promote(session: Session, user, model_version_id: object, *, expected_champi
         _valid_id(expected_champion_id, "The champion the page showed")
     reason = _clean_reason(reason)
 
-    mv = session.get(ModelVersion, version_id, with_for_update=True)
-    if mv is None:
+    dataset_name = session.scalar(select(ModelVersion.dataset).where(ModelVersion.id == version_id))
+    if dataset_name is None:
         raise ModelNotFound(f"There is no model version with id {version_id}; reload the page.")
+    # The dataset's row serialises every change of its champion (another admin, retraining):
+    # a second promotion waits here and then reads, in fresh statements, the champion we leave.
+    # Locking the champion row instead let the waiter re-read "no champion" once it was retired.
+    dataset = session.get(Dataset, dataset_name, with_for_update=True, populate_existing=True)
+    mv = session.get(ModelVersion, version_id, populate_existing=True)
     if mv.status == "champion":
         raise ModelError(f"{mv.version} is already the champion of {mv.dataset}; nothing changed.")
-    # Locked: a second promotion of this dataset waits here, then sees the champion we leave.
     current = session.scalar(select(ModelVersion).where(ModelVersion.dataset == mv.dataset,
                                                         ModelVersion.status == "champion")
-                             .with_for_update())
+                             .execution_options(populate_existing=True))
     current_id = current.id if current is not None else None
     if current_id != expected_champion_id:
         now_is = f"{current.version} is" if current is not None else "there is no champion"
@@ -170,6 +174,11 @@ def promote(session: Session, user, model_version_id: object, *, expected_champi
         session.flush()
     mv.status = "champion"
     mv.promoted_at = now
+    actor = getattr(user, "email", None) or str(user)
+    # A version chosen by hand stays until a person changes it: retraining would otherwise
+    # replace a rollback the next night with a version that scores better on the holdout.
+    paused_before = not dataset.auto_promote
+    dataset.auto_promote, dataset.auto_promote_changed_by, dataset.auto_promote_changed_at = False, actor, now
     session.flush()
     metrics = mv.metrics or {}
     audit.record(session, actor=getattr(user, "email", None) or str(user), actor_id=getattr(user, "id", None),
@@ -177,9 +186,49 @@ def promote(session: Session, user, model_version_id: object, *, expected_champi
                  before={"champion": current.version if current is not None else None,
                          "version_status": before_status},
                  after={"champion": mv.version, "dataset": mv.dataset, "macro_f1": metrics.get("macro_f1"),
-                        "accuracy": metrics.get("accuracy"), "reason": reason, "by_hand": True})
+                        "accuracy": metrics.get("accuracy"), "reason": reason, "by_hand": True,
+                        "auto_promote": False, "auto_promote_was": not paused_before})
     old = f"{current.version} retired" if current is not None else "there was no champion before"
     return {"version": mv.version, "model_version_id": mv.id, "dataset": mv.dataset,
             "previous": current.version if current is not None else None, "reason": reason,
             "message": f"{mv.version} now routes new claims of {mv.dataset}; {old}. "
-                       "Decisions already made keep their model."}
+                       "Decisions already made keep their model. Retraining keeps its new versions as "
+                       "candidates until you let it promote again."}
+
+
+def auto_promote_states(session: Session) -> dict[str, dict]:
+    """Per dataset with a champion: whether retraining may replace it, and who said otherwise."""
+    rows = session.execute(select(Dataset.name, Dataset.auto_promote, Dataset.auto_promote_changed_by,
+                                  Dataset.auto_promote_changed_at)
+                           .where(Dataset.name.in_(select(ModelVersion.dataset)
+                                                   .where(ModelVersion.status == "champion"))))
+    return {r.name: {"auto_promote": r.auto_promote, "by": r.auto_promote_changed_by,
+                     "at": r.auto_promote_changed_at} for r in rows}
+
+
+def set_auto_promote(session: Session, user, dataset_name: object, enabled: object,
+                     now: dt.datetime | None = None) -> str:
+    """Let retraining promote a better version by itself again (or pause it); audited."""
+    if not callable(getattr(user, "can", None)) or not user.can(Perm.MANAGE_MODELS):
+        raise AccessDenied("Your role may not change how models are promoted.")
+    if not isinstance(enabled, bool):
+        raise ModelError("Choose whether retraining may promote by itself.")
+    if not isinstance(dataset_name, str) or not 0 < len(dataset_name) <= 60 or not dataset_name.isprintable():
+        raise ModelNotFound("There is no such dataset; reload the page.")
+    dataset = session.get(Dataset, dataset_name, with_for_update=True, populate_existing=True)
+    if dataset is None:
+        raise ModelNotFound(f"There is no dataset {dataset_name}; reload the page.")
+    if dataset.auto_promote == enabled:
+        state = "already promotes by itself" if enabled else "is already paused"
+        raise ModelError(f"Retraining of {dataset.name} {state}; nothing changed.")
+    actor = getattr(user, "email", None) or str(user)
+    dataset.auto_promote, dataset.auto_promote_changed_by = enabled, actor
+    dataset.auto_promote_changed_at = now or dt.datetime.now(dt.UTC)
+    session.flush()
+    audit.record(session, actor=actor, actor_id=getattr(user, "id", None), action="model.auto_promote",
+                 target_type="dataset", target_id=dataset.name, before={"auto_promote": not enabled},
+                 after={"auto_promote": enabled})
+    if enabled:
+        return (f"Retraining of {dataset.name} promotes a new version again when it beats the champion "
+                "on the same holdout.")
+    return f"Retraining of {dataset.name} now keeps its new versions as candidates."

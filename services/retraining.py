@@ -51,5 +51,7 @@ def retrain_all(session: Session, *, datasets: list[str] | None = None, now: dt.
             PROMOTION_METRIC: round(result["metrics"][PROMOTION_METRIC], 4),
             "champion_" + PROMOTION_METRIC: round(previous, 4) if previous is not None else None,
             "n_train": result["metrics"]["n_train"], "n_holdout": result["metrics"]["n_holdout"],
+            **({"kept_because": result["kept_as_candidate_because"]} if result.get("kept_as_candidate_because")
+               else {}),
         })
     return outcomes

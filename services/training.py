@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import ModelVersion
+from db.models import Dataset, ModelVersion
 from ml.features import FeaturePipeline
 from ml.metrics import classification_report, expected_calibration_error, majority_baseline
 from ml.router import TRIAGE, train_router
@@ -116,6 +116,19 @@ def train_dataset(session: Session, dataset: str, *, now: dt.datetime | None = N
     audit.record(session, actor=actor, action="model.train", target_type="model_version", target_id=mv.id,
                  after={"version": mv.version, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
                         "n_train": len(train), "n_holdout": len(holdout)})
+    kept_because = None
+    if promoted:
+        # Serialised with a promotion by hand (services.models): lock the dataset, then check
+        # that the champion measured above still is one and that a person has not paused this.
+        locked = session.get(Dataset, dataset, with_for_update=True, populate_existing=True)
+        now_champion = session.scalar(select(ModelVersion.id).where(ModelVersion.dataset == dataset,
+                                                                    ModelVersion.status == "champion"))
+        if now_champion != (champion.id if champion is not None else None):
+            promoted, kept_because = False, "the champion changed while this version trained"
+        elif champion is not None and not locked.auto_promote:
+            promoted = False
+            kept_because = (f"automatic promotion is paused: {locked.auto_promote_changed_by or 'an admin'} chose the "
+                            "champion by hand")
     if promoted:
         if champion is not None:
             champion.status = "retired"
@@ -129,4 +142,4 @@ def train_dataset(session: Session, dataset: str, *, now: dt.datetime | None = N
                      after={"champion": mv.version, PROMOTION_METRIC: metrics[PROMOTION_METRIC],
                             "previous_" + PROMOTION_METRIC: (champion_metrics or {}).get(PROMOTION_METRIC)})
     return {"model_version": mv.version, "model_version_id": mv.id, "promoted": promoted, "metrics": metrics,
-            "champion_metrics_on_holdout": champion_metrics}
+            "champion_metrics_on_holdout": champion_metrics, "kept_as_candidate_because": kept_because}

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from auth.current import SessionUser
-from db.models import AuditLog, ModelVersion
+from db.models import AuditLog, Dataset, ModelVersion
 from services import models
 from services.access import AccessDenied
 from services.routing import load_champion
@@ -68,8 +68,9 @@ def two_versions(db_session):
 def test_promote_a_candidate_then_roll_back_to_the_retired_champion(db_session, two_versions):
     old, new = two_versions
     done = models.promote(db_session, ADMIN, new.id, expected_champion_id=old.id, reason="  trial of the new one ")
-    assert done["message"] == (f"{new.version} now routes new claims of {tr.DATASET}; {old.version} retired. "
-                               "Decisions already made keep their model.")
+    assert done["message"].startswith(f"{new.version} now routes new claims of {tr.DATASET}; {old.version} retired. "
+                                      "Decisions already made keep their model.")
+    assert "keeps its new versions as candidates" in done["message"]
     assert (old.status, new.status) == ("retired", "champion") and new.promoted_at is not None
     assert load_champion(db_session, tr.DATASET).model_version_id == new.id
 
@@ -86,8 +87,90 @@ def test_promote_a_candidate_then_roll_back_to_the_retired_champion(db_session, 
     assert second.before["champion"] == new.version and second.before["version_status"] == "retired"
     assert second.after == {"champion": old.version, "dataset": tr.DATASET, "macro_f1": old.metrics["macro_f1"],
                             "accuracy": old.metrics["accuracy"], "reason": "glass claims sent to Property",
-                            "by_hand": True}
+                            "by_hand": True, "auto_promote": False, "auto_promote_was": False}
     assert first.after["reason"] == "trial of the new one"
+
+
+def test_a_champion_chosen_by_hand_is_not_replaced_by_retraining_until_an_admin_allows_it(db_session,
+                                                                                         two_versions):
+    """A rollback would otherwise last until the next nightly retrain, whose new version beats
+    the restored one on the holdout: a hand promotion pauses retraining's own promotions."""
+    old, _ = two_versions
+    # A champion that any retrained version beats: the same trees with the class names reversed.
+    weak = _copy(db_session, old, classes=list(reversed(old.classes)))
+    models.promote(db_session, ADMIN, weak.id, expected_champion_id=old.id, reason="rollback drill")
+    dataset = db_session.get(Dataset, tr.DATASET)
+    assert (dataset.auto_promote, dataset.auto_promote_changed_by) == (False, ADMIN.email)
+    assert models.auto_promote_states(db_session)[tr.DATASET]["auto_promote"] is False
+    # Even a version that beats the champion by far stays a candidate.
+    newer = train_dataset(db_session, tr.DATASET, params=dict(CHEAP), now=dt.datetime(2025, 7, 3, tzinfo=dt.timezone.utc))
+    assert newer["metrics"]["macro_f1"] > newer["champion_metrics_on_holdout"]["macro_f1"]
+    assert not newer["promoted"] and "paused" in newer["kept_as_candidate_because"]
+    assert _champion(db_session, tr.DATASET).id == weak.id
+    for user, value, error in [(ADMIN, False, models.ModelError), (ADMIN, "yes", models.ModelError),
+                               (SessionUser(id=None, email="m@x", name="M", role="manager", department_ids=()),
+                                True, AccessDenied)]:
+        with pytest.raises(error):
+            models.set_auto_promote(db_session, user, tr.DATASET, value)
+    with pytest.raises(models.ModelNotFound):
+        models.set_auto_promote(db_session, ADMIN, "no-such-dataset", True)
+    assert "promotes a new version again" in models.set_auto_promote(db_session, ADMIN, tr.DATASET, True)
+    rows = db_session.scalars(select(AuditLog).where(AuditLog.action == "model.auto_promote")).all()
+    assert [(r.target_id, r.after) for r in rows][-1] == (tr.DATASET, {"auto_promote": True})
+    # Allowed again: the next better version is promoted by itself.
+    again = train_dataset(db_session, tr.DATASET, params=dict(CHEAP), now=dt.datetime(2025, 7, 4, tzinfo=dt.timezone.utc))
+    assert again["promoted"] and again["kept_as_candidate_because"] is None
+    assert _champion(db_session, tr.DATASET).id == again["model_version_id"]
+
+
+def test_two_admins_promoting_at_once_the_second_is_told_who_is_champion(session_factory, monkeypatch):
+    """The second promotion waits for the first, then reads the champion it left: a
+    conflict naming it (locking the champion row instead re-read it as 'no champion')."""
+    import threading
+    import time
+
+    monkeypatch.setattr(models, "_check_loads", lambda session, mv: None)  # no artifact needed here
+    dataset = f"race{uuid.uuid4().hex[:6]}"
+    with session_factory.begin() as s:
+        s.add(Dataset(name=dataset, feature_spec=[]))
+        s.flush()
+        made = {}
+        for tag, status in (("c", "champion"), ("a", "retired"), ("b", "retired")):
+            mv = ModelVersion(dataset=dataset, version=f"{dataset}-{tag}", status=status, params={},
+                              feature_schema={}, classes=["AUTO_PD"], metrics={}, n_train=1, n_holdout=1,
+                              artifact=b"")
+            s.add(mv)
+            s.flush()
+            made[tag] = (mv.id, mv.version)
+    try:
+        first = session_factory()
+        models.promote(first, ADMIN, made["a"][0], expected_champion_id=made["c"][0], reason="first admin")
+        outcome = {}
+
+        def second():
+            with session_factory() as s:
+                try:
+                    models.promote(s, ADMIN, made["b"][0], expected_champion_id=made["c"][0], reason="second")
+                    s.commit()
+                except models.ModelError as exc:
+                    s.rollback()
+                    outcome["error"] = exc
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(1.0)
+        assert thread.is_alive(), "the second promotion should wait for the first"
+        first.commit()
+        first.close()
+        thread.join(30)
+        assert isinstance(outcome.get("error"), models.ChampionChanged), outcome
+        assert f"{made['a'][1]} is now" in str(outcome["error"])
+        with session_factory() as s:
+            assert _champion(s, dataset).id == made["a"][0]
+    finally:
+        with session_factory.begin() as s:
+            s.execute(ModelVersion.__table__.delete().where(ModelVersion.dataset == dataset))
+            s.execute(Dataset.__table__.delete().where(Dataset.name == dataset))
 
 
 def _refused(db_session, champion: ModelVersion, call, error=models.ModelError, match: str | None = None):
@@ -195,13 +278,16 @@ def web_copy(web_app, app_session):
             models.promote(session, models.SystemActor("tests"), champion_id,
                            expected_champion_id=current.id if current else None, reason="test clean-up")
         session.delete(session.get(ModelVersion, copy_id))
+        # A promotion by hand pauses retraining's own promotions; the web database's other users expect it on.
+        dataset = session.get(Dataset, original.dataset)
+        dataset.auto_promote, dataset.auto_promote_changed_by, dataset.auto_promote_changed_at = True, None, None
 
     app_session(restore)
 
 
 def _promote_call(web_app, client, version, reason, expected):
     return call_callback(
-        web_app, client, "models-promote-status.children",
+        web_app, client, "models-promote-status.children...models-versions.children",
         outputs=[("models-promote-status", "children"), ("models-versions", "children"),
                  ("models-champions", "children"), ("models-promote-version", "options"),
                  ("models-promote-version", "value"), ("models-promote-reason", "value")],
@@ -277,3 +363,40 @@ def test_cli_lists_versions_and_promotes_one(web_database_url, web_copy, app_ses
     row = app_session(lambda s: s.scalars(select(AuditLog).where(AuditLog.action == "model.promote")
                                           .order_by(AuditLog.id.desc()).limit(1)).one())
     assert row.actor.startswith("cli:") and row.actor_id is None and row.after["by_hand"] is True
+
+
+def _toggle_call(web_app, client, dataset, enable, clicks=1):
+    from tests.webutil import outputs_of
+
+    key = next(k for k in web_app.callback_map if "models-champions.children@" in k)
+    return client.post("/_dash-update-component", json={
+        "output": key, "outputs": outputs_of(key),
+        "inputs": [[{"id": {"type": "models-auto-promote", "dataset": dataset, "enable": enable},
+                     "property": "n_clicks", "value": clicks}]],
+        "changedPropIds": [json.dumps({"dataset": dataset, "enable": enable, "type": "models-auto-promote"},
+                                      separators=(",", ":")) + ".n_clicks"]})
+
+
+def test_admin_pauses_and_resumes_automatic_promotion_on_the_page(web_app, client_for, app_session, web_copy):
+    champion_id = web_copy[0]
+    dataset = app_session(lambda s: s.get(ModelVersion, champion_id).dataset)
+    _, body = render_page(client_for("admin"), "/models")
+    assert "Retraining promotes a new version by itself" in body and "Pause automatic promotion" in body
+    assert _toggle_call(web_app, client_for("manager"), dataset, False).status_code == 403
+    admin = client_for("admin")
+    drawn = _toggle_call(web_app, admin, dataset, False, clicks=None)  # drawn, not clicked: nothing
+    assert drawn.status_code == 204 or "Retraining of" not in drawn.get_data(as_text=True)
+    paused = _toggle_call(web_app, admin, dataset, False)
+    assert paused.status_code == 200 and "now keeps its new versions as candidates" in paused.get_data(as_text=True)
+    assert app_session(lambda s: s.get(Dataset, dataset).auto_promote) is False
+    # A page drawn before that change offers "pause" again: refused, not flipped back.
+    stale = _toggle_call(web_app, admin, dataset, False)
+    assert "is already paused" in stale.get_data(as_text=True)
+    assert app_session(lambda s: s.get(Dataset, dataset).auto_promote) is False
+    for junk in ("yes", None, 1):
+        response = _toggle_call(web_app, admin, dataset, junk)
+        assert response.status_code in (200, 204) and app_session(lambda s: s.get(Dataset, dataset).auto_promote) \
+            is False
+    resumed = _toggle_call(web_app, admin, dataset, True)
+    assert "promotes a new version again" in resumed.get_data(as_text=True)
+    assert app_session(lambda s: s.get(Dataset, dataset).auto_promote) is True
