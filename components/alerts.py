@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from components.common import dept_badge
 from components.kpis import fmt
-from services.alerts import MIN_RATE_SAMPLE
+from services.alerts import MIN_RATE_SAMPLE, RATE_DENOMINATORS
 
 SEVERITY_COLORS = {"critical": "danger", "warning": "warning", "info": "info"}
 PERIOD_WORDS = {"today": "today", "this_week": "this week", "last_7_days": "last 7 days",
@@ -96,9 +96,14 @@ def rules_table(rules, can_edit: bool, currency: str | None = None):
             # Say when: "this week" on a Monday morning has no claims yet, which read as a fault.
             when = _label_and_when(r.metric_label, r.period)[1]
             when = {"last 7 days": "in the last 7 days", "now": "now"}.get(when, f"{when} yet")
-            state = html.Span(f"too little to measure {when}", className="small text-muted",
-                              title=f"Fewer than {MIN_RATE_SAMPLE} claims (for agreement, feedback) behind this "
-                                    "figure in its period: the rule cannot breach until there are more.")
+            if r.metric in RATE_DENOMINATORS:
+                state = html.Span(f"too little to measure {when}", className="small text-muted",
+                                  title=f"Fewer than {MIN_RATE_SAMPLE} claims (for agreement, feedback) behind this "
+                                        "rate in its period: the rule cannot breach until there are more.")
+            else:
+                state = html.Span(f"nothing to measure {when}", className="small text-muted",
+                                  title="No claims behind this figure in its period (for cycle times: none "
+                                        "closed); the rule cannot breach until there are.")
         else:
             state = dbc.Badge("OK", color="success")
         cells = [

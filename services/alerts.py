@@ -504,6 +504,14 @@ def evaluate(session: Session, *, now: dt.datetime | None = None, rule_ids: list
             counts["no_data"] += 1
             if event is not None:
                 event.last_checked_at = now
+                # No figure is no recovery, but an event must not outlive what it measured: last
+                # week's breach read as "this week" all week, and a rate now too thin to measure
+                # (the 600% of 6 moves over 1 claim) stayed "Breaching" for good.
+                ended = event.period_start is not None and event.period_start != start
+                if ended or rule.metric in RATE_DENOMINATORS:
+                    event.resolved_at = now
+                    event.resolution = "period ended" if ended else "too little to measure"
+                    counts["resolved"] += 1
             continue
         if breaches(rule.comparison, value, rule.threshold):
             if event is None:

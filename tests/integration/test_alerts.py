@@ -264,6 +264,28 @@ def test_a_rate_of_too_few_claims_is_no_figure_for_a_rule(db_session, dept):
     alerts.evaluate(s, now=LATER, rule_ids=[r.id])
     [event] = events_of(s, r.id)
     assert event.opened_value == pytest.approx(6 / alerts.MIN_RATE_SAMPLE)
+    # Next Monday the new week has no figure yet: last week's breach ends with its week.
+    next_monday = NOW + dt.timedelta(days=7 - NOW.weekday())
+    alerts.evaluate(s, now=next_monday, rule_ids=[r.id])
+    s.refresh(event)
+    assert (event.resolved_at, event.resolution) == (next_monday, "period ended")
+
+
+def test_an_open_rate_alert_whose_figure_becomes_too_thin_is_resolved(db_session, dept):
+    s = db_session
+    add_claims(s, dept, 20, report=TODAY, moved=10)
+    aggregates.refresh(s)
+    r = alerts.create_rule(s, rule(dept, period="last_7_days"), now=NOW, **ACTOR)
+    [event] = events_of(s, r.id)
+    # The claims move to another department: this one's rate now stands on no claims at all.
+    other = Department(code=f"ALRX_{uuid.uuid4().hex[:6].upper()}", name="Alert test other", color="#332288")
+    s.add(other)
+    s.flush()
+    s.execute(text("UPDATE claims SET department_id = :o WHERE department_id = :d"), {"o": other.id, "d": dept.id})
+    aggregates.refresh(s)
+    alerts.evaluate(s, now=LATER, rule_ids=[r.id])
+    s.refresh(event)
+    assert (event.resolved_at, event.resolution) == (LATER, "too little to measure")
 
 
 def test_edit_disable_delete_resolve_the_open_event_and_keep_history(db_session, dept):
