@@ -19,8 +19,9 @@ and a training label like any other.
 
 Who sees what: users who see every department see every alert. Others see the
 alerts of their departments' claims, and only the signals they could learn
-elsewhere: a ring as the Rings page shows it to them, and linked claims they
-may open.
+elsewhere: a ring as the Rings page shows it to them, and the claims found
+fraudulent it is linked to, named where they may open them and otherwise only
+counted (whoever works the claim needs to know the link exists).
 """
 from __future__ import annotations
 
@@ -463,12 +464,15 @@ class _Reader:
             # are need-to-know, so those in departments the user cannot open are counted, not named.
             shown = [r for r, _ in linked if can_see_department(self.user, r.department_id)]
             what = ", ".join(FIELD_LABELS.get(f, f) for f in sorted({f for _, fs in linked for f in fs}))
-            n = len(linked)
+            n, hidden = len(linked), len(linked) - len(shown)
             text_ = f"Shares {what} with {n} claim{'s' if n > 1 else ''} found fraudulent"
-            if not shown:
+            if hidden == n:
                 text_ += " in departments you do not work" if n > 1 else " in a department you do not work"
+            elif hidden:
+                text_ += f" ({hidden} in departments you do not work)"
             named = [(r.claim_number, _claim_href(r.claim_number)) for r in shown[:5]]
-            return SignalView(kind, KIND_LABELS[kind], text_, None, named, n - len(named) if named else 0)
+            # "and N more" counts only claims the reader could open; the others are said above.
+            return SignalView(kind, KIND_LABELS[kind], text_, None, named, len(shown) - len(named))
         if kind == "model":
             return SignalView(kind, KIND_LABELS[kind],
                               f"The router gives Special Investigations {s['probability']:.0%}")

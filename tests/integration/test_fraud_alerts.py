@@ -269,10 +269,10 @@ def test_an_adjuster_is_named_the_linked_claims_of_their_departments_and_told_of
     fraud_alerts.refresh(db_session)
     view = fraud_alerts.alert_of_claim(db_session, make_user(db_session, "adjuster", ("AUTO_PD",)), claim.id)
     linked = [s for s in view.signals if s.kind == "linked_fraud"][0]
-    assert "with 5 claims found fraudulent" in linked.text and "do not work" not in linked.text
-    assert {n for n, _ in linked.claims} == {c.claim_number for c in own} and linked.more == 3
+    assert linked.text.endswith("with 5 claims found fraudulent (3 in departments you do not work)"), linked.text
+    assert {n for n, _ in linked.claims} == {c.claim_number for c in own} and linked.more == 0
     rendered = str(signal_lines([linked]))
-    assert "and 3 more" in rendered and not any(c.claim_number in rendered for c in away)
+    assert "more" not in rendered and not any(c.claim_number in rendered for c in away)
 
 
 def test_lists_by_status_and_claim(db_session, scene):
