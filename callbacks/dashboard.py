@@ -238,7 +238,9 @@ def export(_bc, _bx, _dc, _dx, search, spec):
                 rows = dash_service.drill_all(session, d, opts)
                 tables = [Table("Claims", drill_columns(_currency()), rows)]
                 filters = dash_service.describe_filters(f, opts, d)
-                name, title = f"scope-claims-{_file_scope(f, opts)}", f"SCOPE claims {d.measure} · {d.label}"
+                # The drilled cell too: two cells of one period must not download under one name.
+                cell = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{d.measure}-{d.label}").strip("_").lower()[:60]
+                name, title = f"scope-claims-{_file_scope(f, opts)}-{cell}", f"SCOPE claims {d.measure} · {d.label}"
             else:
                 b = dash_service.view(session, f)["breakdowns"]
                 tables = [Table(BREAKDOWN_TITLES[by], breakdown_columns(_currency()), breakdown_rows(b[by]))

@@ -425,6 +425,8 @@ def test_drill_export_lists_every_claim_and_is_capped(refreshed, client_for, web
     status, out = _export(client, "dashboard-drill-csv", spec=spec)
     assert status == 200, out
     rows = out["dashboard-download"]["data"]["content"].splitlines()
+    assert re.fullmatch(r"scope-claims-\d{8}-\d{8}-received-property-exported-\d{8}-\d{4}\.csv",
+                        out["dashboard-download"]["data"]["filename"]), out["dashboard-download"]["data"]["filename"]
     assert rows[0].startswith("Claim,Reported,Loss date,Closed,Line of business,Department")
     assert len(rows) - 1 == expected > 0
     status, out = _export(client, "dashboard-drill-xlsx", spec=spec)
