@@ -111,7 +111,8 @@ def claims_table(view, code: str, *, can_edit: bool) -> dbc.Table:
     rows = []
     for c in view.claims:
         cells = [
-            html.Td([_claim_link(c.claim_number),
+            html.Td([_claim_link(c.claim_number) if c.may_open else
+                     html.Span(c.claim_number, className="text-nowrap", title="In a department you do not work"),
                      html.Div(["now in ", dept_badge(c.department, c.department_color)], className="small mt-1")
                      if not c.in_siu and c.department else None]),
             html.Td(c.status.replace("_", " ").capitalize(), className="small"),
@@ -166,6 +167,22 @@ def _close_form() -> html.Div:
     ])
 
 
+def _open_claims_note(view) -> html.Div | None:
+    """What is left of a closed case's claims, and whose step it is: those still in SIU are
+    closed here from the claim's page, those sent back by their departments' adjusters."""
+    here = sum(1 for c in view.claims if c.status != "closed" and c.in_siu)
+    back = [c for c in view.claims if c.status != "closed" and not c.in_siu]
+    parts = []
+    if here:
+        parts.append(f"{here} of its claims {'are' if here != 1 else 'is'} still open in Special Investigations: "
+                     f"close {'them' if here != 1 else 'it'} from the claim's page.")
+    if back:
+        where = ", ".join(dict.fromkeys(c.department or "another department" for c in back))
+        parts.append(f"{len(back)} went back to {where}, whose adjusters "
+                     f"close {'them' if len(back) != 1 else 'it'}.")
+    return html.Div(" ".join(parts), className="small text-muted mt-2", id="siu-open-claims-note") if parts else None
+
+
 def _closed_summary(view, code: str, *, can_reopen: bool) -> html.Div:
     s = view.summary
     return html.Div([
@@ -175,9 +192,7 @@ def _closed_summary(view, code: str, *, can_reopen: bool) -> html.Div:
         html.Div(view.findings, className="small mb-2", style={"whiteSpace": "pre-wrap"}, id="siu-findings-text"),
         html.Div(f"Saved: {money(s.saved, code)}", className="small fw-semibold") if s.saved is not None else None,
         # The finding does not close the claims: denying or paying each is its adjuster's step.
-        html.Div(f"{s.open_claims} of its claims {'are' if s.open_claims != 1 else 'is'} still open: close "
-                 f"{'them' if s.open_claims != 1 else 'it'} from the claim's page.", className="small text-muted mt-2",
-                 id="siu-open-claims-note") if s.open_claims else None,
+        _open_claims_note(view),
         html.Div([
             dbc.Textarea(id="siu-reopen-note", rows=2, maxLength=NOTE_MAX,
                          placeholder="Why reopen (new evidence; required)", className="mt-3"),

@@ -9,6 +9,7 @@ from sqlalchemy import and_, distinct, func, select, true
 from sqlalchemy.orm import Session, aliased
 
 from db.models import OPEN_STATUSES, Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User
+from services.access import can_see_department
 from services.siu_cases import EVENT_TITLES, KEY_RE, OUTCOME_LABELS, may_work, siu_id
 
 STATUS_LABELS = {"open": "Open", "closed": "Closed"}
@@ -47,6 +48,7 @@ class CaseClaimView:
     claimed: float | None
     report_date: dt.date | None
     in_siu: bool           # a claim may leave the SIU queue (back to its line after "no fraud")
+    may_open: bool = True  # sent back to a department the reader does not work: named, not linked
 
 
 @dataclass
@@ -166,7 +168,7 @@ def get_case(session: Session, user, key, *, events: int = 500) -> CaseView | No
         _summary(*row), case.version, case.lead_id, case.findings, names.get(case.opened_by),
         names.get(case.closed_by),
         [CaseClaimView(r[0], r[1], r[2], r[3], r[4] or r[5], float(r[6]) if r[6] is not None else None, r[7],
-                       r[8] == siu)
+                       r[8] == siu, can_see_department(user, r[8]))
          for r in claims],
         [_event_view(e, names) for e in evs])
 

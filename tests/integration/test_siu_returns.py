@@ -100,6 +100,16 @@ def test_no_fraud_sends_each_open_claim_back_where_it_came_from(db_session, peop
     assert "4 open claims sent back to their departments" in closing.detail and referred.claim_number in closing.detail
     # Still in the case (now in line queues), whoever opens it.
     assert {c.claim_number for c in view.claims} >= {referred.claim_number, routed.claim_number}
+    # The closed case does not ask the investigator to close claims that went back, nor link
+    # to claims in departments they do not work (the link opened "Claim not found").
+    from components.siu_cases import _open_claims_note, claims_table
+
+    note = str(_open_claims_note(view))
+    assert "still open in Special Investigations" not in note and "4 went back to" in note
+    assert "Property" in note and "whose adjusters close them" in note
+    table = str(claims_table(view, "USD", can_edit=False))
+    assert f"/claims/{referred.claim_number}" not in table and referred.claim_number in table
+    assert not any(c.may_open for c in view.claims if not c.in_siu)
 
 
 @pytest.mark.parametrize("outcome", ["confirmed_fraud", "no_fraud", "inconclusive"])
