@@ -50,9 +50,11 @@ def filter_panel(*, currency: str, statuses: list[str], lines: list[str], bands:
         _field("Routing confidence", multi("qf-confidence", [{"label": v, "value": k} for k, v in bands.items()],
                                            "Any confidence"), "qf-confidence", md=4, lg=3),
         _field(f"Claimed amount ({money.symbol(currency)})", dbc.InputGroup([
-            dbc.Input(id="qf-amount-min", type="number", min=0, step=1, placeholder="min"),
+            # No min or step: the browser would blank -50 or 99.5 and the filter would be dropped
+            # without a word (and Clear could not empty the box); the server says what is wrong.
+            dbc.Input(id="qf-amount-min", type="number", step="any", placeholder="min"),
             dbc.InputGroupText("–"),
-            dbc.Input(id="qf-amount-max", type="number", min=0, step=1, placeholder="max"),
+            dbc.Input(id="qf-amount-max", type="number", step="any", placeholder="max"),
         ], size="sm"), "qf-amount-min", md=6, lg=4),
         _field("Dates", dbc.InputGroup([
             dbc.Select(id="qf-date-field", value="report_date",

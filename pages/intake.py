@@ -11,7 +11,6 @@ from flask import current_app
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
-from services import currency
 from services.intake import FIELDS, Field
 
 dash.register_page(__name__, path="/intake", title="New claim · SCOPE Assistant", name="New claim")
@@ -49,13 +48,12 @@ def _control(f: Field):
         return dbc.Input(id=fid, type="date", max=dt.date.today().isoformat(),
                          value=dt.date.today().isoformat() if f.name == "report_date" else None)
     if f.kind == "money":
-        # No min/max: the browser would blank an out-of-range value and the
-        # server could only say "required"; the server's message is clearer.
-        # The currency's own smallest unit (1 for JPY), at most the cent the claims table keeps.
-        places = min(2, currency.decimals(current_app.config["SCOPE_SETTINGS"].currency))
-        return dbc.Input(id=fid, type="number", step=10 ** -places if places else 1, placeholder="e.g. 4200")
+        # No min, max or step: the browser blanks a value that breaks one (1234.567 with a step of
+        # 0.01), and the server could then only say "required"; its own message says what is wrong
+        # ("at most 2 decimals": the currency's smallest unit, at most the cent the claims table keeps).
+        return dbc.Input(id=fid, type="number", step="any", placeholder="e.g. 4200")
     if f.kind == "integer":
-        return dbc.Input(id=fid, type="number", step=1, placeholder=f"{f.minimum}–{f.maximum:,}")
+        return dbc.Input(id=fid, type="number", step="any", placeholder=f"{f.minimum}–{f.maximum:,}")
     if f.name == "description":
         return dbc.Textarea(id=fid, rows=5, maxLength=f.max_len,
                             placeholder="What happened, where, who and what was damaged or hurt?")

@@ -30,6 +30,13 @@ def test_fnol_form_shows_field_message_then_routes_the_claim(page, live_server):
     feedback = page.inner_text("#intake-claimed_amount-feedback")
     assert "must be greater than 0" in feedback
     assert page.is_visible("#intake-claimed_amount-feedback")
+    # A third decimal reaches the server, which says what is wrong (the browser used to blank
+    # it against the input's step, and the message was "Claimed amount is required").
+    page.fill("#intake-claimed_amount", "1234.567")
+    page.click("#intake-submit")
+    page.wait_for_function("document.querySelector('#intake-claimed_amount-feedback').innerText"
+                           ".includes('decimals')", timeout=15000)
+    assert "required" not in page.inner_text("#intake-claimed_amount-feedback")
     page.fill("#intake-claimed_amount", "1850")
     page.click("#intake-submit")
     page.wait_for_selector("#intake-routed-to", timeout=20000)
