@@ -16,7 +16,7 @@ def humanise(feature: str) -> str:
 
 def _short_value(value, name: str = "") -> str:
     if value is None or value == "":
-        return "missing"
+        return "not given"  # as the reasons in words and the claim facts say it
     if isinstance(value, bool) or str(value).lower() in ("true", "false"):
         return "yes" if str(value).lower() == "true" else "no"
     if isinstance(value, (int, float)) and "amount" in name:
@@ -35,7 +35,7 @@ def waterfall_steps(shap_values: dict, features: dict, target: str) -> tuple[flo
     steps = []
     for name, value in ranked[:MAX_STEPS]:
         shown = features.get(name)
-        label = (humanise(name) if name == "description" or shown is None
+        label = (humanise(name) if name == "description" or name not in features
                  else f"{humanise(name)} = {_short_value(shown, name)}")
         steps.append((label, float(value)))
     rest = sum(float(v) for _, v in ranked[MAX_STEPS:])

@@ -53,6 +53,8 @@ class Change:
             text = show(self.feature, value) if show is not None and not _missing(value) else None
             return _show(value) if text is None else text
 
+        if _missing(self.old):
+            return f"the {name} were {word(self.new)} (not given now)"
         return f"the {name} were {word(self.new)} instead of {word(self.old)}"
 
 
@@ -81,7 +83,7 @@ class Counterfactual:
 
 def _show(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "missing"
+        return "not given"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}"
     return str(value).replace("_", " ")

@@ -137,5 +137,5 @@ def test_an_amount_is_worded_by_the_caller_and_the_rest_by_ml():
 
     text = cf.sentence({"AUTO_GLASS": "Auto Glass"}, show=show)
     assert "the claimed amount were €450 instead of €4,419" in text
-    assert "the vehicle count were 1 instead of missing" in text
+    assert "the vehicle count were 1 (not given now)" in text
     assert "claimed amount were 450 instead of 4,419" in cf.sentence({})  # without a caller's words

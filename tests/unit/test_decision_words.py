@@ -87,6 +87,14 @@ def test_waterfall_labels_keep_the_cents_of_amounts_only():
                                              "Vehicle age = 4.5"}
 
 
+def test_waterfall_says_a_fact_was_not_given_as_the_words_do():
+    from components.decision import waterfall_steps
+
+    _, steps = waterfall_steps({"AUTO_PD": {"reported_via": 0.1, "vehicle_count": -0.2}, "base": {"AUTO_PD": 0.5}},
+                               {"reported_via": None, "vehicle_count": ""}, "AUTO_PD")
+    assert {label for label, _ in steps} == {"Reported via = not given", "Vehicle count = not given"}
+
+
 def test_waterfall_leaves_room_left_of_a_negative_start_for_its_value():
     """'-0.63' is written left of the base bar; with too little room it ran into the
     'Average claim' label."""
