@@ -54,7 +54,9 @@ def _result(result: intake.IntakeResult, departments: dict, user) -> html.Div:
                  id="intake-routed-to"),
         html.Div(link, className="mt-2"),
     ], color="success", className="shadow-sm")
-    panel = decision_panel(result.decision, departments) if result.decision else html.P("No decision stored.")
+    currency = current_app.config["SCOPE_SETTINGS"].currency
+    panel = (decision_panel(result.decision, departments, currency) if result.decision
+             else html.P("No decision stored."))
     return html.Div([head, panel])
 
 

@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from components.charts import floor_pct, probability_bars, shap_waterfall
 from components.common import dept_badge
+from services.currency import money
 
 MAX_STEPS = 8
 
@@ -14,20 +15,22 @@ def humanise(feature: str) -> str:
     return feature.replace("_", " ").strip().capitalize()
 
 
-def _short_value(value, name: str = "") -> str:
+def _short_value(value, name: str = "", currency: str | None = None) -> str:
     if value is None or value == "":
         return "not given"  # as the reasons in words and the claim facts say it
     if isinstance(value, bool) or str(value).lower() in ("true", "false"):
         return "yes" if str(value).lower() == "true" else "no"
     if isinstance(value, (int, float)) and "amount" in name:
-        return f"{value:,.2f}"  # money keeps its cents, as the claim facts show it: 5,868.60 not 5,868.6
+        # Money as the claim facts show it: $5,868.60, not 5,868.6.
+        return money(value, currency) if currency else f"{value:,.2f}"
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     text = str(value)
     return text if len(text) <= 28 else text[:27] + "…"
 
 
-def waterfall_steps(shap_values: dict, features: dict, target: str) -> tuple[float, list[tuple[str, float]]]:
+def waterfall_steps(shap_values: dict, features: dict, target: str,
+                    currency: str | None = None) -> tuple[float, list[tuple[str, float]]]:
     """Base value and the largest drivers toward ``target``; the rest folded into one step."""
     contributions = dict(shap_values.get(target) or {})
     base = float((shap_values.get("base") or {}).get(target, 0.0))
@@ -36,7 +39,7 @@ def waterfall_steps(shap_values: dict, features: dict, target: str) -> tuple[flo
     for name, value in ranked[:MAX_STEPS]:
         shown = features.get(name)
         label = (humanise(name) if name == "description" or name not in features
-                 else f"{humanise(name)} = {_short_value(shown, name)}")
+                 else f"{humanise(name)} = {_short_value(shown, name, currency)}")
         steps.append((label, float(value)))
     rest = sum(float(v) for _, v in ranked[MAX_STEPS:])
     if len(ranked) > MAX_STEPS:
@@ -44,7 +47,7 @@ def waterfall_steps(shap_values: dict, features: dict, target: str) -> tuple[flo
     return base, steps
 
 
-def decision_panel(decision, departments: dict) -> html.Div:
+def decision_panel(decision, departments: dict, currency: str | None = None) -> html.Div:
     names = {code: d.name for code, d in departments.items()}
     colors = {code: d.color for code, d in departments.items()}
     routed = departments.get(decision.routed)
@@ -70,7 +73,7 @@ def decision_panel(decision, departments: dict) -> html.Div:
         html.Span(method, title=technical),
     ], className="small text-muted mt-2")
     reasons = [html.Li(d.get("text", ""), className="mb-1") for d in (decision.drivers or []) if d.get("text")]
-    base, steps = waterfall_steps(decision.shap_values or {}, decision.features or {}, decision.predicted)
+    base, steps = waterfall_steps(decision.shap_values or {}, decision.features or {}, decision.predicted, currency)
     target_name = names.get(decision.predicted, decision.predicted)
     return html.Div([
         dbc.Card(dbc.CardBody([

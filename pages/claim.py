@@ -142,7 +142,8 @@ def layout(claim_number: str | None = None, **query):
         ]),
         _back_link(query.get("from"), dept),
     ], className="d-flex justify-content-between align-items-start mb-4 page-header")
-    decision = (decision_panel(view.decision, view.departments) if view.decision
+    decision = (decision_panel(view.decision, view.departments, current_app.config["SCOPE_SETTINGS"].currency)
+                if view.decision
                 else dbc.Alert("This claim has no routing decision yet (no champion model when it arrived).",
                                color="info"))
     return html.Div([

@@ -159,14 +159,18 @@ def test_an_unknown_currency_refuses_to_start():
                                      "EUR or JPY, got 'EURO'")
 
 
-def test_intake_form_steps_in_the_currencys_unit(currency, client_for):
-    currency("JPY")
-    _, body = render_page(client_for("adjuster"), "/intake")
-    amount = next(_dicts(json.loads(body), lambda d: d.get("id") == "intake-claimed_amount"))
-    assert amount["step"] == 1
-    currency("USD")
-    _, body = render_page(client_for("adjuster"), "/intake")
-    assert next(_dicts(json.loads(body), lambda d: d.get("id") == "intake-claimed_amount"))["step"] == 0.01
+def test_intake_form_leaves_the_currencys_unit_to_the_server(currency, client_for):
+    """A step of 0.01 (1 for JPY) made the browser blank 1234.567 and the server said
+    "required"; with none, the server's "at most 2 decimals" / "whole amount" is shown."""
+    for code in ("JPY", "USD"):
+        currency(code)
+        _, body = render_page(client_for("adjuster"), "/intake")
+        amount = next(_dicts(json.loads(body), lambda d: d.get("id") == "intake-claimed_amount"))
+        assert amount["step"] == "any" and "min" not in amount and "max" not in amount
+    from services.intake import validate
+
+    assert "at most 2 decimals" in validate({"claimed_amount": 1234.567}, currency="USD")[1]["claimed_amount"]
+    assert "whole amount" in validate({"claimed_amount": 1234.5}, currency="JPY")[1]["claimed_amount"]
 
 
 def test_the_counterfactual_words_amounts_in_the_currency(web_app, monkeypatch):

@@ -85,6 +85,10 @@ def test_waterfall_labels_keep_the_cents_of_amounts_only():
                                {"claimed_amount": 5868.6, "reserve_amount": 1200, "vehicle_age": 4.5}, "AUTO_PD")
     assert {label for label, _ in steps} == {"Claimed amount = 5,868.60", "Reserve amount = 1,200.00",
                                              "Vehicle age = 4.5"}
+    # In the deployment's currency, as the claim facts show it.
+    _, steps = waterfall_steps({"AUTO_PD": {"claimed_amount": 0.08}, "base": {"AUTO_PD": 0.5}},
+                               {"claimed_amount": 5868.6}, "AUTO_PD", "USD")
+    assert steps == [("Claimed amount = $5,868.60", 0.08)]
 
 
 def test_waterfall_says_a_fact_was_not_given_as_the_words_do():
