@@ -45,9 +45,11 @@ def probability_bars(probabilities: dict[str, float], names: dict[str, str], col
     return fig
 
 
-def shap_waterfall(base: float, contributions: list[tuple[str, float]], target_name: str) -> go.Figure:
+def shap_waterfall(base: float, contributions: list[tuple[str, float]]) -> go.Figure:
     """Waterfall from the model's base score to this claim's score for one department,
-    one step per driver (largest effect first); log-odds units."""
+    one step per driver (largest effect first); log-odds units. Untitled: the page titles
+    it in HTML, which wraps ("What pushed it toward Liability / Bodily Injury" ran off a
+    phone's screen as a Plotly title)."""
     total = base + sum(v for _, v in contributions)
     labels = ["Average claim"] + [label for label, _ in contributions] + ["This claim"]
     values = [base] + [v for _, v in contributions] + [0]
@@ -75,9 +77,8 @@ def shap_waterfall(base: float, contributions: list[tuple[str, float]], target_n
     # (The title names the department: with it here too, long names ran off the card.)
     fig.update_xaxes(title_text="Model score", gridcolor="#eee", zerolinecolor="#adb5bd",
                      range=[lo - left, hi + 0.04 * span])
-    fig = _layout(fig, max(PANEL_HEIGHT, 80 + 34 * len(labels)),
-                  title=dict(text=f"What pushed it toward {target_name}", x=0, font_size=15))
-    fig.update_layout(margin=dict(l=10, r=60, t=40, b=40))
+    fig = _layout(fig, max(PANEL_HEIGHT, 80 + 34 * len(labels)) - 30)
+    fig.update_layout(margin=dict(l=10, r=60, t=10, b=40))
     return fig
 
 

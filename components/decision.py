@@ -89,9 +89,10 @@ def decision_panel(decision, departments: dict, currency: str | None = None) -> 
                 id="decision-probabilities", config={"displayModeBar": False},
                 figure=probability_bars(decision.probabilities, names, colors, decision.threshold))),
                 className="shadow-sm h-100"), lg=5, className="mb-4"),
-            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(
-                id="decision-waterfall", config={"displayModeBar": False},
-                figure=shap_waterfall(base, steps, target_name))), className="shadow-sm h-100"),
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.Div(f"What pushed it toward {target_name}", className="chart-title"),
+                dcc.Graph(id="decision-waterfall", config={"displayModeBar": False},
+                          figure=shap_waterfall(base, steps))]), className="shadow-sm h-100"),
                 lg=7, className="mb-4"),
         ]),
     ])

@@ -104,7 +104,7 @@ def test_waterfall_leaves_room_left_of_a_negative_start_for_its_value():
     'Average claim' label."""
     from components.charts import shap_waterfall
 
-    fig = shap_waterfall(-0.63, [("Prior claims 3y = 3", 1.65), ("Report date", 1.21), ("State = CO", -0.16)], "SIU")
+    fig = shap_waterfall(-0.63, [("Prior claims 3y = 3", 1.65), ("Report date", 1.21), ("State = CO", -0.16)])
     lo, hi = fig.layout.xaxis.range
     assert -0.63 - lo >= 0.24 * (hi - lo)  # a quarter of the shown width for the text (was a fifth)
     assert fig.layout.yaxis.ticklabelstandoff >= 8
