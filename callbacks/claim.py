@@ -14,6 +14,7 @@ from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
+from callbacks.fraud_alerts import fraud_card
 from components.claim_actions import FEEDBACK_CURRENT_ID, flash, status_buttons, verdict_text
 from components.decision import counterfactual_body, similar_body
 from components.timeline import timeline_items
@@ -115,6 +116,8 @@ def _write(action) -> tuple:
     Perm.CHANGE_STATUS,
     Output("claim-action-msg", "children"),
     Output("claim-refresh", "data", allow_duplicate=True),
+    # Closing a claim withdraws its fraud alert and ends flagging it: the card must say so.
+    Output("fraud-card-area", "children", allow_duplicate=True),
     Input({"type": "claim-action", "action": ALL}, "n_clicks"),
     # "Close claim" asks first (components.claim_actions): it answers with submit_n_clicks.
     Input({"type": "claim-action-confirm", "action": ALL}, "submit_n_clicks"),
@@ -138,7 +141,13 @@ def on_status_action(_clicks, _confirmed, claim_number, seen):
         track(session, "status_changed", claim_number=claim.claim_number)
         return f"{claim.claim_number} is now {STATUS_LABELS[claim.status]}."
 
-    return _write(run)
+    message, token = _write(run)
+    if token is no_update:
+        return message, token, no_update
+    try:
+        return message, token, fraud_card(user, claim_number)
+    except (AccessDenied, NotFound, OutsideDepartments):
+        return message, token, no_update
 
 
 @secure_callback(

@@ -174,11 +174,12 @@ def flag(clicks, note, claim_number):
     except Exception:  # never a stack trace in the browser
         log.exception("flagging a claim failed")
         return no_update, flash("Something went wrong; nothing was saved. Please try again.", "danger"), no_update
-    return _card(user, number, flash("Flagged: the managers see it under Fraud alerts.")), no_update, \
+    return fraud_card(user, number, flash("Flagged: the managers see it under Fraud alerts.")), no_update, \
         uuid.uuid4().hex
 
 
-def _card(user, claim_number: str, notice):
+def fraud_card(user, claim_number: str, notice=None):
+    """The claim page's fraud alert card as it is now (raises NotFound when out of sight)."""
     session = read_session()
     claim = get_claim(session, user, claim_number)
     return alert_card(fraud_alerts.alert_of_claim(session, user, claim.id), can_decide=user.can(Perm.DECIDE_FRAUD),
@@ -216,7 +217,7 @@ def decide_on_claim(_refer, _dismiss, note, pending, claim_number):
     done = ("Referred: the claim is now in the Special Investigations queue, unassigned (reload to see its new "
             "department at the top)." if refer else "Dismissed; the claim stays where it is.")
     try:
-        card = _card(user, claim_number, flash(done))
+        card = fraud_card(user, claim_number, flash(done))
     except (NotFound, OutsideDepartments):
         card = flash(done)  # referred out of this user's sight
     return card, no_update, uuid.uuid4().hex

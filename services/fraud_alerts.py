@@ -329,6 +329,25 @@ def refer(session: Session, user, alert_id, version, note=None) -> FraudAlert:
     return alert
 
 
+def settle(session: Session, user, claim_ids, *, outcome: str, note: str | None = None) -> int:
+    """Settle the open alerts of claims that just closed ("withdrawn") or reached SIU
+    ("referred", by ``user``), in the caller's transaction. The hourly check would do
+    the same, but until then the lists and the claim page offered a decision that
+    was then refused. Claims must be locked first (the order flag() takes)."""
+    if not claim_ids:
+        return 0
+    alerts = session.scalars(select(FraudAlert).where(FraudAlert.claim_id.in_(list(claim_ids)),
+                                                      FraudAlert.status == "open").with_for_update()).all()
+    for alert in alerts:
+        if outcome == "referred":
+            _decided(alert, user, "referred", note)
+        else:
+            alert.status, alert.updated_at = "withdrawn", dt.datetime.now(dt.timezone.utc)
+            alert.version += 1
+    session.flush()
+    return len(alerts)
+
+
 def ring_claims_to_refer(session: Session, view) -> list:
     """The claims of a ring (as a user sees it) that a referral would move: open, outside SIU."""
     siu_id = _siu_id(session)
@@ -356,10 +375,11 @@ def refer_ring(session: Session, user, key, note=None) -> list[str]:
     if not claims:
         raise AlertError(f"No open claim of ring {view.key} is outside Special Investigations.")
     comment = f"Referred with possible fraud ring {view.key}." + (f" {note}" if note else "")
+    alerts = session.scalars(select(FraudAlert).where(FraudAlert.claim_id.in_([c.id for c in claims]),
+                                                      FraudAlert.status == "open").with_for_update()).all()
     move_claims(session, user, [{"claim_id": c.id, "version": c.version} for c in claims], department_code=SIU,
                 reason="SIU_REFERRAL", comment=comment[:1000])
-    for alert in session.scalars(select(FraudAlert).where(FraudAlert.claim_id.in_([c.id for c in claims]),
-                                                          FraudAlert.status == "open").with_for_update()):
+    for alert in alerts:  # the move settled them with its comment; the decision keeps the note alone
         _decided(alert, user, "referred", note)
     numbers = sorted(c.claim_number for c in claims)
     audit.record(session, actor=user.email, actor_id=user.id, action="fraud_ring.refer", target_type="fraud_ring",

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from auth.permissions import Perm
 from db.models import Claim, ClaimEvent, Department, User, user_departments
-from services import audit
+from services import audit, fraud_alerts
 from services.access import AccessDenied, can_see_department
+from services.departments import SIU
 from services.queues import OPEN_STATUSES
 from services.workflow import STATUS_LABELS
 
@@ -258,6 +259,9 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
                      after={**after, "claim_number": row.claim_number, "reason": reason, "comment": comment})
     session.execute(insert(ClaimEvent), events)
     moved_ids = set(chosen)
+    if target.department_code == SIU:
+        # A claim that reaches SIU by any route has been referred: its open fraud alert says so now.
+        fraud_alerts.settle(session, user, moved_ids, outcome="referred", note=comment)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Claim) and obj.id in moved_ids:
             session.expire(obj)

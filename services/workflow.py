@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from auth.permissions import Perm
 from db.models import Claim, ClaimEvent
-from services import audit
+from services import audit, fraud_alerts
 from services.access import AccessDenied, NotFound, OutsideDepartments, can_see_department
 
 CLAIM_NUMBER_MAX = 40
@@ -149,6 +149,7 @@ def change_status(session: Session, user, claim_number, to_status, *, expected_v
         claim.adjuster_id = user.id
     if to_status == "closed":
         claim.closed_at = now
+        fraud_alerts.settle(session, user, [claim.id], outcome="withdrawn")
     elif from_status == "closed":
         claim.closed_at = None
     session.add(ClaimEvent(claim_id=claim.id, kind="status", actor_id=user.id, at=now,

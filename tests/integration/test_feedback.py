@@ -13,6 +13,7 @@ from services.access import AccessDenied
 from services.feedback import COMMENT_MAX, REASONS, agreement_rate, current_verdict, give_feedback
 from services.workflow import ConflictError, WorkflowError
 from tests.integration.test_claim_workflow import make_claim, make_user
+from tests.webutil import outputs_of
 
 _seq = itertools.count(1)
 
@@ -171,8 +172,8 @@ def call_status(client, web_app, claim, action, *, version=None, number=None, co
     button = {"type": "claim-action-confirm" if confirmed else "claim-action", "action": action}
     pressed = [{"id": button, "property": "submit_n_clicks" if confirmed else "n_clicks", "value": 1}]
     response = client.post("/_dash-update-component", json={
-        "output": _key(web_app, "claim-action-msg.children"),
-        "outputs": [{"id": "claim-action-msg", "property": "children"}, {"id": "claim-refresh", "property": "data"}],
+        "output": (key := _key(web_app, "claim-action-msg.children")),
+        "outputs": outputs_of(key),
         "inputs": [[], pressed] if confirmed else [pressed, []],
         "state": [{"id": "claim-key", "property": "data", "value": number or claim["number"]},
                   {"id": "claim-seen", "property": "data",
@@ -299,10 +300,26 @@ def test_status_buttons_and_stale_version_through_the_page(web_app, client_for):
     # Closing is asked first: the page's close button answers through its confirmation.
     from tests.webutil import render_page
 
+    _flag(web_app, claim, "adjuster@scope.example")
     _, body = render_page(client, f"/claims/{claim['number']}")
     assert "claim-action-confirm" in body and "Only a manager can reopen" in body
+    assert "fraud-card-status" in body and "Add your concern" in body
     status, body = call_status(client, web_app, claim, "closed", version=claim["version"] + 2, confirmed=True)
     assert "is now Closed" in json.dumps(body["claim-action-msg"])
+    # The fraud card is drawn anew: the alert was withdrawn and a closed claim cannot be flagged.
+    card = json.dumps(body["fraud-card-area"]["children"])
+    assert "fraud-flag-submit" not in card and "fraud-card-status" not in card
+
+
+def _flag(web_app, claim, email):
+    from auth.current import SessionUser
+    from db.flask_db import unit_of_work
+    from db.models import User
+    from services import fraud_alerts
+
+    with web_app.server.app_context(), unit_of_work() as s:
+        user = SessionUser.from_model(s.scalar(select(User).where(User.email == email)))
+        fraud_alerts.flag(s, user, claim["id"], "Story changed between calls")
 
 
 def test_page_draws_only_the_controls_the_user_may_use(web_app, client_for):

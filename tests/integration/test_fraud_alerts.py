@@ -97,6 +97,47 @@ def test_an_alert_is_withdrawn_when_its_claim_closes(db_session, scene):
     assert _alert(db_session, claim).status == "open"
 
 
+def test_closing_a_claim_withdraws_its_alert_at_once(db_session, scene):
+    """Not an hour later: until the job ran, the list and the claim page offered a
+    referral that was then refused ("is closed")."""
+    from services.workflow import change_status
+
+    manager = make_user(db_session, "manager")
+    claim = scene["linked"]
+    claim.status = "in_review"
+    db_session.flush()
+    before = _alert(db_session, claim).version
+    change_status(db_session, manager, claim.claim_number, "closed", expected_version=claim.version)
+    alert = _alert(db_session, claim)
+    assert alert.status == "withdrawn" and alert.version == before + 1 and alert.decided_by is None
+    assert fraud_alerts.list_alerts(db_session, manager, claim_number=claim.claim_number)[1] == 0
+    # Reopened, the signal still holds: the next check raises it again.
+    change_status(db_session, manager, claim.claim_number, "in_review", expected_version=claim.version)
+    assert _alert(db_session, claim).status == "withdrawn"
+    fraud_alerts.refresh(db_session)
+    assert _alert(db_session, claim).status == "open"
+
+
+def test_a_claim_moved_to_siu_on_the_board_has_its_alert_referred(db_session, scene):
+    """Whoever moves a claim to SIU has referred it: its alert says who and why at once."""
+    from services.reassignment import move_claims
+
+    manager = make_user(db_session, "manager")
+    claim, other = scene["leaning"], scene["linked"]
+    move_claims(db_session, manager, [{"claim_id": claim.id, "version": claim.version}], department_code="SIU",
+                reason="MISROUTED", comment="Belongs with SIU")
+    alert = _alert(db_session, claim)
+    assert alert.status == "referred" and alert.decided_by == manager.id
+    assert alert.decision_note == "Belongs with SIU" and alert.dismissed_kinds == ["model"]
+    assert _alert(db_session, other).status == "open"  # only the claims moved
+    # A move elsewhere leaves the alert open.
+    move_claims(db_session, manager, [{"claim_id": other.id, "version": other.version}], department_code="PROPERTY",
+                reason="MISROUTED")
+    assert _alert(db_session, other).status == "open"
+    fraud_alerts.refresh(db_session)
+    assert _alert(db_session, claim).status == "referred"
+
+
 def test_a_manager_refers_the_claim_to_siu(db_session, scene):
     manager = make_user(db_session, "manager")
     claim, alert = scene["linked"], _alert(db_session, scene["linked"])
@@ -550,7 +591,9 @@ def test_a_manager_refers_a_whole_ring(db_session, scene):
     siu = db_session.scalar(select(Department.id).where(Department.code == "SIU"))
     for c in scene["ring"]:
         db_session.refresh(c)
-        assert c.department_id == siu and c.status == "new" and _alert(db_session, c).status == "referred"
+        alert = _alert(db_session, c)
+        assert c.department_id == siu and c.status == "new" and alert.status == "referred"
+        assert alert.decision_note == "Staged together"  # the manager's note, not the move's comment
     db_session.refresh(scene["closed"])
     assert scene["closed"].department_id != siu and scene["closed"].status == "closed"
     move = db_session.scalar(select(ClaimEvent).where(ClaimEvent.claim_id == scene["ring"][0].id,
