@@ -99,6 +99,8 @@ def _panel_filters(filter_model: dict | None):
     Output("queue-revision", "data"),
     Output("queue-grid", "filterModel"),
     Output("qf-message", "children"),
+    # "Saved “Big claims”." from an earlier save would read as if it were about what is applied now.
+    Output("qf-saved-message", "children", allow_duplicate=True),
     *FORM_OUT,
     Input("qf-apply", "n_clicks"),
     Input("qf-search", "n_submit"),
@@ -128,9 +130,9 @@ def apply_filters(_apply=None, _submit=None, _clear=None, saved_id=None, revisio
         if page_key == "my_work" and any(s == "closed" for s in parsed.statuses):
             raise InvalidFilter("My work lists open claims only.")
     except (InvalidFilter, NotFound) as exc:
-        return (no_update, no_update, no_update, _error(str(exc))) + keep_form
+        return (no_update, no_update, no_update, _error(str(exc)), no_update) + keep_form
     applied = parsed.to_json()
-    return (applied, revision, panel_filter_model(revision, applied), note) + form_out
+    return (applied, revision, panel_filter_model(revision, applied), note, "") + form_out
 
 
 def _error(text: str):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webutil import queue_rows, render_page
+from tests.webutil import outputs_of, queue_rows, render_page
 
 
 def test_pages_through_a_department_queue(client_for):
@@ -287,12 +287,11 @@ def manage_saved(client, trigger, *, name=None, saved_id=None, page_key="queues"
     return json.loads(response.get_data(as_text=True))["response"]
 
 
-def apply_saved(client, saved_id, page_key="queues"):
-    outs = ["queue-filters.data", "queue-revision.data", "queue-grid.filterModel", "qf-message.children"] + \
-           [f"{i}.value" for i in FORM_IDS]
+def apply_saved(web_app, client, saved_id, page_key="queues"):
+    key = next(k for k in web_app.callback_map if "queue-filters.data" in k)
     response = client.post("/_dash-update-component", json={
-        "output": "..." .join([".." + outs[0]] + outs[1:]) + "..",
-        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outs],
+        "output": key,
+        "outputs": outputs_of(key),
         "inputs": [{"id": "qf-apply", "property": "n_clicks", "value": None},
                    {"id": "qf-search", "property": "n_submit", "value": None},
                    {"id": "qf-clear", "property": "n_clicks", "value": None},
@@ -306,21 +305,23 @@ def apply_saved(client, saved_id, page_key="queues"):
     return json.loads(response.get_data(as_text=True))["response"] if response.status_code == 200 else None
 
 
-def test_saved_filters_through_the_app(client_for):
+def test_saved_filters_through_the_app(web_app, client_for):
     manager, adjuster = client_for("manager"), client_for("adjuster")
     body = manage_saved(manager, "qf-save", name="  Big   new claims ",
                         form={"qf-statuses": ["new"], "qf-amount-min": 5000})
     assert "Saved" in json.dumps(body["qf-saved-message"])
     option = next(o for o in body["qf-saved"]["options"] if o["label"] == "Big new claims")
-    applied = apply_saved(manager, option["value"])
+    applied = apply_saved(web_app, manager, option["value"])
     assert applied["queue-filters"]["data"]["statuses"] == ["new"]
     assert applied["queue-filters"]["data"]["amount_min"] == 5000
     assert applied["qf-statuses"]["value"] == ["new"]
     assert applied["queue-revision"]["data"] == 4
     assert applied["queue-grid"]["filterModel"]  # a new filter model makes the grid reload
+    assert applied["qf-saved-message"]["children"] == ""  # "Saved …" was about the save, not this
+    assert "Applied" in json.dumps(applied["qf-message"])
 
     # Another user cannot apply or delete it, and does not see it.
-    foreign = apply_saved(adjuster, option["value"])
+    foreign = apply_saved(web_app, adjuster, option["value"])
     assert "does not exist" in json.dumps(foreign["qf-message"])
     gone = manage_saved(adjuster, "qf-delete", saved_id=option["value"])
     assert "does not exist" in json.dumps(gone["qf-saved-message"])
@@ -346,8 +347,8 @@ def test_saving_bad_input_gives_a_message(client_for, name, page_key, form, save
 
 
 @pytest.mark.parametrize("saved_id", ["abc", -1, 10**30, {"id": 1}, True])
-def test_applying_a_tampered_saved_filter_id_gives_a_message(client_for, saved_id):
-    body = apply_saved(client_for("adjuster"), saved_id)
+def test_applying_a_tampered_saved_filter_id_gives_a_message(web_app, client_for, saved_id):
+    body = apply_saved(web_app, client_for("adjuster"), saved_id)
     assert "does not exist" in json.dumps(body["qf-message"])
 
 
