@@ -10,6 +10,7 @@ from dash import html
 
 from components.charts import FONT
 from services import currency as money
+from services.alerts import MIN_RATE_SAMPLE
 
 RECEIVED = "#0072B2"
 CLOSED = "#009E73"
@@ -21,6 +22,7 @@ class Card(NamedTuple):
     kind: str
     better: bool | None  # is a rise good news? None: neither
     help: str  # the definition, in the label's tooltip
+    base: tuple[str, str] | None = None  # a rate's denominator: (figure key, what it counts)
 
 
 CARDS = (
@@ -39,15 +41,18 @@ CARDS = (
     Card("routing_accuracy", "Routing accuracy", "pct", True,
          "Closed claims whose latest routing decision named their final department, of the closed claims "
          "SCOPE routed (a claim sent to triage counts as missed). Operations' 'Prediction accuracy' scores the "
-         "first decision's predicted department instead, so its figure for the same period differs."),
+         "first decision's predicted department instead, so its figure for the same period differs.",
+         ("closed_routed", "closed claims")),
     Card("reassignment_rate", "Reassignment rate", "pct", False,
          "Manual reassignment rate: routed claims a person moved to another department in the period "
          "(on the day of the first move), of the claims routed in the period. No figure where nothing was "
-         "routed, e.g. before go-live."),
+         "routed, e.g. before go-live.", ("routed", "routed claims")),
     Card("agreement_rate", "Adjuster agreement", "pct", True,
-         "Adjusters' verdicts on routing decisions that agreed with the router (latest verdict per person)."),
+         "Adjusters' verdicts on routing decisions that agreed with the router (latest verdict per person).",
+         ("feedback_total", "verdicts")),
     Card("auto_routed_share", "Auto-routed", "pct", True,
-         "Routed claims sent straight to a department (confidence at or above the threshold), not to triage."),
+         "Routed claims sent straight to a department (confidence at or above the threshold), not to triage.",
+         ("routed", "routed claims")),
     Card("fraud_flagged", "Fraud flagged", "count", None,
          "Claims received in the period suspected of fraud, whatever came of it: a fraud alert (even if "
          "dismissed later), the SIU queue or an SIU case, or found fraudulent when closed. Confirmed fraud is "
@@ -101,6 +106,17 @@ def _delta(current, previous, kind: str, better: bool | None, currency: str | No
                      className=f"small {color} kpi-delta", title=f"Previous period: {fmt(previous, kind, currency)}")
 
 
+def thin_base(card: Card, current: dict) -> html.Span | None:
+    """In place of the change, for a rate with fewer than MIN_RATE_SAMPLE claims behind it:
+    "only 6 routed claims" (6 moves of 1 claim routed on a Monday read as 600%)."""
+    n = current.get(card.base[0]) if card.base else None
+    if n is None or current.get(card.key) is None or n >= MIN_RATE_SAMPLE:
+        return None
+    return html.Span(f"only {n:,} {card.base[1]}", className="small text-muted fst-italic kpi-delta",
+                     title=f"Fewer than {MIN_RATE_SAMPLE} {card.base[1]} in the period: too few to read the "
+                           "rate or compare it; pick a longer period.")
+
+
 def kpi_cards(current: dict, previous: dict, currency: str) -> dbc.Row:
     cols = []
     for card in CARDS:
@@ -109,9 +125,10 @@ def kpi_cards(current: dict, previous: dict, currency: str) -> dbc.Row:
             html.Div(card.label, id=label_id, tabIndex=0, className="kpi-label text-muted small text-truncate",
                      **{"aria-label": f"{card.label}: {card.help}"}),
             dbc.Tooltip(card.help, target=label_id, placement="top"),
-            html.Div(fmt(current.get(card.key), card.kind, currency), className="fs-4 fw-semibold",
+            html.Div(fmt(current.get(card.key), card.kind, currency),
+                     className="fs-4 fw-semibold" + (" text-muted" if (thin := thin_base(card, current)) else ""),
                      id=f"kpi-{card.key}"),
-            _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
+            thin or _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
         ], className="py-2"), className="shadow-sm h-100"), xs=6, md=4, xl=2, className="mb-3"))
     return dbc.Row(cols, id="dashboard-kpis")
 

@@ -10,7 +10,7 @@ import json
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from components.kpis import CARDS, _delta, fmt
+from components.kpis import CARDS, _delta, fmt, thin_base
 
 SHEET_WIDTH = 990
 SHEET_PADDING = 16  # .report-sheet's left and right padding, on screen and in print (assets/20-report.css)
@@ -68,7 +68,8 @@ def kpi_grid(current: dict, previous: dict, currency: str) -> html.Div:
         html.Div(card.label, className="report-kpi-label", title=card.help),
         html.Div(fmt(current.get(card.key), card.kind, currency), className="report-kpi-value",
                  id=f"report-kpi-{card.key}"),
-        _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
+        thin_base(card, current) or _delta(current.get(card.key), previous.get(card.key), card.kind, card.better,
+                                           currency),
     ], className="report-kpi") for card in CARDS]
     return html.Div([html.Div(cells, className="report-kpis"), html.Div(FOOTNOTE, className="report-footnote")])
 

@@ -239,7 +239,13 @@ def test_reassignment_rate_before_go_live_is_no_figure_not_zero(db_session, own_
     assert k["current"]["reassignment_rate"] == pytest.approx(0.2)  # 2 moved of 10 routed
     assert k["previous"]["received"] == 10 and k["previous"]["reassignment_rate"] is None
     card = _texts(_card(kpi_cards(k["current"], k["previous"], "USD"), "reassignment_rate"))
-    assert NO_COMPARISON in card and not any("pts" in t for t in card)
+    # 10 routed claims are too few to read as a rate: the card says so instead of any comparison.
+    assert "only 10 routed claims" in card and not any("pts" in t for t in card)
+    routed = dict(k["current"], routed=20)
+    card = _texts(_card(kpi_cards(routed, k["previous"], "USD"), "reassignment_rate"))
+    assert NO_COMPARISON in card and not any("pts" in t or "only" in t for t in card)
+    card = _texts(_card(kpi_cards(routed, dict(k["current"], reassignment_rate=0.1), "USD"), "reassignment_rate"))
+    assert any("+10.0 pts" in t for t in card)
     # the claims received then are a real figure to compare with: 10 then, 10 now
     assert NO_COMPARISON not in _texts(_card(kpi_cards(k["current"], k["previous"], "USD"), "received"))
 
