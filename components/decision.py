@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from components.charts import floor_pct, probability_bars, shap_waterfall
 from components.common import dept_badge
+from ml.explain import describe
 from services.currency import money
 
 MAX_STEPS = 8
@@ -27,6 +28,18 @@ def _short_value(value, name: str = "", currency: str | None = None) -> str:
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     text = str(value)
     return text if len(text) <= 28 else text[:27] + "…"
+
+
+def reason_text(driver: dict, features: dict, department: str, currency: str | None) -> str:
+    """A stored reason as the page shows it: an amount is reworded in the deployment's currency
+    ("claimed amount $3,348.90", as the facts and the waterfall; stored as "3,349"), from the
+    value and contribution stored with the decision; every other reason is the stored text."""
+    name, value, contribution = driver.get("feature"), features.get(driver.get("feature")), driver.get("contribution")
+    if (currency and isinstance(name, str) and "amount" in name and isinstance(value, (int, float))
+            and not isinstance(value, bool) and isinstance(contribution, (int, float))):
+        return describe(name, "numeric", float(contribution), features, [], department,
+                        show=lambda _name, v: money(v, currency))
+    return driver.get("text", "")
 
 
 def waterfall_steps(shap_values: dict, features: dict, target: str,
@@ -72,9 +85,10 @@ def decision_panel(decision, departments: dict, currency: str | None = None) -> 
         html.Span(f"decided {decision.decided_at_text}", className="me-3"),
         html.Span(method, title=technical),
     ], className="small text-muted mt-2")
-    reasons = [html.Li(d.get("text", ""), className="mb-1") for d in (decision.drivers or []) if d.get("text")]
-    base, steps = waterfall_steps(decision.shap_values or {}, decision.features or {}, decision.predicted, currency)
     target_name = names.get(decision.predicted, decision.predicted)
+    reasons = [html.Li(reason_text(d, decision.features or {}, target_name, currency), className="mb-1")
+               for d in (decision.drivers or []) if d.get("text")]
+    base, steps = waterfall_steps(decision.shap_values or {}, decision.features or {}, decision.predicted, currency)
     return html.Div([
         dbc.Card(dbc.CardBody([
             html.H5("Routing decision", className="card-title"),

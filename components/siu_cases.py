@@ -234,7 +234,7 @@ def case_summary(view, code: str) -> list:
     return [
         html.Div([
             stat("Claims", f"{s.claims}", f"{s.open_claims} open"),
-            stat("Claimed", money_short(s.claimed, code)),
+            stat("Claimed", money(s.claimed, code)),  # to the cent, as the claims table below
             stat("Days open" if s.status == "open" else "Took", f"{s.days_open}",
                  "days" if s.status == "closed" else None),
         ], className="d-flex flex-wrap gap-4 mb-3", id="siu-case-stats"),

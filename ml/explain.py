@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -126,8 +128,10 @@ def _effect(contribution: float, department: str) -> str:
     return f"({sign}{size:.1f} toward {department})" if size >= 0.1 else f"({sign}{size:.2f} toward {department})"
 
 
-def describe(driver: str, kind: str, contribution: float, raw: dict, terms: list[dict], department: str) -> str:
-    """One plain sentence per driver, e.g. "claimed amount 12,400 (+0.6 toward Property)"."""
+def describe(driver: str, kind: str, contribution: float, raw: dict, terms: list[dict], department: str,
+             show: Callable[[str, Any], str | None] | None = None) -> str:
+    """One plain sentence per driver, e.g. "claimed amount 12,400 (+0.6 toward Property)".
+    ``show(driver, value)`` words a number the caller knows better (an amount in its currency)."""
     value = raw.get(driver)
     label = _label(driver)
     if kind == "text":
@@ -139,7 +143,7 @@ def describe(driver: str, kind: str, contribution: float, raw: dict, terms: list
     elif value is None:
         what = f"{label} not given"
     elif kind == "numeric":
-        what = f"{label} {_number(value)}"
+        what = f"{label} {(show(driver, value) if show is not None else None) or _number(value)}"
     elif kind == "categorical" and str(value).lower() in ("true", "false"):
         # "injury reported: no", not "injury reported is false"
         what = f"{label}: {'yes' if str(value).lower() == 'true' else 'no'}"

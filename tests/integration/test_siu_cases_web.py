@@ -281,14 +281,17 @@ def test_demo_case_page_shows_its_claims_and_activity(clients, app_session):
                 continue
             claims = list(session.scalars(select(Claim.claim_number).join(
                 SiuCaseClaim, SiuCaseClaim.claim_id == Claim.id).where(SiuCaseClaim.case_id == case_id)))
-            out[status] = (key, claims, opened)
+            claimed = session.scalar(select(func.sum(Claim.claimed_amount)).join(
+                SiuCaseClaim, SiuCaseClaim.claim_id == Claim.id).where(SiuCaseClaim.case_id == case_id))
+            out[status] = (key, claims, opened, claimed)
         return out
 
     cases = app_session(demo)
     assert {"open", "closed"} <= set(cases), "the web database has open and closed demo cases"
-    for status, (key, claims, opened) in cases.items():
+    for status, (key, claims, opened, claimed) in cases.items():
         code, body = render_page(clients("investigator"), "/siu-cases", f"?case={key}")
         assert code == 200 and f"Case {key}" in body
+        assert f"${claimed:,.2f}" in body  # the header's total to the cent, as the table's amounts
         assert all(n in body for n in claims), (key, claims)
         assert "Activity" in body and "Case opened" in body and opened in body
         if status == "closed":

@@ -108,3 +108,25 @@ def test_waterfall_leaves_room_left_of_a_negative_start_for_its_value():
     lo, hi = fig.layout.xaxis.range
     assert -0.63 - lo >= 0.24 * (hi - lo)  # a quarter of the shown width for the text (was a fifth)
     assert fig.layout.yaxis.ticklabelstandoff >= 8
+
+
+def test_reasons_in_words_give_amounts_in_the_deployments_currency():
+    """Stored as "claimed amount 3,349": the page words it as the facts and the waterfall do."""
+    decision = SimpleNamespace(
+        routed="AUTO_PD", predicted="AUTO_PD", confidence=0.93, threshold=0.5, shap_method="exact",
+        model_version="synthetic-1", decided_at_text="2026-12-07 00:19 UTC",
+        drivers=[{"text": "claimed amount 3,349 (+0.6 toward Auto Physical Damage)", "feature": "claimed_amount",
+                  "contribution": 0.6123},
+                 {"text": "reserve amount not given (−0.2 toward Auto Physical Damage)", "feature": "reserve_amount",
+                  "contribution": -0.2},
+                 {"text": "description mentions 'bumper' (+3.5 toward Auto Physical Damage)", "feature": "description",
+                  "contribution": 3.5}],
+        shap_values={"AUTO_PD": {"description": 3.5, "claimed_amount": 0.6}, "base": {"AUTO_PD": 0.6}},
+        features={"claimed_amount": 3348.9, "reserve_amount": None, "description": "rear bumper"},
+        probabilities={"AUTO_PD": 0.93, "TRIAGE": 0.07})
+    reasons = _on_screen(decision_panel(decision, DEPTS, "EUR").children[0])
+    assert "claimed amount €3,348.90 (+0.6 toward Auto Physical Damage)" in reasons
+    assert "reserve amount not given (−0.2 toward Auto Physical Damage)" in reasons
+    assert "description mentions 'bumper'" in reasons and "3,349" not in reasons
+    # Without a currency (a caller that does not know it) the stored words stay.
+    assert "claimed amount 3,349 (+0.6" in _on_screen(decision_panel(decision, DEPTS).children[0])
