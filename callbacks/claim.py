@@ -22,6 +22,7 @@ from db.flask_db import WriteConflict, independent_sessions, read_session, unit_
 from services.access import AccessDenied, NotFound, OutsideDepartments
 from services.counterfactual import claim_counterfactual
 from services.feedback import REASONS, current_verdict, give_feedback, latest_decision
+from services.privacy import hidden_for
 from services.similar_claims import similar_claims
 from services.workflow import (
     STATUS_LABELS, ConflictError, WorkflowError, add_note, allowed_actions, assign_to_me, can_act, change_status,
@@ -246,14 +247,16 @@ def refresh(_token, claim_number):
 def counterfactual(claim_number):
     session = read_session()
     try:
-        claim = get_claim(session, user_or_none(), claim_number)
+        user = user_or_none()
+        claim = get_claim(session, user, claim_number)
     except (AccessDenied, NotFound):
         return "Not available."
     decision = latest_decision(session, claim.id)
     try:
         cf = claim_counterfactual(session, claim, decision_id=decision.id if decision else None,
                                   threshold=decision.threshold if decision else None,
-                                  currency=current_app.config["SCOPE_SETTINGS"].currency)
+                                  currency=current_app.config["SCOPE_SETTINGS"].currency,
+                                  hidden=hidden_for(session, user, claim.dataset))
         return counterfactual_body(cf, decision.model_version.version if decision else None)
     except Exception:
         log.exception("counterfactual failed for %s", claim.claim_number)

@@ -14,6 +14,7 @@ from ml.text import meaningful, words
 from services import currency as currency_fmt
 from services.cache import cached, make_key
 from services.claims_frame import load_frame
+from services.privacy import mask
 from services.routing import LoadedModel, load_champion, predict_frame
 from services.similar_claims import numeric_grids
 
@@ -61,14 +62,16 @@ MONEY_FEATURES = frozenset({"claimed_amount", "reserve_amount", "paid_amount"})
 
 
 def claim_counterfactual(session: Session, claim: Claim, *, decision_id: int | None,
-                         threshold: float | None = None, currency: str = currency_fmt.DEFAULT) -> dict | None:
-    """Words and details for the page, cached per (decision, champion version)."""
+                         threshold: float | None = None, currency: str = currency_fmt.DEFAULT,
+                         hidden: frozenset[str] = frozenset()) -> dict | None:
+    """Words and details for the page, cached per (decision, champion version). Values of
+    ``hidden`` features (services.privacy.hidden_for: personal data the user may not see) are masked."""
     model = load_champion(session, claim.dataset)
     if model is None:
         return None
     # In the shared cache (Redis when configured), so every web worker profits from one search.
     key = make_key("counterfactual", session.get_bind().url.render_as_string(hide_password=True),
-                   decision_id or -claim.id, model.version, threshold, currency)
+                   decision_id or -claim.id, model.version, threshold, currency, sorted(hidden))
 
     def search_now():
         computed = compute(session, model, claim)
@@ -77,13 +80,19 @@ def claim_counterfactual(session: Session, claim: Claim, *, decision_id: int | N
         result, _ = computed
         names = dict(session.execute(select(Department.code, Department.name)).all())
         def show(feature, value):
+            if feature in hidden:
+                return mask(feature, value)
             return currency_fmt.money_short(value, currency) if feature in MONEY_FEATURES else None
+
+        def plain(feature, value):
+            return mask(feature, value) if feature in hidden else value
 
         out = {"found": result.found, "text": result.sentence(names, threshold, show),
                "model_version": model.version,
                "source": result.source, "target": result.target, "probability": result.probability,
                "baseline": result.baseline, "candidates": result.candidates,
-               "changes": [{"feature": c.feature, "kind": c.kind, "old": c.old, "new": c.new}
+               "changes": [{"feature": c.feature, "kind": c.kind, "old": plain(c.feature, c.old),
+                            "new": plain(c.feature, c.new)}
                            for c in result.changes]}
         return json.loads(json.dumps(out, default=_plain))  # numpy scalars and dates as JSON types
 

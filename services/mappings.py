@@ -35,7 +35,7 @@ POST_SETTLEMENT_COLUMNS = ("paid_amount",)
 CONSTANT_COLUMNS = ("policy_number", "line_of_business", "description", "state", "region", "postcode")
 
 _TOP_KEYS = {"name", "description", "claim_number_prefix", "columns", "constants", "target",
-             "fraud_label", "departments", "extra", "features", "validate", "derived_dates"}
+             "fraud_label", "departments", "extra", "personal", "features", "validate", "derived_dates"}
 _RULE_KEYS = {"type", "required", "min", "max", "allowed", "formats", "case", "synonyms",
               "missing", "bands", "band_step"}
 _DERIVED_KEYS = {"year", "month", "week_of_month", "day_of_week", "not_before"}
@@ -104,6 +104,7 @@ class Mapping:
     departments: tuple[DepartmentSpec, ...]
     extra: tuple[str, ...]
     features: tuple[dict, ...]
+    personal: tuple[str, ...]
     rules: dict[str, ColumnRule]
     derived_dates: dict[str, DerivedDate]
     raw: dict
@@ -170,6 +171,7 @@ def parse_mapping(data: Any) -> Mapping:
     target = _parse_target(data.get("target"), problems)
     departments = _parse_departments(data.get("departments") or [], problems)
     extra = tuple(str(c) for c in (data.get("extra") or []))
+    personal = _parse_personal(data.get("personal"), extra, problems)
     features = tuple(data.get("features") or [])
     fraud_label = data.get("fraud_label")
 
@@ -200,9 +202,12 @@ def parse_mapping(data: Any) -> Mapping:
     return Mapping(
         name=name.strip(), description=str(data.get("description") or "").strip(),
         claim_number_prefix=prefix, columns=columns, constants=constants, target=target,
-        fraud_label=fraud_label, departments=departments, extra=extra,
+        fraud_label=fraud_label, departments=departments, extra=extra, personal=personal,
+        # The flag rides in the dataset's feature_spec, so the latest import's choice applies to every
+        # claim of the dataset, the ones imported before included.
         features=tuple({"name": f["name"], "kind": f["kind"],
-                        "source": "column" if f["name"] in CLAIM_COLUMNS else "extra"} for f in features),
+                        "source": "column" if f["name"] in CLAIM_COLUMNS else "extra",
+                        **({"personal": True} if f["name"] in personal else {})} for f in features),
         rules=rules, derived_dates=derived,
         raw=json.loads(json.dumps(data, default=str)),  # YAML dates -> strings for JSONB
     )
@@ -226,6 +231,20 @@ def _parse_columns(raw: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:
             continue
         columns[ours] = sources
     return columns
+
+
+def _parse_personal(raw: Any, extra: tuple[str, ...], problems: list[str]) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(c, str) and c for c in raw):
+        problems.append("'personal' must list extra columns, e.g. [DrivAge, DrivGender]")
+        return ()
+    # Only extra columns: claims columns have their own masking (services.privacy), and a
+    # misspelt name here would silently leave the real column unmasked.
+    for col in raw:
+        if col not in extra:
+            problems.append(f"personal column {col!r} is not one of the mapping's 'extra' columns")
+    return tuple(dict.fromkeys(c for c in raw if c in extra))
 
 
 def _parse_rules(raw: Any, problems: list[str]) -> dict[str, ColumnRule]:

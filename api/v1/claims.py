@@ -11,7 +11,7 @@ from db.flask_db import read_session
 from services import intake
 from services.access import AccessDenied, NotFound
 from services.claims import get_claim_view
-from services.privacy import claim_fields
+from services.privacy import claim_fields, hidden_for, mask_values
 
 SINGLE_LIMIT = 1_000_000
 BATCH_LIMIT_BYTES = 20_000_000
@@ -70,4 +70,13 @@ def get_claim(claim_number: str):
     except (NotFound, AccessDenied):
         # Outside the caller's departments looks the same as missing: no existence leak.
         raise ApiError(404, "no such claim") from None
-    return jsonify(claim_fields(caller().user, intake.claim_json(session, view.claim)))
+    user = caller().user
+    body = claim_fields(user, intake.claim_json(session, view.claim))
+    hidden = hidden_for(session, user, view.claim.dataset)
+    if hidden:
+        body = mask_values(hidden, body)
+        if body.get("decision") is not None and view.decision is not None:
+            # claim_json words the drivers from the stored text; the view's are already masked for this user.
+            body["decision"] = {**body["decision"],
+                                "drivers": [x.get("text") for x in view.decision.drivers or [] if x.get("text")]}
+    return jsonify(body)
