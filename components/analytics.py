@@ -8,7 +8,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from components.charts import FONT
+from components.charts import FONT, fitted_title
 
 GRAPH = {"displayModeBar": False}
 ROLE_COLORS = {"adjuster": "#009E73", "manager": "#0072B2", "admin": "#CC79A7", "viewer": "#E69F00"}
@@ -19,9 +19,10 @@ RATING = "#D55E00"
 
 
 def _style(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, font_size=15), height=height, font=FONT,
-                      margin=dict(l=10, r=20, t=50, b=40), plot_bgcolor="white", paper_bgcolor="white",
-                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fitted, top = fitted_title(title, legend=any(t.showlegend is not False for t in fig.data) and len(fig.data) > 1)
+    fig.update_layout(title=fitted, height=height + top - 50, font=FONT,
+                      margin=dict(l=10, r=20, t=top, b=40), plot_bgcolor="white", paper_bgcolor="white",
+                      legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
     fig.update_xaxes(gridcolor="#eee")
     fig.update_yaxes(gridcolor="#eee")
     return fig

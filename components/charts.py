@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import plotly.graph_objects as go
 
@@ -150,3 +151,26 @@ def confidence_histogram(bands: list[dict], names: dict[str, str], colors: dict[
     fig.update_yaxes(title_text="Open claims", gridcolor="#eee", ticklabelstandoff=8)
     return _layout(fig, 340, title=dict(text="How sure the router was", x=0, font_size=15),
                    legend=dict(orientation="h", y=-0.3, x=0))
+
+
+TITLE_WIDTH = 40  # characters of a 15 px title that fit a 390 px phone's card
+
+
+def fitted_title(text: str, *, legend: bool = False) -> tuple[dict, int]:
+    """A Plotly title that fits a phone, and the top margin it needs. Plotly never wraps a
+    title, so "Special Investigations: 1% of all claims received (click a bar f" ran off a
+    390 px card: the text wraps at word boundaries, a trailing "(click …)" hint goes on its
+    own smaller line, and a legend gets a row of its own under the title (beside a long
+    title it overlapped it)."""
+    main, hint = text, None
+    if text.endswith(")") and " (click " in text:
+        main, hint = text[:-1].rsplit(" (click ", 1)
+        hint = "Click " + hint
+    lines = textwrap.wrap(main, TITLE_WIDTH) or [""]
+    shown = "<br>".join(lines)
+    if hint:
+        shown += f"<br><span style='font-size:12px;color:#6c757d'>{hint}</span>"
+    rows = len(lines) * 19 + (16 if hint else 0)
+    title = dict(text=shown, x=0, xanchor="left", font_size=15, yref="container", y=1, yanchor="top",
+                 pad=dict(t=18, l=0))
+    return title, rows + 30 + (24 if legend else 0)

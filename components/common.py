@@ -43,3 +43,8 @@ def fact_text(value) -> str:
 def stat(label: str, value, hint: str | None = None) -> html.Div:
     return html.Div([html.Div(label, className="stat-label"), html.Div(value, className="stat-value"),
                      html.Div(hint, className="stat-hint") if hint else None], className="stat")
+
+
+def stale_notice(text: str | None):
+    """The rollup pages' warning that their figures are older than the schedule allows."""
+    return dbc.Alert(text, color="warning", className="small py-2", id="rollup-stale") if text else None

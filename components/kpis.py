@@ -8,8 +8,9 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import html
 
-from components.charts import FONT
+from components.charts import FONT, fitted_title
 from services import currency as money
+from services.aggregates import CYCLE_CAP
 from services.alerts import MIN_RATE_SAMPLE
 
 RECEIVED = "#0072B2"
@@ -23,6 +24,7 @@ class Card(NamedTuple):
     better: bool | None  # is a rise good news? None: neither
     help: str  # the definition, in the label's tooltip
     base: tuple[str, str] | None = None  # a rate's denominator: (figure key, what it counts)
+    unlike: str | None = None  # why a comparison with the previous period would mislead
 
 
 CARDS = (
@@ -57,8 +59,14 @@ CARDS = (
          "Claims received in the period suspected of fraud, whatever came of it: a fraud alert (even if "
          "dismissed later), the SIU queue or an SIU case, or found fraudulent when closed. Confirmed fraud is "
          "in the Special Investigations strip."),
-    Card("reserve", "Total reserve", "money", None, "Reserves of the claims received in the period."),
-    Card("paid", "Total paid", "money", None, "Paid on the claims received in the period."),
+    Card("reserve", "Total reserve", "money", None,
+         "Reserves set on the claims received in the period, open or closed (what they were expected to cost, "
+         "not what is still outstanding)."),
+    Card("paid", "Total paid", "money", None,
+         "Paid so far on the claims received in the period. Recent claims have had little time to be paid, "
+         "so there is no comparison with the previous period.",
+         unlike="Claims received earlier have had longer to be paid: a drop against the previous period "
+                "would only show that this period is younger."),
 )
 
 
@@ -69,7 +77,8 @@ def fmt(value, kind: str, currency: str | None = None) -> str:
     if kind == "pct":
         return f"{value:.1%}"
     if kind == "days":
-        return f"{value:,.0f} d"
+        # The histogram holds whole days up to its cap: at the cap the true figure is longer.
+        return f"{value:,.0f}+ d" if value >= CYCLE_CAP else f"{value:,.0f} d"
     if kind == "money":
         if currency is None:  # fail loudly rather than show some other currency's symbol
             raise ValueError("fmt: a money value needs its currency code")
@@ -106,15 +115,30 @@ def _delta(current, previous, kind: str, better: bool | None, currency: str | No
                      className=f"small {color} kpi-delta", title=f"Previous period: {fmt(previous, kind, currency)}")
 
 
-def thin_base(card: Card, current: dict) -> html.Span | None:
-    """In place of the change, for a rate with fewer than MIN_RATE_SAMPLE claims behind it:
-    "only 6 routed claims" (6 moves of 1 claim routed on a Monday read as 600%)."""
-    n = current.get(card.base[0]) if card.base else None
-    if n is None or current.get(card.key) is None or n >= MIN_RATE_SAMPLE:
+def thin_base(card: Card, current: dict, previous: dict | None = None) -> html.Span | None:
+    """In place of the change: for a rate with fewer than MIN_RATE_SAMPLE claims behind it,
+    "only 6 routed claims" (6 moves of 1 claim routed on a Monday read as 600%); when only
+    the previous period's rate is that thin (before go-live), no comparison; for a figure
+    whose periods are not alike (money still being paid), why there is none."""
+    if card.unlike and current.get(card.key) is not None:
+        return html.Span("still being paid", className="small text-muted fst-italic kpi-delta", title=card.unlike)
+    if not card.base or current.get(card.key) is None:
         return None
-    return html.Span(f"only {n:,} {card.base[1]}", className="small text-muted fst-italic kpi-delta",
-                     title=f"Fewer than {MIN_RATE_SAMPLE} {card.base[1]} in the period: too few to read the "
-                           "rate or compare it; pick a longer period.")
+    n = current.get(card.base[0])
+    if n is not None and n < MIN_RATE_SAMPLE:
+        return html.Span(f"only {n:,} {card.base[1]}", className="small text-muted fst-italic kpi-delta",
+                         title=f"Fewer than {MIN_RATE_SAMPLE} {card.base[1]} in the period: too few to read the "
+                               "rate or compare it; pick a longer period.")
+    before = (previous or {}).get(card.base[0])
+    if before is not None and (previous or {}).get(card.key) is not None and before < MIN_RATE_SAMPLE:
+        return html.Span(NO_COMPARISON, className="text-muted small kpi-delta",
+                         title=f"The previous period had only {before:,} {card.base[1]}: too few to compare with.")
+    return None
+
+
+def _thin_now(card: Card, current: dict) -> bool:
+    n = current.get(card.base[0]) if card.base else None
+    return n is not None and current.get(card.key) is not None and n < MIN_RATE_SAMPLE
 
 
 def kpi_cards(current: dict, previous: dict, currency: str) -> dbc.Row:
@@ -126,17 +150,19 @@ def kpi_cards(current: dict, previous: dict, currency: str) -> dbc.Row:
                      **{"aria-label": f"{card.label}: {card.help}"}),
             dbc.Tooltip(card.help, target=label_id, placement="top"),
             html.Div(fmt(current.get(card.key), card.kind, currency),
-                     className="fs-4 fw-semibold" + (" text-muted" if (thin := thin_base(card, current)) else ""),
+                     className="fs-4 fw-semibold" + (" text-muted" if _thin_now(card, current) else ""),
                      id=f"kpi-{card.key}"),
-            thin or _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
+            thin_base(card, current, previous)
+            or _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
         ], className="py-2"), className="shadow-sm h-100"), xs=6, md=4, xl=2, className="mb-3"))
     return dbc.Row(cols, id="dashboard-kpis")
 
 
-def _style(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, font_size=15), height=height, font=FONT,
-                      margin=dict(l=10, r=20, t=50, b=40), plot_bgcolor="white", paper_bgcolor="white",
-                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+def _style(fig: go.Figure, title: str, height: int = 360, *, legend: bool = False) -> go.Figure:
+    fitted, top = fitted_title(title, legend=legend)
+    fig.update_layout(title=fitted, height=height + top - 50, font=FONT,
+                      margin=dict(l=10, r=20, t=top, b=40), plot_bgcolor="white", paper_bgcolor="white",
+                      legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
     fig.update_xaxes(gridcolor="#eee")
     fig.update_yaxes(gridcolor="#eee", rangemode="tozero")
     return fig
@@ -207,10 +233,7 @@ def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
     fig.update_xaxes(title_text="Report / closing date")
     date_ticks(fig, series["periods"], unit)
     fig.update_yaxes(title_text=f"Claims per {unit}")
-    _style(fig, f"Claims received vs closed per {unit} (click a point for its claims)", height)
-    if any(notes):  # three legend entries do not fit beside the title: give them a line of their own
-        fig.update_layout(margin=dict(t=72), title=dict(y=0.97, yref="container", yanchor="top"),
-                          legend=dict(x=0, xanchor="left", y=1.02, yanchor="bottom"))
+    _style(fig, f"Claims received vs closed per {unit} (click a point for its claims)", height, legend=True)
     if not any(series["received"]) and not any(series["closed"]):
         return _no_claims(fig)
     return fig

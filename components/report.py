@@ -68,8 +68,8 @@ def kpi_grid(current: dict, previous: dict, currency: str) -> html.Div:
         html.Div(card.label, className="report-kpi-label", title=card.help),
         html.Div(fmt(current.get(card.key), card.kind, currency), className="report-kpi-value",
                  id=f"report-kpi-{card.key}"),
-        thin_base(card, current) or _delta(current.get(card.key), previous.get(card.key), card.kind, card.better,
-                                           currency),
+        thin_base(card, current, previous)
+        or _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
     ], className="report-kpi") for card in CARDS]
     return html.Div([html.Div(cells, className="report-kpis"), html.Div(FOOTNOTE, className="report-footnote")])
 

@@ -8,10 +8,10 @@ from dash import dcc, html
 
 from auth.guard import page_user
 from auth.permissions import Perm
-from components.common import not_allowed, page_header
+from components.common import not_allowed, page_header, stale_notice
 from db.flask_db import read_session
 from services import dashboard as dash_service
-from services.aggregates import FilterError, refreshed_text
+from services.aggregates import FilterError, refreshed_text, staleness
 
 dash.register_page(__name__, path="/dashboard", title="Dashboard · SCOPE Assistant", name="Dashboard")
 
@@ -62,6 +62,7 @@ def layout(**query):
         page_header("Executive dashboard",
                     f"Figures from the KPI rollup ({refreshed_text(session)}); changes compare with the "
                     "previous period of equal length."),
+        stale_notice(staleness(session)),
         controls,
         html.Div(id="dashboard-status"),
         dcc.Loading(html.Div(id="dashboard-cards"), type="dot", delay_show=600),

@@ -8,10 +8,10 @@ from dash import dcc, html
 
 from auth.guard import page_user
 from auth.permissions import Perm
-from components.common import not_allowed, page_header
+from components.common import not_allowed, page_header, stale_notice
 from components.workload import SHARED_CAPACITY_NOTE
 from db.flask_db import read_session
-from services.aggregates import FilterError, data_bounds, filter_options, refreshed_text
+from services.aggregates import FilterError, data_bounds, filter_options, refreshed_text, staleness
 from services.operations import DEFAULT_DAYS, parse_filters
 
 dash.register_page(__name__, path="/operations", title="Operations · SCOPE Assistant", name="Operations")
@@ -59,6 +59,7 @@ def layout(**query):
                     f"It opens on the last {DEFAULT_DAYS} days, not the Dashboard's 90: calibration and the "
                     "confusion matrix need more closed claims than a quarter holds, so pick the same dates "
                     "to compare a figure with the Dashboard's."),
+        stale_notice(staleness(session)),
         controls,
         html.Div(id="ops-status"),
         dcc.Loading(html.Div(id="ops-cards"), type="dot", delay_show=600),

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from db.models import Department, JobRun, KpiCycleHistogram, KpiDaily
 from services.departments import DEFAULT_SLA_DAYS, SIU
 
-CYCLE_CAP = 366
+CYCLE_CAP = 3 * 366  # SIU and litigated claims run past a year: a one-year cap read as their P90
 MAX_RANGE_DAYS = 3 * 366
 _LOCK_KEY = 740_021_001  # advisory lock id for the refresh
 
@@ -143,6 +143,27 @@ def refreshed_at(session: Session) -> dt.datetime | None:
     """When the refresh_aggregates job last rebuilt the rollups (None before its first run)."""
     return session.scalar(select(func.max(JobRun.finished_at)).where(JobRun.job == "refresh_aggregates",
                                                                       JobRun.status == "succeeded"))
+
+
+STALE_AFTER = dt.timedelta(minutes=20)  # four missed runs of the 5-minute job, not one slow one
+
+
+def staleness(session: Session, now: dt.datetime | None = None) -> str | None:
+    """A warning when the rollups are older than the schedule allows (the scheduler is
+    down or the job fails), None when they are current: the pages would otherwise show
+    old figures as today's without a word."""
+    from services.workflow import _duration  # imports services that import this module
+
+    at = refreshed_at(session)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if at is None:
+        return ("These figures have not been refreshed by the scheduled job yet. If this lasts more than a "
+                "few minutes, ask an administrator to check the scheduler (Admin → Jobs).")
+    if now - at <= STALE_AFTER:
+        return None
+    return (f"These figures are from {at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC: the refresh that runs "
+            f"every 5 minutes has not succeeded for {_duration((now - at).total_seconds())}. Claims received or "
+            "moved since are not in them; ask an administrator to check the scheduler (Admin → Jobs).")
 
 
 def refreshed_text(session: Session) -> str:
