@@ -25,8 +25,8 @@ from services.feedback import REASONS, current_verdict, give_feedback, latest_de
 from services.privacy import hidden_for
 from services.similar_claims import similar_claims
 from services.workflow import (
-    STATUS_LABELS, ConflictError, WorkflowError, add_note, allowed_actions, assign_to_me, can_act, change_status,
-    get_claim, timeline,
+    OPEN_ALERT_BLOCKS_CLOSING, STATUS_LABELS, ConflictError, WorkflowError, add_note, allowed_actions, assign_to_me,
+    can_act, change_status, closing_waits_on_alert, get_claim, timeline,
 )
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,10 @@ def _why_no_actions(user, claim) -> str:
 
 def _triage_note(user, claim) -> str | None:
     """A claim in Triage cannot be closed until it has a department, and only managers
-    move claims: an adjuster working it was left with no way forward and no word why."""
+    move claims: an adjuster working it was left with no way forward and no word why.
+    Likewise a claim with an open fraud alert, which cannot close until it is decided."""
+    if closing_waits_on_alert(user, claim):
+        return "Close claim is not offered: " + OPEN_ALERT_BLOCKS_CLOSING[0].lower() + OPEN_ALERT_BLOCKS_CLOSING[1:]
     if claim.status == "closed" or claim.department is None or not claim.department.is_triage:
         return None
     if user.can(Perm.REASSIGN):

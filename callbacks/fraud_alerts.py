@@ -71,7 +71,8 @@ def _list(user, view) -> tuple:
     alerts, total = fraud_alerts.list_alerts(session, user, status="open", claim_number=claim,
                                              limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     code = current_app.config["SCOPE_SETTINGS"].currency
-    return (summary("open", fraud_alerts.counts(session, user), claim, alerts, total, code),
+    return (summary("open", fraud_alerts.counts(session, user), claim, alerts, total, code,
+                    fraud_alerts.open_totals(session, user) if alerts and claim is None else None),
             list_body(alerts, total, code, status="open", can_decide=user.can(Perm.DECIDE_FRAUD), page=page,
                       per_page=PER_PAGE))
 

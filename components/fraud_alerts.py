@@ -9,7 +9,7 @@ from dash import dcc, html
 
 from components.common import dept_badge, message, stat
 from components.siu_cases import case_href
-from services.currency import money
+from services.currency import money, money_short
 from services.fraud_alerts import STATUS_LABELS
 from services.siu_cases import OUTCOME_LABELS
 
@@ -49,16 +49,19 @@ def status_tabs(status: str, tallies: dict | None, claim: str | None) -> dbc.Nav
         for s, label in STATUS_LABELS.items()], pills=True, className="mb-3 gap-1")
 
 
-def summary(status: str, tallies: dict | None, claim: str | None, alerts: list, total: int, code: str) -> list:
-    """The status tabs with their counts and, on the open tab, the figures of the list:
-    redrawn with the list after each decision, so the two never disagree."""
+def summary(status: str, tallies: dict | None, claim: str | None, alerts: list, total: int, code: str,
+            totals: tuple[float, int] | None = None) -> list:
+    """The status tabs with their counts and, on the open tab, the figures of the whole
+    list (``totals``: claimed, alerts with two or more kinds of signal): redrawn with the
+    list after each decision, so the two never disagree."""
     if status != "open" or not alerts or claim is not None:
         return [status_tabs(status, tallies, claim)]
-    claimed = money(sum(a.claimed or 0 for a in alerts), code)
+    claimed, multi = totals if totals is not None else (sum(a.claimed or 0 for a in alerts),
+                                                        sum(a.kinds > 1 for a in alerts))
     stats = html.Div([
         stat("Open alerts", f"{total:,}"),
-        stat("Claimed" + (" (this page)" if total > len(alerts) else ""), claimed),
-        stat("With two or more kinds of signal", f"{sum(a.kinds > 1 for a in alerts):,}"),
+        stat("Claimed on them", money_short(claimed, code)),
+        stat("With two or more kinds of signal", f"{multi:,}"),
     ], className="d-flex flex-wrap gap-4 mb-3", id="fraud-stats")
     return [status_tabs(status, tallies, claim), stats]
 

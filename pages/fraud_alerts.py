@@ -15,7 +15,7 @@ from components.common import not_allowed, page_header
 from components.fraud_alerts import alerts_href, decision_modal, fraud_tabs, list_body, summary
 from db.flask_db import read_session
 from services.siu_cases import sees_cases_tab
-from services.fraud_alerts import MODEL_THRESHOLD, STATUS_LABELS, counts, last_raised, list_alerts
+from services.fraud_alerts import MODEL_THRESHOLD, STATUS_LABELS, counts, last_raised, list_alerts, open_totals
 
 dash.register_page(__name__, path="/fraud-alerts", title="Fraud alerts · SCOPE Assistant", name="Fraud alerts")
 
@@ -63,7 +63,9 @@ def layout(status: str | None = None, claim: str | None = None, page: str | None
                     + _raised_text(session) + scope),
         html.P(RULE + (" Flag a claim for SIU review from its page." if user.can(Perm.FLAG_FRAUD) else ""),
                className="small text-muted mb-3", id="fraud-rule"),
-        html.Div(summary(status, counts(session, user), claim, alerts, total, code), id="fraud-summary"),
+        html.Div(summary(status, counts(session, user), claim, alerts, total, code,
+                         open_totals(session, user) if status == "open" and alerts and claim is None else None),
+                 id="fraud-summary"),
         only,
         html.Div(id="fraud-result"),
         html.Div(list_body(alerts, total, code, status=status, can_decide=can_decide, page=number,

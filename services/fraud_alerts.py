@@ -329,21 +329,17 @@ def refer(session: Session, user, alert_id, version, note=None) -> FraudAlert:
     return alert
 
 
-def settle(session: Session, user, claim_ids, *, outcome: str, note: str | None = None) -> int:
-    """Settle the open alerts of claims that just closed ("withdrawn") or reached SIU
-    ("referred", by ``user``), in the caller's transaction. The hourly check would do
-    the same, but until then the lists and the claim page offered a decision that
-    was then refused. Claims must be locked first (the order flag() takes)."""
+def referred_by_move(session: Session, user, claim_ids, note: str | None = None) -> int:
+    """Mark the open alerts of claims just moved to SIU as referred by ``user``, in the
+    caller's transaction: the hourly check would withdraw them, but until then the lists
+    offered a decision that was then refused. Claims must be locked first (the order
+    flag() takes)."""
     if not claim_ids:
         return 0
     alerts = session.scalars(select(FraudAlert).where(FraudAlert.claim_id.in_(list(claim_ids)),
                                                       FraudAlert.status == "open").with_for_update()).all()
     for alert in alerts:
-        if outcome == "referred":
-            _decided(alert, user, "referred", note)
-        else:
-            alert.status, alert.updated_at = "withdrawn", dt.datetime.now(dt.timezone.utc)
-            alert.version += 1
+        _decided(alert, user, "referred", note)
     session.flush()
     return len(alerts)
 
@@ -558,6 +554,19 @@ def list_alerts(session: Session, user, *, status: str = "open", claim_number: s
         views.sort(key=lambda v: (-v.kinds, -(v.siu_probability or 0), v.raised_at, v.id))
     page = views[offset:offset + limit]
     return (_with_cases(session, user, page) if status == "referred" else page), len(views)
+
+
+def open_totals(session: Session, user) -> tuple[float, int]:
+    """Claimed on, and alerts with two or more kinds of signal among, all the open alerts
+    the user sees: the list shows one page, and the money at stake is the whole list's."""
+    q = _base(user).where(FraudAlert.status == "open")
+    if user.can(Perm.VIEW_ALL_DEPARTMENTS):
+        claimed, multi = session.execute(q.with_only_columns(
+            func.coalesce(func.sum(Claim.claimed_amount), 0),
+            func.count(FraudAlert.id).filter(FraudAlert.signal_count > 1)).order_by(None)).one()
+        return float(claimed), int(multi)
+    views = _views(session, user, session.execute(q).all())  # their signals as this user may read them
+    return float(sum(v.claimed or 0 for v in views)), sum(v.kinds > 1 for v in views)
 
 
 def _with_cases(session: Session, user, views: list[AlertView]) -> list[AlertView]:

@@ -261,7 +261,7 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
     moved_ids = set(chosen)
     if target.department_code == SIU:
         # A claim that reaches SIU by any route has been referred: its open fraud alert says so now.
-        fraud_alerts.settle(session, user, moved_ids, outcome="referred", note=comment)
+        fraud_alerts.referred_by_move(session, user, moved_ids, comment)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Claim) and obj.id in moved_ids:
             session.expire(obj)

@@ -11,11 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from auth.permissions import Perm
-from db.models import Claim, ClaimEvent
-from services import audit, fraud_alerts
+from db.models import Claim, ClaimEvent, FraudAlert
+from services import audit
 from services.access import AccessDenied, NotFound, OutsideDepartments, can_see_department
 
 CLAIM_NUMBER_MAX = 40
@@ -112,11 +112,29 @@ def _transition_problem(user, claim: Claim, to_status: str) -> str | None:
         return "You can change the status only of claims in your own departments."
     if to_status == "closed" and (claim.department is None or claim.department.is_triage):
         return "Route the claim to a department before closing it (it is still in Triage)."
+    if to_status == "closed" and has_open_fraud_alert(claim):
+        # Closing withdrew the alert: a person's flag, or the signals, vanished unseen by any manager.
+        return OPEN_ALERT_BLOCKS_CLOSING
     # "Mark assigned" included: on a new claim a manager gave to A, adjuster B must not
     # acknowledge it on A's behalf.
     if claim.adjuster_id not in (None, user.id) and not user.can(Perm.REASSIGN):
         return "This claim is assigned to someone else."
     return None
+
+
+OPEN_ALERT_BLOCKS_CLOSING = ("An open fraud alert waits on this claim: a manager refers it to SIU or dismisses it "
+                             "before the claim can close.")
+
+
+def has_open_fraud_alert(claim: Claim) -> bool:
+    session = object_session(claim)
+    return session is not None and session.scalar(
+        select(FraudAlert.id).where(FraudAlert.claim_id == claim.id, FraudAlert.status == "open")) is not None
+
+
+def closing_waits_on_alert(user, claim: Claim) -> bool:
+    """Whether this user could close the claim now but for its open fraud alert."""
+    return claim.status == "in_review" and _transition_problem(user, claim, "closed") == OPEN_ALERT_BLOCKS_CLOSING
 
 
 def allowed_actions(user, claim: Claim) -> list[Action]:
@@ -149,7 +167,6 @@ def change_status(session: Session, user, claim_number, to_status, *, expected_v
         claim.adjuster_id = user.id
     if to_status == "closed":
         claim.closed_at = now
-        fraud_alerts.settle(session, user, [claim.id], outcome="withdrawn")
     elif from_status == "closed":
         claim.closed_at = None
     session.add(ClaimEvent(claim_id=claim.id, kind="status", actor_id=user.id, at=now,

@@ -300,26 +300,35 @@ def test_status_buttons_and_stale_version_through_the_page(web_app, client_for):
     # Closing is asked first: the page's close button answers through its confirmation.
     from tests.webutil import render_page
 
-    _flag(web_app, claim, "adjuster@scope.example")
     _, body = render_page(client, f"/claims/{claim['number']}")
     assert "claim-action-confirm" in body and "Only a manager can reopen" in body
-    assert "fraud-card-status" in body and "Add your concern" in body
+    # Flagged for SIU review: it cannot close until a manager decides the alert.
+    _alert_action(web_app, claim, "adjuster@scope.example", "flag")
+    _, body = render_page(client, f"/claims/{claim['number']}")
+    assert "claim-action-confirm" not in body and "Close claim is not offered" in body
+    status, body = call_status(client, web_app, claim, "closed", version=claim["version"] + 2, confirmed=True)
+    assert "open fraud alert" in json.dumps(body["claim-action-msg"]) and "fraud-card-area" not in body
+    _alert_action(web_app, claim, "manager@scope.example", "dismiss")
     status, body = call_status(client, web_app, claim, "closed", version=claim["version"] + 2, confirmed=True)
     assert "is now Closed" in json.dumps(body["claim-action-msg"])
-    # The fraud card is drawn anew: the alert was withdrawn and a closed claim cannot be flagged.
+    # The fraud card is drawn anew: a closed claim cannot be flagged any more.
     card = json.dumps(body["fraud-card-area"]["children"])
-    assert "fraud-flag-submit" not in card and "fraud-card-status" not in card
+    assert "fraud-flag-submit" not in card and "Dismissed" in card
 
 
-def _flag(web_app, claim, email):
+def _alert_action(web_app, claim, email, action):
     from auth.current import SessionUser
     from db.flask_db import unit_of_work
-    from db.models import User
+    from db.models import FraudAlert, User
     from services import fraud_alerts
 
     with web_app.server.app_context(), unit_of_work() as s:
         user = SessionUser.from_model(s.scalar(select(User).where(User.email == email)))
-        fraud_alerts.flag(s, user, claim["id"], "Story changed between calls")
+        if action == "flag":
+            fraud_alerts.flag(s, user, claim["id"], "Story changed between calls")
+        else:
+            alert = s.scalar(select(FraudAlert).where(FraudAlert.claim_id == claim["id"]))
+            fraud_alerts.dismiss(s, user, alert.id, alert.version, "Explained by the claimant's broker")
 
 
 def test_page_draws_only_the_controls_the_user_may_use(web_app, client_for):

@@ -97,25 +97,27 @@ def test_an_alert_is_withdrawn_when_its_claim_closes(db_session, scene):
     assert _alert(db_session, claim).status == "open"
 
 
-def test_closing_a_claim_withdraws_its_alert_at_once(db_session, scene):
-    """Not an hour later: until the job ran, the list and the claim page offered a
-    referral that was then refused ("is closed")."""
-    from services.workflow import change_status
+def test_a_claim_with_an_open_alert_cannot_close_until_it_is_decided(db_session, scene):
+    """Closing withdrew the alert: an adjuster's flag vanished before any manager saw it."""
+    from services.workflow import WorkflowError, allowed_actions, change_status, closing_waits_on_alert
 
     manager = make_user(db_session, "manager")
+    adjuster = make_user(db_session, "adjuster", ("LIABILITY",))
     claim = scene["linked"]
     claim.status = "in_review"
     db_session.flush()
-    before = _alert(db_session, claim).version
-    change_status(db_session, manager, claim.claim_number, "closed", expected_version=claim.version)
+    for user in (adjuster, manager):
+        assert "closed" not in {a.key for a in allowed_actions(user, claim)}
+        assert closing_waits_on_alert(user, claim)
+        with pytest.raises(WorkflowError, match="open fraud alert"):
+            change_status(db_session, user, claim.claim_number, "closed", expected_version=claim.version)
+    assert claim.status == "in_review" and _alert(db_session, claim).status == "open"
     alert = _alert(db_session, claim)
-    assert alert.status == "withdrawn" and alert.version == before + 1 and alert.decided_by is None
-    assert fraud_alerts.list_alerts(db_session, manager, claim_number=claim.claim_number)[1] == 0
-    # Reopened, the signal still holds: the next check raises it again.
-    change_status(db_session, manager, claim.claim_number, "in_review", expected_version=claim.version)
-    assert _alert(db_session, claim).status == "withdrawn"
-    fraud_alerts.refresh(db_session)
-    assert _alert(db_session, claim).status == "open"
+    fraud_alerts.dismiss(db_session, manager, alert.id, alert.version, "Account shared with a relative, explained")
+    assert not closing_waits_on_alert(adjuster, claim)
+    assert "closed" in {a.key for a in allowed_actions(adjuster, claim)}
+    change_status(db_session, adjuster, claim.claim_number, "closed", expected_version=claim.version)
+    assert claim.status == "closed" and _alert(db_session, claim).status == "dismissed"
 
 
 def test_a_claim_moved_to_siu_on_the_board_has_its_alert_referred(db_session, scene):
@@ -602,3 +604,21 @@ def test_a_manager_refers_a_whole_ring(db_session, scene):
     assert db_session.scalar(select(AuditLog.target_id).where(AuditLog.action == "fraud_ring.refer")) == ring.key
     with pytest.raises(AlertError, match="No open claim"):
         fraud_alerts.refer_ring(db_session, manager, ring.key)
+
+
+def test_open_totals_cover_the_whole_list_not_one_page(db_session, scene):
+    """An executive reads the money at stake across every open alert, not the first 50."""
+    manager = make_user(db_session, "manager")
+    everything, total = fraud_alerts.list_alerts(db_session, manager, limit=100_000)
+    page, _ = fraud_alerts.list_alerts(db_session, manager, limit=2)
+    assert total > 2
+    claimed, multi = fraud_alerts.open_totals(db_session, manager)
+    assert claimed == pytest.approx(sum(a.claimed or 0 for a in everything))
+    assert claimed > sum(a.claimed or 0 for a in page)
+    assert multi == sum(a.kinds > 1 for a in everything)
+    # Someone working one department: its alerts only, their signals as they may read them.
+    adjuster = make_user(db_session, "adjuster", ("LIABILITY",))
+    own, _ = fraud_alerts.list_alerts(db_session, adjuster, limit=100_000)
+    assert scene["linked"].claim_number in {a.claim_number for a in own}
+    assert fraud_alerts.open_totals(db_session, adjuster) == (
+        pytest.approx(sum(a.claimed or 0 for a in own)), sum(a.kinds > 1 for a in own))
