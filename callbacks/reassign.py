@@ -56,8 +56,10 @@ def load(_clicks, department, status, line, numbers):
     except (AccessDenied, ReassignError) as exc:
         return [], str(exc)
     if pasted:
-        missing = len(pasted) - len(rows)
-        note = f" ({missing} not found, closed or not visible)" if missing > 0 else ""
+        found = {r.get("claim_number") for r in rows}
+        missing = [n for n in pasted if n not in found]
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
+        note = f" ({len(missing):,} not found, closed or not visible: {shown})" if missing else ""
         return rows, f"{len(rows):,} open claim{'' if len(rows) == 1 else 's'} from the pasted numbers{note}."
     more = f" — showing the newest {len(rows):,}; narrow with status or line" if total > len(rows) else ""
     return rows, f"{total:,} open claim{'' if total == 1 else 's'}{more}."
@@ -81,14 +83,19 @@ def suggestions(selected, department):
     for a in info["adjusters"][:3]:
         hints.append(html.Div([html.Span(a.name, className="fw-semibold"), f" · score {a.score:.2f} · ", a.reason],
                               className="small suggestion " + ("text-danger" if a.over_capacity else "")))
-    dept_hint = None
+    dept_hint = []
     if info["second_choices"]:
         top = info["second_choices"][0]
-        dept_hint = html.Span(["Model's second choice: ", html.Span(className="dept-dot",
-                                                                      style={"backgroundColor": top.color}),
-                               f"{top.name} for {top.claims} of {len(ids)} (mean {top.mean_probability:.0%})"],
-                              id="reassign-second-choice")
-    return chosen, options, hints, dept_hint
+        dept_hint.append(html.Div(["Model's choice outside their department: ",
+                                   html.Span(className="dept-dot", style={"backgroundColor": top.color}),
+                                   f"{top.name} for {top.claims} of {len(ids)} (mean {top.mean_probability:.0%})"],
+                                  id="reassign-second-choice"))
+    if info["adjuster_suggestions"]:
+        said = info["adjuster_suggestions"][0]
+        dept_hint.append(html.Div(["Adjusters say: ", html.Span(className="dept-dot",
+                                                                style={"backgroundColor": said.color}),
+                                   f"{said.name} for {said.claims} of {len(ids)}"], id="reassign-adjusters-say"))
+    return chosen, options, hints, dept_hint or None
 
 
 def _merge(rows, fresh: list[dict]) -> list[dict]:
@@ -130,6 +137,10 @@ def _error(exc: ReassignError) -> dbc.Alert:
 def move(_clicks, selected, rows, department, adjuster, reason, comment):
     if not isinstance(selected, list) or not selected:
         return dbc.Alert("Select the claims to move first.", color="info"), no_update, no_update
+    if len(selected) > MAX_BULK:  # counted here: the service sees at most MAX_BULK + 1 of them
+        return dbc.Alert(f"At most {MAX_BULK} claims can be moved at once; {len(selected):,} are selected. "
+                         "Narrow the selection and move them in several batches.", color="danger",
+                         id="reassign-error"), no_update, no_update
     items = [{"claim_id": r.get("id"), "version": r.get("version")} if isinstance(r, dict) else r
              for r in selected[:MAX_BULK + 1]]
     user = user_or_none()

@@ -32,10 +32,9 @@ COLUMNS = [
     {"field": "report_date", "headerName": "Reported", "width": 120},
     # The queue grid's renderer (rounds down): 0.99925 reads "99%" as in the queue, not "100%" as d3's ".0%"
     # showed. The rows carry the confidence rounded to 3 decimals (services.reassignment._board_query).
-    {"field": "confidence", "headerName": "Confidence", "width": 120, "type": "rightAligned",
+    {"field": "confidence", "headerName": "Confidence", "width": 130, "type": "rightAligned",
      "cellRenderer": "ConfidenceBar"},
-    {"field": "version", "headerName": "Ver.", "width": 80, "type": "rightAligned"},
-]
+]  # each row still carries its version (the move's optimistic lock); a column of it told a manager nothing
 
 
 def _source(depts, lines) -> dbc.Card:

@@ -83,12 +83,20 @@ class MoveResult:
     claim_numbers: list[str]
     target: MoveTarget
     versions: dict[int, int] = field(default_factory=dict)  # claim id -> new version
+    unassigned: int = 0  # claims that had an adjuster and have none now
 
     def summary(self) -> str:
         where = self.target.department_name or self.target.department_code or "their current department"
         who = f", assigned to {self.target.adjuster_name}" if self.target.adjuster_name else ""
         noun = "claim" if self.moved == 1 else "claims"
-        return f"Moved {self.moved} {noun} to {where}{who}."
+        # "Leave unassigned" reads as "leave the adjuster alone": say that it took them off.
+        if self.unassigned and self.moved == 1:
+            lost = " It no longer has an adjuster and is back to New."
+        elif self.unassigned:
+            lost = f" {self.unassigned:,} of them had an adjuster: now unassigned and back to New."
+        else:
+            lost = ""
+        return f"Moved {self.moved} {noun} to {where}{who}.{lost}"
 
 
 def _clean_items(items) -> list[tuple[str, int | str, int]]:
@@ -214,7 +222,7 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
             problems.append({"claim": label, "problem": "closed claims keep their final department"})
         elif row.version != version:
             stale.append(row.id)
-            problems.append({"claim": label, "problem": f"changed by someone else (version {version} → {row.version})"})
+            problems.append({"claim": label, "problem": "changed by someone else since you loaded it"})
         elif adjuster_depts is not None and row.department_id not in adjuster_depts:
             problems.append({"claim": label, "problem": f"{target.adjuster_name} does not work in its department"})
         elif (target.department_id in (None, row.department_id) and target.adjuster_id == row.adjuster_id):
@@ -267,7 +275,9 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
             session.expire(obj)
     session.flush()
     return MoveResult(len(chosen), [row.claim_number for row, _ in chosen.values()], target,
-                      {row.id: version + 1 for row, version in chosen.values()})
+                      {row.id: version + 1 for row, version in chosen.values()},
+                      unassigned=0 if target.adjuster_id is not None else
+                      sum(row.adjuster_id is not None for row, _ in chosen.values()))
 
 
 def _headline(what: str, problems: list[dict]) -> str:

@@ -6,9 +6,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from db.models import Claim, Department, RoutingDecision, User, user_departments
+from db.models import Claim, Department, RoutingDecision, RoutingFeedback, User, user_departments
 from services.queues import OPEN_STATUSES
 from services.reassignment import ASSIGNABLE_ROLES, line_label
 
@@ -20,7 +21,7 @@ class DepartmentHint:
     code: str
     name: str
     color: str
-    claims: int          # for how many of the selected claims this is the model's second choice
+    claims: int          # for how many of the selected claims this is the hint
     mean_probability: float
 
 
@@ -35,8 +36,14 @@ class AdjusterHint:
     over_capacity: bool
 
 
+MIN_HINT_PROBABILITY = 0.05  # "Auto Physical Damage (mean 0%)" beside a 99.9% Auto Glass claim said nothing
+
+
 def second_choices(session: Session, claim_ids: list[int]) -> list[DepartmentHint]:
-    """The model's second-choice department for each claim (latest decision), tallied."""
+    """For each claim (its latest decision), the department the model ranks first among
+    those it is not in now, tallied: for a claim in Triage that is the model's own best
+    guess (its "second choice" pointed away from it), for a routed claim the runner-up.
+    Alternatives under MIN_HINT_PROBABILITY are left out."""
     ids = [int(i) for i in claim_ids[:MAX_CLAIMS]]
     if not ids:
         return []
@@ -44,18 +51,43 @@ def second_choices(session: Session, claim_ids: list[int]) -> list[DepartmentHin
               .group_by(RoutingDecision.claim_id))
     counts: Counter[str] = Counter()
     probs: dict[str, float] = {}
-    for probabilities in session.scalars(select(RoutingDecision.probabilities).where(RoutingDecision.id.in_(latest))):
-        ranked = sorted(((c, float(p)) for c, p in (probabilities or {}).items()), key=lambda kv: kv[1], reverse=True)
-        if len(ranked) < 2:
+    rows = session.execute(select(RoutingDecision.probabilities, Department.code)
+                           .join(Claim, Claim.id == RoutingDecision.claim_id)
+                           .outerjoin(Department, Department.id == Claim.department_id)
+                           .where(RoutingDecision.id.in_(latest)))
+    for probabilities, current in rows:
+        ranked = sorted(((c, float(p)) for c, p in (probabilities or {}).items() if c != current),
+                        key=lambda kv: kv[1], reverse=True)
+        if not ranked or ranked[0][1] < MIN_HINT_PROBABILITY:
             continue
-        code, p = ranked[1]
+        code, p = ranked[0]
         counts[code] += 1
         probs[code] = probs.get(code, 0.0) + p
+    return _hints(session, counts, probs)
+
+
+def _hints(session: Session, counts: Counter, probs: dict[str, float] | None = None) -> list[DepartmentHint]:
     if not counts:
         return []
     depts = {d.code: d for d in session.scalars(select(Department).where(Department.code.in_(list(counts))))}
-    return [DepartmentHint(code, depts[code].name, depts[code].color, n, probs[code] / n)
+    return [DepartmentHint(code, depts[code].name, depts[code].color, n, (probs or {}).get(code, 0.0) / n)
             for code, n in counts.most_common() if code in depts]
+
+
+def adjuster_suggestions(session: Session, claim_ids: list[int]) -> list[DepartmentHint]:
+    """Where adjusters said the claims belong (each person's latest verdict naming a
+    department), tallied once per claim and department: the Triage hand-off the claim
+    page asks them for, which the board otherwise did not show."""
+    ids = [int(i) for i in claim_ids[:MAX_CLAIMS]]
+    if not ids:
+        return []
+    latest = (select(RoutingFeedback.claim_id, RoutingFeedback.suggested_department_id)
+              .where(RoutingFeedback.claim_id.in_(ids))
+              .ext(distinct_on(RoutingFeedback.claim_id, RoutingFeedback.user_id))
+              .order_by(RoutingFeedback.claim_id, RoutingFeedback.user_id, RoutingFeedback.id.desc())).subquery()
+    rows = session.execute(select(latest.c.claim_id, Department.code).distinct()
+                           .join(Department, Department.id == latest.c.suggested_department_id))
+    return _hints(session, Counter(code for _, code in rows))
 
 
 def open_counts(session: Session, user_ids: list[int]) -> dict[int, int]:
@@ -157,5 +189,6 @@ def suggest(session: Session, user, claim_ids: list[int], department_code: str |
     return {
         "department": dept,
         "second_choices": second_choices(session, ids),
+        "adjuster_suggestions": adjuster_suggestions(session, ids),
         "adjusters": rank_adjusters(session, dept.id, ids, limit=50) if dept is not None else [],
     }

@@ -6,7 +6,8 @@ import pytest
 
 @pytest.mark.parametrize("pasted, found, total, message", [
     ("CLM-1", 1, 1, "1 open claim from the pasted numbers."),
-    ("CLM-1 CLM-2 CLM-3 CLM-4", 1, 1, "1 open claim from the pasted numbers (3 not found, closed or not visible)."),
+    ("CLM-1 CLM-2 CLM-3 CLM-4", 1, 1,
+     "1 open claim from the pasted numbers (3 not found, closed or not visible: CLM-2, CLM-3, CLM-4)."),
     ("CLM-1 CLM-2", 2, 2, "2 open claims from the pasted numbers."),
     (None, 1, 1, "1 open claim."),
     (None, 0, 0, "0 open claims."),
@@ -17,6 +18,6 @@ def test_the_reassign_board_counts_in_agreeing_words(web_app, monkeypatch, paste
 
     monkeypatch.setattr(reassign, "read_session", lambda: None)
     monkeypatch.setattr(reassign, "user_or_none", lambda: None)
-    monkeypatch.setattr(reassign, "board_rows", lambda *a, **k: ([{"id": i} for i in range(found)], total))
+    monkeypatch.setattr(reassign, "board_rows", lambda *a, **k: ([{"id": i, "claim_number": f"CLM-{i + 1}"} for i in range(found)], total))
     rows, status = reassign.load.__wrapped__(1, None if pasted else "PROPERTY", None, None, pasted)
     assert len(rows) == found and status == message

@@ -124,10 +124,18 @@ def test_a_move_that_changes_nothing_is_refused(db_session, team):
 def test_department_only_move_leaves_claim_unassigned(db_session, team):
     manager, _, other = team
     claims = make_claims(db_session, 2, "PROPERTY", status="assigned", adjuster_id=other.id)
-    move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY", reason="WORKLOAD_BALANCE")
+    result = move_claims(db_session, actor(manager), items(claims), department_code="LIABILITY",
+                         reason="WORKLOAD_BALANCE")
     for c in claims:
         db_session.refresh(c)
         assert c.adjuster_id is None and c.status == "new"
+    # "Leave unassigned" read as "leave the adjuster alone": the message says it took them off.
+    assert result.unassigned == 2
+    assert result.summary().endswith("2 of them had an adjuster: now unassigned and back to New.")
+    one = make_claims(db_session, 1, "PROPERTY", status="assigned", adjuster_id=other.id)
+    result = move_claims(db_session, actor(manager), items(one), department_code="LIABILITY", reason="MISROUTED")
+    assert result.summary() == ("Moved 1 claim to Liability / Bodily Injury. It no longer has an adjuster and is "
+                                "back to New.")
 
 
 def test_one_bad_claim_means_nothing_moves(db_session, team):
@@ -278,6 +286,41 @@ def test_second_choice_comes_from_the_latest_decision(db_session):
     assert hints[0].mean_probability == pytest.approx(0.4)
 
 
+def test_hints_for_triage_claims_name_the_models_guess_and_the_adjusters_view(db_session, team):
+    """A Triage claim's hint was the model's runner-up, pointing away from its best guess;
+    the department an adjuster suggested was on the claim page only."""
+    from db.models import RoutingFeedback
+    from services.suggestions import adjuster_suggestions
+
+    _, liab, _ = team
+    ids = department_ids(db_session)
+    triaged, sure = make_claims(db_session, 1, "TRIAGE")[0], make_claims(db_session, 1, "AUTO_GLASS")[0]
+    mv = ModelVersion(dataset=DATASET, version=f"ra-test-{next(_seq)}", params={}, feature_schema={}, classes=[],
+                      metrics={}, n_train=0, n_holdout=0, artifact=b"")
+    db_session.add(mv)
+    db_session.flush()
+    decisions = {}
+    for claim, probs, routed in ((triaged, {"LIABILITY": 0.469, "AUTO_PD": 0.41, "PROPERTY": 0.121}, "TRIAGE"),
+                                 (sure, {"AUTO_GLASS": 0.999, "AUTO_PD": 0.001}, "AUTO_GLASS")):
+        d = RoutingDecision(claim_id=claim.id, model_version_id=mv.id, predicted_department_id=ids[max(probs,
+                            key=probs.get)], routed_department_id=ids[routed], probabilities=probs,
+                            confidence=max(probs.values()), threshold=0.5, features={}, shap_values={},
+                            shap_method="approx", drivers=[])
+        db_session.add(d)
+        db_session.flush()
+        decisions[claim.id] = d
+    assert [(h.code, h.claims) for h in second_choices(db_session, [triaged.id])] == [("LIABILITY", 1)]
+    assert second_choices(db_session, [sure.id]) == []  # 0.1% is no alternative worth naming
+    assert adjuster_suggestions(db_session, [triaged.id]) == []
+    for suggested in ("PROPERTY", "LIABILITY"):  # the latest verdict of a person counts
+        db_session.add(RoutingFeedback(claim_id=triaged.id, decision_id=decisions[triaged.id].id, user_id=liab.id,
+                                       agrees=False, reason_code="WRONG_DEPARTMENT",
+                                       suggested_department_id=ids[suggested]))
+        db_session.flush()
+    hints = adjuster_suggestions(db_session, [triaged.id, sure.id])
+    assert [(h.code, h.name, h.claims) for h in hints] == [("LIABILITY", "Liability / Bodily Injury", 1)]
+
+
 def test_concurrent_moves_second_one_gets_the_conflict(session_factory):
     """Two managers load the same claim version; the first move commits, the second is refused."""
     with session_factory.begin() as s:
@@ -406,6 +449,15 @@ def test_tampered_selection_gets_a_message_and_changes_nothing(web_app, client_f
     assert web_state(web_app, [rows[0]["id"]])[rows[0]["id"]]["version"] == rows[0]["version"]
 
 
+def test_a_selection_over_the_limit_is_counted_as_selected(web_app, client_for):
+    """The service sees at most MAX_BULK + 1 rows: "501 were selected" for 676 ticked."""
+    rows = web_claims(web_app, 1)
+    selected = rows * (MAX_BULK + 176)
+    status, body = call_move(client_for("manager"), web_app, selected, rows=rows)
+    assert status == 200 and f"{MAX_BULK + 176:,} are selected" in json.dumps(body["reassign-result"])
+    assert web_state(web_app, [rows[0]["id"]])[rows[0]["id"]]["version"] == rows[0]["version"]
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(department={"code": "LIABILITY"}), dict(adjuster="7; drop"), dict(reason=None),
     dict(reason=["MISROUTED"]), dict(comment={"x": 1}), dict(comment="x" * 50_000), dict(department="AUTO_PD", adjuster=-1),
@@ -469,14 +521,15 @@ def test_suggestions_callback_shows_second_choice_and_ranked_adjusters(web_app, 
     with web_app.server.app_context():
         manager = SessionUser(id=0, email="m@x", name="m", role="manager", department_ids=())
         rows, _ = board_rows(read_session(), manager, department_code="AUTO_PD")
-    routed = [r for r in rows if r["confidence"] is not None][:5]
-    assert routed, "demo claims are routed at bootstrap"
+    # Not the near-certain ones: their alternatives are under 5% and give no hint.
+    routed = [r for r in rows if r["confidence"] is not None and r["confidence"] < 0.8][:5]
+    assert routed, "demo claims are routed at bootstrap, some of them unsure"
     web_adjuster(web_app, "LIABILITY")
     assert _suggest(client_for("adjuster"), routed).status_code == 403
     response = _suggest(client_for("manager"), routed)
     body = json.loads(response.get_data(as_text=True))["response"]
     assert body["reassign-selected"]["children"] == f"{len(routed)} selected"
-    assert "second choice" in json.dumps(body["reassign-dept-hint"])
+    assert "outside their department" in json.dumps(body["reassign-dept-hint"])
     options = body["reassign-target-adjuster"]["options"]
     assert options and all("open" in o["label"] for o in options)
     assert "score" in json.dumps(body["reassign-adjuster-hints"])
