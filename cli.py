@@ -81,11 +81,17 @@ def _end_date(value: str) -> dt.date:
 
 def cmd_demo_data(args) -> int:
     from services import routing
-    from services.demo_data import END_DATE, load_demo_data
+    from services.demo_data import END_DATE, check_end, load_demo_data
 
     if args.claims <= 0:
         raise CliError("--claims must be a positive number")
+    if args.seed < 0:
+        raise CliError(f"--seed must be a whole number, 0 or more (got {args.seed})")
     end = _end_date(args.end) if args.end is not None else END_DATE
+    try:
+        check_end(end, today=dt.datetime.now(dt.timezone.utc).date())
+    except ValueError as exc:
+        raise CliError(f"--end: {exc}") from None
     settings, factory = _migrated_db()
     with factory.begin() as session:
         summary = load_demo_data(session, args.claims, args.seed, end=end)
@@ -99,17 +105,30 @@ def cmd_demo_data(args) -> int:
 
 def _check_file(path: str, what: str) -> Path:
     p = Path(path)
+    if p.is_dir():
+        raise CliError(f"{what} {path} is a directory, not a file")
     if not p.is_file():
         raise CliError(f"{what} not found: {path}")
     return p
 
 
+def _dataset_name(name: str) -> str:
+    from services.datasets import DatasetNameError, check_dataset_name
+
+    try:
+        return check_dataset_name(name)
+    except DatasetNameError as exc:
+        raise CliError(f"--dataset: {exc}") from None
+
+
 def cmd_import(args) -> int:
     from services.imports import import_csv
 
+    _dataset_name(args.dataset)
+    csv_path, mapping_path = _check_file(args.file, "CSV file"), _check_file(args.mapping, "mapping file")
     settings, factory = _migrated_db()
     with factory.begin() as session:
-        summary = import_csv(session, _check_file(args.file, "CSV file"), _check_file(args.mapping, "mapping file"),
+        summary = import_csv(session, csv_path, mapping_path,
                              args.dataset, settings.reports_dir, actor=os.environ.get("USER", "cli"),
                              threshold=settings.confidence_threshold)
     _print_json(summary)
@@ -129,16 +148,17 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from services.evaluation import evaluate_csv
 
+    csv_path, mapping_path = _check_file(args.file, "CSV file"), _check_file(args.mapping, "mapping file")
     _, factory = _migrated_db()
     with factory() as session:
-        result = evaluate_csv(session, _check_file(args.file, "CSV file"), _check_file(args.mapping, "mapping file"),
-                              args.dataset)
+        result = evaluate_csv(session, csv_path, mapping_path, args.dataset)
         session.rollback()
     _print_json(result)
     return 0
 
 
 def cmd_create_user(args) -> int:
+    from auth.permissions import Perm, role_has
     from services.users import create_user
 
     password = args.password or os.environ.get("SCOPE_NEW_USER_PASSWORD")
@@ -151,6 +171,10 @@ def cmd_create_user(args) -> int:
         user = create_user(session, email=args.email, role=args.role, password=password, name=args.name or "",
                            department_codes=args.department or [], actor="cli", email_verified=True)
         print(f"created {user.role} {user.email} (id {user.id})")
+    if args.department and role_has(args.role, Perm.VIEW_ALL_DEPARTMENTS):
+        # Kept, as the admin page keeps them: they apply if the role becomes adjuster.
+        print(f"note: a {args.role} sees every department; the department(s) {', '.join(args.department)} "
+              "only matter if the role changes to adjuster")
     return 0
 
 
@@ -165,6 +189,12 @@ def cmd_token(args) -> int:
             print(f"token {row.id} for {user.email} ({', '.join(row.scopes)}); shown once, copy it now:")
             print(token)
         else:
+            from db.models import ApiToken
+
+            before = session.get(ApiToken, args.id) if 0 < args.id < 2**31 else None
+            if before is not None and before.revoked_at is not None:
+                raise CliError(f"token {before.id} ({before.prefix}...) was already revoked on "
+                               f"{before.revoked_at:%Y-%m-%d %H:%M} UTC")
             row = revoke_token(session, None, args.id, any_owner=True)
             print(f"token {row.id} ({row.prefix}...) revoked")
     return 0

@@ -57,6 +57,9 @@ def allowed_scopes(role: str) -> list[str]:
 def create_token(session: Session, user, *, name: str, scopes: list[str],
                  expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
     """The stored row and the token itself (never stored, never shown again)."""
+    if not getattr(user, "is_active", True):
+        # authenticate() refuses a deactivated owner's tokens: one made now could never work.
+        raise TokenError(f"{user.email} is deactivated; reactivate the account before giving it a token")
     if not isinstance(name, str) or not name.strip():
         raise TokenError("give the token a name")
     name = name.strip()

@@ -33,6 +33,9 @@ _WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_abbr)}
 _WEEKDAYS.update({name.lower(): i for i, name in enumerate(calendar.day_name)})
 
 
+_MAX_EXPONENT = 300
+
+
 class CleaningError(ValueError):
     """A value that cannot be used; the message is the reject reason."""
 
@@ -49,6 +52,10 @@ def parse_decimal(value: str) -> Decimal:
         raise CleaningError(f"not a number: {value!r}") from None
     if not number.is_finite():
         raise CleaningError(f"not a finite number: {value!r}")
+    # 1e999999999 is a valid Decimal, but as an int it takes minutes to build and as a
+    # float it is infinity: no legacy column holds numbers anywhere near this size.
+    if number and number.adjusted() > _MAX_EXPONENT:
+        raise CleaningError(f"number too large: {value[:40]!r}")
     return number
 
 

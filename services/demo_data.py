@@ -197,6 +197,22 @@ def generate_range(seed: int, start: int, stop: int, end: dt.date = END_DATE) ->
     return DemoData(claims, parties)
 
 
+# Intake refuses loss dates before 1990 (services.intake.MIN_LOSS_DATE); the demo's first
+# loss date (window_start) must not be earlier either.
+MIN_LOSS_DATE = dt.date(1990, 1, 1)
+MIN_END = MIN_LOSS_DATE + dt.timedelta(days=SPAN_DAYS - 1)
+
+
+def check_end(end: dt.date, today: dt.date | None = None) -> dt.date:
+    """A usable last day: loss dates from 1990 on, and (given ``today``) none in the future,
+    where closed claims would become training labels for outcomes not yet known."""
+    if end < MIN_END:
+        raise ValueError(f"the end must be {MIN_END} or later (two years of claims, none before {MIN_LOSS_DATE})")
+    if today is not None and end > today:
+        raise ValueError(f"the end must not be after today ({today}): claims would close in the future")
+    return end
+
+
 def window_start(end: dt.date) -> dt.date:
     """The first day of the ``SPAN_DAYS`` ending on ``end``."""
     # A datetime is a date too, but a time of day has no meaning here and would leak into every date.
@@ -728,6 +744,7 @@ def load_demo_data(session: Session, n_claims: int, seed: int, *, end: dt.date =
     again with another end."""
     started = time.perf_counter()
     first_day = window_start(end)  # a bad end fails here, before anything is written
+    check_end(end)
     ensure_dataset(session, DATASET, FEATURE_SPEC,
                    description=f"Synthetic claims (generator seed {seed}, {first_day} to {end}); "
                                f"true department in extra.true_department")

@@ -11,13 +11,15 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -28,7 +30,7 @@ from services.cleaning import (
     CleaningError, ColumnCleaner, date_from_parts, month_number, parse_bool, parse_int, squash,
     weekday_number,
 )
-from services.datasets import ensure_dataset
+from services.datasets import DatasetNameError, check_dataset_name, ensure_dataset, features_of, get_dataset
 from services.departments import department_ids, ensure_departments
 from services.mappings import (
     AMOUNT_COLUMNS, CLAIM_COLUMNS, DATE_COLUMNS, ColumnRule, Mapping, MappingError, load_mapping,
@@ -59,6 +61,7 @@ class _Parsed:
     rejects: list[Reject]
     n_rows: int
     sha256: str
+    blank_lines: int = 0
 
 
 # -- reading ------------------------------------------------------------------
@@ -73,44 +76,92 @@ def _decode(data: bytes, name: str) -> str:
     raise ImportFailed(f"{name}: not readable as UTF-8 or Windows-1252 text")
 
 
-def _read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]], str]:
-    """Header, (line number, fields) per record, and the file's sha256.
+@dataclass
+class _Record:
+    line: int  # the line the record starts on (the header is line 1)
+    fields: list[str]
+    problem: Reject | None = None  # the record cannot be trusted as read (quoting)
 
-    The csv module (not pandas' type inference) reads every field as text, so
-    validation alone decides types, and each record keeps its real line number
-    even when quoted fields span lines.
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImportFailed(f"{path}: file not found") from None
-    except OSError as exc:
-        raise ImportFailed(f"{path}: cannot read ({exc.strerror or exc})") from None
-    reader = csv.reader(io.StringIO(_decode(data, path.name), newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise ImportFailed(f"{path.name}: the file is empty (no header line)") from None
-    except csv.Error as exc:
-        raise ImportFailed(f"{path.name}: header is not valid CSV ({exc})") from None
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise ImportFailed(f"{path.name}: column(s) {dupes} appear more than once in the header")
 
-    def records() -> Iterator[tuple[int, list[str]]]:
-        start = reader.line_num + 1
+class _Source:
+    """The header and the records of a CSV file, with what reading them found."""
+
+    def __init__(self, path: Path):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ImportFailed(f"{path}: file not found") from None
+        except IsADirectoryError:
+            raise ImportFailed(f"{path}: is a directory, not a CSV file") from None
+        except OSError as exc:
+            raise ImportFailed(f"{path}: cannot read ({exc.strerror or exc})") from None
+        self.name = path.name
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self.blank_lines = 0
+        self._raw: list[str] = []  # the physical lines of the record being read
+        self._reader = csv.reader(self._lines(io.StringIO(_decode(data, path.name), newline="")))
+        try:
+            self.header = [h.strip() for h in next(self._reader)]
+        except StopIteration:
+            raise ImportFailed(f"{path.name}: the file is empty (no header line)") from None
+        except csv.Error as exc:
+            raise ImportFailed(f"{path.name}: header is not valid CSV ({exc})") from None
+        dupes = sorted({h for h in self.header if self.header.count(h) > 1})
+        if dupes:
+            raise ImportFailed(f"{path.name}: column(s) {dupes} appear more than once in the header")
+        self.multiline_columns: set[str] = set()
+
+    def _lines(self, stream: io.StringIO) -> Iterator[str]:
+        for line in stream:
+            self._raw.append(line)
+            yield line
+
+    def records(self) -> Iterator[_Record]:
+        """Every record; an all-empty line is only counted (``blank_lines``)."""
+        start = self._reader.line_num + 1
         while True:
+            self._raw.clear()
             try:
-                fields = next(reader)
+                fields = next(self._reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise ImportFailed(f"{path.name}: line {start}: not valid CSV ({exc})") from None
-            if any(f.strip() for f in fields):
-                yield start, fields
-            start = reader.line_num + 1
+                raise ImportFailed(f"{self.name}: line {start}: not valid CSV ({exc})") from None
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                self.blank_lines += 1
+            else:
+                yield _Record(start, fields, self._quoting_problem(start, fields))
+            start = self._reader.line_num + 1
 
-    return header, records(), hashlib.sha256(data).hexdigest()
+    def _quoting_problem(self, start: int, fields: list[str]) -> Reject | None:
+        """A record read over several lines is usually an unclosed quote that swallowed the
+        rows after it: the csv module reads on to the next quote or the end of the file."""
+        if len(self._raw) < 2:
+            return None
+        end = start + len(self._raw) - 1
+        span = f"lines {start}-{end}"
+        try:
+            list(csv.reader(list(self._raw), strict=True))
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                return Reject(start, "", _shown("".join(self._raw)),
+                              f"unclosed quote: {span} (to the end of the file) were read as one row")
+        for i, value in enumerate(fields):
+            if "\n" not in value and "\r" not in value:
+                continue
+            column = self.header[i] if i < len(self.header) else f"field {i + 1}"
+            if column not in self.multiline_columns:
+                return Reject(start, column, _shown(value),
+                              f"line break inside a value ({span}): an unclosed quote?")
+            # Free text may hold line breaks, but not what looks like whole rows of this file.
+            if any(part.count(",") >= len(self.header) - 1 for part in value.splitlines()[1:]):
+                return Reject(start, column, _shown(value),
+                              f"{span} read into one value look like rows of their own: an unclosed quote?")
+        return None
+
+
+def _shown(value: str, limit: int = 200) -> str:
+    return value if len(value) <= limit else value[:limit] + "..."
 
 
 # -- validating ---------------------------------------------------------------
@@ -149,6 +200,7 @@ def _json_value(value: Any) -> Any:
 class _RowValidator:
     def __init__(self, mapping: Mapping, header: list[str]):
         self.mapping = mapping
+        self.header = header
         self.index = {h: i for i, h in enumerate(header)}
         self.width = len(header)
         self.cleaners = {col: ColumnCleaner(rule) for col, rule in _effective_rules(mapping).items()}
@@ -164,6 +216,14 @@ class _RowValidator:
         self.seen_content[content] += 1
         if len(fields) != self.width:
             return None, [Reject(line, "", "", f"expected {self.width} fields, found {len(fields)}")]
+        if not any(f.strip() for f in fields):
+            return None, [Reject(line, "", "", "every field is empty")]
+        # PostgreSQL text and JSONB cannot hold NUL: refuse the row here rather than have the
+        # database refuse the whole batch it would be in.
+        nul = [Reject(line, col, raw.replace("\x00", "\\x00"), "contains a NUL byte (0x00)")
+               for col, raw in zip(self.header, fields) if "\x00" in raw]
+        if nul:
+            return None, nul
 
         problems: list[Reject] = []
         clean: dict[str, Any] = {}
@@ -196,9 +256,15 @@ class _RowValidator:
                 out[ours] = None
                 continue
             if ours in AMOUNT_COLUMNS:
-                value = Decimal(str(value)).quantize(Decimal("0.01"))
+                value = Decimal(str(value))
+                # Checked before rounding: quantize raises for exponents like 1e400.
                 if abs(value) >= _MAX_AMOUNT:
                     problems.append(Reject(line, sources[0], str(value), "amount too large to store"))
+                else:
+                    try:
+                        value = value.quantize(Decimal("0.01"))
+                    except InvalidOperation:
+                        problems.append(Reject(line, sources[0], str(value), "amount cannot be stored"))
             elif ours not in DATE_COLUMNS:
                 value = str(value)
                 limit = CLAIM_COLUMNS[ours]
@@ -298,19 +364,25 @@ class _RowValidator:
 
 def _parse_file(path: str | Path, mapping: Mapping) -> _Parsed:
     path = Path(path)
-    header, rows, sha = _read_rows(path)
+    source = _Source(path)
+    header = source.header
     missing = [c for c in mapping.source_columns() if c not in header]
     if missing:
         raise ImportFailed(f"{path.name}: mapped column(s) {missing} not in the header")
+    # Only the free-text column may hold line breaks; anywhere else one means broken quoting.
+    source.multiline_columns = set(mapping.columns.get("description", ()))
     validator = _RowValidator(mapping, header)
     records, rejects, n_rows = [], [], 0
-    for line, fields in rows:
+    for rec in source.records():
         n_rows += 1
-        record, problems = validator.validate(line, fields)
+        if rec.problem is not None:
+            rejects.append(rec.problem)
+            continue
+        record, problems = validator.validate(rec.line, rec.fields)
         rejects.extend(problems)
         if record is not None:
             records.append(record)
-    return _Parsed(records, rejects, n_rows, sha)
+    return _Parsed(records, rejects, n_rows, source.sha256, source.blank_lines)
 
 
 def _as_mapping(mapping: Mapping | str | Path) -> Mapping:
@@ -356,13 +428,105 @@ def _batches(items: list, size: int) -> Iterator[tuple[int, list]]:
         yield start // size + 1, items[start:start + size]
 
 
+def _csv_safe(value):
+    # A leading =, +, - or @ would run as a formula when the report is opened in a
+    # spreadsheet (the same rule as the audit export, services.audit).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _write_report(path: Path, rejects: list[Reject]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(REPORT_FIELDS)
         for r in sorted(rejects, key=lambda r: r.row):
-            writer.writerow((r.row, r.column, r.value, r.reason))
+            writer.writerow((r.row, _csv_safe(r.column), _csv_safe(r.value), _csv_safe(r.reason)))
+
+
+def _suggested_name(session: Session, mapping: Mapping, dataset: str) -> str:
+    base = re.sub(r"[^a-z0-9_-]+", "_", mapping.name.lower()).strip("_-")[:50] or "import"
+    candidates = [base] + [f"{base}_{i}" for i in range(2, 50)]
+    return next((c for c in candidates if c != dataset and get_dataset(session, c) is None), f"{base}_new")
+
+
+def _check_dataset(session: Session, dataset: str, mapping: Mapping) -> bool:
+    """Whether ``dataset`` exists; refuses one this mapping would redefine.
+
+    A dataset's features, claim prefix and labels are what its models were trained on and
+    what live intake is routed with: an import must never rewrite another producer's
+    dataset (the demo data) or one that another mapping made.
+    """
+    existing = get_dataset(session, dataset)
+    if existing is None:
+        return False
+    stored = existing.mapping or {}
+    if not stored:
+        raise ImportFailed(f"dataset {dataset!r} was not made by an import (it holds demo or API claims) and "
+                           f"an import may not change it; import into another dataset, e.g. "
+                           f"--dataset {_suggested_name(session, mapping, dataset)}")
+    differs = []
+    if features_of(existing.feature_spec) != features_of(mapping.feature_spec()):
+        differs.append("features")
+    if stored.get("claim_number_prefix") != mapping.claim_number_prefix:
+        differs.append("claim number prefix")
+    target = stored.get("target") or {}
+    stored_codes = {str(v) for part in ("values", "flags") for v in (target.get(part) or {}).values()}
+    if stored_codes != mapping.target.codes:
+        differs.append("target departments")
+    if differs:
+        raise ImportFailed(f"dataset {dataset!r} was imported with another mapping ({stored.get('name')!r}; "
+                           f"{', '.join(differs)} differ); import into another dataset, e.g. "
+                           f"--dataset {_suggested_name(session, mapping, dataset)}")
+    return True
+
+
+def _taken_claim_numbers(session: Session, dataset: str, records: list[dict], id_label: str) -> list[Reject]:
+    """Claim numbers are unique across datasets: a row whose number another claim holds is
+    rejected with the owner's name, not left to fail its whole batch in the database."""
+    rejects: list[Reject] = []
+    table = Claim.__table__
+    for _, chunk in _batches(records, 5000):
+        by_number = {r["claim_number"]: r for r in chunk}
+        owners = session.execute(select(table.c.claim_number, table.c.dataset, table.c.source_key)
+                                 .where(table.c.claim_number.in_(list(by_number)))).all()
+        for number, owner, key in owners:
+            record = by_number[number]
+            if owner == dataset and key == record["source_key"]:
+                continue  # the same claim imported before: a duplicate, not a clash
+            where = f"dataset {owner!r}" if owner != dataset else f"another claim of dataset {owner!r}"
+            rejects.append(Reject(record["line"], id_label, number,
+                                  f"claim number {number} already belongs to {where}"))
+    return rejects
+
+
+def _db_reason(exc: SQLAlchemyError) -> str:
+    # The database's own text names constraints and internals; say what it means instead.
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if code == "23505":
+        return "not stored: the claim number is already in use (another import stored it meanwhile)"
+    if code in ("22021", "22P05"):
+        return "not stored: a value holds characters the database cannot store"
+    return f"not stored: the database refused this row (SQLSTATE {code or 'unknown'})"
+
+
+def _insert(session: Session, stmt, rows: list[dict], records: list[dict]) -> tuple[list[int], list[Reject]]:
+    """Insert a batch; if the database refuses it, insert row by row so only the bad rows are lost."""
+    try:
+        with session.begin_nested():
+            return list(session.execute(stmt, rows).scalars()), []
+    except SQLAlchemyError:
+        pass
+    ids: list[int] = []
+    rejects: list[Reject] = []
+    for row, record in zip(rows, records):
+        try:
+            with session.begin_nested():
+                ids += list(session.execute(stmt, [row]).scalars())
+        except SQLAlchemyError as exc:
+            rejects.append(Reject(record["line"], "", "", _db_reason(exc)))
+    return ids, rejects
 
 
 def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dataset: str,
@@ -370,46 +534,56 @@ def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dat
                threshold: float = 0.5, route: bool = True) -> dict:
     """Import a legacy CSV as closed claims of ``dataset``. Never commits.
 
-    Raises ``ImportFailed`` (before writing anything) when the file or mapping
-    is unusable; row-level problems are reported, not raised.
+    Raises ``ImportFailed`` (before writing anything) when the file, the mapping or the
+    dataset name is unusable, or the dataset exists with another definition; row-level
+    problems are reported, not raised. A new dataset is created only when a row imports.
     """
+    try:
+        check_dataset_name(dataset)
+    except DatasetNameError as exc:
+        raise ImportFailed(str(exc)) from None
     mapping = _as_mapping(mapping_path)
     path = Path(path)
     parsed = _parse_file(path, mapping)
+    existed = _check_dataset(session, dataset, mapping)
 
     existing = set(department_ids(session))
     unknown = mapping.target.codes - existing - {d.code for d in mapping.departments}
     if unknown:
         raise ImportFailed(f"departments {sorted(unknown)} do not exist; declare them in the mapping")
-    dept_ids = ensure_departments(session, mapping.departments)
-    ensure_dataset(session, dataset, mapping.feature_spec(), description=mapping.description,
-                   mapping=mapping.to_dict())
-    batch = ImportBatch(dataset=dataset, file_name=path.name, file_sha256=parsed.sha256,
-                        mapping_name=mapping.name, n_rows=parsed.n_rows, actor=actor)
-    session.add(batch)
-    session.flush()
-
-    table = Claim.__table__
-    stmt = (insert(table).on_conflict_do_nothing(index_elements=["dataset", "source_key"])
-            .returning(table.c.id))
     rejects = list(parsed.rejects)
+    taken = _taken_claim_numbers(session, dataset, parsed.records, "|".join(mapping.id_columns))
+    rejects += taken
+    taken_lines = {r.row for r in taken}
+    records = [r for r in parsed.records if r["line"] not in taken_lines]
+
+    batch = None
     new_ids: list[int] = []
     duplicates = 0
-    for number, records in _batches(parsed.records, batch_size):
-        rows = [_claim_row(r, dataset, dept_ids) for r in records]
-        try:
-            with session.begin_nested():
-                ids = list(session.execute(stmt, rows).scalars())
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-            rejects += [Reject(r["line"], "", "", f"not stored: the database refused batch {number} ({reason})")
-                        for r in records]
-            continue
-        new_ids += ids
-        duplicates += len(records) - len(ids)
+    if records or existed:
+        dept_ids = ensure_departments(session, mapping.departments)
+        ensure_dataset(session, dataset, mapping.feature_spec(), description=mapping.description,
+                       mapping=mapping.to_dict())
+        batch = ImportBatch(dataset=dataset, file_name=path.name, file_sha256=parsed.sha256,
+                            mapping_name=mapping.name, n_rows=parsed.n_rows, actor=actor)
+        session.add(batch)
+        session.flush()
+        table = Claim.__table__
+        stmt = (insert(table).on_conflict_do_nothing(index_elements=["dataset", "source_key"])
+                .returning(table.c.id))
+        for _, chunk in _batches(records, batch_size):
+            ids, refused = _insert(session, stmt, [_claim_row(r, dataset, dept_ids) for r in chunk], chunk)
+            new_ids += ids
+            rejects += refused
+            duplicates += len(chunk) - len(ids) - len(refused)
 
     rejected = len({r.row for r in rejects})
-    report_path = Path(reports_dir) / f"import-{batch.id}-{dataset}-rejects.csv"
+    reports = Path(reports_dir)
+    # Without a batch (nothing could be stored) the report is still written, named by time.
+    stem = batch.id if batch is not None else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    report_path = reports / f"import-{stem}-{dataset}-rejects.csv"
+    if report_path.resolve().parent != reports.resolve():
+        raise ImportFailed(f"dataset name {dataset!r} would put the report outside {reports}")
     _write_report(report_path, rejects)
 
     routed = 0
@@ -419,13 +593,16 @@ def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dat
         if routing.has_champion(session, dataset):
             routed = routing.route_claims(session, new_ids, threshold=threshold, shap_method="approx")
 
-    batch.n_imported, batch.n_duplicates, batch.n_rejected = len(new_ids), duplicates, rejected
-    batch.report_path = str(report_path)
-    batch.finished_at = dt.datetime.now(dt.UTC)
+    if batch is not None:
+        batch.n_imported, batch.n_duplicates, batch.n_rejected = len(new_ids), duplicates, rejected
+        batch.report_path = str(report_path)
+        batch.finished_at = dt.datetime.now(dt.UTC)
     summary = {"dataset": dataset, "rows": parsed.n_rows, "imported": len(new_ids),
-               "duplicates": duplicates, "rejected": rejected, "report_path": str(report_path),
-               "batch_id": batch.id, "routed": routed}
+               "duplicates": duplicates, "rejected": rejected, "blank_lines": parsed.blank_lines,
+               "report_path": str(report_path), "batch_id": batch.id if batch is not None else None,
+               "routed": routed}
     audit.record(session, actor=actor, action="claims.import", target_type="import_batch",
-                 target_id=batch.id, after={**summary, "file": path.name, "sha256": parsed.sha256})
+                 target_id=batch.id if batch is not None else None,
+                 after={**summary, "file": path.name, "sha256": parsed.sha256})
     session.flush()
     return summary

@@ -138,8 +138,12 @@ def load_mapping(path: str | Path) -> Mapping:
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except IsADirectoryError:
+        raise MappingError(f"mapping {path}: is a directory, not a mapping file") from None
     except OSError as exc:
         raise MappingError(f"mapping {path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise MappingError(f"mapping {path}: not a text file (YAML must be UTF-8)") from None
     except yaml.YAMLError as exc:
         raise MappingError(f"mapping {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     try:
@@ -160,8 +164,11 @@ def parse_mapping(data: Any) -> Mapping:
     if not isinstance(name, str) or not name.strip():
         problems.append("'name' is required")
     prefix = data.get("claim_number_prefix")
-    if not isinstance(prefix, str) or not prefix:
+    if prefix is None or prefix == "":
         problems.append("'claim_number_prefix' is required (e.g. 'FRM-')")
+        prefix = ""
+    elif not isinstance(prefix, str):
+        problems.append(f"'claim_number_prefix' must be text (quote it, e.g. '{prefix}-'), not {prefix!r}")
         prefix = ""
 
     columns = _parse_columns(data.get("columns") or {}, problems)

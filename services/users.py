@@ -13,6 +13,18 @@ from db.models import Department, User
 from services import audit, lockout
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MAX_NAME = 120  # users.name
+
+
+def _clean_name(name: str | None) -> str:
+    name = (name or "").strip()
+    # Refused rather than cut or stored: a control character would reach every page,
+    # export and email that shows the name.
+    if any(not ch.isprintable() for ch in name):
+        raise UserError("the name must not contain control characters (tabs, line breaks, escapes)")
+    if len(name) > MAX_NAME:
+        raise UserError(f"the name can be at most {MAX_NAME} characters (got {len(name)})")
+    return name
 
 
 class UserError(ValueError):
@@ -43,6 +55,7 @@ def create_user(
     invitation is accepted (services.accounts). ``email_verified`` is for
     operators who typed the address themselves (CLI, first start)."""
     email = normalise_email(email)
+    name = _clean_name(name)
 
     if not EMAIL_RE.match(email):
         raise UserError(f"not a valid email address: {email!r}")
@@ -57,7 +70,7 @@ def create_user(
         if missing:
             raise UserError(f"unknown department(s): {', '.join(sorted(missing))}")
     now = dt.datetime.now(dt.timezone.utc)
-    user = User(email=email, role=role, name=(name or "").strip()[:120] or email.split("@")[0].title(),
+    user = User(email=email, role=role, name=name or email.split("@")[0].title(),
                 password_hash=hash_password(password, email=email) if password is not None else None,
                 password_changed_at=now if password is not None else None,
                 email_verified_at=now if email_verified else None, departments=departments)

@@ -63,7 +63,7 @@ def test_good_rows_import_and_each_bad_row_is_reported(db_session, mapping_file,
     summary = run(db_session, FIXTURES / "claims_with_errors.csv", mapping_file, "test_motor", tmp_path)
 
     assert summary | {"report_path": None, "batch_id": None} == {
-        "dataset": "test_motor", "rows": 8, "imported": 3, "duplicates": 0, "rejected": 5,
+        "dataset": "test_motor", "rows": 8, "imported": 3, "duplicates": 0, "rejected": 5, "blank_lines": 0,
         "report_path": None, "batch_id": None, "routed": 0}
     problems = {(int(r["row"]), r["column"]): r for r in report_lines(summary)}
     assert set(problems) == {(3, "LossDate"), (4, "Amount"), (5, "Policy"), (6, "Cover"), (7, "Amount")}
@@ -111,8 +111,8 @@ def test_rows_without_ids_import_once_each_even_when_identical(db_session, tmp_p
     assert len(set(numbers)) == 3 and all(n.startswith("PRL-") for n in numbers)
 
 
-def test_a_batch_refused_by_the_database_leaves_nothing_and_is_reported(db_session, mapping_file, tmp_path):
-    # Another dataset already owns TST-C007, so the batch holding C001 and C007 fails.
+def test_a_claim_number_another_dataset_holds_rejects_only_that_row(db_session, mapping_file, tmp_path):
+    # Another dataset already owns TST-C007: that row is reported by name; its batch mate C001 still imports.
     ensure_dataset(db_session, "other", [{"name": "description", "kind": "text"}])
     db_session.add(Claim(claim_number="TST-C007", dataset="other", source_key="x", status="closed"))
     db_session.flush()
@@ -120,10 +120,11 @@ def test_a_batch_refused_by_the_database_leaves_nothing_and_is_reported(db_sessi
     summary = run(db_session, FIXTURES / "claims_with_errors.csv", mapping_file, "test_motor", tmp_path,
                   batch_size=2)
 
-    assert (summary["imported"], summary["rejected"]) == (1, 7)
-    assert db_session.scalars(select(Claim.claim_number).where(Claim.dataset == "test_motor")).all() == ["TST-c008"]
-    refused = [r for r in report_lines(summary) if "refused batch 1" in r["reason"]]
-    assert sorted(int(r["row"]) for r in refused) == [2, 8]
+    assert (summary["imported"], summary["rejected"]) == (2, 6)
+    assert sorted(db_session.scalars(select(Claim.claim_number).where(Claim.dataset == "test_motor"))) == [
+        "TST-C001", "TST-c008"]
+    taken = [r for r in report_lines(summary) if int(r["row"]) == 8]
+    assert [r["reason"] for r in taken] == ["claim number TST-C007 already belongs to dataset 'other'"]
 
 
 @pytest.mark.parametrize("make_input, message", [
