@@ -463,7 +463,7 @@ def _check_dataset(session: Session, dataset: str, mapping: Mapping) -> bool:
         return False
     stored = existing.mapping or {}
     if not stored:
-        raise ImportFailed(f"dataset {dataset!r} was not made by an import (it holds demo or API claims) and "
+        raise ImportFailed(f"dataset {dataset!r} was not made by an import (demo-data or another producer made it) and "
                            f"an import may not change it; import into another dataset, e.g. "
                            f"--dataset {_suggested_name(session, mapping, dataset)}")
     differs = []
