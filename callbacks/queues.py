@@ -73,6 +73,8 @@ def load_rows(request=None, department=None):
         return EMPTY, str(exc)
     summary = describe_filters(parsed.to_json(), BAND_LABELS,
                                currency=current_app.config["SCOPE_SETTINGS"].currency)
+    if page.count == 1 and not page.estimated:
+        noun = noun.replace("claims", "claim", 1)  # "1 open claim assigned to you"
     return {"rowData": page.rows, "rowCount": page.total}, page.describe(noun) + (f" · {summary}" if summary else "")
 
 

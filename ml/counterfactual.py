@@ -86,6 +86,8 @@ def _show(value) -> str:
         return "not given"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}"
+    if str(value).lower() in ("true", "false"):  # "were false instead of true" is code, not English
+        return "“yes”" if str(value).lower() == "true" else "“no”"
     return str(value).replace("_", " ")
 
 

@@ -39,7 +39,7 @@ def layout(**_query):
         return not_allowed()
     session = read_session()
     queues = overview(session, user)
-    header = page_header("Department queues", f"Signed in as {user.name}. Open claims by queue.")
+    header = page_header("Overview", f"Signed in as {user.name}. Open claims by department queue.")
     if not queues:
         return html.Div([header, dbc.Alert("You are not assigned to any department yet. Ask an administrator.",
                                            color="info")])

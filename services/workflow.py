@@ -49,9 +49,11 @@ class ConflictError(RuntimeError):
     def __init__(self, current: dict):
         self.current = current
         label = STATUS_LABELS.get(current.get("status"), current.get("status"))
-        super().__init__(f"Claim {current.get('claim_number')} was changed by someone else "
-                         f"(now {label}, version {current.get('version')}). Showing the current state; "
-                         "please check it and try again.")
+        # What it is now in a claims person's words: a version number told them nothing.
+        who = f", with {current['adjuster']}" if current.get("adjuster") else ", unassigned"
+        where = f" in {current['department_name']}" if current.get("department_name") else ""
+        super().__init__(f"Claim {current.get('claim_number')} was changed by someone else since you opened it "
+                         f"(now {label}{where}{who}). Showing the current state; please check it and try again.")
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def _check_version(claim: Claim, expected) -> None:
     if isinstance(expected, bool) or not isinstance(expected, int):
         raise WorkflowError("The page did not say which version of the claim it showed; reload the page.")
     if claim.version != expected:
-        raise ConflictError(_state(claim))
+        raise ConflictError({**_state(claim), "department_name": claim.department.name if claim.department else None})
 
 
 def _transition_problem(user, claim: Claim, to_status: str) -> str | None:

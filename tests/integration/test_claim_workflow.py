@@ -130,7 +130,10 @@ def test_stale_version_is_a_conflict_and_writes_nothing(db_session, people):
     with pytest.raises(ConflictError) as err:
         change_status(db_session, people["manager"], claim.claim_number, "in_review", expected_version=seen)
     assert err.value.current["status"] == "assigned" and err.value.current["version"] == seen + 1
-    assert "changed by someone else" in str(err.value)
+    # What it is now, in words, with whom: not "version 4".
+    adjuster = people["adjuster"].name
+    assert f"(now Assigned in {claim.department.name}, with {adjuster})" in str(err.value)
+    assert "version" not in str(err.value)
     assert claim.status == "assigned"
     assert db_session.query(ClaimEvent).filter_by(claim_id=claim.id).count() == n_events
     for bad in (None, "1", 1.0, True):

@@ -219,6 +219,10 @@ def test_my_work_lists_only_my_open_claims_in_my_departments(client_for, web_ses
     assert {r["claim_number"] for r in rows["rowData"]} == expected
     assert all(r["adjuster"] == me.name for r in rows["rowData"])
     assert "assigned to you" in text
+    # One claim left by a search: "1 open claim assigned to you", not "1 open claims".
+    one = sorted(expected)[0]
+    rows, text = filtered_rows(client_for("adjuster"), MY_WORK_SCOPE, {"search": one})
+    assert rows["rowCount"] == 1 and text.startswith("1 open claim assigned to you"), text
 
 
 def test_my_work_shows_department_names_and_keeps_codes(client_for, web_session):

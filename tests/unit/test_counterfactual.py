@@ -139,3 +139,10 @@ def test_an_amount_is_worded_by_the_caller_and_the_rest_by_ml():
     assert "the claimed amount were €450 instead of €4,419" in text
     assert "the vehicle count were 1 (not given now)" in text
     assert "claimed amount were 450 instead of 4,419" in cf.sentence({})  # without a caller's words
+
+
+def test_a_yes_no_fact_reads_yes_or_no_not_true_or_false():
+    change = Change("injury_reported", "categorical", "true", "false", 1.0)
+    assert change.describe() == "the injury reported were “no” instead of “yes”"
+    assert Change("police_report", "categorical", None, "true", 1.0).describe() == \
+        "the police report were “yes” (not given now)"
