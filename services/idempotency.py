@@ -25,10 +25,11 @@ KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
 @dataclass(frozen=True)
 class Claimed:
     """Outcome of claiming a key: ``new`` (go ahead), ``replay`` (send the stored
-    response), ``mismatch`` (same key, other body) or ``in_flight``."""
+    response), ``mismatch`` (same key, another request: ``reason`` says how) or ``in_flight``."""
     outcome: str
     status: int | None = None
     body: dict | None = None
+    reason: str | None = None
 
 
 def valid_key(key: str | None) -> bool:
@@ -55,7 +56,9 @@ def claim(session: Session, user_id: int, key: str, *, method: str, path: str, b
     if row is None:  # released between our insert and select: the caller may retry
         return Claimed("in_flight")
     if row.request_hash != body_hash:
-        return Claimed("mismatch")
+        if (row.method, row.path) != (method, path):
+            return Claimed("mismatch", reason=f"for {row.method} {row.path}")
+        return Claimed("mismatch", reason="with a different request body")
     if row.status != "completed":
         return Claimed("in_flight")
     return Claimed("replay", row.response_status, row.response_body)

@@ -9,6 +9,7 @@ events, the audit entry and the routing decisions together.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -41,6 +42,9 @@ US_STATES = (
     "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
 )
 POLICY_PATTERN = r"^P[A-Z]{2}-[0-9]{7}$"
+# What the API accepts: the policy number is upper-cased before the check, so a
+# lower-case one typed on the form (or sent by an integration) is the same policy.
+POLICY_INPUT_PATTERN = r"^[Pp][A-Za-z]{2}-[0-9]{7}$"
 POSTCODE_PATTERN = r"^[0-9]{5}(-[0-9]{4})?$"
 CATASTROPHE_PATTERN = r"^CAT-[0-9]{4}-[0-9]{2}$"
 
@@ -71,11 +75,13 @@ class Field:
     column: bool = True  # a claims column; otherwise a key of claims.extra
     label: str = ""
     hint: str = ""
+    upper: bool = False  # upper-cased before the pattern check (and stored so)
+    input_pattern: str | None = None  # what callers may send, when wider than ``pattern``
 
 
 FIELDS: tuple[Field, ...] = (
     Field("policy_number", "string", True, pattern=POLICY_PATTERN, max_len=11, label="Policy number",
-          hint="like PAU-1234567"),
+          hint="like PAU-1234567", upper=True, input_pattern=POLICY_INPUT_PATTERN),
     Field("line_of_business", "enum", True, LINES_OF_BUSINESS, label="Line of business"),
     Field("loss_date", "date", True, label="Date of loss"),
     Field("report_date", "date", label="Date reported", hint="defaults to today"),
@@ -101,9 +107,34 @@ BY_NAME = {f.name: f for f in FIELDS}
 REQUIRED = tuple(f.name for f in FIELDS if f.required)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why PostgreSQL could not store this text, in words; None when it can.
+    NUL is refused by text and jsonb columns; a lone surrogate (JSON "\\ud800")
+    cannot be encoded as UTF-8 at all."""
+    if "\x00" in value:
+        return "must not contain NUL (\\u0000) characters"
+    if _SURROGATE.search(value):
+        return "must be valid Unicode text (it contains an unpaired surrogate)"
+    return None
+
+
+def field_label(key: Any) -> str:
+    """An unknown field's name as it may be echoed (and stored with an Idempotency-Key's answer):
+    escaped when it has characters that cannot be stored, "_" when too long to echo."""
+    if not isinstance(key, str) or len(key) > 60:
+        return "_"
+    return key if key.isprintable() else ascii(key)[1:-1]
+
+
 def _check_string(f: Field, value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, str):
         return None, "must be a string"
+    problem = text_problem(value)
+    if problem:
+        return None, problem
     value = value.strip()
     if f.required and not value:
         return None, "is required"
@@ -111,7 +142,7 @@ def _check_string(f: Field, value: Any) -> tuple[Any, str | None]:
         return None, f"must be at least {f.min_len} characters"
     if len(value) > f.max_len:
         return None, f"must be at most {f.max_len:,} characters"
-    if f.name == "policy_number":
+    if f.upper:
         value = value.upper()
     if f.pattern and not re.fullmatch(f.pattern, value):
         return None, f"has the wrong format ({f.hint})" if f.hint else "has the wrong format"
@@ -120,8 +151,9 @@ def _check_string(f: Field, value: Any) -> tuple[Any, str | None]:
 
 def _check_enum(f: Field, value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, str) or value not in f.choices:
-        shown = ", ".join(f.choices) if len(f.choices) <= 10 else "a two-letter US state code"
-        return None, f"must be one of {shown}"
+        if len(f.choices) > 10:
+            return None, "must be a two-letter US state code in capitals, like CA"
+        return None, f"must be one of {', '.join(f.choices)}"
     return value, None
 
 
@@ -139,8 +171,15 @@ def _check_date(f: Field, value: Any) -> tuple[Any, str | None]:
     return day, None
 
 
-def _check_money(f: Field, value: Any, places: int = 2) -> tuple[Any, str | None]:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+def _check_money(f: Field, value: Any, places: int = 2, *, strict: bool = False) -> tuple[Any, str | None]:
+    # The form's number input may arrive as text; a JSON caller must send a JSON number.
+    allowed = (int, float) if strict else (int, float, str)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        return None, "must be a number"
+    if isinstance(value, float) and math.isinf(value):  # JSON 1e400 parses to infinity
+        return None, "must be greater than 0" if value < 0 else "must be less than 100,000,000"
+    if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*", value):
+        # Decimal() would also take "1_000", "Infinity" and non-ASCII digits.
         return None, "must be a number"
     try:
         amount = Decimal(str(value).strip())
@@ -159,7 +198,12 @@ def _check_money(f: Field, value: Any, places: int = 2) -> tuple[Any, str | None
 
 
 def _check_integer(f: Field, value: Any) -> tuple[Any, str | None]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    # 2.0 counts as 2: JSON does not tell them apart, nor does JSON Schema's "integer".
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None, "must be a whole number"
+    if isinstance(value, float) and not math.isfinite(value):  # JSON 1e400 parses to infinity
+        return None, f"must be between {f.minimum} and {f.maximum:,}"
+    if value != int(value):
         return None, "must be a whole number"
     if not f.minimum <= value <= f.maximum:
         return None, f"must be between {f.minimum} and {f.maximum:,}"
@@ -178,9 +222,14 @@ _CHECKS: dict[str, Callable[[Field, Any], tuple[Any, str | None]]] = {
 }
 
 
-def validate(payload: Any, *, currency: str = currency_fmt.DEFAULT) -> tuple[dict, dict[str, str]]:
+_TEXT_KINDS = ("string", "enum", "date")
+
+
+def validate(payload: Any, *, currency: str = currency_fmt.DEFAULT,
+             strict: bool = False) -> tuple[dict, dict[str, str]]:
     """The cleaned claim and ``{field: message}`` (empty when valid). Amounts take the
-    deployment currency's decimals (none for JPY), at most the 2 the claims table keeps."""
+    deployment currency's decimals (none for JPY), at most the 2 the claims table keeps.
+    ``strict`` (the API) takes numbers only as JSON numbers; the form's inputs may send text."""
     places = min(2, currency_fmt.decimals(currency))
     if not isinstance(payload, dict):
         return {}, {"_": "must be a JSON object"}
@@ -188,15 +237,16 @@ def validate(payload: Any, *, currency: str = currency_fmt.DEFAULT) -> tuple[dic
     clean: dict[str, Any] = {}
     for key in payload:
         if key not in BY_NAME:
-            name = key if isinstance(key, str) and len(key) <= 60 else "_"
-            errors[name] = "is not a known field"
+            errors[field_label(key)] = "is not a known field"
     for f in FIELDS:
         value = payload.get(f.name)
-        if value is None or value == "":
+        # null, or "" for a text field, means "not given" (an empty form input sends "").
+        if value is None or (value == "" and (f.kind in _TEXT_KINDS or not strict)):
             if f.required:
                 errors[f.name] = "is required"
             continue
-        cleaned, error = _check_money(f, value, places) if f.kind == "money" else _CHECKS[f.kind](f, value)
+        cleaned, error = (_check_money(f, value, places, strict=strict) if f.kind == "money"
+                          else _CHECKS[f.kind](f, value))
         if error:
             errors[f.name] = error
         else:
@@ -250,9 +300,9 @@ def _store(session: Session, cleaned: list[dict], actor, *, threshold: float, sh
 
 
 def create_claim(session: Session, payload: Any, actor, *, threshold: float,
-                 currency: str = currency_fmt.DEFAULT) -> "IntakeResult":
+                 currency: str = currency_fmt.DEFAULT, strict: bool = False) -> "IntakeResult":
     """Store, score and route one claim; raises IntakeInvalid with ``{field: message}``."""
-    clean, errors = validate(payload, currency=currency)
+    clean, errors = validate(payload, currency=currency, strict=strict)
     if errors:
         raise IntakeInvalid(errors)
     ids = _store(session, [clean], actor, threshold=threshold, shap_method="exact")
@@ -260,7 +310,7 @@ def create_claim(session: Session, payload: Any, actor, *, threshold: float,
 
 
 def create_claims(session: Session, items: Any, actor, *, threshold: float,
-                  currency: str = currency_fmt.DEFAULT) -> list["IntakeResult"]:
+                  currency: str = currency_fmt.DEFAULT, strict: bool = False) -> list["IntakeResult"]:
     """All or nothing: any invalid item raises IntakeInvalid ``{index: {field: message}}``."""
     if not isinstance(items, list) or not items:
         raise IntakeInvalid({"claims": "must be a non-empty list"})
@@ -268,7 +318,7 @@ def create_claims(session: Session, items: Any, actor, *, threshold: float,
         raise IntakeInvalid({"claims": f"at most {BATCH_LIMIT:,} claims per batch"})
     cleaned, errors = [], {}
     for index, item in enumerate(items):
-        clean, item_errors = validate(item, currency=currency)
+        clean, item_errors = validate(item, currency=currency, strict=strict)
         if item_errors:
             errors[str(index)] = item_errors
         cleaned.append(clean)

@@ -27,7 +27,8 @@ def _currency() -> str:
 
 def _create_one(session, payload):
     try:
-        result = intake.create_claim(session, payload, caller(), threshold=_threshold(), currency=_currency())
+        result = intake.create_claim(session, payload, caller(), threshold=_threshold(), currency=_currency(),
+                                     strict=True)
     except intake.IntakeInvalid as exc:
         raise ApiError(422, "the claim is not valid", exc.errors) from None
     except intake.IntakeUnavailable as exc:
@@ -36,11 +37,16 @@ def _create_one(session, payload):
 
 
 def _create_batch(session, payload):
-    if not isinstance(payload, dict) or set(payload) != {"claims"}:
-        raise ApiError(422, "the body must be {\"claims\": [...]}", {"claims": "is required (and nothing else)"})
+    if not isinstance(payload, dict):
+        raise ApiError(422, "the body must be {\"claims\": [...]}", {"_": "must be a JSON object"})
+    fields = {intake.field_label(key): "is not a known field" for key in payload if key != "claims"}
+    if "claims" not in payload:
+        fields["claims"] = "is required"
+    if fields:
+        raise ApiError(422, "the body must be {\"claims\": [...]}", fields)
     try:
         results = intake.create_claims(session, payload["claims"], caller(), threshold=_threshold(),
-                                       currency=_currency())
+                                       currency=_currency(), strict=True)
     except intake.IntakeInvalid as exc:
         raise ApiError(422, "the batch is not valid; nothing was stored", exc.errors) from None
     except intake.IntakeUnavailable as exc:

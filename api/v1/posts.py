@@ -53,7 +53,8 @@ def idempotent_post(handler: Handler, *, limit: int):
                                     body_hash=idempotency.request_hash(request.method, request.path, raw))
         session.commit()
         if claimed.outcome == "mismatch":
-            raise ApiError(422, "this Idempotency-Key was used with a different request body")
+            raise ApiError(422, f"this Idempotency-Key was already used {claimed.reason}; "
+                                "send a new key with a new request")
         if claimed.outcome == "in_flight":
             raise ApiError(409, "a request with this Idempotency-Key is still being processed; retry later")
         if claimed.outcome == "replay":
