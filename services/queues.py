@@ -381,6 +381,10 @@ def _page(session: Session, base: Select, start: int, end: int, sort_model) -> Q
                                                   .offset(start).limit(end - start))]
     if not page_ids:
         return QueuePage([], offered, count, estimated, capped)
+    return QueuePage(_rows(session, page_ids), offered, count, estimated, capped)
+
+
+def _rows(session: Session, page_ids: list[int]) -> list[dict]:
     rows = session.execute(
         select(Claim, User.name, Department.code, Department.name, Department.sla_days)
         .outerjoin(User, User.id == Claim.adjuster_id)
@@ -389,8 +393,68 @@ def _page(session: Session, base: Select, start: int, end: int, sort_model) -> Q
     ).all()
     by_id = {row[0].id: row for row in rows}
     today = dt.date.today()
-    return QueuePage([_row(*by_id[i], today=today) for i in page_ids if i in by_id], offered, count, estimated,
-                     capped)
+    return [_row(*by_id[i], today=today) for i in page_ids if i in by_id]
+
+
+class InvalidCursor(ValueError):
+    """A paging cursor this service did not hand out."""
+
+
+_CURSOR_RE = re.compile(r"^(null|[0-9]{4}-[0-9]{2}-[0-9]{2})_([0-9]{1,18})$", re.ASCII)
+
+
+def _cursor(report_date: dt.date | None, claim_id: int) -> str:
+    return f"{report_date.isoformat() if report_date else 'null'}_{claim_id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.date | None, int]:
+    match = _CURSOR_RE.match(cursor) if isinstance(cursor, str) else None
+    if match is None:
+        raise InvalidCursor("is not a cursor from a previous page's next")
+    try:
+        day = None if match[1] == "null" else dt.date.fromisoformat(match[1])
+    except ValueError:
+        raise InvalidCursor("is not a cursor from a previous page's next") from None
+    return day, int(match[2])
+
+
+@dataclass(frozen=True)
+class SeekPage:
+    rows: list[dict]
+    total: int             # every open claim of the queue (exact, or an estimate when ``estimated``)
+    estimated: bool
+    next: str | None       # cursor of the page after this one; None on the last page
+
+
+def seek_queue(session: Session, user, department_code: str, *, limit: int, offset: int = 0,
+               after: str | None = None) -> SeekPage:
+    """Open claims of a department, newest report first, for API clients that page through all of them.
+
+    The grid stops at MAX_OFFSET rows because OFFSET gets slow; an integration must reach every claim,
+    so each page hands out a cursor (the last row's report date and id) and the next page seeks past
+    it on ix_claims_queue instead of counting rows off. ``offset`` (at most MAX_OFFSET) is for the first pages.
+    """
+    dept = department_by_code(session, department_code)
+    if not can_see_department(user, dept.id):
+        raise AccessDenied(f"no access to the {dept.name} queue")
+    limit = max(1, min(int(limit), MAX_PAGE))
+    base = select(Claim.id).where(Claim.department_id == dept.id, Claim.status.in_(OPEN_STATUSES))
+    total, estimated = _count(session, base)
+    query = base.add_columns(Claim.report_date)
+    if after is not None:
+        day, last_id = _parse_cursor(after)
+        # Descending order puts claims without a report date first (PostgreSQL's NULLS FIRST).
+        if day is None:
+            query = query.where(or_(and_(Claim.report_date.is_(None), Claim.id < last_id),
+                                    Claim.report_date.is_not(None)))
+        else:
+            query = query.where(or_(Claim.report_date < day, and_(Claim.report_date == day, Claim.id < last_id)))
+    query = query.order_by(Claim.report_date.desc(), Claim.id.desc()).offset(max(0, int(offset))).limit(limit + 1)
+    found = session.execute(query).all()
+    more = len(found) > limit
+    found = found[:limit]
+    rows = _rows(session, [r.id for r in found]) if found else []
+    return SeekPage(rows, total, estimated, _cursor(found[-1].report_date, found[-1].id) if more else None)
 
 
 def queue_page(
