@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, make_response, redirect, render_template_string, request
+from flask import Flask, current_app, jsonify, make_response, redirect, render_template_string, request
 from werkzeug.exceptions import HTTPException
 
 from api import request_ids
@@ -65,7 +65,25 @@ def error_response(status: int, message: str | None = None):
 _OWN_DESCRIPTIONS = {"The form expired. Reload the page and try again."}
 
 
+_API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _api_not_found(_rest: str = ""):
+    # The catch-all below takes every method, so PUT /api/v1/claims/X lands here rather than
+    # in werkzeug's 405: answer 405 with Allow when a real endpoint has this path.
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in _API_METHODS:
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api_not_found":
+            allowed.append(method)
+    if allowed:
+        response = make_response(*error_response(405, f"method not allowed here; use {', '.join(allowed)}"))
+        response.headers["Allow"] = ", ".join(allowed + (["HEAD"] if "GET" in allowed else []) + ["OPTIONS"])
+        return response
     return error_response(404, "no such API endpoint")
 
 

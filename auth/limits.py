@@ -57,6 +57,14 @@ def api_token_key() -> str:
     return "api-ip:" + (get_remote_address() or "unknown")
 
 
+def api_address_key() -> str:
+    return "api-auth-failed:" + (get_remote_address() or "unknown")
+
+
+def failed_api_auth(response) -> bool:
+    return response.status_code == 401
+
+
 def api_limit() -> str:
     return current_app.config["SCOPE_SETTINGS"].api_rate_limit
 
@@ -70,4 +78,9 @@ def init_app(server: Flask, settings: Settings, api_blueprint) -> None:
     server.config["RATELIMIT_KEY_PREFIX"] = "scope-limits-" + hashlib.sha256(
         (settings.database_url or "embedded").encode("utf-8")).hexdigest()[:12]
     limiter.limit(api_limit, key_func=api_token_key)(api_blueprint)
+    # Per token alone, a new made-up token per request was never limited (and each cost a
+    # token lookup): refused tokens also count per client address (behind SCOPE_PROXY_HOPS
+    # proxies, the address they forward), and once an address has spent the limit on them
+    # it waits like any other caller, whatever token it sends next.
+    limiter.limit(api_limit, key_func=api_address_key, deduct_when=failed_api_auth)(api_blueprint)
     limiter.init_app(server)
