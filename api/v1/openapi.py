@@ -7,7 +7,7 @@ from flask import current_app, jsonify
 from api.v1 import bp
 from auth.permissions import API_SCOPES
 from services import intake
-from services.queues import MAX_PAGE
+from services.queues import EXACT_COUNT_LIMIT, MAX_OFFSET, MAX_PAGE
 
 _TYPES = {
     "string": {"type": "string"}, "date": {"type": "string", "format": "date"},
@@ -21,18 +21,32 @@ def _field_schema(f: intake.Field) -> dict:
     if f.choices:
         schema["enum"] = list(f.choices)
     if f.pattern:
-        schema["pattern"] = f.pattern
+        schema["pattern"] = f.input_pattern or f.pattern
     if f.kind == "string":
         schema.update(minLength=max(f.min_len, 1), maxLength=f.max_len)
     if f.kind == "integer":
         schema.update(minimum=f.minimum, maximum=f.maximum)
     description = f.label + (f" ({f.hint})" if f.hint else "")
+    if f.kind == "string":
+        description += "; spaces around it are removed; no NUL characters or unpaired surrogates"
+    if f.upper:
+        description += "; stored in capitals"
+    if f.kind in ("money", "integer"):
+        description += "; a JSON number (text such as \"850.5\" is refused)"
+    if f.kind == "integer":
+        description += "; a number with no fraction such as 2.0 counts as 2, 2.5 is refused"
     if f.kind == "money":
         description += f", in {current_app.config['SCOPE_SETTINGS'].currency} (this deployment's reporting currency)"
     if f.kind == "date":
         description += "; not in the future, not before 1990-01-01"
     if f.name == "report_date":
         description += "; not before loss_date"
+    if not f.required:
+        # Optional fields may be sent as null, meaning "not given", as may "" for text fields.
+        schema["type"] = [schema["type"], "null"]
+        if "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+        description += "; null means not given"
     schema["description"] = description
     return schema
 
@@ -43,12 +57,18 @@ def _error(description: str, fields: bool = False) -> dict:
                                                         else "#/components/schemas/Error"}}}}
 
 
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before the next request",
+                                "schema": {"type": "integer"}}}
+_TOO_MANY = {**_error("Rate limit reached: per token, and for refused tokens (401) per client address. "
+                      "Nothing was done; retry after Retry-After seconds"), "headers": _RETRY_AFTER}
 _COMMON_ERRORS = {"401": _error("Missing, invalid, expired or revoked token"),
-                  "403": _error("The token lacks the scope")}
+                  "403": _error("The token lacks the scope"),
+                  "429": _TOO_MANY}
 _POST_ERRORS = {"400": _error("Malformed JSON or Idempotency-Key"),
                 "409": _error("A request with this Idempotency-Key is still in flight"),
                 "413": _error("Request body too large"),
-                "422": _error("Invalid data (field-level messages), or Idempotency-Key reused with another body", True),
+                "422": _error("Invalid data (field-level messages; unknown fields are named), or an "
+                              "Idempotency-Key reused with another request (another path or body)", True),
                 "503": _error("No router model is trained; nothing was stored")}
 _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                 "schema": {"type": "string", "maxLength": 200},
@@ -110,16 +130,28 @@ def document() -> dict:
                               "404": _error("No such claim, or outside the caller's departments"),
                               **_COMMON_ERRORS}}},
             "/queues/{department_code}": {"get": {
-                "summary": "Open claims of a department queue", "x-scope": "queues:read",
+                "summary": "Open claims of a department queue, newest report first",
+                "description": "Page through every open claim by following `next`: pass it as `after` "
+                               "(with the same limit or another) until `next` is null. `offset` reaches only "
+                               f"the first {MAX_OFFSET:,} claims; `total` counts them all.",
+                "x-scope": "queues:read",
                 "parameters": [
                     {"name": "department_code", "in": "path", "required": True, "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                    {"name": "limit", "in": "query", "description": "ASCII digits",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}},
+                    {"name": "offset", "in": "query", "description": "ASCII digits; not with after",
+                     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
+                    {"name": "after", "in": "query", "description": "The previous page's next (opaque)",
+                     "schema": {"type": "string"}}],
                 "responses": {"200": _json("Queue", "A page of open claims"),
-                              "404": _error("No such department"), "422": _error("Invalid limit or offset", True),
-                              **_COMMON_ERRORS}}},
+                              "404": _error("No such department"),
+                              "422": _error("Invalid limit, offset or after", True),
+                              **_COMMON_ERRORS,
+                              "403": _error("The token lacks the scope, or the queue is outside the departments "
+                                            "of the token's owner")}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
-                                      "responses": {"200": {"description": "OpenAPI document"}}}},
+                                      "responses": {"200": {"description": "OpenAPI document"},
+                                                    "429": _TOO_MANY}}},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -137,8 +169,17 @@ def document() -> dict:
                     "claims": {"type": "array", "items": {"$ref": "#/components/schemas/CreatedClaim"}}}},
                 "Claim": claim,
                 "Queue": {"type": "object", "properties": {
-                    "department": {"type": "string"}, "total": {"type": "integer"}, "limit": {"type": "integer"},
-                    "offset": {"type": "integer"}, "claims": {"type": "array", "items": {"type": "object"}}}},
+                    "department": {"type": "string"},
+                    "total": {"type": "integer", "description": "Every open claim of the queue, not only those "
+                                                               "one offset reaches"},
+                    "total_estimated": {"type": "boolean",
+                                        "description": f"true above {EXACT_COUNT_LIMIT:,} claims, where total "
+                                                       "is the planner's estimate"},
+                    "limit": {"type": "integer"}, "offset": {"type": "integer"},
+                    "after": {"type": ["string", "null"]},
+                    "next": {"type": ["string", "null"],
+                             "description": "Pass as after for the next page; null on the last page"},
+                    "claims": {"type": "array", "items": {"type": "object"}}}},
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
                 "ValidationError": {"type": "object", "required": ["error"], "properties": {
                     "error": {"type": "string"},
