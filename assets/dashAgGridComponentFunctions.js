@@ -5,8 +5,11 @@ dagcomponentfuncs.ClaimLink = function (props) {
   if (props.value == null) {
     return null;
   }
-  // From My work, the claim page's back link leads back to My work, not to the claim's queue.
-  var from = window.location.pathname === "/my-work" ? "?from=my-work" : "";
+  // The claim page's back link returns to this list as it is now (My work or the queue, with
+  // its filters: assets/40-queue-url.js keeps them in the address), not to the claim's queue.
+  var here = window.location.pathname + window.location.search;
+  var list = window.location.pathname === "/my-work" || window.location.pathname === "/queues";
+  var from = list ? "?back=" + encodeURIComponent(here) : "";
   return React.createElement(
     "a",
     { href: "/claims/" + encodeURIComponent(props.value) + from, className: "claim-link" },

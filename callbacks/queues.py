@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 import logging
 
-from dash import Input, Output, State, ctx, html, no_update
+from dash import ClientsideFunction, Input, Output, State, clientside_callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from components.queue_filters import PANEL_COLUMN, describe_filters, panel_filter_model, saved_options
+from components.queue_filters import (
+    FORM_KEYS, PANEL_COLUMN, describe_filters, form_values, panel_filter_model, saved_options,
+)
 from db.flask_db import read_session, unit_of_work
 from services.access import AccessDenied, NotFound
 from services.queues import BAND_LABELS, MY_WORK_SCOPE, InvalidFilter, department_queue, my_work, parse_filters
@@ -30,13 +32,12 @@ FORM_OUT = [Output("qf-search", "value"), Output("qf-statuses", "value"), Output
             Output("qf-confidence", "value"), Output("qf-amount-min", "value"), Output("qf-amount-max", "value"),
             Output("qf-date-field", "value"), Output("qf-date-from", "value"), Output("qf-date-to", "value"),
             Output("qf-overdue", "value")]
-FORM_KEYS = ("search", "statuses", "lines", "confidence", "amount_min", "amount_max", "date_field", "date_from",
-             "date_to", "overdue")
-_FORM_DEFAULTS = {"date_field": "report_date", "overdue": False}
+_form_values = form_values
 
-
-def _form_values(f: dict) -> tuple:
-    return tuple(f.get(k) or _FORM_DEFAULTS.get(k) for k in FORM_KEYS)
+# The applied filters go into the address (?f=…) without reloading the page, so Back from
+# a claim, the claim page's back link and a bookmark open the queue filtered as it was.
+clientside_callback(ClientsideFunction("scope", "queueUrl"), Output("queue-url-sink", "data"),
+                    Input("queue-filters", "data"))
 
 
 @secure_callback(

@@ -23,6 +23,18 @@ LINE_FORMATTER = ("params.value == null ? '' : params.value.split('_').join(' ')
                   " + params.value.split('_').join(' ').slice(1).toLowerCase()")
 
 
+# The panel's controls in the order the callbacks read and write them (callbacks/queues.py).
+FORM_KEYS = ("search", "statuses", "lines", "confidence", "amount_min", "amount_max", "date_field", "date_from",
+             "date_to", "overdue")
+_FORM_DEFAULTS = {"date_field": "report_date", "overdue": False}
+
+
+def form_values(f: dict | None) -> tuple:
+    """The panel's control values for applied filters (QueueFilters.to_json())."""
+    f = f or {}
+    return tuple(f.get(k) or _FORM_DEFAULTS.get(k) for k in FORM_KEYS)
+
+
 def _label(text: str, for_id: str) -> dbc.Label:
     return dbc.Label(text, html_for=for_id, className="form-label small text-muted mb-1")
 
@@ -32,15 +44,18 @@ def _field(text: str, control, for_id: str, **col) -> dbc.Col:
 
 
 def filter_panel(*, currency: str, statuses: list[str], lines: list[str], bands: dict[str, str],
-                 saved: list[tuple[int, str]], overdue: bool = False) -> dbc.Card:
+                 saved: list[tuple[int, str]], initial: dict | None = None) -> dbc.Card:
     """Controls keep their ids across pages, so one set of callbacks serves
-    the department queues and "My work"."""
+    the department queues and "My work". ``initial``: the filters already applied
+    (from the page's address), shown in the controls."""
+    value = dict(zip(FORM_KEYS, form_values(initial)))
+
     def multi(id_, options, placeholder):
         return dcc.Dropdown(id=id_, options=options, multi=True, placeholder=placeholder,
-                            className="qf-dropdown")
+                            className="qf-dropdown", value=value[id_.removeprefix("qf-")] or None)
 
     filters = dbc.Row([
-        _field("Search", dbc.Input(id="qf-search", type="search", maxLength=100, debounce=True,
+        _field("Search", dbc.Input(id="qf-search", type="search", maxLength=100, debounce=True, value=value["search"],
                                    placeholder="Claim number or words in the description"),
                "qf-search", md=12, lg=4),
         _field("Status", multi("qf-statuses", [{"label": STATUS_LABELS.get(s, s), "value": s} for s in statuses],
@@ -52,20 +67,21 @@ def filter_panel(*, currency: str, statuses: list[str], lines: list[str], bands:
         _field(f"Claimed amount ({money.symbol(currency)})", dbc.InputGroup([
             # No min or step: the browser would blank -50 or 99.5 and the filter would be dropped
             # without a word (and Clear could not empty the box); the server says what is wrong.
-            dbc.Input(id="qf-amount-min", type="number", step="any", placeholder="min"),
+            dbc.Input(id="qf-amount-min", type="number", step="any", placeholder="min", value=value["amount_min"]),
             dbc.InputGroupText("–"),
-            dbc.Input(id="qf-amount-max", type="number", step="any", placeholder="max"),
+            dbc.Input(id="qf-amount-max", type="number", step="any", placeholder="max", value=value["amount_max"]),
         ], size="sm"), "qf-amount-min", md=6, lg=4),
         _field("Dates", dbc.InputGroup([
-            dbc.Select(id="qf-date-field", value="report_date",
+            dbc.Select(id="qf-date-field", value=value["date_field"],
                        options=[{"label": "Reported", "value": "report_date"},
                                 {"label": "Loss date", "value": "loss_date"}], style={"maxWidth": "8rem"}),
-            dbc.Input(id="qf-date-from", type="date"),
+            dbc.Input(id="qf-date-from", type="date", value=value["date_from"]),
             dbc.InputGroupText("to"),
-            dbc.Input(id="qf-date-to", type="date"),
+            dbc.Input(id="qf-date-to", type="date", value=value["date_to"]),
         ], size="sm"), "qf-date-field", md=6, lg=5),
         dbc.Col(html.Div([
-            html.Div(dbc.Switch(id="qf-overdue", label="Past service level", value=overdue, className="mb-0 small"),
+            html.Div(dbc.Switch(id="qf-overdue", label="Past service level", value=bool(value["overdue"]),
+                                className="mb-0 small"),
                      className="mb-1 me-3",
                      title="Only open claims reported longer ago than their department's service level"),
             dbc.Button("Apply", id="qf-apply", color="primary", size="sm", className="me-2"),

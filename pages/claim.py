@@ -1,6 +1,8 @@
 """One claim: its facts, the stored routing decision with its reasons, and its history."""
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -106,14 +108,28 @@ def _parties(parties) -> dbc.Card | None:
                     className="shadow-sm mb-4")
 
 
-# Where a claim was opened from, when the back link should return there (?from=…).
-BACK_TO = {"my-work": ("← Back to My work", "/my-work")}
+# Where a claim was opened from, when the back link should return there: ?back=<the list's
+# address, with its filters> (the grid's claim links), or the older ?from=my-work.
+BACK_TO = {"/my-work": "← Back to My work", "/queues": "← Back to queue"}
+BACK_PARAMS = ("department", "f")
 
 
-def _back_link(came_from, dept) -> html.A:
-    # Only known places: the value comes from the address bar.
-    label, href = BACK_TO.get(came_from) if isinstance(came_from, str) and came_from in BACK_TO else (
-        "← Back to queue", f"/queues?department={dept.code}" if dept else "/queues")
+def _back_href(back) -> str | None:
+    """The list's address rebuilt from known parts only: the value comes from the address bar."""
+    if not isinstance(back, str) or len(back) > 4000 or not back.startswith("/"):
+        return None
+    parts = urlsplit(back)
+    if parts.path not in BACK_TO or parts.netloc or parts.scheme:
+        return None
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k in BACK_PARAMS and v.isprintable()]
+    return parts.path + (f"?{urlencode(query)}" if query else "")
+
+
+def _back_link(came_from, dept, back=None) -> html.A:
+    href = _back_href(back) or ("/my-work" if came_from == "my-work" else None)
+    if href is None:
+        href = f"/queues?department={dept.code}" if dept else "/queues"
+    label = BACK_TO[urlsplit(href).path]
     return html.A(label, href=href, className="btn btn-outline-secondary btn-sm", id="claim-back")
 
 
@@ -140,7 +156,7 @@ def layout(claim_number: str | None = None, **query):
                 dept_badge(dept.name, dept.color) if dept else html.Span("Not routed yet", className="text-muted"),
             ]),
         ]),
-        _back_link(query.get("from"), dept),
+        _back_link(query.get("from"), dept, query.get("back")),
     ], className="d-flex justify-content-between align-items-start mb-4 page-header")
     decision = (decision_panel(view.decision, view.departments, current_app.config["SCOPE_SETTINGS"].currency)
                 if view.decision

@@ -8,7 +8,7 @@ from dash import html
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed
-from pages.queues import queue_layout
+from pages.queues import initial_filters, queue_layout
 from db.flask_db import read_session
 from services.siu_case_views import open_cases_led
 from services.queues import MY_WORK_SCOPE, OPEN_STATUSES, lines_of_business, visible_departments
@@ -16,14 +16,14 @@ from services.queues import MY_WORK_SCOPE, OPEN_STATUSES, lines_of_business, vis
 dash.register_page(__name__, path="/my-work", title="My work · SCOPE Assistant", name="My work")
 
 
-def layout(**_query):
+def layout(f: str | None = None, **_query):
     user = page_user(Perm.GIVE_FEEDBACK, __name__)
     if user is None:
         return not_allowed()
     lines = lines_of_business(read_session(), [d.id for d in visible_departments(read_session(), user)])
     return queue_layout(user=user, page_key="my_work", scope=MY_WORK_SCOPE, statuses=OPEN_STATUSES, lines=lines,
                         title="My work", subtitle="Open claims assigned to you, in every department you work in.",
-                        with_department=True, above=_cases(user))
+                        with_department=True, above=_cases(user), initial=initial_filters(f, open_only=True))
 
 
 def _cases(user):

@@ -1,6 +1,8 @@
 """A department's work queue: a server-side paged, filtered grid over any number of claims."""
 from __future__ import annotations
 
+import json
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -11,7 +13,9 @@ from auth.permissions import Perm
 from components.common import dept_badge, not_allowed, page_header
 from components.queue_filters import filter_panel, queue_grid
 from db.flask_db import read_session
-from services.queues import BAND_LABELS, CLAIM_STATUSES, lines_of_business, visible_departments
+from services.queues import (
+    BAND_LABELS, CLAIM_STATUSES, InvalidFilter, lines_of_business, parse_filters, visible_departments,
+)
 from services.saved_filters import list_saved
 
 dash.register_page(__name__, path="/queues", title="Queues · SCOPE Assistant", name="Queues")
@@ -19,10 +23,25 @@ dash.register_page(__name__, path="/queues", title="Queues · SCOPE Assistant", 
 PAGE_KEY = "queues"
 
 
+def initial_filters(f, overdue=None, *, open_only: bool = False) -> dict | None:
+    """The filters a queue opens with, from its address: ``f`` (the applied filters the
+    page wrote there, as JSON) or Workload's ``overdue=1`` link. A tampered or stale
+    value opens the queue unfiltered rather than failing."""
+    if isinstance(f, str) and 0 < len(f) <= 4000:
+        try:
+            applied = parse_filters(json.loads(f)).to_json()
+        except (ValueError, InvalidFilter):
+            return None
+        if open_only:  # My work lists open claims only
+            applied["statuses"] = [s for s in applied["statuses"] if s != "closed"]
+        return applied
+    return {"overdue": True} if overdue == "1" else None
+
+
 def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, subtitle, right=None, above=None,
                  with_department=False, initial: dict | None = None):
     """Header, filter panel, status line and grid; shared with "My work". ``initial``:
-    panel filters already applied when the page opens (only "overdue" is offered)."""
+    panel filters already applied when the page opens."""
     initial = initial or {}
     session = read_session()
     saved = [(s.id, s.name) for s in list_saved(session, user, page_key)] if user.can(Perm.VIEW_QUEUES) else []
@@ -34,8 +53,9 @@ def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, sub
         dcc.Store(id="queue-page-key", data=page_key),
         dcc.Store(id="queue-filters", data=initial),
         dcc.Store(id="queue-revision", data=0),
+        dcc.Store(id="queue-url-sink"),
         filter_panel(currency=currency, statuses=list(statuses), lines=lines, bands=BAND_LABELS, saved=saved,
-                     overdue=bool(initial.get("overdue"))),
+                     initial=initial),
         html.Div([html.Div(id="queue-status", role="status"),
                   html.Div([html.Span("Red", className="sla-overdue-key"),
                             " report date: open past its department's service level (hover it for the date)"])],
@@ -44,7 +64,7 @@ def queue_layout(*, user, page_key: str, scope: str, statuses, lines, title, sub
     ])
 
 
-def layout(department: str | None = None, overdue: str | None = None, **_query):
+def layout(department: str | None = None, overdue: str | None = None, f: str | None = None, **_query):
     user = page_user(Perm.VIEW_QUEUES, __name__)
     if user is None:
         return not_allowed()
@@ -66,4 +86,4 @@ def layout(department: str | None = None, overdue: str | None = None, **_query):
                         title=current.name,
                         subtitle="Claims routed to this queue (open ones unless you filter by status).",
                         right=dept_badge(current.name, current.color), above=tabs,
-                        initial={"overdue": True} if overdue == "1" else None)
+                        initial=initial_filters(f, overdue))

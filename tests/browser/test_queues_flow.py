@@ -50,10 +50,24 @@ def test_adjuster_filters_saves_and_reapplies(page, live_server):
     page.click("#qf-save")
     page.wait_for_selector("#qf-saved-message:has-text('Saved')", timeout=15000)
 
+    # The filters live in the address: a reload, a claim's back link and the browser's Back keep them.
     page.reload()
     page.wait_for_selector(".claim-link", timeout=15000)
+    wait_status(page, "status Assigned")
+    assert count_of(page) == filtered and page.input_value("#qf-amount-min") == "500"
+    page.locator(".claim-link").first.click()
+    page.wait_for_selector("#claim-back", timeout=15000)
+    page.click("#claim-back")
+    wait_status(page, "status Assigned")
+    assert count_of(page) == filtered
+    page.locator(".claim-link").first.click()
+    page.wait_for_selector("#claim-back", timeout=15000)
+    page.go_back()
+    wait_status(page, "status Assigned")
+    assert count_of(page) == filtered and page.input_value("#qf-amount-min") == "500"
+    page.click("#qf-clear")
     wait_status(page, "open claims")
-    assert count_of(page) == everything
+    assert count_of(page) == everything and "f=" not in page.url
     choose_option(page, "qf-saved", "Assigned over 500")
     wait_status(page, "status Assigned")
     assert count_of(page) == filtered

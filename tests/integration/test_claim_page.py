@@ -133,6 +133,20 @@ def test_back_link_returns_to_my_work_when_opened_from_there(web_app, client_for
     assert back["href"] == "/queues?department=AUTO_PD" and back["children"].endswith("Back to queue")
     back = _back(render_page(client, f"/claims/{number}", "?from=https://evil.example")[1])
     assert back["href"] == "/queues?department=AUTO_PD"
+    # From a filtered list (the grid's links carry its address): back to it, filters and all.
+    from urllib.parse import quote
+
+    filters = '{"statuses":["new"],"amount_min":500}'
+    listed = f"/queues?department=PROPERTY&f={quote(filters)}"
+    back = _back(render_page(client, f"/claims/{number}", f"?back={quote(listed)}")[1])
+    assert back["href"] == listed and back["children"].endswith("Back to queue")
+    back = _back(render_page(client, f"/claims/{number}", f"?back={quote('/my-work?f=' + quote(filters))}")[1])
+    assert back["href"] == f"/my-work?f={quote(filters)}" and back["children"].endswith("Back to My work")
+    # Only our lists and their own parameters: anything else falls back to the claim's queue.
+    for bad in ("https://evil.example/queues", "//evil.example/queues", "/admin/users", "/queues/../admin",
+                "javascript:alert(1)", "/queues?department=AUTO_PD&next=https://evil.example"):
+        back = _back(render_page(client, f"/claims/{number}", f"?back={quote(bad)}")[1])
+        assert back["href"] == "/queues?department=AUTO_PD", (bad, back)
 
 
 def test_claim_page_shows_the_first_notice_circumstances_but_no_outcome(web_app, client_for):

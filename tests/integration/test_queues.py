@@ -501,3 +501,39 @@ def test_overview_counts_and_confidence_bands_equal_the_claims(web_session):
         SELECT count(*) FROM claims c JOIN user_departments ud ON ud.department_id = c.department_id
         JOIN users u ON u.id = ud.user_id WHERE u.email = 'adjuster@scope.example' AND c.status <> 'closed'
         AND c.routing_confidence < 0.5""")).scalar()
+
+
+def test_a_queue_opens_with_the_filters_in_its_address(client_for):
+    """The page keeps applied filters in ?f= (assets/40-queue-url.js): Back from a claim,
+    a reload or a bookmark must open the list filtered as it was, panel included."""
+    import urllib.parse
+
+    f = urllib.parse.quote(json.dumps({"statuses": ["assigned"], "amount_min": 500, "search": "hail"}))
+    status, body = render_page(client_for("adjuster"), "/queues", f"?department=AUTO_PD&f={f}")
+    assert status == 200
+    page = json.loads(body)["response"]["_pages_content"]["children"]
+    props = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            p = node.get("props") or {}
+            if "id" in p and isinstance(p["id"], str):
+                props[p["id"]] = p
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(page)
+    assert props["qf-statuses"]["value"] == ["assigned"] and props["qf-amount-min"]["value"] == 500
+    assert props["qf-search"]["value"] == "hail"
+    assert props["queue-filters"]["data"]["statuses"] == ["assigned"]
+    assert props["queue-grid"]["filterModel"]  # the first row request carries them
+    # My work lists open claims only: a closed status in the address is dropped, not an error.
+    f = urllib.parse.quote(json.dumps({"statuses": ["closed", "new"]}))
+    status, body = render_page(client_for("adjuster"), "/my-work", f"?f={f}")
+    assert status == 200 and '"value": ["new"]' in body.replace('"value":["new"]', '"value": ["new"]')
+    # A tampered address opens the list unfiltered.
+    for bad in ("{not json", json.dumps({"statuses": ["nope"]}), json.dumps([1]), "x" * 5000):
+        status, body = render_page(client_for("adjuster"), "/queues", f"?department=AUTO_PD&f={urllib.parse.quote(bad)}")
+        assert status == 200 and "queue-grid" in body and "Traceback" not in body
