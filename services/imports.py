@@ -544,8 +544,8 @@ def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dat
         raise ImportFailed(str(exc)) from None
     mapping = _as_mapping(mapping_path)
     path = Path(path)
+    existed = _check_dataset(session, dataset, mapping)  # before reading a large file for nothing
     parsed = _parse_file(path, mapping)
-    existed = _check_dataset(session, dataset, mapping)
 
     existing = set(department_ids(session))
     unknown = mapping.target.codes - existing - {d.code for d in mapping.departments}
