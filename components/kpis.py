@@ -38,12 +38,12 @@ CARDS = (
          "from report to closing."),
     Card("sla_breaches", "SLA breaches", "count", False,
          "Claims closed in the period later than their department's service level (days from report to "
-         "closing; each department's level is on the Workload page). Open claims already past their level "
-         "are not counted here: Workload and Operations show those."),
+         "closing; each department sets its own). Open claims already past their level are not counted here: "
+         "managers see those on Workload and Operations."),
     Card("routing_accuracy", "Routing accuracy", "pct", True,
          "Closed claims whose latest routing decision named their final department, of the closed claims "
-         "SCOPE routed (a claim sent to triage counts as missed). Operations' 'Prediction accuracy' scores the "
-         "first decision's predicted department instead, so its figure for the same period differs.",
+         "SCOPE routed (a claim sent to triage counts as missed). The managers' Operations page scores the first "
+         "decision's predicted department instead ('Prediction accuracy'), so its figure differs.",
          ("closed_routed", "closed claims")),
     Card("reassignment_rate", "Reassignment rate", "pct", False,
          "Manual reassignment rate: routed claims a person moved to another department in the period "

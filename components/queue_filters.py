@@ -183,6 +183,9 @@ def queue_columns(*, currency: str, with_department: bool = False) -> list[dict]
         cols.insert(1, {"field": "department_name", "headerName": "Department", "width": 150, "sortable": False,
                         "tooltipField": "department_name"})
         cols = [c for c in cols if c["field"] != "adjuster"]
+        # One person's worklist: oldest first, so claims past their service level lead page 1
+        # (newest first, 24 overdue claims sat on later pages).
+        next(c for c in cols if c["field"] == "report_date")["sort"] = "asc"
     return cols
 
 

@@ -342,12 +342,15 @@ def period_strip(now: dict, before: dict, code: str, *, department_note: bool) -
                   html.A("SIU cases →", href="/siu-cases", className="small")],
                  className="d-flex justify-content-between align-items-baseline mb-2"),
         html.Div([
-            stat("Referred to SIU", f"{now['referred']:,}", was(f"{before['referred']:,}")),
+            stat("Moved to SIU by hand", f"{now['referred']:,}", was(f"{before['referred']:,}")),
             stat("Cases opened", f"{now['opened']:,}", was(f"{before['opened']:,}")),
             stat("Cases closed", f"{now['closed']:,}", (f"{share:.0%} confirmed fraud" if share is not None
                                                          else "none closed")),
             stat("Saved", money_short(now["saved"], code), was(money_short(before["saved"], code))),
         ], className="d-flex flex-wrap gap-4"),
+        # "5 referred" beside "19 cases opened" read as a mistake.
+        html.Div("Cases also open on claims the router sent straight to Special Investigations, so they can "
+                 "outnumber the claims moved there by hand.", className="small text-muted mt-2"),
         html.Div("All departments: a case's claims sit in the Special Investigations queue, whatever the "
-                 "department filter says.", className="small text-muted mt-2") if department_note else None,
+                 "department filter says.", className="small text-muted") if department_note else None,
     ]), className="shadow-sm mb-4", id="dashboard-siu-card")

@@ -537,3 +537,13 @@ def test_a_queue_opens_with_the_filters_in_its_address(client_for):
     for bad in ("{not json", json.dumps({"statuses": ["nope"]}), json.dumps([1]), "x" * 5000):
         status, body = render_page(client_for("adjuster"), "/queues", f"?department=AUTO_PD&f={urllib.parse.quote(bad)}")
         assert status == 200 and "queue-grid" in body and "Traceback" not in body
+
+
+def test_my_work_opens_oldest_first_and_queues_newest_first():
+    """An adjuster's own list leads with what has waited longest (past its service level);
+    a department queue with what just arrived."""
+    from components.queue_filters import queue_columns
+
+    def reported(**kwargs):
+        return next(c for c in queue_columns(currency="USD", **kwargs) if c["field"] == "report_date")["sort"]
+    assert reported(with_department=True) == "asc" and reported() == "desc"
