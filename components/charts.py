@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 
 import plotly.graph_objects as go
@@ -174,3 +175,8 @@ def fitted_title(text: str, *, legend: bool = False) -> tuple[dict, int]:
     title = dict(text=shown, x=0, xanchor="left", font_size=15, yref="container", y=1, yanchor="top",
                  pad=dict(t=18, l=0))
     return title, rows + 30 + (24 if legend else 0)
+
+
+def plain_title(text: str) -> str:
+    """A fitted title back to one plain line, for paper: no "Click …" hint, no breaks."""
+    return re.sub(r"<br><span[^>]*>Click [^<]*</span>", "", text or "").replace("<br>", " ")

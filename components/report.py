@@ -10,6 +10,7 @@ import json
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from components.charts import plain_title
 from components.kpis import CARDS, _delta, fmt, thin_base
 
 SHEET_WIDTH = 990
@@ -34,7 +35,8 @@ def shrink(fig: go.Figure, title: str, width: int, height: int) -> dict:
     page can cache it: building and validating plotly figures is most of the
     report's cost."""
     fig.update_layout(width=width, height=height, autosize=False, font_size=10,
-                      title={"text": title, "font_size": 12, "x": 0, "y": 0.97},
+                      title={"text": plain_title(title), "font_size": 12, "x": 0, "y": 0.97, "yanchor": "auto",
+                             "pad": {"t": 0, "l": 0}},  # the screen's fitted title, one line on paper
                       margin={"l": 8, "r": 30, "t": 30, "b": 30},
                       legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom",
                               "font_size": 10})
@@ -81,3 +83,19 @@ def header(title: str, filters: list[tuple[str, str]], note: str) -> html.Div:
         html.Dl([item for name, value in filters for item in (html.Dt(name), html.Dd(value))],
                 className="report-filters"),
     ], className="report-header")
+
+
+def siu_line(now: dict, before: dict, currency: str) -> html.Div:
+    """The dashboard's Special Investigations strip as one line of the sheet (the screen
+    showed it, the paper did not)."""
+    from services.currency import money_short
+
+    share = now["confirmed_share"]
+    closed = f"{now['closed']:,} closed" + (f", {share:.0%} confirmed fraud" if share is not None else "")
+    return html.Div([
+        html.Span("Special Investigations: ", className="fw-semibold"),
+        f"{now['referred']:,} claims moved there by hand ({before['referred']:,} before) · "
+        f"{now['opened']:,} cases opened ({before['opened']:,}) · {closed} · saved "
+        f"{money_short(now['saved'], currency)} ({money_short(before['saved'], currency)}). Figures in brackets: "
+        "the previous period.",
+    ], className="report-siu", id="report-siu")

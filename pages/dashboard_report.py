@@ -13,10 +13,11 @@ from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import message, not_allowed
 from components.kpis import category_figure, department_figure, received_closed_figure
-from components.report import header, kpi_grid, row_widths, shrink, static_graph
+from components.report import header, kpi_grid, row_widths, shrink, siu_line, static_graph
 from db.flask_db import read_session
 from services import dashboard as dash_service
 from services.aggregates import FilterError
+from services.siu_case_views import period_results
 
 dash.register_page(__name__, path="/dashboard/report", title="Executive report · SCOPE Assistant",
                    name="Executive report")
@@ -24,8 +25,7 @@ dash.register_page(__name__, path="/dashboard/report", title="Executive report �
 
 def _departments(v: dict, width: int) -> dict:
     fig = department_figure(v["department_chart"], selected=v["selected_department"])
-    title = fig.layout.title.text.replace(" (click a bar for its claims)", "")
-    return shrink(fig, title, width, 230)
+    return shrink(fig, fig.layout.title.text, width, 230)
 
 
 def _lines(v: dict, width: int) -> dict:
@@ -46,6 +46,7 @@ def layout(**query):
     v = dash_service.view(session, f)
     k, b = v["kpis"], v["breakdowns"]
     previous = f.previous()
+    currency = current_app.config["SCOPE_SETTINGS"].currency
     note = (f"Claims figures from the KPI rollup; changes compare with {previous.start} – {previous.end}. "
             f"Printed {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by {user.name}.")
     trend_w, dept_w = row_widths(3, 2)
@@ -63,7 +64,9 @@ def layout(**query):
                  "sheet in landscape.", className="report-hint d-print-none"),
         html.Div([
             header("SCOPE executive report", dash_service.describe_filters(f, opts), note),
-            kpi_grid(k["current"], k["previous"], current_app.config["SCOPE_SETTINGS"].currency),
+            kpi_grid(k["current"], k["previous"], currency),
+            siu_line(period_results(session, f.start, f.end, line=f.line_of_business),
+                     period_results(session, previous.start, previous.end, line=f.line_of_business), currency),
             html.Div([static_graph(figures["trend"]), static_graph(figures["departments"])],
                      className="report-row"),
             html.Div([static_graph(figures["lines"]), static_graph(figures["regions"])], className="report-row"),
