@@ -44,15 +44,18 @@ def _selected_ids(selected) -> list[int]:
     State("reassign-source-status", "value"),
     State("reassign-source-line", "value"),
     State("reassign-numbers", "value"),
-    prevent_initial_call=True,
+    State("reassign-source-adjuster", "value"),
+    prevent_initial_call=False,  # drawn with an adjuster chosen (Workload's links): list their claims at once
 )
-def load(_clicks, department, status, line, numbers):
+def load(_clicks, department, status, line, numbers, adjuster=None):
     pasted = parse_claim_numbers(numbers if isinstance(numbers, str) and len(numbers) <= BOARD_MAX * 42 else None)
-    if not pasted and not _text(department, 40):
-        return [], "Choose a department or paste claim numbers first."
+    adjuster = adjuster if isinstance(adjuster, int) and not isinstance(adjuster, bool) else None
+    if not pasted and not _text(department, 40) and adjuster is None:
+        return [], "Choose a department or an adjuster, or paste claim numbers first."
     try:
         rows, total = board_rows(read_session(), user_or_none(), department_code=_text(department, 40),
-                                 status=_text(status, 20), line=_text(line, 40), claim_numbers=pasted or None)
+                                 status=_text(status, 20), line=_text(line, 40), claim_numbers=pasted or None,
+                                 adjuster_id=adjuster)
     except (AccessDenied, ReassignError) as exc:
         return [], str(exc)
     if pasted:

@@ -33,7 +33,11 @@ def refresh(_n):
         return dbc.Alert(str(exc), color="danger"), ""
     over = [a for a in adjusters if a.over_capacity]
     warning = (dbc.Alert([html.Strong(f"{len(over)} over capacity: "),
-                          ", ".join(f"{a.name} ({a.open_claims}/{a.capacity})" for a in over[:8])],
+                          *[part for i, a in enumerate(over[:8]) for part in (
+                              ", " if i else "", dcc.Link(a.name, href=f"/reassign?adjuster={a.id}",
+                                                          className="alert-link"),
+                              f" ({a.open_claims}/{a.capacity})")],
+                          html.Span(" · a name opens their claims on the Reassign board", className="small")],
                          color="warning", className="py-2", id="workload-over")
                if over else None)
     cards = dbc.Row([dbc.Col(department_card(d), xs=12, sm=6, lg=3, className="mb-3") for d in departments])

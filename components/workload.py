@@ -84,7 +84,9 @@ def department_card(d) -> dbc.Card:
 def adjuster_table(loads: list) -> dbc.Table:
     head = html.Thead(html.Tr([html.Th(h) for h in ("Adjuster", "Departments", "Open", "Capacity", "Use")]))
     body = html.Tbody([
-        html.Tr([html.Td(a.name, className="text-nowrap"),
+        # The board opens with the adjuster's open claims listed, to move some of them on.
+        html.Tr([html.Td(dcc.Link(a.name, href=f"/reassign?adjuster={a.id}", title="Rebalance: open their claims "
+                                  "on the Reassign board"), className="text-nowrap"),
                  html.Td(", ".join(a.department_names) or "—", className="small"),
                  html.Td(f"{a.open_claims:,}"), html.Td(f"{a.capacity:,}"),
                  html.Td(dbc.Badge(f"{a.use:.0%}", color="danger" if a.over_capacity else

@@ -16,8 +16,8 @@ from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
 from services.queues import OPEN_STATUSES, visible_departments
-from services.reassignment import (BOARD_MAX, COMMENT_MAX, MAX_BULK, REASON_CODES, line_label, lines_of_business,
-                                   status_label)
+from services.reassignment import (BOARD_MAX, COMMENT_MAX, MAX_BULK, REASON_CODES, board_adjusters, line_label,
+                                   lines_of_business, status_label)
 
 dash.register_page(__name__, path="/reassign", title="Reassign · SCOPE Assistant", name="Reassign")
 
@@ -37,12 +37,15 @@ COLUMNS = [
 ]  # each row still carries its version (the move's optimistic lock); a column of it told a manager nothing
 
 
-def _source(depts, lines) -> dbc.Card:
+def _source(depts, lines, adjusters, *, department=None, adjuster=None) -> dbc.Card:
     lines = [{"label": line_label(v), "value": v} for v in lines]
     return dbc.Card([dbc.CardHeader("1 · Choose claims"), dbc.CardBody([
         dbc.Label("Department queue", html_for="reassign-source-dept"),
         dcc.Dropdown(id="reassign-source-dept", options=[{"label": d.name, "value": d.code} for d in depts],
-                     placeholder="Department…", clearable=True),
+                     placeholder="Department…", clearable=True, value=department),
+        dbc.Label("Adjuster", className="mt-2", html_for="reassign-source-adjuster"),
+        dcc.Dropdown(id="reassign-source-adjuster", options=[{"label": n, "value": i} for i, n in adjusters],
+                     placeholder="Anyone's (or pick one to rebalance)", clearable=True, value=adjuster),
         dbc.Row([
             dbc.Col([dbc.Label("Status", className="mt-2", html_for="reassign-source-status"),
                      dcc.Dropdown(id="reassign-source-status", placeholder="Any open",
@@ -78,12 +81,16 @@ def _target(depts) -> dbc.Card:
     ])], className="shadow-sm mb-3")
 
 
-def layout(**_query):
+def layout(department: str | None = None, adjuster: str | None = None, **_query):
     user = page_user(Perm.REASSIGN, __name__)
     if user is None:
         return not_allowed()
     session = read_session()
     depts = visible_departments(session, user)
+    adjusters = board_adjusters(session, user)
+    # From Workload's "rebalance" links: only values the pickers offer (the address is untrusted).
+    chosen_adjuster = next((i for i, _ in adjusters if isinstance(adjuster, str) and adjuster == str(i)), None)
+    chosen_dept = next((d.code for d in depts if d.code == department), None)
     grid = dag.AgGrid(
         id="reassign-grid", columnDefs=COLUMNS, rowData=[],
         defaultColDef={"sortable": True, "resizable": True},
@@ -99,7 +106,8 @@ def layout(**_query):
         page_header("Reassign claims", f"Move up to {MAX_BULK} claims at a time to another department or adjuster. "
                                        "Every move is recorded in the claim history and the audit log."),
         dbc.Row([
-            dbc.Col([_source(depts, lines_of_business(session)), _target(depts)], lg=4, xl=3),
+            dbc.Col([_source(depts, lines_of_business(session), adjusters, department=chosen_dept,
+                             adjuster=chosen_adjuster), _target(depts)], lg=4, xl=3),
             dbc.Col([html.Div("Choose a department queue or paste claim numbers, then Load claims.",
                               id="reassign-status", className="small text-muted mb-2"),
                      html.Div(id="reassign-selected", className="small fw-semibold mb-2"), grid], lg=8, xl=9),

@@ -306,20 +306,30 @@ def parse_claim_numbers(text) -> list[str]:
 
 
 def board_rows(session: Session, user, *, department_code: str | None = None, status: str | None = None,
-               line: str | None = None, claim_numbers: list[str] | None = None) -> tuple[list[dict], int]:
-    """Open claims for the reassignment board (at most BOARD_MAX) and how many matched."""
+               line: str | None = None, claim_numbers: list[str] | None = None,
+               adjuster_id: int | None = None) -> tuple[list[dict], int]:
+    """Open claims for the reassignment board (at most BOARD_MAX) and how many matched:
+    pasted claim numbers, or a department's queue and/or one adjuster's claims (to
+    rebalance someone over capacity)."""
     if user is None or not user.can(Perm.REASSIGN):
         raise AccessDenied("Your role cannot reassign claims.")
+    if isinstance(adjuster_id, bool) or not isinstance(adjuster_id, int) or not 0 < adjuster_id < 2**31:
+        adjuster_id = None
     conds = [Claim.status.in_(OPEN_STATUSES)]
     if claim_numbers:
         conds.append(Claim.claim_number.in_(claim_numbers[:BOARD_MAX]))
-    elif department_code:
-        dept = session.scalar(select(Department).where(Department.code == department_code))
-        if dept is None:
-            raise ReassignError(f"Unknown department {department_code!r}.")
-        if not can_see_department(user, dept.id):
-            raise AccessDenied(f"No access to {dept.name}.")
-        conds.append(Claim.department_id == dept.id)
+    elif department_code or adjuster_id:
+        if department_code:
+            dept = session.scalar(select(Department).where(Department.code == department_code))
+            if dept is None:
+                raise ReassignError(f"Unknown department {department_code!r}.")
+            if not can_see_department(user, dept.id):
+                raise AccessDenied(f"No access to {dept.name}.")
+            conds.append(Claim.department_id == dept.id)
+        if adjuster_id:
+            conds.append(Claim.adjuster_id == adjuster_id)
+            if not user.can(Perm.VIEW_ALL_DEPARTMENTS):
+                conds.append(Claim.department_id.in_(list(user.department_ids) or [-1]))
     else:
         return [], 0
     if isinstance(status, str) and status in OPEN_STATUSES:
@@ -330,6 +340,15 @@ def board_rows(session: Session, user, *, department_code: str | None = None, st
     rows = _board_query(session, and_(*conds), limit=BOARD_MAX)
     rows = [r for r in rows if can_see_department(user, r["department_id"])]
     return rows, total
+
+
+def board_adjusters(session: Session, user) -> list[tuple[int, str]]:
+    """(id, name) of the active adjusters and managers the board can list claims of."""
+    if user is None or not user.can(Perm.REASSIGN):
+        return []
+    people = session.scalars(select(User).where(User.is_active, User.role.in_(ASSIGNABLE_ROLES)).order_by(User.name))
+    return [(p.id, p.name) for p in people
+            if user.can(Perm.VIEW_ALL_DEPARTMENTS) or any(can_see_department(user, d.id) for d in p.departments)]
 
 
 def _board_query(session: Session, where, *, limit: int) -> list[dict]:

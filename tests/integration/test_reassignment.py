@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -498,6 +499,40 @@ def test_board_pages_render_for_managers_only(web_app, client_for):
     for role in ("adjuster", "viewer"):
         status, body = render_page(client_for(role), "/reassign")
         assert status == 200 and "Not allowed" in body and "reassign-grid" not in body
+
+
+def test_an_overloaded_adjusters_claims_on_the_board(db_session, team):
+    """Workload names who is over capacity; the board lists their claims to move some on."""
+    from services.reassignment import board_adjusters, board_rows
+
+    manager, liab, other = team
+    theirs = make_claims(db_session, 3, "LIABILITY", status="assigned", adjuster_id=liab.id)
+    theirs += make_claims(db_session, 1, "PROPERTY", status="assigned", adjuster_id=liab.id)
+    make_claims(db_session, 2, "LIABILITY", status="assigned", adjuster_id=other.id)
+    rows, total = board_rows(db_session, actor(manager), adjuster_id=liab.id)
+    assert total == len(theirs) and {r["id"] for r in rows} == {c.id for c in theirs}
+    rows, total = board_rows(db_session, actor(manager), department_code="LIABILITY", adjuster_id=liab.id)
+    assert total == 3 and all(r["department"] == "LIABILITY" for r in rows)
+    for junk in (True, "7", -1, 2**40):  # not an id: as if none was chosen
+        assert board_rows(db_session, actor(manager), adjuster_id=junk) == ([], 0)
+    assert liab.id in {i for i, _ in board_adjusters(db_session, actor(manager))}
+    assert board_adjusters(db_session, None) == []
+
+
+def test_workload_links_open_the_board_with_the_adjuster_chosen(web_app, client_for):
+    from tests.webutil import render_page
+
+    status, body = render_page(client_for("manager"), "/workload")
+    assert status == 200
+    _, page = render_page(client_for("manager"), "/reassign")
+    adjusters = json.loads(page)["response"]["_pages_content"]["children"]
+    found = re.search(r'"label":"([^"]+)","value":(\d+)\}', json.dumps(adjusters, separators=(",", ":")))
+    assert found, "the board offers adjusters"
+    _, body = render_page(client_for("manager"), "/reassign", f"?adjuster={found.group(2)}")
+    assert f'"value":{found.group(2)}' in body.replace(" ", "") and "reassign-source-adjuster" in body
+    for bad in ("abc", "-1", "999999999", "1 OR 1=1"):  # not an offered adjuster: nothing chosen
+        status, body = render_page(client_for("manager"), "/reassign", f"?adjuster={bad}")
+        assert status == 200 and "reassign-grid" in body
 
 
 def _suggest(client, selected, department="LIABILITY"):
