@@ -201,6 +201,7 @@ class _RowValidator:
     def __init__(self, mapping: Mapping, header: list[str]):
         self.mapping = mapping
         self.header = header
+        self.used = set(mapping.source_columns())  # columns not read are never stored
         self.index = {h: i for i, h in enumerate(header)}
         self.width = len(header)
         self.cleaners = {col: ColumnCleaner(rule) for col, rule in _effective_rules(mapping).items()}
@@ -221,7 +222,7 @@ class _RowValidator:
         # PostgreSQL text and JSONB cannot hold NUL: refuse the row here rather than have the
         # database refuse the whole batch it would be in.
         nul = [Reject(line, col, raw.replace("\x00", "\\x00"), "contains a NUL byte (0x00)")
-               for col, raw in zip(self.header, fields) if "\x00" in raw]
+               for col, raw in zip(self.header, fields) if "\x00" in raw and col in self.used]
         if nul:
             return None, nul
 

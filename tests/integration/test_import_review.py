@@ -106,6 +106,12 @@ def test_a_nul_byte_rejects_only_its_row(db_session, tmp_path):
     assert numbers(db_session, "rv_nul") == ["RVW-A2"]
 
 
+def test_a_nul_byte_in_a_column_the_mapping_does_not_read_is_harmless(db_session, tmp_path):
+    csv_path = write(tmp_path, "nul.csv", "Ref,Amount,Notes,Cover,Unused\nA1,10,note,Glass,x\x00y\n")
+    summary = run(db_session, csv_path, mapping_file(tmp_path), "rv_nul_unused", tmp_path)
+    assert (summary["imported"], summary["rejected"]) == (1, 0)
+
+
 def test_same_file_into_a_second_dataset_names_the_owner_per_row(db_session, tmp_path):
     csv_path = write(tmp_path, "a.csv", HEADER + "A1,10,glass,Glass\nA2,20,dent,Collision\n")
     run(db_session, csv_path, mapping_file(tmp_path), "rv_first", tmp_path)
