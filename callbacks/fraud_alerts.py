@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from urllib.parse import quote
 
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app
 
@@ -215,8 +216,10 @@ def decide_on_claim(_refer, _dismiss, note, pending, claim_number):
                           claim_number=claim_number)
     if error is not None:
         return no_update, error, no_update
-    done = ("Referred: the claim is now in the Special Investigations queue, unassigned (reload to see its new "
-            "department at the top)." if refer else "Dismissed; the claim stays where it is.")
+    # The header above still names the old department: a link redraws the whole page.
+    done = (["Referred: the claim is now in the Special Investigations queue, unassigned. ",
+             html.A("Show the page as it is now", href=f"/claims/{quote(claim_number)}", className="alert-link")]
+            if refer else "Dismissed; the claim stays where it is.")
     try:
         card = fraud_card(user, claim_number, flash(done))
     except (NotFound, OutsideDepartments):
