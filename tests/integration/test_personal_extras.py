@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import re
 import uuid
 
 import pytest
@@ -34,6 +35,12 @@ ROWS = [
      "MaritalStatus": "Singlequx", "JobCode": "JOBQ-1208", "VehAge": "11"},
 ]
 PERSONAL = ["DrivAge", "DrivGender", "MaritalStatus", "JobCode"]
+
+
+def _appears(value: str, text: str) -> bool:
+    """Whether a raw value is shown as a value of its own: an age of 73 must not count as
+    shown because a model version's hex ("…06f73c") or a probability ("73%") holds it."""
+    return re.search(rf"(?<![\w.,]){re.escape(value)}(?![\w.,%])", text) is not None
 
 
 def mapping_dict(prefix: str, personal: list[str] | None) -> dict:
@@ -135,7 +142,7 @@ def test_a_viewer_sees_personal_extras_masked_everywhere_on_the_claim(db_session
     view = get_claim_view(db_session, viewer, imported.claim_number)
     text = shown_text(view)
     for value in raw_values(imported):
-        assert value not in text, value
+        assert not _appears(value, text), value
     facts = dict(view.facts)
     assert facts["DrivGender"] == MASK and facts["JobCode"] == MASK and facts["DrivAge"] == MASK
     assert facts["VehAge"] == imported.extra["VehAge"]  # not personal: unchanged
@@ -153,7 +160,7 @@ def test_a_viewer_sees_personal_extras_masked_everywhere_on_the_claim(db_session
     panel = json.dumps(decision_panel(view.decision, view.departments, "USD").to_plotly_json(),
                        default=lambda o: o.to_plotly_json(), ensure_ascii=False)
     for value in raw_values(imported):
-        assert value not in panel, value
+        assert not _appears(value, panel), value
 
 
 @pytest.mark.parametrize("role", ["adjuster", "manager"])
@@ -231,7 +238,7 @@ def test_claim_page_masks_personal_extras_for_a_viewer_only(web_claim, client_fo
     viewer = _page(client_for("viewer"), number)
     assert "Circumstances" in viewer and MASK in viewer
     for value in raw + stored["drivers"][:4]:
-        assert value not in viewer, value
+        assert not _appears(value, viewer), value
     manager = _page(client_for("manager"), number)
     for value in raw:
         assert value in manager, value
@@ -248,7 +255,7 @@ def test_api_masks_personal_driver_reasons_for_a_viewer_only(web_app, web_claim)
     assert viewer.status_code == 200, viewer.get_json()
     body = json.dumps(viewer.get_json(), ensure_ascii=False)
     for value in [str(stored["extra"][c]) for c in PERSONAL]:
-        assert value not in body, value
+        assert not _appears(value, body), value
     drivers = viewer.get_json()["decision"]["drivers"]
     assert len(drivers) == len(stored["drivers"]) and any(MASK in d for d in drivers)
     manager = client.get(f"/api/v1/claims/{number}",
