@@ -20,4 +20,5 @@ def test_routing_accuracy_help_names_the_decision_it_scores_and_the_operations_d
     # services.aggregates scores the latest decision's routed department (triage counts as
     # missed); services.operations the first decision's predicted department.
     assert "latest routing decision" in text and "triage counts as missed" in text
-    assert "Operations' 'Prediction accuracy' scores the first decision's predicted department" in text
+    assert "Operations page scores the first decision's predicted department instead ('Prediction accuracy')" \
+        in text
