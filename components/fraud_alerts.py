@@ -112,26 +112,30 @@ def _actions(a) -> html.Div:
 def alerts_table(alerts: list, code: str, *, status: str, can_decide: bool) -> dbc.Table:
     deciding = can_decide and status == "open"
     last = "Raised" if status == "open" else "Decided" if status in ("referred", "dismissed") else "Withdrawn"
-    head = ["Claim", "Department", "Reported", "Claimed", "Signals", "SIU", last] + ([""] if deciding else [])
+    head = ["Claim", "Department", "Reported", "Claimed", "Signals", "SIU %", last] + ([""] if deciding else [])
     rows = []
     for a in alerts:
-        cells = [
-            html.Td([html.A(a.claim_number, href=claim_href(a.claim_number), className="claim-link text-nowrap"),
-                     html.Div(a.claim_status.replace("_", " ").capitalize(), className="small text-muted")]),
-            html.Td(dept_badge(a.department, a.department_color) if a.department else "—"),
-            html.Td(f"{a.report_date:%Y-%m-%d}" if a.report_date else "—", className="small text-nowrap"),
-            html.Td(money(a.claimed, code) if a.claimed is not None else "—", className="text-end text-nowrap"),
-            html.Td(signal_lines(a.signals), className="fraud-signals-cell"),
-            html.Td(_probability(a.siu_probability), className="text-end",
-                    title="The router's probability for Special Investigations"),
-            html.Td(html.Span(f"{a.raised_at:%Y-%m-%d}", title=f"{a.raised_at:%Y-%m-%d %H:%M} UTC")
-                    if status == "open" else _decided(a), className="small text-nowrap" if status == "open" else ""),
-        ]
-        if deciding:
-            cells.append(html.Td(_actions(a)))
-        rows.append(html.Tr(cells, id=f"fraud-alert-{a.id}"))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], hover=True,
-                     responsive=True, className="mb-0 align-middle", id="fraud-alerts-table")
+        values = [
+            ([html.A(a.claim_number, href=claim_href(a.claim_number), className="claim-link text-nowrap"),
+              html.Div(a.claim_status.replace("_", " ").capitalize(), className="small text-muted")], None),
+            (dept_badge(a.department, a.department_color) if a.department else "—", None),
+            (f"{a.report_date:%Y-%m-%d}" if a.report_date else "—", "small text-nowrap"),
+            (money(a.claimed, code) if a.claimed is not None else "—", "text-end text-nowrap"),
+            (signal_lines(a.signals), "fraud-signals-cell"),
+            (_probability(a.siu_probability), "text-end"),
+            (html.Span(f"{a.raised_at:%Y-%m-%d}", title=f"{a.raised_at:%Y-%m-%d %H:%M} UTC")
+             if status == "open" else _decided(a), "small text-nowrap" if status == "open" else ""),
+        ] + ([(_actions(a), None)] if deciding else [])
+        # data-label: on a phone each row is a block of labelled lines (assets/10-scope.css), not
+        # a table whose signals and buttons sat off the screen's right edge.
+        rows.append(html.Tr([html.Td(v, className=c, **{"data-label": h}) for (v, c), h in zip(values, head)],
+                            id=f"fraud-alert-{a.id}"))
+    heads = [html.Th(h, title=SIU_HELP if h == "SIU %" else None) for h in head]
+    return dbc.Table([html.Thead(html.Tr(heads)), html.Tbody(rows)], hover=True, responsive=True,
+                     className="mb-0 align-middle stack-on-phone", id="fraud-alerts-table")
+
+
+SIU_HELP = "The router's probability that the claim belongs with Special Investigations"
 
 
 def _pages(shown: int, total: int, *, status: str, page: int, per_page: int) -> html.Div | None:

@@ -44,6 +44,16 @@ def test_manager_pages_fit_a_phone_screen(page, live_server, web_app):
     page.wait_for_selector("#dashboard-table .table-responsive table", timeout=30000)
     assert page.evaluate("() => { const d = document.querySelector('#dashboard-table .table-responsive');"
                          " return d.scrollWidth > d.clientWidth; }")
+    # Fraud alerts: each alert is a block of labelled lines, its signals and buttons on screen
+    # (as a table they sat off the right edge).
+    page.goto(live_server + "/fraud-alerts")
+    page.wait_for_selector("#fraud-alerts-table tbody tr", timeout=30000)
+    _settle(page)
+    inside = page.evaluate("() => { const r = document.querySelector('#fraud-alerts-table tbody tr');"
+                           " const cells = [...r.querySelectorAll('td')];"
+                           " return cells.every(c => c.getBoundingClientRect().right <= window.innerWidth + 1)"
+                           " && getComputedStyle(r.querySelector('td'), '::before').content.includes('Claim'); }")
+    assert inside
     assert not page.console_errors, page.console_errors
 
 
