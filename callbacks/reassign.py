@@ -51,6 +51,8 @@ def load(_clicks, department, status, line, numbers, adjuster=None):
     pasted = parse_claim_numbers(numbers if isinstance(numbers, str) and len(numbers) <= BOARD_MAX * 42 else None)
     adjuster = adjuster if isinstance(adjuster, int) and not isinstance(adjuster, bool) else None
     if not pasted and not _text(department, 40) and adjuster is None:
+        if not _clicks:  # the page being drawn: its own hint stays
+            return no_update, no_update
         return [], "Choose a department or an adjuster, or paste claim numbers first."
     try:
         rows, total = board_rows(read_session(), user_or_none(), department_code=_text(department, 40),

@@ -85,7 +85,7 @@ def header(title: str, filters: list[tuple[str, str]], note: str) -> html.Div:
     ], className="report-header")
 
 
-def siu_line(now: dict, before: dict, currency: str) -> html.Div:
+def siu_line(now: dict, before: dict, currency: str, *, department_note: bool = False) -> html.Div:
     """The dashboard's Special Investigations strip as one line of the sheet (the screen
     showed it, the paper did not)."""
     from services.currency import money_short
@@ -98,4 +98,6 @@ def siu_line(now: dict, before: dict, currency: str) -> html.Div:
         f"{now['opened']:,} cases opened ({before['opened']:,}) · {closed} · saved "
         f"{money_short(now['saved'], currency)} ({money_short(before['saved'], currency)}). Figures in brackets: "
         "the previous period.",
+        # as the screen's strip says it: a case's claims sit in the SIU queue, whatever the department filter
+        " All departments: the department filter does not apply to these." if department_note else "",
     ], className="report-siu", id="report-siu")

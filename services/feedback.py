@@ -68,7 +68,7 @@ def give_feedback(session: Session, user, claim_number, *, agrees, reason_code=N
         raise FeedbackError("This claim has no routing decision to give feedback on.")
     if decision_id is not None and decision_id != decision.id:
         raise ConflictError({"claim_number": claim.claim_number, "status": claim.status, "version": claim.version,
-                             "decision_id": decision.id})
+                             "decision_id": decision.id, "rerouted": True})
     suggested_id = None
     if suggested:
         suggested_id = session.scalar(select(Department.id).where(Department.code == suggested,

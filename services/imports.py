@@ -153,11 +153,22 @@ class _Source:
             if column not in self.multiline_columns:
                 return Reject(start, column, _shown(value),
                               f"line break inside a value ({span}): an unclosed quote?")
-            # Free text may hold line breaks, but not what looks like whole rows of this file.
-            if any(part.count(",") >= len(self.header) - 1 for part in value.splitlines()[1:]):
-                return Reject(start, column, _shown(value),
-                              f"{span} read into one value look like rows of their own: an unclosed quote?")
+            # Free text may hold line breaks, but not what looks like whole rows of this file: as
+            # many fields, the first shaped like this row's own ("3635" after "3634"). A description
+            # line of commas ("Damage: bumper, tail light, boot lid") is not a row.
+            for part in value.splitlines()[1:]:
+                cells = next(csv.reader([part]), [])
+                if (len(cells) >= len(self.header) and fields and cells[0].strip()
+                        and _shape(cells[0]) == _shape(fields[0])):
+                    return Reject(start, column, _shown(value),
+                                  f"{span} read into one value look like rows of their own: an unclosed quote?")
         return None
+
+
+def _shape(text: str) -> str:
+    """Digits as 9 and letters as a, runs folded: "3635" and "12" -> "9", "A-17" -> "a-9"."""
+    marks = "".join("9" if c.isdigit() else "a" if c.isalpha() else c for c in text.strip())
+    return re.sub(r"(.)\1+", r"\1", marks)
 
 
 def _shown(value: str, limit: int = 200) -> str:

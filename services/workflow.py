@@ -48,6 +48,10 @@ class ConflictError(RuntimeError):
 
     def __init__(self, current: dict):
         self.current = current
+        if current.get("rerouted"):
+            super().__init__(f"Claim {current.get('claim_number')} was routed again since you opened it. Showing "
+                             "its new decision; please check it and give your view again.")
+            return
         label = STATUS_LABELS.get(current.get("status"), current.get("status"))
         # What it is now in a claims person's words: a version number told them nothing.
         who = f", with {current['adjuster']}" if current.get("adjuster") else ", unassigned"
@@ -114,13 +118,13 @@ def _transition_problem(user, claim: Claim, to_status: str) -> str | None:
         return "You can change the status only of claims in your own departments."
     if to_status == "closed" and (claim.department is None or claim.department.is_triage):
         return "Route the claim to a department before closing it (it is still in Triage)."
-    if to_status == "closed" and has_open_fraud_alert(claim):
-        # Closing withdrew the alert: a person's flag, or the signals, vanished unseen by any manager.
-        return OPEN_ALERT_BLOCKS_CLOSING
     # "Mark assigned" included: on a new claim a manager gave to A, adjuster B must not
     # acknowledge it on A's behalf.
     if claim.adjuster_id not in (None, user.id) and not user.can(Perm.REASSIGN):
         return "This claim is assigned to someone else."
+    if to_status == "closed" and has_open_fraud_alert(claim):
+        # Closing withdrew the alert: a person's flag, or the signals, vanished unseen by any manager.
+        return OPEN_ALERT_BLOCKS_CLOSING
     return None
 
 

@@ -470,6 +470,7 @@ def test_printable_report_shows_filters_kpis_and_static_charts(refreshed, client
     assert body.count('"staticPlot": true') + body.count('"staticPlot":true') == 4
     # The screen's SIU strip is on paper too; paper has no "Click a bar" hints or wrapped titles.
     assert "report-siu" in body and "cases opened" in body
+    assert "the department filter does not apply to these" in body  # ?department=PROPERTY
     assert "Click a bar" not in body and "click a bar" not in body
     status, body = render_page(client, "/dashboard/report", "?start=2026-99-99")
     assert status == 200 and "Invalid filter" in body and "Traceback" not in body

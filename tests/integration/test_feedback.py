@@ -87,8 +87,9 @@ def test_feedback_on_foreign_or_undecided_or_rerouted_claims(db_session):
     claim = make_claim(db_session)
     old = make_decision(db_session, claim)
     make_decision(db_session, claim)
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match="routed again since you opened it") as err:
         give_feedback(db_session, adj, claim.claim_number, agrees=True, decision_id=old.id)
+    assert "unassigned" not in str(err.value)  # the claim did not change hands: its decision did
 
 
 def test_agreement_rate_counts_latest_verdict_per_user_and_decision(db_session):

@@ -112,6 +112,14 @@ def test_a_claim_with_an_open_alert_cannot_close_until_it_is_decided(db_session,
         with pytest.raises(WorkflowError, match="open fraud alert"):
             change_status(db_session, user, claim.claim_number, "closed", expected_version=claim.version)
     assert claim.status == "in_review" and _alert(db_session, claim).status == "open"
+    # A colleague who could not close it anyway is told whose claim it is, not about the alert.
+    claim.adjuster_id = make_user(db_session, "adjuster", ("LIABILITY",)).id
+    db_session.flush()
+    assert not closing_waits_on_alert(adjuster, claim)
+    with pytest.raises(WorkflowError, match="assigned to someone else"):
+        change_status(db_session, adjuster, claim.claim_number, "closed", expected_version=claim.version)
+    claim.adjuster_id = None
+    db_session.flush()
     alert = _alert(db_session, claim)
     fraud_alerts.dismiss(db_session, manager, alert.id, alert.version, "Account shared with a relative, explained")
     assert not closing_waits_on_alert(adjuster, claim)

@@ -149,6 +149,18 @@ def test_a_quote_closed_rows_later_is_reported(db_session, tmp_path):
     assert line["row"] == "2" and "lines 2-4" in line["reason"] and "unclosed quote" in line["reason"]
 
 
+def test_a_description_line_with_commas_is_not_taken_for_a_swallowed_row(db_session, tmp_path):
+    """A narrow file's free text may have a line of commas; only lines shaped like this file's
+    rows (an id like the row's own first) point to an unclosed quote."""
+    text = HEADER + ('A1,250,"Reversed into a post.\nDamage: bumper, tail light, boot lid, paint",Collision\n'
+                     'A2,20,"cracked\nA3,30,dent,Collision",Glass\n')
+    summary = run(db_session, write(tmp_path, "d.csv", text), mapping_file(tmp_path), "rv_desc", tmp_path)
+    assert (summary["imported"], summary["rejected"]) == (1, 1)
+    assert numbers(db_session, "rv_desc") == ["RVW-A1"]
+    [line] = report(summary)
+    assert line["row"] == "4" and "look like rows of their own" in line["reason"]
+
+
 def test_a_line_break_outside_free_text_is_rejected_but_allowed_in_the_description(db_session, tmp_path):
     text = HEADER + 'A1,10,"two\nlines",Glass\n"A2\nX",20,dent,Collision\n'
     summary = run(db_session, write(tmp_path, "q.csv", text), mapping_file(tmp_path), "rv_breaks", tmp_path)

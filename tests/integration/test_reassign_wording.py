@@ -21,3 +21,15 @@ def test_the_reassign_board_counts_in_agreeing_words(web_app, monkeypatch, paste
     monkeypatch.setattr(reassign, "board_rows", lambda *a, **k: ([{"id": i, "claim_number": f"CLM-{i + 1}"} for i in range(found)], total))
     rows, status = reassign.load.__wrapped__(1, None if pasted else "PROPERTY", None, None, pasted)
     assert len(rows) == found and status == message
+
+
+def test_the_board_keeps_its_own_hint_until_load_is_pressed(web_app):
+    """The load callback also runs as the page is drawn (Workload's links open it with an
+    adjuster chosen): with nothing chosen it leaves the page's hint alone."""
+    from dash import no_update
+
+    import callbacks.reassign as reassign
+
+    assert reassign.load.__wrapped__(None, None, None, None, None) == (no_update, no_update)
+    rows, status = reassign.load.__wrapped__(1, None, None, None, None)
+    assert rows == [] and status == "Choose a department or an adjuster, or paste claim numbers first."
