@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
+from auth.permissions import Perm
 from db.models import Claim, Department, RoutingDecision, RoutingFeedback, User, user_departments
 from services.queues import OPEN_STATUSES
 from services.reassignment import ASSIGNABLE_ROLES, line_label
@@ -177,6 +178,10 @@ def suggest(session: Session, user, claim_ids: list[int], department_code: str |
     from services.access import can_see_department
 
     ids = [i for i in claim_ids if isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63][:MAX_CLAIMS]
+    if ids and not user.can(Perm.VIEW_ALL_DEPARTMENTS):
+        # The ids come from the browser: hints only about claims the user may see.
+        ids = list(session.scalars(select(Claim.id).where(
+            Claim.id.in_(ids), Claim.department_id.in_(list(user.department_ids) or [-1]))))
     dept = None
     if isinstance(department_code, str) and department_code and len(department_code) <= 40:
         dept = session.scalar(select(Department).where(Department.code == department_code, Department.active))

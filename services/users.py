@@ -17,7 +17,9 @@ MAX_NAME = 120  # users.name
 
 
 def _clean_name(name: str | None) -> str:
-    name = (name or "").strip()
+    # Spaces of every kind (a no-break space pasted from a document) are a plain space;
+    # line breaks and tabs stay, to be refused below.
+    name = re.sub(r"[^\S\r\n\t\v\f\x1c-\x1f\x85\u2028\u2029]", " ", name or "").strip()
     # Refused rather than cut or stored: a control character would reach every page,
     # export and email that shows the name.
     if any(not ch.isprintable() for ch in name):

@@ -320,6 +320,11 @@ def test_hints_for_triage_claims_name_the_models_guess_and_the_adjusters_view(db
         db_session.flush()
     hints = adjuster_suggestions(db_session, [triaged.id, sure.id])
     assert [(h.code, h.name, h.claims) for h in hints] == [("LIABILITY", "Liability / Bodily Injury", 1)]
+    # The ids come from the browser: someone who cannot see Triage learns nothing about its claims.
+    from services.suggestions import suggest
+
+    assert suggest(db_session, actor(liab), [triaged.id], None)["second_choices"] == []
+    assert suggest(db_session, actor(team[0]), [triaged.id], None)["second_choices"]
 
 
 def test_concurrent_moves_second_one_gets_the_conflict(session_factory):

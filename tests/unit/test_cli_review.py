@@ -47,3 +47,12 @@ def test_a_directory_is_not_a_csv_file(capsys, tmp_path, monkeypatch):
     line = error_line(capsys, "evaluate", str(tmp_path), "--mapping", "data/mappings/lgpif_peril.yaml",
                       "--dataset", "x")
     assert line == f"scope: error: CSV file {tmp_path} is a directory, not a file"
+
+
+def test_a_pasted_no_break_space_in_a_name_is_a_space_not_a_control_character():
+    from services.users import UserError, _clean_name
+
+    assert _clean_name("Ann\u00a0Lee\u2009 ") == "Ann Lee"
+    for bad in ("Ann\nBee", "Ann\tBee", "Ann\u2028Bee", "Ann\x1b[31m"):
+        with pytest.raises(UserError, match="control characters"):
+            _clean_name(bad)
