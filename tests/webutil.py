@@ -50,3 +50,13 @@ def queue_rows(client, department, request: dict):
         return response.status_code, None, None
     body = json.loads(response.get_data(as_text=True))["response"]
     return 200, body.get("queue-grid", {}).get("getRowsResponse"), body.get("queue-status", {}).get("children")
+
+
+def component_texts(component) -> list[str]:
+    """Every string in a Dash component tree (components, not their JSON)."""
+    if isinstance(component, str):
+        return [component]
+    children = getattr(component, "children", None)
+    if children is None:
+        return []
+    return [t for c in (children if isinstance(children, list) else [children]) for t in component_texts(c)]

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from services import aggregates
 from services.aggregates import Filters
+from tests.webutil import component_texts
 
 WHOLE = Filters(dt.date(1900, 1, 1), dt.date(2100, 1, 1))
 
@@ -165,14 +166,7 @@ def test_percentile_from_histogram():
 
 # ---------------------------------------------------------------- comparisons with the previous period
 
-def _texts(component) -> list[str]:
-    """Every string in a Dash component tree."""
-    if isinstance(component, str):
-        return [component]
-    children = getattr(component, "children", None)
-    if children is None:
-        return []
-    return [t for c in (children if isinstance(children, list) else [children]) for t in _texts(c)]
+_texts = component_texts
 
 
 def _card(cards, key: str):

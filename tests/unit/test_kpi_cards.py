@@ -3,22 +3,14 @@ from __future__ import annotations
 
 from components.kpis import NO_COMPARISON, fmt, kpi_cards
 from services.aggregates import CYCLE_CAP
-
-
-def _texts(component) -> list[str]:
-    if isinstance(component, str):
-        return [component]
-    children = getattr(component, "children", None)
-    if children is None:
-        return []
-    return [t for c in (children if isinstance(children, list) else [children]) for t in _texts(c)]
+from tests.webutil import component_texts
 
 
 def _card(current: dict, previous: dict, key: str) -> list[str]:
     for col in kpi_cards(current, previous, "USD").children:
         body = col.children.children
         if any(getattr(c, "id", None) == f"kpi-{key}" for c in body.children):
-            return _texts(body)
+            return component_texts(body)
     raise AssertionError(key)
 
 
