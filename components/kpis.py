@@ -87,6 +87,7 @@ def fmt(value, kind: str, currency: str | None = None) -> str:
 
 
 NO_COMPARISON = "no comparison"
+COMPARABLE_SHARE = 0.25  # a rate's previous period needs at least this share of the current one's claims
 
 
 def _delta(current, previous, kind: str, better: bool | None, currency: str | None = None) -> html.Span:
@@ -130,9 +131,13 @@ def thin_base(card: Card, current: dict, previous: dict | None = None) -> html.S
                          title=f"Fewer than {MIN_RATE_SAMPLE} {card.base[1]} in the period: too few to read the "
                                "rate or compare it; pick a longer period.")
     before = (previous or {}).get(card.base[0])
-    if before is not None and (previous or {}).get(card.key) is not None and before < MIN_RATE_SAMPLE:
+    # Before go-live a year's view compared 10,314 routed claims with 20 ("+6.0 pts" in red):
+    # a previous period with too few, or far fewer than now, is no comparison.
+    if (before is not None and (previous or {}).get(card.key) is not None
+            and before < max(MIN_RATE_SAMPLE, COMPARABLE_SHARE * (n or 0))):
         return html.Span(NO_COMPARISON, className="text-muted small kpi-delta",
-                         title=f"The previous period had only {before:,} {card.base[1]}: too few to compare with.")
+                         title=f"The previous period had only {before:,} {card.base[1]} (against {n or 0:,} now): "
+                               "too few to compare with.")
     return None
 
 

@@ -32,7 +32,11 @@ def test_a_rate_against_a_thin_previous_period_is_no_comparison():
     texts = _card(NOW, dict(BEFORE, routed=5, reassignment_rate=0.0), "reassignment_rate")
     assert NO_COMPARISON in texts and not any("pts" in t for t in texts)
     texts = _card(NOW, dict(BEFORE, routed=20), "reassignment_rate")
+    assert NO_COMPARISON in texts  # 20 against 850 now: the router was barely in service then
+    texts = _card(NOW, dict(BEFORE, routed=213), "reassignment_rate")  # a quarter of now's 850
     assert any("-1.0 pts" in t for t in texts)
+    texts = _card(dict(NOW, routed=40), dict(BEFORE, routed=20), "reassignment_rate")
+    assert any("-1.0 pts" in t for t in texts)  # a quiet week against a quieter one still compares
 
 
 def test_a_thin_rate_now_says_how_few():
