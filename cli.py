@@ -132,6 +132,11 @@ def cmd_import(args) -> int:
                              args.dataset, settings.reports_dir, actor=os.environ.get("USER", "cli"),
                              threshold=settings.confidence_threshold)
     _print_json(summary)
+    if summary["rejected"] and not summary["imported"] and not summary["duplicates"]:
+        # A script that checks only the exit code must not take "every row refused" for a load.
+        print(f"scope: error: nothing imported: all {summary['rejected']:,} rows were rejected "
+              f"(reasons in {summary['report_path']})", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -3,6 +3,7 @@ refused or rejected row by row with a reason, never dropped, never rewriting ano
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,16 @@ def test_cli_token_for_deactivated_user_is_refused(database_url):
     result = scope("token", "create", "--email", "inactive.cli@scope.example", "--name", "ci",
                    "--scope", "claims:read", database_url=database_url)
     assert result.returncode == 1 and "deactivated" in result.stderr and "scope_" not in result.stdout
+
+
+def test_cli_import_with_every_row_rejected_exits_non_zero(database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCOPE_DATA_DIR", str(tmp_path / "data"))
+    csv_path = write(tmp_path, "a.csv", HEADER + "A1,abc,glass,Glass\nA2,-,dent,Auto\n")
+    result = scope("import", str(csv_path), "--mapping", str(mapping_file(tmp_path)), "--dataset",
+                   "rv_cli_none", database_url=database_url)
+    assert result.returncode == 3, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["imported"], summary["rejected"]) == (0, 2)
+    assert result.stderr.strip() == (f"scope: error: nothing imported: all 2 rows were rejected "
+                                      f"(reasons in {summary['report_path']})")
+    assert Path(summary["report_path"]).is_file()
