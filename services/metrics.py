@@ -23,6 +23,10 @@ from services import aggregates, operations
 from services.departments import TRIAGE
 
 KPI_WINDOW_DAYS = 7
+JOB_LABELS = ("scheduled_job",)
+# Labels Prometheus attaches to every scraped series: an exported label of the same name
+# would be renamed exported_<name> and every rule naming it would silently match nothing.
+RESERVED_LABELS = frozenset({"job", "instance"})
 ROUTING_WINDOW = dt.timedelta(hours=24)
 # Dashboard key -> metric name: the product plan's targets.
 TARGET_KPIS = {
@@ -58,14 +62,17 @@ def _ts(moment: dt.datetime | None) -> float | None:
 def job_families(session: Session, jobs: Iterable[str]) -> list[Family]:
     """Per job, its newest success and failure: each one row read backwards from an index
     (a year of runs every two minutes is ~260,000 rows per job)."""
+    # The label is "scheduled_job", not "job": Prometheus sets "job" (and "instance") on every
+    # scraped series itself and renames a clashing label to "exported_job", so rules written
+    # against {job="route_unscored"} would never match.
     success = Family("scope_job_last_success_timestamp_seconds",
                      "When each scheduled job last finished successfully (Unix time); absent if it never did.",
-                     ("job",))
+                     JOB_LABELS)
     duration = Family("scope_job_last_duration_seconds", "How long each job's last successful run took.",
-                      ("job",))
+                      JOB_LABELS)
     failure = Family("scope_job_last_failure_timestamp_seconds",
-                     "When each job last failed (Unix time); absent if it never failed.", ("job",))
-    running = Family("scope_job_running", "Runs of each job in progress now.", ("job",))
+                     "When each job last failed (Unix time); absent if it never failed.", JOB_LABELS)
+    running = Family("scope_job_running", "Runs of each job in progress now.", JOB_LABELS)
 
     def newest(job: str, status: str):
         return session.execute(select(JobRun.started_at, JobRun.finished_at)

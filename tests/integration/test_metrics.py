@@ -186,11 +186,11 @@ def test_database_gauges_match_the_database(metrics_on, app_session, monkeypatch
         for dataset, version in champions:
             assert value(figures, "scope_model_champion_info", dataset=dataset, version=version) == 1
         assert value(figures, "scope_routing_decisions_24h") == decisions
-        assert value(figures, "scope_job_last_success_timestamp_seconds", job=job) == (
+        assert value(figures, "scope_job_last_success_timestamp_seconds", scheduled_job=job) == (
             now - dt.timedelta(minutes=9, seconds=30)).timestamp()
-        assert value(figures, "scope_job_last_failure_timestamp_seconds", job=job) == (
+        assert value(figures, "scope_job_last_failure_timestamp_seconds", scheduled_job=job) == (
             now - dt.timedelta(minutes=4)).timestamp()
-        assert value(figures, "scope_job_last_duration_seconds", job=job) == 30
+        assert value(figures, "scope_job_last_duration_seconds", scheduled_job=job) == 30
         for severity in ("critical", "warning", "info"):
             assert value(figures, "scope_alerts_open", severity=severity) is not None
     finally:
@@ -228,6 +228,32 @@ def test_a_database_failure_reports_down_and_keeps_the_request_metrics(metrics_o
     assert not any(name == "scope_claims_open" for name, _ in figures)
 
 
+def test_no_exported_series_has_a_label_prometheus_sets_itself(metrics_on, app_session):
+    """Prometheus sets "job" and "instance" on every scraped series and renames a clashing
+    exported label to exported_job, so the alert rules would match nothing."""
+    from services.metrics import RESERVED_LABELS
+
+    slot = f"reserved-{time.time_ns()}"
+    app_session(lambda session: session.add(JobRun(job="purge_usage", slot=slot, status="succeeded",
+                                                   finished_at=dt.datetime.now(dt.UTC))))
+    try:
+        response = metrics_on.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        app_session(lambda s: s.execute(delete(JobRun).where(JobRun.slot == slot)))
+    families = list(text_string_to_metric_families(response.get_data(as_text=True)))
+    jobs = [s for f in families if f.name == "scope_job_last_success_timestamp_seconds" for s in f.samples]
+    assert jobs and all("scheduled_job" in s.labels for s in jobs)
+    for family in families:
+        for sample in family.samples:
+            assert not RESERVED_LABELS & set(sample.labels), (family.name, sample.labels)
+
+
+def test_a_job_that_never_succeeded_still_raises_the_failing_alert():
+    [rule] = [r for r in _rules() if r["alert"] == "ScopeJobFailing"]
+    assert "unless" in rule["expr"] and "scheduled_job" in rule["expr"]
+    assert "scheduled_job" in rule["annotations"]["summary"]
+
+
 # ---------------------------------------------------------------- shipped alert rules
 
 def _rules() -> list[dict]:
@@ -250,8 +276,12 @@ def test_every_alert_rule_parses_and_names_only_exported_series(metrics_on):
         for name in set(re.findall(r"\bscope_[a-z0-9_]+", rule["expr"])):
             family = re.sub(r"_(bucket|count|sum|total)$", "", name)
             assert name in exported or family in exported, f"{rule['alert']} uses {name}, which /metrics does not export"
-        for job in re.findall(r'job="([a-z_]+)"', rule["expr"]):
-            assert job == "scope" or job in JOBS, f"{rule['alert']} watches unknown job {job}"
+        for job in re.findall(r'\bscheduled_job="([a-z_]+)"', rule["expr"]):
+            assert job in JOBS, f"{rule['alert']} watches unknown job {job}"
+        # "job" is Prometheus's scrape job ("scope"): a scheduled job's name there never matches.
+        for job in re.findall(r'(?<![a-z_])job="([a-z_]+)"', rule["expr"]):
+            assert job == "scope", f"{rule['alert']} names job={job!r}; scheduled jobs are scheduled_job"
+        assert not re.search(r"on\([^)]*(?<![a-z_])job\b", rule["expr"]), f"{rule['alert']} matches on job"
     config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     scrape_job = config["scrape_configs"][0]
     assert scrape_job["job_name"] == "scope" and scrape_job["metrics_path"] == "/metrics"
