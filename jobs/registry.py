@@ -1,5 +1,6 @@
 """The scheduled jobs, by name. A job is ``fn(session, settings) -> dict``
-with optional keys rows, detail and status (default "succeeded"); the runner
+with optional keys rows, detail, status (default "succeeded") and error (with
+status "failed": what went wrong, while what the job did is still committed); the runner
 owns the transaction, so jobs never commit. All jobs are idempotent: running
 one twice does no harm (route_unscored only touches claims without a
 decision, retrain only promotes a strictly better model)."""
@@ -26,10 +27,18 @@ class Job:
 def retrain(session: Session, settings) -> dict:
     outcomes = retrain_all(session)
     promoted = sum(1 for o in outcomes if o.get("promoted"))
-    failed = [o["dataset"] for o in outcomes if o["status"] == "failed"]
+    failed = [o for o in outcomes if o["status"] == "failed"]
     detail = {"datasets": outcomes, "promoted": promoted}
     if failed and len(failed) == len(outcomes):
-        raise RuntimeError(f"retraining failed for {', '.join(failed)}")
+        raise RuntimeError(f"retraining failed for {', '.join(o['dataset'] for o in failed)}")
+    if failed:
+        # The other datasets' new versions are kept (committed), but the run is a failure:
+        # the Jobs page shows it in red and scope_job_last_failure_timestamp_seconds moves,
+        # so a dataset that stopped retraining does not hide behind a "succeeded".
+        first = failed[0]
+        return {"status": "failed", "rows": len(outcomes), "detail": detail,
+                "error": f"retraining failed for {len(failed)} of {len(outcomes)} datasets: "
+                         f"{first['dataset']}: {first.get('error', 'unknown error')}"}
     return {"rows": len(outcomes), "detail": detail}
 
 

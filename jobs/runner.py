@@ -15,6 +15,7 @@ will not end.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -138,8 +139,11 @@ def _run_locked(factory: sessionmaker[Session], job, run_id: int, slot: str, set
     rows = outcome.get("rows")
     log.log(logging.INFO if rows else logging.DEBUG, "job %s (slot %s) done in %.1fs: %s rows", job.name, slot,
             time.monotonic() - started, rows or 0)
+    error = outcome.get("error")
+    if error:
+        log.error("job %s (slot %s) ended with an error: %s", job.name, slot, error)
     return _finish(factory, run_id, status=outcome.get("status", "succeeded"), rows=outcome.get("rows"),
-                   detail=outcome.get("detail"))
+                   detail=outcome.get("detail"), error=str(error) if error else None)
 
 
 def _mark_abandoned(factory: sessionmaker[Session], name: str, *, exclude_id: int | None = None,
@@ -180,6 +184,15 @@ def last_runs(session: Session) -> dict[str, dict]:
     rows = session.scalars(select(JobRun).join(latest, (JobRun.job == latest.c.job)
                                                 & (JobRun.started_at == latest.c.at))).all()
     return {r.job: summary(r) for r in rows}
+
+
+def scheduled_starts(session: Session) -> tuple[dict[str, dt.datetime], dt.datetime | None]:
+    """When the scheduler last started each job (runs people started do not count), and
+    the first run of anything (the installation's first start), for telling whether
+    a scheduler is running at all."""
+    latest = dict(session.execute(select(JobRun.job, func.max(JobRun.started_at))
+                                  .where(JobRun.triggered_by == "scheduler").group_by(JobRun.job)).all())
+    return latest, session.scalar(select(func.min(JobRun.started_at)))
 
 
 def recent_runs(session: Session, limit: int = 50, *, job: str | None = None,

@@ -282,3 +282,35 @@ def test_a_run_closes_its_jobs_abandoned_rows_before_running(session_factory):
     with session_factory() as session:
         stale = session.get(JobRun, stale_id)
     assert stale.status == "failed" and stale.error.startswith("abandoned")
+
+
+def test_a_job_that_partly_failed_keeps_its_work_and_is_recorded_failed_with_its_error(session_factory):
+    # retrain with one dataset failing and another trained: the trained one's version is kept
+    # (committed), but the run is "failed" with the reason, not a green "succeeded".
+    name = f"partial-{uuid.uuid4().hex[:8]}"
+
+    def partly(session, settings):
+        session.execute(text("SELECT 1"))
+        return {"status": "failed", "rows": 2, "detail": {"datasets": []},
+                "error": "retraining failed for 1 of 2 datasets: b: ValueError: too few labels"}
+
+    result = run_job(session_factory, name, settings=SETTINGS, jobs=_job(name, partly))
+    assert result["status"] == "failed" and result["rows"] == 2
+    assert result["error"].startswith("retraining failed for 1 of 2 datasets")
+
+
+def test_retrain_with_one_dataset_failing_is_a_failed_run(monkeypatch):
+    import jobs.registry as registry
+
+    monkeypatch.setattr(registry, "retrain_all", lambda session: [
+        {"dataset": "a", "status": "kept champion", "promoted": False},
+        {"dataset": "b", "status": "failed", "error": "ValueError: needs at least 50 closed claims"}])
+    outcome = registry.retrain(None, SETTINGS)
+    assert outcome["status"] == "failed"
+    assert outcome["error"] == ("retraining failed for 1 of 2 datasets: b: ValueError: needs at least 50 "
+                                "closed claims")
+    assert [d["dataset"] for d in outcome["detail"]["datasets"]] == ["a", "b"]
+
+    monkeypatch.setattr(registry, "retrain_all", lambda session: [
+        {"dataset": "a", "status": "promoted", "promoted": True}])
+    assert "status" not in registry.retrain(None, SETTINGS)
