@@ -135,10 +135,48 @@ def serve(factory, settings) -> int:
     return 0
 
 
-def overview(session) -> list[dict]:
-    """Every job with its schedule (as this process would read it) and last run."""
-    from jobs.runner import last_runs
+# A scheduled run may start this late (misfire grace, a slow run before it) before its
+# job counts as overdue.
+OVERDUE_AFTER = dt.timedelta(minutes=10)
 
+
+def overdue_since(expression: str, last_scheduled: dt.datetime | None, reference: dt.datetime | None,
+                  now: dt.datetime, running: bool = False) -> dt.datetime | None:
+    """The fire time that should have produced a scheduled run by now and did not (no
+    scheduler running, or one that cannot reach the database), or None. Counted from the
+    job's last scheduled run, else from ``reference`` (the first run of anything: a fresh
+    installation has not missed a nightly job yet). Pure apart from the trigger."""
+    if running or expression.strip().lower() == "off":
+        return None
+    since = last_scheduled or reference
+    if since is None:
+        return None
+    try:
+        trigger = trigger_for(expression)
+    except ValueError:
+        return None
+    # The first fire strictly after the last scheduled start (fires are whole minutes).
+    start = since.astimezone(dt.timezone.utc).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    due = trigger.get_next_fire_time(None, start)
+    if due is None or due > now - OVERDUE_AFTER:
+        return None
+    return due
+
+
+def overview(session, now: dt.datetime | None = None) -> list[dict]:
+    """Every job with its schedule (as this process would read it), last run, and the
+    scheduled fire it missed, if any ("overdue")."""
+    from jobs.runner import last_runs, scheduled_starts
+
+    now = now or dt.datetime.now(dt.timezone.utc)
     last = last_runs(session)
-    return [{"job": name, "description": job.description, "schedule": schedule_of(name),
-             "slow": job.slow, "last_run": last.get(name)} for name, job in JOBS.items()]
+    scheduled, first = scheduled_starts(session)
+    out = []
+    for name, job in JOBS.items():
+        expression = schedule_of(name)
+        run = last.get(name)
+        out.append({"job": name, "description": job.description, "schedule": expression, "slow": job.slow,
+                    "last_run": run,
+                    "overdue_since": overdue_since(expression, scheduled.get(name), first, now,
+                                                   running=bool(run and run["status"] == "running"))})
+    return out

@@ -59,6 +59,33 @@ def _outcome(run: dict):
     return html.Span(_detail_text(run), className="text-muted small")
 
 
+def overdue_note(job: dict):
+    """Under the status of a job whose scheduled run did not come."""
+    since = job.get("overdue_since")
+    if since is None:
+        return None
+    return html.Div([dbc.Badge("overdue", color="warning", text_color="dark", className="job-overdue me-1"),
+                     html.Span(f"due {since:%Y-%m-%d %H:%M} UTC, no scheduled run since", className="small")],
+                    className="mt-1")
+
+
+def scheduler_warning(jobs: list[dict]):
+    """A banner when scheduled runs stopped coming: the scheduler is a process of its own,
+    and this page is where an admin would notice that it is down."""
+    late = [j for j in jobs if j.get("overdue_since") is not None]
+    if not late:
+        return None
+    names = ", ".join(j["job"] for j in late)
+    oldest = min(j["overdue_since"] for j in late)
+    return dbc.Alert([
+        html.Strong("Scheduled runs are missing. "),
+        f"{names} should have run by the scheduler since {oldest:%Y-%m-%d %H:%M} UTC and did not. "
+        "Check that the scheduler process (", html.Code("scope scheduler"), ") is running and can reach the "
+        "database (its log says why). Until then dashboard figures, routing of imported claims and alerts "
+        "are not refreshed; Run now runs a job once.",
+    ], color="warning", className="mb-3", id="jobs-scheduler-warning")
+
+
 def jobs_table(jobs: list[dict]):
     head = html.Thead(html.Tr([html.Th(h) for h in ("Job", "Schedule (UTC)", "Last run", "Status", "Rows",
                                                     "Duration", "Outcome", "")]))
@@ -71,15 +98,16 @@ def jobs_table(jobs: list[dict]):
             html.Td([html.Code(job["schedule"]),
                      html.Div(describe_schedule(job["schedule"]), className="small text-muted")]),
             html.Td(_when(last.get("started_at")), className="small"),
-            html.Td(status_badge(last.get("status"))),
+            html.Td([status_badge(last.get("status")), overdue_note(job)]),
             html.Td("—" if last.get("rows") is None else f"{last['rows']:,}", className="text-end"),
             html.Td(_duration(last), className="small"),
             html.Td(_outcome(last) if last else None, style={"maxWidth": "22rem"}),
             html.Td(dbc.Button("Run now", id={"type": "job-run", "job": job["job"]}, color="outline-primary",
                                size="sm", n_clicks=0)),
         ], id=f"job-row-{job['job']}"))
-    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
-                     id="jobs-table")
+    table = dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
+                      id="jobs-table")
+    return html.Div([scheduler_warning(jobs), table])
 
 
 def history_table(runs: list[dict]):
@@ -105,12 +133,13 @@ def layout(**_query):
     if user is None:
         return not_allowed()
     session = read_session()
+    listed = overview(session)
     jobs = dbc.Card(dbc.CardBody([
         html.H5("Jobs", className="card-title"),
-        html.Div(jobs_table(overview(session)), id="jobs-list"),
+        html.Div(jobs_table(listed), id="jobs-list"),
         html.Div(id="jobs-run-status", className="mt-3"),
     ]), className="shadow-sm mb-4")
-    job_names = [j["job"] for j in overview(session)]
+    job_names = [j["job"] for j in listed]
     filters = html.Div([
         dbc.Select(id="jobs-history-job", value="all", size="sm", style={"width": "14rem"},
                    options=[{"label": "All jobs", "value": "all"}] + [{"label": n, "value": n} for n in job_names]),
@@ -122,8 +151,8 @@ def layout(**_query):
                  className="d-flex justify-content-between align-items-center flex-wrap gap-2 mb-3"),
         html.Div(history_table(recent_runs(session, hide_idle=True)), id="jobs-history"),
     ]), className="shadow-sm mb-4")
-    note = html.Span(["Schedules come from ", html.Code("SCOPE_SCHEDULE_<JOB>"), "; refreshes every 5 s."],
-                     className="small text-muted")
+    note = html.Span(["Schedules as this web server reads ", html.Code("SCOPE_SCHEDULE_<JOB>"),
+                      " (give the scheduler the same); refreshes every 5 s."], className="small text-muted")
     return html.Div([
         page_header("Scheduled jobs", "Each scheduled slot runs once, however many schedulers are up.", right=note),
         jobs, history, dcc.Interval(id="jobs-refresh", interval=REFRESH_MS, n_intervals=0),

@@ -76,3 +76,59 @@ def test_day_of_week_numbers_follow_standard_cron(field, weekdays):
 def test_bad_day_of_week_is_a_clear_error(field):
     with pytest.raises(ValueError, match="bad cron expression"):
         scheduler.trigger_for(f"0 3 * * {field}")
+
+
+# ---------------------------------------------------------------- a scheduler that stopped
+
+NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def test_a_job_whose_scheduled_run_did_not_come_is_overdue_from_the_fire_it_missed():
+    from jobs.scheduler import overdue_since
+
+    last = NOW - dt.timedelta(minutes=30)
+    # every 2 minutes, last scheduled run 30 minutes ago: the 11:32 fire never came
+    assert overdue_since("*/2 * * * *", last, None, NOW) == dt.datetime(2026, 12, 7, 11, 32, tzinfo=dt.timezone.utc)
+    # a run a few minutes late is not overdue yet
+    assert overdue_since("*/2 * * * *", NOW - dt.timedelta(minutes=4), None, NOW) is None
+    # nightly at 02:00, last ran this morning: not due again before tomorrow
+    assert overdue_since("0 2 * * *", NOW.replace(hour=2), None, NOW) is None
+    # ... last ran two nights ago: this morning's run is missing
+    assert overdue_since("0 2 * * *", NOW.replace(hour=2) - dt.timedelta(days=2), None, NOW) == NOW.replace(
+        hour=2) - dt.timedelta(days=1)
+
+
+def test_a_fresh_installation_a_running_job_or_an_unscheduled_one_is_not_overdue():
+    from jobs.scheduler import overdue_since
+
+    started = NOW - dt.timedelta(hours=3)
+    # never run by the scheduler: counted from the installation's first run
+    assert overdue_since("0 2 * * *", None, started, NOW) is None
+    assert overdue_since("*/5 * * * *", None, started, NOW) is not None
+    assert overdue_since("*/5 * * * *", None, None, NOW) is None
+    assert overdue_since("*/5 * * * *", started, None, NOW, running=True) is None
+    assert overdue_since("off", started, None, NOW) is None
+    assert overdue_since("not cron", started, None, NOW) is None
+
+
+def test_the_jobs_page_names_the_overdue_jobs_and_the_scheduler(web_app, session_factory):
+    from db.models import JobRun
+    from jobs import scheduler
+    from pages.admin_jobs import jobs_table
+    from tests.webutil import component_texts
+
+    with session_factory() as session:
+        # A scheduled refresh an hour ago and nothing since: the scheduler stopped.
+        session.add(JobRun(job="refresh_aggregates", slot=f"overdue-{NOW:%H%M%S%f}", triggered_by="scheduler",
+                           status="succeeded", started_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=50),
+                           finished_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=50)))
+        session.flush()
+        jobs = scheduler.overview(session, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3))
+        session.rollback()
+    late = {j["job"]: j["overdue_since"] for j in jobs}
+    assert late["refresh_aggregates"] is not None
+    text = " ".join(component_texts(jobs_table(jobs)))
+    assert "Scheduled runs are missing" in text and "scope scheduler" in text and "refresh_aggregates" in text
+    assert "overdue" in text
+    assert "Scheduled runs are missing" not in " ".join(
+        component_texts(jobs_table([dict(j, overdue_since=None) for j in jobs])))
