@@ -132,3 +132,21 @@ def test_the_jobs_page_names_the_overdue_jobs_and_the_scheduler(web_app, session
     assert "overdue" in text
     assert "Scheduled runs are missing" not in " ".join(
         component_texts(jobs_table([dict(j, overdue_since=None) for j in jobs])))
+
+
+def test_the_compose_scheduler_restarts_and_is_not_judged_by_the_web_healthcheck():
+    """The image's HEALTHCHECK asks :8050/healthz, which the scheduler does not serve:
+    inherited, it marked a healthy scheduler "unhealthy" for good."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    compose = yaml.safe_load((root / "deploy" / "docker-compose.yml").read_text())["services"]
+    assert compose["scheduler"]["command"] == ["scope", "scheduler"]
+    assert compose["scheduler"]["healthcheck"] == {"disable": True}
+    assert "8050/healthz" in (root / "Dockerfile").read_text()  # the check it must not inherit
+    for name in ("web", "scheduler", "db"):
+        assert compose[name].get("restart") == "unless-stopped", name
+    # one environment for both: the Jobs page shows the schedules the web server reads
+    assert compose["scheduler"]["environment"] == compose["web"]["environment"]
