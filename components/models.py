@@ -30,7 +30,9 @@ COLUMN_HELP = {
                            "beat it by a wide margin.",
     "ECE": "Calibration error: how far the model's stated confidence is from how often it is right "
            "(0 = a 90% confident routing is right 9 times in 10). Lower is better.",
-    "Train / holdout": "Closed claims learnt from / recent closed claims kept aside to measure it.",
+    "Train / holdout": "Closed claims learnt from / recent closed claims kept aside to measure it. Each version "
+                       "is measured on its own holdout: compare a candidate with the champion by the "
+                       "'champion then' line under its figures (both scored on the same claims).",
 }
 
 
@@ -42,6 +44,17 @@ def _th(label: str) -> html.Th:
                              **{"aria-label": f"{label}: {help_text}"}))
 
 
+def _versus(m: dict, key: str):
+    """Under a version's own figure, the champion it was trained against on the same
+    holdout: the only like-for-like comparison (each row's own figures come from its own
+    holdout, later claims for a later version)."""
+    other = m.get("champion_on_holdout") or {}
+    if m.get("status") == "champion" or other.get(key) is None:
+        return None
+    return html.Div(f"champion then: {_pct(other[key])}", className="small text-muted text-nowrap models-versus",
+                    title=f"{other.get('version')} scored on this version's holdout, when it was trained")
+
+
 def versions_table(models: list[dict]) -> dbc.Card:
     head = html.Thead(html.Tr([_th(h) for h in ("Version", "Dataset", "Status", "Accuracy", "Macro-F1",
                                                  "Majority-class acc.", "ECE", "Train / holdout", "Trained (UTC)")]))
@@ -50,7 +63,8 @@ def versions_table(models: list[dict]) -> dbc.Card:
             html.Td(m["version"], className="font-monospace small"), html.Td(m["dataset"]),
             html.Td(dbc.Badge(m["status"], color=STATUS_COLORS.get(m["status"], "secondary"),
                               text_color="dark" if m["status"] == "retired" else None)),
-            html.Td(_pct(m["accuracy"])), html.Td(_pct(m["macro_f1"])), html.Td(_pct(m["baseline_accuracy"])),
+            html.Td([_pct(m["accuracy"]), _versus(m, "accuracy")]),
+            html.Td([_pct(m["macro_f1"]), _versus(m, "macro_f1")]), html.Td(_pct(m["baseline_accuracy"])),
             html.Td("—" if m["ece"] is None else f"{m['ece']:.3f}"),
             html.Td(f"{m['n_train']:,} / {m['n_holdout']:,}"), html.Td(m["created_at"], className="small"),
         ], className="table-success" if m["status"] == "champion" else None) for m in models
@@ -102,8 +116,11 @@ def champion_detail(m: dict, styles: dict, state: dict | None = None, can_manage
 
 
 def _choice_label(m: dict) -> str:
+    other = m.get("champion_on_holdout") or {}
+    versus = (f" (champion then {_pct(other['macro_f1'])} on the same claims)"
+              if other.get("macro_f1") is not None else "")
     return (f"{m['version']} · {m['dataset']} · {m['status']} · accuracy {_pct(m['accuracy'])} / "
-            f"macro-F1 {_pct(m['macro_f1'])} · trained {m['created_at']}")
+            f"macro-F1 {_pct(m['macro_f1'])}{versus} · trained {m['created_at']}")
 
 
 def expected_champions(choices: list[dict]) -> dict[str, int | None]:

@@ -59,6 +59,8 @@ def list_model_versions(session: Session, limit: int = 100) -> list[dict]:
             "baseline_accuracy": (m.get("baseline") or {}).get("accuracy"),
             "n_train": r.n_train, "n_holdout": r.n_holdout, "split_note": m.get("split_note"),
             "per_class": m.get("per_class") or {}, "confusion": m.get("confusion") or {},
+            # The champion of the time, scored on this version's own holdout (nightly retraining).
+            "champion_on_holdout": m.get("champion_on_holdout"),
             "created_at": r.created_at.strftime("%Y-%m-%d %H:%M"),
         })
     return out

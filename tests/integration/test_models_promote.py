@@ -400,3 +400,30 @@ def test_admin_pauses_and_resumes_automatic_promotion_on_the_page(web_app, clien
     resumed = _toggle_call(web_app, admin, dataset, True)
     assert "promotes a new version again" in resumed.get_data(as_text=True)
     assert app_session(lambda s: s.get(Dataset, dataset).auto_promote) is True
+
+
+def test_a_retrained_candidate_shows_the_champion_scored_on_its_own_holdout(db_session, two_versions):
+    """Each version's figures come from its own holdout (later claims for a later one): an admin
+    choosing whether to promote a candidate needs the champion's score on the same claims."""
+    from components.models import choice_options, versions_table
+    from services.retraining import retrain_all
+    from tests.webutil import component_texts
+
+    champion, _ = two_versions
+    [outcome] = retrain_all(db_session, datasets=[tr.DATASET], now=dt.datetime(2025, 7, 5, tzinfo=dt.timezone.utc))
+    assert outcome["status"] in ("promoted", "kept champion")
+    new = db_session.scalar(select(ModelVersion).where(ModelVersion.version == outcome["candidate"]))
+    theirs = new.metrics["champion_on_holdout"]
+    assert theirs["version"] == champion.version
+    assert round(theirs["macro_f1"], 4) == outcome["champion_macro_f1"]
+    row = next(m for m in models.list_model_versions(db_session) if m["version"] == new.version)
+    assert row["champion_on_holdout"] == theirs
+    shown = dict(row, status="candidate")
+    text = " ".join(component_texts(versions_table([shown])))
+    assert f"champion then: {theirs['macro_f1']:.1%}" in text
+    [option] = choice_options([dict(shown, champion_id=champion.id)])
+    assert "champion then" in option["label"]
+    # a version trained with no champion to compare with says nothing of the kind
+    first = next(m for m in models.list_model_versions(db_session) if m["version"] == champion.version)
+    assert first["champion_on_holdout"] is None
+    assert "champion then" not in " ".join(component_texts(versions_table([dict(first, status="retired")])))
