@@ -48,7 +48,7 @@ def create(n_clicks, name, scopes):
     Perm.MANAGE_OWN_TOKENS,
     Output("tokens-list", "children"),
     Output("token-revoke-status", "children"),
-    Input({"type": "token-revoke", "id": ALL}, "n_clicks"),
+    Input({"type": "token-revoke", "id": ALL}, "submit_n_clicks"),  # after the confirmation
     prevent_initial_call=True,
 )
 def revoke(clicks):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from auth.guard import page_user
 from auth.permissions import Perm
@@ -16,6 +16,12 @@ dash.register_page(__name__, path="/tokens", title="API tokens · SCOPE Assistan
 
 def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def revoke_question(name: str) -> str:
+    # A revoked token cannot be restored: whatever system uses it stops at once.
+    return (f"Revoke the token “{name}”? Every system using it gets 401 from now on; this cannot be undone "
+            "(create a new token to replace it).")
 
 
 def token_table(tokens: list[dict]):
@@ -33,8 +39,10 @@ def token_table(tokens: list[dict]):
             html.Td(_when(t["expires_at"]), className="small"),
             html.Td(dbc.Badge(f"revoked {_when(t['revoked_at'])}", color="secondary") if revoked
                     else dbc.Badge("active", color="success")),
-            html.Td(None if revoked else dbc.Button("Revoke", id={"type": "token-revoke", "id": t["id"]},
-                                                    color="outline-danger", size="sm", n_clicks=0)),
+            html.Td(None if revoked else dcc.ConfirmDialogProvider(
+                dbc.Button("Revoke", id={"type": "token-revoke-button", "id": t["id"]}, color="outline-danger",
+                           size="sm", n_clicks=0),
+                id={"type": "token-revoke", "id": t["id"]}, message=revoke_question(t["name"]))),
         ], className="text-muted" if revoked else None))
     return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
                      id="tokens-table")
