@@ -41,13 +41,16 @@ def refresh(_n, job, hide_idle):
     Output("jobs-list", "children", allow_duplicate=True),
     Output("jobs-history", "children", allow_duplicate=True),
     Input({"type": "job-run", "job": ALL}, "n_clicks"),
+    Input({"type": "job-run-confirm", "job": ALL}, "submit_n_clicks"),  # slow jobs, after the question
     State("jobs-history-job", "value"),
     State("jobs-history-hide-idle", "value"),
     prevent_initial_call=True,
 )
-def run_now(clicks, history_job, hide_idle):
+def run_now(_clicks, _confirmed, history_job, hide_idle):
+    # The table is redrawn every 5 s: only a click (or a confirmation) counts, not a new button.
     trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or not any(isinstance(c, int) and c > 0 for c in (clicks or [])):
+    value = ctx.triggered[0].get("value") if ctx.triggered else None
+    if not isinstance(trigger, dict) or not isinstance(value, int) or isinstance(value, bool) or value < 1:
         return no_update, no_update, no_update
     name = trigger.get("job")
     if not isinstance(name, str) or name not in JOBS:

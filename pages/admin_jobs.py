@@ -86,6 +86,25 @@ def scheduler_warning(jobs: list[dict]):
     ], color="warning", className="mb-3", id="jobs-scheduler-warning")
 
 
+# A slow job (retrain) runs for minutes and may replace the champion model in the middle
+# of the day: asked first. The quick ones run at once.
+RUN_CONFIRM = {"retrain": "Retrain every dataset's router now? It takes minutes, and a version that beats "
+                          "the champion replaces it at once for new claims (unless automatic promotion is "
+                          "paused on Models)."}
+
+
+def run_button(job: dict):
+    name = job["job"]
+    question = RUN_CONFIRM.get(name) or (f"Run {name} now? It is a slow job." if job.get("slow") else None)
+    if question is None:
+        return dbc.Button("Run now", id={"type": "job-run", "job": name}, color="outline-primary", size="sm",
+                          n_clicks=0)
+    return dcc.ConfirmDialogProvider(
+        dbc.Button("Run now…", id={"type": "job-run-button", "job": name}, color="outline-primary", size="sm",
+                   n_clicks=0),
+        id={"type": "job-run-confirm", "job": name}, message=question)
+
+
 def jobs_table(jobs: list[dict]):
     head = html.Thead(html.Tr([html.Th(h) for h in ("Job", "Schedule (UTC)", "Last run", "Status", "Rows",
                                                     "Duration", "Outcome", "")]))
@@ -102,8 +121,7 @@ def jobs_table(jobs: list[dict]):
             html.Td("—" if last.get("rows") is None else f"{last['rows']:,}", className="text-end"),
             html.Td(_duration(last), className="small"),
             html.Td(_outcome(last) if last else None, style={"maxWidth": "22rem"}),
-            html.Td(dbc.Button("Run now", id={"type": "job-run", "job": job["job"]}, color="outline-primary",
-                               size="sm", n_clicks=0)),
+            html.Td(run_button(job)),
         ], id=f"job-row-{job['job']}"))
     table = dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
                       id="jobs-table")

@@ -170,14 +170,41 @@ def run_key(web_app):
     return keys[0]
 
 
-def _run_body(key: str, job: str) -> dict:
-    trigger = {"id": {"job": job, "type": "job-run"}, "property": "n_clicks", "value": 1}
+def _run_body(key: str, job: str, *, confirmed: int | None = None) -> dict:
+    """A click on Run now, or (``confirmed``) the answer to a slow job's question."""
+    kind, prop, value = ("job-run", "n_clicks", 1) if confirmed is None else \
+        ("job-run-confirm", "submit_n_clicks", confirmed)
+    trigger = {"id": {"job": job, "type": kind}, "property": prop, "value": value}
+    inputs = [[trigger], []] if confirmed is None else [[], [trigger]]
     return {"output": key,
             "outputs": [{"id": "jobs-run-status", "property": "children"},
                         {"id": "jobs-list", "property": "children"}, {"id": "jobs-history", "property": "children"}],
-            "inputs": [[trigger]], "state": [{"id": "jobs-history-job", "property": "value", "value": "all"},
-                                             {"id": "jobs-history-hide-idle", "property": "value", "value": True}],
-            "changedPropIds": [json.dumps({"job": job, "type": "job-run"}, separators=(",", ":")) + ".n_clicks"]}
+            "inputs": inputs, "state": [{"id": "jobs-history-job", "property": "value", "value": "all"},
+                                        {"id": "jobs-history-hide-idle", "property": "value", "value": True}],
+            "changedPropIds": [json.dumps({"job": job, "type": kind}, separators=(",", ":")) + f".{prop}"]}
+
+
+def test_retrain_runs_now_only_after_the_question(client_for, run_key, monkeypatch):
+    """Retraining takes minutes and may replace the champion: its Run now asks first."""
+    from tests.webutil import render_page
+
+    ran = threading.Event()
+
+    def fake_retrain(session, settings):
+        ran.set()
+        return {"rows": 0}
+
+    monkeypatch.setitem(JOBS, "retrain", Job("retrain", fake_retrain, "0 2 * * *", "test retrain", slow=True))
+    client = client_for("admin")
+    status, body = render_page(client, "/admin/jobs")
+    page = json.dumps(json.loads(body))
+    assert status == 200 and "job-run-confirm" in page and "replaces it at once for new claims" in page
+    # drawn (or redrawn by the 5-second refresh) without an answer: nothing runs
+    response = client.post("/_dash-update-component", json=_run_body(run_key, "retrain", confirmed=0))
+    assert response.status_code in (200, 204) and not ran.wait(1)
+    response = client.post("/_dash-update-component", json=_run_body(run_key, "retrain", confirmed=1))
+    assert response.status_code == 200 and "started in the background" in response.get_data(as_text=True)
+    assert ran.wait(30)
 
 
 def test_admin_sees_the_jobs_page_and_runs_a_job(client_for, run_key):
