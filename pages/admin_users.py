@@ -11,7 +11,7 @@ from auth.guard import page_user
 from auth.permissions import ROLES, Perm, role_has
 from components.common import dept_badge, not_allowed, page_header
 from db.flask_db import read_session
-from services.accounts import ROLE_LABELS, STATUSES, list_users
+from services.accounts import LIST_LIMIT, ROLE_LABELS, STATUSES, list_users
 from services.departments import all_departments
 
 dash.register_page(__name__, path="/admin/users", title="Users · SCOPE Assistant", name="Users")
@@ -72,8 +72,19 @@ def users_table(users: list[dict], me_id: int | None = None):
                                color="outline-primary", n_clicks=0), className="text-end"),
         ], className="user-row text-muted" if u["status"] == "deactivated" else "user-row",
             **{"data-email": u["email"]}))
-    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
-                     id="users-table")
+    table = dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
+                      id="users-table")
+    return html.Div([table, count_note(len(users))])
+
+
+def count_note(shown: int):
+    """How many are listed, and that the list stops at LIST_LIMIT (the newest first), so an
+    admin looking for an older account searches instead of concluding it does not exist."""
+    if shown >= LIST_LIMIT:
+        return html.P(f"Showing the {LIST_LIMIT:,} newest accounts only: search by name or email, or filter, "
+                      "to find the others.", className="small text-warning-emphasis mt-2 mb-0", id="users-count")
+    return html.P(f"{shown:,} account{'' if shown == 1 else 's'}.", className="small text-muted mt-2 mb-0",
+                  id="users-count")
 
 
 def _field(label: str, control, html_for: str | None = None, width: int = 6, hint: str | None = None):

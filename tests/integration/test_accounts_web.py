@@ -483,3 +483,17 @@ def test_admin_cannot_deactivate_themselves(admin, web_app):
     assert status == 200 and "cannot deactivate your own account" in _text(response)
     assert db_user(web_app, admin_id).is_active
     assert is_signed_in(admin)
+
+
+def test_the_users_list_counts_its_accounts_and_says_when_it_stops_at_the_limit(web_app):
+    from pages.admin_users import users_table
+    from services.accounts import LIST_LIMIT
+    from tests.webutil import component_texts
+
+    user = {"id": 1, "email": "a@scope.example", "name": "A", "role": "viewer", "status": "active",
+            "departments": [], "email_verified": True, "last_login_at": None, "mfa_enrolled": False,
+            "invite_expires_at": None}
+    assert "1 account." in component_texts(users_table([user]))
+    many = [dict(user, id=i, email=f"u{i}@scope.example") for i in range(LIST_LIMIT)]
+    text = " ".join(component_texts(users_table(many)))
+    assert f"Showing the {LIST_LIMIT:,} newest accounts only" in text and "search" in text
