@@ -110,6 +110,28 @@ def add_user(n_clicks, mode, email, name, role, departments, password, verified,
     return _mail_outcome(done, mails, sent, tail), _bump(version), "", "", ""
 
 
+def _sessions_ended(n: int) -> str:
+    return "no session was open" if not n else f"{n} session{'s' if n != 1 else ''} ended"
+
+
+def _access_view(u: dict) -> tuple:
+    """The modal's facts line, the deactivate/reactivate button (label, colour) and the
+    questions asked before it and before Reset MFA, for the user as they are now."""
+    facts = [f"{u['email']} · {u['status']}", " · email verified" if u["email_verified"] else " · email unverified",
+             " · MFA on" if u["mfa_enrolled"] else " · MFA off"]
+    who = u["email"]
+    if u["status"] == "deactivated":
+        label, color = "Reactivate", "outline-success"
+        question = f"Reactivate {who}? They can sign in again with their password."
+    else:
+        label, color = "Deactivate", "outline-danger"
+        question = (f"Deactivate {who}? They are signed out everywhere at once, their API tokens and emailed "
+                    "links stop working, and they cannot sign in until an admin reactivates them.")
+    mfa_question = (f"Remove {who}'s authenticator and recovery codes? They are signed out and set up two-step "
+                    "sign-in again at their next sign-in.")
+    return facts, label, color, question, mfa_question
+
+
 @secure_callback(
     Perm.MANAGE_USERS,
     Output("user-manage-modal", "is_open"),
@@ -121,21 +143,24 @@ def add_user(n_clicks, mode, email, name, role, departments, password, verified,
     Output("user-manage-active-button", "children"),
     Output("user-manage-resend", "disabled"),
     Output("user-manage-status", "children"),
+    Output("user-manage-active-button", "color"),
+    Output("user-manage-active", "message"),
+    Output("user-manage-mfa", "message"),
     Input({"type": "user-manage", "id": ALL}, "n_clicks"),
     prevent_initial_call=True,
 )
 def open_manage(clicks):
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(isinstance(c, int) and c > 0 for c in (clicks or [])):
-        return (no_update,) * 9
+        return (no_update,) * 12
     try:
         u = accounts.user_summary(read_session(), trigger.get("id"))
     except accounts.AccountError as exc:
-        return (True, None, "Unknown user", None, None, [], "Deactivate", True, _alert(str(exc), "danger"))
-    facts = [f"{u['email']} · {u['status']}", " · email verified" if u["email_verified"] else " · email unverified",
-             " · MFA on" if u["mfa_enrolled"] else " · MFA off"]
+        return (True, None, "Unknown user", None, None, [], "Deactivate", True, _alert(str(exc), "danger"),
+                no_update, no_update, no_update)
+    facts, label, color, question, mfa_question = _access_view(u)
     return (True, u["id"], u["name"] or u["email"], facts, u["role"], [d["code"] for d in u["departments"]],
-            "Reactivate" if u["status"] == "deactivated" else "Deactivate", u["status"] != "invited", None)
+            label, u["status"] != "invited", None, color, question, mfa_question)
 
 
 @secure_callback(
@@ -143,6 +168,9 @@ def open_manage(clicks):
     Output("user-manage-status", "children", allow_duplicate=True),
     Output("users-version", "data", allow_duplicate=True),
     Output("user-manage-active-button", "children", allow_duplicate=True),
+    Output("user-manage-facts", "children", allow_duplicate=True),
+    Output("user-manage-active-button", "color", allow_duplicate=True),
+    Output("user-manage-active", "message", allow_duplicate=True),
     Input("user-manage-save", "n_clicks"),
     Input("user-manage-active", "submit_n_clicks"),
     Input("user-manage-mfa", "submit_n_clicks"),
@@ -157,7 +185,7 @@ def open_manage(clicks):
 def manage(_save, _active, _mfa, _resend, user_id, role, departments, active_label, version):
     actor = user_or_none()
     action = ctx.triggered_id
-    button = no_update
+    unchanged = (no_update,) * 6
     try:
         with unit_of_work() as session:
             if action == "user-manage-save":
@@ -167,8 +195,7 @@ def manage(_save, _active, _mfa, _resend, user_id, role, departments, active_lab
                 activate = active_label == "Reactivate"
                 user, ended = accounts.set_active(session, actor, user_id, activate)
                 outcome = _alert(f"{user.email} can sign in again." if activate else
-                                 f"{user.email} is deactivated; {ended} session(s) ended.", "success")
-                button = "Deactivate" if activate else "Reactivate"
+                                 f"{user.email} is deactivated; {_sessions_ended(ended)}.", "success")
             elif action == "user-manage-mfa":
                 had = accounts.reset_user_mfa(session, actor, user_id)
                 outcome = _alert("MFA removed: they set it up again at their next sign-in." if had else
@@ -177,12 +204,16 @@ def manage(_save, _active, _mfa, _resend, user_id, role, departments, active_lab
                 user, mails = accounts.resend_invite(session, actor, user_id, base_url=_settings().base_url)
                 outcome = None
             else:
-                return no_update, no_update, no_update
+                return unchanged
     except (accounts.AccountError, TokenInvalid) as exc:
-        return _alert(str(exc), "danger"), no_update, no_update
+        return (_alert(str(exc), "danger"),) + unchanged[1:]
     except (WriteConflict, WriteFailed):
-        return _alert(SAVE_FAILED, "danger"), no_update, no_update
+        return (_alert(SAVE_FAILED, "danger"),) + unchanged[1:]
     if action == "user-manage-resend":
         outcome = _mail_outcome(f"A new invitation link for {user.email} replaces the old one, which no longer "
                                 "works.", mails, " It was emailed to them.")
-    return outcome, _bump(version), button
+    # The modal shows the account as it is now (status, MFA, and what the button does next).
+    session = read_session()
+    session.expire_all()
+    facts, label, color, question, _ = _access_view(accounts.user_summary(session, user_id))
+    return outcome, _bump(version), label, facts, color, question

@@ -406,11 +406,17 @@ def test_deactivation_ends_the_users_sessions_at_once_and_reactivation_restores_
     victim = signed_in(web_app, email)
     assert is_signed_in(victim)
     status, response = manage(admin, web_app, "user-manage-active", user_id)
-    assert status == 200 and "is deactivated; 1 session(s) ended" in _text(response)
+    assert status == 200 and "is deactivated; 1 session ended" in _text(response)
+    # the modal now shows the account as deactivated, and its button reactivates (and asks so)
+    assert response["user-manage-active-button"] == {"children": "Reactivate", "color": "outline-success"}
+    assert "deactivated" in _text(response["user-manage-facts"])
+    assert response["user-manage-active"]["message"].startswith(f"Reactivate {email}?")
     assert not is_signed_in(victim)
     assert login(as_browser(web_app.server.test_client()), email, PASSWORD).status_code != 302
     status, response = manage(admin, web_app, "user-manage-active", user_id, active_label="Reactivate")
     assert "can sign in again" in _text(response)
+    assert response["user-manage-active-button"]["children"] == "Deactivate"
+    assert "signed out everywhere" in response["user-manage-active"]["message"] and email in _text(response)
     signed_in(web_app, email)
 
 
@@ -497,3 +503,18 @@ def test_the_users_list_counts_its_accounts_and_says_when_it_stops_at_the_limit(
     many = [dict(user, id=i, email=f"u{i}@scope.example") for i in range(LIST_LIMIT)]
     text = " ".join(component_texts(users_table(many)))
     assert f"Showing the {LIST_LIMIT:,} newest accounts only" in text and "search" in text
+
+
+def test_opening_manage_names_the_user_in_the_questions_asked_before_acting(admin, web_app):
+    user_id, email = new_user(web_app)
+    key = _key(web_app, "user-manage-modal.is_open")
+    ident = {"type": "user-manage", "id": user_id}
+    response = admin.post("/_dash-update-component", json={
+        "output": key, "outputs": _outputs(key), "inputs": [[{"id": ident, "property": "n_clicks", "value": 1}]],
+        "state": [], "changedPropIds": [json.dumps(ident, separators=(",", ":")) + ".n_clicks"]})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    out = json.loads(response.get_data(as_text=True))["response"]
+    assert out["user-manage-active-button"] == {"children": "Deactivate", "color": "outline-danger"}
+    assert out["user-manage-active"]["message"].startswith(f"Deactivate {email}?")
+    assert "API tokens" in out["user-manage-active"]["message"]
+    assert out["user-manage-mfa"]["message"].startswith(f"Remove {email}'s authenticator")
