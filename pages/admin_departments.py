@@ -25,26 +25,28 @@ def _status(row: dict):
 
 
 def departments_table(rows: list[dict]):
-    head = html.Thead(html.Tr([html.Th("Department"), html.Th("Lines of business"), html.Th("Status"),
+    # The level (what this page is for) and its effect come first: on a phone the columns
+    # after the third sit off the edge of the scrolling table.
+    head = html.Thead(html.Tr([html.Th("Department"), html.Th("Service level (days)"),
                                html.Th("Open claims", className="text-end"),
                                html.Th("Past the level now", className="text-end"),
-                               html.Th("Service level (days)")]))
+                               html.Th("Lines of business"), html.Th("Status")], className="align-bottom"))
     body = []
     for r in rows:
         body.append(html.Tr([
             html.Td([dept_badge(r["name"], r["color"]),
                      html.Div(r["code"], className="small text-muted font-monospace mt-1")]),
-            html.Td(", ".join(lob.replace("_", " ") for lob in r["lines_of_business"]) or "—", className="small"),
-            html.Td(_status(r)),
-            html.Td(f"{r['open']:,}", className="text-end"),
-            html.Td(f"{r['past_sla']:,}", className="text-end" + (" text-danger fw-semibold" if r["past_sla"] else ""),
-                    id=f"dept-past-{r['code']}"),
             html.Td(html.Div([
                 dbc.Input(id={"type": "dept-sla", "id": r["id"]}, type="number", value=r["sla_days"],
-                          min=MIN_SLA_DAYS, max=MAX_SLA_DAYS, step=1, size="sm", style={"width": "6.5rem"}),
+                          min=MIN_SLA_DAYS, max=MAX_SLA_DAYS, step=1, size="sm", style={"width": "5.5rem"}),
                 dbc.Button("Save", id={"type": "dept-sla-save", "id": r["id"]}, color="outline-primary", size="sm",
                            n_clicks=0),
             ], className="d-flex align-items-center gap-2")),
+            html.Td(f"{r['open']:,}", className="text-end"),
+            html.Td(f"{r['past_sla']:,}", className="text-end" + (" text-danger fw-semibold" if r["past_sla"] else ""),
+                    id=f"dept-past-{r['code']}"),
+            html.Td(", ".join(lob.replace("_", " ") for lob in r["lines_of_business"]) or "—", className="small"),
+            html.Td(_status(r)),
         ], id=f"dept-row-{r['code']}", className="dept-row" + ("" if r["active"] else " text-muted")))
     # The levels as rendered: a save is refused if someone else changed the level meanwhile.
     loaded = dcc.Store(id="departments-loaded", data={str(r["id"]): r["sla_days"] for r in rows})

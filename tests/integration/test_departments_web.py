@@ -167,3 +167,20 @@ def test_operations_past_sla_follows_a_saved_level_at_once(web_app, client_for, 
     response = _save(client_for("admin"), _ids(app_session)[code], 3650)
     assert response.status_code == 200 and "Saved" in _status_text(response)
     assert past()[code] == 0
+
+
+def test_the_service_level_column_comes_right_after_the_department(web_app):
+    """On a phone the scrolling table shows its first columns: the level is what the page is for."""
+    from dash import html
+
+    from pages.admin_departments import departments_table
+    from tests.webutil import component_texts
+
+    row = {"id": 1, "code": "X", "name": "X dept", "color": "#000", "lines_of_business": ["auto"], "active": True,
+           "is_triage": False, "sla_days": 30, "open": 3, "past_sla": 1}
+    table = departments_table([row]).children[0]
+    head = table.children[0].children
+    assert [" ".join(component_texts(th)) for th in head.children][:2] == ["Department", "Service level (days)"]
+    cells = table.children[1].children[0].children
+    assert isinstance(cells[1].children, html.Div)  # the input and Save
+    assert cells[1].children.children[0].id == {"type": "dept-sla", "id": 1}
