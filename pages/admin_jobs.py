@@ -106,7 +106,9 @@ def run_button(job: dict):
 
 
 def jobs_table(jobs: list[dict]):
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Job", "Schedule (UTC)", "Last run", "Status", "Rows",
+    # How the last run went (and whether one is missing) right after the job's name: on a
+    # phone the table scrolls and its later columns sit off the edge.
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Job", "Last run (UTC)", "Schedule (UTC)", "Rows",
                                                     "Duration", "Outcome", "")]))
     rows = []
     for job in jobs:
@@ -114,10 +116,11 @@ def jobs_table(jobs: list[dict]):
         rows.append(html.Tr([
             html.Td([html.Div(job["job"], className="fw-semibold font-monospace"),
                      html.Div(job["description"], className="small text-muted")]),
+            html.Td([status_badge(last.get("status")),
+                     html.Div(_when(last.get("started_at")), className="small text-nowrap") if last else None,
+                     overdue_note(job)]),
             html.Td([html.Code(job["schedule"]),
                      html.Div(describe_schedule(job["schedule"]), className="small text-muted")]),
-            html.Td(_when(last.get("started_at")), className="small"),
-            html.Td([status_badge(last.get("status")), overdue_note(job)]),
             html.Td("—" if last.get("rows") is None else f"{last['rows']:,}", className="text-end"),
             html.Td(_duration(last), className="small"),
             html.Td(_outcome(last) if last else None, style={"maxWidth": "22rem"}),

@@ -130,6 +130,10 @@ def test_the_jobs_page_names_the_overdue_jobs_and_the_scheduler(web_app, session
     text = " ".join(component_texts(jobs_table(jobs)))
     assert "Scheduled runs are missing" in text and "scope scheduler" in text and "refresh_aggregates" in text
     assert "overdue" in text
+    # the last run's status comes right after the job's name (a phone shows the first columns)
+    [table] = [c for c in jobs_table(jobs).children if c is not None and getattr(c, "id", None) == "jobs-table"]
+    head = table.children[0].children.children
+    assert [th.children for th in head][:2] == ["Job", "Last run (UTC)"]
     assert "Scheduled runs are missing" not in " ".join(
         component_texts(jobs_table([dict(j, overdue_since=None) for j in jobs])))
 
