@@ -117,7 +117,7 @@ def jobs_table(jobs: list[dict]):
             html.Td([html.Div(job["job"], className="fw-semibold font-monospace"),
                      html.Div(job["description"], className="small text-muted")]),
             html.Td([status_badge(last.get("status")),
-                     html.Div(_when(last.get("started_at")), className="small text-nowrap") if last else None,
+                     html.Div(_when(last.get("started_at")), className="small") if last else None,
                      overdue_note(job)]),
             html.Td([html.Code(job["schedule"]),
                      html.Div(describe_schedule(job["schedule"]), className="small text-muted")]),
