@@ -9,7 +9,7 @@ import re
 import uuid
 from typing import Callable
 
-from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash import Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app
 
@@ -239,11 +239,11 @@ def _on_case(data, write: Callable, done: str, what: str, *, parts: tuple[str, .
     return flash(done), *_parts(user, key, parts), no_update, *(("",) if clear else ())
 
 
-def _case_outputs(*inputs, first: bool = False, clear: str | None = None):
+def _case_outputs(*inputs, first: bool = False, clear: str | None = None, more: tuple = ()):
     dup = {} if first else {"allow_duplicate": True}
     outputs = [Output("siu-case-msg", "children", **dup), Output("siu-case-key", "data", **dup),
                Output("siu-case-summary", "children", **dup), Output("siu-case-claims-part", "children", **dup),
-               Output("siu-case-activity", "children", **dup), Output("siu-case-nav", "href", **dup)]
+               Output("siu-case-activity", "children", **dup), Output("siu-case-nav", "href", **dup), *more]
     if clear:
         outputs.append(Output(clear, "value", allow_duplicate=True))
     return (*outputs, *inputs)
@@ -321,13 +321,19 @@ def add_claims(_clicks, claims, data):
                     f"Added {len(numbers)} claim{'s' if len(numbers) != 1 else ''}.", "add claims", clear=True)
 
 
-@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input({"type": "siu-remove", "claim": ALL}, "n_clicks"),
-                                                      State("siu-case-key", "data")),
+# "Remove" on a claim's row opens the page's confirmation in the browser (assets/60-siu-cases.js,
+# no request): a Dash callback on the rows' buttons would be called every time the claims
+# are redrawn. Only the confirmation's button, drawn once with the page, calls the server.
+@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-remove-confirm", "n_clicks"),
+                                                      State("siu-remove-claim", "data"),
+                                                      State("siu-case-key", "data"),
+                                                      more=(Output("siu-remove-modal", "is_open"),)),
                  prevent_initial_call=True)
-def remove_claim(_clicks, data):
-    trigger = ctx.triggered_id
-    if not _clicked() or not isinstance(trigger, dict) or not isinstance(trigger.get("claim"), str):
+def remove_claim(_clicks, number, data):
+    if not _clicked():
         raise PreventUpdate
-    number = trigger["claim"]
-    return _on_case(data, lambda s, u, k, _v: siu_cases.remove_claim(s, u, k, number), f"Removed {number:.40}.",
-                    "remove a claim")
+    if not isinstance(number, str) or not 0 < len(number) <= 40:
+        return *_refused("Choose the claim to take out of the case again."), False
+    return *_on_case(data, lambda s, u, k, _v: siu_cases.remove_claim(s, u, k, number),
+                     f"Removed {number:.40} from the case. It is still in the Special Investigations queue, in "
+                     "no case: add it back with Add claims if that was a mistake.", "remove a claim"), False

@@ -104,30 +104,75 @@ def open_form() -> html.Details:
 # --- One case ----------------------------------------------------------------
 
 
+def _where_now(c) -> html.Div | None:
+    """Under a claim that left the SIU queue: where it went and when (sent back by SIU, or moved
+    by someone), then, for a reader who works that department, where it is now if it moved on."""
+    if c.in_siu:
+        return None
+    parts = []
+    if c.left_at is not None:
+        parts += ["Sent back to " if c.sent_back else "Moved to ", dept_badge(c.left_to, c.left_to_color),
+                  f" on {c.left_at:%Y-%m-%d}"]
+    if c.department and (c.left_at is None or (c.may_open and c.department != c.left_to)):
+        parts += ([" · " ] if parts else []) + ["now in ", dept_badge(c.department, c.department_color)]
+    return html.Div(parts, className="small mt-1 siu-claim-left") if parts else None
+
+
 def claims_table(view, code: str, *, can_edit: bool) -> dbc.Table:
     # No "finding" per claim: the demo's and an import's fraud_label on an open claim is ground
     # truth nobody has found yet; the case's outcome, once closed, is the finding.
-    head = ["Claim", "Status", "Adjuster", "Reported", "Claimed"] + ([""] if can_edit else [])
+    # The Remove buttons have no Dash id: a pattern-matching callback is called again every
+    # time this table is drawn (Dash calls a callback whose inputs appear in a new layout
+    # part unless all its outputs are inside that part), so assets/60-siu-cases.js opens the
+    # page's confirmation with the claim's number and only "Remove from case" calls the server.
+    phone_hidden = "d-none d-md-table-cell"
+    head = [html.Th("Claim"), html.Th("Status"), html.Th("Adjuster", className=phone_hidden),
+            html.Th("Reported", className=phone_hidden), html.Th("Claimed", className="text-end")]
+    head += [html.Th("")] if can_edit else []
     rows = []
+    hidden = html.Span("—", className="text-muted", title="In a department you do not work")
     for c in view.claims:
         cells = [
             html.Td([_claim_link(c.claim_number) if c.may_open else
                      html.Span(c.claim_number, className="text-nowrap", title="In a department you do not work"),
-                     html.Div(["now in ", dept_badge(c.department, c.department_color)], className="small mt-1")
-                     if not c.in_siu and c.department else None]),
-            html.Td(c.status.replace("_", " ").capitalize(), className="small"),
-            html.Td(c.adjuster or html.Span("Unassigned", className="text-muted"), className="small"),
-            html.Td(f"{c.report_date:%Y-%m-%d}" if c.report_date else "—", className="small text-nowrap"),
+                     _where_now(c)]),
+            html.Td(c.status.replace("_", " ").capitalize() if c.status else hidden, className="small"),
+            html.Td(c.adjuster or (html.Span("Unassigned", className="text-muted") if c.status else hidden),
+                    className="small " + phone_hidden),
+            html.Td(f"{c.report_date:%Y-%m-%d}" if c.report_date else "—",
+                    className="small text-nowrap " + phone_hidden),
             html.Td(money(c.claimed, code) if c.claimed is not None else "—", className="text-end text-nowrap"),
         ]
         if can_edit:
-            cells.append(html.Td(html.Button("Remove", id={"type": "siu-remove", "claim": c.claim_number},
+            cells.append(html.Td(html.Button("Remove", type="button", title="Take this claim out of the case",
                                              className="btn btn-link btn-sm text-secondary p-0",
-                                             title="Take this claim out of the case")
+                                             **{"data-siu-remove": c.claim_number})
                                  if len(view.claims) > 1 else None, className="text-end"))
-        rows.append(html.Tr(cells))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], hover=True,
+        rows.append(html.Tr(cells, className=None if c.in_siu else "siu-claim-away"))
+    return dbc.Table([html.Thead(html.Tr(head)), html.Tbody(rows)], hover=True,
                      responsive=True, size="sm", className="mb-0 align-middle", id="siu-case-claims")
+
+
+def remove_dialog() -> html.Div:
+    """The confirmation of "Remove" (drawn once with the page, never redrawn: see claims_table)."""
+    return html.Div([
+        dcc.Store(id="siu-remove-claim"),
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle("Take a claim out of the case")),
+            dbc.ModalBody([
+                html.P(["Take ", html.Strong(id="siu-remove-number"), " out of this case?"], className="mb-2"),
+                html.P("It keeps its queue and its finding, and is then in no case; the "
+                       "case's activity and the claim's history record the removal. You can add it back with "
+                       "Add claims.", className="small text-muted mb-0"),
+            ]),
+            dbc.ModalFooter([
+                html.Button("Cancel", id="siu-remove-cancel", type="button",
+                            className="btn btn-outline-secondary btn-sm"),
+                html.Button("Remove from case", id="siu-remove-confirm", type="button",
+                            className="btn btn-danger btn-sm"),
+            ]),
+        ], id="siu-remove-modal", is_open=False, centered=True),
+    ])
 
 
 def activity(view) -> html.Ul | html.P:
@@ -169,17 +214,22 @@ def _close_form() -> html.Div:
 
 def _open_claims_note(view) -> html.Div | None:
     """What is left of a closed case's claims, and whose step it is: those still in SIU are
-    closed here from the claim's page, those sent back by their departments' adjusters."""
-    here = sum(1 for c in view.claims if c.status != "closed" and c.in_siu)
-    back = [c for c in view.claims if c.status != "closed" and not c.in_siu]
+    closed here from the claim's page; those that left the queue are their departments' work,
+    said as they left (where to and when), not as they are now."""
+    here = sum(1 for c in view.claims if c.in_siu and c.status != "closed")
+    away = [c for c in view.claims if not c.in_siu]
     parts = []
     if here:
         parts.append(f"{here} of its claims {'are' if here != 1 else 'is'} still open in Special Investigations: "
                      f"close {'them' if here != 1 else 'it'} from the claim's page.")
-    if back:
-        where = ", ".join(dict.fromkeys(c.department or "another department" for c in back))
-        parts.append(f"{len(back)} went back to {where}, whose adjusters "
-                     f"close {'them' if len(back) != 1 else 'it'}.")
+    if away:
+        where = ", ".join(dict.fromkeys(c.left_to or c.department or "another department" for c in away))
+        days = sorted({f"{c.left_at:%Y-%m-%d}" for c in away if c.left_at is not None})
+        sent = all(c.sent_back for c in away)
+        n = len(away)
+        parts.append(f"{n} {'was' if n == 1 else 'were'} {'sent back' if sent else 'moved'} to {where}"
+                     + (f" on {days[0]}" if len(days) == 1 else "")
+                     + f"; {'their departments decide them' if n != 1 else 'its department decides it'}.")
     return html.Div(" ".join(parts), className="small text-muted mt-2", id="siu-open-claims-note") if parts else None
 
 
@@ -231,9 +281,13 @@ def note_form() -> html.Div:
 
 def case_summary(view, code: str) -> list:
     s = view.summary
+    away = [c for c in view.claims if not c.in_siu]
+    sent = sum(c.sent_back for c in away)
+    detail = ([f"{s.open_claims} open in SIU"] if s.open_claims or not away else []) \
+        + ([f"{sent} sent back"] if sent else []) + ([f"{len(away) - sent} moved out"] if len(away) > sent else [])
     return [
         html.Div([
-            stat("Claims", f"{s.claims}", f"{s.open_claims} open"),
+            stat("Claims", f"{s.claims}", " · ".join(detail)),
             stat("Claimed", money(s.claimed, code)),  # to the cent, as the claims table below
             stat("Days open" if s.status == "open" else "Took", f"{s.days_open}",
                  "days" if s.status == "closed" else None),
@@ -247,7 +301,13 @@ def case_summary(view, code: str) -> list:
 
 
 def case_claims(view, code: str, *, can_edit: bool) -> list:
+    away = sum(1 for c in view.claims if not c.in_siu)
     return [html.H5(f"Claims ({view.summary.claims})", className="card-title"),
+            html.P(f"{away} of them {'has' if away == 1 else 'have'} left the Special Investigations queue (where "
+                   f"to and when is under each); {'it stays' if away == 1 else 'they stay'} listed as the record "
+                   "of what was investigated.",
+                   className="small text-muted mb-2", id="siu-claims-away-note")
+            if away and view.summary.status == "closed" else None,
             claims_table(view, code, can_edit=can_edit and view.summary.status == "open")]
 
 
@@ -270,9 +330,12 @@ def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool) -> 
                     note_form() if can_edit else None,
                     html.Div(activity(view), id="siu-case-activity"),
                 ]), className="shadow-sm mb-4"),
-            ], lg=8),
-            dbc.Col(decision_card(view, code, choices, can_edit=can_edit, can_reopen=can_reopen), lg=4),
+            ], lg=8, className="order-2 order-lg-1"),
+            # A closed case's outcome comes first on a phone, before its claims and activity.
+            dbc.Col(decision_card(view, code, choices, can_edit=can_edit, can_reopen=can_reopen), lg=4,
+                    className=("order-1" if not open_ else "order-3") + " order-lg-2"),
         ]),
+        remove_dialog() if can_edit and open_ else None,
     ])
 
 

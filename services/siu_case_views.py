@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, distinct, func, select, true
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased
 
 from db.models import OPEN_STATUSES, Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User
@@ -24,7 +25,7 @@ class CaseSummary:
     outcome: str | None
     lead: str | None
     claims: int
-    open_claims: int
+    open_claims: int       # open and still in the Special Investigations queue
     claimed: float
     opened_at: dt.datetime
     updated_at: dt.datetime
@@ -41,7 +42,7 @@ class CaseSummary:
 @dataclass
 class CaseClaimView:
     claim_number: str
-    status: str
+    status: str | None     # None: in a department the reader does not work
     department: str | None
     department_color: str | None
     adjuster: str | None
@@ -49,6 +50,12 @@ class CaseClaimView:
     report_date: dt.date | None
     in_siu: bool           # a claim may leave the SIU queue (back to its line after "no fraud")
     may_open: bool = True  # sent back to a department the reader does not work: named, not linked
+    # How it left the SIU queue (its latest move out): to which department, when, and whether
+    # Special Investigations sent it back (reason SIU_CLEARED) or someone else moved it.
+    left_to: str | None = None
+    left_to_color: str | None = None
+    left_at: dt.datetime | None = None
+    sent_back: bool = False
 
 
 @dataclass
@@ -73,12 +80,15 @@ class CaseView:
     events: list[EventView] = field(default_factory=list)
 
 
-def _summaries(ids):
+def _summaries(ids, siu: int | None):
     """Summaries of the cases whose ids ``ids`` (a subquery) selects. Each case's claims are
     totalled on their own (LATERAL): a join to totals of every case read all case claims for
-    a page of 50 (300-540 ms at 20,000 cases, bench/bench_siu_cases.py)."""
+    a page of 50 (300-540 ms at 20,000 cases, bench/bench_siu_cases.py). "Open" counts the
+    open claims still in the SIU queue: a claim sent back is its department's work, and
+    whether it is still open there is not Special Investigations' to know."""
     lead = aliased(User)
-    stats = (select(func.count().label("n"), func.count().filter(Claim.status.in_(OPEN_STATUSES)).label("open_n"),
+    stats = (select(func.count().label("n"),
+                    func.count().filter(Claim.status.in_(OPEN_STATUSES), Claim.department_id == siu).label("open_n"),
                     func.coalesce(func.sum(Claim.claimed_amount), 0).label("claimed"))
              .select_from(SiuCaseClaim).join(Claim, Claim.id == SiuCaseClaim.claim_id)
              .where(SiuCaseClaim.case_id == SiuCase.id).lateral())
@@ -105,7 +115,7 @@ def list_cases(session: Session, user, *, status: str = "open", mine: bool = Fal
     order = (SiuCase.opened_at, SiuCase.id) if status == "open" else (SiuCase.closed_at.desc(), SiuCase.id.desc())
     # The page's ids first, then only their totals.
     page = q.order_by(*order).offset(offset).limit(limit).scalar_subquery()
-    rows = session.execute(_summaries(page).order_by(*order)).all()
+    rows = session.execute(_summaries(page, siu_id(session)).order_by(*order)).all()
     return [_summary(*r) for r in rows], total
 
 
@@ -148,29 +158,60 @@ def get_case(session: Session, user, key, *, events: int = 500) -> CaseView | No
     if not isinstance(key, str) or not KEY_RE.fullmatch(key.strip().upper()) or not may_work(session, user):
         return None
     one = select(SiuCase.id).where(SiuCase.key == key.strip().upper()).scalar_subquery()
-    row = session.execute(_summaries(one)).first()
+    siu = siu_id(session)
+    row = session.execute(_summaries(one, siu)).first()
     if row is None:
         return None
     case = row[0]
     claims = session.execute(
         select(Claim.claim_number, Claim.status, Department.name, Department.color, User.name, User.email,
-               Claim.claimed_amount, Claim.report_date, Claim.department_id)
+               Claim.claimed_amount, Claim.report_date, Claim.department_id, Claim.id)
         .join(SiuCaseClaim, and_(SiuCaseClaim.claim_id == Claim.id, SiuCaseClaim.case_id == case.id))
         .outerjoin(Department, Department.id == Claim.department_id).outerjoin(User, User.id == Claim.adjuster_id)
         .order_by(Claim.report_date, Claim.claim_number)).all()
+    left = _moves_out(session, [r[9] for r in claims if r[8] != siu], siu)
     evs = session.scalars(select(SiuCaseEvent).where(SiuCaseEvent.case_id == case.id)
                           .order_by(SiuCaseEvent.id.desc()).limit(events)).all()
     ids = {e.actor_id for e in evs} | {case.opened_by, case.closed_by}
     ids |= {v for e in evs if e.kind == "lead" for v in ((e.data or {}).get("from"), (e.data or {}).get("to"))}
     names = _names(session, ids)
-    siu = siu_id(session)
     return CaseView(
         _summary(*row), case.version, case.lead_id, case.findings, names.get(case.opened_by),
-        names.get(case.closed_by),
-        [CaseClaimView(r[0], r[1], r[2], r[3], r[4] or r[5], float(r[6]) if r[6] is not None else None, r[7],
-                       r[8] == siu, can_see_department(user, r[8]))
-         for r in claims],
+        names.get(case.closed_by), [_claim_view(user, r, siu, left.get(r[9])) for r in claims],
         [_event_view(e, names) for e in evs])
+
+
+def _moves_out(session: Session, claim_ids: list[int], siu: int | None) -> dict[int, tuple]:
+    """Each claim's latest move out of the SIU queue: {claim id: (department, colour, at, reason)}."""
+    if not claim_ids or siu is None:
+        return {}
+    rows = session.execute(
+        select(ClaimEvent.claim_id, Department.name, Department.color, ClaimEvent.at, ClaimEvent.reason)
+        .outerjoin(Department, Department.id == ClaimEvent.to_department_id)
+        .where(ClaimEvent.claim_id.in_(claim_ids), ClaimEvent.kind == "moved", ClaimEvent.from_department_id == siu,
+               ClaimEvent.to_department_id.is_distinct_from(siu))
+        .order_by(ClaimEvent.claim_id, ClaimEvent.at.desc(), ClaimEvent.id.desc())
+        .ext(distinct_on(ClaimEvent.claim_id))).all()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _claim_view(user, r, siu: int | None, left: tuple | None) -> CaseClaimView:
+    """One row of a case's claims. A claim that left the SIU queue for a department the
+    reader does not work is shown as it left (where to and when), not as it is now: its
+    status, adjuster and later moves belong to that department (an SIU adjuster does not
+    learn about other queues' claims)."""
+    number, status, dept, color, name, email, claimed, report, dept_id, _ = r
+    in_siu = dept_id == siu
+    sees = in_siu or can_see_department(user, dept_id)
+    view = CaseClaimView(number, status, dept, color, name or email, float(claimed) if claimed is not None else None,
+                         report, in_siu, sees)
+    if not in_siu and left is not None:
+        view.left_to, view.left_to_color, view.left_at = left[0], left[1], left[2]
+        view.sent_back = left[3] == "SIU_CLEARED"
+    if not sees:
+        view.status, view.adjuster = None, None
+        view.department, view.department_color = view.left_to, view.left_to_color
+    return view
 
 
 @dataclass

@@ -117,6 +117,48 @@ def test_investigator_opens_works_and_closes_a_case_and_a_manager_reopens_it(pag
         context.close()
 
 
+def test_remove_asks_first_and_a_redrawn_claims_list_calls_nothing(page, live_server, app_session):
+    """The rows' Remove buttons are not Dash inputs: Dash calls a callback whose inputs appear
+    in a redrawn part of the page, so a pattern-matching callback on them was called (answered
+    204) each time the claims were redrawn. Now a redraw sends nothing, Remove opens a
+    confirmation without a request, and only "Remove from case" calls the server."""
+    from tests.integration.test_siu_cases_web import _refer_to_siu
+
+    first, second = _refer_to_siu(app_session, 2)
+    sign_in(page, live_server, "investigator@scope.example", "scope-demo-investigator")
+    page.goto(live_server + "/siu-cases")
+    page.click("#siu-open-toggle")
+    page.fill("#siu-open-claims", first)
+    page.click("#siu-open-submit")
+    page.wait_for_selector("#siu-case-claims", timeout=15000)
+    _settled(page)
+    posted = []
+    page.on("request", lambda r: "_dash-update-component" in r.url and posted.append(r.post_data_json))
+    page.fill("#siu-add-claims", second)
+    page.click("#siu-add-submit")
+    page.wait_for_selector(f"#siu-case-claims >> text={second}", timeout=10000)
+    _settled(page)
+    page.wait_for_timeout(500)
+    assert [[i["id"] for i in body["inputs"]] for body in posted] == [["siu-add-submit"]], posted
+    posted.clear()
+    page.click(f"[data-siu-remove='{second}']")
+    page.wait_for_selector("#siu-remove-confirm", state="visible", timeout=5000)
+    assert page.inner_text("#siu-remove-number") == second and posted == []
+    page.click("#siu-remove-cancel")
+    page.wait_for_selector("#siu-remove-confirm", state="hidden", timeout=5000)
+    assert second in page.inner_text("#siu-case-claims") and posted == []
+    page.click(f"[data-siu-remove='{first}']")
+    page.wait_for_selector("#siu-remove-confirm", state="visible", timeout=5000)
+    page.click("#siu-remove-confirm")
+    page.wait_for_selector("#siu-case-msg >> text=from the case", timeout=10000)
+    page.wait_for_selector("#siu-remove-confirm", state="hidden", timeout=5000)
+    _settled(page)
+    page.wait_for_timeout(500)
+    assert first not in page.inner_text("#siu-case-claims") and second in page.inner_text("#siu-case-claims")
+    assert [[i["id"] for i in body["inputs"]] for body in posted] == [["siu-remove-confirm"]], posted
+    assert page.console_errors == []
+
+
 def test_viewer_sees_the_totals_but_no_investigation(page, live_server):
     sign_in(page, live_server, "viewer@scope.example", "scope-demo-viewer")
     page.goto(live_server + "/fraud-alerts")

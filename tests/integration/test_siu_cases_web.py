@@ -170,12 +170,15 @@ def _case_call(web_app, client, action: str, data, *values):
 
 
 def _remove(web_app, client, data, number):
-    trigger = {"id": {"type": "siu-remove", "claim": number}, "property": "n_clicks", "value": 1}
+    """"Remove from case" in the confirmation the row's Remove button opened (in the browser)
+    with the claim's number."""
+    key = _callback_key(web_app, "siu-remove-confirm")
     return client.post("/_dash-update-component", json={
-        "output": _callback_key(web_app, "siu-remove"), "outputs": outputs_of(_callback_key(web_app, "siu-remove")),
-        "inputs": [[trigger]],
-        "state": [{"id": "siu-case-key", "property": "data", "value": data}],
-        "changedPropIds": [json.dumps({"claim": number, "type": "siu-remove"}, separators=(",", ":")) + ".n_clicks"],
+        "output": key, "outputs": outputs_of(key),
+        "inputs": [{"id": "siu-remove-confirm", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "siu-remove-claim", "property": "data", "value": number},
+                  {"id": "siu-case-key", "property": "data", "value": data}],
+        "changedPropIds": ["siu-remove-confirm.n_clicks"],
     })
 
 
@@ -460,13 +463,11 @@ def test_remove_button_with_a_claim_not_in_the_case(web_app, clients, app_sessio
     # The last claim stays.
     body = _ok(_remove(web_app, client, {"key": other, "version": 1}, other_numbers[0]))
     assert "A case keeps at least one claim" in body
-    # A pattern id that is not a claim number is ignored.
-    response = client.post("/_dash-update-component", json={
-        "output": _callback_key(web_app, "siu-remove"), "outputs": outputs_of(_callback_key(web_app, "siu-remove")),
-        "inputs": [[{"id": {"type": "siu-remove", "claim": 5}, "property": "n_clicks", "value": 1}]],
-        "state": [{"id": "siu-case-key", "property": "data", "value": data}],
-        "changedPropIds": ['{"claim":5,"type":"siu-remove"}.n_clicks']})
-    assert response.status_code in (200, 204) and "Traceback" not in _text(response)
+    # A claim that is not a claim number (the store comes from the browser) is refused.
+    for tampered in (5, None, ["x"], {"claim": "x"}):
+        response = _remove(web_app, client, data, tampered)
+        assert response.status_code == 200 and "Traceback" not in _text(response), tampered
+        assert "Choose the claim to take out of the case again." in _text(response)
     assert _state(app_session, key, other) == before
 
 
@@ -536,7 +537,8 @@ def test_a_case_from_the_claim_page_worked_closed_and_reopened(web_app, clients,
     # Take the third out again.
     third_label = app_session(lambda s: s.scalar(select(Claim.fraud_label).where(Claim.claim_number == third)))
     body = _ok(_remove(web_app, investigator, {"key": key, "version": _version(app_session, key)}, third))
-    assert f"Removed {third}." in body
+    assert f"Removed {third} from the case." in body
+    assert json.loads(body)["response"]["siu-remove-modal"]["is_open"] is False
     assert _case_of(app_session, third) is None
     # The lead: nobody, then the investigator again.
     body = _ok(_case_call(web_app, manager, "lead", {"key": key, "version": _version(app_session, key)}, 0))
@@ -848,3 +850,25 @@ def test_siu_sends_a_referral_back_from_the_claim_page(web_app, clients, app_ses
     body = _ok(_send_back(web_app, clients("investigator"), number, version))
     assert "Sent back to" in body
     assert where(number)[0] == before[number]
+
+
+def test_no_callback_listens_to_the_rows_remove_buttons(web_app, clients, app_session):
+    """A callback whose inputs are in a redrawn part of the page is called by Dash at each redraw
+    (prevent_initial_call or not): the rows' Remove buttons carry the claim (data-siu-remove)
+    and no Dash id, and the confirmation drawn once with the page calls the server."""
+    assert not [k for k, entry in web_app.callback_map.items()
+                if any("siu-remove" in str(i.get("id")) and isinstance(i.get("id"), dict) for i in entry["inputs"])]
+    key, numbers = _own_case(app_session, 2)
+    _, page = render_page(clients("investigator"), "/siu-cases", f"?case={key}")
+    assert all(f'"data-siu-remove":"{n}"' in page.replace(" ", "") for n in numbers)
+    assert "siu-remove-modal" in page and "siu-remove-confirm" in page
+
+
+def test_a_sent_back_claim_reads_as_sent_back_on_the_closed_case(web_app, clients, app_session):
+    key, numbers = _own_case(app_session, 2)
+    _ok(_case_call(web_app, clients("investigator"), "close", {"key": key, "version": _version(app_session, key)},
+                   "no_fraud", "Loss verified.", None, ["back"]))
+    _, page = render_page(clients("investigator"), "/siu-cases", f"?case={key}")
+    assert page.count("Sent back to ") == 2 and "2 sent back" in page and "siu-claims-away-note" in page
+    # Not a live member: no "Remove", and not its status in a queue the investigator does not work.
+    assert "data-siu-remove" not in page and "In a department you do not work" in page

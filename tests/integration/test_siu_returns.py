@@ -105,8 +105,8 @@ def test_no_fraud_sends_each_open_claim_back_where_it_came_from(db_session, peop
     from components.siu_cases import _open_claims_note, claims_table
 
     note = str(_open_claims_note(view))
-    assert "still open in Special Investigations" not in note and "4 went back to" in note
-    assert "Property" in note and "whose adjusters close them" in note
+    assert "still open in Special Investigations" not in note and "4 were sent back to" in note
+    assert "Property" in note and "their departments decide them" in note
     table = str(claims_table(view, "USD", can_edit=False))
     assert f"/claims/{referred.claim_number}" not in table and referred.claim_number in table
     assert not any(c.may_open for c in view.claims if not c.in_siu)
@@ -200,3 +200,63 @@ def test_a_referral_cannot_be_declined_out_of_turn(db_session, people):
     with pytest.raises(siu_cases.CaseError, match=f"in case {case.key}"):
         siu_cases.send_back_claim(s, siu, in_case.id, _state(s, in_case)[3], "x")
     assert {c.id: _state(s, c) for c in (in_case, closed, elsewhere, plain)} == before
+
+
+def test_a_closed_case_shows_a_sent_back_claim_as_it_left_not_as_it_is_now(db_session, people):
+    """A closed case is the record of what was investigated: a claim sent back stays listed,
+    as "sent back to <department> on <date>". Its life since (status, adjuster, a later move)
+    is that department's: an SIU adjuster does not read it; a manager does."""
+    from components.siu_cases import case_claims, case_summary
+
+    s = db_session
+    siu, manager = people
+    line = _user(s, "adjuster", "AUTO_PD", name="Otto Elsewhere")
+    kept, back = _claim(s), _claim(s)
+    _moved_in(s, back, "PROPERTY", manager, dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc))
+    case = siu_cases.open_case(s, siu, [kept.claim_number, back.claim_number])
+    siu_cases.close_case(s, siu, case.key, case.version, "no_fraud", "Loss verified.", send_back=True)
+    sent_at = s.scalar(select(ClaimEvent.at).where(ClaimEvent.claim_id == back.id, ClaimEvent.reason == "SIU_CLEARED"))
+    # Since then its department moved it on and assigned it.
+    s.add(ClaimEvent(claim_id=back.id, kind="moved", actor_id=manager.id, from_department_id=_dept(s, "PROPERTY"),
+                     to_department_id=_dept(s, "AUTO_PD"), reason="WRONG_LINE"))
+    s.execute(Claim.__table__.update().where(Claim.__table__.c.id == back.id)
+              .values(department_id=_dept(s, "AUTO_PD"), adjuster_id=line.id, status="assigned"))
+    s.flush()
+    property_name = s.scalar(select(Department.name).where(Department.code == "PROPERTY"))
+    auto_name = s.scalar(select(Department.name).where(Department.code == "AUTO_PD"))
+
+    seen = {c.claim_number: c for c in get_case(s, siu, case.key).claims}[back.claim_number]
+    assert (seen.status, seen.adjuster, seen.department, seen.left_to, seen.sent_back, seen.may_open) == (
+        None, None, property_name, property_name, True, False)
+    assert seen.left_at == sent_at
+    view = get_case(s, siu, case.key)
+    table = str(case_claims(view, "USD", can_edit=False))
+    assert "Sent back to " in table and f"on {sent_at:%Y-%m-%d}" in table and property_name in table
+    assert "Otto Elsewhere" not in table and auto_name not in table and "Assigned" not in table
+    assert "left the Special Investigations queue" in table
+    # Its status there is not SIU's to count: open claims are those still in the SIU queue.
+    stats = str(case_summary(view, "USD"))
+    assert view.summary.open_claims == 0 and "2 sent back" in stats
+
+    mine = {c.claim_number: c for c in get_case(s, manager, case.key).claims}[back.claim_number]
+    assert (mine.status, mine.adjuster, mine.department, mine.left_to, mine.may_open) == (
+        "assigned", "Otto Elsewhere", auto_name, property_name, True)
+    table = str(case_claims(get_case(s, manager, case.key), "USD", can_edit=False))
+    assert "Sent back to " in table and "now in " in table and auto_name in table
+
+
+def test_a_claim_moved_out_of_an_open_case_says_who_moved_it(db_session, people):
+    s = db_session
+    siu, manager = people
+    a, b = _claim(s), _claim(s)
+    case = siu_cases.open_case(s, siu, [a.claim_number, b.claim_number])
+    s.add(ClaimEvent(claim_id=b.id, kind="moved", actor_id=manager.id, from_department_id=_dept(s, "SIU"),
+                     to_department_id=_dept(s, "LIABILITY"), reason="WRONG_LINE"))
+    s.execute(Claim.__table__.update().where(Claim.__table__.c.id == b.id).values(department_id=_dept(s, "LIABILITY")))
+    s.flush()
+    row = {c.claim_number: c for c in get_case(s, siu, case.key).claims}[b.claim_number]
+    assert (row.sent_back, row.status, row.left_to) == (
+        False, None, s.scalar(select(Department.name).where(Department.code == "LIABILITY")))
+    from components.siu_cases import claims_table
+
+    assert "Moved to " in str(claims_table(get_case(s, siu, case.key), "USD", can_edit=True))
