@@ -110,6 +110,8 @@ def layout(department: str | None = None, adjuster: str | None = None, **_query)
                              adjuster=chosen_adjuster), _target(depts)], lg=4, xl=3),
             dbc.Col([html.Div("Choose a department queue or paste claim numbers, then Load claims.",
                               id="reassign-status", className="small text-muted mb-2"),
-                     html.Div(id="reassign-selected", className="small fw-semibold mb-2"), grid], lg=8, xl=9),
+                     html.Div(id="reassign-selected", className="small fw-semibold mb-2"), grid,
+                     # the filters the listing was loaded with: a move lists the same claims again
+                     dcc.Store(id="reassign-loaded")], lg=8, xl=9),
         ]),
     ])

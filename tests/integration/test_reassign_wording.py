@@ -19,8 +19,11 @@ def test_the_reassign_board_counts_in_agreeing_words(web_app, monkeypatch, paste
     monkeypatch.setattr(reassign, "read_session", lambda: None)
     monkeypatch.setattr(reassign, "user_or_none", lambda: None)
     monkeypatch.setattr(reassign, "board_rows", lambda *a, **k: ([{"id": i, "claim_number": f"CLM-{i + 1}"} for i in range(found)], total))
-    rows, status = reassign.load.__wrapped__(1, None if pasted else "PROPERTY", None, None, pasted)
+    rows, status, loaded = reassign.load.__wrapped__(1, None if pasted else "PROPERTY", None, None, pasted)
     assert len(rows) == found and status == message
+    # what a move lists again: the filters of this load
+    assert loaded["claim_numbers"] == (pasted.split() if pasted else None)
+    assert loaded["department_code"] == (None if pasted else "PROPERTY")
 
 
 def test_the_board_keeps_its_own_hint_until_load_is_pressed(web_app):
@@ -30,6 +33,7 @@ def test_the_board_keeps_its_own_hint_until_load_is_pressed(web_app):
 
     import callbacks.reassign as reassign
 
-    assert reassign.load.__wrapped__(None, None, None, None, None) == (no_update, no_update)
-    rows, status = reassign.load.__wrapped__(1, None, None, None, None)
+    assert reassign.load.__wrapped__(None, None, None, None, None) == (no_update, no_update, no_update)
+    rows, status, loaded = reassign.load.__wrapped__(1, None, None, None, None)
     assert rows == [] and status == "Choose a department or an adjuster, or paste claim numbers first."
+    assert loaded is None  # nothing listed: a move has nothing to list again

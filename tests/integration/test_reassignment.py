@@ -18,6 +18,7 @@ from services.departments import department_ids
 from services.reassignment import MAX_BULK, ConflictError, ReassignError, move_claims
 from services.suggestions import rank_adjusters, second_choices
 from services.users import create_user
+from tests.webutil import call_callback, outputs_of
 
 DATASET = "itest_reassign"
 _seq = itertools.count(1)
@@ -369,24 +370,42 @@ def _callback_key(web_app, needle: str) -> tuple[str, dict]:
 
 
 def call_move(client, web_app, selected, *, rows=None, department="LIABILITY", adjuster=None,
-              reason="MISROUTED", comment=None):
+              reason="MISROUTED", comment=None, loaded=None):
     key, entry = _callback_key(web_app, "reassign-result.children")
-    outputs = [{"id": "reassign-result", "property": "children"},
-               {"id": "reassign-grid", "property": "rowData"}, {"id": "reassign-grid", "property": "selectedRows"}]
     response = client.post("/_dash-update-component", json={
-        "output": key, "outputs": outputs,
+        "output": key, "outputs": outputs_of(key),
         "inputs": [{"id": "reassign-move", "property": "n_clicks", "value": 1}],
         "state": [{"id": "reassign-grid", "property": "selectedRows", "value": selected},
                   {"id": "reassign-grid", "property": "rowData", "value": rows if rows is not None else selected},
                   {"id": "reassign-target-dept", "property": "value", "value": department},
                   {"id": "reassign-target-adjuster", "property": "value", "value": adjuster},
                   {"id": "reassign-reason", "property": "value", "value": reason},
-                  {"id": "reassign-comment", "property": "value", "value": comment}],
+                  {"id": "reassign-comment", "property": "value", "value": comment},
+                  {"id": "reassign-loaded", "property": "data", "value": loaded}],
         "changedPropIds": ["reassign-move.n_clicks"],
     })
     if response.status_code != 200:
         return response.status_code, None
     return 200, json.loads(response.get_data(as_text=True))["response"]
+
+
+def call_load(client, web_app, *, department=None, status=None, line=None, numbers=None, adjuster=None):
+    """The Load claims button: (rowData, status text, the store the move reads)."""
+    response = call_callback(
+        web_app, client, "reassign-loaded.data",
+        [("reassign-grid", "rowData"), ("reassign-status", "children"), ("reassign-loaded", "data")],
+        [("reassign-load", "n_clicks", 1)],
+        [("reassign-source-dept", "value", department), ("reassign-source-status", "value", status),
+         ("reassign-source-line", "value", line), ("reassign-numbers", "value", numbers),
+         ("reassign-source-adjuster", "value", adjuster)])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = json.loads(response.get_data(as_text=True))["response"]
+    return (body["reassign-grid"]["rowData"], body["reassign-status"]["children"],
+            body.get("reassign-loaded", {}).get("data"))
+
+
+def _moved_status(body) -> str:
+    return next(v["children"] for k, v in body.items() if k.startswith("reassign-status"))
 
 
 def web_claims(web_app, n: int, dept: str = "PROPERTY") -> list[dict]:
@@ -473,6 +492,58 @@ def test_hostile_target_values_answer_with_a_message(web_app, client_for, kwargs
     status, body = call_move(client_for("manager"), web_app, rows, **kwargs)
     assert status == 200 and "reassign-error" in json.dumps(body["reassign-result"])
     assert web_state(web_app, [rows[0]["id"]])[rows[0]["id"]]["version"] == rows[0]["version"]
+
+
+def _line_claims(web_app, n: int) -> tuple[str, list[dict]]:
+    """Claims of a line of business no one else has, in the Property queue: a listing of exactly these."""
+    from db.flask_db import unit_of_work
+    from services.reassignment import current_state
+
+    line = f"zline_{next(_seq)}_{dt.datetime.now():%H%M%S%f}"[:40]
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            claims = make_claims(s, n, "PROPERTY", prefix="RAL", lob=line)
+            return line, current_state(s, [c.id for c in claims])
+
+
+def test_after_a_move_the_board_counts_the_listing_again_with_its_filters(web_app, client_for):
+    """The count line said "5 open claims" after 2 of them had left the Property queue."""
+    line, claims = _line_claims(web_app, 5)
+    client = client_for("manager")
+    rows, status, loaded = call_load(client, web_app, department="PROPERTY", line=line)
+    assert len(rows) == 5 and status == "5 open claims."
+    moved = rows[:2]
+    status, body = call_move(client, web_app, moved, rows=rows, loaded=loaded)
+    assert status == 200
+    assert "Moved 2 claims to Liability / Bodily Injury" in json.dumps(body["reassign-result"])
+    listed = body["reassign-grid"]["rowData"]
+    assert sorted(r["id"] for r in listed) == sorted(r["id"] for r in rows[2:])
+    assert {r["department"] for r in listed} == {"PROPERTY"}
+    assert body["reassign-grid"]["selectedRows"] == []
+    assert _moved_status(body) == "3 open claims after the move: the 2 moved claims left this list."
+    # the same figures as pressing Load again
+    assert call_load(client, web_app, department="PROPERTY", line=line)[:2] == (listed, "3 open claims.")
+    assert {s["department"] for s in web_state(web_app, [r["id"] for r in moved]).values()} == {"LIABILITY"}
+
+    # pasted numbers: the moved claim stays listed, in its new department
+    rows, status, loaded = call_load(client, web_app, numbers="\n".join(r["claim_number"] for r in rows[2:]))
+    assert status == "3 open claims from the pasted numbers."
+    status, body = call_move(client, web_app, rows[:1], rows=rows, department="AUTO_PD", loaded=loaded)
+    assert status == 200
+    listed = {r["id"]: r for r in body["reassign-grid"]["rowData"]}
+    assert len(listed) == 3 and listed[rows[0]["id"]]["department"] == "AUTO_PD"
+    assert _moved_status(body) == ("3 open claims from the pasted numbers after the move: "
+                                   "the moved claim stays listed and shows where it is now.")
+
+
+@pytest.mark.parametrize("loaded", [None, "x", {"department_code": "NOPE"}, {"claim_numbers": [1, None]},
+                                    {"adjuster_id": True}])
+def test_a_move_with_a_tampered_or_missing_listing_still_moves_and_says_so(web_app, client_for, loaded):
+    rows = web_claims(web_app, 2)
+    status, body = call_move(client_for("manager"), web_app, rows[:1], rows=rows, loaded=loaded)
+    assert status == 200 and "reassign-success" in json.dumps(body["reassign-result"])
+    assert [r["department"] for r in body["reassign-grid"]["rowData"]] == ["LIABILITY", "PROPERTY"]
+    assert "press Load claims" in _moved_status(body)
 
 
 def test_conflict_refreshes_the_row_with_the_current_state(web_app, client_for):
