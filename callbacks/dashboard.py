@@ -17,6 +17,7 @@ from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
+from components.dashboard_exports import drill_export_rows, headline_table
 from components.siu_cases import period_strip
 from components.kpis import (BREAKDOWN_TITLES, breakdown_columns, breakdown_rows, breakdown_table, category_figure,
                              department_figure, drill_columns, drill_table, kpi_cards, received_closed_figure)
@@ -200,10 +201,12 @@ def _file_scope(f, opts) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(parts)).lower()
 
 
-def _send(tables: list[Table], fmt: str, name: str, filters: list[tuple[str, str]], title: str) -> dict:
+def _send(tables: list[Table], fmt: str, name: str, filters: list[tuple[str, str]], title: str,
+          about_last: bool = False) -> dict:
     stamp = "exported-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
     if fmt == "xlsx":
-        return dcc.send_bytes(to_xlsx(tables, filters, title, currency=_currency()), f"{name}-{stamp}.xlsx")
+        return dcc.send_bytes(to_xlsx(tables, filters, title, currency=_currency(), about_last=about_last),
+                              f"{name}-{stamp}.xlsx")
     return dcc.send_string(to_csv(tables, currency=_currency()), f"{name}-{stamp}.csv")
 
 
@@ -235,17 +238,23 @@ def export(_bc, _bx, _dc, _dx, search, spec):
             filters = dash_service.describe_filters(f, opts)
             if is_drill:
                 d = dash_service.parse_drill(session, f, opts, spec)
-                rows = dash_service.drill_all(session, d, opts)
+                rows = drill_export_rows(dash_service.drill_all(session, d, opts))
                 tables = [Table("Claims", drill_columns(_currency()), rows)]
                 filters = dash_service.describe_filters(f, opts, d)
                 # The drilled cell too: two cells of one period must not download under one name.
                 cell = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{d.measure}-{d.label}").strip("_").lower()[:60]
                 name, title = f"scope-claims-{_file_scope(f, opts)}-{cell}", f"SCOPE claims {d.measure} · {d.label}"
             else:
-                b = dash_service.view(session, f)["breakdowns"]
-                tables = [Table(BREAKDOWN_TITLES[by], breakdown_columns(_currency()), breakdown_rows(b[by]))
-                          for by in ("department", "line", "region")]
-                name, title = f"scope-breakdown-{_file_scope(f, opts)}", "SCOPE executive dashboard breakdowns"
+                v = dash_service.view(session, f)
+                before = f.previous()
+                # The KPI cards first, with the period and filters: a CSV has no sheet to name them in.
+                tables = [headline_table(v["kpis"]["current"], v["kpis"]["previous"], filters,
+                                         f"{before.start.isoformat()} to {before.end.isoformat()} (previous period)",
+                                         _currency())]
+                tables += [Table(BREAKDOWN_TITLES[by], breakdown_columns(_currency()),
+                                 breakdown_rows(v["breakdowns"][by])) for by in ("department", "line", "region")]
+                name, title = (f"scope-breakdown-{_file_scope(f, opts)}",
+                               "SCOPE executive dashboard: headline figures and breakdowns")
             audit.record(session, actor=user.email, actor_id=user.id, action="dashboard.export",
                          target_type="dashboard", target_id="drill" if is_drill else "breakdown",
                          after={"format": fmt, "rows": sum(len(t.rows) for t in tables),
@@ -255,4 +264,4 @@ def export(_bc, _bx, _dc, _dx, search, spec):
         return fail(str(exc))
     except WriteFailed:
         return fail("The export could not be recorded; nothing was downloaded. Try again.")
-    return _send(tables, fmt, name, filters, title), None, None
+    return _send(tables, fmt, name, filters, title, about_last=not is_drill), None, None

@@ -73,10 +73,12 @@ def layout(**query):
                  dbc.Col(_graph("dashboard-regions"), lg=6, className="mb-4")]),
         dbc.Card([dbc.CardHeader(html.Div([
             html.Span("Breakdown by department"),
-            html.Div([html.Span("Export all breakdowns:", className="small text-muted me-1"),
+            # the headline figures (the cards) too; on a phone the buttons wrap under the title, not into it
+            html.Div([html.Span("Export figures and breakdowns:", className="small text-muted me-1 d-none d-sm-inline"),
+                      html.Span("Export all:", className="small text-muted me-1 d-sm-none"),
                       _button("CSV", "dashboard-export-csv"), _button("Excel", "dashboard-export-xlsx")],
-                     className="d-flex gap-2 align-items-center")],
-            className="d-flex justify-content-between align-items-center")),
+                     className="d-flex gap-2 align-items-center text-nowrap")],
+            className="d-flex flex-wrap gap-2 justify-content-between align-items-center")),
             dbc.CardBody([html.Div(id="dashboard-export-status"), html.Div(id="dashboard-table")])],
             className="shadow-sm mb-4"),
         dcc.Download(id="dashboard-download"),

@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from db.models import AuditLog
 from services import aggregates, dashboard
 from services.aggregates import FilterError
-from tests.webutil import render_page
+from tests.webutil import component_texts, render_page
 
 RDAY = "coalesce(c.report_date, c.created_at::date)"
 CDAY = "coalesce(c.closed_at::date, c.report_date, c.created_at::date)"
@@ -393,7 +393,9 @@ def test_breakdown_exports_csv_and_excel_and_audits_them(refreshed, client_for, 
     assert re.fullmatch(r"scope-breakdown-\d{8}-\d{8}-property-exported-\d{8}-\d{4}\.csv", data["filename"]), \
         data["filename"]
     lines = data["content"].splitlines()
-    assert lines[0].startswith("table,Group,Received,Closed")
+    assert lines[0] == "table,Figure,Value,Previous period,Change,Unit,Definition"  # the headline figures first
+    assert "table,Group,Received,Closed,Reserve ($),Paid ($),Routing accuracy,Routed automatically,SLA breaches" \
+        in lines
     assert any(line.startswith("By department,Property,") for line in lines[1:])
     assert any(line.startswith("By region,") for line in lines[1:])
 
@@ -403,7 +405,7 @@ def test_breakdown_exports_csv_and_excel_and_audits_them(refreshed, client_for, 
     assert data["filename"].endswith(".xlsx")
     parts = _xlsx_parts(data)
     sheets = re.findall(r'<sheet name="([^"]+)"', parts["xl/workbook.xml"])
-    assert sheets == ["Filters", "By department", "By line of business", "By region"]
+    assert sheets == ["Headline figures", "By department", "By line of business", "By region", "Filters"]
     strings = parts["xl/sharedStrings.xml"]
     assert "Department" in strings and "Property" in strings and "Received" in strings
     assert 'formatCode="0.0%"' in parts["xl/styles.xml"] and 'formatCode="#,##0.00"' in parts["xl/styles.xml"]
@@ -448,7 +450,7 @@ def test_drill_export_lists_every_claim_and_is_capped(refreshed, client_for, web
     assert status == 200, out
     rows = list(csv.DictReader(io.StringIO(out["dashboard-download"]["data"]["content"])))
     assert len(rows) == series["closed"][i] > 0
-    assert {r["Status"] for r in rows} == {"closed"} and {r["Closed"] for r in rows} <= {day.isoformat(), ""}
+    assert {r["Status"] for r in rows} == {"Closed"} and {r["Closed"] for r in rows} <= {day.isoformat(), ""}
 
     before = _last_audit_id(web_app)
     monkeypatch.setattr(dashboard, "EXPORT_LIMIT", 3)
@@ -460,6 +462,100 @@ def test_drill_export_lists_every_claim_and_is_capped(refreshed, client_for, web
     status, out = _export(client, "dashboard-drill-csv", spec={"dimension": "region", "value": "<x>"})
     assert status == 200 and "Unknown region" in json.dumps(out)
     assert _export(client_for("adjuster"), "dashboard-export-csv")[0] == 403
+
+
+def _sheet(parts: dict, n: int) -> dict[str, str]:
+    """Cell reference -> value (shared strings resolved) of the n-th worksheet."""
+    strings = [re.sub(r"<[^>]+>", "", si) for si in re.findall(r"<si>(.*?)</si>", parts["xl/sharedStrings.xml"])]
+    out = {}
+    for ref, attrs, value in re.findall(r'<c r="([A-Z]+\d+)"([^>]*)><v>([^<]*)</v></c>',
+                                        parts[f"xl/worksheets/sheet{n}.xml"]):
+        out[ref] = strings[int(value)] if 't="s"' in attrs else value
+    return out
+
+
+def test_breakdown_export_leads_with_the_headline_figures_of_the_cards(refreshed, client_for, web_app):
+    """The file had the breakdowns only: not the volume, backlog, cycle time, accuracy, fraud and money
+    figures the cards show, nor which period they compare with."""
+    from components.kpis import CARDS, kpi_cards
+
+    search = "?department=PROPERTY&line=property"
+    with web_app.server.app_context():
+        from db.flask_db import read_session
+
+        f, opts = dashboard.parse(read_session(), {"department": "PROPERTY", "line": "property"})
+        k = dashboard.view(read_session(), f)["kpis"]
+    before = f.previous()
+    shown = {c.key: component_texts(col) for c, col in zip(CARDS, kpi_cards(k["current"], k["previous"], "USD")
+                                                             .children)}
+    for client in (client_for("viewer"), client_for("manager")):
+        status, out = _export(client, "dashboard-export-csv", search=search)
+        assert status == 200, out
+        rows = list(csv.reader(io.StringIO(out["dashboard-download"]["data"]["content"])))
+        head = {r[1]: r for r in rows[1:] if r[0] == "Headline figures"}
+        assert head["Period"][2] == f"{f.start} to {f.end} ({f.days} days)"
+        assert head["Department"][2] == "Property" and head["Line of business"][2] == "Property"
+        assert head["Compared with"][2] == f"{before.start} to {before.end} (previous period)"
+        assert [r[1] for r in rows[1:] if r[0] == "Headline figures"][4:] == [c.label for c in CARDS]
+        received = head["Claims received"]
+        assert int(received[2]) == k["current"]["received"] > 0 and received[5] == "claims"
+        for card in CARDS:
+            row = head[card.label]
+            value = k["current"][card.key]
+            if value is None:
+                assert row[2] == ""
+            elif card.kind == "pct":
+                assert row[2] == f"{value:.4f}" and row[5].startswith("share (0-1)")
+            elif card.kind == "money":
+                assert row[2] == f"{value:.2f}" and row[5] == "USD"
+            else:
+                assert float(row[2]) == value
+            # the change reads as on the card ("▲ +3% vs prev.", "no comparison", "still being paid")
+            assert row[4] and any(t.startswith(row[4]) for t in shown[card.key]), (card.key, row[4], shown[card.key])
+            assert not row[4].startswith(("=", "+", "-", "@"))  # formula-safe: the arrow leads
+        assert head["Total paid"][3] == "" and head["Total paid"][4] == "still being paid"
+        assert float(head["Open backlog"][3]) == k["previous"]["backlog"]
+
+    status, out = _export(client_for("viewer"), "dashboard-export-xlsx", search=search)
+    parts = _xlsx_parts(out["dashboard-download"]["data"])
+    sheet = _sheet(parts, 1)
+    assert [sheet[f"{c}1"] for c in "ABCDEF"] == ["Figure", "Value", "Previous period", "Change", "Unit",
+                                                  "Definition"]
+    assert (sheet["A2"], sheet["B2"]) == ("Period", f"{f.start} to {f.end} ({f.days} days)")
+    assert (sheet["A6"], float(sheet["B6"])) == ("Claims received", k["current"]["received"])
+    row = next(r for r in range(6, 20) if sheet.get(f"A{r}") == "Routing accuracy")
+    if k["current"]["routing_accuracy"] is not None:
+        assert float(sheet[f"B{row}"]) == pytest.approx(k["current"]["routing_accuracy"])  # a number, 0.0% format
+    assert "Headline figures" in _sheet(parts, 5).values()  # the Filters sheet lists it
+
+
+def test_drill_export_names_lines_and_statuses_as_the_screen_does(refreshed, client_for, web_app):
+    """The CSV said "auto" and "new" where the drill-down shows "Auto" and "New"."""
+    from components.kpis import drill_table
+
+    client = client_for("viewer")
+    with web_app.server.app_context():
+        from db.flask_db import read_session
+
+        f, opts = dashboard.parse(read_session(), {})
+        # a two-word line if there is one: "workers_comp" reads "Workers Comp"
+        line = max(opts["lines"], key=lambda v: ("_" in v, v))
+        spec = {"dimension": "line", "value": line}
+        d = dashboard.parse_drill(read_session(), f, opts, spec)
+        page = dashboard.drill_page(read_session(), d, opts)
+    screen = component_texts(drill_table(page["rows"], "USD"))
+    status, out = _export(client, "dashboard-drill-csv", spec=spec)
+    assert status == 200, out
+    rows = list(csv.DictReader(io.StringIO(out["dashboard-download"]["data"]["content"])))
+    assert len(rows) == page["total"] > 0
+    assert {r["Line of business"] for r in rows} == {line.replace("_", " ").title()} != {line}
+    assert all(r["Status"][:1].isupper() and "_" not in r["Status"] for r in rows)
+    for r in rows[:len(page["rows"])]:  # the newest rows are the screen's first page: in the same words
+        assert {r["Claim"], r["Status"], r["Line of business"]} <= set(screen), r
+    status, out = _export(client, "dashboard-drill-xlsx", spec=spec)
+    sheet = _sheet(_xlsx_parts(out["dashboard-download"]["data"]), 2)
+    assert sheet["E1"] == "Line of business" and sheet["E2"] == rows[0]["Line of business"]
+    assert sheet["G1"] == "Status" and sheet["G2"] == rows[0]["Status"]
 
 
 def test_printable_report_shows_filters_kpis_and_static_charts(refreshed, client_for):

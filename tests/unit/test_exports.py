@@ -85,3 +85,40 @@ def test_excel_sheet_names_are_cleaned_and_unique():
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
     assert names == ["Filters", "By region   all", "By region   all 2"]
+
+
+def test_csv_text_that_a_spreadsheet_would_run_is_quoted_numbers_stay_numbers():
+    columns = [("name", "Name", "text"), ("n", "Claims", "int"), ("paid", "Paid ($)", "money")]
+    rows = [{"name": "=HYPERLINK(\"http://x\")", "n": -3, "paid": -12.5}, {"name": "+1", "n": 0, "paid": 0.0},
+            {"name": "-2", "n": 1, "paid": 1.0}, {"name": "@SUM(A1)", "n": 1, "paid": 1.0},
+            {"name": "▲ +3%", "n": 1, "paid": 1.0}]
+    text = to_csv([Table("=evil", columns, rows), Table("B", columns, [])], currency="USD")
+    out = list(csv.reader(io.StringIO(text)))
+    assert [r[1] for r in out[1:]] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "▲ +3%"]
+    assert out[1][0] == "'=evil" and out[1][2:] == ["-3", "-12.50"]  # a negative figure is not text
+
+
+def test_tables_with_their_own_columns_get_their_own_header_and_rows_their_own_kind():
+    head = Table("Headline figures", [("figure", "Figure", "text"), ("value", "Value", "row")],
+                 [{"figure": "Period", "value": "2026-01-01 to 2026-03-31", "kind": "text"},
+                  {"figure": "Claims received", "value": 1200, "kind": "int"},
+                  {"figure": "Routing accuracy", "value": 0.9123, "kind": "pct"},
+                  {"figure": "Total paid", "value": 1234.5, "kind": "money"}])
+    text = to_csv([head, Table("Claims", COLUMNS, ROWS[:1])], currency="USD")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["table", "Figure", "Value"]
+    assert [r[2] for r in rows[1:5]] == ["2026-01-01 to 2026-03-31", "1200", "0.9123", "1234.50"]
+    assert rows[5] == ["table", "Claim", "Reported", "Reserve ($)", "Share", "Claims"] and rows[6][:2] == ["Claims", "C-1"]
+
+    data = to_xlsx([head], [("Period", "=1+1")], "t", currency="USD", about_last=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+        about = z.read("xl/worksheets/sheet2.xml").decode()
+    assert names == ["Headline figures", "Filters"]
+    sheet = _cells(data, 1)
+    assert sheet["B2"] == "2026-01-01 to 2026-03-31" and float(sheet["B3"]) == 1200
+    assert float(sheet["B4"]) == 0.9123 and float(sheet["B5"]) == 1234.5
+    styles = re.findall(r'<c r="B[345]" s="(\d+)"', xml)
+    assert len(styles) == len(set(styles)) == 3  # count, share and money each in their own number format
+    assert "<f>" not in about and _cells(data, 2)["B3"] == "=1+1"  # a filter value is text, never a formula
