@@ -7,7 +7,7 @@ import logging
 import uuid
 from urllib.parse import quote
 
-from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash import Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app
 
@@ -48,17 +48,18 @@ def _pending(trigger) -> dict | None:
     Output("fraud-modal-msg", "children"),
     Output("fraud-pending", "data"),
     Output("fraud-result", "children", allow_duplicate=True),
-    Input({"type": "fraud-decide", "action": ALL, "alert": ALL, "version": ALL, "claim": ALL}, "n_clicks"),
+    Input("fraud-ask", "data"),
     Input("fraud-modal-cancel", "n_clicks"),
     prevent_initial_call=True,
 )
-def open_dialog(_clicks, _cancel):
+def open_dialog(ask, _cancel):
     if ctx.triggered_id == "fraud-modal-cancel":
         return False, no_update, no_update, no_update, no_update, None, None, no_update
-    clicked = ctx.triggered[0].get("value") if ctx.triggered else None
-    pending = _pending(ctx.triggered_id)
-    if not clicked or pending is None:
-        raise PreventUpdate  # buttons drawn anew, not pressed
+    # The row's button put its alert in the store (assets/61-fraud-alerts.js): the rows have no
+    # Dash inputs, so redrawing the list calls nothing.
+    pending = _pending(ask) if ctx.triggered_id == "fraud-ask" else None
+    if pending is None:
+        raise PreventUpdate
     title, text, label = modal_text(pending["action"], pending["claim"])
     return True, title, text, label, "", None, pending, None  # the last decision's message goes
 

@@ -100,12 +100,16 @@ def _decided(a) -> html.Div:
 
 
 def _actions(a) -> html.Div:
-    key = {"alert": a.id, "version": a.version, "claim": a.claim_number}
+    # No Dash ids: Dash calls a callback whose inputs appear in a redrawn part of the page (the
+    # list, after each decision), so a pattern-matching callback on these buttons posted every
+    # button of the page at each redraw. assets/61-fraud-alerts.js puts the clicked alert in the
+    # page's "fraud-ask" store, which opens the dialog (callbacks/fraud_alerts.open_dialog).
+    key = {"data-alert": str(a.id), "data-version": str(a.version), "data-claim": a.claim_number}
     return html.Div([
-        html.Button("Refer to SIU", id={"type": "fraud-decide", "action": "refer", **key},
-                    className="btn btn-primary btn-sm text-nowrap"),
-        html.Button("Dismiss", id={"type": "fraud-decide", "action": "dismiss", **key},
-                    className="btn btn-outline-secondary btn-sm"),
+        html.Button("Refer to SIU", type="button", className="btn btn-primary btn-sm text-nowrap",
+                    **{"data-fraud-decide": "refer", **key}),
+        html.Button("Dismiss", type="button", className="btn btn-outline-secondary btn-sm",
+                    **{"data-fraud-decide": "dismiss", **key}),
     ], className="d-flex flex-column gap-1")
 
 
@@ -181,6 +185,7 @@ def ring_referral(key: str, n: int) -> dbc.Card:
 
 def decision_modal() -> html.Div:
     return html.Div([
+        dcc.Store(id="fraud-ask"),       # the row's button just clicked (assets/61-fraud-alerts.js)
         dcc.Store(id="fraud-pending"),
         dbc.Modal([
             dbc.ModalHeader(dbc.ModalTitle(id="fraud-modal-title")),

@@ -175,3 +175,40 @@ def test_a_ring_is_referred_from_its_page_by_managers_only(web_app, client_for, 
     assert f"Referred {n} claim" in response.get_data(as_text=True)
     _, body = render_page(client_for("manager"), "/rings", f"?ring={key}")
     assert "Refer the ring to SIU" not in body  # nothing left to refer
+
+
+# --- A redrawn list calls nothing; a row's button opens the dialog through the page's store ---------
+
+
+def _ask(web_app, client, ask):
+    return call_callback(
+        web_app, client, "fraud-modal-title.children",
+        [("fraud-modal", "is_open"), ("fraud-modal-title", "children"), ("fraud-modal-text", "children"),
+         ("fraud-modal-note-label", "children"), ("fraud-modal-note", "value"), ("fraud-modal-msg", "children"),
+         ("fraud-pending", "data"), ("fraud-result", "children")],
+        [("fraud-ask", "data", ask), ("fraud-modal-cancel", "n_clicks", None)])
+
+
+def test_the_rows_buttons_are_not_dash_inputs_and_open_the_dialog_through_a_store(web_app, client_for):
+    """Dash calls a callback whose inputs appear in a redrawn part of the page (prevent_initial_call
+    or not): a pattern-matching callback on the rows' buttons posted every button of the list after
+    each decision. The rows carry their alert in data attributes; the page's script puts the
+    clicked one in "fraud-ask"."""
+    assert not [k for k, entry in web_app.callback_map.items()
+                if any(isinstance(i.get("id"), dict) and "fraud-decide" in str(i["id"]) for i in entry["inputs"])]
+    status, page = render_page(client_for("manager"), "/fraud-alerts")
+    assert status == 200 and "fraud-ask" in page
+    if '"data-fraud-decide":"refer"' in page.replace(" ", ""):
+        assert '"data-alert":' in page.replace(" ", "") and '"data-version":' in page.replace(" ", "")
+    manager = client_for("manager")
+    ask = {"action": "refer", "alert": 12, "version": 3, "claim": "PTY-000001", "at": 1765000000000}
+    answer = _ask(web_app, manager, ask).get_json()["response"]
+    assert answer["fraud-modal"]["is_open"] is True
+    assert answer["fraud-pending"]["data"] == {"action": "refer", "alert": 12, "version": 3, "claim": "PTY-000001"}
+    assert "Refer PTY-000001" in str(answer["fraud-modal-title"])
+    # What the browser sends is checked for shape; anything else opens nothing.
+    for tampered in (None, {"action": "delete", "alert": 1, "version": 1, "claim": "X"},
+                     {"action": "refer", "alert": "1", "version": 1, "claim": "X"}, ["refer"]):
+        assert _ask(web_app, manager, tampered).status_code == 204, tampered
+    # Managers decide: an adjuster's request is refused before anything runs.
+    assert _ask(web_app, client_for("adjuster"), ask).status_code in (204, 403)
