@@ -17,7 +17,8 @@ from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
 from components.claim_actions import flash
-from components.siu_cases import activity, case_claims, case_href, case_summary, claim_case_card
+from components.siu_cases import (activity, case_claims, case_href, case_summary, claim_case_card,
+                                  close_question)
 from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
 from services import siu_cases
 from services.access import AccessDenied, NotFound, OutsideDepartments
@@ -276,22 +277,63 @@ def set_lead(_clicks, lead, data):
                     parts=("summary", "activity"))
 
 
-@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-close-submit", "n_clicks"),
+def _close_inputs(outcome, findings, saved, send_back) -> str | None:
+    """The close form checked before it is confirmed (the service checks again): a refusal, or None."""
+    if _too_long(findings, saved):
+        return "The findings are far too long."
+    if not (send_back is None or (isinstance(send_back, list) and all(v == "back" for v in send_back))):
+        return "Say whether the claims go back to their departments."
+    try:
+        if not isinstance(outcome, str) or outcome not in siu_cases.OUTCOME_LABELS:
+            raise siu_cases.CaseError("Choose the outcome of the investigation.")
+        siu_cases.check_findings(findings, saved)
+    except siu_cases.CaseError as exc:
+        return str(exc)
+    return None
+
+
+@secure_callback(Perm.WORK_SIU_CASES,
+                 Output("siu-close-modal", "is_open"), Output("siu-close-text", "children"),
+                 Output("siu-case-msg", "children", allow_duplicate=True),
+                 Input("siu-close-submit", "n_clicks"), Input("siu-close-cancel", "n_clicks"),
+                 State("siu-outcome", "value"), State("siu-findings", "value"), State("siu-saved", "value"),
+                 State("siu-send-back", "value"), State("siu-case-key", "data"),
+                 prevent_initial_call=True)
+def ask_close(_clicks, _cancel, outcome, findings, saved, send_back, data):
+    """"Close case…" says what closing will do (findings recorded, claims sent back out of SIU's
+    sight) and asks; "Close the case" in that dialog closes it (close below)."""
+    if not _clicked():
+        raise PreventUpdate
+    if ctx.triggered_id == "siu-close-cancel":
+        return False, no_update, no_update
+    refusal = _close_inputs(outcome, findings, saved, send_back)
+    if refusal is not None:
+        return False, no_update, flash(refusal, "danger")
+    key, _ = _case_key(data)
+    view = get_case(read_session(), user_or_none(), key)
+    if view is None:
+        return False, no_update, flash("No such case here; reload the page.", "danger")
+    return True, close_question(view, outcome, bool(send_back)), None
+
+
+@secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-close-confirm", "n_clicks"),
                                                       State("siu-outcome", "value"), State("siu-findings", "value"),
                                                       State("siu-saved", "value"), State("siu-send-back", "value"),
-                                                      State("siu-case-key", "data")),
+                                                      State("siu-case-key", "data"),
+                                                      more=(Output("siu-close-modal", "is_open",
+                                                                   allow_duplicate=True),)),
                  prevent_initial_call=True)
 def close(_clicks, outcome, findings, saved, send_back, data):
     if not _clicked():
         raise PreventUpdate
     if _too_long(findings, saved):
-        return _refused("The findings are far too long.")
+        return *_refused("The findings are far too long."), False
     if not (send_back is None or (isinstance(send_back, list) and all(v == "back" for v in send_back))):
-        return _refused("Say whether the claims go back to their departments.")
+        return *_refused("Say whether the claims go back to their departments."), False
     back = bool(send_back)
-    return _on_case(data, lambda s, u, k, v: siu_cases.close_case(s, u, k, v, outcome, findings, saved,
-                                                                  send_back=back),
-                    "Case closed.", "close", then="closed")
+    return *_on_case(data, lambda s, u, k, v: siu_cases.close_case(s, u, k, v, outcome, findings, saved,
+                                                                   send_back=back),
+                     "Case closed.", "close", then="closed"), False
 
 
 @secure_callback(Perm.WORK_SIU_CASES, *_case_outputs(Input("siu-reopen-submit", "n_clicks"),

@@ -208,7 +208,18 @@ def _close_form() -> html.Div:
         html.P("Confirmed fraud records every claim of the case as found fraudulent (once closed, such a claim "
                "raises alerts on claims that share its people) and keeps its claims here to be denied; no fraud "
                "records them as not; inconclusive leaves them as they are.", className="small text-muted mt-2 mb-2"),
-        html.Button("Close case", id="siu-close-submit", className="btn btn-primary btn-sm"),
+        html.Button("Close case…", id="siu-close-submit", className="btn btn-primary btn-sm"),
+        # Closing records a finding on every claim and may move them out of SIU's sight: it asks first.
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle("Close the case")),
+            dbc.ModalBody(html.Div(id="siu-close-text")),
+            dbc.ModalFooter([
+                html.Button("Cancel", id="siu-close-cancel", type="button",
+                            className="btn btn-outline-secondary btn-sm"),
+                html.Button("Close the case", id="siu-close-confirm", type="button",
+                            className="btn btn-primary btn-sm"),
+            ]),
+        ], id="siu-close-modal", is_open=False, centered=True),
     ])
 
 
@@ -417,3 +428,31 @@ def period_strip(now: dict, before: dict, code: str, *, department_note: bool) -
         html.Div("All departments: a case's claims sit in the Special Investigations queue, whatever the "
                  "department filter says.", className="small text-muted") if department_note else None,
     ]), className="shadow-sm mb-4", id="dashboard-siu-card")
+
+
+def close_question(view, outcome: str, send_back: bool) -> list:
+    """What closing will do, said before it is done (the confirmation's text)."""
+    claims = view.claims
+    n = len(claims)
+    back = [c for c in claims if c.in_siu and c.status not in (None, "closed")] \
+        if send_back and outcome != "confirmed_fraud" else []
+    # A claim outside the queue may be in a department the reader does not work (status unknown).
+    brought = [c for c in claims if not c.in_siu and c.status != "closed"] if outcome == "confirmed_fraud" else []
+    them = "its claim" if n == 1 else f"its {n} claims"
+    recorded = {"confirmed_fraud": f"The finding is recorded on {them}: found fraudulent.",
+                "no_fraud": f"The finding is recorded on {them}: not fraudulent.",
+                "inconclusive": "Nothing is recorded on its claims."}[outcome]
+    lines = [html.P(["Close ", html.Strong(view.summary.key), " as ", html.Strong(OUTCOME_LABELS[outcome]), "?"]),
+             html.P(recorded, className="small mb-2")]
+    if back:
+        lines.append(html.P(f"{len(back)} open claim{'s go' if len(back) != 1 else ' goes'} back to "
+                            f"{'their departments' if len(back) != 1 else 'its department'}, unassigned: "
+                            "Special Investigations' adjusters no longer see "
+                            f"{'them' if len(back) != 1 else 'it'}, and reopening the case does not bring "
+                            f"{'them' if len(back) != 1 else 'it'} back.", className="small mb-2",
+                            id="siu-close-back"))
+    if brought:
+        lines.append(html.P("Its claims outside the Special Investigations queue that are still open come back "
+                            "into it, to be denied here.", className="small mb-2"))
+    lines.append(html.P("Only a manager can reopen a closed case.", className="small text-muted mb-0"))
+    return lines

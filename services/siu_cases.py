@@ -326,6 +326,13 @@ def _amount(value) -> Decimal | None:
     return amount
 
 
+def check_findings(findings, saved) -> None:
+    """The closing form's findings and amount saved, checked as close_case checks them
+    (for the page's confirmation before anything is written)."""
+    _text(findings, what="findings", required=True, limit=NOTE_MAX)
+    _amount(saved)
+
+
 def close_case(session: Session, user, key, version, outcome, findings, saved=None, *,
                send_back: bool = False) -> SiuCase:
     """Close with a finding, recorded on every claim of the case (confirmed: found

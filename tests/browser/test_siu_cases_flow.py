@@ -80,6 +80,15 @@ def test_investigator_opens_works_and_closes_a_case_and_a_manager_reopens_it(pag
     assert page.input_value("#siu-findings").startswith("Photos reused")
     page.fill("#siu-saved", "2,500")
     page.click("#siu-close-submit")
+    # Closing asks first, saying what it does; Cancel changes nothing.
+    page.wait_for_selector("#siu-close-confirm", state="visible", timeout=10000)
+    assert "found fraudulent" in page.inner_text("#siu-close-text")
+    page.click("#siu-close-cancel")
+    page.wait_for_selector("#siu-close-confirm", state="hidden", timeout=10000)
+    assert page.locator("#siu-findings-text").count() == 0
+    page.click("#siu-close-submit")
+    page.wait_for_selector("#siu-close-confirm", state="visible", timeout=10000)
+    page.click("#siu-close-confirm")
     # Closing renders the page again: the decision card now shows the finding.
     page.wait_for_selector("#siu-case-msg >> text=Case closed", timeout=10000)
     page.wait_for_selector("#siu-findings-text", timeout=10000)

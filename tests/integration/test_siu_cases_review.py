@@ -130,7 +130,7 @@ def _post(web_app, client, trigger: str, state):
 
 
 def _close(web_app, client, data, saved="", outcome="no_fraud", findings="Checked."):
-    return _post(web_app, client, "siu-close-submit",
+    return _post(web_app, client, "siu-close-confirm",
                  [("siu-outcome", "value", outcome), ("siu-findings", "value", findings),
                   ("siu-saved", "value", saved), ("siu-send-back", "value", []), ("siu-case-key", "data", data)])
 

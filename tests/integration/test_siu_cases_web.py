@@ -138,7 +138,7 @@ def _ok(response) -> str:
 CASE_ACTIONS = {
     "note": ("siu-note-submit", [("siu-note", "value")]),
     "lead": ("siu-lead-submit", [("siu-lead", "value")]),
-    "close": ("siu-close-submit", [("siu-outcome", "value"), ("siu-findings", "value"), ("siu-saved", "value"),
+    "close": ("siu-close-confirm", [("siu-outcome", "value"), ("siu-findings", "value"), ("siu-saved", "value"),
                                    ("siu-send-back", "value")]),
     "reopen": ("siu-reopen-submit", [("siu-reopen-note", "value")]),
     "add": ("siu-add-submit", [("siu-add-claims", "value")]),
@@ -872,3 +872,38 @@ def test_a_sent_back_claim_reads_as_sent_back_on_the_closed_case(web_app, client
     assert page.count("Sent back to ") == 2 and "2 sent back" in page and "siu-claims-away-note" in page
     # Not a live member: no "Remove", and not its status in a queue the investigator does not work.
     assert "data-siu-remove" not in page and "In a department you do not work" in page
+
+
+def _ask_close(web_app, client, data, outcome, findings, saved=None, send_back=None, cancel=False):
+    button = "siu-close-cancel" if cancel else "siu-close-submit"
+    return call_callback(
+        web_app, client, "siu-close-text.children",
+        [("siu-close-modal", "is_open"), ("siu-close-text", "children"), ("siu-case-msg", "children")],
+        [("siu-close-submit", "n_clicks", None if cancel else 1), ("siu-close-cancel", "n_clicks", 1 if cancel else None)],
+        [("siu-outcome", "value", outcome), ("siu-findings", "value", findings), ("siu-saved", "value", saved),
+         ("siu-send-back", "value", send_back), ("siu-case-key", "data", data)], changed=button)
+
+
+def test_closing_asks_first_and_says_the_claims_leave_siu(web_app, clients, app_session):
+    key, numbers = _own_case(app_session, 2)
+    before = _state(app_session, key)
+    data = {"key": key, "version": _version(app_session, key)}
+    client = clients("investigator")
+    # The form is checked before the question: nothing is asked about a close that would be refused.
+    for outcome, findings, saved, refusal in ((None, "x", None, "Choose the outcome"),
+                                              ("no_fraud", "  ", None, "Write the findings"),
+                                              ("no_fraud", "x", "two thousand", "amount saved must be a number")):
+        answer = _ok(_ask_close(web_app, client, data, outcome, findings, saved))
+        assert refusal in answer and json.loads(answer)["response"]["siu-close-modal"]["is_open"] is False
+    answer = json.loads(_ok(_ask_close(web_app, client, data, "no_fraud", "Loss verified.", None, ["back"])))
+    text = str(answer["response"]["siu-close-text"]["children"])
+    assert answer["response"]["siu-close-modal"]["is_open"] is True
+    assert "No fraud found" in text and "2 open claims go back to their departments" in text
+    assert "no longer see them" in text
+    answer = json.loads(_ok(_ask_close(web_app, client, data, "inconclusive", "Unclear.", None, [])))
+    assert "go back" not in str(answer["response"]["siu-close-text"]["children"])
+    assert json.loads(_ok(_ask_close(web_app, client, data, "no_fraud", "x", cancel=True)))["response"][
+        "siu-close-modal"]["is_open"] is False
+    # Asking wrote nothing.
+    assert _state(app_session, key) == before
+    assert _ask_close(web_app, clients("viewer"), data, "no_fraud", "x").status_code in (204, 403)
