@@ -11,6 +11,7 @@ from flask import current_app
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
+from components.intake_parties import parties_card
 from services.intake import FIELDS, Field
 
 dash.register_page(__name__, path="/intake", title="New claim · SCOPE Assistant", name="New claim")
@@ -92,6 +93,7 @@ def layout(**_query):
             dbc.Col(_section(*SECTIONS[1]), lg=6),
         ]),
         _section(*SECTIONS[2], lg=3),
+        parties_card(),
         html.Div([
             dbc.Button("Submit and route", id="intake-submit", color="primary", n_clicks=0, className="me-3"),
             html.Span("Fields marked * are required. The router's decision and its reasons appear below.",

@@ -18,8 +18,8 @@ from typing import Any, Callable
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from db.models import Claim, ClaimEvent, Department, ModelVersion, RoutingDecision
-from services import audit, routing
+from db.models import Claim, ClaimEvent, Department, ModelVersion, Party, RoutingDecision
+from services import audit, intake_parties, routing
 from services import currency as currency_fmt
 from services.claims import DecisionView
 from services.claims_frame import ids_param
@@ -236,8 +236,12 @@ def validate(payload: Any, *, currency: str = currency_fmt.DEFAULT,
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     for key in payload:
-        if key not in BY_NAME:
+        if key not in BY_NAME and key != "parties":
             errors[field_label(key)] = "is not a known field"
+    parties, party_errors = intake_parties.validate(payload.get("parties"))
+    errors.update(party_errors)
+    if parties:
+        clean["parties"] = parties
     for f in FIELDS:
         value = payload.get(f.name)
         # null, or "" for a text field, means "not given" (an empty form input sends "").
@@ -281,6 +285,9 @@ def _store(session: Session, cleaned: list[dict], actor, *, threshold: float, sh
     rows = [_row(i, c) for i, c in zip(ids, cleaned)]
     for start in range(0, len(rows), 2000):
         session.execute(insert(Claim.__table__), rows[start:start + 2000])
+    parties = [p for i, c in zip(ids, cleaned) for p in intake_parties.rows(i, c.get("parties", []))]
+    for start in range(0, len(parties), 2000):
+        session.execute(insert(Party.__table__), parties[start:start + 2000])
     via = "api" if getattr(actor, "via_api", False) else "form"
     session.execute(insert(ClaimEvent), [
         dict(claim_id=r["id"], kind="intake", actor_id=actor.id, to_status="new", data={"via": via})
@@ -289,7 +296,8 @@ def _store(session: Session, cleaned: list[dict], actor, *, threshold: float, sh
         # target = the claim's id, as every other claim.* entry, so one target search finds its whole trail
         audit.record(session, actor=actor.email, actor_id=actor.id, action="claim.intake", target_type="claim",
                      target_id=rows[0]["id"], after={"via": via, "claim_number": rows[0]["claim_number"],
-                                                     "line_of_business": rows[0]["line_of_business"]})
+                                                     "line_of_business": rows[0]["line_of_business"],
+                                                     "parties": len(parties)})
     else:  # one entry per batch: the claim events carry the per-claim history
         audit.record(session, actor=actor.email, actor_id=actor.id, action="claim.intake_batch", target_type="claim",
                      target_id=rows[0]["id"],

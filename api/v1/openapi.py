@@ -6,7 +6,7 @@ from flask import current_app, jsonify
 
 from api.v1 import bp
 from auth.permissions import API_SCOPES
-from services import intake
+from services import intake, intake_parties
 from services.queues import EXACT_COUNT_LIMIT, MAX_OFFSET, MAX_PAGE
 
 _TYPES = {
@@ -49,6 +49,21 @@ def _field_schema(f: intake.Field) -> dict:
         description += "; null means not given"
     schema["description"] = description
     return schema
+
+
+def _parties_schema() -> dict:
+    """People and businesses named at first notice (services.intake_parties)."""
+    party = {"type": "object", "additionalProperties": False, "required": ["role"], "properties": {
+        "role": {"type": "string", "enum": list(intake_parties.ROLES)},
+        **{key: {"type": ["string", "null"], "maxLength": longest, "description": label}
+           for key, label, longest, _ in intake_parties.FIELDS}}}
+    party["properties"]["phone"]["description"] += "; 7 to 15 digits once spaces and punctuation are removed"
+    party["properties"]["vin"]["description"] += "; 17 letters and digits, no I, O or Q"
+    return {"type": ["array", "null"], "maxItems": intake_parties.MAX_PARTIES, "items": party,
+            "description": "People and businesses on the claim, each with a name or at least one identifier. "
+                           "Identifiers are stored normalised (digits-only phones, lower-case emails, "
+                           "capitals without spaces for plates, VINs, bank accounts and provider ids) and "
+                           "link the claim to others that share them (Linked claims, fraud rings and alerts)."}
 
 
 def _error(description: str, fields: bool = False) -> dict:
@@ -159,7 +174,8 @@ def document() -> dict:
             "schemas": {
                 "ClaimInput": {"type": "object", "additionalProperties": False,
                                "required": list(intake.REQUIRED),
-                               "properties": {f.name: _field_schema(f) for f in intake.FIELDS}},
+                               "properties": {**{f.name: _field_schema(f) for f in intake.FIELDS},
+                                              "parties": _parties_schema()}},
                 "Decision": decision,
                 "CreatedClaim": created,
                 "CreatedClaimResponse": {"type": "object",

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from db.flask_db import unit_of_work
 from db.models import ApiToken, Claim, ClaimEvent, RoutingDecision, User
-from services import api_tokens, idempotency, intake
+from services import api_tokens, idempotency, intake, intake_parties
 
 TODAY = dt.date.today()
 
@@ -267,7 +267,10 @@ def test_openapi_matches_the_routes_and_the_validator(web_app, client):
     _, errors = intake.validate({})
     required_by_validator = {f for f, m in errors.items() if m == "is required"}
     assert set(schema["required"]) == required_by_validator
-    assert set(schema["properties"]) == {f.name for f in intake.FIELDS}
+    assert set(schema["properties"]) == {f.name for f in intake.FIELDS} | {"parties"}
+    party = schema["properties"]["parties"]["items"]
+    assert party["required"] == ["role"] and party["additionalProperties"] is False
+    assert set(party["properties"]) == {"role", *(key for key, *_ in intake_parties.FIELDS)}
     assert "bearer" in doc["components"]["securitySchemes"]
     for path, ops in doc["paths"].items():
         for method, op in ops.items():

@@ -7,28 +7,39 @@ import re
 
 from sqlalchemy import func, select
 
+from components.intake_parties import input_id as party_input, input_ids
 from db.models import ApiToken, Claim, ClaimEvent
 from services.geography import region_of
 from services.intake import FIELDS
 from tests.webutil import render_page
 
 NAMES = [f.name for f in FIELDS]
+PARTY_INPUTS = input_ids()
 
 
 def _key(web_app, fragment: str) -> str:
     return next(k for k in web_app.callback_map if fragment in k)
 
 
-def submit_form(web_app, client, values: dict):
+def submit_form(web_app, client, values: dict, parties: dict | None = None):
+    """``parties``: {(slot, key): value} for the People and businesses inputs (slot 0's role
+    starts as "claimant" on the page, so it does here)."""
+    parties = {(0, "role"): "claimant", **(parties or {})}
     key = _key(web_app, "intake-result.children")
     outputs = ([{"id": f"intake-{n}", "property": "invalid"} for n in NAMES]
                + [{"id": f"intake-{n}-feedback", "property": "children"} for n in NAMES]
                + [{"id": "intake-result", "property": "children"}]
-               + [{"id": f"intake-{n}", "property": "value"} for n in NAMES])
+               + [{"id": f"intake-{n}", "property": "value"} for n in NAMES]
+               + [{"id": party_input(s, k), "property": "invalid"} for s, k in PARTY_INPUTS]
+               + [{"id": party_input(s, k), "property": "value"} for s, k in PARTY_INPUTS]
+               + [{"id": "intake-parties-feedback", "property": "children"},
+                  {"id": "intake-parties-more", "property": "open"}])
     response = client.post("/_dash-update-component", json={
         "output": key, "outputs": outputs,
         "inputs": [{"id": "intake-submit", "property": "n_clicks", "value": 1}],
-        "state": [{"id": f"intake-{n}", "property": "value", "value": values.get(n)} for n in NAMES],
+        "state": ([{"id": f"intake-{n}", "property": "value", "value": values.get(n)} for n in NAMES]
+                  + [{"id": party_input(s, k), "property": "value", "value": parties.get((s, k))}
+                     for s, k in PARTY_INPUTS]),
         "changedPropIds": ["intake-submit.n_clicks"],
     })
     if response.status_code != 200:
