@@ -31,19 +31,6 @@ def datasets_with_champion(session: Session) -> list[str]:
                                   .distinct()).all())
 
 
-def _keep_comparison(session: Session, result: dict, champion: str | None) -> None:
-    """Store on the new version how the champion it was measured against scored on the
-    same holdout: the Models page otherwise sets the two versions' own holdouts side by
-    side (different, later claims for the newer one), which is no comparison."""
-    theirs = result.get("champion_metrics_on_holdout")
-    if champion is None or not theirs:
-        return
-    mv = session.get(ModelVersion, result["model_version_id"])
-    mv.metrics = {**(mv.metrics or {}), "champion_on_holdout": {
-        "version": champion, "accuracy": theirs.get("accuracy"), "macro_f1": theirs.get("macro_f1")}}
-    session.flush()
-
-
 def retrain_all(session: Session, *, datasets: list[str] | None = None, now: dt.datetime | None = None,
                 actor: str = "scheduler") -> list[dict]:
     """One outcome per dataset. Each dataset trains inside a savepoint, so one
@@ -52,10 +39,7 @@ def retrain_all(session: Session, *, datasets: list[str] | None = None, now: dt.
     for name in datasets if datasets is not None else datasets_with_champion(session):
         try:
             with session.begin_nested():
-                champion = session.scalar(select(ModelVersion.version).where(ModelVersion.dataset == name,
-                                                                            ModelVersion.status == "champion"))
                 result = train_dataset(session, name, now=now, actor=actor)
-                _keep_comparison(session, result, champion)
         except Exception as exc:
             log.exception("retraining %s failed", name)
             outcomes.append({"dataset": name, "status": "failed", "error": f"{exc.__class__.__name__}: {exc}"[:500]})

@@ -104,6 +104,10 @@ def train_dataset(session: Session, dataset: str, *, now: dt.datetime | None = N
         model = load_model(champion)
         champion_metrics = _holdout_metrics(predict_frame(model, holdout), model.classes, truth)
         promoted = metrics[PROMOTION_METRIC] > champion_metrics[PROMOTION_METRIC]
+        # Kept with the version (whoever trained it: scope train, the Models page, the nightly
+        # job): its own holdout is later claims than the champion's, so only this compares.
+        metrics["champion_on_holdout"] = {"version": champion.version, "accuracy": champion_metrics["accuracy"],
+                                          "macro_f1": champion_metrics["macro_f1"]}
     else:
         promoted = metrics["accuracy"] > metrics["baseline"]["accuracy"]
 

@@ -426,4 +426,7 @@ def test_a_retrained_candidate_shows_the_champion_scored_on_its_own_holdout(db_s
     # a version trained with no champion to compare with says nothing of the kind
     first = next(m for m in models.list_model_versions(db_session) if m["version"] == champion.version)
     assert first["champion_on_holdout"] is None
+    # trained by hand (scope train, the Models page) it is kept the same way as by the nightly job
+    _, by_hand = two_versions
+    assert by_hand.metrics["champion_on_holdout"]["version"] == champion.version
     assert "champion then" not in " ".join(component_texts(versions_table([dict(first, status="retired")])))
