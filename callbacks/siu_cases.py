@@ -23,7 +23,8 @@ from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
 from services import siu_cases
 from services.access import AccessDenied, NotFound, OutsideDepartments
 from services.fraud_rings import get_ring
-from services.siu_case_views import can_start_case, case_of_claim, get_case, ring_claims_for_case
+from services.siu_case_views import (can_start_case, case_of_claim, get_case, open_case_for_ring,
+                                     ring_claims_for_case)
 from services.workflow import get_claim
 
 log = logging.getLogger(__name__)
@@ -191,12 +192,20 @@ def for_ring(clicks, ring_key):
         claims = [c.id for c in ring_claims_for_case(session, view)]
         if not claims:
             raise siu_cases.CaseError(f"No claim of ring {view.key} is in the SIU queue and in no case.")
-        return siu_cases.open_case(session, user, claims, ring_key=view.key).key
+        # A ring is worked as one case: its other claims join the case already investigating it.
+        existing = open_case_for_ring(session, view)
+        if existing is not None:
+            siu_cases.add_claims(session, user, existing, claims)
+            return existing, len(claims)
+        return siu_cases.open_case(session, user, claims, ring_key=view.key).key, None
 
-    key, error, _ = _write(write, "open for a ring")
+    done, error, _ = _write(write, "open for a ring")
     if error is not None:
         return error, no_update
-    return flash([f"Opened case {key}. ", html.A("Go to the case", href=case_href(key))]), True
+    key, added = done
+    text = (f"Opened case {key}. " if added is None
+            else f"Added {added} claim{'s' if added != 1 else ''} to case {key}. ")
+    return flash([text, html.A("Go to the case", href=case_href(key))]), True
 
 
 # --- Working a case ------------------------------------------------------------------

@@ -391,15 +391,24 @@ def claim_case_card(case, *, can_start: bool, notice=None, can_send_back: bool =
                     className="shadow-sm mb-4", id="siu-claim-card")
 
 
-def ring_case_card(key: str, n: int) -> dbc.Card:
+def ring_case_card(key: str, n: int, existing: str | None = None) -> dbc.Card:
+    """Investigate a ring: its claims in the SIU queue and in no case open one case, or join the
+    open case that already investigates it (a second case would split the ring)."""
+    claims = f"{n} claim{'s' if n != 1 else ''}"
+    if existing:
+        text = [f"{claims} of this ring {'are' if n != 1 else 'is'} in the Special Investigations queue and in no "
+                "case, while ", html.A(existing, href=case_href(existing), className="claim-link"),
+                f" investigates the ring: add {'them' if n != 1 else 'it'} to that case."]
+        label = f"Add {claims} to {existing}"
+    else:
+        text = [f"{claims} of this ring {'are' if n != 1 else 'is'} in the Special Investigations queue and in no "
+                f"case. Open one case for {'them' if n != 1 else 'it'}: the ring is worked as a whole."]
+        label = f"Open a case for {claims}"
     return dbc.Card(dbc.CardBody([
         dcc.Store(id="ring-case-key", data=key),
         html.H5("Investigate the ring", className="card-title"),
-        html.P(f"{n} claim{'s' if n != 1 else ''} of this ring {'are' if n != 1 else 'is'} in the Special "
-               "Investigations queue and in no case. Open one case for them: the ring is worked as a whole.",
-               className="small text-muted"),
-        html.Button(f"Open a case for {n} claim{'s' if n != 1 else ''}", id="ring-case-submit",
-                    className="btn btn-primary btn-sm"),
+        html.P(text, className="small text-muted"),
+        html.Button(label, id="ring-case-submit", className="btn btn-primary btn-sm"),
         html.Div(id="ring-case-msg", className="mt-2"),
     ]), className="shadow-sm mb-4", id="ring-case")
 

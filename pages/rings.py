@@ -16,7 +16,7 @@ from components.fraud_alerts import fraud_tabs, ring_referral
 from components.rings import ring_detail, rings_table
 from components.siu_cases import ring_case_card
 from db.flask_db import read_session
-from services.siu_case_views import ring_claims_for_case
+from services.siu_case_views import open_case_for_ring, ring_claims_for_case
 from services.siu_cases import may_work, sees_cases_tab
 from services.currency import money
 from services.fraud_alerts import ring_claims_to_refer
@@ -98,7 +98,7 @@ def _case(session, user, view):
     if not may_work(session, user):
         return None
     n = len(ring_claims_for_case(session, view))
-    return ring_case_card(view.key, n) if n else None
+    return ring_case_card(view.key, n, open_case_for_ring(session, view)) if n else None
 
 
 def _referral(session, user, view):

@@ -270,6 +270,19 @@ def ring_claims_for_case(session: Session, view) -> list:
     return [c for c in view.claims if c.id in ids and c.id not in taken]
 
 
+def open_case_for_ring(session: Session, view) -> str | None:
+    """The open case already investigating a ring (as the user sees it): one opened from it, else
+    one holding any of its claims; the oldest first. Its remaining claims join that case rather
+    than open a second one: a ring is worked as one case."""
+    ids = [c.id for c in view.claims]
+    holds = select(SiuCaseClaim.case_id).where(SiuCaseClaim.claim_id.in_(ids)) if ids else None
+    match = SiuCase.ring_key == view.key
+    if holds is not None:
+        match = match | SiuCase.id.in_(holds)
+    return session.scalar(select(SiuCase.key).where(SiuCase.status == "open", match)
+                          .order_by((SiuCase.ring_key == view.key).desc(), SiuCase.opened_at, SiuCase.id).limit(1))
+
+
 def totals(session: Session, *, days: int = 90, now: dt.datetime | None = None) -> dict:
     """Open cases and their claims, and what the cases closed in the last ``days`` found and
     saved: whole UTC days up to today, as the dashboard counts its periods."""

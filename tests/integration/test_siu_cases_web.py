@@ -7,6 +7,8 @@ the reassignment service, cases opened with the service) and never counts on
 the demo's numbers."""
 from __future__ import annotations
 
+import uuid
+
 import json
 
 import pytest
@@ -613,25 +615,40 @@ def _ring_with_siu_claims_in_no_case(app_session) -> tuple[str, list[str]]:
     demo has none: the manager refers a ring's open claims to SIU."""
     from services import fraud_alerts
     from services.fraud_rings import get_ring
-    from services.siu_case_views import ring_claims_for_case
+    from services.siu_case_views import open_case_for_ring, ring_claims_for_case
 
     def find(session):
         manager = _user(session, MANAGER)
+        # A ring no open case investigates yet (else its claims join that case).
         for key in session.scalars(select(FraudRing.key).order_by(FraudRing.key)):
             view = get_ring(session, manager, key)
             claims = ring_claims_for_case(session, view) if view else []
-            if claims:
+            if claims and open_case_for_ring(session, view) is None:
                 return key, sorted(c.claim_number for c in claims)
         for key in session.scalars(select(FraudRing.key).order_by(FraudRing.key.desc())):
             view = get_ring(session, manager, key)
-            if view and fraud_alerts.ring_claims_to_refer(session, view):
+            if view and fraud_alerts.ring_claims_to_refer(session, view) and open_case_for_ring(session, view) is None:
                 fraud_alerts.refer_ring(session, manager, key, "for the SIU case web tests")
                 session.flush()
                 return key, sorted(c.claim_number for c in ring_claims_for_case(session, get_ring(session, manager,
                                                                                                   key)))
         return None, []
 
-    return app_session(find)
+    key, numbers = app_session(find)
+    if key is None:
+        # Earlier runs on this web database took every demo ring: a ring of its own, of two
+        # claims just referred to SIU (the hourly job would replace it; tests do not run it).
+        numbers = sorted(_refer_to_siu(app_session, 2))
+
+        def make(session):
+            from tests.siuutil import ring
+
+            claims = list(session.scalars(select(Claim).where(Claim.claim_number.in_(numbers))))
+            own = f"R-W{uuid.uuid4().hex[:10].upper()}"
+            ring(session, own, claims)
+            return own
+        key = app_session(make)
+    return key, numbers
 
 
 def test_a_case_for_a_ring_from_its_page(web_app, clients, app_session):
@@ -907,3 +924,24 @@ def test_closing_asks_first_and_says_the_claims_leave_siu(web_app, clients, app_
     # Asking wrote nothing.
     assert _state(app_session, key) == before
     assert _ask_close(web_app, clients("viewer"), data, "no_fraud", "x").status_code in (204, 403)
+
+
+def test_a_rings_remaining_claims_join_the_case_already_investigating_it(web_app, clients, app_session):
+    """A ring is worked as one case: when a case investigates it, the ring page offers to add the
+    ring's other claims in the SIU queue to that case, not to open a second one."""
+    from services import siu_cases
+
+    key, expected = _ring_with_siu_claims_in_no_case(app_session)
+    assert key and expected, "the web database has a ring with open claims"
+    manager = clients("manager")
+    existing = app_session(lambda s: siu_cases.open_case(s, _user(s, MANAGER), expected[:1], ring_key=key).key)
+    rest = expected[1:]
+    if not rest:   # a ring of one SIU claim here: take it out again, then it is the one left
+        return
+    _, body = render_page(manager, "/rings", f"?ring={key}")
+    assert f"Add {len(rest)} claim" in body and f"to {existing}" in body and "Open a case for" not in body
+    count = _case_count(app_session)
+    body = _ok(_for_ring(web_app, manager, key))
+    assert f"Added {len(rest)} claim" in body and f"to case {existing}" in body
+    assert _case_count(app_session) == count
+    assert {_case_of(app_session, n) for n in expected} == {existing}
