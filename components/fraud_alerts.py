@@ -154,12 +154,23 @@ def _pages(shown: int, total: int, *, status: str, page: int, per_page: int) -> 
                     className="small text-muted mt-2 d-flex gap-3", id="fraud-pages")
 
 
-def list_body(alerts, total: int, code: str, *, status: str, can_decide: bool, page: int = 1, per_page: int = 50):
-    """The list part of the page, also redrawn after a decision."""
+SIU_ONLY_EMPTY = ("Alerts are raised on claims outside Special Investigations, and you work only its queue, so "
+                  "no open alert is yours to read. The claims referred to Special Investigations are worked on "
+                  "the Cases tab; the Referred to SIU tab lists the referrals that reached your queue.")
+
+
+def list_body(alerts, total: int, code: str, *, status: str, can_decide: bool, page: int = 1, per_page: int = 50,
+              siu_only: bool = False):
+    """The list part of the page, also redrawn after a decision. ``siu_only``: the reader works
+    only the SIU queue, where no alert is ever open (alerts are on claims outside it)."""
     if not alerts and total and page > 1:
         return message("Past the last page", f"There are {total:,} alerts here; the last page is "
                        f"{(total + per_page - 1) // per_page}.", color="info")
     if not alerts:
+        if siu_only and status == "open":
+            return html.Div([message("Nothing here", SIU_ONLY_EMPTY, color="info"),
+                             html.A("Go to the SIU cases →", href="/siu-cases", className="btn btn-primary btn-sm",
+                                    id="fraud-go-cases")])
         return message("Nothing here", EMPTY[status], color="info")
     return dbc.Card(dbc.CardBody([
         alerts_table(alerts, code, status=status, can_decide=can_decide),

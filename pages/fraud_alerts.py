@@ -14,7 +14,7 @@ from auth.permissions import Perm
 from components.common import not_allowed, page_header
 from components.fraud_alerts import alerts_href, decision_modal, fraud_tabs, list_body, summary
 from db.flask_db import read_session
-from services.siu_cases import sees_cases_tab
+from services.siu_cases import sees_cases_tab, siu_id
 from services.fraud_alerts import MODEL_THRESHOLD, STATUS_LABELS, counts, last_raised, list_alerts, open_totals
 
 dash.register_page(__name__, path="/fraud-alerts", title="Fraud alerts · SCOPE Assistant", name="Fraud alerts")
@@ -38,6 +38,14 @@ def _page_number(value) -> int:
     # ASCII digits only: "²".isdigit() is true and int("²") fails.
     ok = isinstance(value, str) and 0 < len(value) < 6 and value.isascii() and value.isdigit()
     return max(1, int(value)) if ok else 1
+
+
+def _siu_only(session, user) -> bool:
+    """An SIU adjuster who works no other queue: open alerts never fall on their claims."""
+    if user.can(Perm.VIEW_ALL_DEPARTMENTS):
+        return False
+    siu = siu_id(session)
+    return siu is not None and set(user.department_ids) == {siu}
 
 
 def layout(status: str | None = None, claim: str | None = None, page: str | None = None, **_query):
@@ -69,6 +77,6 @@ def layout(status: str | None = None, claim: str | None = None, page: str | None
         only,
         html.Div(id="fraud-result"),
         html.Div(list_body(alerts, total, code, status=status, can_decide=can_decide, page=number,
-                           per_page=PER_PAGE), id="fraud-list"),
+                           per_page=PER_PAGE, siu_only=_siu_only(session, user)), id="fraud-list"),
         decision_modal() if can_decide and status == "open" else None,
     ])

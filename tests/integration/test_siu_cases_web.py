@@ -945,3 +945,15 @@ def test_a_rings_remaining_claims_join_the_case_already_investigating_it(web_app
     assert f"Added {len(rest)} claim" in body and f"to case {existing}" in body
     assert _case_count(app_session) == count
     assert {_case_of(app_session, n) for n in expected} == {existing}
+
+
+def test_an_investigator_on_fraud_alerts_is_told_why_the_list_is_empty(clients):
+    """Alerts are on claims outside SIU, so an SIU adjuster's open list is always empty: it says
+    why and points to the cases, rather than "No open alerts on the claims you can open"."""
+    _, page = render_page(clients("investigator"), "/fraud-alerts")
+    assert "you work only its queue" in page and "fraud-go-cases" in page
+    _, page = render_page(clients("investigator"), "/fraud-alerts", "?status=dismissed")
+    assert "you work only its queue" not in page
+    for role in ("adjuster", "manager"):
+        _, page = render_page(clients(role), "/fraud-alerts")
+        assert "you work only its queue" not in page, role
