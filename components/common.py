@@ -10,7 +10,7 @@ def page_header(title: str, subtitle: str | None = None, right=None) -> html.Div
         html.Div([html.H2(title, className="mb-0"),
                   html.P(subtitle, className="text-muted mb-0") if subtitle else None]),
         html.Div(right) if right is not None else None,
-    ], className="d-flex justify-content-between align-items-end mb-4 page-header")
+    ], className="d-flex flex-wrap column-gap-4 row-gap-2 justify-content-between align-items-end mb-4 page-header")
 
 
 def message(title: str, text: str, color: str = "warning") -> dbc.Alert:
