@@ -17,6 +17,7 @@ import signal
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import OperationalError
 
 from jobs.registry import JOBS
 from jobs.runner import close_abandoned, run_job
@@ -95,6 +96,11 @@ def _fire(factory, name: str, trigger: CronTrigger, settings) -> None:
         status = result.get("status")
         # Successes are logged by the runner when they did something; anything else shows here.
         log.log(logging.DEBUG if status == "succeeded" else logging.INFO, "job %s slot %s: %s", name, slot, status)
+    except OperationalError as exc:
+        # The database is down or unreachable: the same stack trace on every fire of every job
+        # until it is back would bury everything else in the log; one line each says it.
+        first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else ""
+        log.error("job %s slot %s not run: the database is unreachable (%s)", name, slot, first[:300])
     except Exception:  # the scheduler must keep going whatever a run does
         log.exception("job %s slot %s could not be run", name, slot)
 

@@ -154,3 +154,18 @@ def test_the_compose_scheduler_restarts_and_is_not_judged_by_the_web_healthcheck
         assert compose[name].get("restart") == "unless-stopped", name
     # one environment for both: the Jobs page shows the schedules the web server reads
     assert compose["scheduler"]["environment"] == compose["web"]["environment"]
+
+
+def test_an_unreachable_database_is_one_log_line_per_fire_not_a_stack_trace(caplog):
+    from db.session import make_engine, make_session_factory
+
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    factory = make_session_factory(engine)
+    trigger = scheduler.trigger_for("*/2 * * * *")
+    with caplog.at_level("ERROR", logger=scheduler.log.name):
+        scheduler._fire(factory, "route_unscored", trigger, Settings(database_url="postgresql://x@127.0.0.1:1/none"))
+    engine.dispose()
+    [record] = [r for r in caplog.records if r.name == scheduler.log.name]
+    assert record.getMessage().startswith("job route_unscored slot ")
+    assert "not run: the database is unreachable (" in record.getMessage()
+    assert record.exc_info is None  # no stack trace
