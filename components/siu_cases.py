@@ -85,6 +85,26 @@ def list_body(cases, total: int, code: str, *, status: str, mine: bool, page: in
     return dbc.Card(dbc.CardBody([cases_table(cases, code, status=status), pages]), className="shadow-sm")
 
 
+def awaiting_list(claims: list, total: int, code: str) -> html.Details | None:
+    """The referred claims no case holds yet (the oldest first), folded: each opens its page,
+    where "Open a case" and "Add to case" are."""
+    if not claims:
+        return None
+    rows = [html.Li([_claim_link(c.claim_number),
+                     html.Span(f" reported {c.report_date:%Y-%m-%d}" if c.report_date else "", className="text-muted"),
+                     html.Span(f" · {money(c.claimed, code)}" if c.claimed is not None else "", className="text-muted"),
+                     html.Span(f" · {c.adjuster}" if c.adjuster else " · unassigned", className="text-muted")])
+            for c in claims]
+    more = total - len(claims)
+    return html.Details([
+        html.Summary(f"{total:,} referred claim{'s' if total != 1 else ''} in no case yet", className="small"),
+        html.Ul(rows, className="small mb-1 mt-2 siu-awaiting"),
+        html.Div((f"The oldest {len(claims)} of {total:,}. " if more > 0 else "")
+                 + "Open a claim to open a case on it or add it to one, or list several with \u201cOpen a case\u201d.",
+                 className="small text-muted"),
+    ], className="mb-3", id="siu-awaiting")
+
+
 def open_form() -> html.Details:
     """Open a case from claim numbers (the list page), folded until asked for."""
     return html.Details([html.Summary("Open a case…", className="btn btn-primary btn-sm", id="siu-open-toggle"),

@@ -12,10 +12,11 @@ from auth.permissions import Perm
 from components.claim_actions import flash
 from components.common import message, not_allowed, page_header, stat
 from components.fraud_alerts import fraud_tabs
-from components.siu_cases import case_body, cases_href, list_body, open_form
+from components.siu_cases import awaiting_list, case_body, cases_href, list_body, open_form
 from db.flask_db import read_session
 from services.currency import money_short
-from services.siu_case_views import STATUS_LABELS, claims_awaiting_case, get_case, list_cases, totals
+from services.siu_case_views import (STATUS_LABELS, claims_awaiting_case, claims_awaiting_case_list, get_case,
+                                     list_cases, totals)
 from services.siu_cases import lead_choices, may_work, sees_cases_tab
 
 dash.register_page(__name__, path="/siu-cases", title="SIU cases · SCOPE Assistant", name="SIU cases")
@@ -84,6 +85,8 @@ def layout(status: str | None = None, case: str | None = None, page: str | None 
         html.Div([_tabs(status, mine), html.Div([dcc.Location(id="siu-open-go", refresh=True), open_form()],
                                                  className="siu-open-area")],
                  className="d-flex flex-wrap justify-content-between align-items-start gap-2"),
+        awaiting_list(claims_awaiting_case_list(session), claims_awaiting_case(session), code)
+        if status == "open" and not mine else None,
         list_body(cases, total, code, status=status, mine=mine, page=number, per_page=PER_PAGE),
     ])
 

@@ -260,6 +260,29 @@ def claims_awaiting_case(session: Session) -> int:
         ~select(SiuCaseClaim.claim_id).where(SiuCaseClaim.claim_id == Claim.id).exists()))
 
 
+@dataclass
+class AwaitingClaim:
+    claim_number: str
+    report_date: dt.date | None
+    claimed: float | None
+    adjuster: str | None
+
+
+def claims_awaiting_case_list(session: Session, *, limit: int = 10) -> list[AwaitingClaim]:
+    """The open claims in the SIU queue that no case holds, oldest report first: the intake an
+    investigator opens cases from (the cases list names them; their pages open a case)."""
+    siu = siu_id(session)
+    if siu is None:
+        return []
+    rows = session.execute(
+        select(Claim.claim_number, Claim.report_date, Claim.claimed_amount, User.name, User.email)
+        .outerjoin(User, User.id == Claim.adjuster_id)
+        .where(Claim.department_id == siu, Claim.status.in_(OPEN_STATUSES),
+               ~select(SiuCaseClaim.claim_id).where(SiuCaseClaim.claim_id == Claim.id).exists())
+        .order_by(Claim.report_date.asc().nulls_last(), Claim.id).limit(limit)).all()
+    return [AwaitingClaim(r[0], r[1], float(r[2]) if r[2] is not None else None, r[3] or r[4]) for r in rows]
+
+
 def ring_claims_for_case(session: Session, view) -> list:
     """The claims of a ring (as the user sees it) a case could take: in the SIU queue, in no case."""
     siu = siu_id(session)

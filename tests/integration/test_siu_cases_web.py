@@ -957,3 +957,23 @@ def test_an_investigator_on_fraud_alerts_is_told_why_the_list_is_empty(clients):
     for role in ("adjuster", "manager"):
         _, page = render_page(clients(role), "/fraud-alerts")
         assert "you work only its queue" not in page, role
+
+
+def test_the_cases_list_names_the_referred_claims_in_no_case(clients, app_session):
+    (number,) = _refer_to_siu(app_session, 1)
+    _, page = render_page(clients("investigator"), "/siu-cases")
+    assert "siu-awaiting" in page and "referred claim" in page and "in no case yet" in page
+    from services.siu_case_views import claims_awaiting_case, claims_awaiting_case_list
+
+    listed = app_session(lambda s: claims_awaiting_case_list(s, limit=500))
+    assert number in {c.claim_number for c in listed}
+    assert len(listed) == min(500, app_session(claims_awaiting_case))
+    dates = [c.report_date for c in listed if c.report_date is not None]
+    assert dates == sorted(dates)
+    _open_case(app_session, [number])
+    assert number not in {c.claim_number for c in app_session(lambda s: claims_awaiting_case_list(s, limit=500))}
+    # Not on the closed list, nor for a viewer (the totals only).
+    _, page = render_page(clients("investigator"), "/siu-cases", "?status=closed")
+    assert "siu-awaiting" not in page
+    _, page = render_page(clients("viewer"), "/siu-cases")
+    assert "siu-awaiting" not in page
