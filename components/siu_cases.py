@@ -40,30 +40,34 @@ def status_badge(status: str, outcome: str | None, **kw) -> dbc.Badge:
 
 def cases_table(cases: list, code: str, *, status: str) -> dbc.Table:
     last = "Opened" if status == "open" else "Closed"
-    head = ["Case", "Title", "Lead", "Claims", "Claimed", last, "Days" if status == "open" else "Took", "Status"]
-    head += ["Saved"] if status == "closed" else []
+    wide = " d-none d-md-table-cell"   # left out on a phone: case, title, claims, status (and saved) fit
+    head = [("Case", ""), ("Title", wide.strip()), ("Lead", wide), ("Claims", ""), ("Claimed", "text-end" + wide),
+            (last, wide), ("Days" if status == "open" else "Took", "text-end" + wide), ("Status", "")]
+    head += [("Saved", "text-end")] if status == "closed" else []
     rows = []
     for c in cases:
         when = c.opened_at if status == "open" else (c.closed_at or c.updated_at)
         cells = [
-            html.Td(html.A(c.key, href=case_href(c.key), className="claim-link text-nowrap fw-semibold")),
+            html.Td([html.A(c.key, href=case_href(c.key), className="claim-link text-nowrap fw-semibold"),
+                     html.Div(c.title, className="small text-muted d-md-none")]),   # a phone has no Title column
             html.Td([html.Div(c.title, className="siu-case-title"),
                      html.Div(f"from possible ring {c.ring_key}", className="small text-muted")
-                     if c.ring_key and c.ring_key not in c.title else None]),
-            html.Td(c.lead or html.Span("No lead", className="text-muted"), className="text-nowrap"),
+                     if c.ring_key and c.ring_key not in c.title else None], className=wide.strip()),
+            html.Td(c.lead or html.Span("No lead", className="text-muted"), className="text-nowrap" + wide),
             html.Td(f"{c.claims}" + (f" ({c.open_claims} open)" if status == "open" and c.open_claims != c.claims
                                      else ""), className="text-nowrap"),
-            html.Td(money(c.claimed, code), className="text-end text-nowrap"),
-            html.Td(html.Span(f"{when:%Y-%m-%d}", title=f"{when:%Y-%m-%d %H:%M} UTC"), className="small text-nowrap"),
-            html.Td(f"{c.days_open}", className="text-end"),
+            html.Td(money(c.claimed, code), className="text-end text-nowrap" + wide),
+            html.Td(html.Span(f"{when:%Y-%m-%d}", title=f"{when:%Y-%m-%d %H:%M} UTC"),
+                    className="small text-nowrap" + wide),
+            html.Td(f"{c.days_open}", className="text-end" + wide),
             html.Td(status_badge(c.status, c.outcome)),
         ]
         if status == "closed":
             cells.append(html.Td(money(c.saved, code) if c.saved is not None else "—",
                                  className="text-end text-nowrap"))
         rows.append(html.Tr(cells, id=f"siu-case-row-{c.key}"))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], hover=True,
-                     responsive=True, className="mb-0 align-middle", id="siu-cases-table")
+    return dbc.Table([html.Thead(html.Tr([html.Th(h, className=k or None) for h, k in head])), html.Tbody(rows)],
+                     hover=True, responsive=True, className="mb-0 align-middle", id="siu-cases-table")
 
 
 def list_body(cases, total: int, code: str, *, status: str, mine: bool, page: int, per_page: int):
