@@ -142,8 +142,11 @@ def similar_body(result: dict) -> html.Div:
     return html.Div([
         html.Ul(rows, className="list-unstyled mb-1", id="similar-claims-list"),
         html.Div("Closed claims the router treats most like this one: \u201calike\u201d is how often its "
-                 "decision rules sort the two claims the same way.", className="small text-muted",
-                 title="Share of the first 50 boosting rounds' trees where both claims land in the same leaf."),
+                 "decision rules sort the two claims the same way and how close its department "
+                 "probabilities for them are, half each.", className="small text-muted",
+                 title="Half: the share of the first 50 boosting rounds' trees where both claims land in the "
+                       "same leaf. Half: 1 minus the total variation distance of the two claims' probabilities "
+                       "by department."),
     ])
 
 

@@ -1,5 +1,6 @@
 """Similar past claims: the closed claims of the same dataset that the
-champion treats most alike (leaf co-occurrence, see ml/neighbours.py).
+champion treats most alike (leaf co-occurrence and the closeness of its
+probabilities by department, see ml/neighbours.py).
 
 The index covers the most recent ``INDEX_SIZE`` closed claims and is built
 once per champion version and process; a query is then a few milliseconds.
@@ -41,6 +42,7 @@ class NeighbourIndex:
     ids: np.ndarray
     department_ids: np.ndarray
     leaves: np.ndarray
+    proba: np.ndarray  # the router's probabilities by department, one row per indexed claim
 
 
 _lock = threading.Lock()  # guards the dicts below, never held while building
@@ -92,12 +94,20 @@ def numeric_grids(session: Session, model: LoadedModel) -> dict[str, list[float]
 def _build(session: Session, model: LoadedModel) -> NeighbourIndex:
     frame = recent_closed_frame(session, model.dataset)
     if len(frame):
-        leaves = leaf_embedding(model.router.booster, model.router.dmatrix(model.pipeline.transform(frame)))
+        leaves, proba = _embed(model, frame)
         ids = frame["id"].to_numpy(dtype=np.int64)
         depts = frame["department_id"].fillna(-1).to_numpy(dtype=np.int64)
     else:
         leaves, ids, depts = np.zeros((0, 0), dtype=np.int32), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return NeighbourIndex(model.version, time.monotonic(), ids, depts, leaves)
+        proba = np.zeros((0, len(model.router.classes)), dtype=np.float32)
+    return NeighbourIndex(model.version, time.monotonic(), ids, depts, leaves, proba)
+
+
+def _embed(model: LoadedModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Leaves of the first rounds and the router's probabilities (ml/neighbours.py)."""
+    X = model.pipeline.transform(frame)
+    leaves = leaf_embedding(model.router.booster, model.router.dmatrix(X))
+    return leaves, model.router.predict_proba(X).astype(np.float32)
 
 
 def _store(key: tuple[str, str], index: NeighbourIndex) -> None:
@@ -186,12 +196,13 @@ def similar_claims(session: Session, user, claim: Claim, k: int = 5, *,
     if len(index.ids) == 0:
         return {"method": model.version, "items": [], "note": "No closed claims to compare with yet."}
     frame = load_frame(session, claim.dataset, claim_ids=[claim.id])
-    query = leaf_embedding(model.router.booster, model.router.dmatrix(model.pipeline.transform(frame)))[0]
+    leaves, proba = _embed(model, frame)
     # One vectorised test over the whole index (about 20,000 claims): asking can_see_department
     # per indexed claim was more than half of this call's time.
     visible = None if _sees_all(user) else np.isin(index.department_ids, np.fromiter(
         (int(d) for d in user.department_ids), dtype=np.int64))
-    rows, sims = nearest(index.leaves, query, k, exclude=index.ids == claim.id, candidates=visible)
+    rows, sims = nearest(index.leaves, leaves[0], k, exclude=index.ids == claim.id, candidates=visible,
+                         proba=index.proba, query_proba=proba[0])
     if len(rows) == 0:
         return {"method": model.version, "items": [], "note": "No similar closed claims you can see."}
     wanted = [int(index.ids[r]) for r in rows]
