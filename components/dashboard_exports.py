@@ -3,7 +3,7 @@ figures (the KPI cards, with the period and filters) and the drill-down's claims
 the words the screen uses ("Auto", "New"; the stored codes are "auto", "new")."""
 from __future__ import annotations
 
-from components.kpis import CARDS, _delta, thin_base
+from components.kpis import CARDS, _delta, aside, thin_base
 from services.aggregates import CYCLE_CAP
 from services.exports import Table
 
@@ -62,6 +62,13 @@ def headline_table(current: dict, previous: dict, filters: list[tuple[str, str]]
                      "kind": _KINDS.get(card.kind, "int"),
                      "change": _text(change).removesuffix("vs prev.").strip(),
                      "unit": _unit(card, current, currency), "definition": card.help})
+        second = aside(card, current, currency)
+        if second is not None:  # the card's second figure, as the card words it
+            key, count, words = card.aside
+            rows.append({"figure": f"{card.label} without {words}", "value": current.get(key), "previous": None,
+                         "kind": _KINDS.get(card.kind, "int"), "change": "",
+                         "unit": f"share (0-1); {current.get(count):,} {words} left out",
+                         "definition": second.title})
     return Table(HEADLINE_TITLE, columns, rows)
 
 

@@ -25,6 +25,7 @@ class Card(NamedTuple):
     help: str  # the definition, in the label's tooltip
     base: tuple[str, str] | None = None  # a rate's denominator: (figure key, what it counts)
     unlike: str | None = None  # why a comparison with the previous period would mislead
+    aside: tuple[str, str, str] | None = None  # a second figure under the change: (figure, count, words)
 
 
 CARDS = (
@@ -44,7 +45,8 @@ CARDS = (
          "Closed claims whose latest routing decision named their final department, of the closed claims "
          "SCOPE routed (a claim sent to triage counts as missed). The managers' Operations page scores the first "
          "decision's predicted department instead ('Prediction accuracy'), so its figure differs.",
-         ("closed_routed", "closed claims")),
+         ("closed_routed", "closed claims"),
+         aside=("routing_accuracy_without_siu_later", "routed_siu_later", "claims later sent to SIU")),
     Card("reassignment_rate", "Reassignment rate", "pct", False,
          "Manual reassignment rate: routed claims a person moved to another department in the period "
          "(on the day of the first move), of the claims routed in the period. No figure where nothing was "
@@ -146,6 +148,22 @@ def _thin_now(card: Card, current: dict) -> bool:
     return n is not None and current.get(card.key) is not None and n < MIN_RATE_SAMPLE
 
 
+def aside(card: Card, current: dict, currency: str) -> html.Div | None:
+    """The card's second figure, e.g. routing accuracy without the claims referred to SIU after
+    routing ("92.9% without 41 claims later sent to SIU"): only where it differs and the rate is readable."""
+    if card.aside is None or _thin_now(card, current) or current.get(card.key) is None:
+        return None
+    key, count, words = card.aside
+    n, value = current.get(count) or 0, current.get(key)
+    if not n or value is None:
+        return None
+    return html.Div(f"{fmt(value, card.kind, currency)} without {n:,} {words}", id=f"kpi-aside-{card.key}",
+                    className="small text-muted lh-sm mt-1",
+                    title=f"{n:,} closed claims were routed to another department and ended in Special "
+                          "Investigations: referred after routing, when a fraud signal came up while they were "
+                          "worked. The rate above counts them as misroutes; this figure leaves them out.")
+
+
 def kpi_cards(current: dict, previous: dict, currency: str) -> dbc.Row:
     cols = []
     for card in CARDS:
@@ -159,6 +177,7 @@ def kpi_cards(current: dict, previous: dict, currency: str) -> dbc.Row:
                      id=f"kpi-{card.key}"),
             thin_base(card, current, previous)
             or _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
+            aside(card, current, currency),
         ], className="py-2"), className="shadow-sm h-100"), xs=6, md=4, xl=2, className="mb-3"))
     return dbc.Row(cols, id="dashboard-kpis")
 

@@ -452,6 +452,8 @@ class KpiDaily(Base):
     reassigned: Mapped[int] = mapped_column(Integer, server_default="0")
     closed_routed: Mapped[int] = mapped_column(Integer, server_default="0")
     routed_correct: Mapped[int] = mapped_column(Integer, server_default="0")
+    # closed routed claims whose latest decision named another department and that ended in SIU
+    routed_siu_later: Mapped[int] = mapped_column(Integer, server_default="0")
     feedback_total: Mapped[int] = mapped_column(Integer, server_default="0")
     feedback_agree: Mapped[int] = mapped_column(Integer, server_default="0")
     cycle_days_sum: Mapped[int] = mapped_column(BigInteger, server_default="0")

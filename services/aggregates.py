@@ -21,7 +21,9 @@ Definitions (the dashboard and its tests rely on them):
 - routed: claims with a routing decision; auto-routed: the latest decision sent
   it to a department that is not triage (confidence at or above its threshold).
 - routing accuracy: closed claims whose latest decision's routed department is
-  their final department, over closed claims with a decision.
+  their final department, over closed claims with a decision. Beside it, the same
+  without the claims that decision sent elsewhere and that ended in SIU (referred
+  after routing, when a fraud signal came up while they were worked).
 - reassigned: routed claims moved by hand to another department, counted once, on the
   day of their first such move (a move to another adjuster of the same department is
   workload balancing, not a re-route; Operations' flows leave those out too). The
@@ -72,7 +74,8 @@ WITH latest AS (
            CASE WHEN c.status = 'closed' AND c.closed_at IS NOT NULL
                 THEN greatest(c.closed_at::date - coalesce(c.report_date, c.created_at::date), 0) END AS cycle,
            l.routed_department_id, l.auto, m.mday,
-           coalesce(cd.sla_days, {DEFAULT_SLA_DAYS}) AS sla_days
+           coalesce(cd.sla_days, {DEFAULT_SLA_DAYS}) AS sla_days,
+           cd.code IS NOT DISTINCT FROM '{SIU}' AS in_siu
     FROM claims c LEFT JOIN latest l ON l.claim_id = c.id LEFT JOIN moved m ON m.claim_id = c.id
          LEFT JOIN departments cd ON cd.id = c.department_id
          LEFT JOIN fraud_alerts fa ON fa.claim_id = c.id LEFT JOIN siu_case_claims sc ON sc.claim_id = c.id
@@ -87,31 +90,33 @@ WITH latest AS (
            count(*) FILTER (WHERE suspected) AS fraud_flagged,
            count(routed_department_id) AS routed, count(*) FILTER (WHERE auto) AS auto_routed,
            0 AS reassigned,
-           0 AS closed_routed, 0 AS routed_correct, 0 AS feedback_total, 0 AS feedback_agree,
-           0 AS cycle_days_sum, 0 AS cycle_count, 0 AS sla_breaches
+           0 AS closed_routed, 0 AS routed_correct, 0 AS routed_siu_later, 0 AS feedback_total,
+           0 AS feedback_agree, 0 AS cycle_days_sum, 0 AS cycle_count, 0 AS sla_breaches
     FROM base GROUP BY 1, 2, 3, 4
     UNION ALL
     SELECT cday, department_id, line_of_business, region, 0, count(*), 0, 0, 0, 0, 0, 0, 0,
            count(routed_department_id),
            count(*) FILTER (WHERE routed_department_id = department_id),
+           count(*) FILTER (WHERE in_siu AND routed_department_id IS DISTINCT FROM department_id
+                            AND routed_department_id IS NOT NULL),
            0, 0, coalesce(sum(cycle), 0), count(cycle), count(*) FILTER (WHERE cycle > sla_days)
     FROM base WHERE cday IS NOT NULL GROUP BY 1, 2, 3, 4
     UNION ALL
-    SELECT fb.fday, c.department_id, c.line_of_business, c.region, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    SELECT fb.fday, c.department_id, c.line_of_business, c.region, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
            count(*), count(*) FILTER (WHERE fb.agrees), 0, 0, 0
     FROM fb JOIN claims c ON c.id = fb.claim_id GROUP BY 1, 2, 3, 4
     UNION ALL
     SELECT mday, department_id, line_of_business, region, 0, 0, 0, 0, 0, 0, 0, 0,
-           count(*) FILTER (WHERE routed_department_id IS NOT NULL), 0, 0, 0, 0, 0, 0, 0
+           count(*) FILTER (WHERE routed_department_id IS NOT NULL), 0, 0, 0, 0, 0, 0, 0, 0
     FROM base WHERE mday IS NOT NULL GROUP BY 1, 2, 3, 4
 )
 INSERT INTO kpi_daily (day, department_id, line_of_business, region, received, closed, reserve_sum,
                        paid_sum, claimed_sum, fraud_flagged, routed, auto_routed, reassigned,
-                       closed_routed, routed_correct, feedback_total, feedback_agree, cycle_days_sum,
-                       cycle_count, sla_breaches)
+                       closed_routed, routed_correct, routed_siu_later, feedback_total, feedback_agree,
+                       cycle_days_sum, cycle_count, sla_breaches)
 SELECT day, department_id, line_of_business, region, sum(received), sum(closed), sum(reserve_sum),
        sum(paid_sum), sum(claimed_sum), sum(fraud_flagged), sum(routed), sum(auto_routed),
-       sum(reassigned), sum(closed_routed), sum(routed_correct), sum(feedback_total),
+       sum(reassigned), sum(closed_routed), sum(routed_correct), sum(routed_siu_later), sum(feedback_total),
        sum(feedback_agree), sum(cycle_days_sum), sum(cycle_count), sum(sla_breaches)
 FROM parts GROUP BY 1, 2, 3, 4
 """)  # nosec B608
@@ -264,8 +269,8 @@ def parse_filters(session: Session, raw: dict, *, options: dict | None = None, b
 # ---------------------------------------------------------------- reads
 
 _SUMS = ("received", "closed", "reserve_sum", "paid_sum", "claimed_sum", "fraud_flagged", "routed",
-         "auto_routed", "reassigned", "closed_routed", "routed_correct", "feedback_total", "feedback_agree",
-         "cycle_days_sum", "cycle_count", "sla_breaches")
+         "auto_routed", "reassigned", "closed_routed", "routed_correct", "routed_siu_later", "feedback_total",
+         "feedback_agree", "cycle_days_sum", "cycle_count", "sla_breaches")
 
 
 def _dims(f: Filters, model=KpiDaily) -> list:
@@ -327,6 +332,11 @@ def kpis(session: Session, f: Filters) -> dict:
         "cycle_mean": _ratio(int(s["cycle_days_sum"]), int(s["cycle_count"])),
         "sla_breaches": int(s["sla_breaches"]),
         "routing_accuracy": _ratio(int(s["routed_correct"]), int(s["closed_routed"])),
+        # The same without the claims referred to SIU after routing (a fraud signal found while
+        # they were worked): shown beside the rate, whose definition counts them as misses.
+        "routed_siu_later": int(s["routed_siu_later"]),
+        "routing_accuracy_without_siu_later": _ratio(int(s["routed_correct"]),
+                                                     int(s["closed_routed"]) - int(s["routed_siu_later"])),
         "reassignment_rate": _ratio(int(s["reassigned"]), int(s["routed"])),
         "agreement_rate": _ratio(int(s["feedback_agree"]), int(s["feedback_total"])),
         "feedback_total": int(s["feedback_total"]),

@@ -75,6 +75,14 @@ def test_rollup_equals_raw_figures(web_session):
         AND coalesce(c.closed_at::date, c.report_date, c.created_at::date) BETWEEN :a AND :b""", **params)
     # demo claims are routed while open, so closed ones with a decision may be few or none
     assert got["routing_accuracy"] == (pytest.approx(correct / with_decision) if with_decision else None)
+    siu_later = _one(s, """WITH l AS (SELECT DISTINCT ON (claim_id) claim_id, routed_department_id
+        FROM routing_decisions ORDER BY claim_id, id DESC)
+        SELECT count(*) FROM claims c JOIN l ON l.claim_id = c.id JOIN departments d ON d.id = c.department_id
+        WHERE c.status = 'closed' AND d.code = 'SIU' AND l.routed_department_id <> c.department_id
+        AND coalesce(c.closed_at::date, c.report_date, c.created_at::date) BETWEEN :a AND :b""", **params)[0]
+    assert got["routed_siu_later"] == siu_later
+    assert got["routing_accuracy_without_siu_later"] == (
+        pytest.approx(correct / (with_decision - siu_later)) if with_decision > siu_later else None)
 
     median, p90, breaches, over_30 = _one(s, """SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d),
         percentile_disc(0.9) WITHIN GROUP (ORDER BY d), count(*) FILTER (WHERE d > sla), count(*) FILTER (WHERE d > 30)
@@ -265,3 +273,19 @@ def test_previous_period_before_the_data_is_no_comparison(db_session, own_claims
     previous = aggregates.kpis_with_previous(db_session, f)["previous"]
     assert previous["received"] is None and previous["closed"] is None and previous["paid"] is None
     assert previous["backlog"] is not None
+
+
+def test_routing_accuracy_card_shows_the_rate_without_claims_later_sent_to_siu():
+    from components.dashboard_exports import headline_table
+    from components.kpis import kpi_cards
+
+    current = {"routing_accuracy": 0.914, "closed_routed": 2000, "routed_siu_later": 41,
+               "routing_accuracy_without_siu_later": 0.9328}
+    card = _texts(_card(kpi_cards(current, {}, "USD"), "routing_accuracy"))
+    assert "91.4%" in card and "93.3% without 41 claims later sent to SIU" in card
+    rows = {r["figure"]: r for r in headline_table(current, {}, [], "", "USD").rows}
+    assert rows["Routing accuracy without claims later sent to SIU"]["value"] == 0.9328
+    # nothing later sent to SIU, or a rate on too few claims: no second figure
+    for changes in ({"routed_siu_later": 0}, {"closed_routed": 12}):
+        card = _texts(_card(kpi_cards(dict(current, **changes), {}, "USD"), "routing_accuracy"))
+        assert not any("later sent to SIU" in t for t in card)
