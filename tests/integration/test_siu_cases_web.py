@@ -12,7 +12,7 @@ import uuid
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from db.models import OPEN_STATUSES, Claim, Department, FraudAlert, FraudRing, SiuCase, SiuCaseClaim, SiuCaseEvent, \
     User
@@ -26,6 +26,16 @@ NOT_ALLOWED = "Not allowed: Only Special Investigations and managers work SIU ca
 
 
 # --- Helpers -----------------------------------------------------------------------------
+
+
+OWN_RING = "R-W"   # rings these tests make when earlier runs took the demo's: removed after each test
+
+
+@pytest.fixture(autouse=True)
+def _no_rings_of_our_own(app_session):
+    """The web database is shared (test_fraud_rings measures its rings against the generator's)."""
+    yield
+    app_session(lambda s: s.execute(delete(FraudRing).where(FraudRing.key.like(OWN_RING + "%"))))
 
 
 @pytest.fixture()
@@ -644,7 +654,7 @@ def _ring_with_siu_claims_in_no_case(app_session) -> tuple[str, list[str]]:
             from tests.siuutil import ring
 
             claims = list(session.scalars(select(Claim).where(Claim.claim_number.in_(numbers))))
-            own = f"R-W{uuid.uuid4().hex[:10].upper()}"
+            own = f"{OWN_RING}{uuid.uuid4().hex[:10].upper()}"
             ring(session, own, claims)
             return own
         key = app_session(make)
