@@ -184,14 +184,21 @@ def cmd_create_user(args) -> int:
 
 
 def cmd_token(args) -> int:
-    from services.api_tokens import create_token, revoke_token, user_by_email
+    from services.api_tokens import TokenError, create_token, expiry_for_days, revoke_token, user_by_email
 
+    expires_at = None
+    if args.action == "create":
+        try:  # checked before the database is touched
+            expires_at = expiry_for_days(args.expires_days)
+        except TokenError as exc:
+            raise CliError(f"--expires-days: {exc}") from None
     _, factory = _migrated_db()
     with factory.begin() as session:
         if args.action == "create":
             user = user_by_email(session, args.email)
-            row, token = create_token(session, user, name=args.name, scopes=args.scope or [])
-            print(f"token {row.id} for {user.email} ({', '.join(row.scopes)}); shown once, copy it now:")
+            row, token = create_token(session, user, name=args.name, scopes=args.scope or [], expires_at=expires_at)
+            until = f"expires {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "never expires"
+            print(f"token {row.id} for {user.email} ({', '.join(row.scopes)}, {until}); shown once, copy it now:")
             print(token)
         else:
             from db.models import ApiToken
@@ -497,6 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--email", required=True)
     t.add_argument("--name", required=True)
     t.add_argument("--scope", nargs="+", action="extend", required=True, help="claims:read claims:write queues:read")
+    t.add_argument("--expires-days", default="90", metavar="N",
+                   help="days until the token expires (default 90; 0 = never; at most 3650)")
     t.set_defaults(func=cmd_token)
     t = tok.add_parser("revoke", help="revoke a token by id")
     t.add_argument("id", type=int)

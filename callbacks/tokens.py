@@ -1,4 +1,4 @@
-"""API tokens page: create (the token is shown once) and revoke."""
+"""API tokens page: create (the token is shown once, with an expiry) and revoke; admins revoke anyone's."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
@@ -8,8 +8,9 @@ from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
 from db.flask_db import read_session, unit_of_work
-from pages.tokens import token_table
-from services.api_tokens import TokenError, create_token, list_tokens, revoke_token
+from pages.tokens import everyone_table, token_table
+from services.api_tokens import (MANAGE_ALL_TOKENS, TokenError, create_token, expiry_for_days,
+                                 list_all_active_tokens, list_tokens, revoke_any_token, revoke_token)
 
 
 def _shown_once(token: str) -> html.Div:
@@ -30,15 +31,18 @@ def _shown_once(token: str) -> html.Div:
     Input("token-create", "n_clicks"),
     State("token-name", "value"),
     State("token-scopes", "value"),
+    State("token-expiry", "value"),
     prevent_initial_call=True,
 )
-def create(n_clicks, name, scopes):
+def create(n_clicks, name, scopes, expiry):
     user = user_or_none()
     if not isinstance(scopes, list):
         scopes = []
     try:
+        expires_at = expiry_for_days(expiry)  # the select's value is text; anything else is refused
         with unit_of_work() as session:
-            _, token = create_token(session, user, name=name if isinstance(name, str) else "", scopes=scopes)
+            _, token = create_token(session, user, name=name if isinstance(name, str) else "", scopes=scopes,
+                                    expires_at=expires_at)
     except TokenError as exc:
         return None, no_update, True, str(exc).capitalize()
     return _shown_once(token), token_table(list_tokens(read_session(), user)), False, None
@@ -63,3 +67,28 @@ def revoke(clicks):
     except TokenError as exc:
         return no_update, str(exc).capitalize()
     return token_table(list_tokens(read_session(), user)), f"Revoked “{name}”: requests with it now get 401."
+
+
+@secure_callback(
+    MANAGE_ALL_TOKENS,
+    Output("everyone-tokens", "children"),
+    Output("everyone-revoke-status", "children"),
+    Output("tokens-list", "children", allow_duplicate=True),  # the admin's own token may be among them
+    Input({"type": "everyone-token-revoke", "id": ALL}, "submit_n_clicks"),  # after the confirmation
+    prevent_initial_call=True,
+)
+def revoke_anyones(clicks):
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(isinstance(c, int) and c > 0 for c in (clicks or [])):
+        return no_update, no_update, no_update
+    user = user_or_none()
+    try:
+        with unit_of_work() as session:
+            done = revoke_any_token(session, user, trigger.get("id"))
+    except TokenError as exc:
+        return no_update, str(exc).capitalize(), no_update
+    session = read_session()
+    whose = "your own token" if done["owner_id"] == user.id else f"of {done['owner_email']}"
+    return (everyone_table(list_all_active_tokens(session, user)),
+            f"Revoked “{done['name']}” ({whose}): requests with it now get 401.",
+            token_table(list_tokens(session, user)))

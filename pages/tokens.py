@@ -1,4 +1,5 @@
-"""The signed-in user's API tokens: list, create (shown once), revoke."""
+"""The signed-in user's API tokens: list, create (shown once, with an expiry), revoke; for admins, every
+user's active tokens, each revocable."""
 from __future__ import annotations
 
 import dash
@@ -6,10 +7,11 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from auth.guard import page_user
-from auth.permissions import Perm
+from auth.permissions import Perm, role_has
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
-from services.api_tokens import allowed_scopes, list_tokens
+from services.api_tokens import (DEFAULT_EXPIRY_DAYS, EXPIRY_CHOICES, MANAGE_ALL_TOKENS, allowed_scopes,
+                                 list_all_active_tokens, list_tokens)
 
 dash.register_page(__name__, path="/tokens", title="API tokens · SCOPE Assistant", name="API tokens")
 
@@ -18,34 +20,97 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
-def revoke_question(name: str) -> str:
+def _expires(value) -> str:
+    return _when(value) if value else "never expires"
+
+
+def revoke_question(name: str, owner: str | None = None) -> str:
     # A revoked token cannot be restored: whatever system uses it stops at once.
-    return (f"Revoke the token “{name}”? Every system using it gets 401 from now on; this cannot be undone "
+    whose = f" of {owner}" if owner else ""
+    return (f"Revoke the token “{name}”{whose}? Every system using it gets 401 from now on; this cannot be undone "
             "(create a new token to replace it).")
+
+
+def _state(t: dict):
+    if t["revoked_at"] is not None:
+        return dbc.Badge(f"revoked {_when(t['revoked_at'])}", color="secondary")
+    if t["expired"]:
+        return dbc.Badge("expired", color="warning", text_color="dark")
+    return dbc.Badge("active", color="success")
+
+
+def _scopes(scopes: list[str]):
+    return [dbc.Badge(s, color="light", text_color="dark", className="me-1") for s in scopes]
 
 
 def token_table(tokens: list[dict]):
     if not tokens:
         return html.P("You have no API tokens yet.", className="text-muted mb-0", id="tokens-empty")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Token", "Scopes", "Created", "Last used", "Expires",
-                                                    "State", "")]))
+    headers = ("Name", "Token", "Scopes", "Created", "Last used", "Expires", "State", "")
+    head = html.Thead(html.Tr([html.Th(h) for h in headers]))
     rows = []
     for t in tokens:
         revoked = t["revoked_at"] is not None
-        rows.append(html.Tr([
-            html.Td(t["name"]), html.Td(t["prefix"] + "…", className="font-monospace small"),
-            html.Td([dbc.Badge(s, color="light", text_color="dark", className="me-1") for s in t["scopes"]]),
-            html.Td(_when(t["created_at"]), className="small"), html.Td(_when(t["last_used_at"]), className="small"),
-            html.Td(_when(t["expires_at"]), className="small"),
-            html.Td(dbc.Badge(f"revoked {_when(t['revoked_at'])}", color="secondary") if revoked
-                    else dbc.Badge("active", color="success")),
-            html.Td(None if revoked else dcc.ConfirmDialogProvider(
+        cells = [
+            (t["name"], None), (t["prefix"] + "…", "font-monospace small text-nowrap"), (_scopes(t["scopes"]), None),
+            (_when(t["created_at"]), "small text-nowrap"), (_when(t["last_used_at"]), "small text-nowrap"),
+            (_expires(t["expires_at"]), "small text-nowrap"), (_state(t), None),
+            (None if revoked or t["expired"] else dcc.ConfirmDialogProvider(
                 dbc.Button("Revoke", id={"type": "token-revoke-button", "id": t["id"]}, color="outline-danger",
                            size="sm", n_clicks=0),
-                id={"type": "token-revoke", "id": t["id"]}, message=revoke_question(t["name"]))),
-        ], className="text-muted" if revoked else None))
-    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
-                     id="tokens-table")
+                id={"type": "token-revoke", "id": t["id"]}, message=revoke_question(t["name"])), None),
+        ]
+        rows.append(html.Tr(_cells(cells, headers), className="text-muted" if revoked or t["expired"] else None))
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True,
+                     className="mb-0 align-middle stack-on-phone", id="tokens-table")
+
+
+def _cells(cells, headers):
+    # data-label: on a phone each row is a block of labelled lines (stack-on-phone in assets/10-scope.css),
+    # so Expires, State and Revoke do not sit off the screen.
+    return [html.Td(value, className=cls, **{"data-label": label}) for (value, cls), label in zip(cells, headers)]
+
+
+def everyone_table(tokens: list[dict]):
+    """Admins: every user's tokens that still work, each with a Revoke behind the same confirmation."""
+    if not tokens:
+        return html.P("No user has an active token.", className="text-muted mb-0", id="everyone-tokens-empty")
+    headers = ("Owner", "Name", "Scopes", "Created", "Last used", "Expires", "")
+    head = html.Thead(html.Tr([html.Th(h) for h in headers]))
+    rows = []
+    for t in tokens:
+        owner = f"{t['owner_name']} <{t['owner_email']}>" if t["owner_name"] else t["owner_email"]
+        cells = [
+            (html.Div([html.Div(t["owner_name"] or t["owner_email"]),
+                       html.Div(t["owner_email"], className="small text-muted") if t["owner_name"] else None,
+                       None if t["owner_active"] else dbc.Badge("deactivated", color="secondary")]), None),
+            (html.Div([html.Div(t["name"]),
+                       html.Div(t["prefix"] + "…", className="font-monospace small text-muted")]), None),
+            (_scopes(t["scopes"]), None),
+            (_when(t["created_at"]), "small text-nowrap"), (_when(t["last_used_at"]), "small text-nowrap"),
+            (_expires(t["expires_at"]), "small text-nowrap"),
+            (dcc.ConfirmDialogProvider(
+                dbc.Button("Revoke", id={"type": "everyone-token-revoke-button", "id": t["id"]},
+                           color="outline-danger", size="sm", n_clicks=0),
+                id={"type": "everyone-token-revoke", "id": t["id"]}, message=revoke_question(t["name"], owner)),
+             None),
+        ]
+        rows.append(html.Tr(_cells(cells, headers)))
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True,
+                     className="mb-0 align-middle stack-on-phone", id="everyone-tokens-table")
+
+
+def everyone_section(user):
+    """The admins' card, or nothing for anyone else."""
+    if not role_has(user.role, MANAGE_ALL_TOKENS):
+        return None
+    return dbc.Card(dbc.CardBody([
+        html.H5("Everyone's tokens", className="card-title"),
+        html.P("Active tokens of every user (not revoked, not expired), soonest to expire first.",
+               className="small text-muted"),
+        html.Div(everyone_table(list_all_active_tokens(read_session(), user)), id="everyone-tokens"),
+        html.Div(id="everyone-revoke-status", className="small mt-2"),
+    ]), className="shadow-sm mb-4", id="everyone-tokens-card")
 
 
 def layout(**_query):
@@ -58,13 +123,17 @@ def layout(**_query):
         dbc.Row([
             dbc.Col([dbc.Label("Name", html_for="token-name", className="small fw-semibold mb-1"),
                      dbc.Input(id="token-name", maxLength=80, placeholder="e.g. policy-admin system"),
-                     dbc.FormFeedback(id="token-name-feedback", type="invalid")], md=5),
+                     dbc.FormFeedback(id="token-name-feedback", type="invalid")], lg=4, md=6),
             dbc.Col([dbc.Label("Scopes", className="small fw-semibold mb-1"),
                      dbc.Checklist(id="token-scopes", options=[{"label": s, "value": s} for s in scopes],
-                                   value=list(scopes), inline=True)], md=5),
+                                   value=list(scopes), inline=True)], lg=4, md=6),
+            dbc.Col([dbc.Label("Expires after", html_for="token-expiry", className="small fw-semibold mb-1"),
+                     dbc.Select(id="token-expiry", value=str(DEFAULT_EXPIRY_DAYS),
+                                options=[{"label": label, "value": str(days)}
+                                         for days, label in EXPIRY_CHOICES.items()])], lg=2, md=6),
             dbc.Col(dbc.Button("Create", id="token-create", color="primary", n_clicks=0, className="w-100"),
-                    md=2, className="d-flex align-items-end"),
-        ]),
+                    lg=2, md=6, className="d-flex align-items-end"),
+        ], className="g-3"),
         html.Div(id="token-created", className="mt-3"),
     ]), className="shadow-sm mb-4")
     listing = dbc.Card(dbc.CardBody([
@@ -76,4 +145,4 @@ def layout(**_query):
                      html.A("REST API", href="/api/v1/openapi.json", target="_blank"), "."],
                     className="small text-muted")
     return html.Div([page_header("API tokens", "Tokens act as you, with at most your role's permissions.", right=api),
-                     create, listing])
+                     create, listing, everyone_section(user)])

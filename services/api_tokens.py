@@ -1,11 +1,14 @@
 """API bearer tokens. The token is shown once; only its SHA-256 and a short
 prefix (to recognise it in lists) are stored. A token's scopes never exceed
 what its owner's role allows, checked at creation and again on every use
-(a demoted owner's token loses the scopes the new role lacks)."""
+(a demoted owner's token loses the scopes the new role lacks). Tokens expire
+(90 days unless the creator chooses otherwise; "never" is possible but has to
+be asked for), and admins see and revoke everyone's active tokens."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -13,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from auth.current import SessionUser
-from auth.permissions import API_SCOPES, role_has
+from auth.permissions import API_SCOPES, Perm, role_has
 from db.models import ApiToken, User
 from services import audit
 
@@ -22,6 +25,12 @@ NAME_MAX = 80
 MAX_TOKENS_PER_USER = 50
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+# Expiry in days from creation; 0 means never. The page offers EXPIRY_CHOICES, the command line any day count.
+DEFAULT_EXPIRY_DAYS = 90
+MAX_EXPIRY_DAYS = 3650
+EXPIRY_CHOICES: dict[int, str] = {30: "30 days", 90: "90 days", 365: "1 year", 0: "Never"}
+# Who sees and revokes every user's tokens: the admins who manage users.
+MANAGE_ALL_TOKENS = Perm.MANAGE_USERS
 
 
 class TokenError(ValueError):
@@ -52,6 +61,23 @@ def hash_token(token: str) -> str:
 
 def allowed_scopes(role: str) -> list[str]:
     return [scope for scope, perm in API_SCOPES.items() if role_has(role, perm)]
+
+
+def expiry_for_days(days, *, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When a token made now for ``days`` days expires (None: never). Refuses anything but 0..MAX_EXPIRY_DAYS."""
+    if isinstance(days, str) and re.fullmatch(r"-?[0-9]{1,9}", days.strip()):  # the page and CLI pass text
+        days = int(days.strip())
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise TokenError(f"the expiry must be a whole number of days from 0 (never) to {MAX_EXPIRY_DAYS}")
+    if days < 0 or days > MAX_EXPIRY_DAYS:
+        raise TokenError(f"the expiry must be from 0 (never) to {MAX_EXPIRY_DAYS} days (got {days})")
+    if days == 0:
+        return None
+    return (now or dt.datetime.now(dt.timezone.utc)) + dt.timedelta(days=days)
+
+
+def is_expired(expires_at: dt.datetime | None, now: dt.datetime | None = None) -> bool:
+    return expires_at is not None and expires_at <= (now or dt.datetime.now(dt.timezone.utc))
 
 
 def create_token(session: Session, user, *, name: str, scopes: list[str],
@@ -85,7 +111,8 @@ def create_token(session: Session, user, *, name: str, scopes: list[str],
     session.add(row)
     session.flush()
     audit.record(session, actor=user.email, actor_id=user.id, action="api_token.create", target_type="api_token",
-                 target_id=row.id, after={"name": name, "scopes": row.scopes, "prefix": row.prefix})
+                 target_id=row.id, after={"name": name, "scopes": row.scopes, "prefix": row.prefix,
+                        "expires_at": expires_at.isoformat() if expires_at else None})
     return row, token
 
 
@@ -108,11 +135,47 @@ def revoke_token(session: Session, user, token_id, *, any_owner: bool = False) -
     return row
 
 
-def list_tokens(session: Session, user) -> list[dict]:
+def revoke_any_token(session: Session, admin, token_id) -> dict:
+    """An admin revokes anyone's token (audited with the admin as actor and the owner named).
+    The token's name and its owner's email and id."""
+    if admin is None or not role_has(getattr(admin, "role", None), MANAGE_ALL_TOKENS):
+        raise TokenError("only an admin can revoke other people's tokens")
+    if isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 < token_id < 2**31:
+        raise TokenError("no such token")
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise TokenError("no such token")
+    owner = session.get(User, row.user_id)
+    if row.revoked_at is None:
+        row.revoked_at = dt.datetime.now(dt.timezone.utc)
+        audit.record(session, actor=admin.email, actor_id=admin.id, action="api_token.revoke",
+                     target_type="api_token", target_id=row.id, after={"prefix": row.prefix, "owner": owner.email})
+    return {"name": row.name, "owner_email": owner.email, "owner_id": owner.id}
+
+
+def _as_dict(t: ApiToken, now: dt.datetime) -> dict:
+    return {"id": t.id, "name": t.name, "prefix": t.prefix, "scopes": list(t.scopes),
+            "created_at": t.created_at, "last_used_at": t.last_used_at, "expires_at": t.expires_at,
+            "revoked_at": t.revoked_at, "expired": t.revoked_at is None and is_expired(t.expires_at, now)}
+
+
+def list_tokens(session: Session, user, *, now: dt.datetime | None = None) -> list[dict]:
+    now = now or dt.datetime.now(dt.timezone.utc)
     rows = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))
-    return [{"id": t.id, "name": t.name, "prefix": t.prefix, "scopes": list(t.scopes),
-             "created_at": t.created_at, "last_used_at": t.last_used_at, "expires_at": t.expires_at,
-             "revoked_at": t.revoked_at} for t in rows]
+    return [_as_dict(t, now) for t in rows]
+
+
+def list_all_active_tokens(session: Session, admin, *, now: dt.datetime | None = None) -> list[dict]:
+    """Every user's tokens that still work (not revoked, not expired), soonest to expire first, with their owner."""
+    if admin is None or not role_has(getattr(admin, "role", None), MANAGE_ALL_TOKENS):
+        raise TokenError("only an admin can see other people's tokens")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    rows = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.revoked_at.is_(None), (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now))
+        .order_by(ApiToken.expires_at.asc().nulls_last(), ApiToken.id.desc())).all()
+    return [{**_as_dict(t, now), "owner_name": u.name or "", "owner_email": u.email, "owner_active": u.is_active}
+            for t, u in rows]
 
 
 def authenticate(session: Session, token: str | None, *, now: dt.datetime | None = None, ip: str | None = None,
@@ -139,6 +202,19 @@ def authenticate(session: Session, token: str | None, *, now: dt.datetime | None
         token_row.last_used_at = now
     scopes = frozenset(token_row.scopes) & frozenset(allowed_scopes(user.role))
     return TokenOwner(SessionUser.from_model(user), token_row.id, scopes)
+
+
+def refusal_message(session: Session, token: str | None, *, now: dt.datetime | None = None) -> str:
+    """Why authenticate() refused a token, for the 401. Only an expired token is named as such: whoever
+    holds a real token learns nothing new from it, and its integration's owner learns what to do."""
+    generic = "invalid, expired or revoked token"
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return generic
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or not is_expired(row.expires_at, now):
+        return generic
+    return (f"this token expired on {row.expires_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; "
+            "create a new one on the API tokens page")
 
 
 def user_by_email(session: Session, email: str) -> User:

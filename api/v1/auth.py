@@ -9,7 +9,7 @@ from flask import g, request
 from api.v1.errors import ApiError
 from db.flask_db import read_session
 from services import audit
-from services.api_tokens import TokenOwner, authenticate
+from services.api_tokens import TokenOwner, authenticate, refusal_message
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scope"'}
 
@@ -32,7 +32,7 @@ def require_scope(scope: str) -> Callable:
                                  path=request.path)
             if owner is None:
                 session.rollback()
-                raise ApiError(401, "invalid, expired or revoked token", headers=_CHALLENGE)
+                raise ApiError(401, refusal_message(session, token.strip()), headers=_CHALLENGE)
             if session.dirty or session.new:  # last_used_at and the hourly use record, in a short transaction
                 session.commit()
             if scope not in owner.scopes:

@@ -201,6 +201,33 @@ def test_missing_bad_revoked_and_expired_tokens_get_401(web_app, client):
                                        now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)) is None
 
 
+def test_an_expired_tokens_401_says_it_expired_and_when(web_app, client):
+    token = make_token(web_app, "manager@scope.example", ["queues:read"],
+                       expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
+    assert client.get("/api/v1/queues/AUTO_PD", headers=auth(token)).status_code == 200
+    ended = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.timezone.utc)
+    with web_app.server.app_context():
+        with unit_of_work() as session:
+            row = session.scalar(select(ApiToken).where(ApiToken.token_hash == api_tokens.hash_token(token)))
+            row.expires_at = ended
+    response = client.get("/api/v1/queues/AUTO_PD", headers=auth(token))
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.get_json()["error"].startswith("this token expired on 2026-01-02 03:04 UTC")
+    # an unknown token is not told anything about expiry
+    response = client.get("/api/v1/queues/AUTO_PD", headers=auth("scope_" + "x" * 43))
+    assert response.status_code == 401 and "expired on" not in response.get_json()["error"]
+
+
+def test_tokens_expire_after_90_days_unless_asked_and_never_only_when_asked():
+    now = dt.datetime(2026, 12, 7, tzinfo=dt.timezone.utc)
+    assert api_tokens.expiry_for_days(api_tokens.DEFAULT_EXPIRY_DAYS, now=now) == now + dt.timedelta(days=90)
+    assert api_tokens.expiry_for_days("365", now=now) == now + dt.timedelta(days=365)
+    assert api_tokens.expiry_for_days(0, now=now) is None
+    for bad in (-1, "-1", 3651, "abc", "", None, 1.5, True):
+        with pytest.raises(api_tokens.TokenError):
+            api_tokens.expiry_for_days(bad, now=now)
+
+
 def test_missing_scope_is_403(web_app, client):
     token = make_token(web_app, "manager@scope.example", ["claims:read"])
     response = client.post("/api/v1/claims", json=good_claim(), headers=auth(token))

@@ -56,3 +56,49 @@ def test_a_pasted_no_break_space_in_a_name_is_a_space_not_a_control_character():
     for bad in ("Ann\nBee", "Ann\tBee", "Ann\u2028Bee", "Ann\x1b[31m"):
         with pytest.raises(UserError, match="control characters"):
             _clean_name(bad)
+
+
+@pytest.mark.parametrize("days, message", [("-5", "from 0 (never) to 3650 days (got -5)"),
+                                           ("3651", "from 0 (never) to 3650 days (got 3651)"),
+                                           ("ninety", "a whole number of days"),
+                                           ("1.5", "a whole number of days")])
+def test_token_expiry_is_checked_before_the_database(capsys, monkeypatch, days, message):
+    monkeypatch.setattr(cli, "_migrated_db", lambda: pytest.fail("the database must not be needed"))
+    line = error_line(capsys, "token", "create", "--email", "a@b.example", "--name", "n", "--scope", "claims:read",
+                      "--expires-days", days)
+    assert line.startswith("scope: error: --expires-days: the expiry must be") and message in line
+
+
+@pytest.mark.parametrize("argv, days", [((), 90), (("--expires-days", "30"), 30), (("--expires-days", "0"), None)])
+def test_token_create_passes_the_expiry_on(capsys, monkeypatch, argv, days):
+    from services import api_tokens
+
+    seen = {}
+
+    class Factory:
+        def begin(self):
+            import contextlib
+            return contextlib.nullcontext(None)
+
+    class Row:
+        id, scopes = 7, ["claims:read"]
+
+    class Owner:
+        email = "a@b.example"
+
+    def fake_create(session, user, *, name, scopes, expires_at=None):
+        seen["expires_at"] = expires_at
+        return Row(), "scope_secret"
+
+    monkeypatch.setattr(cli, "_migrated_db", lambda: (None, Factory()))
+    monkeypatch.setattr(api_tokens, "create_token", fake_create)
+    monkeypatch.setattr(api_tokens, "user_by_email", lambda session, email: Owner())
+    start = dt.datetime.now(dt.timezone.utc)
+    assert cli.main(["token", "create", "--email", "a@b.example", "--name", "n", "--scope", "claims:read",
+                     *argv]) == 0
+    out = capsys.readouterr().out
+    if days is None:
+        assert seen["expires_at"] is None and "never expires" in out
+    else:
+        assert dt.timedelta(days=days) <= seen["expires_at"] - start < dt.timedelta(days=days, minutes=1)
+        assert f"expires {seen['expires_at']:%Y-%m-%d}" in out
