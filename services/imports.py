@@ -24,7 +24,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from db.models import Claim, ImportBatch
+from db.bulk import copy_rows
+from db.models import Claim, ImportBatch, Party
 from services import audit
 from services.cleaning import (
     CleaningError, ColumnCleaner, date_from_parts, month_number, parse_bool, parse_int, squash,
@@ -32,6 +33,7 @@ from services.cleaning import (
 )
 from services.datasets import DatasetNameError, check_dataset_name, ensure_dataset, features_of, get_dataset
 from services.departments import department_ids, ensure_departments
+from services.intake_parties import LABELS as PARTY_LABELS, ROLE_LABELS, check_field
 from services.mappings import (
     AMOUNT_COLUMNS, CLAIM_COLUMNS, DATE_COLUMNS, ColumnRule, Mapping, MappingError, load_mapping,
 )
@@ -39,6 +41,9 @@ from services.mappings import (
 REPORT_FIELDS = ("row", "column", "value", "reason")
 _MAX_AMOUNT = Decimal("1e12")  # claims amounts are NUMERIC(14, 2)
 _SOURCE_KEY_LEN = 80
+PARTY_COLUMNS = ("claim_id", "role", *PARTY_LABELS)
+# What the parties table holds once normalised (upper-casing can lengthen a value: "ß" -> "SS").
+_PARTY_LIMITS = {key: Party.__table__.c[key].type.length for key in PARTY_LABELS}
 
 
 class ImportFailed(Exception):
@@ -220,6 +225,9 @@ class _RowValidator:
         # derived dates that depend on another go last
         self.derived = sorted(mapping.derived_dates.items(), key=lambda kv: kv[1].not_before is not None)
         self.seen_ids: dict[str, int] = {}
+        # party column -> values that mean "not recorded" (its rule's ``missing``)
+        self.party_missing = {col: {m.casefold() for m in mapping.rule_for(col).missing}
+                              for col in mapping.party_columns()}
         self.seen_content: Counter[str] = Counter()
 
     def validate(self, line: int, fields: list[str]) -> tuple[dict | None, list[Reject]]:
@@ -254,9 +262,33 @@ class _RowValidator:
         if self.mapping.fraud_label:
             record["fraud_label"] = self._fraud_label(clean, bad, line, problems)
         record["extra"] = {col: _json_value(clean.get(col)) for col in self.mapping.extra}
+        record["parties"] = self._parties(fields, line, problems)
         if not problems:
             self._identify(record, clean, content, occurrence, line, problems)
         return (None if problems else record), problems
+
+    def _parties(self, fields: list[str], line: int, problems: list[Reject]) -> list[dict]:
+        """The row's people and businesses, checked and normalised as intake does
+        (services.intake_parties); a block whose columns are all empty is not there."""
+        parties = []
+        for block in self.mapping.parties:
+            raw = {key: fields[self.index[col]] for key, col in block.columns.items()}
+            raw = {key: "" if squash(value).casefold() in self.party_missing[block.columns[key]] else value
+                   for key, value in raw.items()}
+            if not any(value.strip() for value in raw.values()):
+                continue
+            party = {"role": block.role}
+            for key, value in raw.items():
+                stored, error = check_field(key, value)
+                if error is None and stored is not None and len(stored) > _PARTY_LIMITS[key]:
+                    error = f"must be at most {_PARTY_LIMITS[key]} characters once normalised"
+                if error:
+                    problems.append(Reject(line, block.columns[key], value.replace("\x00", "\\x00"),
+                                           f"{ROLE_LABELS[block.role]} {PARTY_LABELS[key].lower()}: {error}"))
+                elif stored:
+                    party[key] = stored
+            parties.append(party)
+        return parties
 
     def _claim_columns(self, clean: dict, bad: set, line: int, problems: list[Reject]) -> dict:
         out: dict[str, Any] = dict(self.mapping.constants)
@@ -381,6 +413,10 @@ def _parse_file(path: str | Path, mapping: Mapping) -> _Parsed:
     missing = [c for c in mapping.source_columns() if c not in header]
     if missing:
         raise ImportFailed(f"{path.name}: mapped column(s) {missing} not in the header")
+    missing = [f"{c!r} ({b.role}'s {k})" for b in mapping.parties for k, c in b.columns.items() if c not in header]
+    if missing:
+        raise ImportFailed(f"mapping {mapping.file_name or mapping.name}: party column(s) {', '.join(missing)} "
+                           f"not in the header of {path.name}")
     # Only the free-text column may hold line breaks; anywhere else one means broken quoting.
     source.multiline_columns = set(mapping.columns.get("description", ()))
     validator = _RowValidator(mapping, header)
@@ -416,7 +452,8 @@ def read_mapped_frame(path: str | Path, mapping: Mapping | str | Path) -> tuple[
     """
     mapping = _as_mapping(mapping)
     parsed = _parse_file(path, mapping)
-    rows = [{**{k: v for k, v in r.items() if k != "extra"}, **r["extra"]} for r in parsed.records]
+    # Parties are personal data and never router input: not in the frame.
+    rows = [{**{k: v for k, v in r.items() if k not in ("extra", "parties")}, **r["extra"]} for r in parsed.records]
     return pd.DataFrame(rows), [r.__dict__.copy() for r in parsed.rejects]
 
 
@@ -523,22 +560,51 @@ def _db_reason(exc: SQLAlchemyError) -> str:
     return f"not stored: the database refused this row (SQLSTATE {code or 'unknown'})"
 
 
-def _insert(session: Session, stmt, rows: list[dict], records: list[dict]) -> tuple[list[int], list[Reject]]:
-    """Insert a batch; if the database refuses it, insert row by row so only the bad rows are lost."""
+def _insert(session: Session, stmt, rows: list[dict], records: list[dict]) -> tuple[dict[str, int], list[Reject]]:
+    """Insert a batch; if the database refuses it, insert row by row so only the bad rows are lost.
+    Returns the new claims' ids by source_key."""
     try:
         with session.begin_nested():
-            return list(session.execute(stmt, rows).scalars()), []
+            return dict((key, id_) for id_, key in session.execute(stmt, rows).all()), []
     except SQLAlchemyError:
         pass
-    ids: list[int] = []
+    ids: dict[str, int] = {}
     rejects: list[Reject] = []
     for row, record in zip(rows, records):
         try:
             with session.begin_nested():
-                ids += list(session.execute(stmt, [row]).scalars())
+                ids.update((key, id_) for id_, key in session.execute(stmt, [row]).all())
         except SQLAlchemyError as exc:
             rejects.append(Reject(record["line"], "", "", _db_reason(exc)))
     return ids, rejects
+
+
+def _claims_without_parties(session: Session, dataset: str, records: list[dict]) -> dict[str, int]:
+    """Claims already in the dataset (re-imported rows) that have no parties yet, by source_key:
+    imported before the mapping had ``parties``, they get the row's parties once."""
+    keys = [r["source_key"] for r in records if r["parties"]]
+    if not keys:
+        return {}
+    table = Claim.__table__
+    has_party = select(Party.id).where(Party.claim_id == table.c.id).exists()
+    return dict(session.execute(select(table.c.source_key, table.c.id).where(
+        table.c.dataset == dataset, table.c.source_key.in_(keys), ~has_party)).all())
+
+
+def _store_parties(session: Session, claim_ids: dict[str, int], records: list[dict]) -> int:
+    """COPY the parties of ``records`` whose claim is in ``claim_ids`` (by source_key) in the
+    session's transaction."""
+    rows = [(claim_ids[r["source_key"]], p["role"], *(p.get(key) for key in PARTY_LABELS))
+            for r in records if r["parties"] and r["source_key"] in claim_ids for p in r["parties"]]
+    if not rows:
+        return 0
+    try:
+        with session.begin_nested():
+            return copy_rows(session.connection().connection, Party.__tablename__, PARTY_COLUMNS, rows)
+    except Exception as exc:  # psycopg's own error: nothing of the import is kept
+        lines = f"{records[0]['line']}-{records[-1]['line']}"
+        raise ImportFailed(f"the parties of lines {lines} could not be stored ({type(exc).__name__}); "
+                           f"nothing was imported") from None
 
 
 def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dataset: str,
@@ -571,7 +637,7 @@ def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dat
 
     batch = None
     new_ids: list[int] = []
-    duplicates = 0
+    duplicates = n_parties = 0
     if records or existed:
         dept_ids = ensure_departments(session, mapping.departments)
         ensure_dataset(session, dataset, mapping.feature_spec(), description=mapping.description,
@@ -582,12 +648,14 @@ def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dat
         session.flush()
         table = Claim.__table__
         stmt = (insert(table).on_conflict_do_nothing(index_elements=["dataset", "source_key"])
-                .returning(table.c.id))
+                .returning(table.c.id, table.c.source_key))
         for _, chunk in _batches(records, batch_size):
             ids, refused = _insert(session, stmt, [_claim_row(r, dataset, dept_ids) for r in chunk], chunk)
-            new_ids += ids
+            new_ids += ids.values()
             rejects += refused
             duplicates += len(chunk) - len(ids) - len(refused)
+            old = _claims_without_parties(session, dataset, [r for r in chunk if r["source_key"] not in ids])
+            n_parties += _store_parties(session, {**old, **ids}, chunk)
 
     rejected = len({r.row for r in rejects})
     reports = Path(reports_dir)
@@ -612,7 +680,7 @@ def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dat
     summary = {"dataset": dataset, "rows": parsed.n_rows, "imported": len(new_ids),
                "duplicates": duplicates, "rejected": rejected, "blank_lines": parsed.blank_lines,
                "report_path": str(report_path), "batch_id": batch.id if batch is not None else None,
-               "routed": routed}
+               "routed": routed, "parties": n_parties}
     audit.record(session, actor=actor, action="claims.import", target_type="import_batch",
                  target_id=batch.id if batch is not None else None,
                  after={**summary, "file": path.name, "sha256": parsed.sha256})

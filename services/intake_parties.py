@@ -58,6 +58,14 @@ def _check(key: str, longest: int, normalise, value: Any) -> tuple[str | None, s
     return stored, None
 
 
+def check_field(key: str, value: Any) -> tuple[str | None, str | None]:
+    """One party field checked as the form and the API check it: the stored value (normalised
+    identifier, or the name as typed; None when empty) and the error message, if any.
+    Also used by CSV imports (services.imports) so a bad phone reads the same everywhere."""
+    _key, _label, longest, normalise = next(f for f in FIELDS if f[0] == key)
+    return _check(key, longest, normalise, value)
+
+
 def validate(value: Any) -> tuple[list[dict], dict[str, str]]:
     """Cleaned parties and ``{"parties[i].field": message}`` (``"parties"`` for the list)."""
     if value is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import yaml
 
 from services.datasets import FEATURE_KINDS
 from services.departments import STANDARD_DEPARTMENTS, DepartmentSpec, color_for
+from services.intake_parties import FIELDS as PARTY_FIELDS, MAX_PARTIES, ROLES as PARTY_ROLES
 
 # claims column -> maximum length for string columns (None: not limited / not a string)
 CLAIM_COLUMNS: dict[str, int | None] = {
@@ -35,7 +36,10 @@ POST_SETTLEMENT_COLUMNS = ("paid_amount",)
 CONSTANT_COLUMNS = ("policy_number", "line_of_business", "description", "state", "region", "postcode")
 
 _TOP_KEYS = {"name", "description", "claim_number_prefix", "columns", "constants", "target",
-             "fraud_label", "departments", "extra", "personal", "features", "validate", "derived_dates"}
+             "fraud_label", "departments", "extra", "personal", "features", "validate", "derived_dates",
+             "parties"}
+_PARTY_KEYS = {"role", "columns"}
+PARTY_FIELD_NAMES = tuple(key for key, *_ in PARTY_FIELDS)
 _RULE_KEYS = {"type", "required", "min", "max", "allowed", "formats", "case", "synonyms",
               "missing", "bands", "band_step"}
 _DERIVED_KEYS = {"year", "month", "week_of_month", "day_of_week", "not_before"}
@@ -93,6 +97,14 @@ class DerivedDate:
 
 
 @dataclass(frozen=True)
+class PartyBlock:
+    """One person or business per row: its role and party field -> source column."""
+
+    role: str
+    columns: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Mapping:
     name: str
     description: str
@@ -108,6 +120,12 @@ class Mapping:
     rules: dict[str, ColumnRule]
     derived_dates: dict[str, DerivedDate]
     raw: dict
+    parties: tuple[PartyBlock, ...] = ()
+    file_name: str = ""  # the mapping file, named in errors found once the CSV is read
+
+    def party_columns(self) -> list[str]:
+        """Source columns read into parties (never features, never stored in ``extra``)."""
+        return list(dict.fromkeys(c for block in self.parties for c in block.columns.values()))
 
     @property
     def id_columns(self) -> tuple[str, ...]:
@@ -124,7 +142,8 @@ class Mapping:
         cols += list(self.extra)
         for d in self.derived_dates.values():
             cols += [d.year, d.month, d.week_of_month, d.day_of_week]
-        cols += list(self.rules)
+        party = set(self.party_columns())  # read into parties only (a rule there lists "missing" values)
+        cols += [c for c in self.rules if c not in party]
         return list(dict.fromkeys(cols))
 
     def feature_spec(self) -> list[dict]:
@@ -147,7 +166,7 @@ def load_mapping(path: str | Path) -> Mapping:
     except yaml.YAMLError as exc:
         raise MappingError(f"mapping {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     try:
-        return parse_mapping(data)
+        return replace(parse_mapping(data), file_name=path.name)
     except MappingError as exc:
         raise MappingError(f"mapping {path.name}: {exc}") from None
 
@@ -181,6 +200,7 @@ def parse_mapping(data: Any) -> Mapping:
     personal = _parse_personal(data.get("personal"), extra, problems)
     features = tuple(data.get("features") or [])
     fraud_label = data.get("fraud_label")
+    parties = _parse_parties(data.get("parties"), problems)
 
     for col in constants:
         if col not in CONSTANT_COLUMNS:
@@ -203,6 +223,7 @@ def parse_mapping(data: Any) -> Mapping:
 
     label_columns = set(target.source_columns) | ({fraud_label} if fraud_label else set())
     _check_features(features, set(filled), set(extra), label_columns, problems)
+    _check_party_overlap(parties, columns, target, fraud_label, extra, derived, data.get("validate"), problems)
 
     if problems:
         raise MappingError("; ".join(problems))
@@ -217,7 +238,79 @@ def parse_mapping(data: Any) -> Mapping:
                         **({"personal": True} if f["name"] in personal else {})} for f in features),
         rules=rules, derived_dates=derived,
         raw=json.loads(json.dumps(data, default=str)),  # YAML dates -> strings for JSONB
+        parties=parties,
     )
+
+
+def _parse_parties(raw: Any, problems: list[str]) -> tuple[PartyBlock, ...]:
+    if raw is None:
+        return ()
+    example = "e.g. [{role: claimant, columns: {name: Claimant Name, phone: Claimant Phone}}]"
+    if not isinstance(raw, list):
+        problems.append(f"'parties' must list party blocks, {example}")
+        return ()
+    if len(raw) > MAX_PARTIES:
+        problems.append(f"'parties' lists {len(raw)} blocks; a claim holds at most {MAX_PARTIES}")
+    blocks: list[PartyBlock] = []
+    for i, item in enumerate(raw):
+        where = f"parties[{i}]"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: must have a 'role' and 'columns', {example}")
+            continue
+        if set(item) - _PARTY_KEYS:
+            problems.append(f"{where}: unknown keys {sorted(map(str, set(item) - _PARTY_KEYS))} (a block has "
+                            f"'role' and 'columns')")
+        role = item.get("role")
+        ok = True
+        if role not in PARTY_ROLES:
+            problems.append(f"{where}: role {role!r} is not one of {', '.join(PARTY_ROLES)}")
+            ok = False
+        else:
+            where = f"{where} ({role})"
+        cols = item.get("columns")
+        if not isinstance(cols, dict) or not cols:
+            problems.append(f"{where}: 'columns' must map party fields ({', '.join(PARTY_FIELD_NAMES)}) "
+                            f"to source columns")
+            continue
+        for key, source in cols.items():
+            if key not in PARTY_FIELD_NAMES:
+                problems.append(f"{where}: {key!r} is not a party field (one of {', '.join(PARTY_FIELD_NAMES)})")
+                ok = False
+            if not isinstance(source, str) or not source.strip():
+                problems.append(f"{where}.{key}: must name a source column, not {source!r}")
+                ok = False
+        sources = [s for s in cols.values() if isinstance(s, str)]
+        for source in sorted({s for s in sources if sources.count(s) > 1}):
+            problems.append(f"{where}: column {source!r} fills more than one field of the same party")
+            ok = False
+        if ok:
+            blocks.append(PartyBlock(role, {str(k): v.strip() for k, v in cols.items()}))
+    return tuple(blocks)
+
+
+def _check_party_overlap(parties: tuple[PartyBlock, ...], columns: dict[str, tuple[str, ...]], target: Target,
+                         fraud_label: str | None, extra: tuple[str, ...], derived: dict[str, DerivedDate],
+                         validate: Any, problems: list[str]) -> None:
+    """A party column is personal data read only into ``parties``: it may not also fill a claims
+    column, the label, ``extra`` (and so a feature) or a derived date. The party rules validate it;
+    its own rule may only list ``missing`` values ("N/A", "unknown": not recorded)."""
+    uses: dict[str, str] = {}
+    for ours, sources in columns.items():
+        uses.update({s: f"claims column {ours}" for s in sources})
+    uses.update({s: "the target" for s in target.source_columns})
+    if fraud_label:
+        uses[fraud_label] = "fraud_label"
+    uses.update({s: "an extra column" for s in extra})
+    for ours, d in derived.items():
+        uses.update({s: f"derived date {ours}" for s in (d.year, d.month, d.week_of_month, d.day_of_week)})
+    for block in parties:
+        for key, source in block.columns.items():
+            if source in uses:
+                problems.append(f"column {source!r} is {block.role}'s {key} and also {uses[source]}; party "
+                                f"columns are personal data, stored only as parties")
+            elif isinstance(validate, dict) and set(validate.get(source) or {}) - {"missing"}:
+                problems.append(f"validate.{source}: {source!r} is {block.role}'s {key}, which the party rules "
+                                f"check; its rule may only list 'missing' values")
 
 
 def _parse_columns(raw: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:

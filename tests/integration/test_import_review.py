@@ -333,3 +333,34 @@ def test_cli_import_with_every_row_rejected_exits_non_zero(database_url, tmp_pat
     assert result.stderr.strip() == (f"scope: error: nothing imported: all 2 rows were rejected "
                                       f"(reasons in {summary['report_path']})")
     assert Path(summary["report_path"]).is_file()
+
+
+def test_cli_import_summary_counts_the_parties_stored(database_url, tmp_path, monkeypatch):
+    from sqlalchemy import delete
+
+    from db.models import Party
+    from db.session import make_engine, make_session_factory
+
+    monkeypatch.setenv("SCOPE_DATA_DIR", str(tmp_path / "data"))
+    csv_path = write(tmp_path, "a.csv", "Ref,Amount,Notes,Cover,Claimant Name,Claimant Phone\n"
+                                        "B1,10,glass,Glass,Ann Smith,+1 333 902 4411\n"
+                                        "B2,20,dent,Collision,,\n"
+                                        "B3,30,dent,Collision,Bo,12\n")
+    mapping = mapping_file(tmp_path, name="rv_parties", claim_number_prefix="RVP-", parties=[
+        {"role": "claimant", "columns": {"name": "Claimant Name", "phone": "Claimant Phone"}}])
+    result = scope("import", str(csv_path), "--mapping", str(mapping), "--dataset", "rv_cli_parties",
+                   database_url=database_url)
+    engine = make_engine(database_url)
+    with make_session_factory(engine).begin() as session:  # committed by the CLI: cleaned up here
+        stored = session.execute(select(Claim.claim_number, Party.phone).join(Party, Party.claim_id == Claim.id)
+                                 .where(Claim.dataset == "rv_cli_parties")).all()
+        session.execute(delete(Claim).where(Claim.dataset == "rv_cli_parties"))
+        session.execute(delete(ImportBatch).where(ImportBatch.dataset == "rv_cli_parties"))
+        session.execute(delete(Dataset).where(Dataset.name == "rv_cli_parties"))
+    engine.dispose()
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["imported"], summary["rejected"], summary["parties"]) == (2, 1, 1)
+    assert stored == [("RVP-B1", "3339024411")]
+    assert [(r["row"], r["column"], r["reason"]) for r in report(summary)] == [
+        ("4", "Claimant Phone", "Claimant phone: must have 7 to 15 digits")]

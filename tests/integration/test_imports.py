@@ -64,7 +64,7 @@ def test_good_rows_import_and_each_bad_row_is_reported(db_session, mapping_file,
 
     assert summary | {"report_path": None, "batch_id": None} == {
         "dataset": "test_motor", "rows": 8, "imported": 3, "duplicates": 0, "rejected": 5, "blank_lines": 0,
-        "report_path": None, "batch_id": None, "routed": 0}
+        "report_path": None, "batch_id": None, "routed": 0, "parties": 0}
     problems = {(int(r["row"]), r["column"]): r for r in report_lines(summary)}
     assert set(problems) == {(3, "LossDate"), (4, "Amount"), (5, "Policy"), (6, "Cover"), (7, "Amount")}
     assert "not a date" in problems[3, "LossDate"]["reason"]
@@ -193,3 +193,108 @@ def test_real_vehicle_fraud_dates_and_labels(db_session, tmp_path):
     assert all(loss and report and report >= loss for loss, report, _, _ in rows)
     assert all(label == (code == "SIU") for _, _, label, code in rows)
     assert {loss.year for loss, *_ in rows} == {1994, 1995}
+
+
+# -- parties (the claim's people and businesses) ---------------------------------
+
+PARTY_MAPPING = {
+    **TEST_MAPPING, "name": "party_import", "claim_number_prefix": "IPT-",
+    "parties": [
+        {"role": "claimant", "columns": {"name": "Claimant Name", "phone": "Claimant Phone",
+                                         "email": "Claimant Email"}},
+        {"role": "repair_shop", "columns": {"name": "Garage Name", "bank_account": "Garage Bank Acct"}},
+    ],
+    # A party column's rule may only say which values mean "not recorded".
+    "validate": {**TEST_MAPPING["validate"], "Claimant Phone": {"missing": ["n/a"]}},
+}
+
+
+@pytest.fixture()
+def party_mapping(tmp_path):
+    path = tmp_path / "party_import.yaml"
+    path.write_text(yaml.safe_dump(PARTY_MAPPING))
+    return path
+
+
+def parties_of(session, dataset):
+    from db.models import Party
+
+    rows = session.execute(select(Claim.claim_number, Party).join(Party, Party.claim_id == Claim.id)
+                           .where(Claim.dataset == dataset).order_by(Party.id)).all()
+    return [(number, p.role, p.name, p.phone, p.email, p.bank_account) for number, p in rows]
+
+
+def test_party_columns_are_validated_like_intake_and_stored_normalised(db_session, party_mapping, tmp_path):
+    summary = run(db_session, FIXTURES / "claims_with_parties.csv", party_mapping, "party_import", tmp_path)
+
+    assert (summary["imported"], summary["rejected"], summary["parties"]) == (4, 3, 4)
+    problems = {(int(r["row"]), r["column"]): r for r in report_lines(summary)}
+    assert set(problems) == {(4, "Claimant Phone"), (5, "Claimant Email"), (7, "Garage Bank Acct")}
+    assert problems[4, "Claimant Phone"]["value"] == "12"
+    assert problems[4, "Claimant Phone"]["reason"] == "Claimant phone: must have 7 to 15 digits"
+    assert problems[5, "Claimant Email"]["reason"] == "Claimant email: must look like name@example.com"
+    assert problems[7, "Garage Bank Acct"]["reason"] == "Repair shop bank account: has no letters or digits"
+
+    # Normalised as intake stores them; a block whose columns are all empty is simply absent.
+    assert parties_of(db_session, "party_import") == [
+        ("IPT-P001", "claimant", "Ann Smith", "4449017731", "ann.smith@example.com", None),
+        ("IPT-P001", "repair_shop", "Fix-It Motors", None, None, "GB29NWBK60161331926819"),
+        ("IPT-P002", "claimant", "Bob Jones", "4449017731", None, None),
+        ("IPT-P007", "claimant", "Gil Fox", None, None, None),  # "N/A" is listed as missing
+    ]
+    claims = {c.claim_number: c for c in db_session.scalars(select(Claim).where(Claim.dataset == "party_import"))}
+    assert set(claims) == {"IPT-P001", "IPT-P002", "IPT-P005", "IPT-P007"}
+    # Personal data: not in extra, not router features, not in the validated frame.
+    assert claims["IPT-P001"].extra == {"DriverAge": 33.0}
+    assert {f["name"] for f in get_dataset(db_session, "party_import").feature_spec} == {"description", "DriverAge"}
+    frame, _ = read_mapped_frame(FIXTURES / "claims_with_parties.csv", party_mapping)
+    assert not {"parties", "Claimant Phone", "Garage Name"} & set(frame.columns)
+
+
+def test_reimport_adds_no_duplicate_parties(db_session, party_mapping, tmp_path):
+    first = run(db_session, FIXTURES / "claims_with_parties.csv", party_mapping, "party_import", tmp_path)
+    second = run(db_session, FIXTURES / "claims_with_parties.csv", party_mapping, "party_import", tmp_path)
+    assert (first["parties"], second["imported"], second["duplicates"], second["parties"]) == (4, 0, 4, 0)
+    assert len(parties_of(db_session, "party_import")) == 4
+
+
+def test_claims_imported_before_the_mapping_had_parties_get_them_once(db_session, tmp_path):
+    without = tmp_path / "without.yaml"
+    without.write_text(yaml.safe_dump({k: v for k, v in PARTY_MAPPING.items() if k != "parties"}))
+    with_parties = tmp_path / "with.yaml"
+    with_parties.write_text(yaml.safe_dump(PARTY_MAPPING))
+    csv_path = tmp_path / "no_bad_parties.csv"  # the three good rows of the fixture (no rejects either way)
+    lines = (FIXTURES / "claims_with_parties.csv").read_text().splitlines(keepends=True)
+    csv_path.write_text("".join([lines[0], lines[1], lines[2], lines[5]]))
+
+    first = run(db_session, csv_path, without, "party_import", tmp_path)
+    assert (first["imported"], first["parties"]) == (3, 0) and parties_of(db_session, "party_import") == []
+    second = run(db_session, csv_path, with_parties, "party_import", tmp_path)
+    assert (second["imported"], second["duplicates"], second["parties"]) == (0, 3, 3)
+    third = run(db_session, csv_path, with_parties, "party_import", tmp_path)
+    assert third["parties"] == 0
+    assert [(n, role) for n, role, *_ in parties_of(db_session, "party_import")] == [
+        ("IPT-P001", "claimant"), ("IPT-P001", "repair_shop"), ("IPT-P002", "claimant")]
+
+
+def test_imported_claims_sharing_a_phone_are_linked(db_session, party_mapping, tmp_path):
+    from services.linked_claims import linked_claims
+    from tests.partyutil import make_user
+
+    run(db_session, FIXTURES / "claims_with_parties.csv", party_mapping, "party_import", tmp_path)
+    claims = {c.claim_number: c for c in db_session.scalars(select(Claim).where(Claim.dataset == "party_import"))}
+    links = linked_claims(db_session, make_user(db_session, "manager"), claims["IPT-P001"])
+    by_number = {c.claim_number: c for c in links.claims}
+    assert "IPT-P002" in by_number and "IPT-P005" not in by_number
+    assert [(s.field, s.value) for s in by_number["IPT-P002"].shared] == [("phone", "4449017731")]
+
+
+def test_a_party_column_missing_from_the_file_names_the_mapping(db_session, tmp_path):
+    mapping = tmp_path / "garages.yaml"
+    mapping.write_text(yaml.safe_dump({**PARTY_MAPPING, "parties": [
+        {"role": "repair_shop", "columns": {"name": "Garage Name", "phone": "Garage Phone"}}]}))
+    with pytest.raises(ImportFailed) as err:
+        run(db_session, FIXTURES / "claims_with_parties.csv", mapping, "party_import", tmp_path)
+    assert str(err.value) == ("mapping garages.yaml: party column(s) 'Garage Phone' (repair_shop's phone) "
+                              "not in the header of claims_with_parties.csv")
+    assert count_claims(db_session, "party_import") == 0

@@ -84,6 +84,67 @@ def test_load_mapping_reports_file_and_yaml_errors(tmp_path):
         load_mapping(partial)
 
 
+
+CLAIMANT = {"role": "claimant", "columns": {"name": "Claimant Name", "phone": "Claimant Phone"}}
+
+
+def test_party_blocks_parse_and_stay_out_of_features_and_extra():
+    mapping = parse_mapping(broken(parties=[CLAIMANT, {"role": "repair_shop", "columns": {
+        "name": "Garage Name", "bank_account": "Garage Bank Acct"}}]))
+    assert [(b.role, b.columns) for b in mapping.parties] == [
+        ("claimant", {"name": "Claimant Name", "phone": "Claimant Phone"}),
+        ("repair_shop", {"name": "Garage Name", "bank_account": "Garage Bank Acct"})]
+    assert mapping.party_columns() == ["Claimant Name", "Claimant Phone", "Garage Name", "Garage Bank Acct"]
+    assert not set(mapping.party_columns()) & set(mapping.source_columns())
+    assert mapping.extra == () and mapping.feature_spec() == parse_mapping(MINIMAL).feature_spec()
+    # A rule listing "not recorded" values does not make a party column a claims source column.
+    mapping = parse_mapping(broken(parties=[CLAIMANT], validate={"Claimant Phone": {"missing": ["N/A"]}}))
+    assert mapping.rule_for("Claimant Phone").missing == ("N/A",)
+    assert "Claimant Phone" not in mapping.source_columns()
+    assert parse_mapping(broken(parties=[])).parties == ()
+
+
+@pytest.mark.parametrize("parties, message", [
+    ([{"role": "victim", "columns": {"name": "N"}}], "parties[0]: role 'victim' is not one of claimant, insured"),
+    ([{"role": "claimant", "columns": {"iban": "Acct"}}], "parties[0] (claimant): 'iban' is not a party field"),
+    ([{"role": "claimant"}], "parties[0] (claimant): 'columns' must map party fields"),
+    ([{"role": "claimant", "columns": {"name": "N"}, "columnz": {}}], "parties[0]: unknown keys ['columnz']"),
+    ([{"role": "claimant", "columns": {"name": "X", "phone": "X"}}],
+     "parties[0] (claimant): column 'X' fills more than one field of the same party"),
+    ([CLAIMANT, {"role": "witness", "columns": {"phone": ""}}], "parties[1] (witness).phone: must name a source"),
+    ({"role": "claimant"}, "'parties' must list party blocks"),
+    ([CLAIMANT] * 21, "a claim holds at most 20"),
+])
+def test_broken_party_blocks_name_the_problem(parties, message):
+    with pytest.raises(MappingError) as err:
+        parse_mapping(broken(parties=parties))
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"extra": ["Claimant Phone"]}, "column 'Claimant Phone' is claimant's phone and also an extra column"),
+    ({"columns": {"claim_number": "Ref", "claimed_amount": "Amount", "description": "Claimant Name"}},
+     "column 'Claimant Name' is claimant's name and also claims column description"),
+    ({"fraud_label": "Claimant Phone"}, "is claimant's phone and also fraud_label"),
+    ({"validate": {"Claimant Phone": {"required": True, "missing": ["n/a"]}}},
+     "validate.Claimant Phone: 'Claimant Phone' is claimant's phone, which the party rules check; its rule may "
+     "only list 'missing' values"),
+])
+def test_a_party_column_may_not_be_used_elsewhere(changes, message):
+    with pytest.raises(MappingError) as err:
+        parse_mapping(broken(parties=[CLAIMANT], **changes))
+    assert message in str(err.value)
+
+
+def test_load_mapping_names_the_file_for_party_errors(tmp_path):
+    path = tmp_path / "garages.yaml"
+    path.write_text(yaml.safe_dump(broken(parties=[{"role": "garage", "columns": {"name": "Garage"}}])))
+    with pytest.raises(MappingError, match=r"^mapping garages\.yaml: parties\[0\]: role 'garage'"):
+        load_mapping(path)
+    path.write_text(yaml.safe_dump(broken(parties=[CLAIMANT])))
+    assert load_mapping(path).file_name == "garages.yaml"
+
+
 @pytest.mark.parametrize("label, expected", [
     ("31 to 35", 33), ("16 to 17", 16.5), ("more than 30", 31), ("over 65", 66),
     ("less than 20000", 19999), ("under 6", 5), ("none", 0), ("1 year", 1), ("3 years", 3),
