@@ -18,7 +18,7 @@ from auth.guard import secure_callback
 from auth.permissions import Perm
 from components.claim_actions import flash
 from components.siu_cases import (activity, case_claims, case_href, case_summary, claim_case_card,
-                                  close_question)
+                                  claim_sent_back, close_question)
 from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
 from services import siu_cases
 from services.access import AccessDenied, NotFound, OutsideDepartments
@@ -121,8 +121,9 @@ def from_claim(_open, _add, case_key, claim_number):
         return no_update, flash("This claim does not exist.", "danger"), no_update
     user = user_or_none()
     adding = ctx.triggered_id == "siu-claim-add"
-    if adding and not (isinstance(case_key, str) and case_key.strip()):
-        return no_update, flash("Enter the case number, e.g. C-000012.", "danger"), no_update
+    # The case comes from the card's list of open cases; the service checks it is one (open, not full).
+    if adding and not (isinstance(case_key, str) and 0 < len(case_key.strip()) <= 20):
+        return no_update, flash("Choose the case to add it to.", "danger"), no_update
 
     def write(session):
         claim = get_claim(session, user, claim_number)   # the user's sight of the claim first
@@ -132,7 +133,7 @@ def from_claim(_open, _add, case_key, claim_number):
         return siu_cases.open_case(session, user, [claim.id]).key
 
     key, error, _ = _write(write, "add" if adding else "open",
-                           "No such claim or case here; check the case number, or reload the page.")
+                           "No such claim or open case here; reload the page.")
     if error is not None:
         return no_update, error, no_update
     done = f"Added to case {key}." if adding else f"Opened case {key}."
@@ -142,7 +143,9 @@ def from_claim(_open, _add, case_key, claim_number):
 
 @secure_callback(
     Perm.WORK_SIU_CASES,
-    Output("siu-claim-area", "children", allow_duplicate=True),
+    # Done, the whole claim gives way to where it went: it has left SIU's queue (and an SIU
+    # adjuster's sight), so none of the page's actions applies any more.
+    Output("claim-page-body", "children"),
     Output("siu-claim-msg", "children", allow_duplicate=True),
     Input("siu-claim-back", "n_clicks"),
     State("siu-claim-back-note", "value"),
@@ -167,9 +170,12 @@ def send_back_from_claim(clicks, reason, claim_number, seen):
     name, error, _ = _write(write, "send back", "No such claim in the Special Investigations queue; reload the page.")
     if error is not None:
         return no_update, error
-    # The claim has left SIU's queue (and, for an SIU adjuster, their sight): no page refresh.
-    return claim_case_card(None, can_start=False, notice=flash(
-        f"Sent back to {name}, unassigned; the reason is in its history.")), no_update
+    try:
+        get_claim(read_session(), user, claim_number)
+        still_visible = True          # managers see every department
+    except (AccessDenied, NotFound):
+        still_visible = False
+    return claim_sent_back(claim_number, name, still_visible=still_visible), no_update
 
 
 @secure_callback(

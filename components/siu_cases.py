@@ -388,9 +388,25 @@ def _send_back_form() -> html.Div:
     ])
 
 
-def claim_case_card(case, *, can_start: bool, notice=None, can_send_back: bool = False) -> dbc.Card | None:
+def _add_to_case(cases) -> html.Div:
+    """A searchable list of the open cases (key and title, most recent first): typing filters it by
+    either, so a case number need not be typed whole. Older open cases than the list holds take the
+    claim on their own page (Add claims)."""
+    if not cases:
+        return html.P("No open case to add it to.", className="small text-muted mt-2 mb-0", id="siu-claim-no-cases")
+    return html.Div([
+        dcc.Dropdown(id="siu-claim-case", options=[{"label": f"{key} · {title}", "value": key} for key, title in cases],
+                     placeholder="Add to an open case…", searchable=True, clearable=True, className="flex-grow-1",
+                     style={"minWidth": 0}),
+        html.Button("Add to case", id="siu-claim-add", className="btn btn-outline-primary btn-sm text-nowrap"),
+    ], className="d-flex gap-2 mt-2 align-items-center")
+
+
+def claim_case_card(case, *, can_start: bool, notice=None, can_send_back: bool = False,
+                    cases: list[tuple[str, str]] = ()) -> dbc.Card | None:
     """The claim page's "SIU case" card: the claim's case, or opening one / adding it to
-    one, or (an open claim) declining the referral: back to a line department."""
+    one of ``cases`` (services.siu_case_views.open_cases_to_add), or (an open claim)
+    declining the referral: back to a line department."""
     if case is not None:
         body = [html.Div([html.A(case.key, href=case_href(case.key), className="claim-link fw-semibold me-2",
                                  id="siu-claim-case-link"),
@@ -400,19 +416,36 @@ def claim_case_card(case, *, can_start: bool, notice=None, can_send_back: bool =
     elif can_start:
         body = [html.P("This claim is in no case yet.", className="small text-muted mb-2"),
                 html.Button("Open a case", id="siu-claim-open", className="btn btn-primary btn-sm"),
-                html.Div([
-                    dbc.Input(id="siu-claim-case", maxLength=20, placeholder="Case number, e.g. C-000012", size="sm"),
-                    html.Button("Add to case", id="siu-claim-add", className="btn btn-outline-primary btn-sm "
-                                "text-nowrap"),
-                ], className="d-flex gap-2 mt-2"),
+                _add_to_case(cases),
                 _send_back_form() if can_send_back else None,
                 html.Div(id="siu-claim-msg", className="mt-2")]
     elif notice is not None:
-        body = []   # e.g. just sent back: the notice says where to
+        body = []
     else:
         return None
     return dbc.Card(dbc.CardBody([html.H6("SIU case", className="card-title"), notice, *body]),
                     className="shadow-sm mb-4", id="siu-claim-card")
+
+
+def claim_sent_back(claim_number: str, department: str, *, still_visible: bool) -> html.Div:
+    """What the claim page shows once SIU has sent its claim back: the claim has left the
+    Special Investigations queue, and (for SIU's adjusters) their sight, so none of its
+    actions is offered any more."""
+    href = "/claims/" + quote(claim_number, safe="")
+    if still_visible:
+        text = (f"{claim_number} went back to {department}, unassigned; the reason is in its history. "
+                "It has left the Special Investigations queue.")
+        links = [html.A(f"Open {claim_number} again", href=href, className="btn btn-primary btn-sm"),
+                 html.A("SIU cases", href=cases_href(), className="btn btn-outline-secondary btn-sm")]
+    else:
+        text = (f"{claim_number} went back to {department} and has left your queue: it is that department's "
+                "work now, and the reason you gave is in its history for its next adjuster.")
+        links = [html.A("Back to SIU cases", href=cases_href(), className="btn btn-primary btn-sm")]
+    return html.Div(dbc.Alert([
+        html.H4("Sent back", className="alert-heading"),
+        html.P(text, className="mb-3"),
+        html.Div(links, className="d-flex gap-2"),
+    ], color="success", className="mb-4"), id="claim-sent-back", role="status")
 
 
 def ring_case_card(key: str, n: int, existing: str | None = None) -> dbc.Card:

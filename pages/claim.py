@@ -30,7 +30,7 @@ from services.feedback import REASONS
 from services.fraud_alerts import alert_of_claim, can_flag
 from services.fraud_rings import ring_of_claim
 from services.intake import SOURCE_PREFIX
-from services.siu_case_views import can_start_case, case_of_claim
+from services.siu_case_views import can_start_case, case_of_claim, open_cases_to_add
 from services.linked_claims import linked_claims
 from services.privacy import claim_fields
 
@@ -133,6 +133,13 @@ def _back_link(came_from, dept, back=None) -> html.A:
     return html.A(label, href=href, className="btn btn-outline-secondary btn-sm", id="claim-back")
 
 
+def _case_card(session, user, claim):
+    case = case_of_claim(session, user, claim.id)
+    start = can_start_case(session, user, claim)
+    return claim_case_card(case, can_start=start, can_send_back=start and claim.status in OPEN_STATUSES,
+                           cases=open_cases_to_add(session, user) if start and case is None else ())
+
+
 def layout(claim_number: str | None = None, **query):
     user = page_user(Perm.VIEW_CLAIMS, __name__)
     if user is None:
@@ -162,6 +169,30 @@ def layout(claim_number: str | None = None, **query):
                 if view.decision
                 else dbc.Alert("This claim has no routing decision yet (no champion model when it arrived).",
                                color="info"))
+    # Three areas (assets/10-scope.css .claim-layout): on a wide screen the work and the
+    # facts stack on the left of the decision; on a phone the decision comes right after
+    # the work and the description, before the long lists of facts, parties and links.
+    body = html.Div([
+        html.Div([action_card(work["actions"]), _description(claim),
+                  html.Div(alert_card(alert_of_claim(session, user, claim.id),
+                                      can_decide=user.can(Perm.DECIDE_FRAUD),
+                                      can_flag=can_flag(session, user, claim), claim_number=claim.claim_number),
+                           id="fraud-card-area"),
+                  html.Div(_case_card(session, user, claim), id="siu-claim-area")], className="claim-area-work"),
+        html.Div([
+            decision,
+            insight_cards() if view.decision else None,
+            dbc.Row([
+                dbc.Col(feedback_card(REASONS, departments, work["verdict"], True) if work["can_feedback"]
+                        else None, lg=6),
+                dbc.Col(notes_card() if work["can_note"] else None, lg=6),
+            ]) if work["can_feedback"] or work["can_note"] else None,
+            timeline_card(work["timeline"]),
+        ], className="claim-area-decision"),
+        html.Div([_facts(claim, user), _circumstances(view.facts), _parties(view.parties),
+                  linked_claims_card(linked_claims(session, user, claim),
+                                     ring_of_claim(session, user, claim.id))], className="claim-area-facts"),
+    ], className="claim-layout")
     return html.Div([
         # The claim number is only a hint from the URL: every callback looks it up and checks access again.
         dcc.Store(id="claim-key", data=claim.claim_number),
@@ -169,32 +200,6 @@ def layout(claim_number: str | None = None, **query):
         # Not None: a memory Store mounted with None sets its data (to undefined) at once, and
         # that ran the refresh callback and redrew the buttons on every claim page opened.
         dcc.Store(id="claim-refresh", data=""),
-        header,
-        # Three areas (assets/10-scope.css .claim-layout): on a wide screen the work and the
-        # facts stack on the left of the decision; on a phone the decision comes right after
-        # the work and the description, before the long lists of facts, parties and links.
-        html.Div([
-            html.Div([action_card(work["actions"]), _description(claim),
-                      html.Div(alert_card(alert_of_claim(session, user, claim.id),
-                                          can_decide=user.can(Perm.DECIDE_FRAUD),
-                                          can_flag=can_flag(session, user, claim), claim_number=claim.claim_number),
-                               id="fraud-card-area"),
-                      html.Div(claim_case_card(case_of_claim(session, user, claim.id),
-                                               can_start=(start := can_start_case(session, user, claim)),
-                                               can_send_back=start and claim.status in OPEN_STATUSES),
-                               id="siu-claim-area")], className="claim-area-work"),
-            html.Div([
-                decision,
-                insight_cards() if view.decision else None,
-                dbc.Row([
-                    dbc.Col(feedback_card(REASONS, departments, work["verdict"], True) if work["can_feedback"]
-                            else None, lg=6),
-                    dbc.Col(notes_card() if work["can_note"] else None, lg=6),
-                ]) if work["can_feedback"] or work["can_note"] else None,
-                timeline_card(work["timeline"]),
-            ], className="claim-area-decision"),
-            html.Div([_facts(claim, user), _circumstances(view.facts), _parties(view.parties),
-                      linked_claims_card(linked_claims(session, user, claim),
-                                         ring_of_claim(session, user, claim.id))], className="claim-area-facts"),
-        ], className="claim-layout"),
+        # All of the claim, which SIU's "Send back to its department" replaces (callbacks.siu_cases).
+        html.Div([header, body], id="claim-page-body"),
     ])

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from db.models import OPEN_STATUSES, Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User
 from services.access import can_see_department
-from services.siu_cases import EVENT_TITLES, KEY_RE, OUTCOME_LABELS, may_work, siu_id
+from services.siu_cases import EVENT_TITLES, KEY_RE, MAX_CLAIMS, OUTCOME_LABELS, may_work, siu_id
 
 STATUS_LABELS = {"open": "Open", "closed": "Closed"}
 
@@ -240,6 +240,20 @@ def can_start_case(session: Session, user, claim) -> bool:
     """Whether the claim page offers "open a case / add to a case" for this claim."""
     siu = siu_id(session)
     return siu is not None and claim.department_id == siu and may_work(session, user, siu)
+
+
+CASES_OFFERED = 500   # the claim page's pick-list; older open cases take claims on their own page
+
+
+def open_cases_to_add(session: Session, user, *, limit: int = CASES_OFFERED) -> list[tuple[str, str]]:
+    """(key, title) of the open cases a claim may be added to, most recently opened first:
+    the claim page's "Add to case" list. Full cases are left out (services.siu_cases refuses them)."""
+    if not may_work(session, user):
+        return []
+    full = select(SiuCaseClaim.case_id).group_by(SiuCaseClaim.case_id).having(func.count() >= MAX_CLAIMS)
+    return [(k, t) for k, t in session.execute(
+        select(SiuCase.key, SiuCase.title).where(SiuCase.status == "open", SiuCase.id.not_in(full))
+        .order_by(SiuCase.opened_at.desc(), SiuCase.id.desc()).limit(limit))]
 
 
 def open_cases_led(session: Session, user) -> int:

@@ -875,7 +875,7 @@ def test_siu_sends_a_referral_back_from_the_claim_page(web_app, clients, app_ses
         assert "danger" in _ok(_send_back(web_app, clients("investigator"), bad_number, version)), bad_number
     assert where(number) == (dept, version)
     body = _ok(_send_back(web_app, clients("investigator"), number, version))
-    assert "Sent back to" in body
+    assert "went back to" in body
     assert where(number)[0] == before[number]
 
 
@@ -987,3 +987,94 @@ def test_the_cases_list_names_the_referred_claims_in_no_case(clients, app_sessio
     assert "siu-awaiting" not in page
     _, page = render_page(clients("viewer"), "/siu-cases")
     assert "siu-awaiting" not in page
+
+
+# --- The claim page once SIU has sent its claim back, and its "Add to case" list --------------------
+
+
+def _press_status(web_app, client, number, version, action="assign_me"):
+    (key,) = [k for k in web_app.callback_map if "claim-action-msg.children" in k]
+    button = {"type": "claim-action", "action": action}
+    return client.post("/_dash-update-component", json={
+        "output": key, "outputs": outputs_of(key),
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}], []],
+        "state": [{"id": "claim-key", "property": "data", "value": number},
+                  {"id": "claim-seen", "property": "data", "value": {"version": version, "decision_id": None}}],
+        "changedPropIds": [json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks"]})
+
+
+def _note(web_app, client, number, text="Still looking into it."):
+    return call_callback(web_app, client, "note-msg.children",
+                         [("note-msg", "children"), ("note-text", "value"), ("claim-refresh", "data")],
+                         [("note-submit", "n_clicks", 1)], [("note-text", "value", text), ("claim-key", "data", number)])
+
+
+def test_sent_back_the_claim_page_says_where_it_went_and_stale_buttons_are_refused(web_app, clients, app_session):
+    def state(number):
+        return app_session(lambda s: s.execute(select(Claim.department_id, Claim.version, Claim.adjuster_id,
+                                                      Claim.status).where(Claim.claim_number == number)).one())
+
+    first, second = _refer_to_siu(app_session, 2)
+    open_key, _ = _own_case(app_session, 1)   # before the send-back: it could refer the claim sent back again
+    version = state(first)[1]
+    response = _ok(_send_back(web_app, clients("investigator"), first, version))
+    body = json.loads(response)["response"]
+    # The whole claim gives way to where it went: none of its actions stays on screen.
+    shown = json.dumps(body["claim-page-body"]["children"])
+    dept = app_session(lambda s: s.scalar(select(Department.name).join(Claim, Claim.department_id == Department.id)
+                                          .where(Claim.claim_number == first)))
+    assert f"{first} went back to {dept} and has left your queue" in shown
+    assert '"href": "/siu-cases"' in shown
+    for gone in ("siu-claim-back", "siu-claim-open", "siu-claim-add", "claim-action", "note-submit", "fb-submit"):
+        assert gone not in shown, gone
+    # Buttons pressed on a page left open (another tab): refused in words, nothing changes.
+    after = state(first)
+    investigator = clients("investigator")
+    for name, response in (("status", _press_status(web_app, investigator, first, after[1])),
+                           ("note", _note(web_app, investigator, first)),
+                           ("open a case", _from_claim(web_app, investigator, first)),
+                           ("add to case", _from_claim(web_app, investigator, first, add_to=open_key)),
+                           ("send back", _send_back(web_app, investigator, first, after[1]))):
+        text = _ok(response)
+        assert "danger" in text and ("does not exist" in text or "No such claim" in text), (name, text[:300])
+    assert state(first) == after and _case_of(app_session, first) is None
+    # A manager still sees the claim (every department): offered to open it again.
+    shown = json.dumps(json.loads(_ok(_send_back(web_app, clients("manager"), second, state(second)[1])))
+                       ["response"]["claim-page-body"]["children"])
+    assert f"Open {second} again" in shown and "left the Special Investigations queue" in shown
+
+
+def test_add_to_case_offers_the_open_cases_most_recent_first(web_app, clients, app_session):
+    from services import siu_cases
+
+    (number,) = _refer_to_siu(app_session, 1)
+    older, _ = _own_case(app_session, 1)
+    newer, _ = _own_case(app_session, 1)
+    closed, _ = _own_case(app_session, 1)
+    app_session(lambda s: siu_cases.close_case(s, _user(s, MANAGER), closed, 1, "no_fraud", "Nothing found."))
+    _, page = render_page(clients("investigator"), f"/claims/{number}")
+    page = page.replace(" ", "")
+    assert f'"value":"{newer}"' in page and f'"value":"{older}"' in page and f'"value":"{closed}"' not in page
+    assert page.index(f'"value":"{newer}"') < page.index(f'"value":"{older}"')
+    assert f'"label":"{newer}\\u00b7webtestcase"' in page   # key · title
+    assert "Casenumber,e.g." not in page   # the list is searchable by key and title: nothing to type whole
+
+
+def test_add_to_case_refuses_values_not_an_open_case(web_app, clients, app_session):
+    from services import siu_cases
+
+    (number,) = _refer_to_siu(app_session, 1)
+    key, _ = _own_case(app_session, 1)
+    closed, _ = _own_case(app_session, 1)
+    app_session(lambda s: siu_cases.close_case(s, _user(s, MANAGER), closed, 1, "no_fraud", "Nothing found."))
+    before = _state(app_session, key, closed)
+    for tampered in ("", "  ", 5, ["C-000001"], {"key": key}, "C-999999999", "x" * 21, "C-0000\x0012",
+                     key + "; DROP", closed):
+        body = _ok(_from_claim(web_app, clients("investigator"), number, add_to=tampered))
+        assert "danger" in body and "Added to case" not in body, (tampered, body[:300])
+        if not isinstance(tampered, str) or not 0 < len(tampered.strip()) <= 20:
+            assert "Choose the case to add it to." in body, tampered
+    assert "is closed" in _ok(_from_claim(web_app, clients("investigator"), number, add_to=closed))
+    assert _case_of(app_session, number) is None and _state(app_session, key, closed) == before
+    assert f"Added to case {key}" in _ok(_from_claim(web_app, clients("investigator"), number, add_to=key))
+    assert _case_of(app_session, number) == key
