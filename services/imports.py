@@ -42,8 +42,6 @@ REPORT_FIELDS = ("row", "column", "value", "reason")
 _MAX_AMOUNT = Decimal("1e12")  # claims amounts are NUMERIC(14, 2)
 _SOURCE_KEY_LEN = 80
 PARTY_COLUMNS = ("claim_id", "role", *PARTY_LABELS)
-# What the parties table holds once normalised (upper-casing can lengthen a value: "ß" -> "SS").
-_PARTY_LIMITS = {key: Party.__table__.c[key].type.length for key in PARTY_LABELS}
 
 
 class ImportFailed(Exception):
@@ -280,8 +278,6 @@ class _RowValidator:
             party = {"role": block.role}
             for key, value in raw.items():
                 stored, error = check_field(key, value)
-                if error is None and stored is not None and len(stored) > _PARTY_LIMITS[key]:
-                    error = f"must be at most {_PARTY_LIMITS[key]} characters once normalised"
                 if error:
                     problems.append(Reject(line, block.columns[key], value.replace("\x00", "\\x00"),
                                            f"{ROLE_LABELS[block.role]} {PARTY_LABELS[key].lower()}: {error}"))

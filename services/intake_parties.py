@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from db.models import Party
 from services.parties import (normalise_account, normalise_address, normalise_email, normalise_phone,
                               normalise_plate, normalise_vin)
 
@@ -30,6 +31,7 @@ FIELDS = (
     ("provider_id", "Provider id", 40, normalise_account),
 )
 LABELS = {key: label for key, label, _, _ in FIELDS}
+_COLUMN_LENGTH = {key: Party.__table__.c[key].type.length for key in LABELS}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")  # no I, O or Q in a VIN
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -45,6 +47,8 @@ def _check(key: str, longest: int, normalise, value: Any) -> tuple[str | None, s
     if len(value) > longest:
         return None, f"must be at most {longest} characters"
     stored = value if normalise is None else normalise(value)
+    if stored and len(stored) > _COLUMN_LENGTH[key]:  # upper-casing can lengthen a value: "ß" -> "SS"
+        return None, f"must be at most {_COLUMN_LENGTH[key]} characters once normalised"
     if not value:
         return None, None
     if not stored:

@@ -64,6 +64,7 @@ def test_api_stores_parties_normalised_with_the_claim(web_app, writer):
     ([{"role": "witness", "name": 42}], "parties[0].name", "must be text"),
     ([{"role": "witness", "name": "Bo\x00"}], "parties[0].name", "must not contain control characters"),
     ([{"role": "witness", "name": "x" * 161}], "parties[0].name", "must be at most 160 characters"),
+    ([{"role": "driver", "plate": "ß" * 9}], "parties[0].plate", "must be at most 16 characters once normalised"),
     ([{"role": "witness", "name": "Bo"}] * 21, "parties", "at most 20 per claim"),
     ({"role": "witness"}, "parties", "must be a list of people and businesses"),
     (["Bo"], "parties[0]", "must be an object with a role and a name or identifiers"),
