@@ -308,7 +308,10 @@ def _check_party_overlap(parties: tuple[PartyBlock, ...], columns: dict[str, tup
             if source in uses:
                 problems.append(f"column {source!r} is {block.role}'s {key} and also {uses[source]}; party "
                                 f"columns are personal data, stored only as parties")
-            elif isinstance(validate, dict) and set(validate.get(source) or {}) - {"missing"}:
+                continue
+            # A rule that is not a mapping is reported by _parse_rules (set() of it could raise TypeError).
+            rule = validate.get(source) if isinstance(validate, dict) else None
+            if isinstance(rule, dict) and set(rule) - {"missing"}:
                 problems.append(f"validate.{source}: {source!r} is {block.role}'s {key}, which the party rules "
                                 f"check; its rule may only list 'missing' values")
 

@@ -136,6 +136,13 @@ def test_a_party_column_may_not_be_used_elsewhere(changes, message):
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize("rule", [5, [{"missing": "n/a"}], ["n/a"]])
+def test_a_party_columns_rule_that_is_not_a_mapping_is_a_mapping_error(rule):
+    # It raised TypeError (int not iterable, unhashable dict): a traceback from scope import.
+    with pytest.raises(MappingError, match=r"validate\.Claimant Phone: must be a mapping"):
+        parse_mapping(broken(parties=[CLAIMANT], validate={"Claimant Phone": rule}))
+
+
 def test_load_mapping_names_the_file_for_party_errors(tmp_path):
     path = tmp_path / "garages.yaml"
     path.write_text(yaml.safe_dump(broken(parties=[{"role": "garage", "columns": {"name": "Garage"}}])))
