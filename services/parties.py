@@ -7,6 +7,7 @@ same phone number or address must compare equal in SQL.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # The identifiers that link claims, in the order links are shown (most telling first).
 ID_FIELDS = ("bank_account", "phone", "email", "address", "plate", "vin", "provider_id")
@@ -34,6 +35,8 @@ def normalise_phone(value: object) -> str | None:
     if _blank(value):
         return None
     digits = _NON_DIGIT.sub("", str(value))
+    if not digits.isascii():  # \D keeps any script's digits: full-width "５５５" must link to "555"
+        digits = "".join(str(unicodedata.decimal(c)) for c in digits)
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
     return digits or None

@@ -153,6 +153,8 @@ def test_identifiers_are_normalised_and_mostly_unique(data):
 
 @pytest.mark.parametrize("raw, expected", [
     ("+1 (555) 010-2030", "5550102030"), ("555.010.2030", "5550102030"), ("", None), (None, None),
+    # other scripts' digits (a Japanese IME types full-width ones) link to the same ASCII number
+    ("５５５−０１０−２０３０", "5550102030"), ("+١ ٥٥٥ ٠١٠ ٢٠٣٠", "5550102030"),
 ])
 def test_normalise_phone(raw, expected):
     assert normalise_phone(raw) == expected
