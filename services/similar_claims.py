@@ -49,6 +49,16 @@ _lock = threading.Lock()  # guards the dicts below, never held while building
 _indexes: dict[tuple[str, str], NeighbourIndex] = {}
 _building: dict[tuple[str, str], threading.Event] = {}
 _grids: dict[tuple[str, str], tuple[float, dict[str, list[float]]]] = {}
+# (database, version) -> its dataset: a new champion replaces its own dataset's entries only
+# (with one eviction per database, two datasets' claim pages evicted each other's index).
+_datasets: dict[tuple[str, str], str] = {}
+
+
+def _evict_older(cache: dict, key: tuple[str, str], dataset: str) -> None:
+    """Drop ``cache``'s entries of ``dataset``'s other versions on ``key``'s database (under _lock)."""
+    _datasets[key] = dataset
+    for old in [k for k in cache if k[0] == key[0] and k[1] != key[1] and _datasets.get(k) == dataset]:
+        cache.pop(old, None)
 
 
 def _db(session: Session) -> str:
@@ -85,8 +95,7 @@ def numeric_grids(session: Session, model: LoadedModel) -> dict[str, list[float]
         if len(values):
             grids[col] = sorted({round(float(q), 2) for q in values.quantile(list(QUANTILES))})
     with _lock:
-        for old in [k for k in _grids if k[0] == key[0] and k[1] != model.version]:
-            _grids.pop(old, None)
+        _evict_older(_grids, key, model.dataset)
         _grids[key] = (time.monotonic(), grids)
     return grids
 
@@ -110,18 +119,17 @@ def _embed(model: LoadedModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     return leaves, model.router.predict_proba(X).astype(np.float32)
 
 
-def _store(key: tuple[str, str], index: NeighbourIndex) -> None:
+def _store(key: tuple[str, str], index: NeighbourIndex, dataset: str) -> None:
     with _lock:
-        # One champion per dataset matters; older versions' indexes go.
-        for old in [k for k in _indexes if k[0] == key[0] and _indexes[k].version != index.version]:
-            _indexes.pop(old, None)
+        # One champion per dataset matters; its older versions' indexes go.
+        _evict_older(_indexes, key, dataset)
         _indexes[key] = index
 
 
 def _refresh(key: tuple[str, str], model: LoadedModel, factory: sessionmaker, done: threading.Event) -> None:
     try:
         with factory() as session:
-            _store(key, _build(session, model))
+            _store(key, _build(session, model), model.dataset)
     except Exception:  # the old index keeps serving; the next stale read tries again
         log.exception("refreshing the neighbour index for %s failed", model.version)
     finally:
@@ -156,7 +164,7 @@ def get_index(session: Session, model: LoadedModel, *, refresh_with: sessionmake
             continue
         try:
             index = _build(session, model)
-            _store(key, index)
+            _store(key, index, model.dataset)
             return index
         finally:
             with _lock:

@@ -27,6 +27,24 @@ def _model(session):
     return model
 
 
+def test_a_new_champion_evicts_only_its_own_datasets_older_index():
+    """Two datasets on one database keep their indexes (each store evicted the other's, so
+    alternating claim pages rebuilt the index, predicting 20,000 claims, every time)."""
+    import numpy as np
+
+    def index(version):
+        empty = np.zeros(0)
+        return sc.NeighbourIndex(version, time.monotonic(), empty, empty, empty, empty)
+
+    db = "postgresql+psycopg://x@h/db"
+    sc._store((db, "motor-v1"), index("motor-v1"), "motor")
+    sc._store((db, "property-v1"), index("property-v1"), "property")
+    sc._store(("postgresql+psycopg://x@h/other", "motor-v0"), index("motor-v0"), "motor")
+    assert set(sc._indexes) == {(db, "motor-v1"), (db, "property-v1"), ("postgresql+psycopg://x@h/other", "motor-v0")}
+    sc._store((db, "motor-v2"), index("motor-v2"), "motor")
+    assert set(sc._indexes) == {(db, "motor-v2"), (db, "property-v1"), ("postgresql+psycopg://x@h/other", "motor-v0")}
+
+
 def test_a_stale_index_keeps_serving_while_a_new_one_is_built(web_database_url):
     from db.session import make_engine, make_session_factory, normalise_url
 
