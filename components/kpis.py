@@ -155,13 +155,14 @@ def aside(card: Card, current: dict, currency: str) -> html.Div | None:
         return None
     key, count, words = card.aside
     n, value = current.get(count) or 0, current.get(key)
-    if not n or value is None:
+    left = (current.get(card.base[0]) or 0) - n if card.base else MIN_RATE_SAMPLE
+    if not n or value is None or left < MIN_RATE_SAMPLE:  # the second rate must be readable too
         return None
     return html.Div(f"{fmt(value, card.kind, currency)} without {n:,} {words}", id=f"kpi-aside-{card.key}",
                     className="small text-muted lh-sm mt-1",
-                    title=f"{n:,} closed claims were routed to another department and ended in Special "
-                          "Investigations: referred after routing, when a fraud signal came up while they were "
-                          "worked. The rate above counts them as misroutes; this figure leaves them out.")
+                    title=f"{n:,} closed claims were routed to another department (not triage) and ended in "
+                          "Special Investigations: referred after routing, when a fraud signal came up while they "
+                          "were worked. The rate above counts them as misroutes; this figure leaves them out.")
 
 
 def kpi_cards(current: dict, previous: dict, currency: str) -> dbc.Row:

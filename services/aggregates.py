@@ -22,8 +22,9 @@ Definitions (the dashboard and its tests rely on them):
   it to a department that is not triage (confidence at or above its threshold).
 - routing accuracy: closed claims whose latest decision's routed department is
   their final department, over closed claims with a decision. Beside it, the same
-  without the claims that decision sent elsewhere and that ended in SIU (referred
-  after routing, when a fraud signal came up while they were worked).
+  without the claims that decision sent to another department (not triage) and that
+  ended in SIU (referred after routing, when a fraud signal came up while they were
+  worked; a claim a person routed from triage to SIU stays a routing miss).
 - reassigned: routed claims moved by hand to another department, counted once, on the
   day of their first such move (a move to another adjuster of the same department is
   workload balancing, not a re-route; Operations' flows leave those out too). The
@@ -97,8 +98,7 @@ WITH latest AS (
     SELECT cday, department_id, line_of_business, region, 0, count(*), 0, 0, 0, 0, 0, 0, 0,
            count(routed_department_id),
            count(*) FILTER (WHERE routed_department_id = department_id),
-           count(*) FILTER (WHERE in_siu AND routed_department_id IS DISTINCT FROM department_id
-                            AND routed_department_id IS NOT NULL),
+           count(*) FILTER (WHERE in_siu AND auto AND routed_department_id IS DISTINCT FROM department_id),
            0, 0, coalesce(sum(cycle), 0), count(cycle), count(*) FILTER (WHERE cycle > sla_days)
     FROM base WHERE cday IS NOT NULL GROUP BY 1, 2, 3, 4
     UNION ALL

@@ -33,7 +33,7 @@ from services.cleaning import (
 )
 from services.datasets import DatasetNameError, check_dataset_name, ensure_dataset, features_of, get_dataset
 from services.departments import department_ids, ensure_departments
-from services.intake_parties import LABELS as PARTY_LABELS, ROLE_LABELS, check_field
+from services.intake_parties import LABELS as PARTY_LABELS, ROLE_LABELS, WORDS as PARTY_WORDS, check_field
 from services.mappings import (
     AMOUNT_COLUMNS, CLAIM_COLUMNS, DATE_COLUMNS, ColumnRule, Mapping, MappingError, load_mapping,
 )
@@ -280,7 +280,7 @@ class _RowValidator:
                 stored, error = check_field(key, value)
                 if error:
                     problems.append(Reject(line, block.columns[key], value.replace("\x00", "\\x00"),
-                                           f"{ROLE_LABELS[block.role]} {PARTY_LABELS[key].lower()}: {error}"))
+                                           f"{ROLE_LABELS[block.role]} {PARTY_WORDS[key]}: {error}"))
                 elif stored:
                     party[key] = stored
             parties.append(party)

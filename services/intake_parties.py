@@ -19,18 +19,22 @@ MAX_PARTIES = 20
 ROLES = ("claimant", "insured", "driver", "witness", "repair_shop", "provider", "attorney")
 ROLE_LABELS = {"claimant": "Claimant", "insured": "Insured", "driver": "Driver", "witness": "Witness",
                "repair_shop": "Repair shop", "provider": "Medical provider", "attorney": "Attorney"}
-# (key, label, longest value as typed, normaliser or None for the name)
+# (key, label, longest value as typed, normaliser or None for the name). Identifiers may be typed
+# longer than they are stored ("1HG-CM826-33A004352", an IBAN in groups of four): the stored,
+# normalised value is held to the column's length.
 FIELDS = (
     ("name", "Name", 160, None),
     ("phone", "Phone", 30, normalise_phone),
     ("email", "Email", 254, normalise_email),
     ("address", "Address", 300, normalise_address),
-    ("bank_account", "Bank account", 40, normalise_account),
-    ("plate", "Licence plate", 16, normalise_plate),
-    ("vin", "VIN", 17, normalise_vin),
-    ("provider_id", "Provider id", 40, normalise_account),
+    ("bank_account", "Bank account", 64, normalise_account),
+    ("plate", "Licence plate", 32, normalise_plate),
+    ("vin", "VIN", 32, normalise_vin),
+    ("provider_id", "Provider id", 64, normalise_account),
 )
 LABELS = {key: label for key, label, _, _ in FIELDS}
+# The label inside a sentence: "Insured VIN", "Claimant licence plate".
+WORDS = {key: label if label.isupper() else label[0].lower() + label[1:] for key, label in LABELS.items()}
 _COLUMN_LENGTH = {key: Party.__table__.c[key].type.length for key in LABELS}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VIN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")  # no I, O or Q in a VIN

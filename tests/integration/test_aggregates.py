@@ -78,7 +78,9 @@ def test_rollup_equals_raw_figures(web_session):
     siu_later = _one(s, """WITH l AS (SELECT DISTINCT ON (claim_id) claim_id, routed_department_id
         FROM routing_decisions ORDER BY claim_id, id DESC)
         SELECT count(*) FROM claims c JOIN l ON l.claim_id = c.id JOIN departments d ON d.id = c.department_id
+        JOIN departments r ON r.id = l.routed_department_id
         WHERE c.status = 'closed' AND d.code = 'SIU' AND l.routed_department_id <> c.department_id
+        AND NOT r.is_triage
         AND coalesce(c.closed_at::date, c.report_date, c.created_at::date) BETWEEN :a AND :b""", **params)[0]
     assert got["routed_siu_later"] == siu_later
     assert got["routing_accuracy_without_siu_later"] == (
@@ -286,6 +288,44 @@ def test_routing_accuracy_card_shows_the_rate_without_claims_later_sent_to_siu()
     rows = {r["figure"]: r for r in headline_table(current, {}, [], "", "USD").rows}
     assert rows["Routing accuracy without claims later sent to SIU"]["value"] == 0.9328
     # nothing later sent to SIU, or a rate on too few claims: no second figure
-    for changes in ({"routed_siu_later": 0}, {"closed_routed": 12}):
+    for changes in ({"routed_siu_later": 0}, {"closed_routed": 12}, {"closed_routed": 55}):
         card = _texts(_card(kpi_cards(dict(current, **changes), {}, "USD"), "routing_accuracy"))
         assert not any("later sent to SIU" in t for t in card)
+
+
+def test_claims_later_sent_to_siu_count_only_when_routed_to_a_department(db_session):
+    """Closed in SIU after a decision that named Auto Physical Damage: a referral after routing.
+    After a decision that sent it to triage: a person routed it, so it stays a plain miss."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from db.models import Claim, Dataset, Department, ModelVersion, RoutingDecision
+
+    s = db_session
+    ids = {d.code: d.id for d in s.scalars(select(Department))}
+    tag = uuid.uuid4().hex[:6].upper()
+    if s.get(Dataset, "siulater") is None:
+        s.add(Dataset(name="siulater", feature_spec=[]))
+    mv = ModelVersion(dataset="siulater", version=f"sl-{tag}", status="retired", params={}, feature_schema={},
+                      classes=[], metrics={}, n_train=0, n_holdout=0, artifact=b"x")
+    s.add(mv)
+    s.flush()
+    day = dt.date(2033, 5, 10)
+    # (final department, routed department): 20 right, 3 later sent to SIU, 2 from triage to SIU
+    plan = [("AUTO_PD", "AUTO_PD")] * 20 + [("SIU", "AUTO_PD")] * 3 + [("SIU", "TRIAGE")] * 2
+    for i, (final, routed) in enumerate(plan):
+        c = Claim(claim_number=f"SL-{tag}-{i}", dataset="siulater", source_key=uuid.uuid4().hex,
+                  department_id=ids[final], report_date=day, status="closed", line_of_business="auto",
+                  closed_at=dt.datetime(2033, 5, 20, 12, tzinfo=dt.timezone.utc))
+        s.add(c)
+        s.flush()
+        s.add(RoutingDecision(claim_id=c.id, model_version_id=mv.id, predicted_department_id=ids[routed],
+                              routed_department_id=ids[routed], probabilities={}, confidence=0.9, threshold=0.5,
+                              features={}, shap_values={}, shap_method="approx", drivers=[]))
+    s.flush()
+    aggregates.refresh(s)
+    got = aggregates.kpis(s, Filters(dt.date(2033, 5, 1), dt.date(2033, 5, 31)))
+    assert (got["closed_routed"], got["routed_siu_later"]) == (25, 3)
+    assert got["routing_accuracy"] == pytest.approx(20 / 25)
+    assert got["routing_accuracy_without_siu_later"] == pytest.approx(20 / 22)

@@ -65,6 +65,9 @@ def test_api_stores_parties_normalised_with_the_claim(web_app, writer):
     ([{"role": "witness", "name": "Bo\x00"}], "parties[0].name", "must not contain control characters"),
     ([{"role": "witness", "name": "x" * 161}], "parties[0].name", "must be at most 160 characters"),
     ([{"role": "driver", "plate": "ß" * 9}], "parties[0].plate", "must be at most 16 characters once normalised"),
+    ([{"role": "repair_shop", "bank_account": "GB" + "1" * 48}], "parties[0].bank_account",
+     "must be at most 40 characters once normalised"),
+    ([{"role": "driver", "vin": "x" * 33}], "parties[0].vin", "must be at most 32 characters"),
     ([{"role": "witness", "name": "Bo"}] * 21, "parties", "at most 20 per claim"),
     ({"role": "witness"}, "parties", "must be a list of people and businesses"),
     (["Bo"], "parties[0]", "must be an object with a role and a name or identifiers"),
@@ -141,3 +144,13 @@ def test_a_new_claim_links_to_an_earlier_one_through_a_shared_phone(web_app, wri
     found = _read(web_app, links)
     assert [c.claim_number for c in found.claims] == [numbers[0]]
     assert [(s.field, s.value) for s in found.claims[0].shared] == [("phone", phone)]
+
+
+def test_identifiers_may_be_typed_with_separators_longer_than_they_are_stored():
+    cleaned, errors = intake_parties.validate([
+        {"role": "driver", "vin": "1HG-CM826-33A004352"},
+        {"role": "repair_shop", "bank_account": "GB82 WEST 1234 5698 7654 32 0000 0000 0000 00"}])
+    assert errors == {}
+    assert cleaned[0]["vin"] == "1HGCM82633A004352"
+    assert cleaned[1]["bank_account"] == "GB82WEST1234569876543200000000000000"
+    assert intake_parties.WORDS["vin"] == "VIN" and intake_parties.WORDS["plate"] == "licence plate"
