@@ -1,4 +1,4 @@
-"""Queue and "My work" speed over a large claims table.
+"""Queue and "My work" speed over a large claims table, and the REST API's queue paging.
 
     .venv/bin/python bench/bench_queues.py [--claims 1000000] [--calls 300] [--url URL --keep]
 
@@ -23,7 +23,8 @@ from sqlalchemy import func, select, text  # noqa: E402
 from auth.current import SessionUser  # noqa: E402
 from db.models import Claim, Department, User  # noqa: E402
 from db.session import make_engine, make_session_factory, normalise_url  # noqa: E402
-from services.queues import QueueFilters, department_queue, my_work, parse_filters  # noqa: E402
+from services.queues import (MAX_OFFSET, QueueFilters, department_queue, my_work, parse_filters,  # noqa: E402
+                            seek_queue)
 from tests import dbutil  # noqa: E402
 
 ADJUSTERS_PER_DEPT = 6
@@ -121,6 +122,34 @@ def scenarios(session) -> list[tuple[str, dict]]:
     ]
 
 
+def api_walk(session, manager, say, limit: int = 100) -> None:
+    """The REST API's queue paging (services.queues.seek_queue) over the largest queue: every
+    page by cursor to the end, beside OFFSET paging (the peer) over the pages it can reach."""
+    code, open_n = session.execute(text(
+        "SELECT d.code, count(*) FROM claims c JOIN departments d ON d.id = c.department_id "
+        "WHERE c.status <> 'closed' GROUP BY d.code ORDER BY 2 DESC LIMIT 1")).one()
+    seek, offset, after, seen, started = [], [], None, 0, time.perf_counter()
+    while True:
+        t = time.perf_counter()
+        page = seek_queue(session, manager, code, limit=limit, after=after)
+        seek.append((time.perf_counter() - t) * 1000)
+        seen += len(page.rows)
+        after = page.next
+        if after is None:
+            break
+    walked = time.perf_counter() - started
+    for start in range(0, MAX_OFFSET, limit):
+        t = time.perf_counter()
+        seek_queue(session, manager, code, limit=limit, offset=start)
+        offset.append((time.perf_counter() - t) * 1000)
+    session.rollback()
+    say(f"\nAPI queue paging, {code} ({open_n:,} open claims), {limit} per page:")
+    say(f"  cursor: {len(seek):,} pages, {seen:,} claims in {walked:.1f} s; per page p50 "
+        f"{statistics.median(seek):.1f} ms, p95 {pct(seek, 0.95):.1f} ms, max {max(seek):.1f} ms")
+    say(f"  offset (first {MAX_OFFSET:,} rows only): {len(offset)} pages; per page p50 "
+        f"{statistics.median(offset):.1f} ms, p95 {pct(offset, 0.95):.1f} ms, max {max(offset):.1f} ms")
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
@@ -181,6 +210,7 @@ def main() -> None:
                 say(f"{name:34} {p50:8.1f} {p95:8.1f} {mx:8.1f}  {desc}")
             say(f"{'ALL (' + str(len(all_times)) + ' calls)':34} {statistics.median(all_times):8.1f} "
                 f"{pct(all_times, 0.95):8.1f} {max(all_times):8.1f}")
+            api_walk(session, manager, say)
     finally:
         engine.dispose()
         if admin and not args.keep:
