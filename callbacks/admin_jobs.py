@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import Input, Output, State, no_update
+from dash.exceptions import PreventUpdate
 from flask import current_app
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
+from components.row_actions import asked
 from db.flask_db import independent_sessions, read_session
 from jobs.registry import JOBS
 from jobs.runner import manual_slot, recent_runs, run_in_background, run_job
 from jobs.scheduler import overview
-from pages.admin_jobs import history_table, jobs_table
+from pages.admin_jobs import RUN_ASK, history_table, jobs_table
 
 
 def _tables(job=None, hide_idle=True):
@@ -40,20 +42,18 @@ def refresh(_n, job, hide_idle):
     Output("jobs-run-status", "children"),
     Output("jobs-list", "children", allow_duplicate=True),
     Output("jobs-history", "children", allow_duplicate=True),
-    Input({"type": "job-run", "job": ALL}, "n_clicks"),
-    Input({"type": "job-run-confirm", "job": ALL}, "submit_n_clicks"),  # slow jobs, after the question
+    # "Run now" (slow jobs: after the question) puts the job in this store (assets/62-row-actions.js):
+    # the buttons' own ids were posted, every one, each time the 5-second refresh redrew the list.
+    Input(RUN_ASK, "data"),
     State("jobs-history-job", "value"),
     State("jobs-history-hide-idle", "value"),
     prevent_initial_call=True,
 )
-def run_now(_clicks, _confirmed, history_job, hide_idle):
-    # The table is redrawn every 5 s: only a click (or a confirmation) counts, not a new button.
-    trigger = ctx.triggered_id
-    value = ctx.triggered[0].get("value") if ctx.triggered else None
-    if not isinstance(trigger, dict) or not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        return no_update, no_update, no_update
-    name = trigger.get("job")
-    if not isinstance(name, str) or name not in JOBS:
+def run_now(ask, history_job, hide_idle):
+    if not isinstance(ask, dict):
+        raise PreventUpdate
+    name = asked(ask, "job")
+    if name not in JOBS:
         return dbc.Alert("Unknown job.", color="warning", className="mb-0"), no_update, no_update
     user = user_or_none()
     # Runs use sessions of their own (the runner commits claim, run and result separately).

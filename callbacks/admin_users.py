@@ -3,14 +3,16 @@ The selected user id lives in the browser, so the service re-checks it."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
 from flask import current_app
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
+from components.row_actions import asked
 from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
-from pages.admin_users import users_table
+from pages.admin_users import MANAGE_ASK, users_table
 from services import accounts, mail
 from services.account_tokens import TokenInvalid
 
@@ -146,15 +148,15 @@ def _access_view(u: dict) -> tuple:
     Output("user-manage-active-button", "color"),
     Output("user-manage-active", "message"),
     Output("user-manage-mfa", "message"),
-    Input({"type": "user-manage", "id": ALL}, "n_clicks"),
+    Input(MANAGE_ASK, "data"),   # a row's Manage (assets/62-row-actions.js)
     prevent_initial_call=True,
 )
-def open_manage(clicks):
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or not any(isinstance(c, int) and c > 0 for c in (clicks or [])):
-        return (no_update,) * 12
+def open_manage(ask):
+    user_id = asked(ask, "id", int)
+    if user_id is None:
+        raise PreventUpdate
     try:
-        u = accounts.user_summary(read_session(), trigger.get("id"))
+        u = accounts.user_summary(read_session(), user_id)
     except accounts.AccountError as exc:
         return (True, None, "Unknown user", None, None, [], "Deactivate", True, _alert(str(exc), "danger"),
                 no_update, no_update, no_update)

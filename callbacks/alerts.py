@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash import Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import current_app
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from components.alerts import banners, history_table, open_alerts, rules_table
+from components.alerts import (ACK_ASK, DELETE_ASK, EDIT_ASK, TOGGLE_ASK, banners, history_table, open_alerts,
+                              rules_table)
+from components.row_actions import asked
 from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
 from services import alerts as svc
 from services import currency as money
@@ -35,17 +37,6 @@ def _note(text: str, color: str = "success"):
 def _bump(version) -> int:
     return (version if isinstance(version, int) and not isinstance(version, bool) and 0 <= version < 10**9
             else 0) + 1
-
-
-def _clicked(kind: str):
-    """The id of the pattern-matched button of ``kind`` that was really clicked, else None."""
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or trigger.get("type") != kind or not ctx.triggered:
-        return None
-    value = ctx.triggered[0].get("value")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        return None
-    return trigger
 
 
 def _write(action):
@@ -131,22 +122,22 @@ def unit(metric):
     Output("alert-form", "is_open"), Output("alert-form-title", "children"),
     *[Output(f"alert-form-{f}", "value") for f in FORM_FIELDS],
     Output("alert-form-rule", "data"), Output("alert-form-error", "children"),
-    Input("alerts-new", "n_clicks"), Input({"type": "alert-rule-edit", "id": ALL}, "n_clicks"),
+    Input("alerts-new", "n_clicks"), Input(EDIT_ASK, "data"),   # a rule's Edit (assets/62-row-actions.js)
     Input("alert-form-cancel", "n_clicks"),
     prevent_initial_call=True,
 )
-def open_editor(_new, _edits, _cancel):
+def open_editor(_new, edit, _cancel):
     keep = [no_update] * len(FORM_FIELDS)
     if ctx.triggered_id == "alert-form-cancel":
         return (False, no_update, *keep, None, None)
     if ctx.triggered_id == "alerts-new":
         return (True, "New rule", "reassignment_rate", "above", 5, "this_week", None, "warning", True, "", None,
                 None)
-    trigger = _clicked("alert-rule-edit")
-    if trigger is None:
+    rule_id = asked(edit, "id", int) if ctx.triggered_id == EDIT_ASK else None
+    if rule_id is None:
         raise PreventUpdate
     try:
-        values = svc.rule_form_values(read_session(), trigger.get("id"), currency=_currency())
+        values = svc.rule_form_values(read_session(), rule_id, currency=_currency())
     except svc.NotFound as exc:
         return (True, "Edit rule", *keep, None, dbc.Alert(str(exc), color="danger", className="mb-0"))
     return (True, "Edit rule", *[values[f] for f in FORM_FIELDS], values["id"], None)
@@ -186,13 +177,12 @@ def save(n_clicks, *values):
     Perm.MANAGE_ALERTS,
     Output("alerts-status", "children", allow_duplicate=True),
     Output("alerts-version", "data", allow_duplicate=True),
-    Input({"type": "alert-rule-toggle", "id": ALL, "enable": ALL}, "n_clicks"),
-    Input({"type": "alert-ack", "id": ALL}, "n_clicks"),
+    Input(TOGGLE_ASK, "data"), Input(ACK_ASK, "data"),   # a rule's Enable/Disable, an alert's Acknowledge
     Input("alerts-check", "n_clicks"),
     State("alerts-version", "data"),
     prevent_initial_call=True,
 )
-def act(_toggles, _acks, check, version):
+def act(toggle, ack, check, version):
     user = user_or_none()
     who = {"actor": user.email, "actor_id": user.id}
     if ctx.triggered_id == "alerts-check":
@@ -203,15 +193,17 @@ def act(_toggles, _acks, check, version):
             return _note(error, "danger"), no_update
         return (_note(f"Checked {counts['rules']} rules: {counts['opened']} opened, {counts['kept']} still "
                       f"breaching, {counts['resolved']} resolved."), _bump(version))
-    toggle, ack = _clicked("alert-rule-toggle"), _clicked("alert-ack")
-    if toggle is not None:
-        enable = toggle.get("enable")
-        rule, error = _write(lambda s: svc.set_enabled(s, toggle.get("id"), enable, **who))
+    rule_id = asked(toggle, "id", int) if ctx.triggered_id == TOGGLE_ASK else None
+    event_id = asked(ack, "id", int) if ctx.triggered_id == ACK_ASK else None
+    if rule_id is not None:
+        # The button says what it does: a page drawn before another manager's change is not flipped back.
+        enable = asked(toggle, "enable", bool)
+        rule, error = _write(lambda s: svc.set_enabled(s, rule_id, enable, **who))
         if error:
             return _note(error, "danger"), _bump(version)
         return _note(f"Rule “{rule.name}” {'enabled' if rule.enabled else 'disabled'}."), _bump(version)
-    if ack is not None:
-        event, error = _write(lambda s: svc.acknowledge(s, ack.get("id"), **who))
+    if event_id is not None:
+        event, error = _write(lambda s: svc.acknowledge(s, event_id, **who))
         if error:
             return _note(error, "danger"), _bump(version)
         return _note(f"Alert “{event.rule_name}” acknowledged."), _bump(version)
@@ -223,15 +215,15 @@ def act(_toggles, _acks, check, version):
 @secure_callback(
     Perm.MANAGE_ALERTS,
     Output("alert-delete", "is_open"), Output("alert-delete-text", "children"), Output("alert-delete-rule", "data"),
-    Input({"type": "alert-rule-delete", "id": ALL}, "n_clicks"),
+    Input(DELETE_ASK, "data"),   # a rule's Delete (assets/62-row-actions.js); confirm_delete deletes
     prevent_initial_call=True,
 )
-def ask_delete(_clicks):
-    trigger = _clicked("alert-rule-delete")
-    if trigger is None:
+def ask_delete(ask):
+    rule_id = asked(ask, "id", int)
+    if rule_id is None:
         raise PreventUpdate
     try:
-        values = svc.rule_form_values(read_session(), trigger.get("id"), currency=_currency())
+        values = svc.rule_form_values(read_session(), rule_id, currency=_currency())
     except svc.NotFound as exc:
         return True, dbc.Alert(str(exc), color="danger", className="mb-0"), None
     return (True, [html.P(["“", html.Strong(values["name"]), "” stops being checked."]),

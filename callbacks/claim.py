@@ -15,8 +15,9 @@ from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
 from callbacks.fraud_alerts import fraud_card
-from components.claim_actions import FEEDBACK_CURRENT_ID, flash, status_buttons, verdict_text
+from components.claim_actions import ASK_STORE, FEEDBACK_CURRENT_ID, flash, status_buttons, verdict_text
 from components.decision import counterfactual_body, similar_body
+from components.row_actions import asked
 from components.timeline import timeline_items
 from db.flask_db import WriteConflict, independent_sessions, read_session, unit_of_work
 from services.access import AccessDenied, NotFound, OutsideDepartments
@@ -122,19 +123,18 @@ def _write(action) -> tuple:
     Output("claim-refresh", "data", allow_duplicate=True),
     # Closing a claim withdraws its fraud alert and ends flagging it: the card must say so.
     Output("fraud-card-area", "children", allow_duplicate=True),
-    Input({"type": "claim-action", "action": ALL}, "n_clicks"),
-    # "Close claim" asks first (components.claim_actions): it answers with submit_n_clicks.
-    Input({"type": "claim-action-confirm", "action": ALL}, "submit_n_clicks"),
+    # The buttons put what they do in this store (assets/62-row-actions.js; "Close claim" asks
+    # first): buttons of their own as inputs were called again each time refresh redrew them.
+    Input(ASK_STORE, "data"),
     State("claim-key", "data"),
     State("claim-seen", "data"),
     prevent_initial_call=True,
 )
-def on_status_action(_clicks, _confirmed, claim_number, seen):
-    trigger = ctx.triggered_id
-    clicked = ctx.triggered[0].get("value") if ctx.triggered else None
-    if not isinstance(trigger, dict) or not clicked:
-        raise PreventUpdate  # buttons drawn anew, not pressed
-    action, user, version = trigger.get("action"), user_or_none(), _seen(seen, "version")
+def on_status_action(ask, claim_number, seen):
+    action = asked(ask, "action")
+    if action is None:
+        raise PreventUpdate
+    user, version = user_or_none(), _seen(seen, "version")
 
     def run(session):
         if action == "assign_me":

@@ -4,12 +4,14 @@ so services.models.promote checks them all."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import Input, Output, State, no_update
+from dash.exceptions import PreventUpdate
 
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from components.models import champions_section, choice_options, versions_section
+from components.models import AUTO_PROMOTE_ASK, champions_section, choice_options, versions_section
+from components.row_actions import asked
 from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
 from services import models
 from services.access import AccessDenied
@@ -78,20 +80,18 @@ def promote(submitted, version_id, reason, expected):
     Perm.MANAGE_MODELS,
     Output("models-promote-status", "children", allow_duplicate=True),
     Output("models-champions", "children", allow_duplicate=True),
-    Input({"type": "models-auto-promote", "dataset": ALL, "enable": ALL}, "n_clicks"),
+    Input(AUTO_PROMOTE_ASK, "data"),   # the button under a champion (assets/62-row-actions.js)
     prevent_initial_call=True,
 )
-def toggle_auto_promote(_clicks):
-    # Buttons drawn (or redrawn) under models-champions fire with no click: only a click counts.
-    trigger = ctx.triggered_id
-    clicked = ctx.triggered[0].get("value") if ctx.triggered else None
-    if not isinstance(trigger, dict) or not isinstance(clicked, int) or isinstance(clicked, bool) or clicked < 1:
-        return no_update, no_update
+def toggle_auto_promote(ask):
+    dataset, enable = asked(ask, "dataset"), asked(ask, "enable", bool)
+    if dataset is None or enable is None:
+        raise PreventUpdate
     # The button says what it does ("enable"): a page drawn before another admin's change
     # is refused ("already ..."), not flipped back.
     try:
         with unit_of_work() as session:
-            message = models.set_auto_promote(session, user_or_none(), trigger.get("dataset"), trigger.get("enable"))
+            message = models.set_auto_promote(session, user_or_none(), dataset, enable)
     except (models.ModelError, AccessDenied) as exc:
         return _alert(str(exc), "danger"), no_update
     except (WriteConflict, WriteFailed):

@@ -7,8 +7,9 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
+from components.row_actions import asked
 from db.flask_db import read_session, unit_of_work
-from pages.tokens import everyone_table, token_table
+from pages.tokens import REVOKE_ASK, everyone_table, token_table
 from services.api_tokens import (MANAGE_ALL_TOKENS, TokenError, create_token, expiry_for_days,
                                  list_all_active_tokens, list_tokens, revoke_any_token, revoke_token)
 
@@ -52,17 +53,17 @@ def create(n_clicks, name, scopes, expiry):
     Perm.MANAGE_OWN_TOKENS,
     Output("tokens-list", "children"),
     Output("token-revoke-status", "children"),
-    Input({"type": "token-revoke", "id": ALL}, "submit_n_clicks"),  # after the confirmation
+    Input(REVOKE_ASK, "data"),  # a row's Revoke, after the confirmation (assets/62-row-actions.js)
     prevent_initial_call=True,
 )
-def revoke(clicks):
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or not any(isinstance(c, int) and c > 0 for c in (clicks or [])):
+def revoke(ask):
+    token_id = asked(ask, "id", int)
+    if token_id is None:
         return no_update, no_update
     user = user_or_none()
     try:
         with unit_of_work() as session:
-            row = revoke_token(session, user, trigger.get("id"))
+            row = revoke_token(session, user, token_id)
             name = row.name
     except TokenError as exc:
         return no_update, str(exc).capitalize()

@@ -6,9 +6,14 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.common import dept_badge
+from components.row_actions import ask_button
 from components.kpis import fmt
 from services.alerts import MIN_RATE_SAMPLE, RATE_DENOMINATORS
 
+# The rules and alerts are redrawn after every change and filter: their buttons ask through the
+# page's stores (components.row_actions); buttons with ids of their own were posted, every one,
+# at each redraw (and Enable/Disable, whose id lacked the "enable" its callback matched, did nothing).
+EDIT_ASK, TOGGLE_ASK, DELETE_ASK, ACK_ASK = "alert-edit-ask", "alert-toggle-ask", "alert-delete-ask", "alert-ack-ask"
 SEVERITY_COLORS = {"critical": "danger", "warning": "warning", "info": "info"}
 PERIOD_WORDS = {"today": "today", "this_week": "this week", "last_7_days": "last 7 days",
                 "this_month": "this month"}
@@ -118,12 +123,10 @@ def rules_table(rules, can_edit: bool, currency: str | None = None):
         ]
         if can_edit:
             cells.append(html.Td(html.Div([
-                dbc.Button("Edit", id={"type": "alert-rule-edit", "id": r.id}, size="sm", color="outline-primary",
-                           n_clicks=0, className="me-1"),
-                dbc.Button("Disable" if r.enabled else "Enable", id={"type": "alert-rule-toggle", "id": r.id},
-                           size="sm", color="outline-secondary", n_clicks=0, className="me-1"),
-                dbc.Button("Delete", id={"type": "alert-rule-delete", "id": r.id}, size="sm",
-                           color="outline-danger", n_clicks=0),
+                ask_button("Edit", EDIT_ASK, {"id": r.id}, outline=True, className="me-1"),
+                ask_button("Disable" if r.enabled else "Enable", TOGGLE_ASK, {"id": r.id, "enable": not r.enabled},
+                           color="secondary", outline=True, className="me-1"),
+                ask_button("Delete", DELETE_ASK, {"id": r.id}, color="danger", outline=True),
             ], className="d-flex justify-content-end"), className="text-nowrap"))
         rows.append(html.Tr(cells, className="alert-rule-row" + ("" if r.enabled else " text-muted"),
                             **{"data-rule": str(r.id)}))
@@ -149,8 +152,7 @@ def open_alerts(events, can_ack: bool, currency: str | None = None, *, checked_a
             ack = html.Span(f"Acknowledged by {e.acknowledged_by} at {_when(e.acknowledged_at)}",
                             className="small text-muted")
         elif can_ack:
-            ack = dbc.Button("Acknowledge", id={"type": "alert-ack", "id": e.id}, size="sm",
-                             color="outline-dark", n_clicks=0)
+            ack = ask_button("Acknowledge", ACK_ASK, {"id": e.id}, color="dark", outline=True)
         else:
             ack = html.Span("Not acknowledged", className="small text-muted")
         items.append(dbc.ListGroupItem(html.Div([

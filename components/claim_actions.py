@@ -6,6 +6,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.row_actions import ask_button
+
 NOTE_MAX = 5000
 COMMENT_MAX = 2000
 BUTTON_COLORS = {"assign_me": "primary", "closed": "success", "in_review": "primary"}
@@ -18,13 +20,18 @@ FEEDBACK_CURRENT_ID = {"type": "claim-feedback-current", "index": 0}
 CLOSE_CONFIRM = "Close this claim? Only a manager can reopen a closed claim."
 
 
+# The buttons are redrawn after every change to the claim (callbacks.claim.refresh): they ask
+# through the card's "claim-ask" store (components.row_actions), not with Dash ids of their own.
+ASK_STORE = "claim-ask"
+
+
 def _action_button(a):
-    look = dict(size="sm", color=BUTTON_COLORS.get(a.key, "secondary"), outline=a.key not in BUTTON_COLORS,
+    look = dict(color=BUTTON_COLORS.get(a.key, "secondary"), outline=a.key not in BUTTON_COLORS,
                 className="me-2 mb-2 claim-action-btn")
     if a.key == "closed":
-        return dcc.ConfirmDialogProvider(dbc.Button(a.label, id="claim-close-button", **look),
-                                         id={"type": "claim-action-confirm", "action": a.key}, message=CLOSE_CONFIRM)
-    return dbc.Button(a.label, id={"type": "claim-action", "action": a.key}, n_clicks=0, **look)
+        return ask_button(a.label, ASK_STORE, {"action": a.key}, confirm=CLOSE_CONFIRM, id="claim-close-button",
+                          **look)
+    return ask_button(a.label, ASK_STORE, {"action": a.key}, **look)
 
 
 def status_buttons(actions: list, status_label: str, adjuster: str | None,
@@ -47,6 +54,7 @@ def status_buttons(actions: list, status_label: str, adjuster: str | None,
 def action_card(body) -> dbc.Card:
     return dbc.Card(dbc.CardBody([
         html.H5("Work on this claim", className="card-title"),
+        dcc.Store(id=ASK_STORE),
         html.Div(body, id="claim-actions-body"),
         html.Div(id="claim-action-msg", className="mt-2"),
     ]), className="shadow-sm mb-4")

@@ -7,7 +7,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.charts import confusion_heatmap, per_class_recall
+from components.row_actions import ask_button
 from services.models import REASON_MAX
+
+AUTO_PROMOTE_ASK = "models-auto-promote-ask"
 
 STATUS_COLORS = {"champion": "success", "candidate": "secondary", "retired": "light"}
 # A change of champion reroutes every new claim of the dataset: asked first.
@@ -86,10 +89,11 @@ def auto_promote_line(dataset: str, state: dict | None, can_manage: bool) -> htm
         when = f" on {state['at']:%Y-%m-%d}" if state.get("at") else ""
         text = (f"Automatic promotion is paused: {state.get('by') or 'an admin'} chose the champion by hand{when}. "
                 "Retraining keeps its new versions as candidates.")
-    button = dbc.Button("Pause automatic promotion" if on else "Let retraining promote again",
-                        id={"type": "models-auto-promote", "dataset": dataset, "enable": not on}, size="sm",
-                        color="secondary" if on else "primary", outline=on, className="ms-2 text-nowrap") \
-        if can_manage else None
+    # The champions are redrawn by "Make champion": the button asks through the page's store
+    # (components.row_actions); a button with an id of its own was posted at each redraw.
+    button = ask_button("Pause automatic promotion" if on else "Let retraining promote again", AUTO_PROMOTE_ASK,
+                        {"dataset": dataset, "enable": not on}, color="secondary" if on else "primary", outline=on,
+                        className="ms-2 text-nowrap") if can_manage else None
     return html.Div([dbc.Badge("automatic" if on else "paused", color="success" if on else "warning",
                                text_color=None if on else "dark", className="me-2"),
                      html.Span(text, className="small"), button],

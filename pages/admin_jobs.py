@@ -8,6 +8,7 @@ from dash import dcc, html
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
+from components.row_actions import ask_button
 from db.flask_db import read_session
 from jobs.runner import recent_runs
 from jobs.schedule_words import schedule_in_words
@@ -93,16 +94,16 @@ RUN_CONFIRM = {"retrain": "Retrain every dataset's router now? It takes minutes,
                           "paused on Models)."}
 
 
+# The list is redrawn every 5 s: its buttons ask through the card's store (components.row_actions),
+# a Dash callback on their own ids was posted, with every button, at each redraw.
+RUN_ASK = "jobs-run-ask"
+
+
 def run_button(job: dict):
     name = job["job"]
     question = RUN_CONFIRM.get(name) or (f"Run {name} now? It is a slow job." if job.get("slow") else None)
-    if question is None:
-        return dbc.Button("Run now", id={"type": "job-run", "job": name}, color="outline-primary", size="sm",
-                          n_clicks=0)
-    return dcc.ConfirmDialogProvider(
-        dbc.Button("Run now…", id={"type": "job-run-button", "job": name}, color="outline-primary", size="sm",
-                   n_clicks=0),
-        id={"type": "job-run-confirm", "job": name}, message=question)
+    return ask_button("Run now…" if question else "Run now", RUN_ASK, {"job": name}, outline=True, confirm=question,
+                      className="text-nowrap")
 
 
 def jobs_table(jobs: list[dict]):
@@ -157,6 +158,7 @@ def layout(**_query):
     listed = overview(session)
     jobs = dbc.Card(dbc.CardBody([
         html.H5("Jobs", className="card-title"),
+        dcc.Store(id=RUN_ASK),
         html.Div(jobs_table(listed), id="jobs-list"),
         html.Div(id="jobs-run-status", className="mt-3"),
     ]), className="shadow-sm mb-4")

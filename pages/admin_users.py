@@ -10,6 +10,7 @@ from auth.passwords import MAX_LENGTH, MIN_LENGTH
 from auth.guard import page_user
 from auth.permissions import ROLES, Perm, role_has
 from components.common import dept_badge, not_allowed, page_header
+from components.row_actions import ask_button
 from db.flask_db import read_session
 from services.accounts import LIST_LIMIT, ROLE_LABELS, STATUSES, list_users
 from services.departments import all_departments
@@ -18,6 +19,9 @@ dash.register_page(__name__, path="/admin/users", title="Users · SCOPE Assistan
 
 STATUS_COLORS = {"active": "success", "invited": "info", "deactivated": "secondary"}
 MFA_ROLES = ("admin", "manager")
+# The list is redrawn at each search and change: "Manage" asks through this store
+# (components.row_actions), the rows' own ids were posted, every one, at each redraw.
+MANAGE_ASK = "user-manage-ask"
 
 
 def _when(value) -> str:
@@ -68,8 +72,7 @@ def users_table(users: list[dict], me_id: int | None = None):
             html.Td(_status_cell(u)),
             html.Td(_mfa_cell(u)),
             html.Td(_when(u["last_login_at"]), className="small"),
-            html.Td(dbc.Button("Manage", id={"type": "user-manage", "id": u["id"]}, size="sm",
-                               color="outline-primary", n_clicks=0), className="text-end"),
+            html.Td(ask_button("Manage", MANAGE_ASK, {"id": u["id"]}, outline=True), className="text-end"),
         ], className="user-row text-muted" if u["status"] == "deactivated" else "user-row",
             **{"data-email": u["email"]}))
     table = dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
@@ -172,5 +175,5 @@ def layout(**_query):
     return html.Div([
         page_header("Users", "Who can sign in, with which role and departments."),
         invite_card(depts), listing, manage_modal(depts),
-        dcc.Store(id="users-version", data=0), dcc.Store(id="user-manage-id"),
+        dcc.Store(id="users-version", data=0), dcc.Store(id="user-manage-id"), dcc.Store(id=MANAGE_ASK),
     ])

@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from auth.guard import page_user
 from auth.permissions import Perm
-from components.alerts import PERIOD_WORDS
+from components.alerts import ACK_ASK, DELETE_ASK, EDIT_ASK, PERIOD_WORDS, TOGGLE_ASK
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
 from services.alerts import METRICS, department_options
@@ -95,6 +95,7 @@ def layout(**_query):
     manager_only = [editor(department_options(read_session())), _delete_confirm()] if can_edit else []
     return html.Div([
         dcc.Store(id="alerts-version", data=0),
+        *[dcc.Store(id=i) for i in (EDIT_ASK, TOGGLE_ASK, DELETE_ASK, ACK_ASK)],
         dcc.Store(id="alert-form-rule", data=None),
         dcc.Store(id="alert-delete-rule", data=None),
         page_header("Threshold alerts",

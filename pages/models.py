@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed, page_header
-from components.models import change_card, champions_section, versions_section
+from components.models import AUTO_PROMOTE_ASK, change_card, champions_section, versions_section
 from db.flask_db import read_session
 from services.models import auto_promote_states, department_styles, list_model_versions, version_choices
 
@@ -32,6 +32,7 @@ def layout(**_query):
         header,
         html.Div(versions_section(models, choices, can_manage=can_manage), id="models-versions"),
         change_card(choices) if can_manage else None,
+        dcc.Store(id=AUTO_PROMOTE_ASK) if can_manage else None,
         html.Div(champions_section(models, department_styles(session), auto_promote_states(session), can_manage),
                  id="models-champions"),
     ])

@@ -9,11 +9,14 @@ from dash import dcc, html
 from auth.guard import page_user
 from auth.permissions import Perm, role_has
 from components.common import not_allowed, page_header
+from components.row_actions import ask_button
 from db.flask_db import read_session
 from services.api_tokens import (DEFAULT_EXPIRY_DAYS, EXPIRY_CHOICES, MANAGE_ALL_TOKENS, allowed_scopes,
                                  list_all_active_tokens, list_tokens)
 
 dash.register_page(__name__, path="/tokens", title="API tokens · SCOPE Assistant", name="API tokens")
+
+REVOKE_ASK = "token-revoke-ask"
 
 
 def _when(value) -> str:
@@ -55,10 +58,11 @@ def token_table(tokens: list[dict]):
             (t["name"], None), (t["prefix"] + "…", "font-monospace small text-nowrap"), (_scopes(t["scopes"]), None),
             (_when(t["created_at"]), "small text-nowrap"), (_when(t["last_used_at"]), "small text-nowrap"),
             (_expires(t["expires_at"]), "small text-nowrap"), (_state(t), None),
-            (None if revoked or t["expired"] else dcc.ConfirmDialogProvider(
-                dbc.Button("Revoke", id={"type": "token-revoke-button", "id": t["id"]}, color="outline-danger",
-                           size="sm", n_clicks=0),
-                id={"type": "token-revoke", "id": t["id"]}, message=revoke_question(t["name"])), None),
+            # Asked first, then through the card's store (components.row_actions): the list is redrawn by
+            # Create and by the admins' Revoke, and buttons of their own were posted, every one, each time.
+            (None if revoked or t["expired"] else ask_button("Revoke", REVOKE_ASK, {"id": t["id"]}, color="danger",
+                                                             outline=True, confirm=revoke_question(t["name"])),
+             None),
         ]
         rows.append(html.Tr(_cells(cells, headers), className="text-muted" if revoked or t["expired"] else None))
     return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True,
@@ -138,6 +142,7 @@ def layout(**_query):
     ]), className="shadow-sm mb-4")
     listing = dbc.Card(dbc.CardBody([
         html.H5("Your tokens", className="card-title"),
+        dcc.Store(id=REVOKE_ASK),
         html.Div(token_table(list_tokens(read_session(), user)), id="tokens-list"),
         html.Div(id="token-revoke-status", className="small mt-2"),
     ]), className="shadow-sm mb-4")

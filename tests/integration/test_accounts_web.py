@@ -508,10 +508,19 @@ def test_the_users_list_counts_its_accounts_and_says_when_it_stops_at_the_limit(
 def test_opening_manage_names_the_user_in_the_questions_asked_before_acting(admin, web_app):
     user_id, email = new_user(web_app)
     key = _key(web_app, "user-manage-modal.is_open")
-    ident = {"type": "user-manage", "id": user_id}
-    response = admin.post("/_dash-update-component", json={
-        "output": key, "outputs": _outputs(key), "inputs": [[{"id": ident, "property": "n_clicks", "value": 1}]],
-        "state": [], "changedPropIds": [json.dumps(ident, separators=(",", ":")) + ".n_clicks"]})
+
+    def manage(ask):   # a row's Manage, as assets/62-row-actions.js puts it in the page's store
+        return admin.post("/_dash-update-component", json={
+            "output": key, "outputs": _outputs(key),
+            "inputs": [{"id": "user-manage-ask", "property": "data", "value": ask}],
+            "state": [], "changedPropIds": ["user-manage-ask.data"]})
+
+    # The list redrawn (a search) posted every row's button; now nothing calls it but a click.
+    assert not [k for k, entry in web_app.callback_map.items()
+                if any('"user-manage"' in str(i.get("id")) for i in entry["inputs"])]
+    for tampered in (None, {"id": user_id}, {"id": str(user_id), "at": 1}, {"id": True, "at": 1}, [user_id]):
+        assert manage(tampered).status_code == 204, tampered
+    response = manage({"id": user_id, "at": 1})
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     out = json.loads(response.get_data(as_text=True))["response"]
     assert out["user-manage-active-button"] == {"children": "Deactivate", "color": "outline-danger"}

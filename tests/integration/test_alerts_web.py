@@ -57,13 +57,29 @@ def _banners(client):
                  [{"id": "alerts-banner-url", "property": "pathname", "value": "/dashboard"}])
 
 
-def _ack(web_app, client, event_id):
+def _act(web_app, client, *, toggle=None, ack=None):
+    """Enable/Disable or Acknowledge as the page's script posts them (assets/62-row-actions.js):
+    what the button says in the page's store."""
     key = _key(web_app, "..alerts-status.children@")
-    trigger = {"id": {"id": event_id, "type": "alert-ack"}, "property": "n_clicks", "value": 1}
-    changed = json.dumps({"id": event_id, "type": "alert-ack"}, separators=(",", ":")) + ".n_clicks"
-    return _post(client, key, [("alerts-status", "children"), ("alerts-version", "data")],
-                 [[], [trigger], {"id": "alerts-check", "property": "n_clicks", "value": 0}],
-                 [{"id": "alerts-version", "property": "data", "value": 0}], changed=[changed])
+    inputs = [{"id": "alert-toggle-ask", "property": "data", "value": toggle},
+              {"id": "alert-ack-ask", "property": "data", "value": ack},
+              {"id": "alerts-check", "property": "n_clicks", "value": 0}]
+    return _post(client, key, [("alerts-status", "children"), ("alerts-version", "data")], inputs,
+                 [{"id": "alerts-version", "property": "data", "value": 0}],
+                 changed=["alert-toggle-ask.data" if toggle is not None else "alert-ack-ask.data"])
+
+
+def _ack(web_app, client, event_id):
+    return _act(web_app, client, ack={"id": event_id, "at": 1})
+
+
+def _ask(web_app, client, store: str, prefix: str, outputs, value):
+    """A rule's Edit or Delete: its id in the page's store."""
+    return _post(client, _key(web_app, prefix), outputs, [
+        *([{"id": "alerts-new", "property": "n_clicks", "value": None}] if store == "alert-edit-ask" else []),
+        {"id": store, "property": "data", "value": value},
+        *([{"id": "alert-form-cancel", "property": "n_clicks", "value": None}] if store == "alert-edit-ask" else [])],
+        changed=[f"{store}.data"])
 
 
 def breaching_rule(**kw) -> dict:
@@ -142,8 +158,8 @@ def test_manager_creates_a_rule_and_a_viewer_sees_its_banner(web_app, client_for
                    [("alerts-open", "children"), ("alerts-rules", "children")],
                    [{"id": "alerts-version", "property": "data", "value": 0}])
     assert render.status_code == 200 and raw["name"] in render.get_data(as_text=True)
-    assert "alert-rule-edit" not in render.get_data(as_text=True)
-    assert "alert-ack" not in render.get_data(as_text=True)
+    assert "alert-edit-ask" not in render.get_data(as_text=True)
+    assert "alert-ack-ask" not in render.get_data(as_text=True)
 
 
 def test_banner_slot_and_callback_only_for_roles_that_see_alerts(client_for):
@@ -233,3 +249,52 @@ def test_viewers_find_alerts_in_the_navbar_and_managers_in_the_admin_menu(client
     assert '"children": "Alerts"' in viewer and '"href": "/alerts"' in viewer
     assert '"children": "Alert rules"' in manager and '"children": "Alerts"' not in manager
     assert '"href": "/alerts"' not in adjuster
+
+
+def test_the_rules_buttons_ask_through_the_pages_stores(web_app, client_for, app_session):
+    """The rules and alerts are redrawn after each change and filter: buttons with pattern-matching
+    ids were posted, every one, at each redraw, and Enable/Disable (its id lacked the "enable" its
+    callback matched) did nothing at all. The buttons now carry what they do; the stores are the inputs."""
+    assert not [k for k, entry in web_app.callback_map.items()
+                if any(t in str(i.get("id")) for i in entry["inputs"]
+                       for t in ('"alert-rule-edit"', '"alert-rule-toggle"', '"alert-rule-delete"', '"alert-ack"'))]
+    manager = client_for("manager")
+    raw = breaching_rule()
+    assert _save(web_app, manager, raw).status_code == 200
+    rule_id = app_session(lambda s: s.scalar(select(AlertRule.id).where(AlertRule.name == raw["name"])))
+    render = _post(manager, "..alerts-open.children...alerts-rules.children..",
+                   [("alerts-open", "children"), ("alerts-rules", "children")],
+                   [{"id": "alerts-version", "property": "data", "value": 0}]).get_data(as_text=True).replace(" ", "")
+    assert '{\\"id\\":%d,\\"enable\\":false}' % rule_id in render and '"data-ask":"alert-toggle-ask"' in render
+
+    # Disable: done, and its open alert resolved; the same (stale) button again changes nothing.
+    response = _act(web_app, manager, toggle={"id": rule_id, "enable": False, "at": 1})
+    assert response.status_code == 200 and "disabled" in response.get_data(as_text=True)
+    assert app_session(lambda s: s.get(AlertRule, rule_id).enabled) is False
+    _act(web_app, manager, toggle={"id": rule_id, "enable": False, "at": 2})
+    assert app_session(lambda s: s.get(AlertRule, rule_id).enabled) is False
+    for tampered in ({"id": rule_id, "enable": "yes", "at": 3}, {"id": rule_id, "enable": True},
+                     {"id": str(rule_id), "enable": True, "at": 3}, "x"):
+        response = _act(web_app, manager, toggle=tampered)
+        assert response.status_code in (200, 204) and "Traceback" not in response.get_data(as_text=True)
+        assert app_session(lambda s: s.get(AlertRule, rule_id).enabled) is False, tampered
+    response = _act(web_app, manager, toggle={"id": rule_id, "enable": True, "at": 4})
+    assert "enabled" in response.get_data(as_text=True) and app_session(lambda s: s.get(AlertRule, rule_id).enabled)
+
+    # Edit opens the form with the rule; Delete asks (confirm_delete deletes).
+    edit_outputs = [("alert-form", "is_open"), ("alert-form-title", "children"),
+                    *[(f"alert-form-{f}", "value") for f in FIELDS], ("alert-form-rule", "data"),
+                    ("alert-form-error", "children")]
+    body = _ask(web_app, manager, "alert-edit-ask", "..alert-form.is_open...alert-form-title", edit_outputs,
+                {"id": rule_id, "at": 1}).get_data(as_text=True)
+    assert raw["name"] in body and "Edit rule" in body
+    delete_outputs = [("alert-delete", "is_open"), ("alert-delete-text", "children"), ("alert-delete-rule", "data")]
+    body = _ask(web_app, manager, "alert-delete-ask", "..alert-delete.is_open...alert-delete-text", delete_outputs,
+                {"id": rule_id, "at": 1}).get_data(as_text=True)
+    assert raw["name"] in body and "stops being checked" in body
+    for store, prefix, outputs in (("alert-edit-ask", "..alert-form.is_open...alert-form-title", edit_outputs),
+                                   ("alert-delete-ask", "..alert-delete.is_open...alert-delete-text",
+                                    delete_outputs)):
+        assert _ask(web_app, manager, store, prefix, outputs, {"id": rule_id}).status_code == 204
+    assert _ask(web_app, client_for("viewer"), "alert-delete-ask", "..alert-delete.is_open...alert-delete-text",
+                delete_outputs, {"id": rule_id, "at": 1}).status_code == 403

@@ -169,19 +169,19 @@ def call_feedback(client, web_app, claim, *, verdict="disagree", reason="WRONG_D
 
 
 def call_status(client, web_app, claim, action, *, version=None, number=None, confirmed=False):
-    """Press a status button; ``confirmed``: answer the "Close claim" question with OK."""
-    button = {"type": "claim-action-confirm" if confirmed else "claim-action", "action": action}
-    pressed = [{"id": button, "property": "submit_n_clicks" if confirmed else "n_clicks", "value": 1}]
+    """Press a status button as the page's script does (assets/62-row-actions.js): what it does
+    goes in the card's "claim-ask" store. ``confirmed``: "Close claim", asked first, answered
+    with OK (the question is the browser's: the request is the same)."""
+    del confirmed
     response = client.post("/_dash-update-component", json={
         "output": (key := _key(web_app, "claim-action-msg.children")),
         "outputs": outputs_of(key),
-        "inputs": [[], pressed] if confirmed else [pressed, []],
+        "inputs": [{"id": "claim-ask", "property": "data", "value": {"action": action, "at": 1}}],
         "state": [{"id": "claim-key", "property": "data", "value": number or claim["number"]},
                   {"id": "claim-seen", "property": "data",
                    "value": {"version": claim["version"] if version is None else version,
                              "decision_id": claim["decision_id"]}}],
-        "changedPropIds": [json.dumps(button, separators=(",", ":"), sort_keys=True) + "."
-                           + pressed[0]["property"]],
+        "changedPropIds": ["claim-ask.data"],
     })
     if response.status_code != 200:
         return response.status_code, None
@@ -302,11 +302,11 @@ def test_status_buttons_and_stale_version_through_the_page(web_app, client_for):
     from tests.webutil import render_page
 
     _, body = render_page(client, f"/claims/{claim['number']}")
-    assert "claim-action-confirm" in body and "Only a manager can reopen" in body
+    assert "claim-close-button" in body and "Only a manager can reopen" in body
     # Flagged for SIU review: it cannot close until a manager decides the alert.
     _alert_action(web_app, claim, "adjuster@scope.example", "flag")
     _, body = render_page(client, f"/claims/{claim['number']}")
-    assert "claim-action-confirm" not in body and "Close claim is not offered" in body
+    assert "claim-close-button" not in body and "Close claim is not offered" in body
     status, body = call_status(client, web_app, claim, "closed", version=claim["version"] + 2, confirmed=True)
     assert "open fraud alert" in json.dumps(body["claim-action-msg"]) and "fraud-card-area" not in body
     _alert_action(web_app, claim, "manager@scope.example", "dismiss")
@@ -315,6 +315,31 @@ def test_status_buttons_and_stale_version_through_the_page(web_app, client_for):
     # The fraud card is drawn anew: a closed claim cannot be flagged any more.
     card = json.dumps(body["fraud-card-area"]["children"])
     assert "fraud-flag-submit" not in card and "Dismissed" in card
+
+
+def test_the_status_buttons_ask_through_the_cards_store_and_a_tampered_one_does_nothing(web_app, client_for):
+    """Buttons with pattern-matching ids were posted again, every one of them, each time the refresh
+    callback redrew them (after a note or feedback): they carry what they do (data-ask) and the
+    card's store, drawn once, is the one input."""
+    from tests.webutil import render_page
+
+    assert not [k for k, entry in web_app.callback_map.items()
+                if any("claim-action" in str(i.get("id")) for i in entry["inputs"])]
+    claim = web_claim(web_app)
+    client = client_for("adjuster")
+    _, page = render_page(client, f"/claims/{claim['number']}")
+    assert '"data-ask":"claim-ask"' in page.replace(" ", "") and "assign_me" in page
+    for tampered in (None, "x", {"action": "assign_me"}, {"action": 5, "at": 1}, {"action": "", "at": 1},
+                     {"action": "assign_me", "at": True}, ["assign_me"]):
+        response = client.post("/_dash-update-component", json={
+            "output": (key := _key(web_app, "claim-action-msg.children")), "outputs": outputs_of(key),
+            "inputs": [{"id": "claim-ask", "property": "data", "value": tampered}],
+            "state": [{"id": "claim-key", "property": "data", "value": claim["number"]},
+                      {"id": "claim-seen", "property": "data", "value": {"version": claim["version"]}}],
+            "changedPropIds": ["claim-ask.data"]})
+        assert response.status_code == 204, (tampered, response.status_code)
+    status, body = call_status(client, web_app, claim, "assign_me")
+    assert "is now yours" in json.dumps(body["claim-action-msg"])
 
 
 def _alert_action(web_app, claim, email, action):

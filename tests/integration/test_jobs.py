@@ -170,18 +170,17 @@ def run_key(web_app):
     return keys[0]
 
 
-def _run_body(key: str, job: str, *, confirmed: int | None = None) -> dict:
-    """A click on Run now, or (``confirmed``) the answer to a slow job's question."""
-    kind, prop, value = ("job-run", "n_clicks", 1) if confirmed is None else \
-        ("job-run-confirm", "submit_n_clicks", confirmed)
-    trigger = {"id": {"job": job, "type": kind}, "property": prop, "value": value}
-    inputs = [[trigger], []] if confirmed is None else [[], [trigger]]
+def _run_body(key: str, job, *, asked=True) -> dict:
+    """Run now (a slow job's after its question) as the page's script posts it: the job in the
+    card's "jobs-run-ask" store (assets/62-row-actions.js). ``asked=False``: the store as
+    drawn, with nothing in it."""
     return {"output": key,
             "outputs": [{"id": "jobs-run-status", "property": "children"},
                         {"id": "jobs-list", "property": "children"}, {"id": "jobs-history", "property": "children"}],
-            "inputs": inputs, "state": [{"id": "jobs-history-job", "property": "value", "value": "all"},
-                                        {"id": "jobs-history-hide-idle", "property": "value", "value": True}],
-            "changedPropIds": [json.dumps({"job": job, "type": kind}, separators=(",", ":")) + f".{prop}"]}
+            "inputs": [{"id": "jobs-run-ask", "property": "data", "value": {"job": job, "at": 1} if asked else None}],
+            "state": [{"id": "jobs-history-job", "property": "value", "value": "all"},
+                      {"id": "jobs-history-hide-idle", "property": "value", "value": True}],
+            "changedPropIds": ["jobs-run-ask.data"]}
 
 
 def test_retrain_runs_now_only_after_the_question(client_for, run_key, monkeypatch):
@@ -198,11 +197,17 @@ def test_retrain_runs_now_only_after_the_question(client_for, run_key, monkeypat
     client = client_for("admin")
     status, body = render_page(client, "/admin/jobs")
     page = json.dumps(json.loads(body))
-    assert status == 200 and "job-run-confirm" in page and "replaces it at once for new claims" in page
-    # drawn (or redrawn by the 5-second refresh) without an answer: nothing runs
-    response = client.post("/_dash-update-component", json=_run_body(run_key, "retrain", confirmed=0))
-    assert response.status_code in (200, 204) and not ran.wait(1)
-    response = client.post("/_dash-update-component", json=_run_body(run_key, "retrain", confirmed=1))
+    # The question is asked in the browser before the button puts the job in the store.
+    assert status == 200 and '"data-ask-confirm": "Retrain every dataset' in page
+    assert "replaces it at once for new claims" in page
+    # The store as drawn, or tampered: nothing runs
+    for tampered in ({"job": "retrain"}, "retrain", {"job": ["retrain"], "at": 1}):
+        response = client.post("/_dash-update-component", json={**_run_body(run_key, "retrain"), "inputs": [
+            {"id": "jobs-run-ask", "property": "data", "value": tampered}]})
+        assert response.status_code in (200, 204) and "started" not in response.get_data(as_text=True)
+    response = client.post("/_dash-update-component", json=_run_body(run_key, "retrain", asked=False))
+    assert response.status_code == 204 and not ran.wait(1)
+    response = client.post("/_dash-update-component", json=_run_body(run_key, "retrain"))
     assert response.status_code == 200 and "started in the background" in response.get_data(as_text=True)
     assert ran.wait(30)
 
@@ -341,3 +346,15 @@ def test_retrain_with_one_dataset_failing_is_a_failed_run(monkeypatch):
     monkeypatch.setattr(registry, "retrain_all", lambda session: [
         {"dataset": "a", "status": "promoted", "promoted": True}])
     assert "status" not in registry.retrain(None, SETTINGS)
+
+
+def test_no_callback_listens_to_the_jobs_buttons_redrawn_every_5_seconds(web_app, client_for):
+    """Buttons with pattern-matching ids under the refreshed list were posted, every one, at
+    each refresh: the buttons carry their job (data-ask) and the card's store is the input."""
+    from tests.webutil import render_page
+
+    assert not [k for k, entry in web_app.callback_map.items()
+                if any("job-run" in str(i.get("id")) for i in entry["inputs"])]
+    _, body = render_page(client_for("admin"), "/admin/jobs")
+    page = json.dumps(json.loads(body))
+    assert '"data-ask": "jobs-run-ask"' in page and '"data-ask-value": "{\\"job\\":\\"route_unscored\\"}"' in page

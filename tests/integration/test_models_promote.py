@@ -366,15 +366,16 @@ def test_cli_lists_versions_and_promotes_one(web_database_url, web_copy, app_ses
 
 
 def _toggle_call(web_app, client, dataset, enable, clicks=1):
+    """The button as the page's script posts it (assets/62-row-actions.js): what it says in the
+    page's store; ``clicks=None``: the store as drawn."""
     from tests.webutil import outputs_of
 
     key = next(k for k in web_app.callback_map if "models-champions.children@" in k)
     return client.post("/_dash-update-component", json={
         "output": key, "outputs": outputs_of(key),
-        "inputs": [[{"id": {"type": "models-auto-promote", "dataset": dataset, "enable": enable},
-                     "property": "n_clicks", "value": clicks}]],
-        "changedPropIds": [json.dumps({"dataset": dataset, "enable": enable, "type": "models-auto-promote"},
-                                      separators=(",", ":")) + ".n_clicks"]})
+        "inputs": [{"id": "models-auto-promote-ask", "property": "data",
+                    "value": None if clicks is None else {"dataset": dataset, "enable": enable, "at": clicks}}],
+        "changedPropIds": ["models-auto-promote-ask.data"]})
 
 
 def test_admin_pauses_and_resumes_automatic_promotion_on_the_page(web_app, client_for, app_session, web_copy):
@@ -382,6 +383,10 @@ def test_admin_pauses_and_resumes_automatic_promotion_on_the_page(web_app, clien
     dataset = app_session(lambda s: s.get(ModelVersion, champion_id).dataset)
     _, body = render_page(client_for("admin"), "/models")
     assert "Retraining promotes a new version by itself" in body and "Pause automatic promotion" in body
+    # "Make champion" redraws the champions: a button with an id of its own was posted again each time.
+    assert '"data-ask":"models-auto-promote-ask"' in body.replace(" ", "")
+    assert not [k for k, entry in web_app.callback_map.items()
+                if any('"models-auto-promote"' in str(i.get("id")) for i in entry["inputs"])]
     assert _toggle_call(web_app, client_for("manager"), dataset, False).status_code == 403
     admin = client_for("admin")
     drawn = _toggle_call(web_app, admin, dataset, False, clicks=None)  # drawn, not clicked: nothing

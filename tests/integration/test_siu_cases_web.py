@@ -994,13 +994,12 @@ def test_the_cases_list_names_the_referred_claims_in_no_case(clients, app_sessio
 
 def _press_status(web_app, client, number, version, action="assign_me"):
     (key,) = [k for k in web_app.callback_map if "claim-action-msg.children" in k]
-    button = {"type": "claim-action", "action": action}
     return client.post("/_dash-update-component", json={
         "output": key, "outputs": outputs_of(key),
-        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}], []],
+        "inputs": [{"id": "claim-ask", "property": "data", "value": {"action": action, "at": 1}}],
         "state": [{"id": "claim-key", "property": "data", "value": number},
                   {"id": "claim-seen", "property": "data", "value": {"version": version, "decision_id": None}}],
-        "changedPropIds": [json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks"]})
+        "changedPropIds": ["claim-ask.data"]})
 
 
 def _note(web_app, client, number, text="Still looking into it."):
@@ -1025,7 +1024,7 @@ def test_sent_back_the_claim_page_says_where_it_went_and_stale_buttons_are_refus
                                           .where(Claim.claim_number == first)))
     assert f"{first} went back to {dept} and has left your queue" in shown
     assert '"href": "/siu-cases"' in shown
-    for gone in ("siu-claim-back", "siu-claim-open", "siu-claim-add", "claim-action", "note-submit", "fb-submit"):
+    for gone in ("siu-claim-back", "siu-claim-open", "siu-claim-add", "claim-ask", "note-submit", "fb-submit"):
         assert gone not in shown, gone
     # Buttons pressed on a page left open (another tab): refused in words, nothing changes.
     after = state(first)

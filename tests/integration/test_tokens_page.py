@@ -5,7 +5,7 @@ import datetime as dt
 import json
 
 import pytest
-from dash import dcc
+from dash import dcc, html
 from sqlalchemy import select
 
 from db.models import ApiToken, User
@@ -32,29 +32,27 @@ def test_revoke_asks_first_and_only_the_confirmed_dialog_revokes(web_app, client
     try:
         rows = app_session(lambda s: api_tokens.list_tokens(s, s.scalar(select(User).where(
             User.email == "adjuster@scope.example"))))
-        [dialog] = [d for d in _find(token_table([r for r in rows if r["id"] == token_id]), dcc.ConfirmDialogProvider)]
-        assert dialog.id == {"type": "token-revoke", "id": token_id}
-        assert "ledger sync" in dialog.message and "cannot be undone" in dialog.message
+        # Revoke asks first in the browser (assets/62-row-actions.js), then puts the token in the
+        # card's store: a button with an id of its own was posted, every one, at each redraw.
+        [button] = [b for b in _find(token_table([r for r in rows if r["id"] == token_id]), html.Button)]
+        question = getattr(button, "data-ask-confirm")
+        assert getattr(button, "data-ask") == "token-revoke-ask" and json.loads(getattr(button, "data-ask-value")) \
+            == {"id": token_id}
+        assert "ledger sync" in question and "cannot be undone" in question
+        assert not [k for k, entry in web_app.callback_map.items()
+                    if any('"token-revoke"' in str(i.get("id")) for i in entry["inputs"])]
 
         client = client_for("adjuster")
-        ident = {"type": "token-revoke", "id": token_id}
-
-        [key] = [k for k in web_app.callback_map if k == "..tokens-list.children...token-revoke-status.children.."]
 
         def post(value):
-            # A pattern-matching id is named in changedPropIds as its JSON, like the browser does.
-            changed = json.dumps(ident, sort_keys=True, separators=(",", ":")) + ".submit_n_clicks"
-            return client.post("/_dash-update-component", json={
-                "output": key, "outputs": [{"id": "tokens-list", "property": "children"},
-                                           {"id": "token-revoke-status", "property": "children"}],
-                "inputs": [[{"id": ident, "property": "submit_n_clicks", "value": value}]],
-                "state": [], "changedPropIds": [changed]})
+            return _post_own_revoke(web_app, client, value)
 
-        # the dialog drawn, not confirmed: nothing happens
-        response = post(0)
-        assert response.status_code in (200, 204)
-        assert app_session(lambda s: s.get(ApiToken, token_id).revoked_at) is None
-        response = post(1)
+        # the store as drawn, or not as the page's script puts it: nothing happens
+        for value in (None, {"id": token_id}, {"id": str(token_id), "at": 1}, [token_id]):
+            response = post(value)
+            assert response.status_code in (200, 204)
+            assert app_session(lambda s: s.get(ApiToken, token_id).revoked_at) is None
+        response = post({"id": token_id, "at": 1})
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
         assert "ledger sync" in json.dumps(response.get_json())
         assert app_session(lambda s: s.get(ApiToken, token_id).revoked_at) is not None
@@ -91,6 +89,16 @@ def _post_confirm(web_app, client, key_part: str, kind: str, token_id, value=1):
         "output": key, "outputs": outputs_of(key),
         "inputs": [[{"id": ident, "property": "submit_n_clicks", "value": value}]],
         "state": [], "changedPropIds": [changed]})
+
+
+def _post_own_revoke(web_app, client, value):
+    """The own token's Revoke, confirmed: its id in the page's store, as assets/62-row-actions.js puts it."""
+    [key] = [k for k in web_app.callback_map if k == OWN_REVOKE_KEY]
+    return client.post("/_dash-update-component", json={
+        "output": key, "outputs": [{"id": "tokens-list", "property": "children"},
+                                   {"id": "token-revoke-status", "property": "children"}],
+        "inputs": [{"id": "token-revoke-ask", "property": "data", "value": value}],
+        "state": [], "changedPropIds": ["token-revoke-ask.data"]})
 
 
 def _component(tree, ident):
@@ -245,7 +253,7 @@ def test_the_own_token_revoke_refuses_someone_elses_token(web_app, client_for, a
     other = "manager"
     token_id = _make(app_session, other, "not yours")
     try:
-        response = _post_confirm(web_app, client_for(role), OWN_REVOKE_KEY, "token-revoke", token_id)
+        response = _post_own_revoke(web_app, client_for(role), {"id": token_id, "at": 1})
         assert response.status_code == 200
         assert "No such token" in json.dumps(response.get_json())
         assert app_session(lambda s: s.get(ApiToken, token_id).revoked_at) is None
