@@ -72,6 +72,19 @@ def revoke(ask):
 
 @secure_callback(
     MANAGE_ALL_TOKENS,
+    Output("everyone-tokens", "children", allow_duplicate=True),
+    # The admin's own list is redrawn by Create and by Revoke: everyone's active tokens include the
+    # admin's own, so they are redrawn too (a new token was missing, a revoked one kept its Revoke).
+    # Only admins have this card; for anyone else the callback has no output on the page.
+    Input("tokens-list", "children"),
+    prevent_initial_call=True,
+)
+def everyone_after_own_change(_own):
+    return everyone_table(list_all_active_tokens(read_session(), user_or_none()))
+
+
+@secure_callback(
+    MANAGE_ALL_TOKENS,
     Output("everyone-tokens", "children"),
     Output("everyone-revoke-status", "children"),
     Output("tokens-list", "children", allow_duplicate=True),  # the admin's own token may be among them

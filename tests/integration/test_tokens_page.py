@@ -259,3 +259,30 @@ def test_the_own_token_revoke_refuses_someone_elses_token(web_app, client_for, a
         assert app_session(lambda s: s.get(ApiToken, token_id).revoked_at) is None
     finally:
         _drop(app_session, token_id)
+
+
+def test_admins_everyone_list_follows_their_own_create_and_revoke(web_app, client_for, app_session):
+    """The admin's own list is redrawn by Create and Revoke; Everyone's tokens (which holds the
+    admin's own active tokens) is redrawn after it, for admins only."""
+    [key] = [k for k in web_app.callback_map if k.startswith("everyone-tokens.children@")]
+    token_id = _make(app_session, "admin", "admin own everyone-follow")
+
+    def redraw(role):
+        # a single output: the browser posts it as one object, with the key's property
+        return client_for(role).post("/_dash-update-component", json={
+            "output": key, "outputs": {"id": "everyone-tokens", "property": key.split(".", 1)[1]},
+            "inputs": [{"id": "tokens-list", "property": "children", "value": None}],
+            "state": [], "changedPropIds": ["tokens-list.children"]})
+
+    try:
+        response = redraw("admin")
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        assert "admin own everyone-follow" in json.dumps(response.get_json())
+        app_session(lambda s: api_tokens.revoke_token(s, _user(s, "admin"), token_id))
+        response = redraw("admin")
+        assert response.status_code == 200
+        assert "admin own everyone-follow" not in json.dumps(response.get_json())
+        for role in ("adjuster", "manager"):
+            assert redraw(role).status_code in (204, 403)
+    finally:
+        _drop(app_session, token_id)
