@@ -223,11 +223,12 @@ def ask_delete(ask):
     if rule_id is None:
         raise PreventUpdate
     try:
-        values = svc.rule_form_values(read_session(), rule_id, currency=_currency())
+        # The name as listed: the editor's values leave a name written from the terms empty ("“” stops ...").
+        name = svc.rule_name(read_session(), rule_id)
     except svc.NotFound as exc:
         return True, dbc.Alert(str(exc), color="danger", className="mb-0"), None
-    return (True, [html.P(["“", html.Strong(values["name"]), "” stops being checked."]),
-                   html.P("Its past alerts stay in the history.", className="text-muted mb-0")], values["id"])
+    return (True, [html.P(["“", html.Strong(name), "” stops being checked."]),
+                   html.P("Its past alerts stay in the history.", className="text-muted mb-0")], rule_id)
 
 
 @secure_callback(

@@ -444,6 +444,12 @@ def rule_form_values(session: Session, raw_id, *, currency: str = money.DEFAULT)
             "department": code, "severity": rule.severity, "enabled": rule.enabled}
 
 
+def rule_name(session: Session, raw_id) -> str:
+    """The rule's name as the rules table shows it (the editor leaves a name written from the
+    terms empty: a question naming the rule takes this one)."""
+    return _get_rule(session, raw_id).name
+
+
 def department_options(session: Session) -> list[dict]:
     return [{"code": d.code, "name": d.name, "color": d.color}
             for d in session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.name))]

@@ -298,3 +298,24 @@ def test_the_rules_buttons_ask_through_the_pages_stores(web_app, client_for, app
         assert _ask(web_app, manager, store, prefix, outputs, {"id": rule_id}).status_code == 204
     assert _ask(web_app, client_for("viewer"), "alert-delete-ask", "..alert-delete.is_open...alert-delete-text",
                 delete_outputs, {"id": rule_id, "at": 1}).status_code == 403
+
+
+def test_delete_question_names_a_rule_whose_name_was_written_from_its_terms(web_app, client_for, app_session):
+    # The editor shows such a name empty; the question asked “” stops being checked.
+    manager = client_for("manager")
+    raw = breaching_rule(name="", threshold=987654)
+    assert _save(web_app, manager, raw).status_code == 200
+    rule = app_session(lambda s: s.scalars(select(AlertRule).where(AlertRule.threshold == 987654)).one())
+    rule_id, name = rule.id, rule.name
+    assert name
+    try:
+        delete_outputs = [("alert-delete", "is_open"), ("alert-delete-text", "children"),
+                          ("alert-delete-rule", "data")]
+        response = _ask(web_app, manager, "alert-delete-ask", "..alert-delete.is_open...alert-delete-text",
+                        delete_outputs, {"id": rule_id, "at": 1})
+        assert response.status_code == 200
+        body = response.get_json()["response"]
+        assert json.dumps(name) in json.dumps(body["alert-delete-text"]["children"])
+        assert body["alert-delete-rule"]["data"] == rule_id
+    finally:
+        app_session(lambda s: alerts.delete_rule(s, rule_id, actor="test-cleanup"))
