@@ -49,7 +49,10 @@ def _slot(slot: int) -> html.Div:
 
 def parties_card() -> dbc.Card:
     more = html.Details([html.Summary("Add more people or businesses", className="small text-primary"),
-                         *[_slot(s) for s in range(1, SLOTS)]], id="intake-parties-more", className="mt-2")
+                         *[_slot(s) for s in range(1, SLOTS)]], id="intake-parties-more", className="mt-2",
+                        # its "open" follows the reader's toggling (assets/63-details-open.js), so an
+                        # error in slot 2 or 3 opens it again after the reader closed it
+                        **{"data-sync-open": "1"})
     return dbc.Card(dbc.CardBody([
         html.H5("People and businesses", className="card-title"),
         html.P("Who is involved and how to reach them. Phones, emails, addresses, bank accounts, plates, VINs and "

@@ -69,3 +69,24 @@ def test_tokens_page_shows_a_new_token_once(page, live_server):
     page.wait_for_selector("#tokens-table")
     assert token not in page.content()
     assert page.console_errors == []
+
+
+def test_a_party_error_opens_the_people_fold_again_after_it_was_closed(page, live_server):
+    # The fold's "open" is a Dash prop the browser's own toggle did not update: once the first
+    # error had opened it, closing it by hand and submitting the same error again left it shut.
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    page.goto(live_server + "/intake")
+    page.wait_for_selector("#intake-submit")
+    page.click("#intake-parties-more summary")
+    page.select_option("#intake-party-2-role", "repair_shop")
+    page.fill("#intake-party-2-phone", "12")
+    page.click("#intake-parties-more summary")
+    assert not page.evaluate("document.querySelector('#intake-parties-more').open")
+    page.click("#intake-submit")
+    page.wait_for_selector("#intake-party-2-phone.is-invalid", timeout=15000)
+    assert page.evaluate("document.querySelector('#intake-parties-more').open")
+    page.click("#intake-parties-more summary")
+    assert not page.evaluate("document.querySelector('#intake-parties-more').open")
+    page.click("#intake-submit")
+    page.wait_for_function("document.querySelector('#intake-parties-more').open", timeout=15000)
+    assert not page.console_errors
