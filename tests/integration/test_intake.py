@@ -144,7 +144,8 @@ def test_token_created_on_the_page_is_shown_once(web_app, client_for):
                     {"id": "token-name", "property": "invalid"}, {"id": "token-name-feedback", "property": "children"}],
         "inputs": [{"id": "token-create", "property": "n_clicks", "value": 1}],
         "state": [{"id": "token-name", "property": "value", "value": "form test token"},
-                  {"id": "token-scopes", "property": "value", "value": ["claims:read", "models:manage"]}],
+                  {"id": "token-scopes", "property": "value", "value": ["claims:read", "models:manage"]},
+                  {"id": "token-expiry", "property": "value", "value": "90"}],
         "changedPropIds": ["token-create.n_clicks"],
     })
     body = json.loads(response.get_data(as_text=True))["response"]
@@ -155,7 +156,8 @@ def test_token_created_on_the_page_is_shown_once(web_app, client_for):
                     {"id": "token-name", "property": "invalid"}, {"id": "token-name-feedback", "property": "children"}],
         "inputs": [{"id": "token-create", "property": "n_clicks", "value": 2}],
         "state": [{"id": "token-name", "property": "value", "value": "form test token"},
-                  {"id": "token-scopes", "property": "value", "value": ["claims:read"]}],
+                  {"id": "token-scopes", "property": "value", "value": ["claims:read"]},
+                  {"id": "token-expiry", "property": "value", "value": "90"}],
         "changedPropIds": ["token-create.n_clicks"],
     })
     text = response.get_data(as_text=True)
