@@ -181,22 +181,25 @@ def remove_dialog() -> html.Div:
     """The confirmation of "Remove" (drawn once with the page, never redrawn: see claims_table)."""
     return html.Div([
         dcc.Store(id="siu-remove-claim"),
-        dbc.Modal([
-            dbc.ModalHeader(dbc.ModalTitle("Take a claim out of the case")),
-            dbc.ModalBody([
-                html.P(["Take ", html.Strong(id="siu-remove-number"), " out of this case?"], className="mb-2"),
-                html.P("It keeps its queue and its finding, and is then in no case; the "
-                       "case's activity and the claim's history record the removal. You can add it back with "
-                       "Add claims.", className="small text-muted mb-0"),
-            ]),
-            dbc.ModalFooter([
-                html.Button("Cancel", id="siu-remove-cancel", type="button",
-                            className="btn btn-outline-secondary btn-sm"),
-                html.Button("Remove from case", id="siu-remove-confirm", type="button",
-                            className="btn btn-danger btn-sm"),
-            ]),
-        ], id="siu-remove-modal", is_open=False, centered=True),
+        _confirm_modal("siu-remove", "Take a claim out of the case", [
+            html.P(["Take ", html.Strong(id="siu-remove-number"), " out of this case?"], className="mb-2"),
+            html.P("It keeps its queue and its finding, and is then in no case; the "
+                   "case's activity and the claim's history record the removal. You can add it back with "
+                   "Add claims.", className="small text-muted mb-0"),
+        ], "Remove from case", "btn-danger"),
     ])
+
+
+def _confirm_modal(prefix: str, title: str, body, confirm: str, confirm_class: str) -> dbc.Modal:
+    """A question drawn once with the page: ids <prefix>-modal, -cancel and -confirm."""
+    return dbc.Modal([
+        dbc.ModalHeader(dbc.ModalTitle(title)),
+        dbc.ModalBody(body),
+        dbc.ModalFooter([
+            html.Button("Cancel", id=f"{prefix}-cancel", type="button", className="btn btn-outline-secondary btn-sm"),
+            html.Button(confirm, id=f"{prefix}-confirm", type="button", className=f"btn {confirm_class} btn-sm"),
+        ]),
+    ], id=f"{prefix}-modal", is_open=False, centered=True)
 
 
 def activity(view) -> html.Ul | html.P:
@@ -234,16 +237,7 @@ def _close_form() -> html.Div:
                "records them as not; inconclusive leaves them as they are.", className="small text-muted mt-2 mb-2"),
         html.Button("Close case…", id="siu-close-submit", className="btn btn-primary btn-sm"),
         # Closing records a finding on every claim and may move them out of SIU's sight: it asks first.
-        dbc.Modal([
-            dbc.ModalHeader(dbc.ModalTitle("Close the case")),
-            dbc.ModalBody(html.Div(id="siu-close-text")),
-            dbc.ModalFooter([
-                html.Button("Cancel", id="siu-close-cancel", type="button",
-                            className="btn btn-outline-secondary btn-sm"),
-                html.Button("Close the case", id="siu-close-confirm", type="button",
-                            className="btn btn-primary btn-sm"),
-            ]),
-        ], id="siu-close-modal", is_open=False, centered=True),
+        _confirm_modal("siu-close", "Close the case", html.Div(id="siu-close-text"), "Close the case", "btn-primary"),
     ])
 
 
