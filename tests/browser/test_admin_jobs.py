@@ -32,3 +32,32 @@ def test_manager_is_not_allowed_on_the_jobs_page(page, live_server):
     page.goto(live_server + "/admin/jobs")
     page.wait_for_selector(".alert-danger")
     assert "Not allowed" in page.inner_text(".alert-danger")
+
+
+def _manual_runs(web_app, job: str) -> int:
+    from sqlalchemy import func, select
+
+    from db.flask_db import unit_of_work
+    from db.models import JobRun
+
+    with web_app.server.app_context(), unit_of_work() as session:
+        return session.scalar(select(func.count(JobRun.id)).where(JobRun.job == job, JobRun.slot.like("manual-%")))
+
+
+def test_a_double_click_on_run_now_runs_the_job_once(page, live_server, web_app):
+    # Both clicks of a double click reached the store (assets/62-row-actions.js): two posts, two runs
+    # (and on a claim, the second status change of a double click read "changed by someone else").
+    sign_in(page, live_server, "admin@scope.example", "scope-demo-admin")
+    page.goto(live_server + "/admin/jobs")
+    page.wait_for_selector("#jobs-table")
+    before = _manual_runs(web_app, "route_unscored")
+    page.evaluate("""() => { const b = document.querySelector('#job-row-route_unscored button');
+                             b.click(); setTimeout(() => b.click(), 40); }""")
+    page.wait_for_selector("#jobs-run-result", timeout=30000)
+    page.wait_for_timeout(3000)   # a second request would have run by now
+    assert _manual_runs(web_app, "route_unscored") == before + 1
+    # a later click is a new request
+    page.click("#job-row-route_unscored button")
+    page.wait_for_timeout(4000)
+    assert _manual_runs(web_app, "route_unscored") == before + 2
+    assert page.console_errors == []
