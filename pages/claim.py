@@ -18,6 +18,7 @@ from components.decision import decision_panel, insight_cards
 from components.fraud_alerts import alert_card
 from components.siu_cases import claim_case_card
 from components.linked_claims import linked_claims_card
+from components.parties import parties_card
 from components.queue_filters import line_label
 from components.timeline import timeline_card
 from db.flask_db import read_session
@@ -38,7 +39,6 @@ dash.register_page(__name__, path_template="/claims/<claim_number>", title="Clai
 
 STATUS_COLORS = {"new": "primary", "assigned": "info", "in_review": "warning", "awaiting_info": "secondary",
                  "closed": "success"}
-PARTY_FIELDS = ("phone", "email", "address", "bank_account", "plate", "vin", "provider_id")
 
 
 def _facts(claim, user) -> dbc.Card:
@@ -91,21 +91,6 @@ def _description(claim) -> dbc.Card:
         html.H5("Description", className="card-title"),
         html.P(claim.description or "No description given.", className="mb-0 description", id="claim-description"),
     ]), className="shadow-sm mb-4")
-
-
-def _parties(parties) -> dbc.Card | None:
-    if not parties:
-        return None
-    items = []
-    for p in parties:
-        ids = [f"{f.replace('_', ' ')}: {p[f]}" for f in PARTY_FIELDS if p.get(f)]
-        items.append(html.Li([html.Span(p["role"].replace("_", " ").title(), className="fw-semibold me-2"),
-                              html.Span(p["name"] or "", className="party-name"),
-                              html.Div(" · ".join(ids), className="small text-muted")],
-                             className="mb-2"))
-    return dbc.Card(dbc.CardBody([html.H5("Parties", className="card-title"),
-                                  html.Ul(items, className="list-unstyled mb-0")]),
-                    className="shadow-sm mb-4")
 
 
 # Where a claim was opened from, when the back link should return there: ?back=<the list's
@@ -189,7 +174,7 @@ def layout(claim_number: str | None = None, **query):
             ]) if work["can_feedback"] or work["can_note"] else None,
             timeline_card(work["timeline"]),
         ], className="claim-area-decision"),
-        html.Div([_facts(claim, user), _circumstances(view.facts), _parties(view.parties),
+        html.Div([_facts(claim, user), _circumstances(view.facts), parties_card(view.parties),
                   linked_claims_card(linked_claims(session, user, claim),
                                      ring_of_claim(session, user, claim.id))], className="claim-area-facts"),
     ], className="claim-layout")
