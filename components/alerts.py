@@ -112,26 +112,27 @@ def rules_table(rules, can_edit: bool, currency: str | None = None):
         else:
             state = dbc.Badge("OK", color="success")
         cells = [
-            html.Td([html.Div(r.name, className="fw-semibold"),
-                     html.Div(condition(r.metric_label, r.comparison, r.threshold, r.kind, r.period, currency),
-                              className="small text-muted")]),
-            html.Td(scope_cell(r.department_name, r.department_color), className="text-nowrap"),
-            html.Td(severity_badge(r.severity)),
-            html.Td(fmt(r.last_value, r.kind, currency) if r.last_checked_at else "—",
-                    className="text-end text-nowrap"),
-            html.Td(state),
+            (html.Div([html.Div(r.name, className="fw-semibold"),
+                       html.Div(condition(r.metric_label, r.comparison, r.threshold, r.kind, r.period, currency),
+                                className="small text-muted")]), None),
+            (scope_cell(r.department_name, r.department_color), "text-nowrap"),
+            (severity_badge(r.severity), None),
+            (fmt(r.last_value, r.kind, currency) if r.last_checked_at else "—", "text-end text-nowrap"),
+            (state, None),
         ]
         if can_edit:
-            cells.append(html.Td(html.Div([
+            cells.append((html.Div([
                 ask_button("Edit", EDIT_ASK, {"id": r.id}, outline=True, className="me-1"),
                 ask_button("Disable" if r.enabled else "Enable", TOGGLE_ASK, {"id": r.id, "enable": not r.enabled},
                            color="secondary", outline=True, className="me-1"),
                 ask_button("Delete", DELETE_ASK, {"id": r.id}, color="danger", outline=True),
-            ], className="d-flex justify-content-end"), className="text-nowrap"))
+            ], className="d-flex justify-content-end"), "text-nowrap"))
+        # data-label: on a phone each rule is a block of labelled lines (assets/10-scope.css .stack-on-phone)
+        cells = [html.Td(v, className=c, **{"data-label": label}) for (v, c), label in zip(cells, ["", *head[1:]])]
         rows.append(html.Tr(cells, className="alert-rule-row" + ("" if r.enabled else " text-muted"),
                             **{"data-rule": str(r.id)}))
     return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], hover=True,
-                     responsive=True, className="mb-0 align-middle", id="alerts-rules-table")
+                     responsive=True, className="mb-0 align-middle stack-on-phone", id="alerts-rules-table")
 
 
 def open_alerts(events, can_ack: bool, currency: str | None = None, *, checked_at=None, enabled: int = 1):
