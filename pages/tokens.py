@@ -43,7 +43,9 @@ def _state(t: dict):
 
 
 def _scopes(scopes: list[str]):
-    return [dbc.Badge(s, color="light", text_color="dark", className="me-1") for s in scopes]
+    # One wrapping block: as separate cells' children a phone's stacked row could not wrap them.
+    return html.Div([dbc.Badge(s, color="light", text_color="dark") for s in scopes],
+                    className="d-flex flex-wrap gap-1")
 
 
 def token_table(tokens: list[dict]):
