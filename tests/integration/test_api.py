@@ -38,16 +38,6 @@ def auth(token: str, **headers) -> dict:
     return {"Authorization": f"Bearer {token}", **headers}
 
 
-@pytest.fixture(scope="module")
-def writer(web_app):
-    return make_token(web_app, "manager@scope.example", ["claims:read", "claims:write", "queues:read"])
-
-
-@pytest.fixture()
-def client(web_app):
-    return web_app.server.test_client()
-
-
 def count(web_app, stmt) -> int:
     with web_app.server.app_context():
         from db.flask_db import read_session

@@ -12,17 +12,7 @@ from sqlalchemy import func, select
 from db.models import Claim, Department, IdempotencyKey
 from services import intake
 from services.queues import OPEN_STATUSES
-from tests.integration.test_api import auth, count, good_claim, make_token
-
-
-@pytest.fixture(scope="module")
-def writer(web_app):
-    return make_token(web_app, "manager@scope.example", ["claims:read", "claims:write", "queues:read"])
-
-
-@pytest.fixture()
-def client(web_app):
-    return web_app.server.test_client()
+from tests.integration.test_api import auth, count, good_claim
 
 
 def _post(client, path, body, token, **headers):

@@ -12,13 +12,8 @@ from auth.current import SessionUser
 from db.models import Claim, Party, User
 from services import intake_parties
 from services.linked_claims import linked_claims
-from tests.integration.test_api import auth, good_claim, make_token
+from tests.integration.test_api import auth, good_claim
 from tests.integration.test_intake import form_values, submit_form
-
-
-@pytest.fixture(scope="module")
-def writer(web_app):
-    return make_token(web_app, "manager@scope.example", ["claims:read", "claims:write"])
 
 
 def _read(web_app, fn):
