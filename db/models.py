@@ -917,3 +917,35 @@ class SiuCaseEvent(Base):
     at: Mapped[dt.datetime] = _now_col()
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+
+
+SIU_TASK_STATUSES = ("open", "done")
+
+
+class SiuCaseTask(Base):
+    """A step of an investigation ("Pull the police report"): assigned to someone who
+    works cases, optionally due on a day, open or done (services.siu_case_tasks).
+    Edits carry ``version``: two investigators on one task must not undo each other."""
+
+    __tablename__ = "siu_case_tasks"
+    __table_args__ = (
+        CheckConstraint(f"status IN {SIU_TASK_STATUSES}", name="ck_siu_case_tasks_status"),
+        CheckConstraint("(status = 'done') = (done_at IS NOT NULL)", name="ck_siu_case_tasks_done_at"),
+        CheckConstraint("char_length(btrim(title)) > 0", name="ck_siu_case_tasks_title"),
+        Index("ix_siu_case_tasks_case", "case_id", "status"),
+        # "My SIU tasks": a person's open tasks, the soonest due first.
+        Index("ix_siu_case_tasks_assignee_open", "assignee_id", "due_date", postgresql_where=text("status = 'open'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("siu_cases.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    details: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(8), server_default="open")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = _now_col()
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, server_default="1", nullable=False)
