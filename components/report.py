@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from components.charts import plain_title
-from components.kpis import CARDS, _delta, fmt, thin_base
+from components.kpis import BREAKDOWN_TITLES, CARDS, _delta, aside, breakdown_columns, fmt, thin_base
 
 SHEET_WIDTH = 990
 SHEET_PADDING = 16  # .report-sheet's left and right padding, on screen and in print (assets/20-report.css)
@@ -72,6 +72,7 @@ def kpi_grid(current: dict, previous: dict, currency: str) -> html.Div:
                  id=f"report-kpi-{card.key}"),
         thin_base(card, current, previous)
         or _delta(current.get(card.key), previous.get(card.key), card.kind, card.better, currency),
+        aside(card, current, currency),
     ], className="report-kpi") for card in CARDS]
     return html.Div([html.Div(cells, className="report-kpis"), html.Div(FOOTNOTE, className="report-footnote")])
 
@@ -101,3 +102,30 @@ def siu_line(now: dict, before: dict, currency: str, *, department_note: bool = 
         # as the screen's strip says it: a case's claims sit in the SIU queue, whatever the department filter
         " All departments: the department filter does not apply to these." if department_note else "",
     ], className="report-siu", id="report-siu")
+
+
+def _breakdown(title: str, rows, currency: str) -> html.Div:
+    columns = breakdown_columns(currency)
+
+    def cell(r, key, kind):
+        v = getattr(r, key)
+        return v if kind == "text" else fmt(v, "count" if kind == "int" else kind, currency)
+
+    head = html.Thead(html.Tr([html.Th(label, className="text-start" if kind == "text" else None)
+                               for _, label, kind in columns]))
+    body = html.Tbody([html.Tr([html.Td(cell(r, k, kind), className="text-start" if kind == "text" else None)
+                                for k, _, kind in columns]) for r in rows]
+                      or [html.Tr(html.Td("No claims in this period.", colSpan=len(columns)))])
+    return html.Div([html.H2(title, className="report-table-title"),
+                     html.Table([head, body], className="report-table")], className="report-table-block")
+
+
+def breakdown_sheet(breakdowns: dict, currency: str, filters_note: str) -> html.Div:
+    """The dashboard's breakdown tables on a second sheet: the screen's department table,
+    and by line and region (the exports had them, the paper did not). Printed from a new
+    page, so the first sheet stays one page of figures."""
+    return html.Div([
+        html.Div([html.H1("Breakdowns", className="report-title"),
+                  html.Div(filters_note, className="report-note")], className="report-heading report-header"),
+        *[_breakdown(BREAKDOWN_TITLES[by], breakdowns[by], currency) for by in ("department", "line", "region")],
+    ], className="report-sheet report-sheet-next", id="dashboard-report-breakdowns")

@@ -1,6 +1,6 @@
-"""One-page printable executive report: the dashboard's filters, KPI cards with
-their change, the trend and the breakdowns, laid out for one A4 or Letter page
-(landscape). Same URL filters as /dashboard, same cached rollup reads."""
+"""Printable executive report: the dashboard's filters, KPI cards with their change,
+the trend and the breakdown charts on one A4 or Letter page (landscape), the
+breakdown tables on the next. Same URL filters as /dashboard, same cached rollup reads."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +13,7 @@ from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import message, not_allowed
 from components.kpis import category_figure, department_figure, received_closed_figure
-from components.report import header, kpi_grid, row_widths, shrink, siu_line, static_graph
+from components.report import breakdown_sheet, header, kpi_grid, row_widths, shrink, siu_line, static_graph
 from db.flask_db import read_session
 from services import dashboard as dash_service
 from services.aggregates import FilterError
@@ -44,6 +44,7 @@ def layout(**query):
     except FilterError as exc:
         return message("Invalid filter", f"{exc} Open the dashboard and choose the filters again.", "danger")
     v = dash_service.view(session, f)
+    filters = dash_service.describe_filters(f, opts)
     k, b = v["kpis"], v["breakdowns"]
     previous = f.previous()
     currency = current_app.config["SCOPE_SETTINGS"].currency
@@ -60,10 +61,10 @@ def layout(**query):
                           region_w, 190),
     })
     return html.Div([
-        html.Div("Use your browser's Print (Ctrl+P) for paper or PDF: this page fits one A4 or Letter "
-                 "sheet in landscape.", className="report-hint d-print-none"),
+        html.Div("Use your browser's Print (Ctrl+P) for paper or PDF, in landscape: the figures fill the first "
+                 "A4 or Letter page, the breakdown tables the next.", className="report-hint d-print-none"),
         html.Div([
-            header("SCOPE executive report", dash_service.describe_filters(f, opts), note),
+            header("SCOPE executive report", filters, note),
             kpi_grid(k["current"], k["previous"], currency),
             siu_line(period_results(session, f.start, f.end, line=f.line_of_business),
                      period_results(session, previous.start, previous.end, line=f.line_of_business), currency,
@@ -72,4 +73,5 @@ def layout(**query):
                      className="report-row"),
             html.Div([static_graph(figures["lines"]), static_graph(figures["regions"])], className="report-row"),
         ], className="report-sheet", id="dashboard-report"),
+        breakdown_sheet(b, currency, "; ".join(f"{name}: {value}" for name, value in filters) + "."),
     ])

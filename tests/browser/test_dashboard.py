@@ -238,7 +238,7 @@ def _pdf_pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
 
 
-def test_printable_report_fits_one_page(page, live_server, web_app, tmp_path):
+def test_printable_report_fits_one_page_of_figures_and_one_of_tables(page, live_server, web_app, tmp_path):
     _refresh_rollups(web_app)
     sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
     page.goto(live_server + "/dashboard/report?department=PROPERTY")
@@ -273,6 +273,11 @@ def test_printable_report_fits_one_page(page, live_server, web_app, tmp_path):
         pdf = page.pdf(format=fmt, landscape=True, print_background=True)
         (tmp_path / f"report-{fmt}.pdf").write_bytes(pdf)
         height = page.evaluate("document.documentElement.scrollHeight")
-        assert _pdf_pages(pdf) == 1, f"{fmt}: {_pdf_pages(pdf)} pages (document {height}px high in print)"
+        # page 1: the figures (the sheet starting the tables breaks before itself), page 2: the tables
+        assert _pdf_pages(pdf) == 2, f"{fmt}: {_pdf_pages(pdf)} pages (document {height}px high in print)"
+    tables = page.locator("#dashboard-report-breakdowns .report-table")
+    assert tables.count() == 3
+    department = tables.nth(0).inner_text().upper()  # innerText follows the headers' text-transform
+    assert "PROPERTY" in department and "ROUTING ACCURACY" in department
     assert page.console_errors == []
     assert SCREENSHOTS.name == "screenshots"

@@ -568,6 +568,9 @@ def test_printable_report_shows_filters_kpis_and_static_charts(refreshed, client
     assert "report-siu" in body and "cases opened" in body
     assert "the department filter does not apply to these" in body  # ?department=PROPERTY
     assert "Click a bar" not in body and "click a bar" not in body
+    # the breakdown tables, by department, line and region, on their own sheet
+    assert "dashboard-report-breakdowns" in body and body.count("report-table-block") == 3
+    assert "By line of business" in body and "Routed automatically" in body
     status, body = render_page(client, "/dashboard/report", "?start=2026-99-99")
     assert status == 200 and "Invalid filter" in body and "Traceback" not in body
 
