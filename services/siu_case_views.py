@@ -9,8 +9,10 @@ from sqlalchemy import and_, distinct, func, select, true
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased
 
-from db.models import OPEN_STATUSES, Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, User
+from db.models import OPEN_STATUSES, Claim, ClaimEvent, Department, SiuCase, SiuCaseClaim, SiuCaseEvent, SiuCaseTask, \
+    User
 from services.access import can_see_department
+from services.siu_case_tasks import EVENT_TITLES as TASK_EVENT_TITLES
 from services.siu_cases import EVENT_TITLES, KEY_RE, MAX_CLAIMS, OUTCOME_LABELS, may_work, siu_id
 
 STATUS_LABELS = {"open": "Open", "closed": "Closed"}
@@ -32,6 +34,8 @@ class CaseSummary:
     closed_at: dt.datetime | None
     saved: float | None
     ring_key: str | None
+    open_tasks: int = 0
+    overdue_tasks: int = 0     # open, due before today (UTC)
 
     @property
     def days_open(self) -> int:
@@ -92,14 +96,20 @@ def _summaries(ids, siu: int | None):
                     func.coalesce(func.sum(Claim.claimed_amount), 0).label("claimed"))
              .select_from(SiuCaseClaim).join(Claim, Claim.id == SiuCaseClaim.claim_id)
              .where(SiuCaseClaim.case_id == SiuCase.id).lateral())
-    return (select(SiuCase, lead.name, lead.email, stats.c.n, stats.c.open_n, stats.c.claimed)
-            .outerjoin(lead, lead.id == SiuCase.lead_id).join(stats, true()).where(SiuCase.id.in_(ids)))
+    today = dt.datetime.now(dt.timezone.utc).date()
+    todo = (select(func.count().label("open_t"), func.count().filter(SiuCaseTask.due_date < today).label("late_t"))
+            .where(SiuCaseTask.case_id == SiuCase.id, SiuCaseTask.status == "open").lateral())
+    return (select(SiuCase, lead.name, lead.email, stats.c.n, stats.c.open_n, stats.c.claimed, todo.c.open_t,
+                   todo.c.late_t)
+            .outerjoin(lead, lead.id == SiuCase.lead_id).join(stats, true()).join(todo, true())
+            .where(SiuCase.id.in_(ids)))
 
 
-def _summary(case: SiuCase, name, email, n, open_n, claimed) -> CaseSummary:
+def _summary(case: SiuCase, name, email, n, open_n, claimed, open_t=0, late_t=0) -> CaseSummary:
     return CaseSummary(case.id, case.key, case.title, case.status, case.outcome, name or email, n or 0, open_n or 0,
                        float(claimed or 0), case.opened_at, case.updated_at, case.closed_at,
-                       float(case.saved_amount) if case.saved_amount is not None else None, case.ring_key)
+                       float(case.saved_amount) if case.saved_amount is not None else None, case.ring_key,
+                       open_t or 0, late_t or 0)
 
 
 def list_cases(session: Session, user, *, status: str = "open", mine: bool = False, limit: int = 50,
@@ -149,8 +159,37 @@ def _event_view(ev: SiuCaseEvent, names: dict[int, str]) -> EventView:
                        + (f" and {len(back) - 10} more" if len(back) > 10 else ""))
     elif ev.kind == "reopened" and data.get("was"):
         detail = "was " + OUTCOME_LABELS.get(data["was"], data["was"]).lower()
-    return EventView(ev.at, ev.kind, EVENT_TITLES.get(ev.kind, ev.kind), names.get(ev.actor_id, "SCOPE"), ev.note,
-                     detail)
+    elif ev.kind in TASK_EVENT_TITLES:
+        detail = _task_detail(ev.kind, data, names)
+    title = EVENT_TITLES.get(ev.kind) or TASK_EVENT_TITLES.get(ev.kind, ev.kind)
+    return EventView(ev.at, ev.kind, title, names.get(ev.actor_id, "SCOPE"), ev.note, detail)
+
+
+def _due_words(value) -> str:
+    return f"due {value}" if value else "no due date"
+
+
+def _task_detail(kind: str, data: dict, names: dict[int, str]) -> str:
+    """A task's line in the activity: its title, and for an addition whose it is and when due;
+    for an edit what changed, from and to."""
+    title = f"\u201c{data.get('title') or 'a task'}\u201d"
+    if kind == "task_added":
+        return " · ".join([title, f"for {names.get(data.get('assignee'), 'someone')}", _due_words(data.get("due"))])
+    if kind == "task_edited":
+        changes = data.get("changes") or {}
+        parts = []
+        if "title" in changes:
+            parts.append(f"{changes['title'][0]} → {changes['title'][1]}")
+        else:
+            parts.append(title)
+        if "assignee" in changes:
+            old, new = changes["assignee"]
+            parts.append(f"{names.get(old, 'someone')} → {names.get(new, 'someone')}")
+        if "due" in changes:
+            old, new = changes["due"]
+            parts.append(f"{_due_words(old)} → {_due_words(new)}")
+        return " · ".join(parts)
+    return title
 
 
 def get_case(session: Session, user, key, *, events: int = 500) -> CaseView | None:
@@ -174,6 +213,9 @@ def get_case(session: Session, user, key, *, events: int = 500) -> CaseView | No
                           .order_by(SiuCaseEvent.id.desc()).limit(events)).all()
     ids = {e.actor_id for e in evs} | {case.opened_by, case.closed_by}
     ids |= {v for e in evs if e.kind == "lead" for v in ((e.data or {}).get("from"), (e.data or {}).get("to"))}
+    ids |= {(e.data or {}).get("assignee") for e in evs if e.kind == "task_added"}
+    ids |= {v for e in evs if e.kind == "task_edited"
+            for v in ((e.data or {}).get("changes") or {}).get("assignee") or ()}
     names = _names(session, ids)
     return CaseView(
         _summary(*row), case.version, case.lead_id, case.findings, names.get(case.opened_by),
