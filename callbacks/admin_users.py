@@ -191,11 +191,12 @@ def manage(_save, _active, _mfa, _resend, user_id, role, departments, active_lab
     try:
         with unit_of_work() as session:
             if action == "user-manage-save":
-                user = accounts.update_access(session, actor, user_id, role=role, departments=departments)
+                user = accounts.update_access(session, actor, user_id, role=role, departments=departments,
+                                              sso=_settings().oidc_enabled)
                 outcome = _alert(f"Saved: {user.email} is now {accounts.ROLE_LABELS[user.role]}.", "success")
             elif action == "user-manage-active":
                 activate = active_label == "Reactivate"
-                user, ended = accounts.set_active(session, actor, user_id, activate)
+                user, ended = accounts.set_active(session, actor, user_id, activate, sso=_settings().oidc_enabled)
                 outcome = _alert(f"{user.email} can sign in again." if activate else
                                  f"{user.email} is deactivated; {_sessions_ended(ended)}.", "success")
             elif action == "user-manage-mfa":

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from auth.passwords import MAX_LENGTH, WeakPassword, check_policy, hash_password, verify_password
 from auth.permissions import ROLES, Perm, role_has
-from db.models import Department, User, UserMfa
+from db.models import Department, OidcIdentity, User, UserMfa
 from services import account_mail, audit, lockout, mfa, sessions
 from services import account_tokens as tokens
 from services.mail import Mail
@@ -169,17 +169,23 @@ def profile(session: Session, user_id: int) -> dict:
 
 # --- the last admin --------------------------------------------------------------------------
 
-def _active_admins_other_than(session: Session, user_id: int) -> int:
-    # Lock every active admin row so two admins demoting each other at once
-    # cannot both see "one other admin left".
-    rows = session.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True),
-                                                 User.password_hash.is_not(None)).with_for_update())
-    return sum(1 for uid in rows if uid != user_id)
+def _admins_who_can_sign_in_other_than(session: Session, user_id: int, *, sso: bool) -> int:
+    """Active admins other than ``user_id`` who can actually sign in: with a password, or,
+    while single sign-on is configured, through a linked identity provider account (an SSO
+    admin has no password). An invited admin who never accepted can do neither."""
+    # Lock every active admin row (not only those counted) so two admins demoting each other
+    # at once cannot both see "one other admin left": the second waits for the first to commit
+    # and then reads the first's new role.
+    linked = select(OidcIdentity.id).where(OidcIdentity.user_id == User.id).exists()
+    rows = session.execute(select(User.id, User.password_hash.is_not(None), linked)
+                           .where(User.role == "admin", User.is_active.is_(True))
+                           .with_for_update(of=User)).all()
+    return sum(1 for uid, has_password, has_sso in rows if uid != user_id and (has_password or (sso and has_sso)))
 
 
-def _keep_an_admin(session: Session, user: User) -> None:
-    if user.role == "admin" and user.is_active and _active_admins_other_than(session, user.id) == 0:
-        raise AccountError("SCOPE needs at least one active admin: make someone else admin first.")
+def _keep_an_admin(session: Session, user: User, *, sso: bool) -> None:
+    if user.role == "admin" and user.is_active and _admins_who_can_sign_in_other_than(session, user.id, sso=sso) == 0:
+        raise AccountError("SCOPE needs at least one active admin who can sign in: make someone else admin first.")
 
 
 # --- admin actions ---------------------------------------------------------------------------
@@ -235,12 +241,15 @@ def create_direct(session: Session, actor, *, email: object, name: object, role:
     return user, mails
 
 
-def update_access(session: Session, actor, user_id: object, *, role: object, departments: object) -> User:
+def update_access(session: Session, actor, user_id: object, *, role: object, departments: object,
+                  sso: bool = False) -> User:
+    """``sso``: single sign-on is configured, so admins who sign in only through it count
+    as the admins left (without it, they cannot sign in at all)."""
     user = _user(session, user_id, lock=True)
     role, depts = _clean_role(role), _departments(session, departments)
     before = _snapshot(user)
     if user.role == "admin" and role != "admin":
-        _keep_an_admin(session, user)
+        _keep_an_admin(session, user, sso=sso)
     if role == user.role and before["departments"] == [d.code for d in depts]:
         raise AccountError("Nothing changed.")
     user.role, user.departments = role, depts
@@ -251,9 +260,10 @@ def update_access(session: Session, actor, user_id: object, *, role: object, dep
     return user
 
 
-def set_active(session: Session, actor, user_id: object, active: object) -> tuple[User, int]:
+def set_active(session: Session, actor, user_id: object, active: object, *, sso: bool = False
+               ) -> tuple[User, int]:
     """Deactivate (ends every session and outstanding link at once) or reactivate.
-    Returns the user and how many sessions ended."""
+    Returns the user and how many sessions ended. ``sso`` as for ``update_access``."""
     if not isinstance(active, bool):
         raise AccountError("Choose activate or deactivate.")
     user = _user(session, user_id, lock=True)
@@ -263,7 +273,7 @@ def set_active(session: Session, actor, user_id: object, active: object) -> tupl
     if not active:
         if user.id == _actor_id(actor):
             raise AccountError("You cannot deactivate your own account: ask another admin.")
-        _keep_an_admin(session, user)
+        _keep_an_admin(session, user, sso=sso)
         user.is_active = False
         ended = sessions.revoke_user_sessions(session, user.id, reason="deactivated")
         tokens.revoke(session, user.id)

@@ -7,13 +7,13 @@ import itertools
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
-from db.models import AccountToken, AuditLog, User
+from db.models import AccountToken, AuditLog, OidcIdentity, User
 from services import account_tokens as tokens
 from services import accounts
 from services.account_tokens import TokenInvalid
-from services.accounts import AccountError
+from services.accounts import AccountError, Actor
 from services.users import authenticate, create_user
 from tests.mailsink import link_in
 
@@ -181,6 +181,110 @@ def test_last_admin_cannot_be_demoted_or_deactivated(db_session):
     assert admin.role == "viewer" and second.role == "admin"
     with pytest.raises(AccountError, match="at least one active admin"):
         accounts.set_active(db_session, admin, second.id, False)
+
+
+def _only_these_admins(session):
+    """Make this transaction's admins the only active ones (rolled back after the test)."""
+    for other in session.scalars(select(User).where(User.role == "admin")):
+        other.is_active = False
+    session.flush()
+
+
+def _sso_admin(session, issuer="https://idp.test"):
+    """An admin created by a first single sign-on: no password, a linked identity."""
+    user = create_user(session, email=f"sso-admin{next(_seq)}@test.example", role="admin", password=None,
+                       email_verified=True)
+    session.add(OidcIdentity(issuer=issuer, subject=f"sub-{user.id}", user_id=user.id))
+    session.flush()
+    return user
+
+
+def test_an_sso_admin_counts_as_the_other_admin_only_while_sso_is_configured(db_session):
+    _only_these_admins(db_session)
+    admin, sso_admin = _admin(db_session), _sso_admin(db_session)
+    # SSO off: the SSO admin cannot sign in, so the password admin is the last one.
+    with pytest.raises(AccountError, match="at least one active admin who can sign in"):
+        accounts.update_access(db_session, admin, admin.id, role="manager", departments=[], sso=False)
+    with pytest.raises(AccountError, match="at least one active admin"):
+        accounts.set_active(db_session, sso_admin, admin.id, False)  # sso defaults to off
+    assert admin.role == "admin" and admin.is_active
+    # SSO configured: either may step down while the other remains.
+    accounts.update_access(db_session, sso_admin, admin.id, role="manager", departments=[], sso=True)
+    assert admin.role == "manager"
+    with pytest.raises(AccountError, match="at least one active admin"):
+        accounts.set_active(db_session, admin, sso_admin.id, False, sso=True)
+    with pytest.raises(AccountError, match="at least one active admin"):
+        accounts.update_access(db_session, sso_admin, sso_admin.id, role="viewer", departments=[], sso=True)
+    # A second SSO admin lets the first be deactivated.
+    second_sso = _sso_admin(db_session)
+    _, _ = accounts.set_active(db_session, second_sso, sso_admin.id, False, sso=True)
+    assert not sso_admin.is_active and second_sso.is_active
+
+
+def test_an_invited_admin_who_never_accepted_does_not_count(db_session):
+    _only_these_admins(db_session)
+    admin = _admin(db_session)
+    invited, _ = accounts.invite(db_session, admin, email=f"inv-admin{next(_seq)}@test.example", name="",
+                                 role="admin", departments=[], base_url=BASE)
+    assert accounts.status_of(invited) == "invited"
+    for sso in (False, True):
+        with pytest.raises(AccountError, match="at least one active admin"):
+            accounts.update_access(db_session, invited, admin.id, role="viewer", departments=[], sso=sso)
+    assert admin.role == "admin"
+    # A deactivated admin with a password does not count either.
+    gone = _admin(db_session)
+    gone.is_active = False
+    db_session.flush()
+    with pytest.raises(AccountError, match="at least one active admin"):
+        accounts.update_access(db_session, admin, admin.id, role="viewer", departments=[], sso=True)
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(session_factory):
+    """The count locks every active admin row: the second demotion waits for the first
+    to commit, then finds no other admin and is refused (without the lock both commit)."""
+    import threading
+
+    with session_factory() as setup:
+        others = list(setup.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))))
+        setup.execute(update(User).where(User.id.in_(others)).values(is_active=False))
+        first, second = _admin(setup), _sso_admin(setup)
+        setup.commit()
+        ids = (first.id, second.id)
+    outcome = {}
+    try:
+        one, two = session_factory(), session_factory()
+        # The first admin demotes the second and holds its transaction open...
+        accounts.update_access(one, Actor(first.id, first.email), second.id, role="manager", departments=[],
+                               sso=True)
+
+        def other():
+            try:
+                two.execute(text("SET LOCAL lock_timeout = '20s'"))
+                accounts.update_access(two, Actor(second.id, second.email), first.id, role="manager",
+                                       departments=[], sso=True)
+                two.commit()
+                outcome["result"] = "demoted"
+            except Exception as exc:  # noqa: BLE001 (said in the assertion: a deadlock without the lock)
+                two.rollback()
+                outcome["result"] = str(exc)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive(), f"the second demotion did not wait for the first: {outcome}"
+        one.commit()
+        thread.join(25)
+        assert "at least one active admin" in outcome.get("result", ""), outcome
+        one.close()
+        two.close()
+        with session_factory() as check:
+            roles = dict(check.execute(select(User.id, User.role).where(User.id.in_(ids))).all())
+        assert roles == {first.id: "admin", second.id: "manager"}
+    finally:
+        with session_factory() as cleanup:  # (audited users stay: the audit log refers to them)
+            cleanup.execute(update(User).where(User.id.in_(ids)).values(is_active=False))
+            cleanup.execute(update(User).where(User.id.in_(others)).values(is_active=True))
+            cleanup.commit()
 
 
 def test_tampered_admin_inputs_are_refused_and_nothing_is_written(db_session):
