@@ -23,6 +23,13 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
+# A legend gets a line of its own under the title: beside it (top right), the two overlapped
+# on a half-width card at 1280 px and on every phone ("Capacity use by department" ran under
+# "Team capacity").
+LEGEND_UNDER_TITLE = dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom")
+ROOM_FOR_LEGEND = dict(margin=dict(t=80), title=dict(y=0.97, yref="container", yanchor="top"))
+
+
 def _figure(data, title: str, height: int, *layouts: dict, annotations: tuple = (), empty: bool = False) -> go.Figure:
     """A figure in the page's style, built in one go: the style, then ``layouts`` in order,
     then the empty-state note when there is nothing to show. Handing Plotly the whole
@@ -106,9 +113,9 @@ def capacity_figure(workload: dict) -> go.Figure:
     longest = max([d["capacity"] for d in rows] + [d["assigned"] for d in rows] + [1])
     return _figure(bars, "Capacity use by department", max(320, 110 + 34 * len(rows)),
                    dict(barmode="overlay", bargap=0.35,
-                        legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
+                        legend=LEGEND_UNDER_TITLE,
                         xaxis=dict(title=dict(text="Claims (count)"), range=[0, longest * 1.18])),
-                   empty=not rows)
+                   ROOM_FOR_LEGEND, empty=not rows)
 
 
 def flow_figure(flow: dict) -> go.Figure:
@@ -120,11 +127,11 @@ def flow_figure(flow: dict) -> go.Figure:
     mode = "lines+markers" if any(notes) or lone else "lines"
     marker_sizes = [9] if lone else [s if n else 0 for s, n in zip(sizes, notes)]
     lines = [
-        go.Scatter(x=flow["periods"], y=flow["received"], name="Received (inflow)", mode=mode,
+        go.Scatter(x=flow["periods"], y=flow["received"], name="Received", mode=mode,
                    line=dict(color=RECEIVED, width=2), text=notes,
                    marker=dict(symbol=symbols, size=marker_sizes),
                    hovertemplate="%{x}: %{y:,} received%{text}<extra></extra>"),
-        go.Scatter(x=flow["periods"], y=flow["closed"], name="Closed (outflow)", mode=mode,
+        go.Scatter(x=flow["periods"], y=flow["closed"], name="Closed", mode=mode,
                    line=dict(color=CLOSED, width=2), text=notes,
                    marker=dict(symbol=symbols, size=marker_sizes),
                    hovertemplate="%{x}: %{y:,} closed%{text}<extra></extra>"),
@@ -134,8 +141,9 @@ def flow_figure(flow: dict) -> go.Figure:
     fig = _figure(lines, f"Inflow vs outflow per {unit}", 380,
                   dict(xaxis=dict(title=dict(text="Report / closing date")),
                        yaxis=dict(title=dict(text=f"Claims per {unit}"), rangemode="tozero"),
-                       legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom")),
-                  empty=not flow["periods"])
+                       legend=LEGEND_UNDER_TITLE),
+                  # three entries take three rows on a phone
+                  ROOM_FOR_LEGEND, dict(margin=dict(t=100)) if any(notes) else {}, empty=not flow["periods"])
     date_ticks(fig, flow["periods"], unit)
     return fig
 
@@ -153,11 +161,9 @@ def flow_by_department_figure(flow: dict) -> go.Figure:
                    dict(barmode="group",
                         yaxis=dict(title=dict(text="Claims in the period (count)"), rangemode="tozero"),
                         xaxis=dict(title=dict(text="Department")),
-                        # The legend gets a line of its own under the title: beside it, the two overlapped on
-                        # the half-width card at 1280 px ("Inflow vs outflow by departme" ran under "Received").
-                        legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom")),
+                        legend=LEGEND_UNDER_TITLE),
                    # The last department's name, turned under its bar, runs right of the plot: room for it.
-                   dict(margin=dict(t=80, r=90), title=dict(y=0.97, yref="container", yanchor="top")),
+                   ROOM_FOR_LEGEND, dict(margin=dict(r=90)),
                    empty=not rows)
 
 
@@ -275,10 +281,8 @@ def calibration_figure(routing: dict) -> go.Figure:
                    dict(yaxis=dict(title=dict(text="Share of closed claims (%)"), range=[0, 105], ticksuffix="%"),
                         xaxis=dict(title=dict(text="Router confidence band (first decision)"), tickangle=0,
                                    tickvals=labels, ticktext=ticks),
-                        # The legend gets a line of its own under the title: beside it, the two collide on a
-                        # half-width card.
-                        legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom")),
-                   dict(margin=dict(t=80, b=70), title=dict(y=0.97, yref="container", yanchor="top")),
+                        legend=LEGEND_UNDER_TITLE),
+                   ROOM_FOR_LEGEND, dict(margin=dict(b=70)),
                    empty=not bands)
 
 

@@ -48,7 +48,7 @@ def test_inflow_outflow_over_one_day_shows_the_day_not_milliseconds():
     fig = flow_figure({"grain": "day", "periods": [day], "days": [1], "received": [30], "closed": [34]})
     # Drawn as lines only, one day was an empty chart over '23:59:59.999 … 00:00:00.0005'.
     assert all("markers" in t.mode and min(t.marker.size) >= 9 for t in fig.data)
-    assert [t.name for t in fig.data] == ["Received (inflow)", "Closed (outflow)"]  # no "Partial week" entry
+    assert [t.name for t in fig.data] == ["Received", "Closed"]  # no "Partial week" entry
     assert fig.layout.xaxis.dtick == 86_400_000 and fig.layout.xaxis.range[0] == day - dt.timedelta(days=1)
     # as the page's cached data has them: ISO strings (a date sum on a string was a 500)
     cached = flow_figure({"grain": "day", "periods": ["2026-12-07"], "days": [1], "received": [30], "closed": [34]})
