@@ -13,7 +13,7 @@ import hashlib
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterator
@@ -65,6 +65,7 @@ class _Parsed:
     n_rows: int
     sha256: str
     blank_lines: int = 0
+    header: list[str] = field(default_factory=list)
 
 
 # -- reading ------------------------------------------------------------------
@@ -426,7 +427,7 @@ def _parse_file(path: str | Path, mapping: Mapping) -> _Parsed:
         rejects.extend(problems)
         if record is not None:
             records.append(record)
-    return _Parsed(records, rejects, n_rows, source.sha256, source.blank_lines)
+    return _Parsed(records, rejects, n_rows, source.sha256, source.blank_lines, header)
 
 
 def _as_mapping(mapping: Mapping | str | Path) -> Mapping:
@@ -481,13 +482,75 @@ def _csv_safe(value):
     return value
 
 
-def _write_report(path: Path, rejects: list[Reject]) -> None:
+# The reject report is a file people copy around: a party's identifiers are masked in it, leaving
+# enough to find the value in the row (its line and column are given) but not to use it.
+REPORT_MASK = "••••"
+
+
+def _masked_party_value(key: str, value: str) -> str:
+    """"••••1234" for an account, phone, plate, VIN or provider id (the last 4 of its letters and
+    digits, 2 when it has fewer than 8, none under 5), "j•••@example.com" for an email,
+    initials for a name, nothing of an address."""
+    text = " ".join(value.split())
+    if not text:
+        return value
+    if key == "email":
+        local, at, domain = text.rpartition("@")
+        return (local[:1] + "•••" + at + domain) if at and local else text[:1] + "•••"
+    if key == "name":
+        return " ".join(word[:1] + "•••" for word in text.split()[:3])
+    if key == "address":
+        return REPORT_MASK
+    compact = "".join(ch for ch in text if ch.isalnum())
+    shown = 4 if len(compact) >= 8 else 2 if len(compact) >= 5 else 0
+    return REPORT_MASK + (compact[-shown:] if shown else "")
+
+
+def _masked_row_text(line: str, party_fields: dict[str, str], header: list[str]) -> str:
+    """The first line of a row whose quote never closed, for finding the quote: its cells up to
+    the quote (party cells masked) and the start of the quoted value. What follows the quote
+    (the row's other cells, then the rows after it) was read into one value: not shown."""
+    cells = next(csv.reader([line]), [])
+    aligned, opened = (cells[:-1], cells[-1]) if cells and '"' in line else (cells, None)
+
+    def cell(i: int, value: str) -> str:
+        return _masked_party_value(party_fields[header[i]], value) if i < len(header) and \
+            header[i] in party_fields else value
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow([cell(i, v) for i, v in enumerate(aligned)])
+    if opened is None:
+        return out.getvalue() + " …"
+    return out.getvalue() + ("," if aligned else "") + '"' + cell(len(aligned), opened.split(",")[0]) + " …"
+
+
+def _report_value(r: Reject, party_fields: dict[str, str], header: list[str]) -> str:
+    value = r.value
+    if not party_fields or not value:
+        return value
+    if not r.column:  # an unclosed quote's row, as read to the end of the file
+        return _masked_row_text(value.splitlines()[0], party_fields, header)
+    lines = value.splitlines()
+    if len(lines) > 1:
+        # The rest is the rows an unclosed quote swallowed, with their parties: the reason names their lines.
+        value = lines[0] + " …"
+    if r.column in party_fields:
+        return _masked_party_value(party_fields[r.column], value)
+    return value
+
+
+def _write_report(path: Path, rejects: list[Reject], party_fields: dict[str, str] | None = None,
+                  header: list[str] | None = None) -> None:
+    """``party_fields``: source column -> party field (name, phone, ...) of the mapping's parties,
+    whose values the report masks; ``header``: the file's, to find them in a whole row's text."""
+    party_fields, header = party_fields or {}, header or []
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(REPORT_FIELDS)
         for r in sorted(rejects, key=lambda r: r.row):
-            writer.writerow((r.row, _csv_safe(r.column), _csv_safe(r.value), _csv_safe(r.reason)))
+            writer.writerow((r.row, _csv_safe(r.column), _csv_safe(_report_value(r, party_fields, header)),
+                             _csv_safe(r.reason)))
 
 
 def _suggested_name(session: Session, mapping: Mapping, dataset: str) -> str:
@@ -660,7 +723,8 @@ def import_csv(session: Session, path: str | Path, mapping_path: str | Path, dat
     report_path = reports / f"import-{stem}-{dataset}-rejects.csv"
     if report_path.resolve().parent != reports.resolve():
         raise ImportFailed(f"dataset name {dataset!r} would put the report outside {reports}")
-    _write_report(report_path, rejects)
+    _write_report(report_path, rejects, {col: key for block in mapping.parties for key, col in block.columns.items()},
+                  parsed.header)
 
     routed = 0
     if route and new_ids:

@@ -230,7 +230,7 @@ def test_party_columns_are_validated_like_intake_and_stored_normalised(db_sessio
     assert (summary["imported"], summary["rejected"], summary["parties"]) == (4, 3, 4)
     problems = {(int(r["row"]), r["column"]): r for r in report_lines(summary)}
     assert set(problems) == {(4, "Claimant Phone"), (5, "Claimant Email"), (7, "Garage Bank Acct")}
-    assert problems[4, "Claimant Phone"]["value"] == "12"
+    assert problems[4, "Claimant Phone"]["value"] == "••••"  # masked (docs/import-mappings.md)
     assert problems[4, "Claimant Phone"]["reason"] == "Claimant phone: must have 7 to 15 digits"
     assert problems[5, "Claimant Email"]["reason"] == "Claimant email: must look like name@example.com"
     assert problems[7, "Garage Bank Acct"]["reason"] == "Repair shop bank account: has no letters or digits"
@@ -298,3 +298,55 @@ def test_a_party_column_missing_from_the_file_names_the_mapping(db_session, tmp_
     assert str(err.value) == ("mapping garages.yaml: party column(s) 'Garage Phone' (repair_shop's phone) "
                               "not in the header of claims_with_parties.csv")
     assert count_claims(db_session, "party_import") == 0
+
+
+PARTY_HEADER = ("ClaimRef,Policy,LossDate,Amount,Cover,Notes,DriverAge,Claimant Name,Claimant Phone,Claimant Email,"
+                "Garage Name,Garage Bank Acct\n")
+
+
+def test_the_reject_report_masks_party_identifiers_and_the_rejected_rows_import_nothing(
+        db_session, party_mapping, tmp_path):
+    from db.models import Party
+
+    long_account = "GB29 NWBK 6016 1331 9268 19 " * 3  # 84 characters as typed: more than intake takes
+    text = PARTY_HEADER + (
+        f"M001,P1,2024-01-05,100,Glass,chip,31 to 35,Ann Smith,4449017731,ann@example.com,Fix-It,{long_account}\n"
+        "M002,P2,2024-01-06,200,Glass,chip,31 to 35,Bob Jones,+1 (444) 901-7799,bob.jones@example,,\n"
+        "M003,P3,not a date,300,Glass,chip,31 to 35,Cy Dee,4449017700,cy@example.com,Garage,GB11BANK22223333\n"
+        "M004,P4,2024-01-08,400,Glass,chip,31 to 35,Di Eve,4449017788,di@example.com,Garage,GB99BANK1234\n")
+    csv_path = tmp_path / "masked.csv"
+    csv_path.write_text(text)
+    summary = run(db_session, csv_path, party_mapping, "party_mask", tmp_path)
+    assert (summary["imported"], summary["rejected"]) == (1, 3)
+    problems = {(int(r["row"]), r["column"]): r for r in report_lines(summary)}
+    assert set(problems) == {(2, "Garage Bank Acct"), (3, "Claimant Email"), (4, "LossDate")}
+    bank = problems[2, "Garage Bank Acct"]
+    assert bank["value"] == "••••6819"
+    assert bank["reason"] == "Repair shop bank account: must be at most 64 characters"
+    assert problems[3, "Claimant Email"]["value"] == "b•••@example"  # enough to find it, not to use it
+    assert problems[4, "LossDate"]["value"] == "not a date"  # not an identifier: as it was
+    report = Path(summary["report_path"]).read_text(encoding="utf-8")
+    for secret in ("NWBK", "6016", "bob.jones", "4449017731", "ann@example.com", "GB11BANK", "cy@example.com"):
+        assert secret not in report, secret
+    # Nothing of a rejected row is stored: no claim, no party.
+    numbers = set(db_session.scalars(select(Claim.claim_number).where(Claim.dataset == "party_mask")))
+    assert numbers == {"IPT-M004"}
+    stored = db_session.execute(select(Party.role, Party.bank_account).join(Claim, Claim.id == Party.claim_id)
+                                .where(Claim.dataset == "party_mask")).all()
+    assert sorted(stored) == [("claimant", None), ("repair_shop", "GB99BANK1234")]
+
+
+def test_a_row_an_unclosed_quote_swallowed_is_reported_with_its_parties_masked(db_session, party_mapping, tmp_path):
+    text = PARTY_HEADER + (
+        'Q001,P1,2024-01-05,100,Glass,chip,31 to 35,Ann Smith,4449017731,ann@example.com,"Fix-It,GB29NWBK6016\n'
+        "Q002,P2,2024-01-06,200,Glass,chip,31 to 35,Bob Jones,4449017799,bob@example.com,,\n")
+    csv_path = tmp_path / "quote.csv"
+    csv_path.write_text(text)
+    summary = run(db_session, csv_path, party_mapping, "party_quote", tmp_path)
+    assert summary["imported"] == 0
+    [line] = report_lines(summary)
+    assert line["row"] == "2" and "unclosed quote: lines 2-3" in line["reason"]
+    # The row as read, to find the quote; the identifiers of both rows are not in it.
+    assert line["value"] == 'Q001,P1,2024-01-05,100,Glass,chip,31 to 35,A••• S•••,••••7731,a•••@example.com,"F••• …'
+    for secret in ("4449017731", "ann@example.com", "GB29NWBK6016", "Bob Jones", "bob@example.com", "4449017799"):
+        assert secret not in line["value"], secret
