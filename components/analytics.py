@@ -19,7 +19,8 @@ RATING = "#D55E00"
 
 
 def _style(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
-    fitted, top = fitted_title(title, legend=any(t.showlegend is not False for t in fig.data) and len(fig.data) > 1)
+    shown = sum(1 for t in fig.data if t.showlegend is not False)
+    fitted, top = fitted_title(title, legend=shown if len(fig.data) > 1 else 0)
     fig.update_layout(title=fitted, height=height + top - 50, font=FONT,
                       margin=dict(l=10, r=20, t=top, b=40), plot_bgcolor="white", paper_bgcolor="white",
                       legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
@@ -148,8 +149,8 @@ def satisfaction_figure(weeks: list[dict]) -> go.Figure:
     fig = _style(fig, "Satisfaction per week: agreement and rating", 400)
     # The legend goes on a line of its own under the title: below the plot it ran over the
     # axis title once Plotly turned the week labels (six weeks or more on a half-width card).
-    fig.update_layout(margin=dict(l=10, r=60, t=80, b=40), title=dict(y=0.97, yref="container", yanchor="top"),
-                      legend=dict(orientation="h", y=1.02, x=0, xanchor="left", yanchor="bottom"))
+    fig.update_layout(margin=dict(l=10, r=60, b=40), legend=dict(orientation="h", y=1.02, x=0, xanchor="left",
+                                                                yanchor="bottom"))
     return fig
 
 

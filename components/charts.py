@@ -157,7 +157,7 @@ def confidence_histogram(bands: list[dict], names: dict[str, str], colors: dict[
 TITLE_WIDTH = 40  # characters of a 15 px title that fit a 390 px phone's card
 
 
-def fitted_title(text: str, *, legend: bool = False) -> tuple[dict, int]:
+def fitted_title(text: str, *, legend: bool | int = False) -> tuple[dict, int]:
     """A Plotly title that fits a phone, and the top margin it needs. Plotly never wraps a
     title, so "Special Investigations: 1% of all claims received (click a bar f" ran off a
     390 px card: the text wraps at word boundaries, a trailing "(click …)" hint goes on its
@@ -174,7 +174,10 @@ def fitted_title(text: str, *, legend: bool = False) -> tuple[dict, int]:
     rows = len(lines) * 19 + (16 if hint else 0)
     title = dict(text=shown, x=0, xanchor="left", font_size=15, yref="container", y=1, yanchor="top",
                  pad=dict(t=18, l=0))
-    return title, rows + 30 + (24 if legend else 0)
+    # ``legend``: its number of entries. Plotly wraps a legend to the plot's width, which on a
+    # phone (long labels left of the plot) leaves one entry a row: room for each, not one row.
+    entries = int(legend)
+    return title, rows + 30 + (24 + 18 * max(0, entries - 1) if entries else 0)
 
 
 def plain_title(text: str) -> str:

@@ -183,7 +183,7 @@ def kpi_cards(current: dict, previous: dict, currency: str) -> dbc.Row:
     return dbc.Row(cols, id="dashboard-kpis")
 
 
-def _style(fig: go.Figure, title: str, height: int = 360, *, legend: bool = False) -> go.Figure:
+def _style(fig: go.Figure, title: str, height: int = 360, *, legend: int = 0) -> go.Figure:
     fitted, top = fitted_title(title, legend=legend)
     fig.update_layout(title=fitted, height=height + top - 50, font=FONT,
                       margin=dict(l=10, r=20, t=top, b=40), plot_bgcolor="white", paper_bgcolor="white",
@@ -258,7 +258,7 @@ def received_closed_figure(series: dict, height: int = 360) -> go.Figure:
     fig.update_xaxes(title_text="Report / closing date")
     date_ticks(fig, series["periods"], unit)
     fig.update_yaxes(title_text=f"Claims per {unit}")
-    _style(fig, f"Claims received vs closed per {unit} (click a point for its claims)", height, legend=True)
+    _style(fig, f"Claims received vs closed per {unit} (click a point for its claims)", height, legend=len(fig.data))
     if not any(series["received"]) and not any(series["closed"]):
         return _no_claims(fig)
     return fig
