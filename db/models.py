@@ -425,6 +425,23 @@ class JobRun(Base):
     host: Mapped[str | None] = mapped_column(String(120))
 
 
+class JobRequest(Base):
+    """A person asked for a run of a job; the scheduler process picks it up (jobs.on_demand)."""
+
+    __tablename__ = "job_requests"
+    __table_args__ = (
+        Index("ix_job_requests_job", "job", "id"),
+        Index("ix_job_requests_pending", "id", postgresql_where=text("picked_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job: Mapped[str] = mapped_column(String(60))
+    requested_by: Mapped[str] = mapped_column(String(254))
+    requested_at: Mapped[dt.datetime] = _now_col()
+    picked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    picked_by: Mapped[str | None] = mapped_column(String(120))
+
+
 class KpiDaily(Base):
     """Executive KPI rollup, one row per (day, department, line of business, region).
 

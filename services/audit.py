@@ -14,9 +14,9 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Mapping
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import AuditLog
@@ -64,6 +64,37 @@ def record(
             ip=ip if ip is not None else _request_ip.get(),
         )
     )
+
+
+_ENTRY_KEYS = ("actor", "action", "actor_id", "target_type", "target_id", "before", "after", "ip")
+
+
+def record_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> int:
+    """Write many entries (each with ``record``'s keyword arguments) in a few statements; returns how many.
+
+    For bulk actions: one executemany instead of an ORM object per row. The chain
+    itself is still made by the database (migration 0026): the first row locks the
+    chain head until the transaction ends, each row is chained after the previous
+    one, and the head moves once, at COMMIT. So rows written here and by any other
+    writer keep one unbroken order, the rows go in with their transaction or not
+    at all, and the cost per row does not grow with the size of the transaction."""
+    request_ip = _request_ip.get()
+    rows = []
+    for entry in entries:
+        unknown = set(entry) - set(_ENTRY_KEYS)
+        if unknown or "actor" not in entry or "action" not in entry:
+            raise TypeError(f"audit entry needs actor and action, and takes only {', '.join(_ENTRY_KEYS)}")
+        target_id = entry.get("target_id")
+        ip = entry.get("ip")
+        # Every row carries every key: one statement shape, batched by the driver.
+        rows.append({"actor": entry["actor"], "action": entry["action"], "actor_id": entry.get("actor_id"),
+                     "target_type": entry.get("target_type"),
+                     "target_id": None if target_id is None else str(target_id),
+                     "before": entry.get("before"), "after": entry.get("after"),
+                     "ip": ip if ip is not None else request_ip})
+    if rows:
+        session.execute(insert(AuditLog.__table__), rows)
+    return len(rows)
 
 
 # --- Security events ---------------------------------------------------------

@@ -251,7 +251,7 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
         raise ConflictError("Some claims changed while moving; nothing was moved.", [],
                             current_state(session, [p[0] for p in pairs]))
 
-    events = []
+    events, entries = [], []
     for row, version in chosen.values():
         to_dept = target.department_id if target.department_id is not None else row.department_id
         before = {"department_id": row.department_id, "adjuster_id": row.adjuster_id,
@@ -262,10 +262,11 @@ def move_claims(session: Session, user, items, *, department_code: str | None = 
                            to_department_id=to_dept, from_status=row.status, to_status=new_status,
                            reason=reason, note=comment,
                            data={"from_adjuster_id": row.adjuster_id, "to_adjuster_id": target.adjuster_id}))
-        audit.record(session, actor=user.email, actor_id=user.id, action="claim.reassign", target_type="claim",
-                     target_id=row.id, before=before,
-                     after={**after, "claim_number": row.claim_number, "reason": reason, "comment": comment})
+        entries.append(dict(actor=user.email, actor_id=user.id, action="claim.reassign", target_type="claim",
+                            target_id=row.id, before=before,
+                            after={**after, "claim_number": row.claim_number, "reason": reason, "comment": comment}))
     session.execute(insert(ClaimEvent), events)
+    audit.record_many(session, entries)  # one batch: a bulk move's entries cost the same per row at any size
     moved_ids = set(chosen)
     if target.department_code == SIU:
         # A claim that reaches SIU by any route has been referred: its open fraud alert says so now.

@@ -1,7 +1,7 @@
 """SIU case tasks
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-07 21:00:00+00:00
 
 An investigation's to-do list (services.siu_case_tasks): each task on a case has
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0027'
-down_revision = '0025'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 
