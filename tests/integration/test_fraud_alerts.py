@@ -339,7 +339,6 @@ def test_lists_by_status_and_claim(db_session, scene):
     assert fraud_alerts.list_alerts(db_session, manager, claim_number="x" * 41) == ([], 0)
     # An unknown status reads as open rather than failing.
     assert fraud_alerts.list_alerts(db_session, manager, status="bogus", limit=1)[1] >= 4
-    assert fraud_alerts.counts(db_session, make_user(db_session, "adjuster", ("AUTO_PD",))) is None
 
 
 def test_job_is_registered_after_ring_detection(db_session, scene):
@@ -630,3 +629,55 @@ def test_open_totals_cover_the_whole_list_not_one_page(db_session, scene):
     assert scene["linked"].claim_number in {a.claim_number for a in own}
     assert fraud_alerts.open_totals(db_session, adjuster) == (
         pytest.approx(sum(a.claimed or 0 for a in own)), sum(a.kinds > 1 for a in own))
+
+
+def _tab_totals(session, user) -> dict[str, int]:
+    return {s: fraud_alerts.list_alerts(session, user, status=s, limit=100_000)[1] for s in fraud_alerts.STATUS_LABELS}
+
+
+def test_each_users_tab_counts_are_the_alerts_their_lists_show(db_session, scene):
+    """Adjusters and investigators see counts too: of the alerts they may read, never of
+    claims they cannot open or rings the Rings page does not show them."""
+    manager = make_user(db_session, "manager")
+    auto = make_user(db_session, "adjuster", ("AUTO_PD",))
+    liability = make_user(db_session, "adjuster", ("LIABILITY",))
+    siu = make_user(db_session, "adjuster", ("SIU",))
+    nobody = make_user(db_session, "adjuster")
+    alert = _alert(db_session, scene["leaning"])
+    fraud_alerts.dismiss(db_session, manager, alert.id, alert.version, "genuine")
+    alert = _alert(db_session, scene["linked"])
+    fraud_alerts.refer(db_session, manager, alert.id, alert.version, "shares an account")
+    for user in (manager, auto, liability, siu, nobody):
+        assert fraud_alerts.counts(db_session, user) == _tab_totals(db_session, user)
+    before = fraud_alerts.counts(db_session, auto)
+    assert before["open"] >= 3 and before["dismissed"] >= 1
+    assert fraud_alerts.counts(db_session, nobody) == dict.fromkeys(fraud_alerts.STATUS_LABELS, 0)
+    # The linked claim went to SIU: its referral is counted where it now is, not in Auto.
+    assert fraud_alerts.counts(db_session, siu)["referred"] >= 1
+    # Two ring claims move to Property: they leave the Auto adjuster's counts, and so does the
+    # third, whose ring the Rings page no longer shows them (its only signal).
+    prop = _dept_id(db_session, "PROPERTY")
+    for c in scene["ring"][1:]:
+        c.department_id = prop
+    db_session.flush()
+    after = fraud_alerts.counts(db_session, auto)
+    assert after == _tab_totals(db_session, auto)
+    assert before["open"] - after["open"] == 3
+    # ... while a flag, which anyone working the claim may read, counts again.
+    fraud_alerts.flag(db_session, auto, scene["ring"][0].id, "story changed")
+    assert fraud_alerts.counts(db_session, auto)["open"] == after["open"] + 1
+
+
+def test_an_adjusters_tab_counts_take_a_few_statements_whatever_the_rings(db_session):
+    adjuster = make_user(db_session, "adjuster", ("AUTO_PD",))
+    _ring(db_session)
+    fraud_rings.refresh(db_session)
+    fraud_alerts.refresh(db_session)
+    few = _statements(db_session, lambda: fraud_alerts.counts(db_session, adjuster))
+    for _ in range(6):
+        _ring(db_session)
+    fraud_rings.refresh(db_session)
+    fraud_alerts.refresh(db_session)
+    many = _statements(db_session, lambda: fraud_alerts.counts(db_session, adjuster))
+    assert many == few <= 4, (few, many)
+    assert fraud_alerts.counts(db_session, adjuster) == _tab_totals(db_session, adjuster)
