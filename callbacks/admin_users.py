@@ -120,11 +120,13 @@ def _access_view(u: dict) -> tuple:
     """The modal's facts line, the deactivate/reactivate button (label, colour) and the
     questions asked before it and before Reset MFA, for the user as they are now."""
     facts = [f"{u['email']} · {u['status']}", " · email verified" if u["email_verified"] else " · email unverified",
-             " · MFA on" if u["mfa_enrolled"] else " · MFA off"]
+             " · MFA on" if u["mfa_enrolled"] else " · MFA off",
+             " · signs in by single sign-on" if u.get("sso") else ""]
     who = u["email"]
     if u["status"] == "deactivated":
         label, color = "Reactivate", "outline-success"
-        question = f"Reactivate {who}? They can sign in again with their password."
+        question = (f"Reactivate {who}? They can sign in again"
+                    + (" through single sign-on." if u.get("sso") else " with their password."))
     else:
         label, color = "Deactivate", "outline-danger"
         question = (f"Deactivate {who}? They are signed out everywhere at once, their API tokens and emailed "

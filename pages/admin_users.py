@@ -46,6 +46,8 @@ def _mfa_cell(user: dict):
 
 def _status_cell(user: dict):
     badges = [dbc.Badge(user["status"], color=STATUS_COLORS[user["status"]], className="me-1 user-status")]
+    if user.get("sso"):  # no password of their own: they sign in through the identity provider
+        badges.append(dbc.Badge("single sign-on", color="light", text_color="dark", className="me-1 user-sso"))
     if user["status"] == "invited" and user["invite_expires_at"] is None:
         badges.append(dbc.Badge("invitation expired", color="danger", className="me-1"))
     if user["status"] != "invited" and not user["email_verified"]:

@@ -103,12 +103,25 @@ def _clean_email(email: object) -> str:
     return email
 
 
-def status_of(user: User) -> str:
+def status_of(user: User, *, sso: bool = False) -> str:
+    """``sso``: the user has a single sign-on identity, so no password is no invitation pending."""
     if not user.is_active:
         return "deactivated"
-    if user.password_hash is None:
+    if user.password_hash is None and not sso:
         return "invited"
     return "active"
+
+
+def _signs_in():
+    """SQL: the user has a password or a linked single sign-on identity."""
+    linked = select(OidcIdentity.id).where(OidcIdentity.user_id == User.id).exists()
+    return or_(User.password_hash.is_not(None), linked)
+
+
+def _sso_ids(session: Session, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    return set(session.scalars(select(OidcIdentity.user_id).where(OidcIdentity.user_id.in_(ids))))
 
 
 def _snapshot(user: User) -> dict:
@@ -133,9 +146,9 @@ def list_users(session: Session, *, search: object = None, role: object = None, 
             raise AccountError(f"Choose a status: {', '.join(STATUSES)}.")
         stmt = stmt.where(User.is_active.is_(status != "deactivated"))
         if status == "invited":
-            stmt = stmt.where(User.password_hash.is_(None))
+            stmt = stmt.where(~_signs_in())
         elif status == "active":
-            stmt = stmt.where(User.password_hash.is_not(None))
+            stmt = stmt.where(_signs_in())
     return _describe(session, list(session.scalars(stmt)))
 
 
@@ -147,8 +160,10 @@ def _describe(session: Session, users: list[User]) -> list[dict]:
     ids = [u.id for u in users]
     enrolled = set(session.scalars(select(UserMfa.user_id).where(UserMfa.user_id.in_(ids)))) if ids else set()
     invites = tokens.pending_invites(session, ids)
+    sso = _sso_ids(session, ids)
     return [{
-        "id": u.id, "email": u.email, "name": u.name, "role": u.role, "status": status_of(u),
+        "id": u.id, "email": u.email, "name": u.name, "role": u.role, "status": status_of(u, sso=u.id in sso),
+        "sso": u.id in sso,
         "departments": [{"code": d.code, "name": d.name, "color": d.color} for d in
                         sorted(u.departments, key=lambda d: d.code)],
         "email_verified": u.email_verified_at is not None, "last_login_at": u.last_login_at,
@@ -215,7 +230,7 @@ def _invitation_mail(session: Session, actor, user: User, base_url: str) -> Mail
 
 def resend_invite(session: Session, actor, user_id: object, *, base_url: str) -> tuple[User, list[Mail]]:
     user = _user(session, user_id, lock=True)
-    if status_of(user) != "invited":
+    if status_of(user, sso=bool(_sso_ids(session, [user.id]))) != "invited":
         raise AccountError(f"{user.email} has already accepted the invitation.")
     return user, [_invitation_mail(session, actor, user, base_url)]
 

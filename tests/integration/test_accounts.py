@@ -396,3 +396,17 @@ def test_email_change_needs_password_and_reverifies(db_session):
     assert [m.to for m in mails] == [user.email, old]
     accounts.verify_email(db_session, _token_of(mails[0]))
     assert user.email_verified_at is not None
+
+
+def test_an_sso_user_is_listed_active_not_invited_and_cannot_be_sent_an_invitation(db_session):
+    admin, sso_admin = _admin(db_session), _sso_admin(db_session)
+    invited, _ = accounts.invite(db_session, admin, email=f"inv{next(_seq)}@test.example", name="", role="viewer",
+                                 departments=[], base_url=BASE)
+    row = accounts.user_summary(db_session, sso_admin.id)
+    assert row["status"] == "active" and row["sso"] is True
+    assert accounts.user_summary(db_session, invited.id)["status"] == "invited"
+    by_status = {s: {u["id"] for u in accounts.list_users(db_session, status=s)} for s in ("active", "invited")}
+    assert sso_admin.id in by_status["active"] and sso_admin.id not in by_status["invited"]
+    assert invited.id in by_status["invited"] and invited.id not in by_status["active"]
+    with pytest.raises(AccountError, match="already accepted"):
+        accounts.resend_invite(db_session, admin, sso_admin.id, base_url=BASE)
