@@ -121,7 +121,9 @@ def _access_view(u: dict) -> tuple:
     questions asked before it and before Reset MFA, for the user as they are now."""
     facts = [f"{u['email']} · {u['status']}", " · email verified" if u["email_verified"] else " · email unverified",
              " · MFA on" if u["mfa_enrolled"] else " · MFA off",
-             " · signs in by single sign-on" if u.get("sso") else ""]
+             # services/oidc.py: the provider's groups set the role again at every sign-in
+             " · signs in by single sign-on: the identity provider's groups set their role at each sign-in"
+             if u.get("sso") else ""]
     who = u["email"]
     if u["status"] == "deactivated":
         label, color = "Reactivate", "outline-success"
