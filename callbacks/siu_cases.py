@@ -17,12 +17,14 @@ from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
 from components.claim_actions import flash
-from components.siu_cases import (activity, case_claims, case_href, case_summary, claim_case_card,
-                                  claim_sent_back, close_question)
+from components.row_actions import asked
+from components.siu_cases import (TASK_ASK, activity, case_claims, case_href, case_summary, claim_case_card,
+                                  claim_sent_back, close_question, task_list)
 from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
-from services import siu_cases
+from services import siu_case_tasks, siu_cases
 from services.access import AccessDenied, NotFound, OutsideDepartments
 from services.fraud_rings import get_ring
+from services.siu_case_tasks import tasks_of_case, today_utc
 from services.siu_case_views import (can_start_case, case_of_claim, get_case, open_case_for_ring,
                                      ring_claims_for_case)
 from services.workflow import get_claim
@@ -394,3 +396,130 @@ def remove_claim(_clicks, number, data):
     return *_on_case(data, lambda s, u, k, _v: siu_cases.remove_claim(s, u, k, number),
                      f"Removed {number:.40} from the case. It is still in the Special Investigations queue, in "
                      "no case: add it back with Add claims if that was a mistake.", "remove a claim"), False
+
+
+# --- Tasks ---------------------------------------------------------------------------
+# The rows' buttons (Done, Reopen, Edit) ask through the TASK_ASK store (assets/62-row-actions.js):
+# the rows are redrawn after every change, and a callback on their own ids would be called again
+# with every button at each redraw. The store carries the task's id and the version the row showed.
+
+
+def _assignee_value(value) -> int | None:
+    """The select's value (text) as a user id; anything else is sent on as is for the service to refuse."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 12:
+        return int(value)
+    return value if value is not None else None
+
+
+def _task_parts(user, key):
+    """(tasks part, activity) as the case is now."""
+    session = read_session()
+    view = get_case(session, user, key)
+    if view is None:
+        return no_update, no_update
+    return (task_list(tasks_of_case(session, user, view.summary.id), today_utc(),
+                      can_edit=view.summary.status == "open"), activity(view))
+
+
+def _on_tasks(data, write: Callable, done: str, what: str) -> tuple[bool, object, object, object]:
+    """(whether it was done, message, tasks part, activity) after one change to the case's tasks;
+    a stale page gets the tasks as they are now."""
+    key, _ = _case_key(data)
+    user = user_or_none()
+    _, error, stale = _write(lambda s: write(s, user, key), what, "No such case or task here; reload the page.")
+    if error is not None:
+        return False, error, *(_task_parts(user, key) if stale and key else (no_update, no_update))
+    return True, flash(done), *_task_parts(user, key)
+
+
+@secure_callback(Perm.WORK_SIU_CASES,
+                 Output("siu-task-msg", "children"), Output("siu-case-tasks", "children"),
+                 Output("siu-case-activity", "children", allow_duplicate=True),
+                 Output("siu-task-title", "value"), Output("siu-task-due", "value"),
+                 Input("siu-task-add", "n_clicks"),
+                 State("siu-task-title", "value"), State("siu-task-assignee", "value"), State("siu-task-due", "value"),
+                 State("siu-case-key", "data"),
+                 prevent_initial_call=True)
+def add_task(_clicks, title, assignee, due, data):
+    if not _clicked():
+        raise PreventUpdate
+    if _too_long(title, due):
+        return flash("The task is far too long.", "danger"), no_update, no_update, no_update, no_update
+    who = _assignee_value(assignee)
+    added, *out = _on_tasks(data, lambda s, u, k: siu_case_tasks.add_task(s, u, k, title, who, due), "Task added.",
+                            "add a task")
+    # Added: the form is emptied for the next one (the assignee stays: tasks come in batches for one person).
+    return *out, ("" if added else no_update), ("" if added else no_update)
+
+
+@secure_callback(Perm.WORK_SIU_CASES,
+                 Output("siu-task-msg", "children", allow_duplicate=True),
+                 Output("siu-case-tasks", "children", allow_duplicate=True),
+                 Output("siu-case-activity", "children", allow_duplicate=True),
+                 Input(TASK_ASK, "data"), State("siu-case-key", "data"),
+                 prevent_initial_call=True)
+def task_done_or_reopen(ask, data):
+    op, task_id, version = asked(ask, "op"), asked(ask, "id", int), asked(ask, "v", int)
+    if op not in ("done", "reopen"):
+        raise PreventUpdate            # an edit (task_edit_open), or a tampered ask
+    if task_id is None:
+        return flash("No such task on this case; reload the page.", "danger"), no_update, no_update
+    finished = op == "done"
+    return _on_tasks(data, lambda s, u, k: siu_case_tasks.set_done(s, u, k, task_id, version, finished),
+                     "Task done." if finished else "Task reopened.", op + " a task")[1:]
+
+
+@secure_callback(Perm.WORK_SIU_CASES,
+                 Output("siu-task-edit-modal", "is_open"), Output("siu-task-edit-id", "data"),
+                 Output("siu-task-edit-title", "value"), Output("siu-task-edit-assignee", "options"),
+                 Output("siu-task-edit-assignee", "value"), Output("siu-task-edit-due", "value"),
+                 Output("siu-task-edit-msg", "children"),
+                 Output("siu-task-msg", "children", allow_duplicate=True),
+                 Input(TASK_ASK, "data"), Input("siu-task-edit-cancel", "n_clicks"), State("siu-case-key", "data"),
+                 prevent_initial_call=True)
+def task_edit_open(ask, _cancel, data):
+    """A row's Edit fills the dialog with the task as it is now (not as the row showed it)."""
+    if ctx.triggered_id == "siu-task-edit-cancel":
+        return False, *(no_update,) * 7
+    if asked(ask, "op") != "edit":
+        raise PreventUpdate
+    task_id = asked(ask, "id", int)
+    key, _ = _case_key(data)
+    user = user_or_none()
+    session = read_session()
+    view = get_case(session, user, key)
+    task = next((t for t in tasks_of_case(session, user, view.summary.id) if t.id == task_id), None) \
+        if view is not None and task_id is not None else None
+    if task is None or task.status != "open" or view.summary.status != "open":
+        return False, *(no_update,) * 6, flash("No such open task on this case; reload the page.", "danger")
+    options = [{"label": f"{name} (me)" if uid == user.id else name, "value": str(uid)}
+               for uid, name in siu_case_tasks.assignee_choices(session, user, view.lead_id, task.assignee_id)]
+    return (True, {"id": task.id, "v": task.version}, task.title, options, str(task.assignee_id),
+            task.due.isoformat() if task.due else "", None, None)
+
+
+@secure_callback(Perm.WORK_SIU_CASES,
+                 Output("siu-task-edit-msg", "children", allow_duplicate=True),
+                 Output("siu-case-tasks", "children", allow_duplicate=True),
+                 Output("siu-case-activity", "children", allow_duplicate=True),
+                 Output("siu-task-edit-modal", "is_open", allow_duplicate=True),
+                 Output("siu-task-msg", "children", allow_duplicate=True),
+                 Input("siu-task-edit-save", "n_clicks"),
+                 State("siu-task-edit-id", "data"), State("siu-task-edit-title", "value"),
+                 State("siu-task-edit-assignee", "value"), State("siu-task-edit-due", "value"),
+                 State("siu-case-key", "data"),
+                 prevent_initial_call=True)
+def task_edit_save(_clicks, which, title, assignee, due, data):
+    if not _clicked():
+        raise PreventUpdate
+    if _too_long(title, due):
+        return flash("The task is far too long.", "danger"), no_update, no_update, no_update, no_update
+    which = which if isinstance(which, dict) else {}
+    task_id, version = which.get("id"), which.get("v")
+    who = _assignee_value(assignee)
+    changed, message, tasks, events = _on_tasks(
+        data, lambda s, u, k: siu_case_tasks.edit_task(s, u, k, task_id, version, title=title, assignee_id=who,
+                                                        due=due), "Task changed.", "change a task")
+    if changed:
+        return None, tasks, events, False, message      # the dialog closes, the card says so
+    return message, tasks, events, no_update, no_update

@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.common import dept_badge, message, stat
+from components.row_actions import ask_button
 from components.timeline import timeline_items
 from services.currency import money, money_short
 from services.siu_cases import NOTE_MAX, OUTCOME_LABELS, TITLE_MAX
@@ -38,6 +39,16 @@ def status_badge(status: str, outcome: str | None, **kw) -> dbc.Badge:
     return dbc.Badge(OUTCOME_LABELS.get(outcome, "Closed"), color=OUTCOME_COLORS.get(outcome, "secondary"), **kw)
 
 
+def _task_counts(c, className: str = "") -> html.Div | None:
+    """An open case's open tasks, the overdue in red: "3 open tasks · 1 overdue"."""
+    if c.status != "open" or not c.open_tasks:
+        return None
+    return html.Div([f"{c.open_tasks} open task{'s' if c.open_tasks != 1 else ''}",
+                     html.Span(f" · {c.overdue_tasks} overdue", className="text-danger fw-semibold")
+                     if c.overdue_tasks else None],
+                    className=f"small text-muted siu-case-tasks-count {className}".strip())
+
+
 def cases_table(cases: list, code: str, *, status: str) -> dbc.Table:
     last = "Opened" if status == "open" else "Closed"
     wide = " d-none d-md-table-cell"   # left out on a phone: case, title, claims, status (and saved) fit
@@ -49,10 +60,12 @@ def cases_table(cases: list, code: str, *, status: str) -> dbc.Table:
         when = c.opened_at if status == "open" else (c.closed_at or c.updated_at)
         cells = [
             html.Td([html.A(c.key, href=case_href(c.key), className="claim-link text-nowrap fw-semibold"),
-                     html.Div(c.title, className="small text-muted d-md-none")]),   # a phone has no Title column
+                     html.Div(c.title, className="small text-muted d-md-none"),   # a phone has no Title column
+                     _task_counts(c, className="d-md-none")]),
             html.Td([html.Div(c.title, className="siu-case-title"),
                      html.Div(f"from possible ring {c.ring_key}", className="small text-muted")
-                     if c.ring_key and c.ring_key not in c.title else None], className=wide.strip()),
+                     if c.ring_key and c.ring_key not in c.title else None,
+                     _task_counts(c)], className=wide.strip()),
             html.Td(c.lead or html.Span("No lead", className="text-muted"), className="text-nowrap" + wide),
             html.Td(f"{c.claims}" + (f" ({c.open_claims} open)" if status == "open" and c.open_claims != c.claims
                                      else ""), className="text-nowrap"),
@@ -340,11 +353,11 @@ def case_claims(view, code: str, *, can_edit: bool) -> list:
             claims_table(view, code, can_edit=can_edit and view.summary.status == "open")]
 
 
-def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool) -> html.Div:
+def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool, tasks=None) -> html.Div:
     """Everything of a case under its header. After a change only the data parts are
     redrawn (summary, claims, activity), never the forms: a person typing findings
     while a colleague's note lands keeps what they typed. Closing and reopening change
-    which forms exist, so they render the page again."""
+    which forms exist, so they render the page again. ``tasks``: the Tasks card (tasks_card)."""
     open_ = view.summary.status == "open"
     return html.Div([
         html.Div(case_summary(view, code), id="siu-case-summary"),
@@ -354,6 +367,7 @@ def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool) -> 
                     html.Div(case_claims(view, code, can_edit=can_edit), id="siu-case-claims-part"),
                     add_claims_form() if can_edit and open_ else None,
                 ]), className="shadow-sm mb-4"),
+                tasks,
                 dbc.Card(dbc.CardBody([
                     html.H5("Activity", className="card-title"),
                     note_form() if can_edit else None,
@@ -516,3 +530,151 @@ def close_question(view, outcome: str, send_back: bool) -> list:
                             "into it, to be denied here.", className="small mb-2"))
     lines.append(html.P("Only a manager can reopen a closed case.", className="small text-muted mb-0"))
     return lines
+
+
+# --- Tasks on a case -----------------------------------------------------------
+
+TASK_ASK = "siu-task-ask"   # the store the rows' buttons ask through (assets/62-row-actions.js)
+
+
+def _day(day, today) -> str:
+    """3 Dec (this year), 3 Dec 2025 (another)."""
+    return f"{day.day} {day:%b}" + (f" {day.year}" if day.year != today.year else "")
+
+
+def _task_row(t, today, *, can_edit: bool) -> html.Li:
+    done = t.status == "done"
+    if done:
+        when = html.Span(f"Done by {t.done_by or 'someone'} on {_day(t.done_at.date(), today)}",
+                         title=f"{t.done_at:%Y-%m-%d %H:%M} UTC")
+    else:
+        when = _when_due(t, today)
+    whose = None if done and t.done_by == t.assignee else html.Span(
+        (" · for " if done else " · ") + t.assignee, className="siu-task-assignee text-nowrap")
+    meta = html.Div([when, whose], className="small text-muted")
+    buttons = None
+    if can_edit:
+        ask = {"id": t.id, "v": t.version}
+        buttons = html.Div([
+            ask_button("Edit", TASK_ASK, {"op": "edit", **ask}, color="link", className="text-secondary p-0 px-1",
+                       title="Change the task, whose it is or when it is due") if not done else None,
+            ask_button("Reopen", TASK_ASK, {"op": "reopen", **ask}, color="secondary", outline=True,
+                       title="Back to the open tasks") if done else
+            ask_button("Done", TASK_ASK, {"op": "done", **ask}, color="success", outline=True,
+                       title="Mark the task done"),
+        ], className="d-flex gap-2 align-items-center flex-shrink-0")
+    return html.Li([
+        html.Div([html.Div(t.title, className="siu-task-title" + (" siu-task-done text-muted" if done else "")),
+                  html.Div(t.details, className="small text-muted siu-task-details") if t.details else None,
+                  meta], className="flex-grow-1", style={"minWidth": 0}),
+        buttons,
+    ], className="list-group-item d-flex gap-2 align-items-start px-0" + (" siu-task-late" if t.overdue else ""),
+        id=f"siu-task-{t.id}")
+
+
+def task_list(tasks: list, today, *, can_edit: bool) -> list:
+    """The redrawn part of the Tasks card: its heading with the counts, then the open tasks
+    (overdue first) and the done ones."""
+    open_ = [t for t in tasks if t.status == "open"]
+    late = sum(t.overdue for t in open_)
+    done = len(tasks) - len(open_)
+    counts = " · ".join([f"{len(open_)} open"] + ([f"{late} overdue"] if late else [])
+                        + ([f"{done} done"] if done else [])) if tasks else None
+    head = html.Div([html.H5("Tasks", className="card-title mb-0"),
+                     html.Span(counts, className="small text-muted", id="siu-task-counts") if counts else None],
+                    className="d-flex align-items-baseline gap-2 mb-2")
+    if not tasks:
+        body = html.P("No tasks yet: list the investigation's next steps (what to request, whom to interview) and "
+                      "who does each." if can_edit else "No tasks.", className="small text-muted mb-2",
+                      id="siu-tasks-empty")
+    else:
+        body = html.Ul([_task_row(t, today, can_edit=can_edit) for t in tasks],
+                       className="list-group list-group-flush mb-2 siu-tasks", id="siu-task-list")
+    return [head, body]
+
+
+def _assignee_options(choices, me: int | None) -> list[dict]:
+    return [{"label": f"{name} (me)" if uid == me else name, "value": str(uid)} for uid, name in choices]
+
+
+def _task_add_form(choices, me: int | None) -> html.Div:
+    return html.Div([
+        dbc.Label("Add a task", html_for="siu-task-title", className="small fw-semibold mb-1"),
+        html.Div([
+            dbc.Input(id="siu-task-title", maxLength=TITLE_MAX, placeholder="e.g. Request the claimant's bank "
+                      "statements", className="siu-task-title-input"),
+            html.Label("Who does it", htmlFor="siu-task-assignee", className="visually-hidden"),
+            dbc.Select(id="siu-task-assignee", options=_assignee_options(choices, me),
+                       value=str(me) if me is not None else None, className="siu-task-assignee-input"),
+            html.Label("Due (optional)", htmlFor="siu-task-due", className="visually-hidden"),
+            dbc.Input(id="siu-task-due", type="date", className="siu-task-due-input"),
+            html.Button("Add", id="siu-task-add", className="btn btn-outline-primary btn-sm"),
+        ], className="d-flex flex-wrap gap-2 align-items-center siu-task-form"),
+    ], className="mt-2")
+
+
+def _task_edit_modal(choices, me: int | None) -> dbc.Modal:
+    """The Edit of a task's row fills this (drawn once with the page, like every form here)."""
+    return dbc.Modal([
+        dbc.ModalHeader(dbc.ModalTitle("Change the task")),
+        dbc.ModalBody([
+            dcc.Store(id="siu-task-edit-id"),
+            dbc.Label("Task", html_for="siu-task-edit-title", className="small fw-semibold mb-1"),
+            dbc.Input(id="siu-task-edit-title", maxLength=TITLE_MAX),
+            dbc.Label("Who does it", html_for="siu-task-edit-assignee", className="small fw-semibold mb-1 mt-2"),
+            dbc.Select(id="siu-task-edit-assignee", options=_assignee_options(choices, me)),
+            dbc.Label("Due (optional)", html_for="siu-task-edit-due", className="small fw-semibold mb-1 mt-2"),
+            dbc.Input(id="siu-task-edit-due", type="date"),
+            html.Div(id="siu-task-edit-msg", className="mt-2"),
+        ]),
+        dbc.ModalFooter([
+            html.Button("Cancel", id="siu-task-edit-cancel", type="button",
+                        className="btn btn-outline-secondary btn-sm"),
+            html.Button("Save", id="siu-task-edit-save", type="button", className="btn btn-primary btn-sm"),
+        ]),
+    ], id="siu-task-edit-modal", is_open=False, centered=True)
+
+
+def tasks_card(view, tasks: list, today, choices, *, me: int | None, can_edit: bool) -> dbc.Card:
+    """The case's to-do list. The rows are redrawn after each change (theirs and others'), so
+    their buttons ask through the TASK_ASK store; the add form is not redrawn (what is typed stays)."""
+    open_ = view.summary.status == "open"
+    edits = can_edit and open_
+    return dbc.Card(dbc.CardBody([
+        dcc.Store(id=TASK_ASK),
+        html.Div(task_list(tasks, today, can_edit=edits), id="siu-case-tasks"),
+        html.P("The case is closed, so its tasks are read-only; a manager can reopen it.",
+               className="small text-muted mb-0", id="siu-tasks-closed") if not open_ else None,
+        _task_add_form(choices, me) if edits else None,
+        html.Div(id="siu-task-msg", className="mt-2"),
+        _task_edit_modal(choices, me) if edits else None,
+    ]), className="shadow-sm mb-4", id="siu-tasks-card")
+
+
+def _when_due(t, today) -> html.Span:
+    if t.overdue:
+        return html.Span(f"Overdue since {_day(t.due, today)}", className="badge text-bg-danger siu-task-overdue")
+    if t.due is None:
+        return html.Span("No due date", className="text-muted")
+    return html.Span("Due today" if t.due == today else f"Due {_day(t.due, today)}",
+                     className="fw-semibold" if t.due == today else "text-muted")
+
+
+def my_tasks_card(tasks: list, total: int, overdue: int, today) -> dbc.Card | None:
+    """"My work"'s SIU tasks: the signed-in person's open tasks on open cases, the overdue and
+    soonest due first, each a link to its case (where it is done)."""
+    if not tasks:
+        return None
+    rows = [html.Li([
+        html.Div([html.A(t.title, href=case_href(t.case_key), className="siu-task-title"),
+                  html.Div([_when_due(t, today), html.Span(f" · {t.case_key} · {t.case_title}",
+                                                           className="text-muted")], className="small")]),
+    ], className="list-group-item px-0 py-2") for t in tasks]
+    more = total - len(tasks)
+    return dbc.Card(dbc.CardBody([
+        html.Div([html.H6("My SIU tasks", className="mb-0"),
+                  html.Span(f"{total} open" + (f" · {overdue} overdue" if overdue else ""),
+                            className="small text-muted")], className="d-flex align-items-baseline gap-2 mb-1"),
+        html.Ul(rows, className="list-group list-group-flush mb-0 siu-tasks"),
+        html.Div(f"and {more} more on your cases", className="small text-muted mt-1") if more > 0 else None,
+    ]), className="shadow-sm mb-3", id="my-work-siu-tasks")

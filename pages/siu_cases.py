@@ -12,11 +12,12 @@ from auth.permissions import Perm
 from components.claim_actions import flash
 from components.common import message, not_allowed, page_header, stat
 from components.fraud_alerts import fraud_tabs
-from components.siu_cases import awaiting_list, case_body, cases_href, list_body, open_form
+from components.siu_cases import awaiting_list, case_body, cases_href, list_body, open_form, tasks_card
 from db.flask_db import read_session
 from services.currency import money_short
 from services.siu_case_views import (STATUS_LABELS, claims_awaiting_case, claims_awaiting_case_list, get_case,
                                      list_cases, totals)
+from services.siu_case_tasks import assignee_choices, tasks_of_case, today_utc
 from services.siu_cases import lead_choices, may_work, sees_cases_tab
 
 dash.register_page(__name__, path="/siu-cases", title="SIU cases · SCOPE Assistant", name="SIU cases")
@@ -112,5 +113,11 @@ def _one(session, user, key, code, works: bool, done):
         html.Div(flash(DONE[done]) if isinstance(done, str) and DONE_STATUS.get(done) == s.status else None,
                  id="siu-case-msg"),
         html.Div(case_body(view, code, lead_choices(session), can_edit=True,
-                           can_reopen=user.can(Perm.DECIDE_FRAUD)), id="siu-case-body"),
+                           can_reopen=user.can(Perm.DECIDE_FRAUD), tasks=_tasks(session, user, view)),
+                 id="siu-case-body"),
     ])
+
+
+def _tasks(session, user, view):
+    return tasks_card(view, tasks_of_case(session, user, view.summary.id), today_utc(),
+                      assignee_choices(session, user, view.lead_id), me=user.id, can_edit=True)

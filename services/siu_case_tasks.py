@@ -35,7 +35,7 @@ EVENT_TITLES = {"task_added": "Task added", "task_edited": "Task changed", "task
                 "task_reopened": "Task reopened"}
 
 
-def _today() -> dt.date:
+def today_utc() -> dt.date:
     # The app counts days in UTC (dashboards, SLAs): a task is overdue the UTC day after its due date.
     return dt.datetime.now(dt.timezone.utc).date()
 
@@ -67,7 +67,7 @@ def _due(value, today: dt.date | None = None) -> dt.date | None:
             raise CaseError(f"There is no day {text}.") from None
     if not isinstance(value, dt.date):
         raise CaseError("The due date must be a date like 2026-12-31.")
-    today = today or _today()
+    today = today or today_utc()
     latest = today + dt.timedelta(days=366 * DUE_YEARS_AHEAD)
     if not EARLIEST_DUE <= value <= latest:
         raise CaseError(f"The due date must be between {EARLIEST_DUE:%Y} and {latest:%Y-%m-%d}.")
@@ -250,7 +250,7 @@ def tasks_of_case(session: Session, user, case_id: int, *, today: dt.date | None
     """A case's tasks (open first, overdue first) for those who work cases; [] for anyone else."""
     if not may_work(session, user):
         return []
-    return _views(session, SiuCaseTask.case_id == case_id, today or _today(), limit=TASKS_SHOWN)
+    return _views(session, SiuCaseTask.case_id == case_id, today or today_utc(), limit=TASKS_SHOWN)
 
 
 def my_open_tasks(session: Session, user, *, limit: int = 20, today: dt.date | None = None) -> list[TaskView]:
@@ -258,14 +258,14 @@ def my_open_tasks(session: Session, user, *, limit: int = 20, today: dt.date | N
     if not may_work(session, user):
         return []
     return _views(session, and_(SiuCaseTask.assignee_id == user.id, SiuCaseTask.status == "open",
-                                SiuCase.status == "open"), today or _today(), limit=limit, with_case=True)
+                                SiuCase.status == "open"), today or today_utc(), limit=limit, with_case=True)
 
 
 def my_open_task_count(session: Session, user, *, today: dt.date | None = None) -> tuple[int, int]:
     """(open, overdue) tasks of the user on open cases."""
     if not may_work(session, user):
         return 0, 0
-    today = today or _today()
+    today = today or today_utc()
     row = session.execute(
         select(func.count(), func.count().filter(SiuCaseTask.due_date < today))
         .select_from(SiuCaseTask).join(SiuCase, SiuCase.id == SiuCaseTask.case_id)
