@@ -8,8 +8,10 @@ from dash import html
 from auth.guard import page_user
 from auth.permissions import Perm
 from components.common import not_allowed
+from components.siu_cases import my_tasks_card
 from pages.queues import initial_filters, queue_layout
 from db.flask_db import read_session
+from services.siu_case_tasks import my_open_task_count, my_open_tasks, today_utc
 from services.siu_case_views import open_cases_led
 from services.queues import MY_WORK_SCOPE, OPEN_STATUSES, lines_of_business, visible_departments
 
@@ -23,7 +25,22 @@ def layout(f: str | None = None, **_query):
     lines = lines_of_business(read_session(), [d.id for d in visible_departments(read_session(), user)])
     return queue_layout(user=user, page_key="my_work", scope=MY_WORK_SCOPE, statuses=OPEN_STATUSES, lines=lines,
                         title="My work", subtitle="Open claims assigned to you, in every department you work in.",
-                        with_department=True, above=_cases(user), initial=initial_filters(f, open_only=True))
+                        with_department=True, above=_siu(user), initial=initial_filters(f, open_only=True))
+
+
+def _siu(user):
+    parts = [p for p in (_cases(user), _tasks(user)) if p is not None]
+    return html.Div(parts) if parts else None
+
+
+def _tasks(user):
+    """An investigator's open SIU tasks, due first: the steps of their investigations are work too."""
+    session = read_session()
+    tasks = my_open_tasks(session, user, limit=6)
+    if not tasks:
+        return None
+    total, overdue = my_open_task_count(session, user)
+    return my_tasks_card(tasks, total, overdue, today_utc())
 
 
 def _cases(user):

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import OPEN_STATUSES, Claim, ClaimEvent, FraudRing, SiuCase, SiuCaseClaim, SiuCaseEvent, User, \
-    user_departments
+from db.models import OPEN_STATUSES, Claim, ClaimEvent, FraudRing, SiuCase, SiuCaseClaim, SiuCaseEvent, SiuCaseTask, \
+    User, user_departments
 from services.siu_cases import OUTCOME_LABELS, new_key, siu_id
 
 CLOSED_SINGLES = 14
@@ -36,6 +36,13 @@ FINDINGS = {
     "inconclusive": "Documents are inconsistent, but the claimant's account could not be disproved. Paid under "
                     "reservation of rights; the file is noted for future claims.",
 }
+
+
+# An open case's to-do list (services.siu_case_tasks): the first done, some overdue, some undated.
+TASKS = ("Pull the police report", "Request the claimant's bank statements", "Interview the repair shop",
+         "Recorded statement from the driver", "Request the medical records from the clinic",
+         "Prior-loss search on the claimant's address", "Compare the repair estimate with the photos",
+         "Check the phone numbers against other claims", "Site inspection with the field adjuster")
 
 
 def _at(day: dt.date, hour: int) -> dt.datetime:
@@ -79,7 +86,7 @@ def seed(session: Session, *, now: dt.datetime | None = None) -> dict:
 
     made = {"open": 0, "closed": 0}
     for n, (ring, members) in enumerate(plans):
-        _case(session, n, ring, members, leads[n % len(leads)], now)
+        _case(session, n, ring, members, leads[n % len(leads)], now, leads[(n + 1) % len(leads)])
         made["closed" if all(m.status == "closed" for m in members) else "open"] += 1
     session.flush()
     return made
@@ -92,7 +99,40 @@ def _outcome(n: int, members) -> str:
     return "no_fraud"
 
 
-def _case(session: Session, n: int, ring: str | None, members, lead: int, now: dt.datetime) -> None:
+def _tasks(session: Session, n: int, case_id: int, lead: int, colleague: int, opened: dt.datetime,
+           now: dt.datetime) -> list[dict]:
+    """Two to four tasks on an open case; returns their activity (added, done)."""
+    events = []
+    today = now.date()
+    for i in range(2 + n % 3):
+        title = TASKS[(n * 2 + i) % len(TASKS)]
+        created = min(opened + dt.timedelta(hours=1 + i), now - dt.timedelta(minutes=30))
+        who = colleague if i == 2 else lead
+        done_at = None
+        if i == 0:                                 # the first step is done
+            due = (opened + 7 * DAY).date()
+            done_at = min(created + (2 + n % 5) * DAY, now - dt.timedelta(minutes=10))
+        elif i == 1:                               # every other case has one overdue
+            due = today - (1 + n % 6) * DAY if n % 2 == 0 else today + (2 + n % 9) * DAY
+        elif i == 2:
+            due = None
+        else:
+            due = today + (10 + n % 20) * DAY
+        task_id = session.scalar(insert(SiuCaseTask).values(
+            case_id=case_id, title=title, assignee_id=who, due_date=due, status="done" if done_at else "open",
+            created_by=lead, created_at=created, done_by=who if done_at else None, done_at=done_at)
+            .returning(SiuCaseTask.id))
+        events.append(dict(case_id=case_id, kind="task_added", actor_id=lead, at=created, note=None,
+                           data={"task": task_id, "title": title, "assignee": who,
+                                 "due": due.isoformat() if due else None}))
+        if done_at:
+            events.append(dict(case_id=case_id, kind="task_done", actor_id=who, at=done_at, note=None,
+                               data={"task": task_id, "title": title}))
+    return events
+
+
+def _case(session: Session, n: int, ring: str | None, members, lead: int, now: dt.datetime,
+          colleague: int | None = None) -> None:
     reported = [m.report_date for m in members if m.report_date] or [now.date() - 30 * DAY]
     earliest = _at(max(reported) + DAY, 9 + n % 7)   # after the last of its claims was reported
     opened = min(earliest, now - dt.timedelta(hours=2))
@@ -126,7 +166,10 @@ def _case(session: Session, n: int, ring: str | None, members, lead: int, now: d
     if done:
         events.append(dict(case_id=case_id, kind="closed", actor_id=lead, at=closed_at, note=findings,
                            data={"outcome": outcome, "saved": str(saved) if saved is not None else None}))
-    session.execute(insert(SiuCaseEvent), events)
+    else:
+        events += _tasks(session, n, case_id, lead, colleague or lead, opened, now)
+    # The activity reads newest id first: in the order they happened.
+    session.execute(insert(SiuCaseEvent), sorted(events, key=lambda e: e["at"]))
     session.execute(insert(SiuCaseClaim), [dict(case_id=case_id, claim_id=m.id, added_by=lead, added_at=opened)
                                            for m in members])
     history = [dict(claim_id=m.id, kind="siu_case", actor_id=lead, at=opened, note=f"Added to SIU case {key}.",

@@ -229,3 +229,33 @@ def test_lists_put_open_and_overdue_first_and_count_them(db_session, team):
     [summary], _ = views.list_cases(s, team.siu)
     assert (summary.open_tasks, summary.overdue_tasks) == (4, 2)
     assert theirs.id not in [t.id for t in mine]
+
+
+def test_demo_open_cases_get_a_few_tasks_some_done_some_overdue(db_session):
+    from services import demo_cases
+
+    s = db_session
+    _small_siu(s)
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.timezone.utc)
+    lead = _user(s, "adjuster", "SIU")
+    colleague = _user(s, "adjuster", "SIU")
+    for _ in range(6):
+        _claim(s, report=dt.date(2026, 11, 10))
+    _claim(s, status="closed", fraud=True, report=dt.date(2026, 8, 1), closed_at=now - dt.timedelta(days=20))
+    made = demo_cases.seed(s, now=now)
+    assert made == {"open": 3, "closed": 1}
+    rows = s.execute(select(SiuCase.status, SiuCaseTask).join(SiuCaseTask, SiuCaseTask.case_id == SiuCase.id)).all()
+    assert rows and {status for status, _ in rows} == {"open"}            # a closed case gets none
+    by_case = {}
+    for _, t in rows:
+        by_case.setdefault(t.case_id, []).append(t)
+    assert all(2 <= len(ts) <= 4 for ts in by_case.values()) and len(by_case) == 3
+    assert all(any(t.status == "done" and t.done_at <= now for t in ts) for ts in by_case.values())
+    assert any(t.status == "open" and t.due_date and t.due_date < now.date() for _, t in rows)   # overdue ones
+    assert {t.assignee_id for _, t in rows} == {lead.id, colleague.id}
+    # The activity says so, in the order it happened.
+    case_id = next(iter(by_case))
+    events = s.execute(select(SiuCaseEvent.kind, SiuCaseEvent.at).where(SiuCaseEvent.case_id == case_id)
+                       .order_by(SiuCaseEvent.id)).all()
+    assert events[0].kind == "opened" and [e.at for e in events] == sorted(e.at for e in events)
+    assert sum(e.kind == "task_added" for e in events) == len(by_case[case_id])
