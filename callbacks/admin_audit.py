@@ -1,5 +1,6 @@
 """Audit page callbacks: search (paged on the server), CSV export (itself
-audited) and chain verification. Every filter value is untrusted."""
+audited) and chain verification (asked of the scheduler process, followed
+until it ends). Every filter value is untrusted."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,11 +13,11 @@ from api.usage import track
 from auth.current import user_or_none
 from auth.guard import secure_callback
 from auth.permissions import Perm
-from components.audit_log import chain_status, entries_table, pager_text
+from components.audit_log import VERIFY_JOB, chain_panel, entries_table, pager_text, verify_busy
 from components.claim_actions import flash
 from db.flask_db import WriteConflict, WriteFailed, read_session, unit_of_work
+from jobs import on_demand
 from services import audit
-from services.audit_chain import verify
 
 log = logging.getLogger(__name__)
 FILTERS = (State("audit-actor", "value"), State("audit-action", "value"), State("audit-target", "value"),
@@ -81,23 +82,40 @@ def export(clicks, actor, action, target, date_from, date_to):
     return dcc.send_string(text, f"audit-log-{stamp}.csv"), flash(note)
 
 
+def _chain(session):
+    state = on_demand.status(session, VERIFY_JOB)
+    return chain_panel(state, audit.last_verification(session)), not verify_busy(state)
+
+
 @secure_callback(
     Perm.VIEW_AUDIT,
-    Output("audit-chain-status", "children"),
+    Output("audit-chain-status", "children"), Output("audit-chain-poll", "disabled"),
     Input("audit-verify", "n_clicks"),
     prevent_initial_call=True,
 )
 def verify_now(clicks):
+    """Asks the scheduler process for a check (minutes at millions of rows: longer than a
+    web request may take); the page then follows it through audit-chain-poll."""
     if not clicks:
         raise PreventUpdate
     user = user_or_none()
     try:
         with unit_of_work() as session:
-            report = verify(session)
-            audit.record(session, actor=user.email, actor_id=user.id, action="audit.verify",
-                         target_type="audit_log", after=report.to_json())
-            last = audit.last_verification(session)
+            on_demand.request_run(session, VERIFY_JOB, user.email)
     except (WriteConflict, WriteFailed):
-        log.exception("audit verification could not be recorded")
-        return flash("The check ran but could not be recorded. Try again.", "danger")
-    return chain_status(last)
+        log.exception("audit verification could not be asked for")
+        return flash("The check could not be asked for. Try again.", "danger"), no_update
+    return _chain(read_session())
+
+
+@secure_callback(
+    Perm.VIEW_AUDIT,
+    Output("audit-chain-status", "children", allow_duplicate=True),
+    Output("audit-chain-poll", "disabled", allow_duplicate=True),
+    Input("audit-chain-poll", "n_intervals"),
+    prevent_initial_call=True,
+)
+def follow_check(_n):
+    session = read_session()
+    session.expire_all()  # the scheduler's writes since this request's session last read
+    return _chain(session)

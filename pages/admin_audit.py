@@ -8,12 +8,14 @@ from dash import dcc, html
 
 from auth.guard import page_user
 from auth.permissions import Perm
-from components.audit_log import chain_status
+from components.audit_log import VERIFY_JOB, chain_panel, verify_busy
 from components.common import not_allowed, page_header
 from db.flask_db import read_session
+from jobs import on_demand
 from services.audit import known_actions, last_verification
 
 dash.register_page(__name__, path="/admin/audit", title="Audit log · SCOPE Assistant", name="Audit log")
+POLL_MS = 2_000
 
 
 def _filters(actions: list[str]) -> dbc.Card:
@@ -49,13 +51,17 @@ def layout(**_query):
     if user is None:
         return not_allowed()
     session = read_session()
+    state = on_demand.status(session, VERIFY_JOB)
     chain = dbc.Card(dbc.CardBody([
         html.Div([html.H5("Hash chain", className="card-title mb-0"),
                   dbc.Button("Verify now", id="audit-verify", color="primary", size="sm", n_clicks=0)],
                  className="d-flex justify-content-between align-items-center mb-3"),
-        dcc.Loading(html.Div(chain_status(last_verification(session)), id="audit-chain-status"), type="dot"),
-        html.P(["Each entry carries the SHA-256 of its content and of the entry before it; ",
-                html.Code("scope audit verify"), " checks the same chain from the command line."],
+        html.Div(chain_panel(state, last_verification(session)), id="audit-chain-status"),
+        # Runs while a check is asked for or under way (callbacks.admin_audit.follow_check).
+        dcc.Interval(id="audit-chain-poll", interval=POLL_MS, disabled=not verify_busy(state)),
+        html.P(["Each entry carries the SHA-256 of its content and of the entry before it. The scheduler "
+                "checks the whole chain nightly and when asked here; ",
+                html.Code("scope audit verify"), " checks it from the command line."],
                className="small text-muted mt-2 mb-0"),
     ]), className="shadow-sm mb-4")
     entries = dbc.Card(dbc.CardBody([

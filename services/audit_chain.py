@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Callable
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 GENESIS = "0" * 64
@@ -62,16 +63,19 @@ _ROWS = text("""
 """)
 
 
-def verify(session: Session) -> ChainReport:
+def verify(session: Session, progress: Callable[[int, int], None] | None = None) -> ChainReport:
     """Walk the chain in sequence order; stop at the first row that does not hold.
+    ``progress(rows checked, rows to check)`` is called after each batch.
 
     The head is read first: rows written while we walk are beyond it and are
-    left for the next check (the head and its row commit together)."""
+    left for the next check (the head and its rows commit together)."""
     head = session.execute(text("SELECT seq, last_hash FROM audit_chain_head WHERE id = 1")).first()
     if head is None:
         return ChainReport(False, 0, reason="the chain head is missing")
     expected_prev, expected_seq, count, last_seq = GENESIS, 1, 0, 0
     while True:
+        if progress is not None:
+            progress(count, head.seq)
         rows = session.execute(_ROWS, {"after": last_seq, "upto": head.seq, "n": BATCH}).mappings().all()
         if not rows:
             break
@@ -96,3 +100,19 @@ def verify(session: Session) -> ChainReport:
                            reason=f"the chain head expects {head.seq:,} rows but {count:,} were found "
                                   "(rows at the end were removed)")
     return ChainReport(True, count)
+
+
+def verify_and_record(session: Session, *, actor: str,
+                      progress: Callable[[int, int], None] | None = None) -> ChainReport:
+    """Verify, and keep the result in the audit log ("audit.verify", which the audit page
+    shows as the last verification), attributed to ``actor``: the person who asked, or
+    the process that ran it. Written after the walk, so the chain head is not held
+    while millions of rows are read."""
+    from db.models import User
+    from services import audit
+
+    report = verify(session, progress)
+    actor_id = session.scalar(select(User.id).where(User.email == actor)) if "@" in actor else None
+    audit.record(session, actor=actor[:254], actor_id=actor_id, action="audit.verify", target_type="audit_log",
+                 after=report.to_json())
+    return report

@@ -142,16 +142,101 @@ def test_export_is_filtered_csv_and_itself_audited(web_app, client_for):
     assert _count(web_app, AuditLog.action == "audit.export") == before + 1
 
 
-def test_verify_now_records_and_shows_the_result(web_app, client_for):
-    response = client_for("admin").post("/_dash-update-component", json={
-        "output": _key(web_app, "audit-chain-status.children"),
-        "outputs": {"id": "audit-chain-status", "property": "children"},
+def _verify_now(client, web_app):
+    return client.post("/_dash-update-component", json={
+        "output": _key(web_app, "audit-chain-status.children...audit-chain-poll.disabled"),
+        "outputs": [{"id": "audit-chain-status", "property": "children"},
+                    {"id": "audit-chain-poll", "property": "disabled"}],
         "inputs": [{"id": "audit-verify", "property": "n_clicks", "value": 1}], "state": [],
         "changedPropIds": ["audit-verify.n_clicks"]})
+
+
+def _follow(client, web_app):
+    return client.post("/_dash-update-component", json={
+        "output": next(k for k in web_app.callback_map if "audit-chain-status.children@" in k),
+        "outputs": [{"id": "audit-chain-status", "property": "children"},
+                    {"id": "audit-chain-poll", "property": "disabled"}],
+        "inputs": [{"id": "audit-chain-poll", "property": "n_intervals", "value": 1}], "state": [],
+        "changedPropIds": ["audit-chain-poll.n_intervals"]})
+
+
+def _scheduler_takes_requests(web_app):
+    """What the scheduler process does every two seconds (jobs.on_demand), here at once."""
+    from db.flask_db import independent_sessions
+    from jobs import on_demand
+
+    with web_app.server.app_context():
+        return on_demand.poll_once(independent_sessions(), web_app.server.config["SCOPE_SETTINGS"],
+                                   start=lambda work: work())
+
+
+def test_verify_now_asks_the_scheduler_and_the_page_follows_the_check(web_app, client_for):
+    from db.models import JobRequest
+
+    client = client_for("admin")
+    _scheduler_takes_requests(web_app)  # nothing left over from another test
+    before = _count(web_app, AuditLog.action == "audit.verify")
+    response = _verify_now(client, web_app)
     assert response.status_code == 200
-    text = response.get_data(as_text=True)
-    assert "Chain intact" in text
-    assert _count(web_app, AuditLog.action == "audit.verify") >= 1
+    body = json.loads(response.get_data(as_text=True))["response"]
+    assert "waiting for the scheduler" in json.dumps(body["audit-chain-status"])
+    assert body["audit-chain-poll"]["disabled"] is False  # the page follows the check
+    # The check did not run in the request: only asked for.
+    assert _count(web_app, AuditLog.action == "audit.verify") == before
+    _verify_now(client, web_app)  # a second click while it waits asks nothing more
+    with web_app.server.app_context():
+        from db.flask_db import read_session
+
+        waiting = read_session().scalars(select(JobRequest).where(JobRequest.picked_at.is_(None))).all()
+        assert [r.requested_by for r in waiting] == ["admin@scope.example"]
+    assert _scheduler_takes_requests(web_app) == 1
+    body = json.loads(_follow(client, web_app).get_data(as_text=True))["response"]
+    assert "Chain intact" in json.dumps(body["audit-chain-status"])
+    assert body["audit-chain-poll"]["disabled"] is True  # done: the page stops asking
+    assert _count(web_app, AuditLog.action == "audit.verify", AuditLog.actor == "admin@scope.example") >= 1
+    assert _count(web_app, AuditLog.action == "audit.verify") == before + 1
+
+
+def test_a_check_nobody_picks_up_says_the_scheduler_is_not_running(web_app, client_for):
+    from sqlalchemy import text
+
+    from db.flask_db import unit_of_work
+
+    client = client_for("admin")
+    _scheduler_takes_requests(web_app)
+    assert _verify_now(client, web_app).status_code == 200
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            s.execute(text("UPDATE job_requests SET requested_at = now() - interval '40 seconds' "
+                           "WHERE picked_at IS NULL"))
+    body = json.loads(_follow(client, web_app).get_data(as_text=True))["response"]
+    shown = json.dumps(body["audit-chain-status"])
+    assert "does not seem to be running" in shown and "scope scheduler" in shown
+    assert body["audit-chain-poll"]["disabled"] is False  # it may still come
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            s.execute(text("UPDATE job_requests SET requested_at = now() - interval '20 minutes' "
+                           "WHERE picked_at IS NULL"))
+    body = json.loads(_follow(client, web_app).get_data(as_text=True))["response"]
+    assert "never started" in json.dumps(body["audit-chain-status"])
+    assert body["audit-chain-poll"]["disabled"] is True
+
+
+@pytest.mark.parametrize("role", ["manager", "adjuster", "viewer"])
+def test_only_auditors_may_ask_for_or_follow_a_check(web_app, client_for, role):
+    from db.models import JobRequest
+
+    client = client_for(role)
+    with web_app.server.app_context():
+        from db.flask_db import read_session
+
+        before = read_session().scalar(select(func.count()).select_from(JobRequest))
+    assert _verify_now(client, web_app).status_code == 403
+    assert _follow(client, web_app).status_code == 403
+    with web_app.server.app_context():
+        from db.flask_db import read_session
+
+        assert read_session().scalar(select(func.count()).select_from(JobRequest)) == before
 
 
 def test_logins_and_token_use_are_audited(web_app, client_for):

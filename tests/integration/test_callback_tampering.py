@@ -36,8 +36,9 @@ PLAUSIBLE = {"pathname": "/", "search": ""}
 QUERY_VALUES = ["%00", "x" * 100_000, "-1", "99999999999999999999", "2024-02-30", "%7B%22a%22%3A1%7D"]
 LEAKS = re.compile(r"Traceback|File \"|\b[A-Z]\w*(?:Error|Exception|Warning)\b|sqlalchemy|psycopg")
 # Written by signing in, reading pages and the audit of what was read: not data a tampered payload may change.
+# job_requests: Verify now on the audit page asks the scheduler for a check (one click, nothing to tamper with).
 VOLATILE_TABLES = {"audit_log", "audit_chain_head", "user_sessions", "usage_events", "usage_clicks", "user_mfa",
-                   "idempotency_keys"}
+                   "idempotency_keys", "job_requests"}
 # What counts as a change where reading writes too: the Overview asks for the weekly rating
 # (a row) when due, and "Check now" on Alerts (one click, nothing to tamper with) evaluates
 # the rules, opening and resolving events. Answers, rule definitions and acknowledgements count.
