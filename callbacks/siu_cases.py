@@ -417,8 +417,9 @@ def _task_parts(user, key):
     view = get_case(session, user, key)
     if view is None:
         return no_update, no_update
-    return (task_list(tasks_of_case(session, user, view.summary.id), today_utc(),
-                      can_edit=view.summary.status == "open"), activity(view))
+    open_ = view.summary.status == "open"
+    return (task_list(tasks_of_case(session, user, view.summary.id), today_utc(), can_edit=open_, closed=not open_),
+            activity(view))
 
 
 def _on_tasks(data, write: Callable, done: str, what: str) -> tuple[bool, object, object, object]:

@@ -542,9 +542,12 @@ def _day(day, today) -> str:
     return f"{day.day} {day:%b}" + (f" {day.year}" if day.year != today.year else "")
 
 
-def _task_row(t, today, *, can_edit: bool) -> html.Li:
+def _task_row(t, today, *, can_edit: bool, closed: bool = False) -> html.Li:
     done = t.status == "done"
-    if done:
+    if closed and not done:
+        # Nobody works a closed case's tasks: "overdue" would ask for work that is not wanted.
+        when = html.Span("Not done when the case closed" + (f" (due {_day(t.due, today)})" if t.due else ""))
+    elif done:
         when = html.Span(f"Done by {t.done_by or 'someone'} on {_day(t.done_at.date(), today)}",
                          title=f"{t.done_at:%Y-%m-%d %H:%M} UTC")
     else:
@@ -572,13 +575,13 @@ def _task_row(t, today, *, can_edit: bool) -> html.Li:
         id=f"siu-task-{t.id}")
 
 
-def task_list(tasks: list, today, *, can_edit: bool) -> list:
+def task_list(tasks: list, today, *, can_edit: bool, closed: bool = False) -> list:
     """The redrawn part of the Tasks card: its heading with the counts, then the open tasks
-    (overdue first) and the done ones."""
+    (overdue first) and the done ones. ``closed``: the case's; its open tasks were left undone."""
     open_ = [t for t in tasks if t.status == "open"]
-    late = sum(t.overdue for t in open_)
+    late = 0 if closed else sum(t.overdue for t in open_)
     done = len(tasks) - len(open_)
-    counts = " · ".join([f"{len(open_)} open"] + ([f"{late} overdue"] if late else [])
+    counts = " · ".join([f"{len(open_)} {'not done' if closed else 'open'}"] + ([f"{late} overdue"] if late else [])
                         + ([f"{done} done"] if done else [])) if tasks else None
     head = html.Div([html.H5("Tasks", className="card-title mb-0"),
                      html.Span(counts, className="small text-muted", id="siu-task-counts") if counts else None],
@@ -588,7 +591,7 @@ def task_list(tasks: list, today, *, can_edit: bool) -> list:
                       "who does each." if can_edit else "No tasks.", className="small text-muted mb-2",
                       id="siu-tasks-empty")
     else:
-        body = html.Ul([_task_row(t, today, can_edit=can_edit) for t in tasks],
+        body = html.Ul([_task_row(t, today, can_edit=can_edit, closed=closed) for t in tasks],
                        className="list-group list-group-flush mb-2 siu-tasks", id="siu-task-list")
     return [head, body]
 
@@ -642,7 +645,7 @@ def tasks_card(view, tasks: list, today, choices, *, me: int | None, can_edit: b
     edits = can_edit and open_
     return dbc.Card(dbc.CardBody([
         dcc.Store(id=TASK_ASK),
-        html.Div(task_list(tasks, today, can_edit=edits), id="siu-case-tasks"),
+        html.Div(task_list(tasks, today, can_edit=edits, closed=not open_), id="siu-case-tasks"),
         html.P("The case is closed, so its tasks are read-only; a manager can reopen it.",
                className="small text-muted mb-0", id="siu-tasks-closed") if not open_ else None,
         _task_add_form(choices, me) if edits else None,
@@ -667,8 +670,11 @@ def my_tasks_card(tasks: list, total: int, overdue: int, today) -> dbc.Card | No
         return None
     rows = [html.Li([
         html.Div([html.A(t.title, href=case_href(t.case_key), className="siu-task-title"),
-                  html.Div([_when_due(t, today), html.Span(f" · {t.case_key} · {t.case_title}",
-                                                           className="text-muted")], className="small")]),
+                  html.Div([_when_due(t, today), html.Span(" · "), html.Span(t.case_key, className="text-nowrap"),
+                            html.Span(" · "),
+                            # "Possible ring R-\n000011" read badly: a short title is kept whole.
+                            html.Span(t.case_title, className="text-nowrap" if len(t.case_title or "") <= 40
+                                      else None)], className="small text-muted")]),
     ], className="list-group-item px-0 py-2") for t in tasks]
     more = total - len(tasks)
     return dbc.Card(dbc.CardBody([

@@ -132,12 +132,14 @@ def test_closed_case_tasks_are_shown_read_only(clients, app_session):  # noqa: F
     from services import siu_cases
 
     key, _ = _own_case(app_session, 1)
-    _add_task(app_session, key, "Pull the police report")
+    _add_task(app_session, key, "Pull the police report", due=TODAY - dt.timedelta(days=3))
     app_session(lambda s: siu_cases.close_case(s, _user(s, MANAGER), key, 1, "inconclusive", "Unclear."))
     status, body = render_page(clients("investigator"), "/siu-cases", f"?case={key}")
     assert status == 200 and "Pull the police report" in body
     assert "its tasks are read-only" in body and "siu-task-add" not in body
     assert '"op"' not in body     # no Done / Reopen / Edit button
+    # Left undone when it closed, not "overdue": nobody is asked to do it any more.
+    assert "Not done when the case closed" in body and "Overdue since" not in body and "1 not done" in body
 
 
 def test_viewer_and_outside_adjuster_see_no_tasks(clients, app_session):  # noqa: F811
