@@ -94,8 +94,9 @@ def verify_activity(state: dict):
     kind = state.get("state")
     by = state.get("by") or "?"
     if kind == "running":
-        return dbc.Alert([html.Div([dbc.Spinner(size="sm", spinner_class_name="me-2"), html.Strong("Verifying… "),
-                                    f"started {_hm(state.get('at'))} by {by}."], className="d-flex flex-wrap"),
+        return dbc.Alert([html.Div([dbc.Spinner(size="sm", spinner_class_name="me-2"), html.Strong("Verifying…"),
+                                    f" started {_hm(state.get('at'))} "
+                                    + ("as the nightly check." if by == "scheduler" else f"by {by}.")]),
                           _progress(state.get("progress"))],
                          color="info", className="mb-2 py-2", id="audit-verify-running")
     if kind == "waiting":
@@ -106,8 +107,8 @@ def verify_activity(state: dict):
         return dbc.Alert([html.Strong("Not started. "),
                           f"Verification asked for at {_hm(state.get('at'))} by {by}, but no scheduler has picked "
                           f"it up in {state.get('waited_s', 0):,} s: the scheduler process (",
-                          html.Code("scope scheduler"), ") does not seem to be running. The check starts when it "
-                          "is back (within 15 minutes of asking); ", html.Code("scope audit verify"),
+                          html.Code("scope scheduler"), ") does not seem to be running. If it starts within 15 "
+                          "minutes of the request, so does the check; ", html.Code("scope audit verify"),
                           " on the server checks the chain without it."],
                          color="warning", className="mb-2 py-2", id="audit-verify-late")
     if kind == "lapsed":
