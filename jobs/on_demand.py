@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import functools
+import hashlib
 import logging
 import socket
 import threading
@@ -48,18 +49,17 @@ def _pending(job: str | None = None):
     return query.where(JobRequest.job == job) if job else query
 
 
-def request_run(session: Session, job: str, requested_by: str) -> tuple[JobRequest, bool]:
+def request_run(session: Session, job: str, requested_by: str) -> tuple[JobRequest | None, bool]:
     """Ask for a run of ``job``; returns (the request, whether it is new). A request
-    still waiting, or a run in progress, is answered as it is: no second run queues."""
+    still waiting, or a run in progress (then the newest request, if any), is answered
+    as it is: no second run queues behind one that is already checking."""
     # Two people clicking at once: one request (the lock ends with the transaction).
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(job)})
     waiting = session.scalar(_pending(job).order_by(JobRequest.id.desc()).limit(1))
     if waiting is not None:
         return waiting, False
     if running_run(session, job) is not None:
-        latest = latest_request(session, job)
-        if latest is not None and latest.picked_at is not None:
-            return latest, False
+        return latest_request(session, job), False
     request = JobRequest(job=job, requested_by=requested_by[:254])
     session.add(request)
     session.flush()
@@ -68,8 +68,6 @@ def request_run(session: Session, job: str, requested_by: str) -> tuple[JobReque
 
 
 def _lock_key(job: str) -> int:
-    import hashlib
-
     return int.from_bytes(hashlib.sha256(f"scope-job-request:{job}".encode()).digest()[:8], "big", signed=True)
 
 
@@ -127,9 +125,9 @@ def take(factory: sessionmaker[Session]) -> list[JobRequest]:
         if requests:
             session.execute(update(JobRequest).where(JobRequest.id.in_([r.id for r in requests]))
                             .values(picked_at=func.now(), picked_by=socket.gethostname()[:120]))
-        session.commit()
         for r in requests:
-            session.expunge(r)
+            session.expunge(r)  # kept as read, whatever the factory's expire_on_commit
+        session.commit()
         return requests
 
 

@@ -180,3 +180,16 @@ def test_the_scheduler_polls_and_runs_a_request(db):
     with factory() as s:
         picked = s.get(JobRequest, request.id)
         assert picked.picked_at is not None and picked.picked_by
+
+
+def test_asking_while_a_check_runs_queues_nothing_behind_it(db):
+    _, factory = db
+    with factory() as s:
+        s.add(JobRun(job=JOB, slot="2026-12-07T03:10Z", triggered_by="scheduler", status="running"))
+        s.commit()
+        request, new = on_demand.request_run(s, JOB, "admin@scope.example")
+        s.commit()
+        assert request is None and not new
+        assert s.scalar(select(JobRequest.id)) is None
+        state = on_demand.status(s, JOB)
+        assert state["state"] == "running" and state["by"] == "scheduler"
