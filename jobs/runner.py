@@ -29,7 +29,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import JobRun
+from db.models import AuditLog, JobRun
 from services import audit
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,27 @@ def scheduled_starts(session: Session) -> tuple[dict[str, dt.datetime], dt.datet
     latest = dict(session.execute(select(JobRun.job, func.max(JobRun.started_at))
                                   .where(JobRun.triggered_by == "scheduler").group_by(JobRun.job)).all())
     return latest, session.scalar(select(func.min(JobRun.started_at)))
+
+
+# A scheduler process says in the audit log when it starts and what it schedules: the only
+# record of when a job began to be scheduled (jobs/scheduler.py began_scheduling).
+SCHEDULER_START = "scheduler.start"
+
+
+def record_scheduler_start(session: Session, schedules: Mapping[str, str]) -> None:
+    """``schedules``: job name -> cron expression of the jobs this scheduler runs (not the ones off)."""
+    host = socket.gethostname()[:80]
+    audit.record(session, actor="scheduler", action=SCHEDULER_START, target_type="scheduler", target_id=host,
+                 after={"jobs": dict(schedules), "host": host})
+
+
+def scheduler_starts(session: Session, limit: int = 100) -> list[tuple[dt.datetime, frozenset[str]]]:
+    """The latest scheduler starts, newest first, each with the jobs it scheduled. ``limit``:
+    the Jobs page reads this every 5 s, and a scheduler may have restarted thousands of times;
+    a job on the schedule of all the starts read counts as scheduled since the oldest of them."""
+    rows = session.execute(select(AuditLog.at, AuditLog.after).where(AuditLog.action == SCHEDULER_START)
+                           .order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)).all()
+    return [(at, frozenset((after or {}).get("jobs") or ())) for at, after in rows]
 
 
 def recent_runs(session: Session, limit: int = 50, *, job: str | None = None,

@@ -14,13 +14,14 @@ import datetime as dt
 import logging
 import os
 import signal
+from typing import Collection
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import OperationalError
 
 from jobs.registry import JOBS
-from jobs.runner import close_abandoned, run_job
+from jobs.runner import close_abandoned, record_scheduler_start, run_job
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_S = 300
@@ -120,6 +121,17 @@ def build(factory, settings, environ=None) -> BlockingScheduler:
     return scheduler
 
 
+def _record_start(factory, scheduler: BlockingScheduler) -> None:
+    """Say in the audit log that this scheduler starts, with what it schedules: the Jobs page
+    counts a job's first scheduled run from here (began_scheduling)."""
+    try:
+        with factory() as session:
+            record_scheduler_start(session, {job.id: schedule_of(job.id) for job in scheduler.get_jobs()})
+            session.commit()
+    except Exception:  # the scheduler starts all the same (the database may be down for now)
+        log.exception("could not record the scheduler's start")
+
+
 def serve(factory, settings) -> int:
     """Run in the foreground until SIGTERM/SIGINT; a running job is allowed to finish."""
     scheduler = build(factory, settings)
@@ -135,6 +147,7 @@ def serve(factory, settings) -> int:
         close_abandoned(factory)
     except Exception:  # a sweep that fails must not stop the scheduler
         log.exception("could not close abandoned job runs")
+    _record_start(factory, scheduler)
     log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
     scheduler.start()
     log.info("scheduler stopped")
@@ -146,15 +159,44 @@ def serve(factory, settings) -> int:
 OVERDUE_AFTER = dt.timedelta(minutes=10)
 
 
-def overdue_since(expression: str, last_scheduled: dt.datetime | None, reference: dt.datetime | None,
+def began_scheduling(name: str, starts: list[tuple[dt.datetime, Collection[str]]], first_run: dt.datetime | None,
+                     any_scheduled: bool) -> dt.datetime | None:
+    """Since when a scheduler has been scheduling job ``name``, as far as the database can tell.
+
+    ``starts``: the schedulers' starts, newest first, each with the jobs it scheduled (a
+    "scheduler.start" row in the audit log, jobs.runner.scheduler_starts). The job has been
+    scheduled since the oldest of the unbroken line of starts that named it, up to the newest:
+    a job added by an upgrade, or switched off and on, counts from the start that brought it
+    in, while a mere restart keeps counting from the job's last run (the runs missed while the
+    scheduler was down are missed). The newest start without the job: it is off, None.
+    No start recorded at all:
+    * and no scheduled run of anything (``any_scheduled``): no scheduler has ever started. One
+      should have with the installation (``first_run``, its first run of anything), so the
+      jobs fall overdue from their first fire after it and the page says the scheduler is missing;
+    * else the schedulers predate these records: nothing tells when this job's runs should
+      have begun, and claiming a missed run would be a guess, None (a job they ran counts from
+      its last scheduled run, overdue_since).
+    The first run of anything counted for every job before: a job added later was overdue at once."""
+    if not starts:
+        return None if any_scheduled else first_run
+    began = None
+    for at, jobs in starts:
+        if name not in jobs:
+            break
+        began = at
+    return began
+
+
+def overdue_since(expression: str, last_scheduled: dt.datetime | None, began: dt.datetime | None,
                   now: dt.datetime, running: bool = False) -> dt.datetime | None:
     """The fire time that should have produced a scheduled run by now and did not (no
     scheduler running, or one that cannot reach the database), or None. Counted from the
-    job's last scheduled run, else from ``reference`` (the first run of anything: a fresh
-    installation has not missed a nightly job yet). Pure apart from the trigger."""
+    later of the job's last scheduled run and ``began``, when a scheduler began scheduling it
+    (began_scheduling): a restart with the job brought back does not count the fires of the
+    time it was off. Pure apart from the trigger."""
     if running or expression.strip().lower() == "off":
         return None
-    since = last_scheduled or reference
+    since = max((t for t in (last_scheduled, began) if t is not None), default=None)
     if since is None:
         return None
     try:
@@ -172,17 +214,19 @@ def overdue_since(expression: str, last_scheduled: dt.datetime | None, reference
 def overview(session, now: dt.datetime | None = None) -> list[dict]:
     """Every job with its schedule (as this process would read it), last run, and the
     scheduled fire it missed, if any ("overdue")."""
-    from jobs.runner import last_runs, scheduled_starts
+    from jobs.runner import last_runs, scheduled_starts, scheduler_starts
 
     now = now or dt.datetime.now(dt.timezone.utc)
     last = last_runs(session)
     scheduled, first = scheduled_starts(session)
+    starts = scheduler_starts(session)
     out = []
     for name, job in JOBS.items():
         expression = schedule_of(name)
         run = last.get(name)
+        began = began_scheduling(name, starts, first, bool(scheduled))
         out.append({"job": name, "description": job.description, "schedule": expression, "slow": job.slow,
                     "last_run": run,
-                    "overdue_since": overdue_since(expression, scheduled.get(name), first, now,
+                    "overdue_since": overdue_since(expression, scheduled.get(name), began, now,
                                                    running=bool(run and run["status"] == "running"))})
     return out

@@ -138,6 +138,41 @@ def test_the_jobs_page_names_the_overdue_jobs_and_the_scheduler(web_app, session
         component_texts(jobs_table([dict(j, overdue_since=None) for j in jobs])))
 
 
+def test_a_job_an_upgrade_adds_is_overdue_only_once_a_fire_after_the_schedulers_start_is_missing(
+        db_session, monkeypatch):
+    """A job the scheduler had never started was overdue at once: counted from the first run of
+    anything. The scheduler now says in the audit log when it starts and what it schedules."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from db.models import AuditLog, JobRun
+    from jobs.registry import Job
+
+    added = Job("added_by_upgrade", lambda session, settings: {"rows": 0}, "*/5 * * * *", "a job an upgrade adds")
+    monkeypatch.setitem(JOBS, added.name, added)
+    long_ago = dt.datetime.now(UTC) - dt.timedelta(days=3)
+    db_session.add(JobRun(job="refresh_aggregates", slot="before-the-upgrade", triggered_by="scheduler",
+                          status="succeeded", started_at=long_ago, finished_at=long_ago))
+    db_session.flush()
+    # The upgraded scheduler starts (serve), in this test's transaction.
+    conn = db_session.connection()
+    scheduler._record_start(lambda: Session(bind=conn, join_transaction_mode="create_savepoint"),
+                            scheduler.build(None, Settings(), environ={}))
+    row = db_session.scalars(select(AuditLog).where(AuditLog.action == "scheduler.start")
+                             .order_by(AuditLog.id.desc())).first()
+    assert row.actor == "scheduler" and row.after["jobs"]["added_by_upgrade"] == "*/5 * * * *"
+    assert set(row.after["jobs"]) == set(JOBS)
+
+    def late(minutes: int) -> dict:
+        return {j["job"]: j["overdue_since"] for j in scheduler.overview(db_session, now=row.at + dt.timedelta(
+            minutes=minutes))}
+
+    assert late(3)["added_by_upgrade"] is None
+    first_fire = scheduler.trigger_for("*/5 * * * *").get_next_fire_time(
+        None, row.at.replace(second=0, microsecond=0) + dt.timedelta(minutes=1))
+    assert late(20)["added_by_upgrade"] == first_fire
+
+
 def test_the_compose_scheduler_restarts_and_is_not_judged_by_the_web_healthcheck():
     """The image's HEALTHCHECK asks :8050/healthz, which the scheduler does not serve:
     inherited, it marked a healthy scheduler "unhealthy" for good."""
