@@ -1,7 +1,11 @@
 """Buttons in a part of a page that callbacks redraw: what they do is in data attributes,
 read by assets/62-row-actions.js, which puts it in the page's store (``store``); the
 store's callback is the one that calls the server. A Dash callback on the buttons' own
-pattern-matching ids would be called again, with every button, at each redraw."""
+pattern-matching ids would be called again, with every button, at each redraw.
+
+One request per store at a time: from a click until the store's callback (and what its answer
+set off) has run, the script holds the store's other buttons, so a callback never sees a second
+ask built on what the page showed before the first one's answer."""
 from __future__ import annotations
 
 import json

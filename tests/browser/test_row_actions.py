@@ -1,0 +1,139 @@
+"""Buttons that ask through a page's store (assets/62-row-actions.js): one request per store at a
+time, shown on the buttons, and the keyboard focus kept when the answer redraws the list.
+
+A different button of the same store pressed while the first request ran posted too: on a claim
+the version check then refused it ("changed by someone else"), on Jobs it simply ran. And Run now
+sent the focus to the page's body (the list is drawn anew), as did the list's 5-second refresh."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.browser.test_admin_jobs import _manual_runs
+from tests.browser.test_claim_flow import sign_in
+from tests.integration.test_feedback import web_claim
+
+pytestmark = pytest.mark.browser
+
+# Each ask button of the page: what it does, whether it is held and whether it is the one working.
+BUTTONS = """() => [...document.querySelectorAll('[data-ask]')].map(b => ({
+    value: b.getAttribute('data-ask-value'), disabled: b.getAttribute('aria-disabled') === 'true',
+    busy: b.getAttribute('aria-busy') === 'true', focused: b === document.activeElement}))"""
+IDLE = "() => !document.querySelector('[data-ask][aria-disabled]')"
+
+
+@pytest.fixture()
+def held_job(monkeypatch):
+    """route_unscored waits, once started, until the test lets it finish."""
+    from jobs.registry import JOBS, Job
+
+    started, gate = threading.Event(), threading.Event()
+
+    def held(session, settings):
+        started.set()
+        gate.wait(30)
+        return {"rows": 0}
+
+    job = JOBS["route_unscored"]
+    monkeypatch.setitem(JOBS, job.name, Job(job.name, held, job.schedule, job.description))
+    yield started, gate
+    gate.set()
+
+
+def test_run_now_holds_the_other_buttons_until_it_answered_and_keeps_the_focus(page, live_server, web_app,
+                                                                                 held_job):
+    started, gate = held_job
+    sign_in(page, live_server, "admin@scope.example", "scope-demo-admin")
+    page.goto(live_server + "/admin/jobs")
+    page.wait_for_selector("#jobs-table")
+    before = {job: _manual_runs(web_app, job) for job in ("route_unscored", "refresh_aggregates")}
+    # by keyboard, as a keyboard user presses it
+    page.focus("#job-row-route_unscored button")
+    page.keyboard.press("Enter")
+    assert started.wait(15)
+    buttons = page.evaluate(BUTTONS)
+    [pressed] = [b for b in buttons if b["value"] == '{"job":"route_unscored"}']
+    assert pressed["busy"] and pressed["disabled"] and pressed["focused"]
+    assert all(b["disabled"] and not b["busy"] for b in buttons if b is not pressed), buttons
+    assert page.inner_text("#scope-row-action-status") == "Working…"
+    # Another Run now of the list, and the same one again, post nothing while it runs.
+    page.evaluate("document.querySelector('#job-row-refresh_aggregates button').click()")
+    page.keyboard.press("Enter")
+    # The 5-second refresh draws the list anew meanwhile: still held, the focus still on Run now.
+    page.evaluate("window.__oldButton = document.querySelector('#job-row-route_unscored button')")
+    page.wait_for_function("!window.__oldButton.isConnected", timeout=15000)
+    page.wait_for_timeout(300)
+    buttons = page.evaluate(BUTTONS)
+    assert all(b["disabled"] for b in buttons) and [b["value"] for b in buttons if b["busy"]] == [
+        '{"job":"route_unscored"}'], buttons
+    assert [b["value"] for b in buttons if b["focused"]] == ['{"job":"route_unscored"}']
+
+    gate.set()
+    page.wait_for_selector("#jobs-run-result", timeout=30000)
+    page.wait_for_function(IDLE, timeout=15000)
+    assert page.inner_text("#jobs-run-result").startswith("route_unscored: succeeded")
+    assert _manual_runs(web_app, "route_unscored") == before["route_unscored"] + 1
+    assert _manual_runs(web_app, "refresh_aggregates") == before["refresh_aggregates"]
+    # Run now's answer drew the list anew: the focus is on the same job's Run now, not the page's body.
+    buttons = page.evaluate(BUTTONS)
+    assert [b["value"] for b in buttons if b["focused"]] == ['{"job":"route_unscored"}']
+    assert not any(b["busy"] for b in buttons) and page.inner_text("#scope-row-action-status") == ""
+    # and the keyboard goes on from there: Space runs it again
+    page.wait_for_timeout(1100)   # past the double-click guard
+    page.keyboard.press(" ")
+    page.wait_for_function(IDLE, timeout=15000)
+    page.wait_for_timeout(300)
+    assert _manual_runs(web_app, "route_unscored") == before["route_unscored"] + 2
+    assert page.console_errors == []
+
+
+def test_a_claim_takes_one_status_change_at_a_time_and_the_focus_stays_on_the_card(page, live_server, web_app,
+                                                                                    monkeypatch):
+    import callbacks.claim as claim_callbacks
+
+    started, gate = threading.Event(), threading.Event()
+    change_status = claim_callbacks.change_status
+
+    def held(*args, **kwargs):
+        started.set()
+        gate.wait(30)
+        return change_status(*args, **kwargs)
+
+    monkeypatch.setattr(claim_callbacks, "change_status", held)
+    claim = web_claim(web_app, status="in_review")
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    page.goto(f"{live_server}/claims/{claim['number']}")
+    page.wait_for_selector("#claim-actions-body [data-ask]", timeout=15000)
+    labels = page.eval_on_selector_all("#claim-actions-body [data-ask]", "els => els.map(e => e.innerText)")
+    assert {"Assign to me", "Awaiting information"} <= set(labels), labels
+    page.get_by_role("button", name="Awaiting information").focus()
+    page.keyboard.press("Enter")
+    try:
+        assert started.wait(15)
+        # "Assign to me" while the status change runs: held (it carried the claim's old version).
+        page.evaluate("[...document.querySelectorAll('#claim-actions-body [data-ask]')]"
+                      ".find(b => b.innerText === 'Assign to me').click()")
+        buttons = page.evaluate(BUTTONS)
+        assert all(b["disabled"] for b in buttons) and [b["value"] for b in buttons if b["busy"]] == [
+            '{"action":"awaiting_info"}'], buttons
+    finally:
+        gate.set()
+    page.wait_for_selector("#claim-action-msg >> text=is now Awaiting information", timeout=15000)
+    page.wait_for_function(IDLE, timeout=15000)
+    page.wait_for_timeout(1500)   # a second request would have answered by now
+    assert "changed by someone else" not in page.inner_text("#claim-action-msg")
+    assert "Information received" in page.inner_text("#claim-actions-body")
+    # The pressed button is gone with the new status: the focus is on the card's heading, not the body.
+    focused = page.evaluate("() => [document.activeElement.tagName, document.activeElement.innerText]")
+    assert focused == ["H5", "Work on this claim"], focused
+
+    from sqlalchemy import select
+
+    from db.flask_db import unit_of_work
+    from db.models import Claim
+
+    with web_app.server.app_context(), unit_of_work() as session:
+        stored = session.scalar(select(Claim).where(Claim.claim_number == claim["number"]))
+        assert stored.status == "awaiting_info" and stored.adjuster_id is None
+    assert page.console_errors == []
