@@ -106,48 +106,80 @@ def run_button(job: dict):
                       className="text-nowrap")
 
 
+def _line(cls: str, said: bool) -> str:
+    """The class of a cell that is a line on a phone only when it says something (a job never
+    run has no rows, duration or outcome: jobs-nothing in assets/64-jobs.css)."""
+    return cls if said else f"{cls} jobs-nothing"
+
+
+def _rows(rows: int | None):
+    return ("—" if rows is None else f"{rows:,}", _line("text-end", rows is not None))
+
+
+def _said(outcome) -> bool:
+    return outcome is not None and bool(outcome.children)
+
+
+def _cells(cells, headers):
+    """``(content, class)`` pairs as cells labelled by their column: on a phone each job, each
+    run, is a block of labelled lines (stack-on-phone in assets/10-scope.css), where the tables
+    scrolled sideways and the Run now buttons sat off the screen."""
+    return [html.Td(value, className=cls, **{"data-label": label}) for (value, cls), label in zip(cells, headers)]
+
+
+JOB_HEADERS = ("Job", "Last run (UTC)", "Schedule (UTC)", "Rows", "Duration", "Outcome", "")
+
+
 def jobs_table(jobs: list[dict]):
     # How the last run went (and whether one is missing) right after the job's name: on a
-    # phone the table scrolls and its later columns sit off the edge.
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Job", "Last run (UTC)", "Schedule (UTC)", "Rows",
-                                                    "Duration", "Outcome", "")]))
+    # phone it is the first line under the name.
+    head = html.Thead(html.Tr([html.Th(h) for h in JOB_HEADERS]))
     rows = []
     for job in jobs:
         last = job["last_run"] or {}
-        rows.append(html.Tr([
-            html.Td([html.Div(job["job"], className="fw-semibold font-monospace"),
-                     html.Div(job["description"], className="small text-muted")]),
-            html.Td([status_badge(last.get("status")),
-                     html.Div(_when(last.get("started_at")), className="small") if last else None,
-                     overdue_note(job)]),
-            html.Td([html.Code(job["schedule"]),
-                     html.Div(describe_schedule(job["schedule"]), className="small text-muted")]),
-            html.Td("—" if last.get("rows") is None else f"{last['rows']:,}", className="text-end"),
-            html.Td(_duration(last), className="small"),
-            html.Td(_outcome(last) if last else None, style={"maxWidth": "22rem"}),
-            html.Td(run_button(job)),
-        ], id=f"job-row-{job['job']}"))
-    table = dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 align-middle",
-                      id="jobs-table")
+        outcome = _outcome(last) if last else None
+        cells = [
+            (html.Div([html.Div(job["job"], className="fw-semibold font-monospace"),
+                       html.Div(job["description"], className="small text-muted")]), None),
+            (html.Div([status_badge(last.get("status")),
+                       html.Div(_when(last.get("started_at")), className="small") if last else None,
+                       overdue_note(job)]), None),
+            (html.Div([html.Code(job["schedule"]),
+                       html.Div(describe_schedule(job["schedule"]), className="small text-muted")]), None),
+            _rows(last.get("rows")),
+            (_duration(last), _line("small", last.get("duration_s") is not None)),
+            (outcome, _line("jobs-outcome", _said(outcome))),
+            (html.Div(run_button(job), className="jobs-run"), None),
+        ]
+        rows.append(html.Tr(_cells(cells, ("", *JOB_HEADERS[1:])), id=f"job-row-{job['job']}"))
+    table = dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True,
+                      className="mb-0 align-middle stack-on-phone jobs-stack", id="jobs-table")
     return html.Div([scheduler_warning(jobs), table])
+
+
+RUN_HEADERS = ("Started (UTC)", "Job", "Triggered by", "Status", "Rows", "Duration", "Outcome")
 
 
 def history_table(runs: list[dict]):
     if not runs:
         return html.P("No job has run yet.", className="text-muted mb-0")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Started (UTC)", "Job", "Triggered by", "Status", "Rows",
-                                                    "Duration", "Outcome")]))
-    rows = [html.Tr([
-        html.Td(_when(r["started_at"]), className="small text-nowrap"),
-        html.Td(r["job"], className="font-monospace small"),
-        html.Td(r["triggered_by"], className="small"),
-        html.Td(status_badge(r["status"])),
-        html.Td("—" if r["rows"] is None else f"{r['rows']:,}", className="text-end"),
-        html.Td(_duration(r), className="small"),
-        html.Td(_outcome(r), style={"maxWidth": "28rem"}),
-    ], className="job-history-row", **{"data-job": r["job"], "data-status": r["status"]}) for r in runs]
-    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="mb-0 align-middle",
-                     id="jobs-history-table")
+    head = html.Thead(html.Tr([html.Th(h) for h in RUN_HEADERS]))
+    rows = []
+    for r in runs:
+        outcome = _outcome(r)
+        cells = [
+            (_when(r["started_at"]), "small text-nowrap"),
+            (r["job"], "font-monospace small"),
+            (r["triggered_by"], "small"),
+            (status_badge(r["status"]), None),
+            _rows(r["rows"]),
+            (_duration(r), "small"),
+            (outcome, _line("jobs-outcome", _said(outcome))),
+        ]
+        rows.append(html.Tr(_cells(cells, RUN_HEADERS), className="job-history-row",
+                            **{"data-job": r["job"], "data-status": r["status"]}))
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm",
+                     className="mb-0 align-middle stack-on-phone jobs-stack", id="jobs-history-table")
 
 
 def layout(**_query):

@@ -61,3 +61,38 @@ def test_a_double_click_on_run_now_runs_the_job_once(page, live_server, web_app)
     page.wait_for_timeout(4000)
     assert _manual_runs(web_app, "route_unscored") == before + 2
     assert page.console_errors == []
+
+
+def test_on_a_phone_each_job_and_each_run_is_a_block_of_labelled_lines(page, live_server):
+    """At 390 px both tables scrolled sideways, Run now off the screen; wide screens keep the tables."""
+    sign_in(page, live_server, "admin@scope.example", "scope-demo-admin")
+    page.goto(live_server + "/admin/jobs")
+    page.wait_for_selector("#jobs-history-table .job-history-row", timeout=15000)
+    assert page.is_visible("#jobs-table thead") and page.is_visible("#jobs-history-table thead")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    measured = page.evaluate("""() => {
+        const fits = el => el.getBoundingClientRect().right <= window.innerWidth + 1;
+        const scrolls = id => { const t = document.querySelector(id).closest('.table-responsive');
+                                return t.scrollWidth > t.clientWidth + 1; };
+        const label = td => getComputedStyle(td, '::before').content;
+        const run = document.querySelector('#jobs-history-table .job-history-row');
+        return {page: document.documentElement.scrollWidth,
+                scrolls: [scrolls('#jobs-table'), scrolls('#jobs-history-table')],
+                heads: [...document.querySelectorAll('#jobs-table thead, #jobs-history-table thead')]
+                       .map(h => getComputedStyle(h).display),
+                buttons: [...document.querySelectorAll('#jobs-table [data-ask]')].every(fits),
+                cells: [...document.querySelectorAll('#jobs-table td, #jobs-history-table td')].every(fits),
+                jobLabels: [...document.querySelectorAll('#job-row-refresh_aggregates td')].map(label),
+                runLabels: [...run.querySelectorAll('td')].filter(td => td.offsetParent).map(label)};
+    }""")
+    assert measured["page"] <= 391 and measured["scrolls"] == [False, False], measured
+    assert measured["heads"] == ["none", "none"] and measured["buttons"] and measured["cells"], measured
+    assert measured["jobLabels"][1:3] == ['"Last run (UTC)"', '"Schedule (UTC)"'], measured["jobLabels"]
+    assert measured["runLabels"][:4] == ['"Started (UTC)"', '"Job"', '"Triggered by"', '"Status"'], measured
+    # no line for what a job never run (or a run without a count or outcome) does not have
+    hidden = page.evaluate("""() => [...document.querySelectorAll('#jobs-table td.jobs-nothing,'
+                                                         + ' #jobs-history-table td.jobs-nothing')]
+                                    .map(td => td.offsetParent === null)""")
+    assert hidden and all(hidden), hidden
+    assert page.console_errors == []
