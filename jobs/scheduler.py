@@ -149,6 +149,9 @@ def serve(factory, settings) -> int:
         log.exception("could not close abandoned job runs")
     _record_start(factory, scheduler)
     log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
+    # Runs people ask for from a page (the audit page's Verify now) start here, not in a web request.
+    from jobs.on_demand import start_polling
+    start_polling(factory, settings)
     scheduler.start()
     log.info("scheduler stopped")
     return 0
