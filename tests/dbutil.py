@@ -27,7 +27,8 @@ def admin_url() -> str:
     return start_embedded(pgdata)
 
 
-def _libpq(url: str) -> str:
+def libpq(url: str) -> str:
+    """The URL as psycopg and libpq read it (no SQLAlchemy driver name)."""
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
@@ -35,7 +36,7 @@ def create_database(prefix: str = "scope_test") -> tuple[str, str]:
     """Create an empty database; return (its URL, the admin URL)."""
     admin = admin_url()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+    with psycopg.connect(libpq(admin), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     return url, admin
@@ -43,7 +44,7 @@ def create_database(prefix: str = "scope_test") -> tuple[str, str]:
 
 def drop_database(url: str, admin: str) -> None:
     name = make_url(url).database
-    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+    with psycopg.connect(libpq(admin), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

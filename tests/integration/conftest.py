@@ -1,9 +1,11 @@
-"""Fixtures the REST API tests share: a manager's token that may read and write claims and
-read queues (one per test module), and a plain test client (no session: the token is the caller)."""
+"""Fixtures integration tests share: for the REST API, a manager's token that may read and write
+claims and read queues (one per test module) and a plain test client (no session: the token is
+the caller); for the audit chain, a migrated database of its own."""
 from __future__ import annotations
 
 import pytest
 
+from tests import dbutil
 from tests.integration.test_api import make_token
 
 
@@ -15,3 +17,12 @@ def writer(web_app):
 @pytest.fixture()
 def client(web_app):
     return web_app.server.test_client()
+
+
+@pytest.fixture()
+def chain_db():
+    """A migrated database of the test's own: audit chain tests write and tamper with its log."""
+    url, admin = dbutil.create_database("scope_chain")
+    dbutil.upgrade(url)
+    yield url
+    dbutil.drop_database(url, admin)

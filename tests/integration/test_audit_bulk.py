@@ -17,18 +17,6 @@ from services.audit_chain import verify
 from tests import dbutil
 
 
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-@pytest.fixture()
-def chain_db():
-    url, admin = dbutil.create_database("scope_bulk")
-    dbutil.upgrade(url)
-    yield url
-    dbutil.drop_database(url, admin)
-
-
 @pytest.fixture()
 def engine(chain_db):
     engine = create_engine(normalise_url(chain_db), poolclass=pool.NullPool)
@@ -42,7 +30,7 @@ def _verify(engine):
 
 
 def _seqs(url: str) -> list[tuple[int, str]]:
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(dbutil.libpq(url)) as conn:
         return conn.execute("SELECT seq, actor FROM audit_log ORDER BY seq").fetchall()
 
 
@@ -54,7 +42,7 @@ def test_record_many_chains_its_rows_like_record(engine, chain_db):
              "before": None, "after": {"i": i, "é": "ü"}} for i in range(3)])
         session.commit()
     assert n == 3
-    with psycopg.connect(_libpq(chain_db)) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db)) as conn:
         rows = conn.execute("SELECT seq, actor, target_id, before::text FROM audit_log ORDER BY seq").fetchall()
     assert [r[:3] for r in rows] == [(1, "one", None), (2, "bulk", "0"), (3, "bulk", "1"), (4, "bulk", "2")]
     # An absent "before" is stored the same way by both paths.
@@ -76,7 +64,7 @@ def test_record_many_takes_the_request_address_and_refuses_unknown_keys(engine, 
             session.commit()
     finally:
         audit.unbind_request_ip(token)
-    with psycopg.connect(_libpq(chain_db)) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db)) as conn:
         assert [r[0] for r in conn.execute("SELECT ip FROM audit_log ORDER BY seq")] == ["203.0.113.9", "198.51.100.1"]
     assert audit.record_many(Session(engine), []) == 0
 
@@ -87,7 +75,7 @@ def test_a_big_transaction_moves_the_head_once(chain_db, engine):
     with Session(engine) as session:
         audit.record_many(session, [{"actor": "b", "action": "t.big", "target_id": i} for i in range(3000)])
         session.commit()
-    with psycopg.connect(_libpq(chain_db)) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db)) as conn:
         seq, = conn.execute("SELECT seq FROM audit_chain_head").fetchone()
         pages = conn.execute("SELECT pg_relation_size('audit_chain_head') / current_setting('block_size')::int"
                              ).fetchone()[0]
@@ -97,7 +85,7 @@ def test_a_big_transaction_moves_the_head_once(chain_db, engine):
 
 
 def test_rows_of_a_rolled_back_savepoint_leave_no_gap(chain_db, engine):
-    with psycopg.connect(_libpq(chain_db)) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db)) as conn:
         conn.execute("INSERT INTO audit_log (actor, action) SELECT 'kept', 'a' FROM generate_series(1, 3)")
         with pytest.raises(psycopg.errors.DivisionByZero):
             with conn.transaction():  # a savepoint
@@ -114,7 +102,7 @@ def test_rows_of_a_rolled_back_savepoint_leave_no_gap(chain_db, engine):
 
 
 def test_a_rolled_back_transaction_leaves_the_head_where_it_was(chain_db, engine):
-    with psycopg.connect(_libpq(chain_db)) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db)) as conn:
         conn.execute("INSERT INTO audit_log (actor, action) VALUES ('kept', 'a')")
         conn.commit()
         conn.execute("INSERT INTO audit_log (actor, action) SELECT 'gone', 'a' FROM generate_series(1, 50)")
@@ -155,7 +143,7 @@ def test_concurrent_bulk_writers_queue_on_the_head(chain_db, engine):
 def test_a_repeatable_read_writer_behind_a_commit_is_refused(chain_db):
     """As with 0011: a REPEATABLE READ transaction whose snapshot predates another
     writer's commit cannot chain after a head it cannot see."""
-    with psycopg.connect(_libpq(chain_db)) as old, psycopg.connect(_libpq(chain_db), autocommit=True) as other:
+    with psycopg.connect(dbutil.libpq(chain_db)) as old, psycopg.connect(dbutil.libpq(chain_db), autocommit=True) as other:
         old.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         old.execute("SELECT count(*) FROM audit_log")  # takes the snapshot
         other.execute("INSERT INTO audit_log (actor, action) VALUES ('other', 'a')")
@@ -165,15 +153,15 @@ def test_a_repeatable_read_writer_behind_a_commit_is_refused(chain_db):
 
 
 def test_0026_goes_down_and_up_and_the_chain_holds_across(chain_db, engine):
-    with psycopg.connect(_libpq(chain_db), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db), autocommit=True) as conn:
         conn.execute("INSERT INTO audit_log (actor, action) SELECT 'new', 'a' FROM generate_series(1, 3)")
     dbutil.downgrade(chain_db, "0025")
-    with psycopg.connect(_libpq(chain_db), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db), autocommit=True) as conn:
         assert conn.execute("SELECT to_regclass('job_requests')").fetchone()[0] is None
         conn.execute("INSERT INTO audit_log (actor, action) SELECT 'old', 'a' FROM generate_series(1, 3)")
         assert conn.execute("SELECT seq FROM audit_chain_head").fetchone()[0] == 6  # 0011's trigger again
     dbutil.upgrade(chain_db)
-    with psycopg.connect(_libpq(chain_db), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db), autocommit=True) as conn:
         conn.execute("INSERT INTO audit_log (actor, action) SELECT 'new', 'b' FROM generate_series(1, 3)")
     report = _verify(engine)
     assert report.ok and report.count == 9

@@ -17,20 +17,8 @@ from tests import dbutil
 from tests.integration.test_cli import scope
 
 
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-@pytest.fixture()
-def chain_db():
-    url, admin = dbutil.create_database("scope_chain")
-    dbutil.upgrade(url)
-    yield url
-    dbutil.drop_database(url, admin)
-
-
 def _insert(url: str, n: int, actor: str = "t") -> None:
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(url), autocommit=True) as conn:
         for i in range(n):
             conn.execute("INSERT INTO audit_log (actor, action, target_type, target_id, after) "
                          "VALUES (%s, 'test.event', 'claim', %s, %s::jsonb)", (actor, str(i), f'{{"i": {i}}}'))
@@ -47,7 +35,7 @@ def _verify(url: str):
 
 def _tamper(url: str, sql: str) -> None:
     """What only the database owner could do: switch the append-only trigger off."""
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(url), autocommit=True) as conn:
         conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_immutable")
         conn.execute(sql)
         conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_immutable")
@@ -60,7 +48,7 @@ def test_trigger_chains_every_row_and_python_agrees(chain_db):
         audit.record(session, actor="app", action="test.orm", before={"b": [1, 2.5]}, after={"é": "ü"}, ip="::1")
         session.commit()
     engine.dispose()
-    with psycopg.connect(_libpq(chain_db)) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db)) as conn:
         rows = conn.execute("SELECT seq, at, actor_id, actor, action, target_type, target_id, before::text, "
                             "after::text, ip, prev_hash, row_hash FROM audit_log ORDER BY seq").fetchall()
     assert [r[0] for r in rows] == [1, 2, 3, 4, 5, 6]
@@ -75,7 +63,7 @@ def test_trigger_chains_every_row_and_python_agrees(chain_db):
 
 
 def test_writer_cannot_choose_its_own_hash(chain_db):
-    with psycopg.connect(_libpq(chain_db), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db), autocommit=True) as conn:
         conn.execute("INSERT INTO audit_log (actor, action, seq, prev_hash, row_hash) "
                      "VALUES ('x', 'y', 999, 'forged', 'forged')")
         seq, prev, own = conn.execute("SELECT seq, prev_hash, row_hash FROM audit_log").fetchone()
@@ -85,7 +73,7 @@ def test_writer_cannot_choose_its_own_hash(chain_db):
 
 def test_edited_row_is_named(chain_db):
     _insert(chain_db, 4)
-    with psycopg.connect(_libpq(chain_db)) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db)) as conn:
         victim_id = conn.execute("SELECT id FROM audit_log WHERE seq = 3").fetchone()[0]
     _tamper(chain_db, "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3")
     report = _verify(chain_db)
@@ -107,12 +95,12 @@ def test_rows_from_before_the_migration_are_chained():
     url, admin = dbutil.create_database("scope_chain_old")
     try:
         dbutil.upgrade(url, "0010")
-        with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        with psycopg.connect(dbutil.libpq(url), autocommit=True) as conn:
             conn.execute("INSERT INTO audit_log (actor, action, before) VALUES ('old', 'a', '{\"k\": 1}'), "
                          "('old', 'b', NULL)")
         dbutil.upgrade(url)
         _insert(url, 2, actor="new")
-        with psycopg.connect(_libpq(url)) as conn:
+        with psycopg.connect(dbutil.libpq(url)) as conn:
             rows = conn.execute("SELECT actor, seq FROM audit_log ORDER BY id").fetchall()
         assert rows == [("old", 1), ("old", 2), ("new", 3), ("new", 4)]
         report = _verify(url)
@@ -127,7 +115,7 @@ def test_concurrent_writers_never_fork_the_chain(chain_db):
         t.start()
     for t in threads:
         t.join()
-    with psycopg.connect(_libpq(chain_db)) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db)) as conn:
         seqs = [r[0] for r in conn.execute("SELECT seq FROM audit_log ORDER BY seq")]
         distinct_prev = conn.execute("SELECT count(DISTINCT prev_hash) FROM audit_log").fetchone()[0]
     assert seqs == list(range(1, 161))
@@ -140,7 +128,7 @@ def test_cli_verify_prints_ok_then_names_the_broken_row(chain_db):
     ok = scope("audit", "verify", database_url=chain_db)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("OK: 3 audit rows")
-    with psycopg.connect(_libpq(chain_db)) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db)) as conn:
         victim_id = conn.execute("SELECT id FROM audit_log WHERE seq = 2").fetchone()[0]
     _tamper(chain_db, "UPDATE audit_log SET after = '{\"i\": 99}' WHERE seq = 2")
     bad = scope("audit", "verify", database_url=chain_db)
@@ -149,7 +137,7 @@ def test_cli_verify_prints_ok_then_names_the_broken_row(chain_db):
 
 
 def test_app_role_cannot_change_or_empty_the_append_only_tables(chain_db):
-    with psycopg.connect(_libpq(chain_db), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db), autocommit=True) as conn:
         assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'scope_app'").fetchone(), \
             "the migration did not create scope_app"
         conn.execute("SET ROLE scope_app")
@@ -171,7 +159,7 @@ def test_app_role_cannot_change_or_empty_the_append_only_tables(chain_db):
 
 def test_app_role_serves_the_app_end_to_end(chain_db):
     """A login role that is a member of scope_app (as in deploy/) can run the app's writes."""
-    with psycopg.connect(_libpq(chain_db), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(chain_db), autocommit=True) as conn:
         conn.execute("SET ROLE scope_app")
         dept = conn.execute("INSERT INTO departments (code, name, color) VALUES ('T_APP', 'App role', '#123456') "
                             "RETURNING id").fetchone()[0]

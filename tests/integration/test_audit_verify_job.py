@@ -22,10 +22,6 @@ from tests import dbutil
 JOB = "verify_audit_chain"
 
 
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
 @pytest.fixture()
 def db():
     url, admin = dbutil.create_database("scope_verify_job")
@@ -37,7 +33,7 @@ def db():
 
 
 def _write(url: str, n: int) -> None:
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(url), autocommit=True) as conn:
         conn.execute("INSERT INTO audit_log (actor, action, after) SELECT 't', 'test.event', "
                      "jsonb_build_object('i', g) FROM generate_series(1, %s) g", (n,))
 
@@ -64,7 +60,7 @@ def test_a_run_verifies_and_records_who_ran_it(db):
 def test_a_broken_chain_is_a_failed_run_and_the_finding_is_kept(db):
     url, factory = db
     _write(url, 5)
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(dbutil.libpq(url), autocommit=True) as conn:
         conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_immutable")
         conn.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3")
         conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_immutable")
