@@ -81,7 +81,9 @@ def test_admin_searches_the_audit_log_and_verifies_the_chain(page, live_server, 
     stop = threading.Event()
     on_demand.start_polling(factory, web_app.server.config["SCOPE_SETTINGS"], stop)  # what `scope scheduler` runs
     try:
-        page.wait_for_selector("#audit-chain-ok", timeout=30000)  # the page follows the check on its own
+        # The page follows the check on its own (an earlier result may show meanwhile: wait for the end).
+        page.wait_for_function("!document.querySelector('#audit-verify-waiting, #audit-verify-running') "
+                               "&& document.querySelector('#audit-chain-ok')", timeout=30000)
     finally:
         stop.set()
     assert "Chain intact" in page.inner_text("#audit-chain-status")
