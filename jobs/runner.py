@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import socket
-import threading
 import time
 import uuid
 from typing import Mapping
@@ -230,17 +229,3 @@ def recent_runs(session: Session, limit: int = 50, *, job: str | None = None,
                               & (func.coalesce(JobRun.rows, 0) == 0)))
     return [summary(r) for r in session.scalars(query)]
 
-
-def run_in_background(factory: sessionmaker[Session], name: str, **kwargs) -> threading.Thread:
-    """Start a run on a thread of its own (its sessions come from ``factory``)
-    for jobs too slow to wait for in a web request; the run records itself."""
-
-    def target():
-        try:
-            run_job(factory, name, **kwargs)
-        except Exception:
-            log.exception("background run of %s failed to start", name)
-
-    thread = threading.Thread(target=target, name=f"job-{name}", daemon=True)
-    thread.start()
-    return thread

@@ -183,8 +183,12 @@ def _run_body(key: str, job, *, asked=True) -> dict:
             "changedPropIds": ["jobs-run-ask.data"]}
 
 
-def test_retrain_runs_now_only_after_the_question(client_for, run_key, monkeypatch):
-    """Retraining takes minutes and may replace the champion: its Run now asks first."""
+def test_retrain_runs_now_only_after_the_question_and_in_the_scheduler(client_for, run_key, monkeypatch, web_app):
+    """Retraining takes minutes and may replace the champion: its Run now asks first, and the
+    scheduler process runs it (a request it polls for), not a thread of the web worker."""
+    from db.flask_db import independent_sessions
+    from jobs import on_demand
+
     from tests.webutil import render_page
 
     ran = threading.Event()
@@ -208,8 +212,17 @@ def test_retrain_runs_now_only_after_the_question(client_for, run_key, monkeypat
     response = client.post("/_dash-update-component", json=_run_body(run_key, "retrain", asked=False))
     assert response.status_code == 204 and not ran.wait(1)
     response = client.post("/_dash-update-component", json=_run_body(run_key, "retrain"))
-    assert response.status_code == 200 and "started in the background" in response.get_data(as_text=True)
-    assert ran.wait(30)
+    assert response.status_code == 200 and "asked the scheduler" in response.get_data(as_text=True)
+    assert not ran.wait(1)  # nothing runs in the web process
+    response = client.post("/_dash-update-component", json=_run_body(run_key, "retrain"))
+    assert "no second run was queued" in response.get_data(as_text=True)
+    # what the scheduler process does every 2 s
+    with web_app.server.app_context():
+        factory = independent_sessions()
+    started = []
+    assert on_demand.poll_once(factory, web_app.server.config["SCOPE_SETTINGS"], start=started.append) == 1
+    started[0]()
+    assert ran.is_set()
 
 
 def test_admin_sees_the_jobs_page_and_runs_a_job(client_for, run_key):
