@@ -184,7 +184,7 @@ def profile(session: Session, user_id: int) -> dict:
 
 # --- the last admin --------------------------------------------------------------------------
 
-def _admins_who_can_sign_in_other_than(session: Session, user_id: int, *, sso: bool) -> int:
+def admins_who_can_sign_in_other_than(session: Session, user_id: int, *, sso: bool) -> int:
     """Active admins other than ``user_id`` who can actually sign in: with a password, or,
     while single sign-on is configured, through a linked identity provider account (an SSO
     admin has no password). An invited admin who never accepted can do neither."""
@@ -199,7 +199,7 @@ def _admins_who_can_sign_in_other_than(session: Session, user_id: int, *, sso: b
 
 
 def _keep_an_admin(session: Session, user: User, *, sso: bool) -> None:
-    if user.role == "admin" and user.is_active and _admins_who_can_sign_in_other_than(session, user.id, sso=sso) == 0:
+    if user.role == "admin" and user.is_active and admins_who_can_sign_in_other_than(session, user.id, sso=sso) == 0:
         raise AccountError("SCOPE needs at least one active admin who can sign in: make someone else admin first.")
 
 

@@ -2,7 +2,8 @@
 
 The provider decides the role: its groups map to roles (highest wins) at every
 sign-in, so removing someone from a group at the provider takes effect at their
-next sign-in. A first sign-in links to the SCOPE account with the same
+next sign-in (except that it never demotes the only admin who can sign in: that
+is refused and audited until there is another). A first sign-in links to the SCOPE account with the same
 *verified* email, or creates one (no password: that account signs in through
 the provider only). Issuer + subject is the stable key afterwards, so a changed
 email at the provider still reaches the same account.
@@ -10,6 +11,7 @@ email at the provider still reaches the same account.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,10 @@ from sqlalchemy.orm import Session
 
 from db.models import OidcIdentity, User
 from services import audit
+from services.accounts import admins_who_can_sign_in_other_than
 from services.users import EMAIL_RE, get_by_email, normalise_email
+
+log = logging.getLogger(__name__)
 
 ROLE_RANK = {"viewer": 0, "adjuster": 1, "manager": 2, "admin": 3}
 # RFC 8176 authentication method references that mean a second factor (or a
@@ -52,6 +57,10 @@ def idp_checked_mfa(claims: dict[str, Any]) -> bool:
 def _email_verified(claims: dict[str, Any]) -> bool:
     value = claims.get("email_verified")
     return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _only_admin(session: Session, user: User) -> bool:
+    return admins_who_can_sign_in_other_than(session, user.id, sso=True) == 0
 
 
 def sign_in(session: Session, claims: dict[str, Any], *, issuer: str, group_map: dict[str, str],
@@ -96,7 +105,15 @@ def sign_in(session: Session, claims: dict[str, Any], *, issuer: str, group_map:
                      target_id=user.id, ip=ip, after={"issuer": issuer, "subject": subject})
     if not user.is_active:
         return refuse("This SCOPE account is deactivated. Ask your administrator.", "deactivated", user)
-    if user.role != role:
+    if user.role != role and user.role == "admin" and _only_admin(session, user):
+        # The provider's groups set the role, but not to SCOPE without an admin who can sign in
+        # (a provider's group change is not the place to lock everyone out of Users and Jobs):
+        # the admin stays admin until another admin exists, and the refusal is on record.
+        log.warning("SSO groups would demote %s, the only admin who can sign in: kept admin", user.email)
+        audit.record(session, actor=f"sso:{issuer}", action="user.role_change_refused", target_type="user",
+                     target_id=user.id, ip=ip, before={"role": user.role},
+                     after={"role": role, "via": "oidc", "reason": "the only admin who can sign in"})
+    elif user.role != role:
         audit.record(session, actor=f"sso:{issuer}", action="user.role_change", target_type="user",
                      target_id=user.id, ip=ip, before={"role": user.role}, after={"role": role, "via": "oidc"})
         user.role = role

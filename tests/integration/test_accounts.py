@@ -410,3 +410,22 @@ def test_an_sso_user_is_listed_active_not_invited_and_cannot_be_sent_an_invitati
     assert invited.id in by_status["invited"] and invited.id not in by_status["active"]
     with pytest.raises(AccountError, match="already accepted"):
         accounts.resend_invite(db_session, admin, sso_admin.id, base_url=BASE)
+
+
+def test_sso_groups_never_demote_the_only_admin_who_can_sign_in(db_session):
+    from services import oidc
+
+    _only_these_admins(db_session)
+    sso_admin = _sso_admin(db_session)
+    identity = db_session.scalar(select(OidcIdentity).where(OidcIdentity.user_id == sso_admin.id))
+    claims = {"sub": identity.subject, "email": sso_admin.email, "email_verified": True, "groups": ["viewers"]}
+    group_map = {"viewers": "viewer", "admins": "admin"}
+    result = oidc.sign_in(db_session, claims, issuer=identity.issuer, group_map=group_map)
+    assert result.user is sso_admin and sso_admin.role == "admin"  # signed in, still admin
+    refused = db_session.scalar(select(AuditLog).where(AuditLog.action == "user.role_change_refused",
+                                                       AuditLog.target_id == str(sso_admin.id)))
+    assert refused.after["role"] == "viewer" and "only admin" in refused.after["reason"]
+    # With another admin who can sign in, the provider's groups decide again.
+    _admin(db_session)
+    oidc.sign_in(db_session, claims, issuer=identity.issuer, group_map=group_map)
+    assert sso_admin.role == "viewer"
