@@ -149,23 +149,22 @@ def flow_figure(flow: dict) -> go.Figure:
 
 
 def flow_by_department_figure(flow: dict) -> go.Figure:
-    rows = [r for r in flow["by_department"] if r["received"] or r["closed"]]
+    # Horizontal, names left of the bars as on the page's other department charts: names turned
+    # under upright bars were cut on a phone ("Auto Physi…") and needed a wide right margin.
+    rows = [r for r in flow["by_department"] if r["received"] or r["closed"]][::-1]
     names = [r["name"] for r in rows]
+    # Closed first: a horizontal group draws its first bar lowest, so Received reads on top,
+    # and the reversed legend names them in that order.
     bars = [
-        go.Bar(name="Received", x=names, y=[r["received"] for r in rows], marker_color=RECEIVED,
-               hovertemplate="%{x}: %{y:,} received<extra></extra>"),
-        go.Bar(name="Closed", x=names, y=[r["closed"] for r in rows], marker_color=CLOSED,
-               hovertemplate="%{x}: %{y:,} closed<extra></extra>"),
+        go.Bar(name="Closed", y=names, x=[r["closed"] for r in rows], orientation="h", marker_color=CLOSED,
+               hovertemplate="%{y}: %{x:,} closed<extra></extra>"),
+        go.Bar(name="Received", y=names, x=[r["received"] for r in rows], orientation="h", marker_color=RECEIVED,
+               hovertemplate="%{y}: %{x:,} received<extra></extra>"),
     ]
-    return _figure(bars, "Inflow vs outflow by department", 380,
-                   dict(barmode="group",
-                        yaxis=dict(title=dict(text="Claims in the period (count)"), rangemode="tozero"),
-                        xaxis=dict(title=dict(text="Department")),
-                        legend=LEGEND_UNDER_TITLE),
-                   # The last department's name, turned under its bar, runs right of the plot: room for it.
-                   ROOM_FOR_LEGEND, dict(margin=dict(r=90)),
-                   empty=not rows)
-
+    return _figure(bars, "Inflow vs outflow by department", max(380, 130 + 44 * len(rows)),
+                   dict(barmode="group", legend={**LEGEND_UNDER_TITLE, "traceorder": "reversed"},
+                        xaxis=dict(title=dict(text="Claims in the period (count)"), rangemode="tozero")),
+                   ROOM_FOR_LEGEND, empty=not rows)
 
 def confusion_figure(routing: dict) -> go.Figure:
     """Rows: final department; columns: the router's first prediction. Cells show row shares."""

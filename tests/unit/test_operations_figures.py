@@ -55,10 +55,16 @@ def test_inflow_outflow_over_one_day_shows_the_day_not_milliseconds():
     assert cached.layout.xaxis.range[1] == day + dt.timedelta(days=1)
 
 
-def test_the_last_department_name_under_the_bars_has_room_on_the_right():
-    fig = flow_by_department_figure({"by_department": [{"name": "Special Investigations", "received": 1,
-                                                        "closed": 1}]})
-    assert fig.layout.margin.r >= 90
+def test_flow_by_department_names_read_left_of_horizontal_bars_in_the_queue_order():
+    """Names turned under upright bars were cut on a phone ("Auto Physi…")."""
+    fig = flow_by_department_figure({"by_department": [
+        {"name": "Auto Physical Damage", "received": 5, "closed": 4}, {"name": "Triage", "received": 0, "closed": 0},
+        {"name": "Special Investigations", "received": 1, "closed": 2}]})
+    assert all(t.orientation == "h" for t in fig.data)
+    # top to bottom as listed (Plotly draws the first category at the bottom); empty rows left out
+    assert list(fig.data[0].y) == ["Special Investigations", "Auto Physical Damage"]
+    closed, received = fig.data
+    assert (closed.name, list(closed.x), received.name, list(received.x)) == ("Closed", [2, 4], "Received", [1, 5])
 
 
 def test_a_figure_built_in_one_go_is_the_one_the_step_by_step_updates_built():
