@@ -35,16 +35,24 @@ def _page_number(value) -> int:
     Input("audit-actor", "value"), Input("audit-action", "value"), Input("audit-target", "value"),
     Input("audit-date-from", "value"), Input("audit-date-to", "value"),
     Input("audit-prev", "n_clicks"), Input("audit-next", "n_clicks"),
+    # Turns True when a verification ends: its audit.verify entry then shows in the list and
+    # the list's count matches the "N entries checked" above it without a reload.
+    Input("audit-chain-poll", "disabled"),
     State("audit-page", "data"),
 )
-def search(actor, action, target, date_from, date_to, _prev, _next, page):
+def search(actor, action, target, date_from, date_to, _prev, _next, _poll_off, page):
     try:
         filters = audit.parse_search(actor, action, target, date_from, date_to)
     except audit.InvalidSearch as exc:
         return no_update, no_update, no_update, flash(str(exc), "danger")
     page = _page_number(page)
     trigger = ctx.triggered_id
-    page = page + 1 if trigger == "audit-next" else max(0, page - 1) if trigger == "audit-prev" else 0
+    if trigger == "audit-next":
+        page += 1
+    elif trigger == "audit-prev":
+        page = max(0, page - 1)
+    elif trigger != "audit-chain-poll":  # new filters start at the first page; a refresh stays put
+        page = 0
     session = read_session()
     rows, total = audit.search_page(session, filters, page=page)
     last_page = max(0, (total - 1) // audit.PAGE_SIZE)

@@ -24,14 +24,16 @@ def _key(web_app, needle: str) -> str:
 def _search(client, web_app, actor="", action="", target="", date_from=None, date_to=None, page=0, trigger=None):
     inputs = [("audit-actor", "value", actor), ("audit-action", "value", action), ("audit-target", "value", target),
               ("audit-date-from", "value", date_from), ("audit-date-to", "value", date_to),
-              ("audit-prev", "n_clicks", 0), ("audit-next", "n_clicks", 1 if trigger == "audit-next" else 0)]
+              ("audit-prev", "n_clicks", 0), ("audit-next", "n_clicks", 1 if trigger == "audit-next" else 0),
+              ("audit-chain-poll", "disabled", True)]
     response = client.post("/_dash-update-component", json={
         "output": _key(web_app, "audit-entries.children"),
         "outputs": [{"id": "audit-entries", "property": "children"}, {"id": "audit-pager", "property": "children"},
                     {"id": "audit-page", "property": "data"}, {"id": "audit-search-msg", "property": "children"}],
         "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
         "state": [{"id": "audit-page", "property": "data", "value": page}],
-        "changedPropIds": [f"{trigger}.n_clicks" if trigger else "audit-actor.value"],
+        "changedPropIds": [(f"{trigger}.disabled" if trigger == "audit-chain-poll" else f"{trigger}.n_clicks")
+                           if trigger else "audit-actor.value"],
     })
     return response.status_code, (json.loads(response.get_data(as_text=True))["response"]
                                   if response.status_code == 200 else None)
@@ -77,6 +79,30 @@ def test_search_filters_and_pages_on_the_server(web_app, client_for):
     today = dt.datetime.now(dt.UTC).date()
     _, body = _search(client, web_app, actor=marker, date_from=(today + dt.timedelta(days=1)).isoformat())
     assert body["audit-pager"]["children"] == "0 entries"
+
+
+def test_a_finished_check_refreshes_the_list_on_the_same_page(web_app, client_for):
+    """When Verify now's check ends (the poll switches off) the list reloads where the reader is,
+    so its count includes the check's own audit.verify entry without a page reload."""
+    client = client_for("admin")
+    marker = f"audit-refresh-{dt.datetime.now().strftime('%H%M%S%f')}@scope.example"
+    from db.flask_db import unit_of_work
+
+    with web_app.server.app_context():
+        with unit_of_work() as s:
+            for i in range(audit.PAGE_SIZE + 2):
+                audit.record(s, actor=marker, action="test.refresh", target_type="claim", target_id=f"R{i}")
+    _, body = _search(client, web_app, actor=marker, page=1, trigger="audit-next")
+    assert body["audit-page"]["data"] == 1
+    with web_app.server.app_context():
+        with unit_of_work() as s:  # stands in for the check's entry, written by the scheduler
+            audit.record(s, actor=marker, action="test.refresh", target_type="claim", target_id="late")
+    _, body = _search(client, web_app, actor=marker, page=1, trigger="audit-chain-poll")
+    assert body["audit-page"]["data"] == 1  # not sent back to the first page
+    total = audit.PAGE_SIZE + 3
+    assert body["audit-pager"]["children"] == f"{audit.PAGE_SIZE + 1}–{total} of {total} entries"
+    _, body = _search(client, web_app, actor=marker, page=1)  # a new filter still starts at the top
+    assert body["audit-page"]["data"] == 0
 
 
 def test_entries_name_their_claim_and_user_targets(web_app, client_for):
