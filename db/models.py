@@ -966,3 +966,48 @@ class SiuCaseTask(Base):
     done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, server_default="1", nullable=False)
+
+
+# --- Email notifications: preferences and what was sent (migration 0028) ------
+
+NOTIFICATION_KINDS = ("alert_opened", "alert_resolved", "siu_digest")
+
+
+class NotificationPreference(Base):
+    """What a person chose on their profile (services.notifications). A NULL column is no
+    choice: the role's default applies, so a promotion brings the new role's defaults for
+    what the person never set. Whether a kind may reach them at all is decided from their
+    role when mail is sent, never from this row."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (
+        CheckConstraint(f"alert_min_severity IS NULL OR alert_min_severity IN {ALERT_SEVERITIES}",
+                        name="ck_notification_preferences_severity"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    alert_emails: Mapped[bool | None] = mapped_column(Boolean)
+    # The least severe alert mailed: "critical" mails critical only, "info" mails every alert.
+    alert_min_severity: Mapped[str | None] = mapped_column(String(10))
+    alert_resolved: Mapped[bool | None] = mapped_column(Boolean)
+    siu_digest: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = _now_col()
+
+
+class NotificationSend(Base):
+    """One email of one kind about one thing (``ref``: an alert event's id, a digest's day)
+    to one person. Claimed with INSERT ... ON CONFLICT DO NOTHING before the mail goes out,
+    in the job's transaction: the unique key makes a second run, or a second scheduler,
+    send nothing twice."""
+
+    __tablename__ = "notification_sends"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {NOTIFICATION_KINDS}", name="ck_notification_sends_kind"),
+        UniqueConstraint("user_id", "kind", "ref", name="uq_notification_sends_user_kind_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    ref: Mapped[str] = mapped_column(String(40))
+    sent_at: Mapped[dt.datetime] = _now_col()
