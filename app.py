@@ -62,6 +62,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from api import usage as usage_web
 
     server.register_blueprint(usage_web.bp)
+    from api import claim_documents as claim_documents_web
+
+    server.register_blueprint(claim_documents_web.bp)
     usage_web.install(server)
 
     app = dash.Dash(

@@ -7,6 +7,7 @@ from dash import html
 
 KIND_COLORS = {"intake": "#6c757d", "routed": "#0072B2", "moved": "#0072B2", "status": "#E69F00",
                "assigned": "#56B4E9", "note": "#343a40", "feedback": "#CC79A7", "now": "#adb5bd",
+               "document": "#009E73", "document_removed": "#6c757d",
                "fraud_flag": "#D55E00", "fraud_dismissed": "#6c757d", "siu_case": "#E69F00",
                # an SIU case's activity (components.siu_cases)
                "siu-opened": "#0072B2", "siu-note": "#343a40", "siu-claim_added": "#56B4E9",

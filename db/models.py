@@ -290,6 +290,37 @@ class ClaimEvent(Base):
     data: Mapped[dict] = mapped_column(JSONB, server_default="{}")
 
 
+class ClaimDocument(Base):
+    """A file attached to a claim (services.claim_documents). The bytes live here so
+    backups hold the whole claim file; a removed document keeps its record, not its bytes."""
+
+    __tablename__ = "claim_documents"
+    __table_args__ = (
+        CheckConstraint("(removed_at IS NULL) = (content IS NOT NULL)", name="ck_claim_documents_content"),
+        CheckConstraint("size_bytes > 0", name="ck_claim_documents_size"),
+        Index("ix_claim_documents_claim", "claim_id", "uploaded_at"),
+        # The same file twice on one claim is a double upload, not a second document.
+        Index("uq_claim_documents_live_file", "claim_id", "sha256", unique=True,
+              postgresql_where=text("removed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(String(500))
+    # Deferred: listing a claim's documents must not read megabytes of bytes.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = _now_col()
+    removed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    removed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_reason: Mapped[str | None] = mapped_column(String(200))
+
+
 class AuditLog(Base):
     """Append-only (a trigger rejects UPDATE, DELETE and TRUNCATE)."""
 

@@ -14,6 +14,7 @@ from auth.permissions import Perm
 from components.common import dept_badge, fact_text, message, not_allowed
 from callbacks.claim import workspace
 from components.claim_actions import action_card, feedback_card, notes_card
+from components.claim_documents import documents_card
 from components.decision import decision_panel, insight_cards
 from components.fraud_alerts import alert_card
 from components.siu_cases import claim_case_card
@@ -24,6 +25,7 @@ from components.timeline import timeline_card
 from db.flask_db import read_session
 from services.queues import OPEN_STATUSES
 from services.access import NotFound, OutsideDepartments
+from services.claim_documents import can_attach, documents_of_claim
 from services.claims import get_claim_view
 from services.currency import money
 from services.departments import all_departments
@@ -33,7 +35,7 @@ from services.fraud_rings import ring_of_claim
 from services.intake import SOURCE_PREFIX
 from services.siu_case_views import can_start_case, case_of_claim, open_cases_to_add
 from services.linked_claims import linked_claims
-from services.privacy import claim_fields
+from services.privacy import claim_fields, sees_personal_data
 
 dash.register_page(__name__, path_template="/claims/<claim_number>", title="Claim · SCOPE Assistant", name="Claim")
 
@@ -163,7 +165,9 @@ def layout(claim_number: str | None = None, **query):
                                       can_decide=user.can(Perm.DECIDE_FRAUD),
                                       can_flag=can_flag(session, user, claim), claim_number=claim.claim_number),
                            id="fraud-card-area"),
-                  html.Div(_case_card(session, user, claim), id="siu-claim-area")], className="claim-area-work"),
+                  html.Div(_case_card(session, user, claim), id="siu-claim-area"),
+                  documents_card(documents_of_claim(session, user, claim), can_attach=can_attach(user, claim),
+                                 may_download=sees_personal_data(user))], className="claim-area-work"),
         html.Div([
             decision,
             insight_cards() if view.decision else None,

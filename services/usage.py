@@ -24,7 +24,7 @@ from db.models import UsageClick, UsageEvent, UsageRating
 log = logging.getLogger(__name__)
 
 ACTIONS = ("page_view", "time_on_page", "claim_opened", "decision_recorded", "status_changed", "claim_assigned",
-           "note_added", "reassigned", "export")
+           "note_added", "document_attached", "reassigned", "export")
 PAGE_MAX = 120
 UNKNOWN_PAGE = "(unknown)"
 RETENTION_DAYS = 180

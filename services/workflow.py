@@ -291,6 +291,7 @@ def _duration(seconds: float) -> str:
 
 FRAUD_TITLES = {"fraud_flag": "Flagged for SIU review", "fraud_dismissed": "Fraud alert dismissed",
                 "siu_case": "SIU case"}
+DOCUMENT_TITLES = {"document": "Document attached", "document_removed": "Document removed"}
 INTAKE_VIA = {"form": "entered on the New claim form", "api": "sent through the API"}
 
 
@@ -361,6 +362,9 @@ def timeline(session: Session, claim: Claim, *, limit: int = 300) -> list[dict]:
             item["title"] = "Note"
         elif ev.kind in FRAUD_TITLES:
             item["title"] = FRAUD_TITLES[ev.kind]
+        elif ev.kind in DOCUMENT_TITLES:  # services.claim_documents
+            item["title"] = DOCUMENT_TITLES[ev.kind]
+            item["detail"] = (ev.data or {}).get("filename")
         elif ev.kind in ("routed", "moved", "intake"):
             item["title"] = {"routed": "Routed", "moved": "Moved", "intake": "Intake"}[ev.kind]
             item["detail"] = " → ".join(d.name for d in (from_dept, to_dept) if d) or None

@@ -1,0 +1,40 @@
+"""Downloads of claim documents, for signed-in users (auth.guard sends anyone else to the
+sign-in page). The file is always an attachment, never shown inline: a document is what
+a member of the public sent in, and must not run as a page of SCOPE."""
+from __future__ import annotations
+
+import io
+import logging
+
+from flask import Blueprint, send_file
+
+from auth.current import user_or_none
+from auth.errors import error_response
+from db.flask_db import WriteConflict, WriteFailed, unit_of_work
+from services.access import AccessDenied, NotFound, OutsideDepartments
+from services.claim_documents import open_document
+
+log = logging.getLogger(__name__)
+bp = Blueprint("claim_documents", __name__)
+
+
+@bp.get("/claim-documents/<int:document_id>")
+def download(document_id: int):
+    user = user_or_none()
+    try:
+        with unit_of_work() as session:  # the download's audit entry is its one write
+            doc, data = open_document(session, user, document_id)
+            filename, content_type = doc.filename, doc.content_type
+    except (NotFound, OutsideDepartments):  # outside one's departments a claim looks missing
+        return error_response(404)
+    except AccessDenied as exc:
+        return error_response(403, f"Not allowed: {exc}.")
+    except (WriteConflict, WriteFailed):
+        log.exception("document download %s could not be recorded", document_id)
+        return error_response(503, "The download could not be recorded, so it was not given. Try again.")
+    response = send_file(io.BytesIO(data), mimetype=content_type, as_attachment=True, download_name=filename,
+                         max_age=0, etag=False, conditional=False)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response

@@ -1,0 +1,201 @@
+"""Claim documents through the claim page's callbacks and the download route, on the shared
+web database: who may attach, read, download and remove, and that a refused upload writes nothing."""
+import base64
+import json
+
+from sqlalchemy import func, select
+
+from db.models import AuditLog, ClaimDocument, ClaimEvent
+from tests.integration.test_feedback import web_claim
+from tests.unit.test_claim_documents import PDF_BYTES, PNG_BYTES
+from tests.webutil import call_callback, render_page
+
+ATTACH_OUT = [("doc-msg", "children"), ("doc-list", "children"), ("doc-upload", "contents"),
+              ("doc-upload", "filename"), ("doc-note", "value"), ("claim-refresh", "data")]
+
+
+def page_of(client, number) -> str:
+    _, page = render_page(client, f"/claims/{number}")
+    return page.replace("\\u002f", "/").replace('\\"', '"')
+
+
+def text_of(body) -> str:
+    return json.dumps(body, ensure_ascii=False)
+
+
+def url(data: bytes, kind: str = "application/pdf") -> str:
+    return f"data:{kind};base64," + base64.b64encode(data).decode()
+
+
+def unique_pdf(tag: str) -> bytes:
+    return PDF_BYTES + f"% {tag}\n".encode()
+
+
+def attach(web_app, client, number, files, kind="estimate", note=None):
+    response = call_callback(web_app, client, "doc-upload.contents", ATTACH_OUT, [("doc-attach", "n_clicks", 1)],
+        [("doc-upload", "contents", [url(d) for _, d in files]), ("doc-upload", "filename", [n for n, _ in files]),
+         ("doc-kind", "value", kind), ("doc-note", "value", note), ("claim-key", "data", number)])
+    return response.status_code, (json.loads(response.get_data(as_text=True))["response"]
+                                  if response.status_code == 200 else None)
+
+
+def remove(web_app, client, number, document_id):
+    key = next(k for k in web_app.callback_map if "doc-msg.children@" in k)
+    response = client.post("/_dash-update-component", json={
+        "output": key,
+        "outputs": [{"id": "doc-msg", "property": "children"}, {"id": "doc-list", "property": "children"},
+                    {"id": "claim-refresh", "property": "data"}],
+        "inputs": [{"id": "claim-doc-ask", "property": "data",
+                    "value": {"action": "remove", "id": document_id, "at": 1}}],
+        "state": [{"id": "claim-key", "property": "data", "value": number}],
+        "changedPropIds": ["claim-doc-ask.data"],
+    })
+    return response.status_code, (json.loads(response.get_data(as_text=True))["response"]
+                                  if response.status_code == 200 else None)
+
+
+def docs_of(app_session, claim_id):
+    return app_session(lambda s: [(d.id, d.filename, d.removed_at is not None, d.content is not None)
+                                  for d in s.scalars(select(ClaimDocument).where(ClaimDocument.claim_id == claim_id)
+                                                     .order_by(ClaimDocument.id))])
+
+
+def count(app_session, model, *where):
+    return app_session(lambda s: s.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+def test_an_adjuster_attaches_files_and_they_show_in_the_card_and_history(web_app, client_for, app_session):
+    claim = web_claim(web_app)
+    client = client_for("adjuster")
+    status, body = attach(web_app, client, claim["number"],
+                          [("estimate.pdf", unique_pdf("a1")), ("bumper.png", PNG_BYTES + b"a1")],
+                          note="Body shop estimate")
+    assert status == 200
+    text = text_of(body)
+    assert "Attached 2 documents." in text and "estimate.pdf" in text and "bumper.png" in text
+    assert body["doc-upload"]["contents"] is None  # the control is emptied for the next upload
+    docs = docs_of(app_session, claim["id"])
+    assert [(n, removed, has) for _, n, removed, has in docs] == [("estimate.pdf", False, True),
+                                                                 ("bumper.png", False, True)]
+    stored = app_session(lambda s: s.scalar(select(ClaimDocument.content).where(ClaimDocument.id == docs[0][0])))
+    assert stored == unique_pdf("a1")
+    assert count(app_session, ClaimEvent, ClaimEvent.claim_id == claim["id"], ClaimEvent.kind == "document") == 2
+    assert count(app_session, AuditLog, AuditLog.action == "claim.document_attached",
+                 AuditLog.target_id == str(claim["id"])) == 2
+    page = page_of(client, claim["number"])
+    assert "Document attached" in page and f"/claim-documents/{docs[0][0]}" in page
+
+
+def test_a_refused_file_in_an_upload_attaches_none_of_them(web_app, client_for, app_session):
+    claim = web_claim(web_app)
+    client = client_for("adjuster")
+    before = count(app_session, AuditLog)
+    status, body = attach(web_app, client, claim["number"],
+                          [("good.pdf", unique_pdf("b1")), ("photo.pdf", PNG_BYTES)])
+    assert status == 200
+    assert "Nothing was attached" in text_of(body) and "“photo.pdf” is a PNG image" in text_of(body)
+    assert docs_of(app_session, claim["id"]) == []
+    assert count(app_session, AuditLog) == before
+    # The same file twice, in one upload or after an earlier one, is refused by name.
+    _, body = attach(web_app, client, claim["number"], [("a.pdf", unique_pdf("b2")), ("b.pdf", unique_pdf("b2"))])
+    assert "are the same file" in text_of(body)
+    attach(web_app, client, claim["number"], [("a.pdf", unique_pdf("b3"))])
+    _, body = attach(web_app, client, claim["number"], [("copy.pdf", unique_pdf("b3"))])
+    assert "“copy.pdf” is already attached to this claim (as “a.pdf”" in text_of(body)
+    assert len(docs_of(app_session, claim["id"])) == 1
+    # A kind must be chosen; a tampered kind is refused the same way.
+    for kind in (None, "<script>", ["estimate"]):
+        _, body = attach(web_app, client, claim["number"], [("k.pdf", unique_pdf("b4"))], kind=kind)
+        assert "Choose what kind of document" in text_of(body)
+    assert len(docs_of(app_session, claim["id"])) == 1
+
+
+def test_tampered_upload_payloads_write_nothing(web_app, client_for, app_session):
+    claim = web_claim(web_app)
+    client = client_for("adjuster")
+    before = count(app_session, ClaimDocument)
+    for contents, names in [("data:application/pdf;base64,!!!", "x.pdf"), (["data:x"], ["a.pdf", "b.pdf"]),
+                            ([url(unique_pdf("t"))] * 6, ["f.pdf"] * 6), ([42], [None])]:
+        response = call_callback(web_app, client, "doc-upload.contents", ATTACH_OUT, [("doc-attach", "n_clicks", 1)],
+                                 [("doc-upload", "contents", contents), ("doc-upload", "filename", names),
+                                  ("doc-kind", "value", "other"), ("doc-note", "value", None),
+                                  ("claim-key", "data", claim["number"])])
+        assert response.status_code == 200
+        assert "danger" in response.get_data(as_text=True)
+    for number in ("NOPE-1", None, {"x": 1}):
+        _, body = attach(web_app, client, number, [("a.pdf", unique_pdf("t2"))])
+        assert "does not exist" in text_of(body)
+    assert count(app_session, ClaimDocument) == before
+
+
+def test_who_may_attach_read_and_download(web_app, client_for, app_session):
+    claim = web_claim(web_app)
+    other_dept = web_claim(web_app, dept="PROPERTY")  # not one of the demo adjuster's departments
+    adjuster, viewer, manager = client_for("adjuster"), client_for("viewer"), client_for("manager")
+    attach(web_app, manager, claim["number"], [("police.pdf", unique_pdf("c1"))], kind="police_report")
+    (doc_id, *_), = docs_of(app_session, claim["id"])
+    # A viewer has no attach permission at all, and sees the list without links (personal data).
+    status, _ = attach(web_app, viewer, claim["number"], [("v.pdf", unique_pdf("c2"))])
+    assert status == 403
+    page = page_of(viewer, claim["number"])
+    assert "police.pdf" in page and f"/claim-documents/{doc_id}" not in page and "doc-upload" not in page
+    assert viewer.get(f"/claim-documents/{doc_id}").status_code == 403
+    # Outside the adjuster's departments the claim and its documents do not exist for them.
+    _, body = attach(web_app, adjuster, other_dept["number"], [("o.pdf", unique_pdf("c3"))])
+    assert "does not exist" in text_of(body) and docs_of(app_session, other_dept["id"]) == []
+    attach(web_app, manager, other_dept["number"], [("o.pdf", unique_pdf("c4"))])
+    (other_doc, *_), = docs_of(app_session, other_dept["id"])
+    assert adjuster.get(f"/claim-documents/{other_doc}").status_code == 404
+    assert adjuster.get("/claim-documents/999999999").status_code == 404
+    # The adjuster downloads: an attachment, never shown inline, and audited.
+    downloads = count(app_session, AuditLog, AuditLog.action == "claim.document_downloaded")
+    response = adjuster.get(f"/claim-documents/{doc_id}")
+    assert response.status_code == 200 and response.data == unique_pdf("c1")
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["Content-Disposition"].startswith("attachment;") and "police.pdf" in \
+        response.headers["Content-Disposition"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff" and "no-store" in response.headers["Cache-Control"]
+    assert count(app_session, AuditLog, AuditLog.action == "claim.document_downloaded") == downloads + 1
+    # Signed out: the sign-in page, not the file.
+    anonymous = web_app.server.test_client()
+    assert anonymous.get(f"/claim-documents/{doc_id}").status_code == 302
+
+
+def test_removal_erases_the_file_and_keeps_the_record(web_app, client_for, app_session):
+    claim = web_claim(web_app)
+    adjuster, manager = client_for("adjuster"), client_for("manager")
+    attach(web_app, manager, claim["number"], [("wrong-claim.pdf", unique_pdf("d1"))], kind="medical")
+    attach(web_app, adjuster, claim["number"], [("mine.pdf", unique_pdf("d2"))])
+    (by_manager, *_), (by_adjuster, *_) = docs_of(app_session, claim["id"])
+    # An adjuster removes only what they attached; the card offers them no button on the other.
+    page = page_of(adjuster, claim["number"])
+    assert json.dumps({"action": "remove", "id": by_adjuster}, separators=(",", ":")) in page
+    assert json.dumps({"action": "remove", "id": by_manager}, separators=(",", ":")) not in page
+    _, body = remove(web_app, adjuster, claim["number"], by_manager)
+    assert "Not allowed" in text_of(body)
+    _, body = remove(web_app, adjuster, claim["number"], by_adjuster)
+    assert "Removed “mine.pdf”." in text_of(body)
+    # A manager removes anyone's (attached to the wrong claim, say).
+    _, body = remove(web_app, manager, claim["number"], by_manager)
+    assert "Removed “wrong-claim.pdf”." in text_of(body) and "2 removed" in text_of(body)
+    assert [(removed, has) for _, _, removed, has in docs_of(app_session, claim["id"])] == [(True, False)] * 2
+    assert adjuster.get(f"/claim-documents/{by_adjuster}").status_code == 404
+    assert count(app_session, ClaimEvent, ClaimEvent.claim_id == claim["id"],
+                 ClaimEvent.kind == "document_removed") == 2
+    _, body = remove(web_app, manager, claim["number"], by_manager)
+    assert "already removed" in text_of(body)
+    # The same file can be attached again once the mistaken copy is gone.
+    _, body = attach(web_app, adjuster, claim["number"], [("mine.pdf", unique_pdf("d2"))])
+    assert "Attached 1 document." in text_of(body)
+    for tampered in ({"action": "remove", "id": "1", "at": 1}, {"action": "remove", "id": True, "at": 1},
+                     {"action": "remove", "id": 10**30, "at": 1}, "x"):
+        key = next(k for k in web_app.callback_map if "doc-msg.children@" in k)
+        response = adjuster.post("/_dash-update-component", json={
+            "output": key, "outputs": [{"id": "doc-msg", "property": "children"},
+                                       {"id": "doc-list", "property": "children"},
+                                       {"id": "claim-refresh", "property": "data"}],
+            "inputs": [{"id": "claim-doc-ask", "property": "data", "value": tampered}],
+            "state": [{"id": "claim-key", "property": "data", "value": claim["number"]}],
+            "changedPropIds": ["claim-doc-ask.data"]})
+        assert response.status_code in (200, 204)
+    assert sum(1 for _, _, removed, _ in docs_of(app_session, claim["id"]) if not removed) == 1
