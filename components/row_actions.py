@@ -5,7 +5,8 @@ pattern-matching ids would be called again, with every button, at each redraw.
 
 One request per store at a time: from a click until the store's callback (and what its answer
 set off) has run, the script holds the store's other buttons, so a callback never sees a second
-ask built on what the page showed before the first one's answer."""
+ask built on what the page showed before the first one's answer. Stores given the same ``group``
+hold each other's buttons too (a rule's Edit and Delete open two different dialogs)."""
 from __future__ import annotations
 
 import json
@@ -14,13 +15,16 @@ from dash import html
 
 
 def ask_button(label, store: str, value: dict, *, color: str = "primary", outline: bool = False, size: str = "sm",
-               confirm: str | None = None, className: str = "", **kw) -> html.Button:
+               confirm: str | None = None, group: str | None = None, className: str = "", **kw) -> html.Button:
     """A Bootstrap-looking button that asks through ``store`` (``value`` plus the click's time);
-    ``confirm``: a question answered first, as dcc.ConfirmDialogProvider asks it."""
+    ``confirm``: a question answered first, as dcc.ConfirmDialogProvider asks it; ``group``: while
+    any store of the group has a request running, every button of the group is held."""
     look = f"btn btn-{'outline-' if outline else ''}{color}" + (f" btn-{size}" if size else "")
     attrs = {"data-ask": store, "data-ask-value": json.dumps(value, separators=(",", ":"))}
     if confirm:
         attrs["data-ask-confirm"] = confirm
+    if group:
+        attrs["data-ask-group"] = group
     return html.Button(label, type="button", className=f"{look} {className}".strip(), **attrs, **kw)
 
 

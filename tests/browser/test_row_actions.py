@@ -137,3 +137,134 @@ def test_a_claim_takes_one_status_change_at_a_time_and_the_focus_stays_on_the_ca
         stored = session.scalar(select(Claim).where(Claim.claim_number == claim["number"]))
         assert stored.status == "awaiting_info" and stored.adjuster_id is None
     assert page.console_errors == []
+
+
+def _jobs_page(page, live_server) -> list[str]:
+    """The Jobs page as admin; returns the list the page's uncaught script errors go to (the
+    console also shows the failed request itself, which is not a script error)."""
+    exceptions = []
+    page.on("pageerror", lambda exc: exceptions.append(str(exc)))
+    sign_in(page, live_server, "admin@scope.example", "scope-demo-admin")
+    page.goto(live_server + "/admin/jobs")
+    page.wait_for_selector("#jobs-table")
+    return exceptions
+
+
+def _asks(request, store: str) -> bool:
+    return "_dash-update-component" in request.url and f'"{store}"' in (request.post_data or "")
+
+
+BANNER = "() => document.querySelector('#scope-request-problem')?.innerText || ''"
+
+
+@pytest.mark.parametrize("failure, banner", [
+    ("server error", "Something went wrong"),
+    ("refused", "Not allowed"),
+    ("no network", "SCOPE cannot be reached"),
+    ("nothing to do", ""),   # the callback's PreventUpdate: an empty answer, nothing to show
+])
+def test_a_request_that_fails_releases_the_buttons_at_once_and_says_why(page, live_server, monkeypatch,
+                                                                         failure, banner):
+    """The buttons wait for the answer, whatever it is: a failed request is an answer too. Held
+    until the 130-second last resort, Run now looked broken with the reason already on the screen."""
+    import callbacks.admin_jobs as jobs_callbacks
+    from dash.exceptions import PreventUpdate
+
+    from auth import guard
+
+    started, gate, routes = threading.Event(), threading.Event(), []
+
+    def held(outcome):
+        def answer(*args, **kwargs):
+            started.set()
+            gate.wait(30)
+            return outcome()
+        return answer
+
+    def fail():
+        raise RuntimeError("simulated failure")
+
+    def prevent():
+        raise PreventUpdate
+
+    if failure == "server error":
+        monkeypatch.setattr(jobs_callbacks, "run_job", held(fail))
+    elif failure == "nothing to do":
+        monkeypatch.setattr(jobs_callbacks, "asked", held(prevent))
+    elif failure == "refused":
+        # As when the admin's role is changed while the page is open: the guard refuses the callback.
+        permission, refuse = guard.callback_permission, held(lambda: "nobody")
+        monkeypatch.setattr(guard, "callback_permission",
+                            lambda app, key: refuse() if "jobs-run-status" in key else permission(app, key))
+    exceptions = _jobs_page(page, live_server)
+    if failure == "no network":
+        page.route("**/_dash-update-component*",
+                   lambda route: routes.append(route) if _asks(route.request, "jobs-run-ask") else route.continue_())
+
+    page.click("#job-row-route_unscored button")
+    if failure == "no network":
+        page.wait_for_function("() => true")   # lets the route handler run
+        for _ in range(100):
+            if routes:
+                break
+            page.wait_for_timeout(100)
+        assert routes
+    else:
+        assert started.wait(15)
+    buttons = page.evaluate(BUTTONS)
+    assert all(b["disabled"] for b in buttons) and [b["value"] for b in buttons if b["busy"]] == [
+        '{"job":"route_unscored"}'], buttons
+    assert page.inner_text("#scope-row-action-status") == "Working…"
+
+    if routes:
+        routes[0].abort("failed")
+    gate.set()
+    page.wait_for_function(IDLE, timeout=5000)
+    assert not any(b["busy"] for b in page.evaluate(BUTTONS))
+    assert page.inner_text("#scope-row-action-status") == ""
+    if banner:
+        page.wait_for_selector("#scope-request-problem", timeout=5000)
+    assert banner in page.evaluate(BANNER) and (banner or page.evaluate(BANNER) == "")
+    # and the buttons work again: the next Run now is posted
+    page.wait_for_timeout(1100)   # past the double-click guard
+    with page.expect_request(lambda r: _asks(r, "jobs-run-ask"), timeout=5000):
+        page.click("#job-row-refresh_aggregates button")
+    assert exceptions == []
+
+
+# Dash's internal state as another Dash version might have it: not there (nor a way to be told of
+# changes), or there but failing when read.
+UNREADABLE = {
+    "missing": """() => { window.dash_stores = window.dash_stores.map(s => ({dispatch: s.dispatch,
+        getState: () => new Proxy(s.getState(), {get: (t, k) => k === 'callbacks' ? undefined : t[k]})})); }""",
+    "unreadable": """() => { window.dash_stores = window.dash_stores.map(s => ({dispatch: s.dispatch,
+        subscribe: s.subscribe, getState: () => new Proxy(s.getState(), {get: (t, k) => {
+            if (k === 'callbacks') throw new Error('no such state'); return t[k]; }})})); }""",
+}
+
+
+@pytest.mark.parametrize("state", sorted(UNREADABLE))
+def test_without_dashs_internal_state_a_double_click_still_runs_once_and_nothing_is_held(page, live_server, web_app,
+                                                                                          state):
+    """The busy state reads Dash's internals: without them it is left out, never buttons held for
+    130 s with nobody to release them, nor a script error at each change of Dash's state."""
+    exceptions = _jobs_page(page, live_server)
+    before = _manual_runs(web_app, "route_unscored")
+    page.evaluate(UNREADABLE[state])
+    held = page.evaluate("""() => { const b = document.querySelector('#job-row-route_unscored button');
+                                    b.click(); setTimeout(() => b.click(), 40);
+                                    return !!document.querySelector('[data-ask][aria-disabled]'); }""")
+    assert held is False
+    page.wait_for_selector("#jobs-run-result", timeout=30000)
+    page.wait_for_timeout(1500)   # the second click's request would have run by now
+    assert page.inner_text("#jobs-run-result").startswith("route_unscored: succeeded")
+    assert _manual_runs(web_app, "route_unscored") == before + 1
+    assert page.evaluate(IDLE) and page.inner_text("#scope-row-action-status") == ""
+    # A button whose store is not on the page asks nothing and holds nothing.
+    page.evaluate("""() => { const b = document.createElement('button');
+        b.id = 'stray'; b.setAttribute('data-ask', 'no-such-store'); b.setAttribute('data-ask-value', '{"x":1}');
+        document.querySelector('#jobs-table').before(b); b.click(); }""")
+    page.wait_for_timeout(300)
+    assert page.evaluate(IDLE) and page.inner_text("#scope-row-action-status") == ""
+    assert exceptions == [] and page.console_errors == []
+
