@@ -14,6 +14,9 @@ from services.alerts import MIN_RATE_SAMPLE, RATE_DENOMINATORS
 # page's stores (components.row_actions); buttons with ids of their own were posted, every one,
 # at each redraw (and Enable/Disable, whose id lacked the "enable" its callback matched, did nothing).
 EDIT_ASK, TOGGLE_ASK, DELETE_ASK, ACK_ASK = "alert-edit-ask", "alert-toggle-ask", "alert-delete-ask", "alert-ack-ask"
+# One of them at a time: an Edit pressed while a Delete was asked opened the editor and the delete
+# dialog together, and Enable/Disable and Acknowledge share one callback (and redraw both lists).
+ASK_GROUP = "alerts"
 SEVERITY_COLORS = {"critical": "danger", "warning": "warning", "info": "info"}
 PERIOD_WORDS = {"today": "today", "this_week": "this week", "last_7_days": "last 7 days",
                 "this_month": "this month"}
@@ -122,10 +125,10 @@ def rules_table(rules, can_edit: bool, currency: str | None = None):
         ]
         if can_edit:
             cells.append((html.Div([
-                ask_button("Edit", EDIT_ASK, {"id": r.id}, outline=True, className="me-1"),
+                ask_button("Edit", EDIT_ASK, {"id": r.id}, outline=True, group=ASK_GROUP, className="me-1"),
                 ask_button("Disable" if r.enabled else "Enable", TOGGLE_ASK, {"id": r.id, "enable": not r.enabled},
-                           color="secondary", outline=True, className="me-1"),
-                ask_button("Delete", DELETE_ASK, {"id": r.id}, color="danger", outline=True),
+                           color="secondary", outline=True, group=ASK_GROUP, className="me-1"),
+                ask_button("Delete", DELETE_ASK, {"id": r.id}, color="danger", outline=True, group=ASK_GROUP),
             ], className="d-flex justify-content-end"), "text-nowrap"))
         # data-label: on a phone each rule is a block of labelled lines (assets/10-scope.css .stack-on-phone)
         cells = [html.Td(v, className=c, **{"data-label": label}) for (v, c), label in zip(cells, ["", *head[1:]])]
@@ -153,7 +156,7 @@ def open_alerts(events, can_ack: bool, currency: str | None = None, *, checked_a
             ack = html.Span(f"Acknowledged by {e.acknowledged_by} at {_when(e.acknowledged_at)}",
                             className="small text-muted")
         elif can_ack:
-            ack = ask_button("Acknowledge", ACK_ASK, {"id": e.id}, color="dark", outline=True)
+            ack = ask_button("Acknowledge", ACK_ASK, {"id": e.id}, color="dark", outline=True, group=ASK_GROUP)
         else:
             ack = html.Span("Not acknowledged", className="small text-muted")
         items.append(dbc.ListGroupItem(html.Div([

@@ -268,3 +268,53 @@ def test_without_dashs_internal_state_a_double_click_still_runs_once_and_nothing
     assert page.evaluate(IDLE) and page.inner_text("#scope-row-action-status") == ""
     assert exceptions == [] and page.console_errors == []
 
+
+def test_on_alerts_a_rules_delete_holds_its_edit_and_the_other_rule_buttons(page, live_server, monkeypatch):
+    """A rule's Edit and Delete ask through two stores: an Edit pressed while the Delete was asked
+    opened the editor and the delete question together. One group now: one of them at a time."""
+    import services.alerts as alerts_service
+
+    started, gate = threading.Event(), threading.Event()
+    rule_name = alerts_service.rule_name
+
+    def held(*args, **kwargs):
+        started.set()
+        gate.wait(30)
+        return rule_name(*args, **kwargs)
+
+    monkeypatch.setattr(alerts_service, "rule_name", held)
+    asked_for = []
+    page.on("request", lambda r: asked_for.extend(s for s in ("alert-edit-ask", "alert-toggle-ask", "alert-ack-ask")
+                                                  if _asks(r, s)))
+    sign_in(page, live_server, "manager@scope.example", "scope-demo-manager")
+    page.goto(live_server + "/alerts")
+    page.wait_for_selector("#alerts-rules-table [data-ask]", timeout=15000)
+    rule = page.get_attribute(".alert-rule-row", "data-rule")
+    row = f".alert-rule-row[data-rule='{rule}']"
+    page.click(f"{row} [data-ask=alert-delete-ask]")
+    try:
+        assert started.wait(15)
+        # Edit and Disable of the same rule while its Delete is asked: held, nothing posted.
+        page.evaluate(f"""() => {{ document.querySelector("{row} [data-ask=alert-edit-ask]").click();
+                                  document.querySelector("{row} [data-ask=alert-toggle-ask]").click(); }}""")
+        page.wait_for_timeout(500)
+        buttons = page.eval_on_selector_all("[data-ask-group=alerts]", """els => els.map(b => ({
+            store: b.dataset.ask, rule: JSON.parse(b.dataset.askValue).id,
+            disabled: b.getAttribute('aria-disabled') === 'true', busy: b.getAttribute('aria-busy') === 'true'}))""")
+        assert {b["store"] for b in buttons} >= {"alert-edit-ask", "alert-toggle-ask", "alert-delete-ask"}
+        assert all(b["disabled"] for b in buttons), buttons
+        # the spinner on the Delete only, though the rule's Edit carries the same {"id": ...}
+        assert [(b["store"], b["rule"]) for b in buttons if b["busy"]] == [("alert-delete-ask", int(rule))], buttons
+    finally:
+        gate.set()
+    page.wait_for_selector("#alert-delete-confirm", state="visible", timeout=15000)
+    page.wait_for_function(IDLE, timeout=15000)
+    page.wait_for_timeout(1000)
+    assert asked_for == [] and not page.is_visible("#alert-form-save")
+    # Kept, and the rule's Edit works again.
+    page.click("#alert-delete-cancel")
+    page.wait_for_selector(".modal.show", state="detached", timeout=5000)
+    page.click(f"{row} [data-ask=alert-edit-ask]")
+    page.wait_for_selector("#alert-form-save", state="visible", timeout=15000)
+    assert asked_for == ["alert-edit-ask"]
+    assert page.console_errors == []
