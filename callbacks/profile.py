@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, no_update
+from dash import ALL, Input, Output, State, ctx, no_update
 from flask import current_app, request
 
 from auth.current import user_or_none
@@ -13,7 +13,9 @@ from auth.guard import secure_callback
 from auth.permissions import Perm
 from auth.sessions import current_session_id
 from db.flask_db import WriteConflict, WriteFailed, unit_of_work
-from services import accounts, mail
+from services import accounts, mail, notifications
+from services.access import AccessDenied
+from services.notification_mail import SEVERITY_WORDS
 
 SAVE_FAILED = "Nothing was saved: the database refused the change. Try again."
 
@@ -135,3 +137,58 @@ def send_verification(n):
     except (WriteConflict, WriteFailed):
         return _alert(SAVE_FAILED, "danger")
     return _sent("A new verification link is on its way.", mails)
+
+
+def _notify_choices() -> dict | None:
+    """{field: value} of the notification controls the page holds; None when the payload is not
+    what the page sends (a field twice, an id that is not one of ours)."""
+    groups = ctx.states_list or []
+    group = groups[0] if groups and isinstance(groups[0], list) else []
+    choices = {}
+    for item in group:
+        ident = item.get("id") if isinstance(item, dict) else None
+        field = ident.get("field") if isinstance(ident, dict) else None
+        if not isinstance(field, str) or field not in notifications.FIELDS or field in choices:
+            return None
+        choices[field] = item.get("value")
+    return choices
+
+
+def _notify_summary(prefs: notifications.Preferences, chosen: dict) -> str:
+    parts = []
+    if "alert_emails" in chosen:
+        if prefs.alert_emails:
+            which = SEVERITY_WORDS[prefs.alert_min_severity]
+            parts.append(f"emails about {which} when they open{' and resolve' if prefs.alert_resolved else ''}")
+        else:
+            parts.append("no alert emails")
+    if "siu_digest" in chosen:
+        parts.append("the SIU task digest on mornings when tasks are due" if prefs.siu_digest
+                     else "no SIU task digest")
+    return "Saved: you get " + "; ".join(parts) + "."
+
+
+@secure_callback(
+    Perm.MANAGE_OWN_ACCOUNT,
+    Output("profile-notify-status", "children"),
+    Input("profile-notify-save", "n_clicks"),
+    State({"type": "notify-pref", "field": ALL}, "value"),
+    prevent_initial_call=True,
+)
+def save_notifications(n, _values):
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        return no_update
+    choices = _notify_choices()
+    if choices is None:
+        return _alert(notifications.OUT_OF_DATE, "danger")
+    try:
+        with unit_of_work() as session:
+            # The kinds allowed come from the role in the server-side session, never from the page.
+            prefs = notifications.save(session, user_or_none(), choices)
+    except notifications.NothingChanged as exc:
+        return _alert(str(exc), "info")
+    except (notifications.NotificationError, AccessDenied) as exc:
+        return _alert(str(exc), "danger")
+    except (WriteConflict, WriteFailed):
+        return _alert(SAVE_FAILED, "danger")
+    return _alert(_notify_summary(prefs, choices), "success")

@@ -99,6 +99,18 @@ def verify_audit_chain(session: Session, settings) -> dict:
     return {"rows": report.count, "detail": report.to_json()}
 
 
+def notify_alerts(session: Session, settings) -> dict:
+    from services import notifications
+
+    return notifications.notify_alerts(session, settings)
+
+
+def siu_task_reminders(session: Session, settings) -> dict:
+    from services import notifications
+
+    return notifications.siu_task_reminders(session, settings)
+
+
 JOBS: dict[str, Job] = {job.name: job for job in (
     Job("refresh_aggregates", refresh_aggregates, "*/5 * * * *", "Refresh the dashboard aggregates"),
     Job("route_unscored", route_unscored, "*/2 * * * *", "Route open claims that have no routing decision yet"),
@@ -112,4 +124,10 @@ JOBS: dict[str, Job] = {job.name: job for job in (
         "Raise fraud alerts on open claims outside SIU (rings, links to fraud, router)"),
     # Minutes at millions of rows: from Admin > Audit log's Verify now it runs here too (jobs.on_demand).
     Job("verify_audit_chain", verify_audit_chain, "10 3 * * *", "Verify the audit log's hash chain", slow=True),
+    # Two minutes after each evaluate_alerts slot, so an alert opened there is mailed the same cycle.
+    Job("notify_alerts", notify_alerts, "3-59/5 * * * *",
+        "Email the alerts that opened or resolved to those who want them"),
+    # Days are UTC days in SCOPE (a task is overdue the UTC day after its due date); 07:00 is before work starts.
+    Job("siu_task_reminders", siu_task_reminders, "0 7 * * *",
+        "Email each SIU investigator their tasks due today or overdue"),
 )}

@@ -1,4 +1,4 @@
-"""The signed-in user's own account: name, email, password, sessions, MFA."""
+"""The signed-in user's own account: name, email, password, sessions, MFA, email notifications."""
 from __future__ import annotations
 
 import dash
@@ -11,6 +11,7 @@ from auth.permissions import Perm
 from components.common import not_allowed, page_header, stat
 from db.flask_db import read_session
 from services.accounts import ROLE_LABELS, profile
+from services.notifications import SEVERITY_CHOICES, settings_for
 
 dash.register_page(__name__, path="/profile", title="Your profile · SCOPE Assistant", name="Profile")
 
@@ -82,11 +83,59 @@ def summary_card(info: dict, tokens: bool = False):
     ]), className="shadow-sm mb-4", id="profile-summary")
 
 
+def _pref_id(field: str) -> dict:
+    # Pattern-matching ids: a role sees only its kinds, and a State naming a missing component
+    # would break the save button, so the callback reads whichever of these the page holds.
+    return {"type": "notify-pref", "field": field}
+
+
+def notifications_card(info: dict, settings: dict):
+    """The kinds the role may get (the server checks again), each on or off."""
+    prefs, sections = settings["prefs"], []
+    if settings["alerts"]:
+        sections.append(html.Div([
+            html.H6("Alerts", className="mb-2"),
+            dbc.Switch(id=_pref_id("alert_emails"), value=prefs["alert_emails"],
+                       label="Email me when an alert opens", className="mb-2"),
+            dbc.Label("Which alerts", className="small fw-semibold mb-1"),
+            dbc.RadioItems(id=_pref_id("alert_min_severity"), value=prefs["alert_min_severity"],
+                           options=[{"label": label, "value": value} for value, label in SEVERITY_CHOICES],
+                           className="mb-2 notify-severity"),
+            dbc.Switch(id=_pref_id("alert_resolved"), value=prefs["alert_resolved"],
+                       label="Also when it resolves", className="mb-1"),
+            dbc.FormText("Rules are checked every 5 minutes; one email per alert, with its value, threshold "
+                         "and a link to Alerts."),
+        ], className="mb-3", id="profile-notify-alerts"))
+    if settings["siu"]:
+        sections.append(html.Div([
+            html.H6("SIU tasks", className="mb-2"),
+            dbc.Switch(id=_pref_id("siu_digest"), value=prefs["siu_digest"],
+                       label="Morning digest of my tasks due today or overdue", className="mb-1"),
+            dbc.FormText("At 07:00 UTC, only on days when a task of yours is due, with a link to each case."),
+        ], className="mb-3", id="profile-notify-siu"))
+    if not sections:
+        body = [html.P("Your role gets no email notifications: alert emails go to those who read Alerts, and "
+                       "the SIU task digest to those who work SIU cases.", className="small text-muted mb-0",
+                       id="profile-notify-none")]
+    else:
+        unverified = None if settings["verified"] else dbc.Alert(
+            "Your address is not verified, so nothing is emailed until you follow the verification link "
+            "(you can send it again above).", color="warning", className="py-2 px-3 small",
+            id="profile-notify-unverified")
+        body = [html.P(f"Sent to {info['email']}.", className="small text-muted"), unverified,
+                dbc.Row([dbc.Col(section, md=6) for section in sections]),
+                dbc.Button("Save notification settings", id="profile-notify-save", color="primary", n_clicks=0),
+                html.Div(id="profile-notify-status", className="small mt-3")]
+    return dbc.Card(dbc.CardBody([html.H5("Email notifications", className="card-title"), *body]),
+                    className="shadow-sm mb-4", id="profile-notify")
+
+
 def layout(**_query):
     user = page_user(Perm.MANAGE_OWN_ACCOUNT, __name__)
     if user is None:
         return not_allowed()
     info = profile(read_session(), user.id)
+    notify = notifications_card(info, settings_for(read_session(), user))
     name_card = dbc.Card(dbc.CardBody([
         html.H5("Your name", className="card-title"),
         dbc.Label("Name colleagues see", html_for="profile-name", className="small fw-semibold mb-1"),
@@ -122,4 +171,5 @@ def layout(**_query):
         summary_card(info, tokens=user.can(Perm.MANAGE_OWN_TOKENS)),
         dbc.Row([dbc.Col([name_card, email_card], lg=6, className="mb-4"),
                  dbc.Col(password_card, lg=6, className="mb-4")]),
+        notify,
     ])

@@ -133,6 +133,11 @@ def _format(value: float, kind: str, currency: str) -> str:
     return f"{value:,.0f}"
 
 
+def format_value(value: float, kind: str, currency: str = money.DEFAULT) -> str:
+    """A value or threshold in its KPI's own unit, as rule names write it (the alert emails too)."""
+    return _format(value, kind, currency)
+
+
 # ``currency`` (here and below): the deployment's SCOPE_CURRENCY, which names money thresholds
 # ("Total reserve above €5.00M this week"); other metrics do without it.
 def default_name(metric: str, comparison: str, threshold: float, period: str, currency: str = money.DEFAULT) -> str:
