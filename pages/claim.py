@@ -165,9 +165,7 @@ def layout(claim_number: str | None = None, **query):
                                       can_decide=user.can(Perm.DECIDE_FRAUD),
                                       can_flag=can_flag(session, user, claim), claim_number=claim.claim_number),
                            id="fraud-card-area"),
-                  html.Div(_case_card(session, user, claim), id="siu-claim-area"),
-                  documents_card(documents_of_claim(session, user, claim), can_attach=can_attach(user, claim),
-                                 may_download=sees_personal_data(user))], className="claim-area-work"),
+                  html.Div(_case_card(session, user, claim), id="siu-claim-area")], className="claim-area-work"),
         html.Div([
             decision,
             insight_cards() if view.decision else None,
@@ -176,6 +174,9 @@ def layout(claim_number: str | None = None, **query):
                         else None, lg=6),
                 dbc.Col(notes_card() if work["can_note"] else None, lg=6),
             ]) if work["can_feedback"] or work["can_note"] else None,
+            # With the notes: what people add to the claim, before its history.
+            documents_card(documents_of_claim(session, user, claim), can_attach=can_attach(user, claim),
+                           may_download=sees_personal_data(user)),
             timeline_card(work["timeline"]),
         ], className="claim-area-decision"),
         html.Div([_facts(claim, user), _circumstances(view.facts), parties_card(view.parties),
