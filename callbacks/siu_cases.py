@@ -399,7 +399,7 @@ def remove_claim(_clicks, number, data):
 
 
 # --- Tasks ---------------------------------------------------------------------------
-# The rows' buttons (Done, Reopen, Edit) ask through the TASK_ASK store (assets/62-row-actions.js):
+# The rows' buttons (Done, Reopen, Edit, Remove) ask through the TASK_ASK store (assets/62-row-actions.js):
 # the rows are redrawn after every change, and a callback on their own ids would be called again
 # with every button at each redraw. The store carries the task's id and the version the row showed.
 
@@ -422,35 +422,37 @@ def _task_parts(user, key):
             activity(view))
 
 
-def _on_tasks(data, write: Callable, done: str, what: str) -> tuple[bool, object, object, object]:
+def _on_tasks(data, write: Callable, done: str | Callable, what: str) -> tuple[bool, object, object, object]:
     """(whether it was done, message, tasks part, activity) after one change to the case's tasks;
-    a stale page gets the tasks as they are now."""
+    a stale page gets the tasks as they are now. ``done``: the message, or makes it of what ``write`` returned."""
     key, _ = _case_key(data)
     user = user_or_none()
-    _, error, stale = _write(lambda s: write(s, user, key), what, "No such case or task here; reload the page.")
+    result, error, stale = _write(lambda s: write(s, user, key), what, "No such case or task here; reload the page.")
     if error is not None:
         return False, error, *(_task_parts(user, key) if stale and key else (no_update, no_update))
-    return True, flash(done), *_task_parts(user, key)
+    return True, flash(done(result) if callable(done) else done), *_task_parts(user, key)
 
 
 @secure_callback(Perm.WORK_SIU_CASES,
                  Output("siu-task-msg", "children"), Output("siu-case-tasks", "children"),
                  Output("siu-case-activity", "children", allow_duplicate=True),
-                 Output("siu-task-title", "value"), Output("siu-task-due", "value"),
+                 Output("siu-task-title", "value"), Output("siu-task-details", "value"),
+                 Output("siu-task-due", "value"),
                  Input("siu-task-add", "n_clicks"),
-                 State("siu-task-title", "value"), State("siu-task-assignee", "value"), State("siu-task-due", "value"),
+                 State("siu-task-title", "value"), State("siu-task-details", "value"),
+                 State("siu-task-assignee", "value"), State("siu-task-due", "value"),
                  State("siu-case-key", "data"),
                  prevent_initial_call=True)
-def add_task(_clicks, title, assignee, due, data):
+def add_task(_clicks, title, details, assignee, due, data):
     if not _clicked():
         raise PreventUpdate
-    if _too_long(title, due):
-        return flash("The task is far too long.", "danger"), no_update, no_update, no_update, no_update
+    if _too_long(title, details, due):
+        return flash("The task is far too long.", "danger"), *(no_update,) * 5
     who = _assignee_value(assignee)
-    added, *out = _on_tasks(data, lambda s, u, k: siu_case_tasks.add_task(s, u, k, title, who, due), "Task added.",
-                            "add a task")
+    added, *out = _on_tasks(data, lambda s, u, k: siu_case_tasks.add_task(s, u, k, title, who, due, details),
+                            "Task added.", "add a task")
     # Added: the form is emptied for the next one (the assignee stays: tasks come in batches for one person).
-    return *out, ("" if added else no_update), ("" if added else no_update)
+    return *out, *(("" if added else no_update),) * 3
 
 
 @secure_callback(Perm.WORK_SIU_CASES,
@@ -459,12 +461,16 @@ def add_task(_clicks, title, assignee, due, data):
                  Output("siu-case-activity", "children", allow_duplicate=True),
                  Input(TASK_ASK, "data"), State("siu-case-key", "data"),
                  prevent_initial_call=True)
-def task_done_or_reopen(ask, data):
+def task_row_action(ask, data):
+    """A row's Done, Reopen or Remove (Remove was confirmed in the browser first)."""
     op, task_id, version = asked(ask, "op"), asked(ask, "id", int), asked(ask, "v", int)
-    if op not in ("done", "reopen"):
+    if op not in ("done", "reopen", "remove"):
         raise PreventUpdate            # an edit (task_edit_open), or a tampered ask
     if task_id is None:
         return flash("No such task on this case; reload the page.", "danger"), no_update, no_update
+    if op == "remove":
+        return _on_tasks(data, lambda s, u, k: siu_case_tasks.remove_task(s, u, k, task_id, version),
+                         lambda title: f"Removed the task \u201c{title}\u201d.", "remove a task")[1:]
     finished = op == "done"
     return _on_tasks(data, lambda s, u, k: siu_case_tasks.set_done(s, u, k, task_id, version, finished),
                      "Task done." if finished else "Task reopened.", op + " a task")[1:]
@@ -472,7 +478,8 @@ def task_done_or_reopen(ask, data):
 
 @secure_callback(Perm.WORK_SIU_CASES,
                  Output("siu-task-edit-modal", "is_open"), Output("siu-task-edit-id", "data"),
-                 Output("siu-task-edit-title", "value"), Output("siu-task-edit-assignee", "options"),
+                 Output("siu-task-edit-title", "value"), Output("siu-task-edit-details", "value"),
+                 Output("siu-task-edit-assignee", "options"),
                  Output("siu-task-edit-assignee", "value"), Output("siu-task-edit-due", "value"),
                  Output("siu-task-edit-msg", "children"),
                  Output("siu-task-msg", "children", allow_duplicate=True),
@@ -481,7 +488,7 @@ def task_done_or_reopen(ask, data):
 def task_edit_open(ask, _cancel, data):
     """A row's Edit fills the dialog with the task as it is now (not as the row showed it)."""
     if ctx.triggered_id == "siu-task-edit-cancel":
-        return False, *(no_update,) * 7
+        return False, *(no_update,) * 8
     if asked(ask, "op") != "edit":
         raise PreventUpdate
     task_id = asked(ask, "id", int)
@@ -492,10 +499,10 @@ def task_edit_open(ask, _cancel, data):
     task = next((t for t in tasks_of_case(session, user, view.summary.id) if t.id == task_id), None) \
         if view is not None and task_id is not None else None
     if task is None or task.status != "open" or view.summary.status != "open":
-        return False, *(no_update,) * 6, flash("No such open task on this case; reload the page.", "danger")
+        return False, *(no_update,) * 7, flash("No such open task on this case; reload the page.", "danger")
     options = [{"label": f"{name} (me)" if uid == user.id else name, "value": str(uid)}
                for uid, name in siu_case_tasks.assignee_choices(session, user, view.lead_id, task.assignee_id)]
-    return (True, {"id": task.id, "v": task.version}, task.title, options, str(task.assignee_id),
+    return (True, {"id": task.id, "v": task.version}, task.title, task.details or "", options, str(task.assignee_id),
             task.due.isoformat() if task.due else "", None, None)
 
 
@@ -507,20 +514,21 @@ def task_edit_open(ask, _cancel, data):
                  Output("siu-task-msg", "children", allow_duplicate=True),
                  Input("siu-task-edit-save", "n_clicks"),
                  State("siu-task-edit-id", "data"), State("siu-task-edit-title", "value"),
+                 State("siu-task-edit-details", "value"),
                  State("siu-task-edit-assignee", "value"), State("siu-task-edit-due", "value"),
                  State("siu-case-key", "data"),
                  prevent_initial_call=True)
-def task_edit_save(_clicks, which, title, assignee, due, data):
+def task_edit_save(_clicks, which, title, details, assignee, due, data):
     if not _clicked():
         raise PreventUpdate
-    if _too_long(title, due):
+    if _too_long(title, details, due):
         return flash("The task is far too long.", "danger"), no_update, no_update, no_update, no_update
     which = which if isinstance(which, dict) else {}
     task_id, version = which.get("id"), which.get("v")
     who = _assignee_value(assignee)
     changed, message, tasks, events = _on_tasks(
         data, lambda s, u, k: siu_case_tasks.edit_task(s, u, k, task_id, version, title=title, assignee_id=who,
-                                                        due=due), "Task changed.", "change a task")
+                                                        due=due, details=details), "Task changed.", "change a task")
     if changed:
         return None, tasks, events, False, message      # the dialog closes, the card says so
     return message, tasks, events, no_update, no_update

@@ -542,6 +542,37 @@ def _day(day, today) -> str:
     return f"{day.day} {day:%b}" + (f" {day.year}" if day.year != today.year else "")
 
 
+DETAILS_SHOWN = 240      # characters of a task's details shown before "Show all"
+DETAILS_LINES = 3
+
+
+def _details_preview(text: str) -> str | None:
+    """The start of long details (None when they are short enough to show whole): a few lines,
+    cut at a word, so a page-long note does not push the rest of the list out of sight."""
+    lines = text.split("\n")
+    if len(text) <= DETAILS_SHOWN and len(lines) <= DETAILS_LINES:
+        return None
+    head = "\n".join(lines[:DETAILS_LINES])[:DETAILS_SHOWN]
+    if len(head) == DETAILS_SHOWN and " " in head[DETAILS_SHOWN // 2:]:
+        head = head[:head.rindex(" ")]
+    return head.rstrip() + "\u2026"
+
+
+def _task_details(text: str | None):
+    if not text:
+        return None
+    preview = _details_preview(text)
+    if preview is None:
+        return html.Div(text, className="small text-muted siu-task-details")
+    # Native <details>: opens without a request, and a redraw of the list closes it again.
+    return html.Details([
+        html.Summary([html.Span(preview, className="siu-task-details-preview"),
+                      html.Span("Show all", className="siu-task-details-more"),
+                      html.Span("Show less", className="siu-task-details-less")]),
+        html.Div(text, className="siu-task-details-full"),
+    ], className="small text-muted siu-task-details")
+
+
 def _task_row(t, today, *, can_edit: bool, closed: bool = False) -> html.Li:
     done = t.status == "done"
     if closed and not done:
@@ -561,17 +592,22 @@ def _task_row(t, today, *, can_edit: bool, closed: bool = False) -> html.Li:
         buttons = html.Div([
             ask_button("Edit", TASK_ASK, {"op": "edit", **ask}, color="link", className="text-secondary p-0 px-1",
                        title="Change the task, whose it is or when it is due") if not done else None,
+            ask_button("Remove", TASK_ASK, {"op": "remove", **ask}, color="link", className="text-danger p-0 px-1",
+                       title="Take the task off the case",
+                       confirm=f"Remove the task \u201c{t.title}\u201d from the case? The case's activity will "
+                               "say that you removed it.") if not done else None,
             ask_button("Reopen", TASK_ASK, {"op": "reopen", **ask}, color="secondary", outline=True,
                        title="Back to the open tasks") if done else
             ask_button("Done", TASK_ASK, {"op": "done", **ask}, color="success", outline=True,
                        title="Mark the task done"),
-        ], className="d-flex gap-2 align-items-center flex-shrink-0")
+        ], className="d-flex gap-2 align-items-center flex-shrink-0 siu-task-buttons")
     return html.Li([
         html.Div([html.Div(t.title, className="siu-task-title" + (" siu-task-done text-muted" if done else "")),
-                  html.Div(t.details, className="small text-muted siu-task-details") if t.details else None,
+                  _task_details(t.details),
                   meta], className="flex-grow-1", style={"minWidth": 0}),
         buttons,
-    ], className="list-group-item d-flex gap-2 align-items-start px-0" + (" siu-task-late" if t.overdue else ""),
+    ], className="list-group-item d-flex gap-2 align-items-start px-0 siu-task-row"
+       + (" siu-task-late" if t.overdue else ""),
         id=f"siu-task-{t.id}")
 
 
@@ -606,6 +642,9 @@ def _task_add_form(choices, me: int | None) -> html.Div:
         html.Div([
             dbc.Input(id="siu-task-title", maxLength=TITLE_MAX, placeholder="e.g. Request the claimant's bank "
                       "statements", className="siu-task-title-input"),
+            html.Label("Details (optional)", htmlFor="siu-task-details", className="visually-hidden"),
+            dbc.Textarea(id="siu-task-details", rows=2, maxLength=NOTE_MAX, className="siu-task-details-input",
+                         placeholder="Details (optional): which months, whom to ask, what to look for"),
             html.Label("Who does it", htmlFor="siu-task-assignee", className="visually-hidden"),
             dbc.Select(id="siu-task-assignee", options=_assignee_options(choices, me),
                        value=str(me) if me is not None else None, className="siu-task-assignee-input"),
@@ -624,6 +663,8 @@ def _task_edit_modal(choices, me: int | None) -> dbc.Modal:
             dcc.Store(id="siu-task-edit-id"),
             dbc.Label("Task", html_for="siu-task-edit-title", className="small fw-semibold mb-1"),
             dbc.Input(id="siu-task-edit-title", maxLength=TITLE_MAX),
+            dbc.Label("Details (optional)", html_for="siu-task-edit-details", className="small fw-semibold mb-1 mt-2"),
+            dbc.Textarea(id="siu-task-edit-details", rows=4, maxLength=NOTE_MAX),
             dbc.Label("Who does it", html_for="siu-task-edit-assignee", className="small fw-semibold mb-1 mt-2"),
             dbc.Select(id="siu-task-edit-assignee", options=_assignee_options(choices, me)),
             dbc.Label("Due (optional)", html_for="siu-task-edit-due", className="small fw-semibold mb-1 mt-2"),

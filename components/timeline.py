@@ -13,7 +13,8 @@ KIND_COLORS = {"intake": "#6c757d", "routed": "#0072B2", "moved": "#0072B2", "st
                "siu-opened": "#0072B2", "siu-note": "#343a40", "siu-claim_added": "#56B4E9",
                "siu-claim_removed": "#6c757d", "siu-lead": "#56B4E9", "siu-closed": "#D55E00",
                "siu-reopened": "#E69F00", "siu-task_added": "#56B4E9", "siu-task_edited": "#56B4E9",
-               "siu-task_done": "#009E73", "siu-task_reopened": "#E69F00"}
+               "siu-task_done": "#009E73", "siu-task_reopened": "#E69F00",
+               "siu-task_removed": "#6c757d"}
 
 DOT = {"position": "absolute", "left": "0", "top": ".75rem", "width": ".6rem", "height": ".6rem", "borderRadius": "50%"}
 # Notes keep their line breaks and are quoted, so they read as the person's words.

@@ -8,8 +8,10 @@ change them. A closed case's tasks are its record: read-only until a manager
 reopens the case.
 
 Every change locks the case, then the task, checks the task's version where the
-change depends on what the caller saw (edit, done, reopen), writes the case's
-activity and the audit log, and never commits. Task changes do not move the
+change depends on what the caller saw (edit, done, reopen, remove), writes the case's
+activity and the audit log, and never commits. A removed task is deleted: the activity
+(its title) and the audit log (the whole task, before) are its record, and no count or
+list has to remember to leave it out. Task changes do not move the
 case's version: like a note, a task conflicts with no decision on the case.
 """
 from __future__ import annotations
@@ -32,7 +34,8 @@ DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 EARLIEST_DUE = dt.date(2000, 1, 1)
 DUE_YEARS_AHEAD = 5          # a due date is weeks ahead, not a decade: a typo'd year is refused
 EVENT_TITLES = {"task_added": "Task added", "task_edited": "Task changed", "task_done": "Task done",
-                "task_reopened": "Task reopened"}
+                "task_reopened": "Task reopened", "task_removed": "Removed task"}
+_KEEP = object()   # edit_task without details: what the task says stays (callers from before details)
 
 
 def today_utc() -> dt.date:
@@ -113,6 +116,13 @@ def _locked_task(session: Session, case: SiuCase, task_id, version) -> SiuCaseTa
                                                     SiuCaseTask.case_id == case.id)
                           .with_for_update().execution_options(populate_existing=True))
     if task is None:
+        removed = session.scalar(select(SiuCaseEvent.data["title"].astext).where(
+            SiuCaseEvent.case_id == case.id, SiuCaseEvent.kind == "task_removed",
+            SiuCaseEvent.data["task"].astext == str(task_id)).limit(1))
+        if removed is not None:
+            # A conflict, not an error: the page still shows the task and is redrawn without it.
+            raise CaseConflict(f"The task \u201c{removed}\u201d was removed since you opened the case; "
+                               "it is shown as it is now.")
         raise CaseError("No such task on this case; reload the page.")
     if isinstance(version, bool) or not isinstance(version, int) or task.version != version:
         raise CaseConflict(f"The task \u201c{task.title}\u201d changed since you opened the case (someone edited, "
@@ -121,18 +131,19 @@ def _locked_task(session: Session, case: SiuCase, task_id, version) -> SiuCaseTa
 
 
 def _snapshot(task: SiuCaseTask) -> dict:
-    return {"task": task.id, "title": task.title, "assignee_id": task.assignee_id,
+    return {"task": task.id, "title": task.title, "details": task.details, "assignee_id": task.assignee_id,
             "due": task.due_date.isoformat() if task.due_date else None, "status": task.status}
 
 
 def _record(session: Session, user, case: SiuCase, kind: str, task: SiuCaseTask, *, before=None,
-            data: dict | None = None) -> None:
-    """The case's activity and the audit log, in the caller's transaction."""
+            data: dict | None = None, gone: bool = False) -> None:
+    """The case's activity and the audit log, in the caller's transaction; ``gone``: the task
+    is being removed, so the audit has no after image."""
     case.updated_at = dt.datetime.now(dt.timezone.utc)
     session.execute(insert(SiuCaseEvent), [dict(case_id=case.id, kind=kind, actor_id=user.id, note=None,
                                                 data={"task": task.id, "title": task.title, **(data or {})})])
     audit.record(session, actor=user.email, actor_id=user.id, action=f"siu_case.{kind}", target_type="siu_case",
-                 target_id=case.key, before=before, after=_snapshot(task))
+                 target_id=case.key, before=before, after=None if gone else _snapshot(task))
 
 
 def add_task(session: Session, user, key, title, assignee_id=None, due=None, details=None) -> SiuCaseTask:
@@ -153,25 +164,32 @@ def add_task(session: Session, user, key, title, assignee_id=None, due=None, det
     return task
 
 
-def edit_task(session: Session, user, key, task_id, version, *, title, assignee_id, due) -> SiuCaseTask:
-    """Change a task's title, assignee and due date (the whole of what the edit form shows)."""
+def edit_task(session: Session, user, key, task_id, version, *, title, assignee_id, due,
+              details=_KEEP) -> SiuCaseTask:
+    """Change a task's title, details, assignee and due date (the whole of what the edit form shows)."""
     _require(session, user)
     title = _text(title, what="task", required=True, limit=TITLE_MAX)
+    if details is not _KEEP:
+        details = _text(details, what="details", required=False, limit=NOTE_MAX)
     due = _due(due)
     case = _open_case(session, key)
     task = _locked_task(session, case, task_id, version)
+    details = task.details if details is _KEEP else details
     # The assignee it already has stays allowed (someone who since left SIU keeps their task until moved).
     assignee = task.assignee_id if assignee_id == task.assignee_id else _assignee(session, assignee_id)
-    if (title, assignee, due) == (task.title, task.assignee_id, task.due_date):
+    if (title, details, assignee, due) == (task.title, task.details, task.assignee_id, task.due_date):
         raise CaseError("Nothing to change: the task already says that.")
     before = _snapshot(task)
-    task.title, task.assignee_id, task.due_date = title, assignee, due
+    task.title, task.details, task.assignee_id, task.due_date = title, details, assignee, due
     task.version += 1
     session.flush()
     after = _snapshot(task)
     # What changed, from and to: the activity says "due 2026-12-03 → 2026-12-10", not just "changed".
     changes = {f: [before[k], after[k]] for f, k in (("title", "title"), ("assignee", "assignee_id"), ("due", "due"))
                if before[k] != after[k]}
+    # Details can run to pages: the activity says that they changed, the audit log keeps both texts.
+    if before["details"] != after["details"]:
+        changes["details"] = "added" if not before["details"] else "removed" if not after["details"] else "changed"
     _record(session, user, case, "task_edited", task, before=before, data={"changes": changes})
     session.flush()
     return task
@@ -196,6 +214,22 @@ def set_done(session: Session, user, key, task_id, version, done: bool) -> SiuCa
     _record(session, user, case, "task_done" if done else "task_reopened", task, before=before)
     session.flush()
     return task
+
+
+def remove_task(session: Session, user, key, task_id, version) -> str:
+    """Take an open task off an open case (added by mistake, or no longer wanted); its title.
+    A done task stays: it is what the investigation did, so it is reopened first."""
+    _require(session, user)
+    case = _open_case(session, key)
+    task = _locked_task(session, case, task_id, version)
+    if task.status != "open":
+        raise CaseError(f"The task \u201c{task.title}\u201d is done, so it is part of the investigation's record; "
+                        "reopen it first if it should go.")
+    before = _snapshot(task)
+    _record(session, user, case, "task_removed", task, before=before, gone=True)
+    session.delete(task)
+    session.flush()
+    return before["title"]
 
 
 # --- Reading ------------------------------------------------------------------

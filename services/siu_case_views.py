@@ -188,6 +188,8 @@ def _task_detail(kind: str, data: dict, names: dict[int, str]) -> str:
         if "due" in changes:
             old, new = changes["due"]
             parts.append(f"{_due_words(old)} → {_due_words(new)}")
+        if changes.get("details") in ("added", "changed", "removed"):
+            parts.append(f"details {changes['details']}")
         return " · ".join(parts)
     return title
 

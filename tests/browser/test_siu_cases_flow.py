@@ -178,3 +178,52 @@ def test_viewer_sees_the_totals_but_no_investigation(page, live_server):
     page.goto(live_server + "/siu-cases?case=C-000001")
     page.wait_for_selector("text=Case not found", timeout=15000)
     assert page.console_errors == []
+
+
+def test_tasks_card_details_edit_and_remove(page, live_server, app_session):
+    """A task with details (long ones folded behind "Show all"), its details changed in the Edit
+    dialog, and Remove, which asks first: Cancel changes nothing, OK takes it off the list and the
+    activity says so."""
+    from tests.integration.test_siu_cases_web import _own_case
+
+    key, _ = _own_case(app_session, 1)
+    sign_in(page, live_server, "investigator@scope.example", "scope-demo-investigator")
+    page.goto(live_server + f"/siu-cases?case={key}")
+    page.wait_for_selector("#siu-task-add", timeout=15000)
+    _settled(page)
+    long = "Twelve months, every account in the claimant's name; originals, not printouts. " * 6
+    page.fill("#siu-task-title", "Request the claimant's bank statements")
+    page.fill("#siu-task-details", long)
+    page.click("#siu-task-add")
+    page.wait_for_selector("#siu-task-msg >> text=Task added.", timeout=10000)
+    assert page.input_value("#siu-task-details") == ""
+    row = page.locator("#siu-task-list li").first
+    assert row.locator(".siu-task-details-full").is_hidden()      # folded: the start and "Show all"
+    row.locator("summary").click()
+    assert row.locator(".siu-task-details-full").is_visible()
+    assert row.locator(".siu-task-details-full").inner_text() == long.strip()
+
+    row.locator("button", has_text="Edit").click()
+    page.wait_for_selector("#siu-task-edit-details", state="visible", timeout=10000)
+    assert page.input_value("#siu-task-edit-details") == long.strip()
+    page.fill("#siu-task-edit-details", "Six months will do.")
+    page.click("#siu-task-edit-save")
+    page.wait_for_selector("#siu-task-msg >> text=Task changed.", timeout=10000)
+    page.wait_for_selector("#siu-task-list >> text=Six months will do.", timeout=10000)
+    assert "details changed" in page.inner_text("#siu-case-activity")
+    _settled(page)
+
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.locator("#siu-task-list li").first.locator("button", has_text="Remove").click()
+    page.wait_for_timeout(500)
+    assert asked == ["Remove the task \u201cRequest the claimant's bank statements\u201d from the case? "
+                     "The case's activity will say that you removed it."]
+    assert page.locator("#siu-task-list li").count() == 1
+    page.once("dialog", lambda d: d.accept())
+    page.locator("#siu-task-list li").first.locator("button", has_text="Remove").click()
+    page.wait_for_selector("#siu-task-msg >> text=Removed the task", timeout=10000)
+    page.wait_for_selector("#siu-tasks-empty", timeout=10000)
+    latest = page.locator("#siu-case-activity li").first.inner_text()
+    assert latest.startswith("Removed task") and "\u201cRequest the claimant's bank statements\u201d" in latest
+    assert page.console_errors == []

@@ -91,7 +91,8 @@ def test_others_neither_read_nor_change_tasks(db_session, team, who):
     for write in (lambda: tasks.add_task(s, person, case.key, "Sneak"),
                   lambda: tasks.edit_task(s, person, case.key, task.id, 1, title="Sneak", assignee_id=team.siu.id,
                                           due=None),
-                  lambda: tasks.set_done(s, person, case.key, task.id, 1, True)):
+                  lambda: tasks.set_done(s, person, case.key, task.id, 1, True),
+                  lambda: tasks.remove_task(s, person, case.key, task.id, 1)):
         with pytest.raises(AccessDenied):
             write()
     assert _counts(s) == before and _task(s, task.id).status == "open"
@@ -107,7 +108,8 @@ def test_closed_case_tasks_are_read_only(db_session, team):
     for write in (lambda: tasks.add_task(s, team.siu, case.key, "One more"),
                   lambda: tasks.set_done(s, team.manager, case.key, task.id, 1, True),
                   lambda: tasks.edit_task(s, team.siu, case.key, task.id, 1, title="New", assignee_id=team.siu.id,
-                                          due=None)):
+                                          due=None),
+                  lambda: tasks.remove_task(s, team.manager, case.key, task.id, 1)):
         with pytest.raises(CaseError, match="is closed, so its tasks are read-only"):
             write()
     assert _counts(s) == before
@@ -128,6 +130,8 @@ def test_a_stale_version_changes_nothing(db_session, team):
         with pytest.raises(CaseConflict):
             tasks.edit_task(s, team.siu, case.key, task.id, version, title="Other", assignee_id=team.siu.id,
                             due=None)
+        with pytest.raises(CaseConflict):
+            tasks.remove_task(s, team.siu, case.key, task.id, version)
     assert _counts(s) == before and _task(s, task.id).status == "done"
 
 
@@ -190,7 +194,10 @@ def test_unknown_task_or_case_writes_nothing(db_session, team):
             tasks.add_task(s, team.siu, key, "Lost")
     with pytest.raises(CaseError, match="Say whether"):
         tasks.set_done(s, team.siu, case.key, task.id, 1, "yes")
-    assert _counts(s) == before
+    for task_id in (task.id, 2**62, 0, "1", None, True):
+        with pytest.raises(CaseError, match="No such task on this case"):
+            tasks.remove_task(s, team.siu, case.key, task_id, 1)
+    assert _counts(s) == before and _task(s, task.id) is not None
 
 
 def test_edit_changes_title_assignee_and_due_and_says_what_changed(db_session, team):
@@ -259,3 +266,104 @@ def test_demo_open_cases_get_a_few_tasks_some_done_some_overdue(db_session):
                        .order_by(SiuCaseEvent.id)).all()
     assert events[0].kind == "opened" and [e.at for e in events] == sorted(e.at for e in events)
     assert sum(e.kind == "task_added" for e in events) == len(by_case[case_id])
+
+
+def test_edit_adds_changes_and_clears_details_and_the_activity_says_so(db_session, team):
+    s = db_session
+    case = _case(s, team)
+    task = tasks.add_task(s, team.siu, case.key, "Request bank statements")
+    added = tasks.edit_task(s, team.siu, case.key, task.id, 1, title="Request bank statements",
+                            assignee_id=team.siu.id, due=None, details="  Twelve months,\nall accounts.  ")
+    assert (added.details, added.version) == ("Twelve months,\nall accounts.", 2)
+    # Saving the form as it was is no change; an edit that leaves details out keeps them.
+    with pytest.raises(CaseError, match="Nothing to change"):
+        tasks.edit_task(s, team.siu, case.key, task.id, 2, title="Request bank statements", assignee_id=team.siu.id,
+                        due=None, details="Twelve months,\nall accounts.")
+    kept = tasks.edit_task(s, team.siu, case.key, task.id, 2, title="Request statements", assignee_id=team.siu.id,
+                           due=None)
+    assert kept.details == "Twelve months,\nall accounts."
+    changed = tasks.edit_task(s, team.siu, case.key, task.id, 3, title="Request statements", assignee_id=team.siu.id,
+                              due=None, details="Six months.")
+    assert (changed.details, changed.version) == ("Six months.", 4)
+    cleared = tasks.edit_task(s, team.siu, case.key, task.id, 4, title="Request statements", assignee_id=team.siu.id,
+                              due=None, details="   ")
+    assert (cleared.details, cleared.version) == (None, 5)
+    logs = list(s.scalars(select(AuditLog).where(AuditLog.action == "siu_case.task_edited",
+                                                 AuditLog.target_id == case.key).order_by(AuditLog.id)))
+    assert [(log.before["details"], log.after["details"]) for log in logs] == [
+        (None, "Twelve months,\nall accounts."), ("Twelve months,\nall accounts.", "Twelve months,\nall accounts."),
+        ("Twelve months,\nall accounts.", "Six months."), ("Six months.", None)]
+    details = [e.detail for e in views.get_case(s, team.siu, case.key).events if e.kind == "task_edited"][::-1]
+    assert [d.rsplit(" · ", 1)[-1] for d in details] == [
+        "details added", "Request bank statements → Request statements", "details changed", "details removed"]
+    assert "Six months" not in " ".join(details)     # the text itself is the audit log's, not the timeline's
+    assert tasks.tasks_of_case(s, team.siu, case.id)[0].details is None
+
+
+@pytest.mark.parametrize("details, message", [
+    ("d" * 5001, "details is too long"), (42, "details must be text"), (["x"], "details must be text"),
+    ("a\x00b", "cannot be stored"),
+])
+def test_bad_details_on_edit_are_refused_and_write_nothing(db_session, team, details, message):
+    s = db_session
+    case = _case(s, team)
+    task = tasks.add_task(s, team.siu, case.key, "Request bank statements", details="Twelve months.")
+    before = _counts(s)
+    with pytest.raises(CaseError, match=message):
+        tasks.edit_task(s, team.siu, case.key, task.id, 1, title="Request statements", assignee_id=team.siu.id,
+                        due=None, details=details)
+    assert _counts(s) == before
+    task = _task(s, task.id)
+    assert (task.title, task.details, task.version) == ("Request bank statements", "Twelve months.", 1)
+
+
+def test_remove_deletes_the_task_and_leaves_its_record_in_the_activity_and_audit(db_session, team):
+    s = db_session
+    case = _case(s, team)
+    version = case.version
+    keep = tasks.add_task(s, team.siu, case.key, "Interview the claimant", due=TODAY - dt.timedelta(days=2))
+    gone = tasks.add_task(s, team.siu, case.key, "Pull the police report", due=TODAY - dt.timedelta(days=1),
+                          details="Precinct 12.")
+    assert tasks.my_open_task_count(s, team.siu) == (2, 2)
+    with pytest.raises(CaseConflict, match="changed since you opened the case"):
+        tasks.remove_task(s, team.siu2, case.key, gone.id, 2)
+    title = tasks.remove_task(s, team.siu2, case.key, gone.id, 1)
+    assert title == "Pull the police report" and _task(s, gone.id) is None and case.version == version
+    # Counts and lists no longer have it: the case page, the cases list and My work.
+    assert [t.id for t in tasks.tasks_of_case(s, team.siu, case.id)] == [keep.id]
+    assert [t.id for t in tasks.my_open_tasks(s, team.siu)] == [keep.id]
+    assert tasks.my_open_task_count(s, team.siu) == (1, 1)
+    [summary], _ = views.list_cases(s, team.siu)
+    assert (summary.open_tasks, summary.overdue_tasks) == (1, 1)
+    # The audit log keeps the whole task as it was; the activity says who removed which.
+    [log] = s.scalars(select(AuditLog).where(AuditLog.action == "siu_case.task_removed", AuditLog.target_id == case.key))
+    assert (log.actor_id, log.after) == (team.siu2.id, None)
+    assert log.before == {"task": gone.id, "title": "Pull the police report", "details": "Precinct 12.",
+                          "assignee_id": team.siu.id, "due": (TODAY - dt.timedelta(days=1)).isoformat(),
+                          "status": "open"}
+    event = views.get_case(s, team.siu, case.key).events[0]
+    assert (event.kind, event.title, event.detail, event.actor) == (
+        "task_removed", "Removed task", "\u201cPull the police report\u201d", "Tess Tracer")
+    # A page that still shows it is told so (and redrawn), whatever it asks of it; nothing is written.
+    before = _counts(s)
+    for write in (lambda: tasks.set_done(s, team.siu, case.key, gone.id, 1, True),
+                  lambda: tasks.edit_task(s, team.siu, case.key, gone.id, 1, title="Other", assignee_id=team.siu.id,
+                                          due=None),
+                  lambda: tasks.remove_task(s, team.siu, case.key, gone.id, 1)):
+        with pytest.raises(CaseConflict, match="\u201cPull the police report\u201d was removed"):
+            write()
+    assert _counts(s) == before
+
+
+def test_a_done_task_is_reopened_before_it_is_removed(db_session, team):
+    s = db_session
+    case = _case(s, team)
+    task = tasks.add_task(s, team.siu, case.key, "Canvass the street")
+    tasks.set_done(s, team.siu, case.key, task.id, 1, True)
+    before = _counts(s)
+    with pytest.raises(CaseError, match="is done, so it is part of the investigation's record"):
+        tasks.remove_task(s, team.manager, case.key, task.id, 2)
+    assert _counts(s) == before and _task(s, task.id).status == "done"
+    tasks.set_done(s, team.manager, case.key, task.id, 2, False)
+    assert tasks.remove_task(s, team.manager, case.key, task.id, 3) == "Canvass the street"
+    assert _task(s, task.id) is None

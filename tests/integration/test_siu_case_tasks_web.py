@@ -71,15 +71,16 @@ def _post(web_app, client, key: str, inputs: list, state: list):
     })
 
 
-def _add(web_app, client, data, title, assignee=None, due=None):
+def _add(web_app, client, data, title, assignee=None, due=None, details=None):
     key = _key(web_app, inputs="siu-task-add", has="siu-task-title.value")
     return _post(web_app, client, key, [("siu-task-add", "n_clicks", 1)],
-                 [("siu-task-title", "value", title), ("siu-task-assignee", "value", assignee),
+                 [("siu-task-title", "value", title), ("siu-task-details", "value", details),
+                  ("siu-task-assignee", "value", assignee),
                   ("siu-task-due", "value", due), ("siu-case-key", "data", data)])
 
 
 def _ask(web_app, client, data, ask):
-    """A row's Done / Reopen, as assets/62-row-actions.js puts it in the store."""
+    """A row's Done / Reopen / Remove, as assets/62-row-actions.js puts it in the store."""
     key = _key(web_app, inputs=TASK_ASK, has="siu-case-tasks.children", lacks="edit")
     return _post(web_app, client, key, [(TASK_ASK, "data", ask)], [("siu-case-key", "data", data)])
 
@@ -90,10 +91,11 @@ def _edit_open(web_app, client, data, ask):
                  [("siu-case-key", "data", data)])
 
 
-def _edit_save(web_app, client, data, which, title, assignee, due):
+def _edit_save(web_app, client, data, which, title, assignee, due, details=""):
     key = _key(web_app, inputs="siu-task-edit-save", has="siu-task-edit-msg.children")
     return _post(web_app, client, key, [("siu-task-edit-save", "n_clicks", 1)],
                  [("siu-task-edit-id", "data", which), ("siu-task-edit-title", "value", title),
+                  ("siu-task-edit-details", "value", details),
                   ("siu-task-edit-assignee", "value", assignee), ("siu-task-edit-due", "value", due),
                   ("siu-case-key", "data", data)])
 
@@ -108,6 +110,7 @@ def _every_task_callback(web_app, client, key: str, task_id: int):
     yield "done", _ask(web_app, client, data, _clicked("done", task_id, 1))
     yield "edit open", _edit_open(web_app, client, data, _clicked("edit", task_id, 1))
     yield "edit save", _edit_save(web_app, client, data, {"id": task_id, "v": 1}, "Renamed", None, None)
+    yield "remove", _ask(web_app, client, data, _clicked("remove", task_id, 1))
 
 
 # --- Pages -----------------------------------------------------------------------------------
@@ -224,6 +227,9 @@ def test_add_done_reopen_and_edit_through_the_callbacks(web_app, clients, app_se
     {"op": "done", "id": True, "v": 1, "at": 1}, {"op": "done", "id": 2**62, "v": 1, "at": 1},
     {"op": "done", "id": -1, "v": 1, "at": 1}, {"op": "delete", "id": 1, "v": 1, "at": 1},
     {"op": "done", "id": 1, "v": 1},   # no click time: not from the page's script
+    {"op": "remove", "id": 1, "v": 1}, {"op": "remove", "id": "1", "v": 1, "at": 1},
+    {"op": "remove", "id": None, "v": 1, "at": 1}, {"op": "Remove", "id": 1, "v": 1, "at": 1},
+    {"op": ["remove"], "id": 1, "v": 1, "at": 1},
 ])
 def test_tampered_asks_change_nothing(web_app, clients, app_session, ask):  # noqa: F811
     key, _ = _own_case(app_session, 1)
@@ -232,6 +238,7 @@ def test_tampered_asks_change_nothing(web_app, clients, app_session, ask):  # no
     response = _ask(web_app, clients("investigator"), {"key": key, "version": 1}, ask)
     assert response.status_code in (200, 204) and "Traceback" not in response.get_data(as_text=True)
     assert "Task done." not in response.get_data(as_text=True)
+    assert "Removed the task" not in response.get_data(as_text=True)
     assert _tasks(app_session, key) == before and _writes(app_session, key) == writes
 
 
@@ -270,3 +277,75 @@ def test_bad_input_stale_versions_and_another_cases_task(web_app, clients, app_s
         assert "danger" in _ok(_edit_save(web_app, client, data, which, "Renamed", None, None)), which
     assert _tasks(app_session, key) == before and _writes(app_session, key) == writes
     assert _tasks(app_session, other)[0][1] == "open"
+
+
+def _details(app_session, key: str) -> list:
+    return app_session(lambda s: list(s.scalars(select(SiuCaseTask.details).join(SiuCase)
+                                                .where(SiuCase.key == key).order_by(SiuCaseTask.id))))
+
+
+def test_details_through_the_add_and_edit_forms(web_app, clients, app_session):  # noqa: F811
+    key, _ = _own_case(app_session, 1)
+    client = clients("investigator")
+    data = {"key": key, "version": 1}
+    long = "Ask the bank for every statement since January. " * 20      # folded on the card: "Show all"
+    body = _ok(_add(web_app, client, data, "Request bank statements", None, None, long))
+    assert "Task added." in body and "siu-task-details" in body and "Show all" in body
+    # The form is emptied, details too.
+    assert json.loads(body)["response"]["siu-task-details"]["value"] == ""
+    task_id = app_session(lambda s: s.scalar(select(func.max(SiuCaseTask.id))))
+    assert _details(app_session, key) == [long.strip()]
+    opened = json.loads(_ok(_edit_open(web_app, client, data, _clicked("edit", task_id, 1))))["response"]
+    assert opened["siu-task-edit-details"]["value"] == long.strip()
+    me = opened["siu-task-edit-assignee"]["value"]
+    body = _ok(_edit_save(web_app, client, data, {"id": task_id, "v": 1}, "Request bank statements", me, "",
+                          "Twelve months only."))
+    assert "Task changed." in body and "Twelve months only." in body and "details changed" in body
+    assert _details(app_session, key) == ["Twelve months only."]
+    # Too long, or not text: a message, nothing written (the form keeps what was typed).
+    before, writes = _tasks(app_session, key), _writes(app_session, key)
+    for details, message in (("d" * 5001, "details is too long"), (["x"], "details must be text"),
+                             ("d" * 30_000, "far too long")):
+        body = _ok(_add(web_app, client, data, "Another", None, None, details))
+        assert message in body and "Task added." not in body, body[:300]
+        body = _ok(_edit_save(web_app, client, data, {"id": task_id, "v": 2}, "Request bank statements", me, "",
+                              details))
+        assert message in body and "Task changed." not in body, body[:300]
+    assert _tasks(app_session, key) == before and _writes(app_session, key) == writes
+    assert _details(app_session, key) == ["Twelve months only."]
+
+
+def _said(response) -> str:
+    """A callback's answer, its text unescaped (\u201c\u2026\u201d as the page shows it)."""
+    return json.dumps(json.loads(_ok(response)), ensure_ascii=False)
+
+
+def test_remove_through_the_row_action(web_app, clients, app_session):  # noqa: F811
+    key, _ = _own_case(app_session, 1)
+    client = clients("investigator")
+    data = {"key": key, "version": 1}
+    keep, _ = _add_task(app_session, key, "Interview the claimant")
+    gone, _ = _add_task(app_session, key, "Pull the police report", due=TODAY - dt.timedelta(days=3))
+    _, body = render_page(client, "/siu-cases", f"?case={key}")
+    assert "2 open · 1 overdue" in body and '\\"op\\":\\"remove\\"' in body
+    assert "Remove the task \u201cPull the police report\u201d from the case?" in body   # asked first
+    # A stale row (edited meanwhile) is refused and redrawn; nothing removed.
+    writes = _writes(app_session, key)
+    body = _said(_ask(web_app, client, data, _clicked("remove", gone, 2)))
+    assert "changed since you opened the case" in body and len(_tasks(app_session, key)) == 2
+    assert _writes(app_session, key) == writes
+    body = _said(_ask(web_app, client, data, _clicked("remove", gone, 1)))
+    assert "Removed the task \u201cPull the police report\u201d." in body
+    assert "Removed task" in body and "1 open" in body and "overdue" not in body.split("siu-case-activity")[0]
+    assert [t[0] for t in _tasks(app_session, key)] == ["Interview the claimant"]
+    kinds = app_session(lambda s: list(s.scalars(select(SiuCaseEvent.kind).join(SiuCase).where(SiuCase.key == key)
+                                                 .order_by(SiuCaseEvent.id))))
+    actions = app_session(lambda s: list(s.scalars(select(AuditLog.action).where(AuditLog.target_id == key)
+                                                   .order_by(AuditLog.id))))
+    assert kinds[-1] == "task_removed" and actions[-1] == "siu_case.task_removed"
+    # A second tab still showing it is told it was removed; My work no longer lists it.
+    body = _said(_ask(web_app, client, data, _clicked("done", gone, 1)))
+    assert "was removed since you opened the case" in body and _writes(app_session, key)[0] == writes[0] + 1
+    _, body = render_page(client, "/my-work")
+    assert "Pull the police report" not in body
+    assert keep in [t for t in app_session(lambda s: list(s.scalars(select(SiuCaseTask.id))))]
