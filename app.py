@@ -11,6 +11,9 @@ from flask import Flask
 from config import Settings
 
 ROOT = Path(__file__).resolve().parent
+# Past this a request is refused (413) before it is read: the largest legitimate bodies are the
+# API's 20 MB batches and a claim's 20 MB of documents (base64, ~27 MB) in a Dash callback.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 log = logging.getLogger(__name__)
 
 
@@ -35,6 +38,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         # Cookie settings: auth.sessions.install.
         SCOPE_PRODUCTION=settings.is_production,
         SCOPE_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     db.init_app(server)
     request_ids.install(server)

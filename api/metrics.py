@@ -78,7 +78,8 @@ def install(server, dash_app) -> None:
         method = request.method if request.method in METHODS else "other"
         REQUESTS.labels(method, route, str(response.status_code)).inc()
         LATENCY.labels(method, route).observe(elapsed)
-        if route == "/_dash-update-component":
+        # A 413's body was never read, and reading it now would raise (a 500 instead of the 413).
+        if route == "/_dash-update-component" and response.status_code != 413:
             body = request.get_json(silent=True)
             output = body.get("output") if isinstance(body, dict) else None
             CALLBACKS.labels(callback_label(dash_app.callback_map, output)).observe(elapsed)

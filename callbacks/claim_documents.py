@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from dash import Input, Output, State, html, no_update
+from dash import ClientsideFunction, Input, Output, State, clientside_callback, no_update
 from dash.exceptions import PreventUpdate
 
 from api.usage import track
@@ -54,21 +54,11 @@ def _write(action, refused: str) -> tuple:
         return flash("Something went wrong; nothing was saved. Please reload the page.", "danger"), False
 
 
-@secure_callback(
-    Perm.WRITE_NOTES,
-    Output("doc-staged", "children"),
-    Input("doc-upload", "filename"),
-    prevent_initial_call=True,
-)
-def staged(names):
-    if not names:
-        return None
-    names = names if isinstance(names, list) else [names]
-    if not all(isinstance(n, str) for n in names):
-        return None
-    shown = [html.Li(n[:200], className="text-break") for n in names[:MAX_FILES_PER_UPLOAD + 1]]
-    return html.Div([html.Span(f"Ready to attach ({len(names)}):", className="fw-semibold"),
-                     html.Ul(shown, className="mb-0 ps-3")])
+# Runs in the browser (assets/65-claim-documents.js): the files' sizes are only known there
+# before they are sent, and listing them needs no server.
+clientside_callback(ClientsideFunction("scope_documents", "staged"),
+                    Output("doc-staged", "children"), Output("doc-attach", "disabled"),
+                    Input("doc-upload", "contents"), State("doc-upload", "filename"), prevent_initial_call=True)
 
 
 @secure_callback(

@@ -6,7 +6,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.row_actions import ask_button
-from services.claim_documents import ACCEPT_ATTRIBUTE, KINDS, MAX_BYTES, MAX_FILES_PER_UPLOAD, NOTE_MAX
+from services.claim_documents import (ACCEPT_ATTRIBUTE, KINDS, MAX_BYTES, MAX_FILES_PER_UPLOAD, MAX_UPLOAD_BYTES,
+                                      NOTE_MAX)
 
 ASK_STORE = "claim-doc-ask"
 
@@ -61,10 +62,13 @@ def upload_form():
             id="doc-upload", multiple=True, max_size=MAX_BYTES, accept=ACCEPT_ATTRIBUTE,
             children=html.Div([html.Span("Drop files here or "), html.Span("choose files", className="link-primary"),
                                html.Div(f"PDF, photos, Word, Excel or text · up to {mb} MB each, "
-                                        f"{MAX_FILES_PER_UPLOAD} at a time", className="small text-muted")]),
+                                        f"{MAX_FILES_PER_UPLOAD} files or {MAX_UPLOAD_BYTES // (1024 * 1024)} MB "
+                                        "at a time", className="small text-muted")]),
             className="doc-drop", className_active="doc-drop doc-drop-active",
         ),
-        html.Div(id="doc-staged", className="small mt-2", **{"aria-live": "polite"}),
+        html.Div(id="doc-upload-limits", hidden=True,
+                 **{"data-max-total": str(MAX_UPLOAD_BYTES), "data-max-files": str(MAX_FILES_PER_UPLOAD)}),
+        html.Div(id="doc-staged", className="small mt-2 doc-staged", **{"aria-live": "polite"}),
         dbc.Row([
             dbc.Col([dbc.Label("Kind", html_for="doc-kind", className="small mb-1"),
                      dbc.Select(id="doc-kind", options=[{"label": v, "value": k} for k, v in KINDS.items()],

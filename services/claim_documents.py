@@ -34,6 +34,9 @@ KINDS = {"photo": "Photo", "estimate": "Estimate", "police_report": "Police repo
          "invoice": "Invoice or receipt", "correspondence": "Correspondence", "other": "Other"}
 MAX_BYTES = 10 * 1024 * 1024
 MAX_FILES_PER_UPLOAD = 5
+# What one upload may carry: base64 in the callback's JSON grows it by a third, and the web
+# server refuses bodies past app.MAX_REQUEST_BYTES.
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PER_CLAIM = 100
 NOTE_MAX = 500
 REASON_MAX = 200
@@ -219,6 +222,10 @@ def attach(session: Session, user, claim_number, files, kind, note=None, *,
     if len(files) > MAX_FILES_PER_UPLOAD:
         raise DocumentError(f"Attach at most {MAX_FILES_PER_UPLOAD} files at a time (you chose {len(files)}).")
     uploads = [check_file(name, data) for name, data in files]
+    total = sum(len(up.data) for up in uploads)
+    if total > MAX_UPLOAD_BYTES:
+        raise DocumentError(f"Together these files are {size_text(total)}; attach at most "
+                            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB at a time.")
     seen: dict[str, str] = {}
     for up in uploads:
         if up.sha256 in seen:

@@ -23,7 +23,8 @@ def test_every_callback_declares_a_permission(web_app, client_for):
     clientside = [k for k in keys if "callback" not in web_app.callback_map[k]]
     undeclared = [k for k in keys if k not in clientside and callback_permission(web_app, k) is None]
     assert undeclared == []
-    assert "queue-url-sink.data" in clientside and set(clientside) <= {"queue-url-sink.data", "_pages_dummy.children"}
+    assert "queue-url-sink.data" in clientside and set(clientside) <= {"queue-url-sink.data", "_pages_dummy.children",
+                                                                  "..doc-staged.children...doc-attach.disabled.."}
     response = client_for("admin").post("/_dash-update-component", json={
         "output": "queue-url-sink.data", "outputs": {"id": "queue-url-sink", "property": "data"},
         "inputs": [{"id": "queue-filters", "property": "data", "value": {}}], "state": [],

@@ -199,3 +199,17 @@ def test_removal_erases_the_file_and_keeps_the_record(web_app, client_for, app_s
             "changedPropIds": ["claim-doc-ask.data"]})
         assert response.status_code in (200, 204)
     assert sum(1 for _, _, removed, _ in docs_of(app_session, claim["id"]) if not removed) == 1
+
+
+def test_one_upload_carries_at_most_20_mb_and_larger_requests_are_refused_unread(web_app, client_for, app_session):
+    claim = web_claim(web_app)
+    client = client_for("adjuster")
+    files = [(f"part{i}.pdf", PDF_BYTES + bytes([i]) * (7 * 1024 * 1024)) for i in range(3)]  # 21 MB
+    status, body = attach(web_app, client, claim["number"], files)
+    assert status == 200 and "attach at most 20 MB at a time" in text_of(body)
+    assert docs_of(app_session, claim["id"]) == []
+    from app import MAX_REQUEST_BYTES
+
+    response = client.post("/_dash-update-component", data=b"{" + b" " * MAX_REQUEST_BYTES + b"}",
+                           content_type="application/json")
+    assert response.status_code == 413
