@@ -47,6 +47,14 @@ class DocumentError(ValueError):
     """Bad input: the message is for the user, and nothing was written."""
 
 
+class DuplicateDocument(DocumentError):
+    """The file is attached to the claim already: a retried upload (the API answers 409 with its id)."""
+
+    def __init__(self, message: str, existing_id: int):
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
 @dataclass(frozen=True)
 class FileType:
     content_type: str
@@ -234,13 +242,13 @@ def attach(session: Session, user, claim_number, files, kind, note=None, *,
     # Locks the claim's row: two uploads at once count and compare against each other's files.
     session.execute(select(Claim.id).where(Claim.id == claim.id).with_for_update())
     existing = session.execute(_live(claim.id).with_only_columns(
-        ClaimDocument.sha256, ClaimDocument.filename, ClaimDocument.uploaded_at)).all()
-    by_hash = {sha: (name, at) for sha, name, at in existing}
+        ClaimDocument.sha256, ClaimDocument.filename, ClaimDocument.uploaded_at, ClaimDocument.id)).all()
+    by_hash = {sha: (name, at, doc_id) for sha, name, at, doc_id in existing}
     for up in uploads:
         if up.sha256 in by_hash:
-            name, at = by_hash[up.sha256]
-            raise DocumentError(f"“{up.filename}” is already attached to this claim (as “{name}”, "
-                                f"{at:%d %b %Y}).")
+            name, at, doc_id = by_hash[up.sha256]
+            raise DuplicateDocument(f"“{up.filename}” is already attached to this claim (as “{name}”, "
+                                    f"{at:%d %b %Y}).", doc_id)
     if len(existing) + len(uploads) > MAX_PER_CLAIM:
         raise DocumentError(f"A claim can hold at most {MAX_PER_CLAIM} documents; this one has {len(existing)}.")
     at = now or dt.datetime.now(dt.timezone.utc)
@@ -273,9 +281,13 @@ def _document(session: Session, user, document_id, *, lock: bool = False) -> tup
     return doc, claim
 
 
-def open_document(session: Session, user, document_id) -> tuple[ClaimDocument, bytes]:
-    """The file for a download, audited (documents hold personal data)."""
+def open_document(session: Session, user, document_id, claim_number: str | None = None
+                  ) -> tuple[ClaimDocument, bytes]:
+    """The file for a download, audited (documents hold personal data). With ``claim_number``,
+    a document of another claim is NotFound."""
     doc, claim = _document(session, user, document_id)
+    if claim_number is not None and claim.claim_number != claim_number:
+        raise NotFound("document")
     if not sees_personal_data(user):
         raise AccessDenied("documents hold personal data, which your role does not see")
     if doc.removed_at is not None:
@@ -357,3 +369,16 @@ def documents_of_claim(session: Session, user, claim: Claim) -> list[DocumentVie
 def live_count(session: Session, claim_id: int) -> int:
     return session.scalar(select(func.count()).select_from(ClaimDocument)
                           .where(ClaimDocument.claim_id == claim_id, ClaimDocument.removed_at.is_(None))) or 0
+
+
+def document_json(doc: ClaimDocument) -> dict:
+    """A live document as the REST API describes it."""
+    return {"id": doc.id, "filename": doc.filename, "kind": doc.kind, "content_type": doc.content_type,
+            "size_bytes": doc.size_bytes, "sha256": doc.sha256, "note": doc.note,
+            "uploaded_at": doc.uploaded_at.isoformat()}
+
+
+def live_documents(session: Session, user, claim_number) -> list[ClaimDocument]:
+    """The claim's live documents, oldest first (NotFound / OutsideDepartments as get_claim)."""
+    claim = get_claim(session, user, claim_number)
+    return list(session.scalars(_live(claim.id).order_by(ClaimDocument.uploaded_at, ClaimDocument.id)))

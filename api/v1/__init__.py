@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 # Route modules register themselves on ``bp`` when imported.
-from api.v1 import claims, errors, openapi, queues  # noqa: E402,F401
+from api.v1 import claims, documents, errors, openapi, queues  # noqa: E402,F401

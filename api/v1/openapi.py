@@ -7,6 +7,7 @@ from flask import current_app, jsonify
 from api.v1 import bp
 from auth.permissions import API_SCOPES
 from services import intake, intake_parties
+from services.claim_documents import KINDS as DOCUMENT_KINDS
 from services.queues import EXACT_COUNT_LIMIT, MAX_OFFSET, MAX_PAGE
 
 _TYPES = {
@@ -90,6 +91,9 @@ _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
                 "description": "Retries with the same key and body return the original response."}
 
 
+_CLAIM_NUMBER = {"name": "claim_number", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def _json(ref: str, description: str) -> dict:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
@@ -144,6 +148,43 @@ def document() -> dict:
                 "responses": {"200": _json("Claim", "The claim"),
                               "404": _error("No such claim, or outside the caller's departments"),
                               **_COMMON_ERRORS}}},
+            "/claims/{claim_number}/documents": {
+                "get": {"summary": "The claim's documents (files attached to it)", "x-scope": "claims:read",
+                        "parameters": [_CLAIM_NUMBER],
+                        "responses": {"200": _json("DocumentList", "The claim's documents, oldest first"),
+                                      "404": _error("No such claim, or outside the caller's departments"),
+                                      **_COMMON_ERRORS}},
+                "post": {"summary": "Attach up to 5 files (PDF, photos, Word, Excel, text; 10 MB each, 20 MB "
+                                    "together), all or none",
+                         "description": "What a file is comes from its bytes; a name that says another type is "
+                                        "refused. The same file twice on a claim is refused with 409 and the "
+                                        "id of the copy already there, so a retry is safe.",
+                         "x-scope": "claims:write", "parameters": [_CLAIM_NUMBER],
+                         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                             "type": "object", "required": ["file", "kind"], "properties": {
+                                 "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                                 "kind": {"type": "string", "enum": list(DOCUMENT_KINDS)},
+                                 "note": {"type": "string", "maxLength": 500}}}}}},
+                         "responses": {"201": _json("DocumentList", "Attached"),
+                                       "404": _error("No such claim, or outside the caller's departments"),
+                                       "409": _error("The file is attached already (fields.existing_document_id)",
+                                                     True),
+                                       "413": _error("Request body too large"),
+                                       "415": _error("Not multipart/form-data"),
+                                       "422": _error("A file or the kind is not accepted; nothing was attached",
+                                                     True),
+                                       **_COMMON_ERRORS,
+                                       "403": _error("The token lacks the scope, or its owner cannot work "
+                                                     "this claim")}}},
+            "/claims/{claim_number}/documents/{document_id}": {"get": {
+                "summary": "Download a document (as an attachment; audited)", "x-scope": "claims:read",
+                "parameters": [_CLAIM_NUMBER, {"name": "document_id", "in": "path", "required": True,
+                                               "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "The file", "content": {"application/octet-stream": {}}},
+                              "404": _error("No such document on this claim"),
+                              **_COMMON_ERRORS,
+                              "403": _error("The token lacks the scope, or its owner's role does not see "
+                                            "personal data")}}},
             "/queues/{department_code}": {"get": {
                 "summary": "Open claims of a department queue, newest report first",
                 "description": "Page through every open claim by following `next`: pass it as `after` "
@@ -184,6 +225,14 @@ def document() -> dict:
                     "count": {"type": "integer"}, "shap_method": {"type": "string"},
                     "claims": {"type": "array", "items": {"$ref": "#/components/schemas/CreatedClaim"}}}},
                 "Claim": claim,
+                "DocumentList": {"type": "object", "properties": {
+                    "claim_number": {"type": "string"},
+                    "documents": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "integer"}, "filename": {"type": "string"},
+                        "kind": {"type": "string", "enum": list(DOCUMENT_KINDS)},
+                        "content_type": {"type": "string"}, "size_bytes": {"type": "integer"},
+                        "sha256": {"type": "string"}, "note": {"type": ["string", "null"]},
+                        "uploaded_at": {"type": "string", "format": "date-time"}}}}}},
                 "Queue": {"type": "object", "properties": {
                     "department": {"type": "string"},
                     "total": {"type": "integer", "description": "Every open claim of the queue, not only those "

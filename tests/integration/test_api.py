@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 
 import pytest
 from sqlalchemy import func, select, text
@@ -276,7 +277,7 @@ def test_openapi_matches_the_routes_and_the_validator(web_app, client):
     actual = set()
     for rule in web_app.server.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):
-            path = rule.rule[len("/api/v1"):].replace("<", "{").replace(">", "}")
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len("/api/v1"):])  # <int:id> -> {id}
             actual |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == actual
     schema = doc["components"]["schemas"]["ClaimInput"]
