@@ -274,7 +274,10 @@ class ClaimEvent(Base):
     __table_args__ = (Index("ix_claim_events_claim", "claim_id", "at"),
                       # Moves by destination: the dashboard's "Referred to SIU" (migration 0023).
                       Index("ix_claim_events_moved_to", "to_department_id", "at",
-                            postgresql_where=text("kind = 'moved'")))
+                            postgresql_where=text("kind = 'moved'")),
+                      # The last day's assignments, read every 10 minutes by notify_assignments (migration 0030).
+                      Index("ix_claim_events_assignments", "at",
+                            postgresql_where=text("kind IN ('assigned', 'moved')")))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
@@ -1001,7 +1004,8 @@ class SiuCaseTask(Base):
 
 # --- Email notifications: preferences and what was sent (migration 0028) ------
 
-NOTIFICATION_KINDS = ("alert_opened", "alert_resolved", "siu_digest")
+# The last two: one's claims (migration 0030).
+NOTIFICATION_KINDS = ("alert_opened", "alert_resolved", "siu_digest", "claims_assigned", "overdue_digest")
 
 
 class NotificationPreference(Base):
@@ -1022,6 +1026,9 @@ class NotificationPreference(Base):
     alert_min_severity: Mapped[str | None] = mapped_column(String(10))
     alert_resolved: Mapped[bool | None] = mapped_column(Boolean)
     siu_digest: Mapped[bool | None] = mapped_column(Boolean)
+    # Migration 0030: claims assigned to the person by someone else, and their claims past the service level.
+    claims_assigned: Mapped[bool | None] = mapped_column(Boolean)
+    overdue_digest: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime] = _now_col()
 
 
