@@ -55,7 +55,9 @@ def install(server: Flask, dash_app: dash.Dash, *, production: bool) -> None:
     @server.after_request
     def _security_headers(response):
         headers = response.headers
-        headers["Content-Security-Policy"] = csp.value()
+        # A response with a policy of its own keeps it: a document download's is stricter (a sandbox).
+        if "Content-Security-Policy" not in headers:
+            headers["Content-Security-Policy"] = csp.value()
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"  # frame-ancestors for browsers without CSP 2
         headers["Referrer-Policy"] = "strict-origin-when-cross-origin"

@@ -4,10 +4,9 @@ attach, and to see personal data to download. A retried upload is refused with 4
 of the copy already attached, so retries are safe without an Idempotency-Key."""
 from __future__ import annotations
 
-import io
+from flask import jsonify, request
 
-from flask import jsonify, request, send_file
-
+from api.claim_documents import document_response
 from api.v1 import bp
 from api.v1.auth import caller, require_scope
 from api.v1.errors import ApiError
@@ -71,7 +70,6 @@ def download_document(claim_number: str, document_id: int):
         raise ApiError(404, "no such document on this claim") from None
     except AccessDenied as exc:
         raise ApiError(403, str(exc)) from None
-    response = send_file(io.BytesIO(data), mimetype=content_type, as_attachment=True, download_name=filename,
-                         max_age=0, etag=False, conditional=False)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    except (WriteConflict, WriteFailed):  # the download's audit entry could not be written
+        raise ApiError(503, "the download could not be recorded, so it was not given; retry") from None
+    return document_response(filename, content_type, data)

@@ -97,3 +97,24 @@ def test_departments_and_personal_data_rules_hold_for_tokens(web_app, client, ap
     assert listed.status_code == 200 and listed.get_json()["documents"][0]["id"] == doc_id
     assert client.get(f"/api/v1/claims/{outside['number']}/documents/{doc_id}",
                       headers=auth(viewer)).status_code == 403
+
+
+def test_an_api_download_is_sandboxed_and_unrecorded_ones_are_not_given(web_app, client, app_session, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import api.v1.documents as documents_api
+
+    claim = web_claim(web_app)
+    token = make_token(web_app, "adjuster@scope.example", ["claims:write", "claims:read"])
+    doc_id = post(client, token, claim["number"], [("scan.pdf", pdf("sandbox"))]).get_json()["documents"][0]["id"]
+    got = client.get(f"/api/v1/claims/{claim['number']}/documents/{doc_id}", headers=auth(token))
+    assert got.status_code == 200 and got.headers["Content-Security-Policy"].startswith("sandbox;")
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+
+    def audit_refused(*args, **kwargs):
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("the database went away"))
+
+    monkeypatch.setattr(documents_api, "open_document", audit_refused)
+    refused = client.get(f"/api/v1/claims/{claim['number']}/documents/{doc_id}", headers=auth(token))
+    assert refused.status_code == 503 and "not given" in refused.get_json()["error"]
+    assert refused.data != pdf("sandbox")

@@ -213,3 +213,26 @@ def test_one_upload_carries_at_most_20_mb_and_larger_requests_are_refused_unread
     response = client.post("/_dash-update-component", data=b"{" + b" " * MAX_REQUEST_BYTES + b"}",
                            content_type="application/json")
     assert response.status_code == 413
+
+
+def test_downloads_of_odd_names_stay_attachments_in_a_sandbox(web_app, client_for, app_session):
+    """Quotes, a semicolon, CR/LF and non-ASCII in a name cannot break out of Content-Disposition,
+    and the file comes with the download's own sandboxing policy (the site-wide one, which lets
+    SCOPE's scripts run, used to replace it)."""
+    claim = web_claim(web_app)
+    adjuster = client_for("adjuster")
+    attach(web_app, adjuster, claim["number"],
+           [('Ünal "final"; filename=evil.html\r\nX-Injected: 1.pdf', unique_pdf("odd1"))])
+    (doc_id, stored, *_), = docs_of(app_session, claim["id"])
+    assert stored == 'Ünal "final"; filename=evil.htmlX-Injected: 1.pdf'  # control characters dropped
+    response = adjuster.get(f"/claim-documents/{doc_id}")
+    assert response.status_code == 200 and response.data == unique_pdf("odd1")
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == ('attachment; filename="Unal \\"final\\"; filename=evil.htmlX-Injected: 1.pdf"; '
+                           "filename*=UTF-8''%C3%9Cnal%20%22final%22%3B%20filename%3Devil.htmlX-Injected%3A%201.pdf")
+    assert "X-Injected" not in response.headers
+    assert response.headers["Content-Security-Policy"].startswith("sandbox;")
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert "no-store" in response.headers["Cache-Control"]
+    # Pages keep the site's policy.
+    assert "script-src" in adjuster.get(f"/claims/{claim['number']}").headers["Content-Security-Policy"]
