@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import logging
 
-from flask import Blueprint, Response, send_file
+from flask import Blueprint, Response, request, send_file
+from flask_limiter.util import get_remote_address
 
 from auth.current import user_or_none
 from auth.errors import error_response
+from auth.limits import limiter
 from db.flask_db import WriteConflict, WriteFailed, unit_of_work
 from services.access import AccessDenied, NotFound, OutsideDepartments
 from services.claim_documents import open_document
@@ -19,6 +21,16 @@ bp = Blueprint("claim_documents", __name__)
 # A file opened anyway (a saved download dragged into a tab) gets no scripts, forms or origin of
 # SCOPE's: auth.headers keeps a policy a response set itself.
 DOWNLOAD_POLICY = "sandbox; default-src 'none'; frame-ancestors 'none'"
+# Per person: enough to read a claim's whole file (up to 100 documents) in a sitting, not to copy
+# the claims' documents out in bulk before anyone reads the audit log.
+DOWNLOAD_LIMIT = "60 per minute;600 per hour"
+# How a download reached us (Fetch Metadata): a link on SCOPE's pages, or one typed or bookmarked.
+OWN_SITE = (None, "same-origin", "none")
+
+
+def _downloader() -> str:
+    user = user_or_none()
+    return f"document-download:{user.id}" if user else "document-download-ip:" + (get_remote_address() or "?")
 
 
 def document_response(filename: str, content_type: str, data: bytes) -> Response:
@@ -33,7 +45,14 @@ def document_response(filename: str, content_type: str, data: bytes) -> Response
 
 
 @bp.get("/claim-documents/<int:document_id>")
+@limiter.limit(DOWNLOAD_LIMIT, key_func=_downloader)
 def download(document_id: int):
+    # This GET writes (the audit entry), and SameSite=Lax sends the session cookie on a top-level
+    # navigation from anywhere: another site's link would download into a signed-in person's
+    # browser and log a download they never asked for. Browsers without Fetch Metadata send no
+    # header and are let through (as typed addresses are).
+    if request.headers.get("Sec-Fetch-Site") not in OWN_SITE:
+        return error_response(403, "Open documents from the claim's page in SCOPE.")
     user = user_or_none()
     try:
         with unit_of_work() as session:  # the download's audit entry is its one write

@@ -236,3 +236,32 @@ def test_downloads_of_odd_names_stay_attachments_in_a_sandbox(web_app, client_fo
     assert "no-store" in response.headers["Cache-Control"]
     # Pages keep the site's policy.
     assert "script-src" in adjuster.get(f"/claims/{claim['number']}").headers["Content-Security-Policy"]
+
+
+def test_downloads_come_from_scope_pages_and_at_a_reading_pace(web_app, client_for, app_session):
+    """A GET that writes the audit log: another site's link must not make a signed-in browser
+    download (and log) a document, and one person cannot copy documents out in bulk."""
+    from api.claim_documents import DOWNLOAD_LIMIT
+    from auth.limits import limiter
+
+    claim = web_claim(web_app)
+    adjuster = client_for("adjuster")
+    attach(web_app, adjuster, claim["number"], [("pace.pdf", unique_pdf("pace"))])
+    (doc_id, *_), = docs_of(app_session, claim["id"])
+    logged = count(app_session, AuditLog, AuditLog.action == "claim.document_downloaded")
+    for site in ("cross-site", "same-site"):
+        refused = adjuster.get(f"/claim-documents/{doc_id}", headers={"Sec-Fetch-Site": site})
+        assert refused.status_code == 403 and b"Open documents from the claim" in refused.data
+    assert count(app_session, AuditLog, AuditLog.action == "claim.document_downloaded") == logged
+    for site in ("same-origin", "none", None):
+        headers = {"Sec-Fetch-Site": site} if site else {}
+        assert adjuster.get(f"/claim-documents/{doc_id}", headers=headers).status_code == 200
+    per_minute = int(DOWNLOAD_LIMIT.split()[0])
+    limiter.reset()  # the earlier tests' downloads count against the same person
+    try:
+        statuses = [adjuster.get(f"/claim-documents/{doc_id}").status_code for _ in range(per_minute + 1)]
+        assert statuses == [200] * per_minute + [429]
+        # Another person is not held by the first one's pace.
+        assert client_for("manager").get(f"/claim-documents/{doc_id}").status_code == 200
+    finally:
+        limiter.reset()  # the memory store is shared by the session's other tests
