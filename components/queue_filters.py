@@ -204,7 +204,10 @@ def queue_grid(*, currency: str, with_department: bool = False, initial_filters:
         dashGridOptions={"rowBuffer": 0, "cacheBlockSize": 100, "maxBlocksInCache": 20, "pagination": True,
                          "paginationPageSize": 25, "paginationPageSizeSelector": [25, 50, 100],
                          "animateRows": False, "suppressCellFocus": True, "tooltipShowDelay": 400,
-                         "localeText": {"noRowsToShow": "No claims match these filters."}},
+                         # Until the first rows arrive the grid does not know the count: "1 to … of …",
+                         # not its default "1 to ? of more", which read as a broken count.
+                         "localeText": {"noRowsToShow": "No claims match these filters.",
+                                        "pageLastRowUnknown": "…", "more": "…"}},
         style={"height": "680px"},
         className="ag-theme-quartz queue-grid",
     )
