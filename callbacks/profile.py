@@ -165,6 +165,12 @@ def _notify_summary(prefs: notifications.Preferences, chosen: dict) -> str:
     if "siu_digest" in chosen:
         parts.append("the SIU task digest on mornings when tasks are due" if prefs.siu_digest
                      else "no SIU task digest")
+    if "claims_assigned" in chosen:
+        parts.append("emails about claims assigned to you" if prefs.claims_assigned
+                     else "no emails about claims assigned to you")
+    if "overdue_digest" in chosen:
+        parts.append("the digest of your claims past their service level" if prefs.overdue_digest
+                     else "no digest of late claims")
     return "Saved: you get " + "; ".join(parts) + "."
 
 

@@ -111,6 +111,18 @@ def siu_task_reminders(session: Session, settings) -> dict:
     return notifications.siu_task_reminders(session, settings)
 
 
+def notify_assignments(session: Session, settings) -> dict:
+    from services import notifications
+
+    return notifications.notify_assignments(session, settings)
+
+
+def overdue_claims_digest(session: Session, settings) -> dict:
+    from services import notifications
+
+    return notifications.overdue_claims_digest(session, settings)
+
+
 JOBS: dict[str, Job] = {job.name: job for job in (
     Job("refresh_aggregates", refresh_aggregates, "*/5 * * * *", "Refresh the dashboard aggregates"),
     Job("route_unscored", route_unscored, "*/2 * * * *", "Route open claims that have no routing decision yet"),
@@ -130,4 +142,10 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     # Days are UTC days in SCOPE (a task is overdue the UTC day after its due date); 07:00 is before work starts.
     Job("siu_task_reminders", siu_task_reminders, "0 7 * * *",
         "Email each SIU investigator their tasks due today or overdue"),
+    # Often enough that a batch of claims reaches its adjuster the same morning; one email per batch, not per claim.
+    Job("notify_assignments", notify_assignments, "*/10 * * * *",
+        "Email each person the claims someone else assigned to them since the last email"),
+    # After the SIU digest (07:00), so someone who gets both does not get them in the same minute.
+    Job("overdue_claims_digest", overdue_claims_digest, "5 7 * * *",
+        "Email each adjuster their open claims past the department's service level"),
 )}

@@ -113,10 +113,22 @@ def notifications_card(info: dict, settings: dict):
                        label="Morning digest of my tasks due today or overdue", className="mb-1"),
             dbc.FormText("At 07:00 UTC, only on days when a task of yours is due, with a link to each case."),
         ], className="mb-3", id="profile-notify-siu"))
+    if settings["claims"]:
+        sections.append(html.Div([
+            html.H6("Your claims", className="mb-2"),
+            dbc.Switch(id=_pref_id("claims_assigned"), value=prefs["claims_assigned"],
+                       label="Email me claims someone else assigns to me", className="mb-1"),
+            dbc.FormText("Checked every 10 minutes: one email per batch, listing each claim with who assigned it "
+                         "and why. Not for claims you take yourself.", className="d-block mb-2"),
+            dbc.Switch(id=_pref_id("overdue_digest"), value=prefs["overdue_digest"],
+                       label="Morning digest of my claims past their service level", className="mb-1"),
+            dbc.FormText("At 07:05 UTC, only on days when claims of yours are past it (the red report dates on "
+                         "My work), oldest first."),
+        ], className="mb-3", id="profile-notify-claims"))
     if not sections:
-        body = [html.P("Your role gets no email notifications: alert emails go to those who read Alerts, and "
-                       "the SIU task digest to those who work SIU cases.", className="small text-muted mb-0",
-                       id="profile-notify-none")]
+        body = [html.P("Your role gets no email notifications: alert emails go to those who read Alerts, the "
+                       "SIU task digest to those who work SIU cases, and emails about claims to those who hold "
+                       "them.", className="small text-muted mb-0", id="profile-notify-none")]
     else:
         unverified = None if settings["verified"] else dbc.Alert(
             "Your address is not verified, so nothing is emailed until you follow the verification link "

@@ -3,10 +3,13 @@ the account emails: links are shown whole, so a person can see where they point.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from services import alerts
+from services.currency import money
 from services.account_mail import SIGNATURE
 from services.mail import Mail
 
@@ -142,3 +145,102 @@ def siu_digest(to: str, name: str | None, tasks: list[DueTask], *, today: dt.dat
             "\n\nYou get this digest on mornings when tasks of yours are due. Switch it off under Email "
             f"notifications on your profile:\n{_url(base_url, '/profile')}" + SIGNATURE)
     return Mail(to, f"SCOPE: your SIU tasks, {summary}", body)
+
+
+# --- One's claims ------------------------------------------------------------------------------
+
+NOTE_SHOWN = 200  # a move's comment can be 1,000 characters; the claim page has it whole
+
+
+def claim_url(base_url: str, number: str) -> str:
+    return _url(base_url, f"/claims/{number}")
+
+
+def my_work_url(base_url: str, *, overdue: bool = False) -> str:
+    # My work opens with the filters in ?f= (pages.queues.initial_filters), as its own address keeps them.
+    return _url(base_url, "/my-work", {"f": json.dumps({"overdue": True}, separators=(",", ":"))} if overdue else None)
+
+
+def _claim_line(number: str, line: str, department: str | None, amount, currency: str) -> str:
+    parts = [number, line or None, department, money(amount, currency) if amount is not None else None]
+    return " · ".join(p for p in parts if p)
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+@dataclass(frozen=True)
+class AssignedClaim:
+    claim_number: str
+    line: str
+    department: str | None
+    amount: Decimal | float | None
+    assigned_by: str
+    at: dt.datetime
+    reason: str | None  # the move's reason, as the board words it
+    note: str | None
+
+
+def _note(text: str | None) -> str | None:
+    text = " ".join((text or "").split())
+    return (text[:NOTE_SHOWN - 1].rstrip() + "…" if len(text) > NOTE_SHOWN else text) or None
+
+
+def claims_assigned(to: str, name: str | None, claims: list[AssignedClaim], *, base_url: str,
+                    currency: str) -> Mail:
+    """One email for the claims others gave the person since the last one, newest first."""
+    givers = {c.assigned_by for c in claims}
+    count = _plural(len(claims), "claim")
+    opening = (f"{next(iter(givers))} assigned {count} to you" if len(givers) == 1
+               else f"{count} were assigned to you" if len(claims) > 1 else f"{count} was assigned to you")
+    lines = []
+    for claim in claims[:DIGEST_SHOWN]:
+        why = " · ".join(p for p in (claim.reason, f"“{_note(claim.note)}”" if _note(claim.note) else None) if p)
+        lines.append(f"{_claim_line(claim.claim_number, claim.line, claim.department, claim.amount, currency)}\n"
+                     f"  assigned by {claim.assigned_by}, {_utc(claim.at)}" + (f"\n  {why}" if why else "") +
+                     f"\n  {claim_url(base_url, claim.claim_number)}")
+    more = len(claims) - DIGEST_SHOWN
+    if more > 0:
+        lines.append(f"…and {more:,} more, on My work:\n{my_work_url(base_url)}")
+    first = claims[0].claim_number
+    subject = (f"SCOPE: claim {first} assigned to you" if len(claims) == 1 else f"SCOPE: {count} assigned to you")
+    body = (f"{_greeting(name)}\n\n{opening} in SCOPE Assistant.\n\n" + "\n\n".join(lines) +
+            f"\n\nAll your open claims are on My work:\n{my_work_url(base_url)}"
+            "\n\nYou get this email when someone else gives you claims (not for claims you take yourself). "
+            f"Switch it off under Email notifications on your profile:\n{_url(base_url, '/profile')}" + SIGNATURE)
+    return Mail(to, subject, body)
+
+
+@dataclass(frozen=True)
+class LateClaim:
+    claim_number: str
+    line: str
+    department: str | None
+    amount: Decimal | float | None
+    reported: dt.date
+    due: dt.date  # the last day within the service level; the claim is late from the day after
+    sla_days: int
+
+
+def overdue_digest(to: str, name: str | None, claims: list[LateClaim], total: int, *, today: dt.date,
+                   base_url: str, currency: str) -> Mail:
+    """``claims``: the oldest ``DIGEST_SHOWN`` of the person's ``total`` claims past the service level."""
+    lines = []
+    for claim in claims[:DIGEST_SHOWN]:
+        days = (today - claim.due).days
+        lines.append(f"{_claim_line(claim.claim_number, claim.line, claim.department, claim.amount, currency)}\n"
+                     f"  reported {_day(claim.reported, today)}, past its {claim.sla_days}-day service level by "
+                     f"{_plural(days, 'day')} (due {_day(claim.due, today)})\n"
+                     f"  {claim_url(base_url, claim.claim_number)}")
+    more = total - min(len(claims), DIGEST_SHOWN)
+    if more > 0:
+        lines.append(f"…and {more:,} more, on My work with the past-service-level filter:\n"
+                     f"{my_work_url(base_url, overdue=True)}")
+    counted = _plural(total, "open claim")
+    body = (f"{_greeting(name)}\n\n{counted} of yours {'is past its' if total == 1 else 'are past their'} department's "
+            f"service level ({_day(today, today)} {today.year}), the oldest first:\n\n" + "\n\n".join(lines) +
+            f"\n\nThe same list on My work (the red report dates):\n{my_work_url(base_url, overdue=True)}"
+            "\n\nYou get this digest on mornings when claims of yours are past their service level. Switch it off "
+            f"under Email notifications on your profile:\n{_url(base_url, '/profile')}" + SIGNATURE)
+    return Mail(to, f"SCOPE: {counted} past the service level", body)

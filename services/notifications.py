@@ -5,6 +5,10 @@ defaults by role) and the two jobs that mail it.
   event opens, and when it resolves to those who were told it opened and still want it.
 * ``siu_task_reminders`` (daily): to each assignee, their open tasks on open SIU cases due
   today or overdue; nothing due, no mail.
+* ``notify_assignments`` (every 10 minutes): to each person, one email listing the open claims
+  someone else gave them since the last one (claims they took themselves are not news).
+* ``overdue_claims_digest`` (daily): to each person, their open claims past the department's
+  service level (My work's red report dates); none, no mail.
 
 Who may get a kind is decided from the role (and Special Investigations membership) when
 the mail is sent, never from a stored choice: a demoted manager's old "email me alerts"
@@ -23,29 +27,33 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
 from auth.permissions import ROLES, Perm, role_has
-from db.models import (ALERT_SEVERITIES, AlertEvent, Department, NotificationPreference, NotificationSend, SiuCase,
-                       SiuCaseTask, User, user_departments)
+from db.models import (ALERT_SEVERITIES, OPEN_STATUSES, AlertEvent, Claim, ClaimEvent, Department,
+                       NotificationPreference, NotificationSend, SiuCase, SiuCaseTask, User, user_departments)
 from services import audit
 from services import notification_mail as wording
 from services.access import AccessDenied
 from services.mail import Mail, send as send_mail
+from services.queues import past_service_level, reported_on
+from services.reassignment import MOVE_REASON_LABELS, line_label
 from services.siu_cases import may_work, siu_id
 
 log = logging.getLogger(__name__)
 
 ALERT_OPENED, ALERT_RESOLVED, SIU_DIGEST = "alert_opened", "alert_resolved", "siu_digest"
+CLAIMS_ASSIGNED, OVERDUE_DIGEST = "claims_assigned", "overdue_digest"
 SEVERITY_LEVEL = {"info": 0, "warning": 1, "critical": 2}
 # The choices the profile offers, narrowest first.
 SEVERITY_CHOICES = (("critical", "Critical only"), ("warning", "Warning and critical"),
                     ("info", "Every alert (info too)"))
 ALERT_FIELDS = ("alert_emails", "alert_min_severity", "alert_resolved")
 SIU_FIELDS = ("siu_digest",)
-FIELDS = ALERT_FIELDS + SIU_FIELDS
+CLAIM_FIELDS = ("claims_assigned", "overdue_digest")
+FIELDS = ALERT_FIELDS + SIU_FIELDS + CLAIM_FIELDS
 # Alerts older than this are history, not news: a scheduler that was down a weekend, or someone
 # switching alert emails on, does not mail every alert of the past days.
 LOOKBACK = dt.timedelta(hours=24)
@@ -66,6 +74,8 @@ class Preferences:
     alert_min_severity: str
     alert_resolved: bool
     siu_digest: bool
+    claims_assigned: bool
+    overdue_digest: bool
 
     def wants_alert(self, severity: str) -> bool:
         return self.alert_emails and SEVERITY_LEVEL.get(severity, 0) >= SEVERITY_LEVEL[self.alert_min_severity]
@@ -75,13 +85,22 @@ def role_defaults(role: str | None) -> Preferences:
     # Admins and managers answer for the operation, so a critical alert is theirs to hear about;
     # viewers read alerts but are not on call, so they opt in. Everyone who works SIU cases gets
     # the digest: a task's due date is a promise to someone.
+    # Adjusters are given their work, so new claims and late ones are theirs to hear about;
+    # managers and admins hand work out and rarely hold claims, so they opt in.
     on_call = role in ("admin", "manager")
-    return Preferences(alert_emails=on_call, alert_min_severity="critical", alert_resolved=True, siu_digest=True)
+    holder = role == "adjuster"
+    return Preferences(alert_emails=on_call, alert_min_severity="critical", alert_resolved=True, siu_digest=True,
+                       claims_assigned=holder, overdue_digest=holder)
 
 
 def may_get_alerts(role: str | None) -> bool:
     """Alerts are mailed only to those who may open /alerts."""
     return role_has(role, Perm.VIEW_ALERTS)
+
+
+def may_hold_claims(role: str | None) -> bool:
+    """Emails about one's claims go to the roles that have My work, where the links lead."""
+    return role_has(role, Perm.GIVE_FEEDBACK)
 
 
 def _effective(row: NotificationPreference | None, role: str | None) -> Preferences:
@@ -92,7 +111,8 @@ def _effective(row: NotificationPreference | None, role: str | None) -> Preferen
 
 
 def _fields_for(session: Session, user) -> tuple[str, ...]:
-    return (ALERT_FIELDS if may_get_alerts(user.role) else ()) + (SIU_FIELDS if may_work(session, user) else ())
+    return ((ALERT_FIELDS if may_get_alerts(user.role) else ()) + (SIU_FIELDS if may_work(session, user) else ())
+            + (CLAIM_FIELDS if may_hold_claims(user.role) else ()))
 
 
 # --- The profile ---------------------------------------------------------------------------
@@ -104,7 +124,8 @@ def settings_for(session: Session, user) -> dict:
     account = session.get(User, user.id)
     prefs = _effective(session.get(NotificationPreference, user.id), user.role)
     fields = _fields_for(session, user)
-    return {"alerts": ALERT_FIELDS[0] in fields, "siu": SIU_FIELDS[0] in fields, "prefs": asdict(prefs),
+    return {"alerts": ALERT_FIELDS[0] in fields, "siu": SIU_FIELDS[0] in fields, "claims": CLAIM_FIELDS[0] in fields,
+            "prefs": asdict(prefs),
             "verified": account is not None and account.email_verified_at is not None}
 
 
@@ -123,6 +144,8 @@ def parse(raw, fields: tuple[str, ...]) -> dict:
         raise AccessDenied("Your role does not see alerts, so it gets no alert emails.")
     if sent & set(SIU_FIELDS) and SIU_FIELDS[0] not in fields:
         raise AccessDenied("Only those who work SIU cases get the SIU task digest.")
+    if sent & set(CLAIM_FIELDS) and CLAIM_FIELDS[0] not in fields:
+        raise AccessDenied("Your role holds no claims, so it gets no emails about them.")
     if sent != set(fields):
         raise NotificationError(OUT_OF_DATE)
     out = {}
@@ -134,7 +157,9 @@ def parse(raw, fields: tuple[str, ...]) -> dict:
             out[field] = value
         else:
             out[field] = _bool(value, {"alert_emails": "Alert emails", "alert_resolved": "Emails when an alert "
-                                       "resolves", "siu_digest": "The SIU task digest"}[field])
+                                       "resolves", "siu_digest": "The SIU task digest",
+                                       "claims_assigned": "Emails about claims assigned to you",
+                                       "overdue_digest": "The digest of your claims past their service level"}[field])
     return out
 
 
@@ -201,16 +226,23 @@ class _Outbox:
         self.errors: list[str] = []
 
     def deliver(self, user_id: int, kind: str, ref: str, compose: Callable[[], Mail]) -> None:
+        self.deliver_many(user_id, kind, [ref], lambda _claimed: compose())
+
+    def deliver_many(self, user_id: int, kind: str, refs: list[str], compose: Callable[[set[str]], Mail]) -> None:
+        """One email about several things, each claimed on its own row: ``compose`` gets the refs
+        this run claimed (those an earlier run or another scheduler took are left out of the
+        email), and nothing is sent when it claimed none. Refs are claimed in the caller's order."""
         savepoint = self.session.begin_nested()
-        claimed = self.session.scalar(
-            insert(NotificationSend).values(user_id=user_id, kind=kind, ref=ref[:40])
-            .on_conflict_do_nothing(constraint="uq_notification_sends_user_kind_ref").returning(NotificationSend.id))
-        if claimed is None:  # sent by an earlier run or another scheduler
+        claimed = set(self.session.scalars(
+            insert(NotificationSend).values([{"user_id": user_id, "kind": kind, "ref": ref[:40]} for ref in refs])
+            .on_conflict_do_nothing(constraint="uq_notification_sends_user_kind_ref").returning(NotificationSend.ref)))
+        if not claimed:  # sent by an earlier run or another scheduler
             savepoint.commit()
             self.counts["skipped"] += 1
             return
+        ref = ",".join(refs)[:40]
         try:
-            self.sender(self.settings, compose())
+            self.sender(self.settings, compose(claimed))
         except Exception as exc:  # noqa: BLE001 - any failure: this one is not sent, the others go on
             savepoint.rollback()
             self.counts["failed"] += 1
@@ -310,3 +342,112 @@ def siu_task_reminders(session: Session, settings, *, today: dt.date | None = No
         outbox.deliver(user_id, SIU_DIGEST, today.isoformat(), lambda r=r, tasks=tasks: wording.siu_digest(
             r.email, r.name, tasks, today=today, base_url=settings.base_url))
     return outbox.outcome(assignees=len(due), not_wanted=not_mailed, day=today.isoformat())
+
+
+# --- One's claims ------------------------------------------------------------------------------
+
+
+def _holders(session: Session, field: str) -> dict[int, Recipient]:
+    """Active, verified people whose role holds claims and who want this kind (``field`` of Preferences)."""
+    everyone = _recipients(session, [r for r in ROLES if may_hold_claims(r)])
+    return {uid: r for uid, r in everyone.items() if getattr(r.prefs, field)}
+
+
+def _in_my_work(user_ids):
+    """Claims My work lists for their adjuster: those who see every department see all of
+    theirs, the others only those in their own departments (services.queues.my_work)."""
+    everywhere = [r for r in ROLES if role_has(r, Perm.VIEW_ALL_DEPARTMENTS)]
+    own_department = select(user_departments.c.user_id).where(
+        user_departments.c.user_id == Claim.adjuster_id, user_departments.c.department_id == Claim.department_id)
+    wide = select(User.id).where(User.id == Claim.adjuster_id, User.role.in_(everywhere))
+    return and_(Claim.adjuster_id.in_(user_ids), or_(wide.exists(), own_department.exists()))
+
+
+def notify_assignments(session: Session, settings, *, now: dt.datetime | None = None,
+                       sender: Sender | None = None) -> dict:
+    """One email per person listing the open claims others gave them in the last ``LOOKBACK``
+    and not mailed yet.
+
+    The key of what was mailed is (person, kind, the claim event that gave them the claim):
+    one row per claim listed, claimed together before the email goes (``deliver_many``).
+    A re-run or a second scheduler finds those rows taken and mails nothing twice, and an
+    event that arrives between two runs has an id of its own, so it is mailed at the next one.
+    A high-water mark per person (the last event id mailed) would be one row per email, but
+    two schedulers reading it at once would both mail the claims above it."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    outbox = _Outbox(session, settings, sender)
+    recipients = _holders(session, "claims_assigned")
+    if not recipients:
+        return outbox.outcome(people=0, claims=0)
+    # The latest assignment event of each claim decides who was given it and by whom: a claim
+    # moved to A and on to B in the same ten minutes is B's news, not A's, and one a person took
+    # back for themselves after a move is no longer "given" to them.
+    latest = (select(ClaimEvent.id, ClaimEvent.claim_id, ClaimEvent.actor_id, ClaimEvent.at, ClaimEvent.reason,
+                     ClaimEvent.note, ClaimEvent.data["to_adjuster_id"].as_integer().label("to_id"),
+                     ClaimEvent.data["from_adjuster_id"].as_integer().label("from_id"))
+              .where(ClaimEvent.kind.in_(("assigned", "moved")), ClaimEvent.at >= now - LOOKBACK)
+              .ext(distinct_on(ClaimEvent.claim_id))
+              .order_by(ClaimEvent.claim_id, ClaimEvent.at.desc(), ClaimEvent.id.desc())).subquery()
+    actor = User.__table__.alias("actor")
+    sent = select(NotificationSend.id).where(
+        NotificationSend.user_id == latest.c.to_id, NotificationSend.kind == CLAIMS_ASSIGNED,
+        NotificationSend.ref == func.cast(latest.c.id, String))
+    rows = session.execute(
+        select(latest.c.to_id, latest.c.id, latest.c.at, latest.c.reason, latest.c.note, Claim.claim_number,
+               Claim.line_of_business, Claim.claimed_amount, Department.name, actor.c.name, actor.c.email)
+        .join(Claim, Claim.id == latest.c.claim_id)
+        .outerjoin(Department, Department.id == Claim.department_id)
+        .outerjoin(actor, actor.c.id == latest.c.actor_id)
+        .where(latest.c.to_id.in_(list(recipients)), Claim.adjuster_id == latest.c.to_id,
+               Claim.status.in_(OPEN_STATUSES),
+               # Taken by themselves (Assign to me, a manager moving claims to themselves) is not news,
+               # nor a move to another department that kept the adjuster.
+               latest.c.actor_id.is_distinct_from(latest.c.to_id), latest.c.from_id.is_distinct_from(latest.c.to_id),
+               ~sent.exists())
+        .order_by(latest.c.to_id, latest.c.at.desc(), latest.c.id.desc())).all()
+    given: dict[int, list[tuple[str, wording.AssignedClaim]]] = defaultdict(list)
+    for to_id, event_id, at, reason, note, number, line, amount, department, by_name, by_email in rows:
+        given[to_id].append((str(event_id), wording.AssignedClaim(
+            number, line_label(line), department, amount, by_name or by_email or "SCOPE", at,
+            MOVE_REASON_LABELS.get(reason or "", reason), note)))
+    for user_id in sorted(given):
+        r, claims = recipients[user_id], given[user_id]
+        # Claimed in event order (one order in every process, as for alerts), listed newest first.
+        refs = sorted((ref for ref, _ in claims), key=int)
+        outbox.deliver_many(user_id, CLAIMS_ASSIGNED, refs, lambda claimed, r=r, claims=claims: wording.claims_assigned(
+            r.email, r.name, [c for ref, c in claims if ref in claimed], base_url=settings.base_url,
+            currency=settings.currency))
+    return outbox.outcome(people=len(given), claims=len(rows))
+
+
+def overdue_claims_digest(session: Session, settings, *, today: dt.date | None = None,
+                          sender: Sender | None = None) -> dict:
+    """One digest per person per day of their open claims past the service level, oldest first."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    outbox = _Outbox(session, settings, sender)
+    recipients = _holders(session, "overdue_digest")
+    if not recipients:
+        return outbox.outcome(people=0, day=today.isoformat())
+    reported = reported_on()
+    ranked = (select(Claim.adjuster_id, Claim.claim_number, Claim.line_of_business, Claim.claimed_amount,
+                     Department.name.label("department"), Department.sla_days, reported.label("reported"),
+                     func.row_number().over(partition_by=Claim.adjuster_id, order_by=(reported, Claim.id))
+                     .label("n"),
+                     func.count().over(partition_by=Claim.adjuster_id).label("total"))
+              .join(Department, Department.id == Claim.department_id)
+              .where(_in_my_work(list(recipients)), past_service_level(today))).subquery()
+    rows = session.execute(select(ranked).where(ranked.c.n <= wording.DIGEST_SHOWN)
+                           .order_by(ranked.c.adjuster_id, ranked.c.n)).all()
+    late: dict[int, list[wording.LateClaim]] = defaultdict(list)
+    totals: dict[int, int] = {}
+    for row in rows:
+        late[row.adjuster_id].append(wording.LateClaim(
+            row.claim_number, line_label(row.line_of_business), row.department, row.claimed_amount, row.reported,
+            row.reported + dt.timedelta(days=int(row.sla_days)), int(row.sla_days)))
+        totals[row.adjuster_id] = row.total
+    for user_id in sorted(late):
+        r = recipients[user_id]
+        outbox.deliver(user_id, OVERDUE_DIGEST, today.isoformat(), lambda r=r, user_id=user_id: wording.overdue_digest(
+            r.email, r.name, late[user_id], totals[user_id], today=today, base_url=settings.base_url,
+            currency=settings.currency))
+    return outbox.outcome(people=len(late), claims=sum(totals.values()), day=today.isoformat())

@@ -224,12 +224,23 @@ def _apply_filters(query: Select, f: QueueFilters, *, default_statuses: tuple[st
     if f.search:
         query = query.where(_search_clause(f.search))
     if f.overdue:
-        # The same rule as the rows' flag: open, and today more than the level after the report date.
-        reported = func.coalesce(Claim.report_date, func.cast(Claim.created_at, Date))
-        late = select(Department.id).where(Department.id == Claim.department_id,
-                                           literal(dt.date.today(), Date) - reported > Department.sla_days)
-        query = query.where(Claim.status.in_(OPEN_STATUSES), late.exists())
+        query = query.where(past_service_level(dt.date.today()))
     return query
+
+
+def reported_on():
+    """The day a claim's service level counts from (SQL): its report date, or the day it was created."""
+    return func.coalesce(Claim.report_date, func.cast(Claim.created_at, Date))
+
+
+def past_service_level(today: dt.date):
+    """The rows' red report date as a condition (_service_level's rule): open, and ``today``
+    more than the department's level after the report date. Also the overdue-claims email's."""
+    # Correlated on the claim only: a query that joins departments itself still asks its own row here.
+    late = select(Department.id).where(Department.id == Claim.department_id,
+                                       literal(today, Date) - reported_on() > Department.sla_days
+                                       ).correlate_except(Department)
+    return and_(Claim.status.in_(OPEN_STATUSES), late.exists())
 
 
 def _legacy_filter_model(query: Select, filter_model: dict | None) -> Select:

@@ -12,7 +12,9 @@ from db.models import AuditLog, NotificationPreference, User
 from tests.conftest import login
 
 ACTION = "account.notifications_change"
-ALL_FIELDS = ("alert_emails", "alert_min_severity", "alert_resolved", "siu_digest")
+ALL_FIELDS = ("alert_emails", "alert_min_severity", "alert_resolved", "siu_digest", "claims_assigned",
+              "overdue_digest")
+CLAIM_FIELDS = {"claims_assigned", "overdue_digest"}
 
 
 def _signed_in(web_app, email: str, password: str):
@@ -81,16 +83,28 @@ def _audits(app_session, email: str) -> list[AuditLog]:
 @pytest.mark.parametrize("who, shown", [
     ("admin", set(ALL_FIELDS)),
     ("viewer", {"alert_emails", "alert_min_severity", "alert_resolved"}),
-    ("investigator", {"siu_digest"}),   # an SIU adjuster: no Alerts page, so no alert emails
-    ("adjuster", set()),                # neither: the card says so and has no save button
+    ("investigator", {"siu_digest"} | CLAIM_FIELDS),   # an SIU adjuster: no Alerts page, so no alert emails
+    ("adjuster", CLAIM_FIELDS),                        # only their claims
 ])
 def test_each_role_sees_only_the_kinds_it_may_get(clients, who, shown):
     body = _profile(clients[who])
     assert "Email notifications" in body
     assert _fields_shown(body) == shown
-    assert ("profile-notify-save" in body) == bool(shown)
-    if not shown:
-        assert "Your role gets no email notifications" in body
+    assert "profile-notify-save" in body and "Your role gets no email notifications" not in body
+
+
+def _switch(body: str, field: str) -> bool:
+    compact = body.replace(" ", "")
+    at = compact.index(f'"field":"{field}"')
+    near = compact[at - 300:at + 300]
+    assert ('"value":true' in near) != ('"value":false' in near), near
+    return '"value":true' in near
+
+
+def test_claims_emails_are_on_for_adjusters_and_off_for_admins_by_default(clients):
+    adjuster, admin = _profile(clients["adjuster"]), _profile(clients["admin"])
+    assert _switch(adjuster, "claims_assigned") and _switch(adjuster, "overdue_digest")
+    assert not _switch(admin, "claims_assigned") and not _switch(admin, "overdue_digest")
 
 
 def test_the_defaults_by_role_show_on_the_card(clients):
@@ -104,26 +118,42 @@ def test_the_defaults_by_role_show_on_the_card(clients):
 
 def test_a_save_is_stored_and_audited_and_saving_it_again_changes_nothing(web_app, clients, app_session):
     choices = [("alert_emails", True), ("alert_min_severity", "warning"), ("alert_resolved", False),
-               ("siu_digest", False)]
+               ("siu_digest", False), ("claims_assigned", True), ("overdue_digest", False)]
     audited = len(_audits(app_session, "admin@scope.example"))
     color, text = _save(web_app, clients["admin"], choices)
     assert color == "success" and text == ("Saved: you get emails about warning and critical alerts when they "
-                                           "open; no SIU task digest.")
+                                           "open; no SIU task digest; emails about claims assigned to you; no "
+                                           "digest of late claims.")
     assert _stored(app_session, "admin@scope.example") == dict(choices)
     [entry] = _audits(app_session, "admin@scope.example")[audited:]
     assert entry.target_type == "user" and entry.after == dict(choices)
     assert entry.before == {"alert_emails": True, "alert_min_severity": "critical", "alert_resolved": True,
-                            "siu_digest": True}
+                            "siu_digest": True, "claims_assigned": False, "overdue_digest": False}
     color, text = _save(web_app, clients["admin"], choices)
     assert color == "info" and "Nothing changed" in text
     assert len(_audits(app_session, "admin@scope.example")) == audited + 1
 
 
 def test_an_investigator_saves_the_digest_only_and_alert_choices_stay_the_roles(web_app, clients, app_session):
-    color, _ = _save(web_app, clients["investigator"], [("siu_digest", False)])
+    color, _ = _save(web_app, clients["investigator"], [("siu_digest", False), ("claims_assigned", True),
+                                                        ("overdue_digest", True)])
     assert color == "success"
     assert _stored(app_session, "investigator@scope.example") == {
-        "alert_emails": None, "alert_min_severity": None, "alert_resolved": None, "siu_digest": False}
+        "alert_emails": None, "alert_min_severity": None, "alert_resolved": None, "siu_digest": False,
+        "claims_assigned": True, "overdue_digest": True}
+
+
+def test_an_adjuster_switches_the_claims_emails_off_audited(web_app, clients, app_session):
+    email = "adjuster@scope.example"
+    audited = len(_audits(app_session, email))
+    color, text = _save(web_app, clients["adjuster"], [("claims_assigned", False), ("overdue_digest", True)])
+    assert color == "success" and text == ("Saved: you get no emails about claims assigned to you; the digest of "
+                                           "your claims past their service level.")
+    assert _stored(app_session, email) == {f: None for f in ALL_FIELDS} | {"claims_assigned": False,
+                                                                         "overdue_digest": True}
+    [entry] = _audits(app_session, email)[audited:]
+    assert entry.before == {"claims_assigned": True, "overdue_digest": True}
+    assert entry.after == {"claims_assigned": False, "overdue_digest": True}
 
 
 @pytest.mark.parametrize("who, choices, message", [
@@ -133,7 +163,10 @@ def test_an_investigator_saves_the_digest_only_and_alert_choices_stay_the_roles(
                       ("siu_digest", True)], "Your role does not see alerts"),
     ("viewer", [("alert_emails", True), ("alert_min_severity", "info"), ("alert_resolved", True),
                 ("siu_digest", True)], "Only those who work SIU cases"),
-    ("adjuster", [("siu_digest", True)], "Only those who work SIU cases"),
+    ("adjuster", [("siu_digest", True), ("claims_assigned", True), ("overdue_digest", True)],
+     "Only those who work SIU cases"),
+    ("viewer", [("alert_emails", True), ("alert_min_severity", "info"), ("alert_resolved", True),
+                ("claims_assigned", True), ("overdue_digest", True)], "Your role holds no claims"),
 ])
 def test_a_kind_the_role_does_not_get_is_refused_and_nothing_is_written(web_app, clients, app_session, who, choices,
                                                                         message):
@@ -144,18 +177,23 @@ def test_a_kind_the_role_does_not_get_is_refused_and_nothing_is_written(web_app,
     assert _stored(app_session, email) is None and len(_audits(app_session, email)) == audited
 
 
-GOOD = [("alert_emails", True), ("alert_min_severity", "critical"), ("alert_resolved", True), ("siu_digest", True)]
+GOOD = [("alert_emails", True), ("alert_min_severity", "critical"), ("alert_resolved", True), ("siu_digest", True),
+        ("claims_assigned", True), ("overdue_digest", True)]
 
 
 @pytest.mark.parametrize("choices", [
     [("alert_emails", "yes")] + GOOD[1:],
     [GOOD[0], ("alert_min_severity", "loud")] + GOOD[2:],
     [GOOD[0], ("alert_min_severity", None)] + GOOD[2:],
-    GOOD[:3] + [("siu_digest", 1)],
-    GOOD[:3],                                   # a field missing: the page is out of date
+    GOOD[:3] + [("siu_digest", 1)] + GOOD[4:],
+    GOOD[:4] + [("claims_assigned", "on"), GOOD[5]],
+    GOOD[:5] + [("overdue_digest", None)],
+    GOOD[:3],                                   # fields missing: the page is out of date
+    GOOD[:5],
     GOOD + [("sms", True)],                     # a field no page has
     GOOD + [("siu_digest", False)],             # a field twice
-    GOOD[:3] + [{"id": "siu_digest", "property": "value", "value": True}],   # not a pattern id
+    GOOD + [("claims_assigned", False)],
+    GOOD[:3] + [{"id": "siu_digest", "property": "value", "value": True}] + GOOD[4:],   # not a pattern id
     [],
 ])
 def test_values_the_page_never_sends_are_refused_and_nothing_is_written(web_app, clients, app_session, choices):
