@@ -1,5 +1,5 @@
 """The signed-in user's API tokens: list, create (shown once, with an expiry), revoke; for admins, every
-user's active tokens, each revocable."""
+user's active tokens, each revocable, and a token created for another active user (an integration's)."""
 from __future__ import annotations
 
 import dash
@@ -12,11 +12,42 @@ from components.common import not_allowed, page_header
 from components.row_actions import ask_button
 from db.flask_db import read_session
 from services.api_tokens import (DEFAULT_EXPIRY_DAYS, EXPIRY_CHOICES, MANAGE_ALL_TOKENS, allowed_scopes,
-                                 list_all_active_tokens, list_tokens)
+                                 list_all_active_tokens, list_tokens, owner_choices)
 
 dash.register_page(__name__, path="/tokens", title="API tokens · SCOPE Assistant", name="API tokens")
 
 REVOKE_ASK = "token-revoke-ask"
+# Admins only. A pattern-matching id read with ALL: on anyone else's page it is absent, and the create
+# callback gets [] (a plain State of a missing component fails in the browser).
+OWNER = {"type": "token-owner", "id": "for"}
+
+
+def owner_label(u: dict, me: int | None) -> str:
+    who = f"{u['name']} <{u['email']}>" if u["name"] else u["email"]
+    return f"Yourself ({who})" if u["id"] == me else f"{who} · {u['role']}"
+
+
+def owner_hint(u: dict | None, me: int | None):
+    """Under the For select: whose permissions the token has, and where its owner sees it."""
+    if u is None or u["id"] == me:
+        return "The token acts as you."
+    who = u["name"] or u["email"]
+    text = f"The token acts as {who}, with at most the {u['role']} role's permissions."
+    if not role_has(u["role"], Perm.MANAGE_OWN_TOKENS):
+        # A viewer has no API tokens page: the token is theirs, but only an admin lists and revokes it.
+        return text + " A viewer has no API tokens page: it is listed under Everyone's tokens."
+    return text + f" {who} sees it in their own list."
+
+
+def _owner_field(user):
+    choices = owner_choices(read_session(), user)
+    return dbc.Row(dbc.Col([
+        dbc.Label("For", className="small fw-semibold mb-1"),
+        dcc.Dropdown(id=OWNER, options=[{"label": owner_label(u, user.id), "value": u["id"]} for u in choices],
+                     value=user.id, clearable=False, searchable=True, placeholder="Search users",
+                     className="token-owner"),
+        html.Div(owner_hint(None, user.id), id="token-owner-hint", className="form-text"),
+    ], lg=8), className="g-3 mb-3")
 
 
 def _when(value) -> str:
@@ -126,6 +157,7 @@ def layout(**_query):
     scopes = allowed_scopes(user.role)
     create = dbc.Card(dbc.CardBody([
         html.H5("Create a token", className="card-title"),
+        _owner_field(user) if role_has(user.role, MANAGE_ALL_TOKENS) else None,   # admins only
         dbc.Row([
             dbc.Col([dbc.Label("Name", html_for="token-name", className="small fw-semibold mb-1"),
                      dbc.Input(id="token-name", maxLength=80, placeholder="e.g. policy-admin system"),
@@ -151,5 +183,8 @@ def layout(**_query):
     api = html.Span(["Send ", html.Code("Authorization: Bearer <token>"), " to the ",
                      html.A("REST API", href="/api/v1/openapi.json", target="_blank"), "."],
                     className="small text-muted")
-    return html.Div([page_header("API tokens", "Tokens act as you, with at most your role's permissions.", right=api),
+    admin = role_has(user.role, MANAGE_ALL_TOKENS)
+    lead = ("A token acts as its owner, with at most the owner's role's permissions: give an integration a user "
+            "of its own." if admin else "Tokens act as you, with at most your role's permissions.")
+    return html.Div([page_header("API tokens", lead, right=api),
                      create, listing, everyone_section(user)])

@@ -3,7 +3,8 @@ prefix (to recognise it in lists) are stored. A token's scopes never exceed
 what its owner's role allows, checked at creation and again on every use
 (a demoted owner's token loses the scopes the new role lacks). Tokens expire
 (90 days unless the creator chooses otherwise; "never" is possible but has to
-be asked for), and admins see and revoke everyone's active tokens."""
+be asked for), and admins see and revoke everyone's active tokens, and create tokens for
+other active users (an integration runs as a user of its own)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -81,8 +82,9 @@ def is_expired(expires_at: dt.datetime | None, now: dt.datetime | None = None) -
 
 
 def create_token(session: Session, user, *, name: str, scopes: list[str],
-                 expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
-    """The stored row and the token itself (never stored, never shown again)."""
+                 expires_at: dt.datetime | None = None, actor=None) -> tuple[ApiToken, str]:
+    """The stored row and the token itself (never stored, never shown again). ``user`` owns it;
+    ``actor``: who creates it when that is someone else (an admin, create_token_for)."""
     if not getattr(user, "is_active", True):
         # authenticate() refuses a deactivated owner's tokens: one made now could never work.
         raise TokenError(f"{user.email} is deactivated; reactivate the account before giving it a token")
@@ -98,7 +100,8 @@ def create_token(session: Session, user, *, name: str, scopes: list[str],
         raise TokenError(f"unknown scope {unknown[0][:40]!r} (known: {', '.join(API_SCOPES)})")
     too_much = [s for s in scopes if s not in allowed_scopes(user.role)]
     if too_much:
-        raise TokenError(f"your role ({user.role}) cannot grant {', '.join(too_much)}")
+        whose = "your role" if actor is None or actor.id == user.id else f"the role of {user.email}"
+        raise TokenError(f"{whose} ({user.role}) cannot grant {', '.join(too_much)}")
     if expires_at is not None and expires_at <= dt.datetime.now(dt.timezone.utc):
         raise TokenError("the expiry must be in the future")
     active = session.scalars(select(ApiToken.id).where(ApiToken.user_id == user.id,
@@ -110,10 +113,50 @@ def create_token(session: Session, user, *, name: str, scopes: list[str],
                    scopes=sorted(set(scopes)), expires_at=expires_at)
     session.add(row)
     session.flush()
-    audit.record(session, actor=user.email, actor_id=user.id, action="api_token.create", target_type="api_token",
+    by = actor or user
+    # The owner is named: the actor is not always the owner (an admin's token for an integration user).
+    audit.record(session, actor=by.email, actor_id=by.id, action="api_token.create", target_type="api_token",
                  target_id=row.id, after={"name": name, "scopes": row.scopes, "prefix": row.prefix,
-                        "expires_at": expires_at.isoformat() if expires_at else None})
+                                          "expires_at": expires_at.isoformat() if expires_at else None,
+                                          "owner": user.email, "owner_id": user.id})
     return row, token
+
+
+def _require_admin(user, what: str) -> None:
+    if user is None or not role_has(getattr(user, "role", None), MANAGE_ALL_TOKENS):
+        raise TokenError(f"only an admin can {what}")
+
+
+def token_owner(session: Session, admin, owner_id) -> User:
+    """The active user an admin may create a token for (themselves included)."""
+    _require_admin(admin, "create tokens for other people")
+    if isinstance(owner_id, bool) or not isinstance(owner_id, int) or not 0 < owner_id < 2**31:
+        raise TokenError("choose whom the token is for")
+    owner = session.get(User, owner_id)
+    if owner is None or not owner.is_active:
+        raise TokenError("there is no such active user to give a token to")
+    if not allowed_scopes(owner.role):
+        raise TokenError(f"the role of {owner.email} ({owner.role}) allows no API scope")
+    return owner
+
+
+def create_token_for(session: Session, admin, owner_id, *, name: str, scopes: list[str],
+                     expires_at: dt.datetime | None = None) -> tuple[ApiToken, str, User]:
+    """An admin creates a token owned by another active user (or themselves): the row, the token
+    and its owner. The scopes are checked against the owner's role, the audit names both."""
+    owner = token_owner(session, admin, owner_id)
+    row, token = create_token(session, owner, name=name, scopes=scopes, expires_at=expires_at, actor=admin)
+    return row, token, owner
+
+
+def owner_choices(session: Session, admin) -> list[dict]:
+    """Whom an admin may create a token for: active users whose role allows a scope, the admin first,
+    then by name. Each: id, name, email, role, scopes (what the role allows)."""
+    _require_admin(admin, "create tokens for other people")
+    rows = session.execute(select(User.id, User.name, User.email, User.role).where(User.is_active)).all()
+    out = [{"id": r.id, "name": r.name or "", "email": r.email, "role": r.role, "scopes": allowed_scopes(r.role)}
+           for r in rows if allowed_scopes(r.role)]
+    return sorted(out, key=lambda u: (u["id"] != admin.id, (u["name"] or u["email"]).lower(), u["email"]))
 
 
 def revoke_token(session: Session, user, token_id, *, any_owner: bool = False) -> ApiToken:
@@ -138,8 +181,7 @@ def revoke_token(session: Session, user, token_id, *, any_owner: bool = False) -
 def revoke_any_token(session: Session, admin, token_id) -> dict:
     """An admin revokes anyone's token (audited with the admin as actor and the owner named).
     The token's name and its owner's email and id."""
-    if admin is None or not role_has(getattr(admin, "role", None), MANAGE_ALL_TOKENS):
-        raise TokenError("only an admin can revoke other people's tokens")
+    _require_admin(admin, "revoke other people's tokens")
     if isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 < token_id < 2**31:
         raise TokenError("no such token")
     row = session.get(ApiToken, token_id)
@@ -167,8 +209,7 @@ def list_tokens(session: Session, user, *, now: dt.datetime | None = None) -> li
 
 def list_all_active_tokens(session: Session, admin, *, now: dt.datetime | None = None) -> list[dict]:
     """Every user's tokens that still work (not revoked, not expired), soonest to expire first, with their owner."""
-    if admin is None or not role_has(getattr(admin, "role", None), MANAGE_ALL_TOKENS):
-        raise TokenError("only an admin can see other people's tokens")
+    _require_admin(admin, "see other people's tokens")
     now = now or dt.datetime.now(dt.timezone.utc)
     rows = session.execute(
         select(ApiToken, User).join(User, User.id == ApiToken.user_id)

@@ -145,7 +145,8 @@ def test_token_created_on_the_page_is_shown_once(web_app, client_for):
         "inputs": [{"id": "token-create", "property": "n_clicks", "value": 1}],
         "state": [{"id": "token-name", "property": "value", "value": "form test token"},
                   {"id": "token-scopes", "property": "value", "value": ["claims:read", "models:manage"]},
-                  {"id": "token-expiry", "property": "value", "value": "90"}],
+                  {"id": "token-expiry", "property": "value", "value": "90"},
+                  []],   # the For select (admins only): none on an adjuster's page
         "changedPropIds": ["token-create.n_clicks"],
     })
     body = json.loads(response.get_data(as_text=True))["response"]
@@ -157,7 +158,8 @@ def test_token_created_on_the_page_is_shown_once(web_app, client_for):
         "inputs": [{"id": "token-create", "property": "n_clicks", "value": 2}],
         "state": [{"id": "token-name", "property": "value", "value": "form test token"},
                   {"id": "token-scopes", "property": "value", "value": ["claims:read"]},
-                  {"id": "token-expiry", "property": "value", "value": "90"}],
+                  {"id": "token-expiry", "property": "value", "value": "90"},
+                  []],   # the For select (admins only): none on an adjuster's page
         "changedPropIds": ["token-create.n_clicks"],
     })
     text = response.get_data(as_text=True)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from dash import dcc, html
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db.models import ApiToken, User
 from services import api_tokens
@@ -120,16 +120,10 @@ def _texts(component) -> str:
 
 
 def test_create_from_the_page_takes_the_chosen_expiry_and_refuses_a_tampered_one(web_app, client_for, app_session):
-    from tests.webutil import call_callback
-
     client = client_for("adjuster")
-    outputs = [("token-created", "children"), ("tokens-list", "children"), ("token-name", "invalid"),
-               ("token-name-feedback", "children")]
 
     def create(name, expiry):
-        return call_callback(web_app, client, CREATE_KEY, outputs, [("token-create", "n_clicks", 1)],
-                             state=[("token-name", "value", name), ("token-scopes", "value", ["claims:read"]),
-                                    ("token-expiry", "value", expiry)])
+        return _post_create(web_app, client, name, ["claims:read"], expiry, [])
 
     def stored(name):
         return app_session(lambda s: [t.expires_at for t in s.scalars(select(ApiToken).where(ApiToken.name == name))])
@@ -286,3 +280,199 @@ def test_admins_everyone_list_follows_their_own_create_and_revoke(web_app, clien
             assert redraw(role).status_code in (204, 403)
     finally:
         _drop(app_session, token_id)
+
+
+# --- an admin's token for another user (the For select) ---------------------------------------------------
+
+OWNER_ID = {"type": "token-owner", "id": "for"}
+SCOPES_KEY = "..token-scopes.options...token-scopes.value...token-owner-hint.children.."
+
+
+def _owners(value):
+    """The For select as the browser posts an ALL-wildcard dependency: [] where there is none."""
+    return value if not isinstance(value, (int, type(None))) or isinstance(value, bool) \
+        else [{"id": OWNER_ID, "property": "value", "value": value}]
+
+
+def _post_create(web_app, client, name, scopes, expiry="90", owners=None):
+    """Create as the page posts it; ``owners``: the For select's entries ([] on a non-admin's page),
+    or an int for the one select holding that value."""
+    [key] = [k for k in web_app.callback_map if CREATE_KEY in k]
+    from tests.webutil import outputs_of
+    return client.post("/_dash-update-component", json={
+        "output": key, "outputs": outputs_of(key),
+        "inputs": [{"id": "token-create", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "token-name", "property": "value", "value": name},
+                  {"id": "token-scopes", "property": "value", "value": scopes},
+                  {"id": "token-expiry", "property": "value", "value": expiry},
+                  _owners(owners) if owners is not None else []],
+        "changedPropIds": ["token-create.n_clicks"]})
+
+
+def _post_scopes(client, value):
+    return client.post("/_dash-update-component", json={
+        "output": SCOPES_KEY, "outputs": [{"id": "token-scopes", "property": "options"},
+                                          {"id": "token-scopes", "property": "value"},
+                                          {"id": "token-owner-hint", "property": "children"}],
+        "inputs": [_owners(value)], "state": [],
+        "changedPropIds": [json.dumps(OWNER_ID, sort_keys=True, separators=(",", ":")) + ".value"]})
+
+
+def _tokens_named(app_session, name) -> list[tuple]:
+    return app_session(lambda s: [tuple(r) for r in s.execute(
+        select(ApiToken.id, ApiToken.user_id, ApiToken.scopes).where(ApiToken.name == name))])
+
+
+def _writes(app_session) -> tuple[int, int]:
+    from db.models import AuditLog
+    return app_session(lambda s: (s.scalar(select(func.count()).select_from(ApiToken)),
+                                  s.scalar(select(func.count()).select_from(AuditLog)
+                                           .where(AuditLog.action == "api_token.create"))))
+
+
+def _made(session, role: str, *, active: bool = True) -> User:
+    """A user of its own in the test's rolled-back database (db_session has no demo logins)."""
+    from services.users import create_user
+    n = session.scalar(select(func.count()).select_from(User))
+    made = create_user(session, email=f"tok{n}-{role}@test.example", role=role, password="pw-123456789",
+                       name=f"Tok {role.title()} {n}", department_codes=[])
+    made.is_active = active
+    session.flush()
+    return made
+
+
+def test_service_admin_creates_a_token_for_another_active_user_within_their_role(db_session):
+    from db.models import AuditLog
+
+    s = db_session
+    admin, viewer, manager = (_made(s, r) for r in ("admin", "viewer", "manager"))
+    row, token, owner = api_tokens.create_token_for(s, admin, viewer.id, name="reporting feed",
+                                                    scopes=["claims:read"])
+    assert (row.user_id, owner.id, row.scopes) == (viewer.id, viewer.id, ["claims:read"])
+    assert token.startswith("scope_") and api_tokens.authenticate(s, token).id == viewer.id
+    [entry] = s.scalars(select(AuditLog).where(AuditLog.action == "api_token.create",
+                                               AuditLog.target_id == str(row.id)))
+    assert (entry.actor, entry.actor_id) == (admin.email, admin.id)
+    assert entry.after["owner"] == viewer.email and entry.after["owner_id"] == viewer.id
+    # The owner's list has it (the viewer has no page for it, but the list is theirs).
+    assert [t["name"] for t in api_tokens.list_tokens(s, viewer)] == ["reporting feed"]
+    # Refused, each with a reason, and nothing written.
+    gone, adjuster = _made(s, "adjuster", active=False), _made(s, "adjuster")
+    before = (s.scalar(select(func.count()).select_from(ApiToken)), s.scalar(select(func.count()).select_from(AuditLog)))
+    for who, owner_id, scopes, message in (
+            (admin, viewer.id, ["claims:write"], f"the role of {viewer.email} \\(viewer\\) cannot grant claims:write"),
+            (admin, gone.id, ["claims:read"], "no such active user"),
+            (admin, 2**40, ["claims:read"], "choose whom"), (admin, "12", ["claims:read"], "choose whom"),
+            (admin, True, ["claims:read"], "choose whom"), (admin, None, ["claims:read"], "choose whom"),
+            (manager, viewer.id, ["claims:read"], "only an admin"),
+            (adjuster, manager.id, ["claims:read"], "only an admin"),
+            (None, viewer.id, ["claims:read"], "only an admin")):
+        with pytest.raises(api_tokens.TokenError, match=message):
+            api_tokens.create_token_for(s, who, owner_id, name="nope", scopes=scopes)
+    assert (s.scalar(select(func.count()).select_from(ApiToken)),
+            s.scalar(select(func.count()).select_from(AuditLog))) == before
+    # Whom the select offers: active users only, the admin first, each with what their role allows.
+    choices = api_tokens.owner_choices(s, admin)
+    assert choices[0]["id"] == admin.id and gone.id not in [c["id"] for c in choices]
+    assert next(c for c in choices if c["id"] == viewer.id)["scopes"] == ["claims:read", "queues:read"]
+    with pytest.raises(api_tokens.TokenError, match="only an admin"):
+        api_tokens.owner_choices(s, manager)
+
+
+def test_own_token_audit_names_the_owner_too(db_session):
+    from db.models import AuditLog
+
+    s = db_session
+    adjuster = _made(s, "adjuster")
+    row, _ = api_tokens.create_token(s, adjuster, name="mine", scopes=["claims:read"])
+    [entry] = s.scalars(select(AuditLog).where(AuditLog.action == "api_token.create",
+                                               AuditLog.target_id == str(row.id)))
+    assert (entry.actor_id, entry.after["owner_id"]) == (adjuster.id, adjuster.id)
+
+
+def test_admin_creates_a_token_for_another_user_from_the_page(web_app, client_for, app_session):
+    from db.models import AuditLog
+    from tests.webutil import render_page
+
+    status, page = render_page(client_for("admin"), "/tokens")
+    select_ = _component(json.loads(page), OWNER_ID)
+    adjuster = app_session(lambda s: _user(s, "adjuster").id)
+    admin = app_session(lambda s: _user(s, "admin").id)
+    assert status == 200 and select_["value"] == admin and select_["options"][0]["label"].startswith("Yourself")
+    assert any(o["value"] == adjuster and "adjuster@scope.example" in o["label"] for o in select_["options"])
+    client = client_for("admin")
+    try:
+        # Choosing the adjuster offers what an adjuster's role allows, all ticked.
+        body = _post_scopes(client, adjuster).get_json()["response"]
+        assert body["token-scopes"]["value"] == ["claims:read", "claims:write", "queues:read"]
+        hint = body["token-owner-hint"]["children"]
+        assert "the adjuster role's permissions" in hint and "sees it in their own list" in hint
+        viewer = app_session(lambda s: _user(s, "viewer").id)
+        body = _post_scopes(client, viewer).get_json()["response"]
+        assert body["token-scopes"]["value"] == ["claims:read", "queues:read"]
+        assert "no API tokens page" in body["token-owner-hint"]["children"]
+
+        response = _post_create(web_app, client, "fnol integration", ["claims:read", "claims:write"], "30", adjuster)
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        text = json.dumps(response.get_json(), ensure_ascii=False)
+        assert "shown only once" in text and "adjuster@scope.example" in text and "it acts as them" in text
+        [(token_id, owner, scopes)] = _tokens_named(app_session, "fnol integration")
+        assert (owner, scopes) == (adjuster, ["claims:read", "claims:write"])
+        entry = app_session(lambda s: s.scalars(select(AuditLog).where(
+            AuditLog.action == "api_token.create", AuditLog.target_id == str(token_id))).one())
+        assert (entry.actor, entry.after["owner"]) == ("admin@scope.example", "adjuster@scope.example")
+        # The owner sees it in their own list; the admin's own list does not have it.
+        _, page = render_page(client_for("adjuster"), "/tokens")
+        assert "fnol integration" in json.dumps(_component(json.loads(page), "tokens-list"))
+        assert "fnol integration" not in json.dumps(response.get_json()["response"]["tokens-list"])
+        # More than the owner's role allows is refused, with the owner named; nothing written.
+        before = _writes(app_session)
+        viewer_token = _post_create(web_app, client, "too much", ["claims:write"], "30", viewer).get_json()
+        assert "viewer@scope.example (viewer) cannot grant claims:write" in json.dumps(viewer_token)
+        assert _writes(app_session) == before
+    finally:
+        _drop(app_session, *[t[0] for t in _tokens_named(app_session, "fnol integration")])
+
+
+@pytest.mark.parametrize("owners", [
+    [{"id": OWNER_ID, "property": "value", "value": "x"}],
+    [{"id": OWNER_ID, "property": "value", "value": True}],
+    [{"id": OWNER_ID, "property": "value", "value": 2**40}],
+    [{"id": OWNER_ID, "property": "value", "value": None}],
+    [{"id": OWNER_ID, "property": "value", "value": 1}, {"id": {**OWNER_ID, "id": "x"}, "property": "value",
+                                                           "value": 2}],
+    "nonsense", {"value": 1},
+])
+def test_admin_tampered_for_writes_nothing(web_app, client_for, app_session, owners):
+    before = _writes(app_session)
+    response = _post_create(web_app, client_for("admin"), "tampered for", ["claims:read"], "90", owners)
+    # A shape no browser sends is Dash's 400 before the callback; the rest get the form's message.
+    assert response.status_code in (200, 400) and "Traceback" not in response.get_data(as_text=True)
+    if response.status_code == 200:
+        assert response.get_json()["response"]["token-name"]["invalid"] is True
+    assert _writes(app_session) == before and _tokens_named(app_session, "tampered for") == []
+
+
+@pytest.mark.parametrize("role", ["adjuster", "manager"])
+def test_non_admin_naming_another_user_is_refused_and_writes_nothing(web_app, client_for, app_session, role):
+    from tests.webutil import render_page
+
+    status, page = render_page(client_for(role), "/tokens")
+    assert status == 200 and "token-owner" not in page       # no For select
+    other = app_session(lambda s: _user(s, "viewer").id)
+    before = _writes(app_session)
+    response = _post_create(web_app, client_for(role), "sneaky", ["claims:read"], "90", other)
+    feedback = response.get_json()["response"]["token-name-feedback"]["children"]
+    assert feedback == "Only an admin can create tokens for other people"
+    assert _writes(app_session) == before and _tokens_named(app_session, "sneaky") == []
+    # Naming oneself is one's own token, as without the select.
+    me = app_session(lambda s: _user(s, role).id)
+    response = _post_create(web_app, client_for(role), "own via for", ["claims:read"], "90", me)
+    try:
+        assert "shown only once" in response.get_data(as_text=True)
+        assert [t[1] for t in _tokens_named(app_session, "own via for")] == [me]
+    finally:
+        _drop(app_session, *[t[0] for t in _tokens_named(app_session, "own via for")])
+    # The scopes of another user's role are not theirs to ask for either.
+    assert _post_scopes(client_for(role), other).status_code in (204, 403)
+    assert _post_create(web_app, client_for("viewer"), "viewer", ["claims:read"], "90", other).status_code == 403
