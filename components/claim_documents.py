@@ -89,3 +89,25 @@ def documents_card(docs, *, can_attach: bool, may_download: bool) -> dbc.Card:
         upload_form() if can_attach else None,
         html.Div(id="doc-msg", className="mt-2"),
     ]), className="shadow-sm mb-4", id="claim-documents")
+
+
+def case_documents_card(groups: dict, *, may_download: bool) -> dbc.Card:
+    """An SIU case's evidence in one place: the documents on each of its claims (read-only;
+    they are attached and removed on the claim's page)."""
+    n = sum(len(docs) for docs in groups.values())
+    if not groups:
+        body = [html.P("No documents on this case's claims yet. Attach them on each claim's page.",
+                       className="text-muted small mb-0")]
+    else:
+        body = []
+        for number, docs in sorted(groups.items()):
+            body.append(html.Div([
+                html.A(number, href=f"/claims/{number}", className="fw-semibold small"),
+                html.Ul([_item(d, may_download=may_download) for d in docs],
+                        className="list-group list-group-flush mb-2"),
+            ], className="mb-2"))
+        if not may_download:
+            body.append(html.P("Documents hold personal data: your role sees the list, not the files.",
+                               className="small text-muted mb-0"))
+    return dbc.Card(dbc.CardBody([html.H5(f"Documents ({n})", className="card-title"), *body]),
+                    className="shadow-sm mb-4", id="siu-case-documents")

@@ -353,11 +353,13 @@ def case_claims(view, code: str, *, can_edit: bool) -> list:
             claims_table(view, code, can_edit=can_edit and view.summary.status == "open")]
 
 
-def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool, tasks=None) -> html.Div:
+def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool, tasks=None,
+              documents=None) -> html.Div:
     """Everything of a case under its header. After a change only the data parts are
     redrawn (summary, claims, activity), never the forms: a person typing findings
     while a colleague's note lands keeps what they typed. Closing and reopening change
-    which forms exist, so they render the page again. ``tasks``: the Tasks card (tasks_card)."""
+    which forms exist, so they render the page again. ``tasks``: the Tasks card (tasks_card);
+    ``documents``: the case's documents card (components.claim_documents)."""
     open_ = view.summary.status == "open"
     return html.Div([
         html.Div(case_summary(view, code), id="siu-case-summary"),
@@ -368,6 +370,7 @@ def case_body(view, code: str, choices, *, can_edit: bool, can_reopen: bool, tas
                     add_claims_form() if can_edit and open_ else None,
                 ]), className="shadow-sm mb-4"),
                 tasks,
+                documents,
                 dbc.Card(dbc.CardBody([
                     html.H5("Activity", className="card-title"),
                     note_form() if can_edit else None,

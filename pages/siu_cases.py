@@ -12,8 +12,11 @@ from auth.permissions import Perm
 from components.claim_actions import flash
 from components.common import message, not_allowed, page_header, stat
 from components.fraud_alerts import fraud_tabs
+from components.claim_documents import case_documents_card
 from components.siu_cases import awaiting_list, case_body, cases_href, list_body, open_form, tasks_card
 from db.flask_db import read_session
+from services.claim_documents import documents_of_claims
+from services.privacy import sees_personal_data
 from services.currency import money_short
 from services.siu_case_views import (STATUS_LABELS, claims_awaiting_case, claims_awaiting_case_list, get_case,
                                      list_cases, totals)
@@ -113,7 +116,11 @@ def _one(session, user, key, code, works: bool, done):
         html.Div(flash(DONE[done]) if isinstance(done, str) and DONE_STATUS.get(done) == s.status else None,
                  id="siu-case-msg"),
         html.Div(case_body(view, code, lead_choices(session), can_edit=True,
-                           can_reopen=user.can(Perm.DECIDE_FRAUD), tasks=_tasks(session, user, view)),
+                           can_reopen=user.can(Perm.DECIDE_FRAUD), tasks=_tasks(session, user, view),
+                           documents=case_documents_card(
+                               documents_of_claims(session, user, [c.claim_number for c in view.claims
+                                                                   if c.may_open]),
+                               may_download=sees_personal_data(user))),
                  id="siu-case-body"),
     ])
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from auth.permissions import Perm
 from db.models import Claim, ClaimDocument, ClaimEvent, User
 from services import audit
-from services.access import AccessDenied, NotFound
+from services.access import AccessDenied, NotFound, can_see_department
 from services.privacy import sees_personal_data
 from services.workflow import can_act, get_claim
 
@@ -404,3 +404,26 @@ def live_documents(session: Session, user, claim_number) -> list[ClaimDocument]:
     """The claim's live documents, oldest first (NotFound / OutsideDepartments as get_claim)."""
     claim = get_claim(session, user, claim_number)
     return list(session.scalars(_live(claim.id).order_by(ClaimDocument.uploaded_at, ClaimDocument.id)))
+
+
+def documents_of_claims(session: Session, user, claim_numbers: list[str]) -> dict[str, list[DocumentView]]:
+    """Live documents of several claims (an SIU case's), by claim number, each claim's newest
+    first; claims the user may not open are left out (as get_claim would refuse them)."""
+    visible = [c for c in session.scalars(select(Claim).where(Claim.claim_number.in_(list(claim_numbers))))
+               if can_see_department(user, c.department_id)]
+    if not visible:
+        return {}
+    by_id = {c.id: c for c in visible}
+    uploader = User.__table__.alias("uploader")
+    rows = session.execute(
+        select(ClaimDocument, uploader.c.name, uploader.c.email)
+        .outerjoin(uploader, uploader.c.id == ClaimDocument.uploaded_by)
+        .where(ClaimDocument.claim_id.in_(list(by_id)), ClaimDocument.removed_at.is_(None))
+        .order_by(ClaimDocument.uploaded_at.desc(), ClaimDocument.id.desc())).all()
+    out: dict[str, list[DocumentView]] = {}
+    for doc, name, email in rows:
+        claim = by_id[doc.claim_id]
+        out.setdefault(claim.claim_number, []).append(
+            DocumentView(doc.id, doc.filename, KINDS.get(doc.kind, doc.kind), size_text(doc.size_bytes),
+                         doc.content_type, name or email or "SCOPE", doc.uploaded_at, doc.note, False, None))
+    return out

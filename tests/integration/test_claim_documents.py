@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy import func, select
 
-from db.models import AuditLog, ClaimDocument, ClaimEvent
+from db.models import AuditLog, Claim, ClaimDocument, ClaimEvent
 from tests.integration.test_feedback import web_claim
 from tests.unit.test_claim_documents import PDF_BYTES, PNG_BYTES
 from tests.webutil import call_callback, render_page
@@ -265,3 +265,24 @@ def test_downloads_come_from_scope_pages_and_at_a_reading_pace(web_app, client_f
         assert client_for("manager").get(f"/claim-documents/{doc_id}").status_code == 200
     finally:
         limiter.reset()  # the memory store is shared by the session's other tests
+
+
+def test_an_siu_case_lists_the_documents_of_its_claims(web_app, client_for, app_session):
+    from tests.integration.test_siu_cases_web import INVESTIGATOR, _own_case
+    from tests.conftest import login
+
+    key, numbers = _own_case(app_session, 2)
+    manager = client_for("manager")
+    attach(web_app, manager, numbers[0], [("statement.pdf", unique_pdf("siu1"))], kind="correspondence",
+           note="Claimant's recorded statement")
+    attach(web_app, manager, numbers[1], [("scene.png", PNG_BYTES + b"siu2")], kind="photo")
+    investigator = web_app.server.test_client()
+    assert login(investigator, *INVESTIGATOR).status_code == 302
+    _, page = render_page(investigator, "/siu-cases", f"?case={key}")
+    page = page.replace("\\u002f", "/")
+    assert "Documents (2)" in page and "statement.pdf" in page and "scene.png" in page
+    assert "Claimant's recorded statement" in page.replace("\\u0027", "'")
+    doc_ids = [d for d, *_ in docs_of(app_session, app_session(
+        lambda s: s.scalar(select(Claim.id).where(Claim.claim_number == numbers[0]))))]
+    assert f"/claim-documents/{doc_ids[0]}" in page
+    assert investigator.get(f"/claim-documents/{doc_ids[0]}").data == unique_pdf("siu1")
