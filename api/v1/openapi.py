@@ -184,7 +184,9 @@ def document() -> dict:
                               "404": _error("No such document on this claim"),
                               **_COMMON_ERRORS,
                               "403": _error("The token lacks the scope, or its owner's role does not see "
-                                            "personal data")}}},
+                                            "personal data"),
+                              "503": _error("The download could not be recorded in the audit log, so it was "
+                                            "not given; retry")}}},
             "/queues/{department_code}": {"get": {
                 "summary": "Open claims of a department queue, newest report first",
                 "description": "Page through every open claim by following `next`: pass it as `after` "

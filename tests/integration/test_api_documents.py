@@ -118,3 +118,5 @@ def test_an_api_download_is_sandboxed_and_unrecorded_ones_are_not_given(web_app,
     refused = client.get(f"/api/v1/claims/{claim['number']}/documents/{doc_id}", headers=auth(token))
     assert refused.status_code == 503 and "not given" in refused.get_json()["error"]
     assert refused.data != pdf("sandbox")
+    described = client.get("/api/v1/openapi.json").get_json()["paths"]["/claims/{claim_number}/documents/{document_id}"]
+    assert "503" in described["get"]["responses"]
