@@ -123,7 +123,7 @@ def notifications_card(info: dict, settings: dict):
             dbc.Switch(id=_pref_id("overdue_digest"), value=prefs["overdue_digest"],
                        label="Morning digest of my claims past their service level", className="mb-1"),
             dbc.FormText("At 07:05 UTC, only on days when claims of yours are past it (the red report dates on "
-                         "My work), oldest first."),
+                         "My work), oldest first.", className="d-block"),
         ], className="mb-3", id="profile-notify-claims"))
     if not sections:
         body = [html.P("Your role gets no email notifications: alert emails go to those who read Alerts, the "

@@ -238,8 +238,10 @@ def overdue_digest(to: str, name: str | None, claims: list[LateClaim], total: in
         lines.append(f"…and {more:,} more, on My work with the past-service-level filter:\n"
                      f"{my_work_url(base_url, overdue=True)}")
     counted = _plural(total, "open claim")
-    body = (f"{_greeting(name)}\n\n{counted} of yours {'is past its' if total == 1 else 'are past their'} department's "
-            f"service level ({_day(today, today)} {today.year}), the oldest first:\n\n" + "\n\n".join(lines) +
+    past = "is past its" if total == 1 else "are past their"
+    order = ", the oldest first" if total > 1 else ""
+    body = (f"{_greeting(name)}\n\n{counted} of yours {past} department's service level "
+            f"({_day(today, today)} {today.year}){order}:\n\n" + "\n\n".join(lines) +
             f"\n\nThe same list on My work (the red report dates):\n{my_work_url(base_url, overdue=True)}"
             "\n\nYou get this digest on mornings when claims of yours are past their service level. Switch it off "
             f"under Email notifications on your profile:\n{_url(base_url, '/profile')}" + SIGNATURE)

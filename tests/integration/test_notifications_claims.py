@@ -294,3 +294,19 @@ def test_the_jobs_run_through_the_runner_and_report_their_counts(session_factory
         run = run_job(session_factory, name, triggered_by="test", settings=settings)
         assert run["status"] == "succeeded", run
         assert {"sent", "skipped", "failed"} <= set(run["detail"])
+
+
+def test_both_emails_really_go_through_smtp_to_the_sink(db_session, people, mail_sink_server):  # noqa: F811
+    from config import Settings
+
+    s, p = db_session, people
+    _move(s, p.manager, _claims(s, 2), p.adjuster, reason="SPECIALIST_NEEDED", comment="Glass and frame damage.")
+    _held(s, p.adjuster, reported_days_ago=_sla(s) + 12)
+    settings = Settings(public_url="https://scope.test.example", currency="EUR", smtp_host=mail_sink_server.host,
+                        smtp_port=mail_sink_server.port, smtp_starttls=False)
+    notifications.notify_assignments(s, settings)
+    notifications.overdue_claims_digest(s, settings, today=TODAY)
+    given = mail_sink_server.wait_for(p.adjuster.email, "2 claims assigned to you")
+    late = mail_sink_server.wait_for(p.adjuster.email, "1 open claim past the service level")
+    assert "Needs a specialist · “Glass and frame damage.”" in given["body"] and given["from"] == settings.mail_from
+    assert "past its" in late["body"] and "/my-work?f=" in late["body"]
