@@ -1,6 +1,7 @@
 """In the browser: an SIU investigator switches the morning digest off on the profile; the
 save reaches the server (the card's controls are pattern-matching ids) and the choice
-survives a reload. A manager widens alert emails to warning and critical."""
+survives a reload. A manager widens alert emails to warning and critical. An adjuster
+switches the emails about claims assigned to them off and keeps the late-claims digest."""
 from __future__ import annotations
 
 import pytest
@@ -46,4 +47,23 @@ def test_manager_widens_alert_emails_to_warnings(page, live_server):
     page.wait_for_selector("#profile-notify-status .alert-success", timeout=15000)
     assert "warning and critical alerts" in page.inner_text("#profile-notify-status")
     screenshot(page, "profile_notifications")
+    assert page.console_errors == []
+
+
+def test_adjuster_switches_assignment_emails_off_and_keeps_the_late_claims_digest(page, live_server):
+    sign_in(page, live_server, "adjuster@scope.example", "scope-demo-adjuster")
+    page.goto(live_server + "/profile")
+    page.wait_for_selector("#profile-notify-claims")
+    assert page.locator("#profile-notify-alerts").count() == 0 and page.locator("#profile-notify-siu").count() == 0
+    switches = page.locator("#profile-notify-claims input[type=checkbox]")
+    assert switches.count() == 2 and switches.nth(0).is_checked() and switches.nth(1).is_checked()  # on by default
+    switches.nth(0).uncheck()
+    page.click("#profile-notify-save")
+    page.wait_for_selector("#profile-notify-status .alert-success", timeout=15000)
+    assert "no emails about claims assigned to you" in page.inner_text("#profile-notify-status")
+    page.reload()
+    page.wait_for_selector("#profile-notify-claims")
+    switches = page.locator("#profile-notify-claims input[type=checkbox]")
+    assert not switches.nth(0).is_checked() and switches.nth(1).is_checked()
+    screenshot(page, "profile_notifications_adjuster")
     assert page.console_errors == []
