@@ -200,6 +200,10 @@ class Recipient:
 
 
 Sender = Callable[[object, Mail], None]
+# A mail server that is down (or none configured) fails every send, each only after its timeout
+# (services.mail: 10 s): a run mailing 30 people held its transaction, and the next run waiting on
+# its claims, for minutes. After this many failures in a row a run tries no more; the next run does.
+GIVE_UP_AFTER = 3
 
 
 def _recipients(session: Session, roles: list[str]) -> dict[int, Recipient]:
@@ -222,8 +226,9 @@ class _Outbox:
     def __init__(self, session: Session, settings, sender: Sender | None) -> None:
         self.session, self.settings = session, settings
         self.sender = sender or send_mail
-        self.counts = {"sent": 0, "skipped": 0, "failed": 0}
+        self.counts = {"sent": 0, "skipped": 0, "failed": 0, "not_tried": 0}
         self.errors: list[str] = []
+        self.failing = 0  # failures in a row
 
     def deliver(self, user_id: int, kind: str, ref: str, compose: Callable[[], Mail]) -> None:
         self.deliver_many(user_id, kind, [ref], lambda _claimed: compose())
@@ -232,6 +237,9 @@ class _Outbox:
         """One email about several things, each claimed on its own row: ``compose`` gets the refs
         this run claimed (those an earlier run or another scheduler took are left out of the
         email), and nothing is sent when it claimed none. Refs are claimed in the caller's order."""
+        if self.failing >= GIVE_UP_AFTER:
+            self.counts["not_tried"] += 1
+            return
         savepoint = self.session.begin_nested()
         claimed = set(self.session.scalars(
             insert(NotificationSend).values([{"user_id": user_id, "kind": kind, "ref": ref[:40]} for ref in refs])
@@ -246,11 +254,13 @@ class _Outbox:
         except Exception as exc:  # noqa: BLE001 - any failure: this one is not sent, the others go on
             savepoint.rollback()
             self.counts["failed"] += 1
+            self.failing += 1
             log.warning("%s mail %s to user %s not sent: %s", kind, ref, user_id, exc)
             self.errors.append(f"user {user_id}: {str(exc) or exc.__class__.__name__}")
             return
         savepoint.commit()
         self.counts["sent"] += 1
+        self.failing = 0
 
     def outcome(self, **detail) -> dict:
         result = {"rows": self.counts["sent"], "detail": {**self.counts, **detail}}
@@ -258,6 +268,9 @@ class _Outbox:
             result["status"] = "failed"
             result["error"] = (f"{self.counts['failed']} email(s) not sent (they are tried again at the next run); "
                                f"first: {self.errors[0]}")
+            if self.counts["not_tried"]:
+                result["error"] += (f"; {self.counts['not_tried']} more not tried after {GIVE_UP_AFTER} failures in "
+                                    "a row")
         return result
 
 

@@ -166,6 +166,28 @@ def test_a_failed_send_is_not_marked_sent_does_not_stop_the_others_and_is_retrie
     assert (retry["detail"]["sent"], retry["detail"]["skipped"], retry.get("status")) == (1, 1, None)
 
 
+def test_a_mail_server_that_is_down_is_given_up_on_after_failures_in_a_row(db_session, people):
+    """Each send to a server that is down fails only after its timeout: a run does not wait out
+    every one of them holding its transaction; the next run mails them all."""
+    s = db_session
+    for i in range(4):
+        _person(s, "manager", name=f"Many Manager {i}")
+    _event(s, "critical")  # admin, manager and these four want it
+    tried = []
+
+    def down(settings, mail):
+        tried.append(mail.to)
+        raise MailNotSent("The mail server did not accept the message; try again later.")
+
+    result = notifications.notify_alerts(s, SETTINGS, now=NOW, sender=down)
+    assert len(tried) == notifications.GIVE_UP_AFTER == 3
+    assert result["status"] == "failed" and (result["detail"]["failed"], result["detail"]["not_tried"]) == (3, 3)
+    assert "3 more not tried after 3 failures in a row" in result["error"] and _sends(s) == 0
+    working = Outbox()
+    again = notifications.notify_alerts(s, SETTINGS, now=NOW + dt.timedelta(minutes=5), sender=working)
+    assert len(working.mails) == 6 and again.get("status") is None and _sends(s) == 6
+
+
 def test_any_exception_from_one_send_is_contained(db_session, people):
     s, p = db_session, people
     _event(s, "critical")
