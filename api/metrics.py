@@ -78,10 +78,11 @@ def install(server, dash_app) -> None:
         method = request.method if request.method in METHODS else "other"
         REQUESTS.labels(method, route, str(response.status_code)).inc()
         LATENCY.labels(method, route).observe(elapsed)
-        # A 413's body was never read, and reading it now would raise (a 500 instead of the 413).
-        if route == "/_dash-update-component" and response.status_code != 413:
-            body = request.get_json(silent=True)
-            output = body.get("output") if isinstance(body, dict) else None
+        # The output as the guard read it (auth.guard), never the body read here: a request refused
+        # unread (signed out, over the size limit) would have its body parsed after the refusal, up to
+        # 32 MB for anyone, and one over the limit answered 500 instead of its 401.
+        if route == "/_dash-update-component":
+            output = g.get("scope_callback_output")
             CALLBACKS.labels(callback_label(dash_app.callback_map, output)).observe(elapsed)
         return response
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import dash
 from dash.exceptions import CallbackException, PreventUpdate
-from flask import jsonify, redirect, request
+from flask import g, jsonify, redirect, request
 from urllib.parse import quote
 
 from auth.current import user_or_none
@@ -83,6 +83,7 @@ def install(server, dash_app: dash.Dash) -> None:
         if path.endswith("/_dash-update-component"):
             body = request.get_json(silent=True) or {}
             output = body.get("output") if isinstance(body, dict) else None
+            g.scope_callback_output = output  # api.metrics labels the callback's time with it
             perm = callback_permission(dash_app, output) if isinstance(output, str) else None
             if perm is None or (perm != SIGNED_IN and not user.can(perm)):
                 record_denied(user, f"callback {output}" if isinstance(output, str) else "callback ?",

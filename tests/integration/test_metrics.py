@@ -118,6 +118,23 @@ def test_requests_and_callbacks_are_counted_by_route_and_callback(metrics_on, cl
     assert 0 < grew("scope_http_request_duration_seconds_sum", method="GET", route="/healthz") < 5
 
 
+def test_a_signed_out_callback_request_is_refused_unread_whatever_its_size(metrics_on, monkeypatch):
+    """The metrics hook read the body of requests the guard had refused unread: a signed-out
+    request over the size limit answered 500, and one under it was parsed for nothing."""
+    from flask import Request
+
+    from app import MAX_REQUEST_BYTES
+
+    big = b'{"output": "' + b"x" * (MAX_REQUEST_BYTES + 10) + b'"}'
+    response = metrics_on.post("/_dash-update-component", data=big, content_type="application/json")
+    assert response.status_code in (401, 413) and response.status_code != 500
+    parsed = []
+    real_get_json = Request.get_json
+    monkeypatch.setattr(Request, "get_json", lambda self, *a, **k: parsed.append(1) or real_get_json(self, *a, **k))
+    small = metrics_on.post("/_dash-update-component", json={"output": "x.children"})
+    assert small.status_code == 401 and parsed == []
+
+
 def test_labels_chosen_by_clients_stay_bounded(metrics_on):
     for method in ("FOO", "BAR-BAZ"):
         metrics_on.open("/healthz", method=method)
