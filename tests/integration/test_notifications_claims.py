@@ -310,3 +310,47 @@ def test_both_emails_really_go_through_smtp_to_the_sink(db_session, people, mail
     late = mail_sink_server.wait_for(p.adjuster.email, "1 open claim past the service level")
     assert "Needs a specialist · “Glass and frame damage.”" in given["body"] and given["from"] == settings.mail_from
     assert "past its" in late["body"] and "/my-work?f=" in late["body"]
+
+
+def test_two_schedulers_at_once_mail_an_assignment_once(session_factory):
+    """The second process's claims on the same events wait for the first's transaction, then find them taken."""
+    import threading
+    import time
+
+    from sqlalchemy import delete
+
+    from db.models import NotificationSend
+
+    with session_factory() as s:
+        boss = _person(s, "manager", "AUTO_PD", name="Con Current Boss")
+        given = _person(s, "adjuster", "AUTO_PD", name="Con Current")
+        claims = _claims(s, 2)
+        _move(s, boss, claims, given)
+        s.commit()
+        ids = ([boss.id, given.id], [c.id for c in claims])
+    first, second = Outbox(), {}
+    try:
+        with session_factory() as a:
+            notifications.notify_assignments(a, SETTINGS, sender=first)
+            assert [m.subject for m in first.to(given.email)] == ["SCOPE: 2 claims assigned to you"]
+
+            def other_process():
+                with session_factory() as b:
+                    outbox = Outbox()
+                    notifications.notify_assignments(b, SETTINGS, sender=outbox)
+                    b.commit()
+                    second["mails"] = outbox.to(given.email)
+
+            thread = threading.Thread(target=other_process)
+            thread.start()
+            time.sleep(1.0)
+            assert thread.is_alive(), "the second run did not wait for the first's claims"
+            a.commit()
+        thread.join(30)
+        assert second["mails"] == []
+    finally:
+        with session_factory() as s:
+            s.execute(delete(Claim).where(Claim.id.in_(ids[1])))
+            s.execute(delete(NotificationSend).where(NotificationSend.user_id.in_(ids[0])))
+            s.execute(update(User).where(User.id.in_(ids[0])).values(is_active=False))
+            s.commit()
