@@ -85,18 +85,23 @@ ACCEPT_ATTRIBUTE = ",".join(ext for t in (PDF, JPEG, PNG, HEIC, WEBP, GIF, TIFF,
 # request's thread, five times per upload. Word and Excel files have tens to a few thousand parts
 # (under 256 KB of directory), so the size the end record gives is checked before zipfile reads it.
 MAX_ZIP_DIRECTORY = 256 * 1024
-_ZIP_END, _ZIP64_LOCATOR = b"PK\x05\x06", b"PK\x06\x07"
+_ZIP_END, _ZIP64_END, _ZIP64_LOCATOR = b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07"
 
 
 def _zip_directory_small(data: bytes) -> bool:
-    # The record zipfile itself uses: the last end signature in the final 64 KB + 22 bytes.
+    # The records zipfile itself reads: the last end signature in the final 64 KB + 22 bytes, and
+    # when a ZIP64 locator stands right before it, the 56-byte ZIP64 end record before that (some
+    # writers always add one), whose directory size then counts.
     end = data.rfind(_ZIP_END, max(0, len(data) - 22 - (1 << 16)))
     if end < 0 or len(data) - end < 22:
         return False
-    entries, size = struct.unpack_from("<HI", data, end + 10)
-    # ZIP64 sizes live in another record; Office files this small never need them.
-    zip64 = entries == 0xFFFF or size == 0xFFFFFFFF or (end >= 20 and data[end - 20:end - 16] == _ZIP64_LOCATOR)
-    return not zip64 and size <= MAX_ZIP_DIRECTORY
+    size = struct.unpack_from("<I", data, end + 12)[0]
+    if end >= 20 and data[end - 20:end - 16] == _ZIP64_LOCATOR:
+        record = end - 20 - 56
+        if record < 0 or data[record:record + 4] != _ZIP64_END:
+            return False
+        size = struct.unpack_from("<Q", data, record + 40)[0]
+    return size <= MAX_ZIP_DIRECTORY
 
 
 def _office(data: bytes) -> FileType | None:

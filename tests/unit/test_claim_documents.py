@@ -91,9 +91,26 @@ def test_a_zip_of_a_huge_directory_is_refused_before_zipfile_parses_it():
         check_file("report.docx", many)
     parts = office("[Content_Types].xml", "word/document.xml", *(f"word/media/image{i}.png" for i in range(1500)))
     assert detect(parts) is DOCX
-    # A ZIP64 locator before the end record would make zipfile read the directory size from
-    # elsewhere: refused, as is a ZIP whose end record is cut off.
+    # With a ZIP64 end record (some writers always add one) zipfile reads the directory's size
+    # there: that one counts, and a locator without its record is refused, as is a cut-off end.
+    assert detect(zip64(office("[Content_Types].xml", "word/document.xml"))) is DOCX
+    assert detect(zip64(many)) is None
+    lying = zip64(many)  # the classic end record claims a small directory; zipfile believes the ZIP64 one
+    end = lying.rfind(b"PK\x05\x06")
+    lying = lying[:end + 12] + (100).to_bytes(4, "little") + lying[end + 16:]
+    assert detect(lying) is None
     docx = office("[Content_Types].xml", "word/document.xml")
     end = docx.rfind(b"PK\x05\x06")
     assert detect(docx[:end] + b"PK\x06\x07" + b"\x00" * 16 + docx[end:]) is None
     assert detect(docx[:-10]) is None
+
+
+def zip64(data: bytes) -> bytes:
+    """The same ZIP with a ZIP64 end record and locator before its end record, as zipfile reads them."""
+    import struct
+
+    end = data.rfind(b"PK\x05\x06")
+    entries, size, offset = struct.unpack_from("<HII", data, end + 10)
+    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, size, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, end, 1)
+    return data[:end] + record + locator + data[end:]
