@@ -147,5 +147,5 @@ JOBS: dict[str, Job] = {job.name: job for job in (
         "Email each person the claims someone else assigned to them since the last email"),
     # After the SIU digest (07:00), so someone who gets both does not get them in the same minute.
     Job("overdue_claims_digest", overdue_claims_digest, "5 7 * * *",
-        "Email each adjuster their open claims past the department's service level"),
+        "Email each person their open claims past the department's service level"),
 )}
