@@ -80,6 +80,12 @@ def purge_usage(session: Session, settings) -> dict:
     return {"rows": result["events"] + result["clicks"] + result["ratings"], "detail": result}
 
 
+def purge_notification_log(session: Session, settings) -> dict:
+    from services import notifications
+
+    return {"rows": notifications.purge_sent(session), "detail": {"days": notifications.SENT_RETENTION_DAYS}}
+
+
 def verify_audit_chain(session: Session, settings) -> dict:
     from jobs import on_demand
     from services.audit_chain import verify_and_record
@@ -130,6 +136,8 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("evaluate_alerts", evaluate_alerts, "1-59/5 * * * *", "Check the alert rules against the KPI rollups"),
     Job("retrain", retrain, "0 2 * * *", "Retrain each dataset's router; promote only a better model", slow=True),
     Job("purge_usage", purge_usage, "30 3 * * *", "Delete usage analytics older than 180 days"),
+    Job("purge_notification_log", purge_notification_log, "40 3 * * *",
+        "Forget which emails were sent more than 90 days ago"),
     Job("detect_rings", detect_rings, "20 * * * *", "Find groups of claims linked by their parties' identifiers"),
     # After detect_rings, so ring signals come from this hour's rings.
     Job("raise_fraud_alerts", raise_fraud_alerts, "25 * * * *",

@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from sqlalchemy import String, and_, func, or_, select
+from sqlalchemy import String, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
@@ -464,3 +464,13 @@ def overdue_claims_digest(session: Session, settings, *, today: dt.date | None =
             r.email, r.name, late[user_id], totals[user_id], today=today, base_url=settings.base_url,
             currency=settings.currency))
     return outbox.outcome(people=len(late), claims=sum(totals.values()), day=today.isoformat())
+
+
+SENT_RETENTION_DAYS = 90
+
+
+def purge_sent(session: Session, *, days: int = SENT_RETENTION_DAYS, now: dt.datetime | None = None) -> int:
+    """Forget what was mailed more than ``days`` ago. Every job looks back at most a day
+    (LOOKBACK, one digest a day), so old rows guard nothing; they only grew the table."""
+    cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days)
+    return session.execute(delete(NotificationSend).where(NotificationSend.sent_at < cutoff)).rowcount or 0

@@ -383,3 +383,15 @@ def test_the_job_runs_through_the_runner_and_reports_its_counts(session_factory,
         assert run["status"] == "succeeded", run
         assert {"sent", "skipped", "failed"} <= set(run["detail"])
 
+
+
+def test_what_was_mailed_is_forgotten_after_90_days_and_not_before(db_session, people):
+    s = db_session
+    s.add_all([NotificationSend(user_id=people.admin.id, kind="alert_opened", ref="old", sent_at=NOW - dt.timedelta(days=91)),
+               NotificationSend(user_id=people.admin.id, kind="alert_opened", ref="recent",
+                                sent_at=NOW - dt.timedelta(days=89))])
+    s.flush()
+    assert notifications.purge_sent(s, now=NOW) >= 1
+    left = set(s.scalars(select(NotificationSend.ref).where(NotificationSend.user_id == people.admin.id)))
+    assert "recent" in left and "old" not in left
+    assert JOBS["purge_notification_log"].fn(s, Settings())["rows"] == 0  # nothing more is that old
