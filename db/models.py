@@ -1005,7 +1005,8 @@ class SiuCaseTask(Base):
 # --- Email notifications: preferences and what was sent (migration 0028) ------
 
 # The last two: one's claims (migration 0030).
-NOTIFICATION_KINDS = ("alert_opened", "alert_resolved", "siu_digest", "claims_assigned", "overdue_digest")
+NOTIFICATION_KINDS = ("alert_opened", "alert_resolved", "siu_digest", "claims_assigned", "overdue_digest",
+                      "kpi_weekly")
 
 
 class NotificationPreference(Base):
@@ -1029,6 +1030,8 @@ class NotificationPreference(Base):
     # Migration 0030: claims assigned to the person by someone else, and their claims past the service level.
     claims_assigned: Mapped[bool | None] = mapped_column(Boolean)
     overdue_digest: Mapped[bool | None] = mapped_column(Boolean)
+    # Migration 0031: the Monday summary of last week's dashboard figures.
+    kpi_weekly: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime] = _now_col()
 
 
