@@ -147,6 +147,13 @@ def run(factory: sessionmaker, settings: Settings, *, demo_claims: int = 20_000,
             made = demo_cases.seed(session)
         if made:
             say(f"opened {made['open'] + made['closed']:,} demo SIU cases ({made['closed']:,} closed)")
+        from services import demo_documents
+
+        # After the cases: every claim of a demo case gets a claim file, as an investigation has.
+        with factory.begin() as session:
+            made = demo_documents.seed(session, seed=seed)
+        if made:
+            say(f"attached {made['documents']:,} demo documents to {made['claims']:,} claims")
     with factory.begin() as session:
         if alerts.ensure_default_rules(session):
             say("created the default alert rules")

@@ -272,6 +272,10 @@ def test_an_siu_case_lists_the_documents_of_its_claims(web_app, client_for, app_
     from tests.conftest import login
 
     key, numbers = _own_case(app_session, 2)
+    # Demo claims: some came with documents of their own (services.demo_documents).
+    already = app_session(lambda s: s.scalar(select(func.count()).select_from(ClaimDocument).join(
+        Claim, Claim.id == ClaimDocument.claim_id).where(Claim.claim_number.in_(numbers),
+                                                        ClaimDocument.removed_at.is_(None))))
     manager = client_for("manager")
     attach(web_app, manager, numbers[0], [("statement.pdf", unique_pdf("siu1"))], kind="correspondence",
            note="Claimant's recorded statement")
@@ -280,9 +284,9 @@ def test_an_siu_case_lists_the_documents_of_its_claims(web_app, client_for, app_
     assert login(investigator, *INVESTIGATOR).status_code == 302
     _, page = render_page(investigator, "/siu-cases", f"?case={key}")
     page = page.replace("\\u002f", "/")
-    assert "Documents (2)" in page and "statement.pdf" in page and "scene.png" in page
+    assert f"Documents ({already + 2})" in page and "statement.pdf" in page and "scene.png" in page
     assert "Claimant's recorded statement" in page.replace("\\u0027", "'")
     doc_ids = [d for d, *_ in docs_of(app_session, app_session(
         lambda s: s.scalar(select(Claim.id).where(Claim.claim_number == numbers[0]))))]
-    assert f"/claim-documents/{doc_ids[0]}" in page
-    assert investigator.get(f"/claim-documents/{doc_ids[0]}").data == unique_pdf("siu1")
+    assert f"/claim-documents/{doc_ids[-1]}" in page   # the newest: after any the demo gave the claim
+    assert investigator.get(f"/claim-documents/{doc_ids[-1]}").data == unique_pdf("siu1")
