@@ -30,7 +30,7 @@ PUBLIC_RULES = {
     "/_favicon.ico", "/favicon.ico",
 }
 SAMPLE = {"claim_number": "QQ-0000001", "department_code": "AUTO_GLASS", "path": "claims/QQ-0000001",
-          "_rest": "v1/claims", "filename": "x.css"}
+          "_rest": "v1/claims", "filename": "x.css", "document_id": "1"}  # an <int:…> must be a number to match
 DATA_MARKERS = (b"SYN-", b"claimed_amount", b"routing_decision")
 
 
