@@ -38,6 +38,8 @@ def document_response(filename: str, content_type: str, data: bytes) -> Response
     attachment, never sniffed into another type, never cached (documents hold personal data)."""
     response = send_file(io.BytesIO(data), mimetype=content_type, as_attachment=True, download_name=filename,
                          max_age=0, etag=False, conditional=False)
+    # The stored type exactly: for a text type that names its charset, Flask appended a second one.
+    response.headers["Content-Type"] = content_type
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = DOWNLOAD_POLICY

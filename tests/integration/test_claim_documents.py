@@ -290,3 +290,15 @@ def test_an_siu_case_lists_the_documents_of_its_claims(web_app, client_for, app_
         lambda s: s.scalar(select(Claim.id).where(Claim.claim_number == numbers[0]))))]
     assert f"/claim-documents/{doc_ids[-1]}" in page   # the newest: after any the demo gave the claim
     assert investigator.get(f"/claim-documents/{doc_ids[-1]}").data == unique_pdf("siu1")
+
+
+def test_a_text_document_downloads_with_one_charset(web_app, client_for, app_session):
+    claim = web_claim(web_app)
+    adjuster = client_for("adjuster")
+    letter = "From: the claimant\n\nThe estimate is attached. — Ünal\n".encode()
+    attach(web_app, adjuster, claim["number"], [("letter.txt", letter)], kind="correspondence")
+    (doc_id, *_), = docs_of(app_session, claim["id"])
+    response = adjuster.get(f"/claim-documents/{doc_id}")
+    assert response.status_code == 200 and response.data == letter
+    # As stored: Flask added a second "; charset=utf-8" to a text type that named its charset.
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
