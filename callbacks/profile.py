@@ -171,6 +171,8 @@ def _notify_summary(prefs: notifications.Preferences, chosen: dict) -> str:
     if "overdue_digest" in chosen:
         parts.append("the digest of your claims past their service level" if prefs.overdue_digest
                      else "no digest of late claims")
+    if "kpi_weekly" in chosen:
+        parts.append("the weekly summary on Monday mornings" if prefs.kpi_weekly else "no weekly summary")
     return "Saved: you get " + "; ".join(parts) + "."
 
 

@@ -92,13 +92,9 @@ NO_COMPARISON = "no comparison"
 COMPARABLE_SHARE = 0.25  # a rate's previous period needs at least this share of the current one's claims
 
 
-def _delta(current, previous, kind: str, better: bool | None, currency: str | None = None) -> html.Span:
-    """The change against the previous period, on one short line; the previous
-    value itself is in the tooltip. None on either side (no data then, or a rate
-    without a denominator) is no comparison, never a change against 0."""
-    if current is None or previous is None:
-        return html.Span(NO_COMPARISON, className="text-muted small kpi-delta",
-                         title="The previous period has no figure to compare with.")
+def change_text(current: float, previous: float, kind: str) -> tuple[float, str]:
+    """The change a card shows without its arrow ("+4%", "-0.8 pts", "±0%"), and the difference
+    it is of (0 where the change rounds away). Both values must be there."""
     diff = current - previous
     if kind == "pct":
         if round(diff * 100, 1) == 0:
@@ -110,12 +106,46 @@ def _delta(current, previous, kind: str, better: bool | None, currency: str | No
         text = f"{share:+.0%}" if abs(share) >= 0.005 else f"{share:+.1%}" if abs(share) >= 0.0005 else "±0%"
     else:
         text = "new" if diff else "±0"
+    return diff, text
+
+
+def arrow(diff: float) -> str:
+    return "▲" if diff > 0 else ("▼" if diff < 0 else "■")
+
+
+def _delta(current, previous, kind: str, better: bool | None, currency: str | None = None) -> html.Span:
+    """The change against the previous period, on one short line; the previous
+    value itself is in the tooltip. None on either side (no data then, or a rate
+    without a denominator) is no comparison, never a change against 0."""
+    if current is None or previous is None:
+        return html.Span(NO_COMPARISON, className="text-muted small kpi-delta",
+                         title="The previous period has no figure to compare with.")
+    diff, text = change_text(current, previous, kind)
     color = "text-muted"
     if better is not None and diff:
         color = "text-success" if (diff > 0) == better else "text-danger"
-    arrow = "▲" if diff > 0 else ("▼" if diff < 0 else "■")
-    return html.Span([f"{arrow} {text} ", html.Span("vs prev.", className="text-muted")],
+    return html.Span([f"{arrow(diff)} {text} ", html.Span("vs prev.", className="text-muted")],
                      className=f"small {color} kpi-delta", title=f"Previous period: {fmt(previous, kind, currency)}")
+
+
+def _instead(card: Card, current: dict, previous: dict | None) -> tuple[str, str, str] | None:
+    """(words, tooltip, class) shown in place of the change, or None (see thin_base)."""
+    if card.unlike and current.get(card.key) is not None:
+        return "still being paid", card.unlike, "small text-muted fst-italic kpi-delta"
+    if not card.base or current.get(card.key) is None:
+        return None
+    n = current.get(card.base[0])
+    if n is not None and n < MIN_RATE_SAMPLE:
+        return (f"only {n:,} {card.base[1]}", f"Fewer than {MIN_RATE_SAMPLE} {card.base[1]} in the period: too few to "
+                "read the rate or compare it; pick a longer period.", "small text-muted fst-italic kpi-delta")
+    before = (previous or {}).get(card.base[0])
+    # Before go-live a year's view compared 10,314 routed claims with 20 ("+6.0 pts" in red):
+    # a previous period with too few, or far fewer than now, is no comparison.
+    if (before is not None and (previous or {}).get(card.key) is not None
+            and before < max(MIN_RATE_SAMPLE, COMPARABLE_SHARE * (n or 0))):
+        return (NO_COMPARISON, f"The previous period had only {before:,} {card.base[1]} (against {n or 0:,} now): "
+                "too few to compare with.", "text-muted small kpi-delta")
+    return None
 
 
 def thin_base(card: Card, current: dict, previous: dict | None = None) -> html.Span | None:
@@ -123,24 +153,25 @@ def thin_base(card: Card, current: dict, previous: dict | None = None) -> html.S
     "only 6 routed claims" (6 moves of 1 claim routed on a Monday read as 600%); when only
     the previous period's rate is that thin (before go-live), no comparison; for a figure
     whose periods are not alike (money still being paid), why there is none."""
-    if card.unlike and current.get(card.key) is not None:
-        return html.Span("still being paid", className="small text-muted fst-italic kpi-delta", title=card.unlike)
-    if not card.base or current.get(card.key) is None:
+    instead = _instead(card, current, previous)
+    if instead is None:
         return None
-    n = current.get(card.base[0])
-    if n is not None and n < MIN_RATE_SAMPLE:
-        return html.Span(f"only {n:,} {card.base[1]}", className="small text-muted fst-italic kpi-delta",
-                         title=f"Fewer than {MIN_RATE_SAMPLE} {card.base[1]} in the period: too few to read the "
-                               "rate or compare it; pick a longer period.")
-    before = (previous or {}).get(card.base[0])
-    # Before go-live a year's view compared 10,314 routed claims with 20 ("+6.0 pts" in red):
-    # a previous period with too few, or far fewer than now, is no comparison.
-    if (before is not None and (previous or {}).get(card.key) is not None
-            and before < max(MIN_RATE_SAMPLE, COMPARABLE_SHARE * (n or 0))):
-        return html.Span(NO_COMPARISON, className="text-muted small kpi-delta",
-                         title=f"The previous period had only {before:,} {card.base[1]} (against {n or 0:,} now): "
-                               "too few to compare with.")
-    return None
+    words, title, classes = instead
+    return html.Span(words, className=classes, title=title)
+
+
+def change_words(card: Card, current: dict, previous: dict) -> tuple[str, float | None]:
+    """A card's change line as plain text, without "vs prev." (the weekly summary email's):
+    "▲ +4%", "▼ -0.8 pts", "no comparison", "only 6 routed claims", "still being paid";
+    and the difference behind it (None when the card compares nothing)."""
+    instead = _instead(card, current, previous)
+    if instead is not None:
+        return instead[0], None
+    now, before = current.get(card.key), previous.get(card.key)
+    if now is None or before is None:
+        return NO_COMPARISON, None
+    diff, text = change_text(now, before, card.kind)
+    return f"{arrow(diff)} {text}", diff
 
 
 def _thin_now(card: Card, current: dict) -> bool:

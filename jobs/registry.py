@@ -129,6 +129,12 @@ def overdue_claims_digest(session: Session, settings) -> dict:
     return notifications.overdue_claims_digest(session, settings)
 
 
+def kpi_weekly_summary(session: Session, settings) -> dict:
+    from services import notifications
+
+    return notifications.kpi_weekly_summary(session, settings)
+
+
 JOBS: dict[str, Job] = {job.name: job for job in (
     Job("refresh_aggregates", refresh_aggregates, "*/5 * * * *", "Refresh the dashboard aggregates"),
     Job("route_unscored", route_unscored, "*/2 * * * *", "Route open claims that have no routing decision yet"),
@@ -156,4 +162,7 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     # After the SIU digest (07:00), so someone who gets both does not get them in the same minute.
     Job("overdue_claims_digest", overdue_claims_digest, "5 7 * * *",
         "Email each person their open claims past the department's service level"),
+    # Monday after the daily digests (07:00, 07:05), so the week's last rollup refresh is long done.
+    Job("kpi_weekly_summary", kpi_weekly_summary, "10 7 * * 1",
+        "Email those who read the dashboard last week's figures against the week before"),
 )}

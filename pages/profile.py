@@ -125,10 +125,19 @@ def notifications_card(info: dict, settings: dict):
             dbc.FormText("At 07:05 UTC, only on days when claims of yours are past it (the red report dates on "
                          "My work), oldest first.", className="d-block"),
         ], className="mb-3", id="profile-notify-claims"))
+    if settings["kpi"]:
+        sections.append(html.Div([
+            html.H6("Dashboard", className="mb-2"),
+            dbc.Switch(id=_pref_id("kpi_weekly"), value=prefs["kpi_weekly"], label="Weekly summary",
+                       className="mb-1"),
+            dbc.FormText("Mondays at 07:10 UTC: last week's dashboard figures against the week before, with what "
+                         "moved most and links to the dashboard and the printable report.", className="d-block"),
+        ], className="mb-3", id="profile-notify-kpi"))
     if not sections:
         body = [html.P("Your role gets no email notifications: alert emails go to those who read Alerts, the "
-                       "SIU task digest to those who work SIU cases, and emails about claims to those who hold "
-                       "them.", className="small text-muted mb-0", id="profile-notify-none")]
+                       "SIU task digest to those who work SIU cases, emails about claims to those who hold "
+                       "them, and the weekly summary to those who read the dashboard.",
+                       className="small text-muted mb-0", id="profile-notify-none")]
     else:
         unverified = None if settings["verified"] else dbc.Alert(
             "Your address is not verified, so nothing is emailed until you follow the verification link "

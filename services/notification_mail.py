@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from components import kpis as cards
 from services import alerts
 from services.currency import money
 from services.account_mail import SIGNATURE
@@ -246,3 +247,129 @@ def overdue_digest(to: str, name: str | None, claims: list[LateClaim], total: in
             "\n\nYou get this digest on mornings when claims of yours are past their service level. Switch it off "
             f"under Email notifications on your profile:\n{_url(base_url, '/profile')}" + SIGNATURE)
     return Mail(to, f"SCOPE: {counted} past the service level", body)
+
+
+# --- The weekly summary ---------------------------------------------------------------------------
+
+# The dashboard's cards (components.kpis) give each figure its label, format and change, so the
+# email reads as the cards do; "closed" has no card (the trend shows it), so it gets one here.
+_CLOSED = cards.Card("closed", "Claims closed", "count", None, "Claims closed in the period (by closing date).")
+_CARDS = {c.key: c for c in (*cards.CARDS, _CLOSED)}
+KPI_FIGURES = ("received", "closed", "backlog", "cycle_median", "sla_breaches", "routing_accuracy",
+               "reassignment_rate", "agreement_rate", "fraud_flagged", "paid")
+_LABELS = {"backlog": "Open backlog at week end"}
+# What the first line may pick as "what moved most": counts and days by their share of change.
+_MOVERS = ("received", "closed", "backlog", "cycle_median", "sla_breaches", "fraud_flagged")
+_RATES = ("routing_accuracy", "reassignment_rate", "agreement_rate")
+
+
+@dataclass(frozen=True)
+class Target:
+    """An alert rule's threshold read as a target: "below" 0.95 is a target of at least 95%."""
+    comparison: str  # "below" or "above", as the rule
+    threshold: float
+
+    def missed(self, value: float | None) -> bool:
+        return alerts.breaches(self.comparison, value, self.threshold)
+
+    def words(self, kind: str, currency: str) -> str:
+        shown = alerts.format_value(self.threshold, kind, currency)
+        return f"target {shown}" if self.comparison == "below" else f"target at most {shown}"
+
+
+@dataclass(frozen=True)
+class KpiWeek:
+    start: dt.date  # a Monday
+    end: dt.date  # its Sunday
+    figures: dict  # services.aggregates.kpis_with_previous: {"current": ..., "previous": ...}
+    targets: dict  # figure -> Target
+    stale: str | None  # services.aggregates.staleness
+    data_until: dt.date | None  # the rollups' last day when it is inside the week
+
+
+def _week_words(start: dt.date, end: dt.date) -> str:
+    first = f"{start.day} {start:%b}" + ("" if start.year == end.year else f" {start.year}")
+    return f"{first} – {end.day} {end:%b} {end.year}"
+
+
+def _lower(label: str) -> str:
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+def _mover(key: str, week: KpiWeek, currency: str) -> tuple[float, str] | None:
+    """(how much it moved, "Open backlog up 12% to 1,904") for a figure whose card compares."""
+    card = _CARDS[key]
+    current, previous = week.figures["current"], week.figures["previous"]
+    words, diff = cards.change_words(card, current, previous)
+    if not diff or previous.get(key) in (None, 0):
+        return None
+    _, change = cards.change_text(current[key], previous[key], card.kind)
+    size = abs(diff) if card.kind == "pct" else abs(diff / previous[key])
+    label = _LABELS.get(key, card.label)
+    return size, (f"{label} {'up' if diff > 0 else 'down'} {change.lstrip('+-')} to "
+                  f"{cards.fmt(current[key], card.kind, currency)}")
+
+
+def kpi_headline(week: KpiWeek, currency: str) -> str:
+    """The first line: the count or time that moved most, then a rate that missed its target
+    (or, all on target, the rate that moved most)."""
+    current = week.figures["current"]
+    parts = []
+    moved = [m for m in (_mover(k, week, currency) for k in _MOVERS) if m]
+    if moved:
+        parts.append(max(moved, key=lambda m: m[0])[1])
+    # A rate on too few claims is no figure (the card greys it): it cannot miss a target.
+    missed = [k for k in _RATES if k in week.targets and current.get(k) is not None
+              and not cards._thin_now(_CARDS[k], current) and week.targets[k].missed(current[k])]
+    if missed:
+        k = missed[0]
+        parts.append(f"{_lower(_CARDS[k].label)} {cards.fmt(current[k], 'pct')} "
+                     f"({week.targets[k].words('pct', currency)})")
+    else:
+        rates = [m for m in (_mover(k, week, currency) for k in _RATES) if m]
+        if rates:
+            parts.append(_lower(max(rates, key=lambda m: m[0])[1]))
+    if not parts:
+        return "Little changed on the week before."
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
+
+
+def dashboard_url(base_url: str, start: dt.date, end: dt.date, *, report: bool = False) -> str:
+    # /dashboard and /dashboard/report take the period as ?start=&end= (pages.dashboard).
+    return _url(base_url, "/dashboard/report" if report else "/dashboard",
+                {"start": start.isoformat(), "end": end.isoformat()})
+
+
+def kpi_weekly(to: str, name: str | None, week: KpiWeek, *, base_url: str, currency: str) -> Mail:
+    current, previous = week.figures["current"], week.figures["previous"]
+    before_start, before_end = week.start - dt.timedelta(days=7), week.start - dt.timedelta(days=1)
+    lines = []
+    for key in KPI_FIGURES:
+        card = _CARDS[key]
+        words, _ = cards.change_words(card, current, previous)
+        target = week.targets.get(key)
+        shown = cards.fmt(current.get(key), card.kind, currency)
+        note = f"; {target.words(card.kind, currency)}" if target is not None else ""
+        lines.append(f"{_LABELS.get(key, card.label)}: {shown} ({words}{note})")
+        second = cards.aside(card, current, currency)
+        if second is not None:  # the card's second figure, worded as on the card
+            lines.append(f"  {second.children}")
+    warnings = []
+    if week.stale:
+        warnings.append(f"Note: these figures may not be up to date. {week.stale}")
+    if week.data_until is not None:
+        warnings.append(f"The figures hold claims up to {week.data_until.day} {week.data_until:%b} only: the "
+                        "rollups end there.")
+    headline = kpi_headline(week, currency)
+    body = (f"{_greeting(name)}\n\n{headline}\n\n" + "".join(w + "\n\n" for w in warnings) +
+            f"Last week ({_week_words(week.start, week.end)}) against the week before "
+            f"({_week_words(before_start, before_end)}), as the dashboard's cards show them:\n\n" +
+            "\n".join(lines) +
+            f"\n\nThe week on the dashboard:\n{dashboard_url(base_url, week.start, week.end)}"
+            f"\n\nThe printable report:\n{dashboard_url(base_url, week.start, week.end, report=True)}"
+            "\n\nYou get this summary on Monday mornings. Switch it off under Email notifications on your "
+            f"profile:\n{_url(base_url, '/profile')}" + SIGNATURE)
+    subject = f"SCOPE weekly summary, {_week_words(week.start, week.end)}" + (
+        " (figures not up to date)" if week.stale else "")
+    return Mail(to, subject, body)

@@ -9,6 +9,8 @@ defaults by role) and the two jobs that mail it.
   someone else gave them since the last one (claims they took themselves are not news).
 * ``overdue_claims_digest`` (daily): to each person, their open claims past the department's
   service level (My work's red report dates); none, no mail.
+* ``kpi_weekly_summary`` (Mondays): to those who read the dashboard, last week's headline figures
+  against the week before, read from the rollups as the dashboard reads them.
 
 Who may get a kind is decided from the role (and Special Investigations membership) when
 the mail is sent, never from a stored choice: a demoted manager's old "email me alerts"
@@ -32,9 +34,9 @@ from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
 from auth.permissions import ROLES, Perm, role_has
-from db.models import (ALERT_SEVERITIES, OPEN_STATUSES, AlertEvent, Claim, ClaimEvent, Department,
+from db.models import (ALERT_SEVERITIES, OPEN_STATUSES, AlertEvent, AlertRule, Claim, ClaimEvent, Department,
                        NotificationPreference, NotificationSend, SiuCase, SiuCaseTask, User, user_departments)
-from services import audit
+from services import aggregates, audit
 from services import notification_mail as wording
 from services.access import AccessDenied
 from services.mail import Mail, send as send_mail
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 ALERT_OPENED, ALERT_RESOLVED, SIU_DIGEST = "alert_opened", "alert_resolved", "siu_digest"
 CLAIMS_ASSIGNED, OVERDUE_DIGEST = "claims_assigned", "overdue_digest"
+KPI_WEEKLY = "kpi_weekly"
 SEVERITY_LEVEL = {"info": 0, "warning": 1, "critical": 2}
 # The choices the profile offers, narrowest first.
 SEVERITY_CHOICES = (("critical", "Critical only"), ("warning", "Warning and critical"),
@@ -53,7 +56,8 @@ SEVERITY_CHOICES = (("critical", "Critical only"), ("warning", "Warning and crit
 ALERT_FIELDS = ("alert_emails", "alert_min_severity", "alert_resolved")
 SIU_FIELDS = ("siu_digest",)
 CLAIM_FIELDS = ("claims_assigned", "overdue_digest")
-FIELDS = ALERT_FIELDS + SIU_FIELDS + CLAIM_FIELDS
+KPI_FIELDS = ("kpi_weekly",)
+FIELDS = ALERT_FIELDS + SIU_FIELDS + CLAIM_FIELDS + KPI_FIELDS
 # Alerts older than this are history, not news: a scheduler that was down a weekend, or someone
 # switching alert emails on, does not mail every alert of the past days.
 LOOKBACK = dt.timedelta(hours=24)
@@ -76,6 +80,7 @@ class Preferences:
     siu_digest: bool
     claims_assigned: bool
     overdue_digest: bool
+    kpi_weekly: bool
 
     def wants_alert(self, severity: str) -> bool:
         return self.alert_emails and SEVERITY_LEVEL.get(severity, 0) >= SEVERITY_LEVEL[self.alert_min_severity]
@@ -87,10 +92,12 @@ def role_defaults(role: str | None) -> Preferences:
     # the digest: a task's due date is a promise to someone.
     # Adjusters are given their work, so new claims and late ones are theirs to hear about;
     # managers and admins hand work out and rarely hold claims, so they opt in.
+    # The weekly summary is the dashboard's readers' Monday read; admins run the system and
+    # read the dashboard when they choose to, so they opt in.
     on_call = role in ("admin", "manager")
     holder = role == "adjuster"
     return Preferences(alert_emails=on_call, alert_min_severity="critical", alert_resolved=True, siu_digest=True,
-                       claims_assigned=holder, overdue_digest=holder)
+                       claims_assigned=holder, overdue_digest=holder, kpi_weekly=role in ("viewer", "manager"))
 
 
 def may_get_alerts(role: str | None) -> bool:
@@ -103,6 +110,11 @@ def may_hold_claims(role: str | None) -> bool:
     return role_has(role, Perm.GIVE_FEEDBACK)
 
 
+def may_get_kpi_summary(role: str | None) -> bool:
+    """The weekly summary goes to the roles that may open /dashboard, where its links lead."""
+    return role_has(role, Perm.VIEW_DASHBOARDS)
+
+
 def _effective(row: NotificationPreference | None, role: str | None) -> Preferences:
     base = role_defaults(role)
     if row is None:
@@ -112,7 +124,8 @@ def _effective(row: NotificationPreference | None, role: str | None) -> Preferen
 
 def _fields_for(session: Session, user) -> tuple[str, ...]:
     return ((ALERT_FIELDS if may_get_alerts(user.role) else ()) + (SIU_FIELDS if may_work(session, user) else ())
-            + (CLAIM_FIELDS if may_hold_claims(user.role) else ()))
+            + (CLAIM_FIELDS if may_hold_claims(user.role) else ())
+            + (KPI_FIELDS if may_get_kpi_summary(user.role) else ()))
 
 
 # --- The profile ---------------------------------------------------------------------------
@@ -125,7 +138,7 @@ def settings_for(session: Session, user) -> dict:
     prefs = _effective(session.get(NotificationPreference, user.id), user.role)
     fields = _fields_for(session, user)
     return {"alerts": ALERT_FIELDS[0] in fields, "siu": SIU_FIELDS[0] in fields, "claims": CLAIM_FIELDS[0] in fields,
-            "prefs": asdict(prefs),
+            "kpi": KPI_FIELDS[0] in fields, "prefs": asdict(prefs),
             "verified": account is not None and account.email_verified_at is not None}
 
 
@@ -146,6 +159,8 @@ def parse(raw, fields: tuple[str, ...]) -> dict:
         raise AccessDenied("Only those who work SIU cases get the SIU task digest.")
     if sent & set(CLAIM_FIELDS) and CLAIM_FIELDS[0] not in fields:
         raise AccessDenied("Your role holds no claims, so it gets no emails about them.")
+    if sent & set(KPI_FIELDS) and KPI_FIELDS[0] not in fields:
+        raise AccessDenied("Only those who see the dashboard get its weekly summary.")
     if sent != set(fields):
         raise NotificationError(OUT_OF_DATE)
     out = {}
@@ -159,7 +174,8 @@ def parse(raw, fields: tuple[str, ...]) -> dict:
             out[field] = _bool(value, {"alert_emails": "Alert emails", "alert_resolved": "Emails when an alert "
                                        "resolves", "siu_digest": "The SIU task digest",
                                        "claims_assigned": "Emails about claims assigned to you",
-                                       "overdue_digest": "The digest of your claims past their service level"}[field])
+                                       "overdue_digest": "The digest of your claims past their service level",
+                                       "kpi_weekly": "The weekly summary"}[field])
     return out
 
 
@@ -466,11 +482,65 @@ def overdue_claims_digest(session: Session, settings, *, today: dt.date | None =
     return outbox.outcome(people=len(late), claims=sum(totals.values()), day=today.isoformat())
 
 
+# --- The weekly summary -------------------------------------------------------------------------
+
+
+def last_full_week(today: dt.date) -> aggregates.Filters:
+    """Monday to Sunday (UTC days) of the last week that has ended by ``today``."""
+    monday = today - dt.timedelta(days=today.weekday() + 7)
+    return aggregates.Filters(monday, monday + dt.timedelta(days=6))
+
+
+def kpi_targets(session: Session) -> dict[str, wording.Target]:
+    """Per figure, the target the enabled all-departments alert rules set (the product targets
+    are seeded as rules: services.alerts.DEFAULT_RULES). Of several rules on one figure the
+    mildest is the target (accuracy below 95% warns, below 90% is critical: the target is 95%)."""
+    rules = session.execute(select(AlertRule.metric, AlertRule.comparison, AlertRule.threshold).where(
+        AlertRule.enabled.is_(True), AlertRule.department_id.is_(None),
+        AlertRule.metric.in_(wording.KPI_FIGURES))).all()
+    out: dict[str, wording.Target] = {}
+    for metric, comparison, threshold in rules:
+        known = out.get(metric)
+        milder = known is None or (known.comparison == comparison and (
+            threshold > known.threshold if comparison == "below" else threshold < known.threshold))
+        if milder:
+            out[metric] = wording.Target(comparison, threshold)
+    return out
+
+
+def kpi_weekly_summary(session: Session, settings, *, now: dt.datetime | None = None,
+                       sender: Sender | None = None) -> dict:
+    """One email per person who wants it about the last full week against the week before:
+    the dashboard's own figures (services.aggregates.kpis_with_previous, as /dashboard reads
+    them for that period), with a word when the rollups are stale. No data for the week
+    (the rollups are empty or end before it), no mail. The ref is the week's Monday."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    week = last_full_week(now.astimezone(dt.timezone.utc).date())
+    outbox = _Outbox(session, settings, sender)
+    everyone = _recipients(session, [r for r in ROLES if may_get_kpi_summary(r)])
+    recipients = {uid: r for uid, r in everyone.items() if r.prefs.kpi_weekly}
+    detail = {"people": len(recipients), "week": week.start.isoformat()}
+    if not recipients:
+        return outbox.outcome(**detail)
+    bounds = aggregates.data_bounds(session)
+    if bounds is None or bounds[1] < week.start or bounds[0] > week.end:
+        return outbox.outcome(**detail, no_data=True)
+    summary = wording.KpiWeek(week.start, week.end, aggregates.kpis_with_previous(session, week),
+                              kpi_targets(session), aggregates.staleness(session, now),
+                              bounds[1] if bounds[1] < week.end else None)
+    for user_id in sorted(recipients):
+        r = recipients[user_id]
+        outbox.deliver(user_id, KPI_WEEKLY, week.start.isoformat(), lambda r=r: wording.kpi_weekly(
+            r.email, r.name, summary, base_url=settings.base_url, currency=settings.currency))
+    return outbox.outcome(**detail, stale=summary.stale is not None)
+
+
+# Every job looks back at most a week (the weekly summary; the others a day): older rows guard nothing.
 SENT_RETENTION_DAYS = 90
 
 
 def purge_sent(session: Session, *, days: int = SENT_RETENTION_DAYS, now: dt.datetime | None = None) -> int:
-    """Forget what was mailed more than ``days`` ago. Every job looks back at most a day
-    (LOOKBACK, one digest a day), so old rows guard nothing; they only grew the table."""
+    """Forget what was mailed more than ``days`` ago. Every job looks back at most a week
+    (LOOKBACK, one digest a day, one summary a week), so old rows guard nothing; they only grew the table."""
     cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days)
     return session.execute(delete(NotificationSend).where(NotificationSend.sent_at < cutoff)).rowcount or 0

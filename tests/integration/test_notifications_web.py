@@ -13,7 +13,7 @@ from tests.conftest import login
 
 ACTION = "account.notifications_change"
 ALL_FIELDS = ("alert_emails", "alert_min_severity", "alert_resolved", "siu_digest", "claims_assigned",
-              "overdue_digest")
+              "overdue_digest", "kpi_weekly")
 CLAIM_FIELDS = {"claims_assigned", "overdue_digest"}
 
 
@@ -82,9 +82,9 @@ def _audits(app_session, email: str) -> list[AuditLog]:
 
 @pytest.mark.parametrize("who, shown", [
     ("admin", set(ALL_FIELDS)),
-    ("viewer", {"alert_emails", "alert_min_severity", "alert_resolved"}),
+    ("viewer", {"alert_emails", "alert_min_severity", "alert_resolved", "kpi_weekly"}),
     ("investigator", {"siu_digest"} | CLAIM_FIELDS),   # an SIU adjuster: no Alerts page, so no alert emails
-    ("adjuster", CLAIM_FIELDS),                        # only their claims
+    ("adjuster", CLAIM_FIELDS),                        # only their claims (no dashboard, so no weekly summary)
 ])
 def test_each_role_sees_only_the_kinds_it_may_get(clients, who, shown):
     body = _profile(clients[who])
@@ -107,6 +107,24 @@ def test_claims_emails_are_on_for_adjusters_and_off_for_admins_by_default(client
     assert not _switch(admin, "claims_assigned") and not _switch(admin, "overdue_digest")
 
 
+def test_the_weekly_summary_is_on_for_viewers_and_off_for_admins_by_default(clients):
+    assert _switch(_profile(clients["viewer"]), "kpi_weekly")
+    assert not _switch(_profile(clients["admin"]), "kpi_weekly")
+    assert "Weekly summary" in _profile(clients["viewer"]) and "Weekly summary" not in _profile(clients["adjuster"])
+
+
+def test_a_viewer_switches_the_weekly_summary_off_audited(web_app, clients, app_session):
+    email = "viewer@scope.example"
+    audited = len(_audits(app_session, email))
+    color, text = _save(web_app, clients["viewer"], [("alert_emails", False), ("alert_min_severity", "critical"),
+                                                     ("alert_resolved", True), ("kpi_weekly", False)])
+    assert color == "success" and text.endswith("; no weekly summary.")
+    assert _stored(app_session, email)["kpi_weekly"] is False
+    [entry] = _audits(app_session, email)[audited:]
+    assert entry.before["kpi_weekly"] is True and entry.after["kpi_weekly"] is False
+    assert not _switch(_profile(clients["viewer"]), "kpi_weekly")
+
+
 def test_the_defaults_by_role_show_on_the_card(clients):
     body = _profile(clients["admin"])
     # Admins and managers: critical alerts by default; viewers opt in.
@@ -118,17 +136,18 @@ def test_the_defaults_by_role_show_on_the_card(clients):
 
 def test_a_save_is_stored_and_audited_and_saving_it_again_changes_nothing(web_app, clients, app_session):
     choices = [("alert_emails", True), ("alert_min_severity", "warning"), ("alert_resolved", False),
-               ("siu_digest", False), ("claims_assigned", True), ("overdue_digest", False)]
+               ("siu_digest", False), ("claims_assigned", True), ("overdue_digest", False), ("kpi_weekly", True)]
     audited = len(_audits(app_session, "admin@scope.example"))
     color, text = _save(web_app, clients["admin"], choices)
     assert color == "success" and text == ("Saved: you get emails about warning and critical alerts when they "
                                            "open; no SIU task digest; emails about claims assigned to you; no "
-                                           "digest of late claims.")
+                                           "digest of late claims; the weekly summary on Monday mornings.")
     assert _stored(app_session, "admin@scope.example") == dict(choices)
     [entry] = _audits(app_session, "admin@scope.example")[audited:]
     assert entry.target_type == "user" and entry.after == dict(choices)
     assert entry.before == {"alert_emails": True, "alert_min_severity": "critical", "alert_resolved": True,
-                            "siu_digest": True, "claims_assigned": False, "overdue_digest": False}
+                            "siu_digest": True, "claims_assigned": False, "overdue_digest": False,
+                            "kpi_weekly": False}
     color, text = _save(web_app, clients["admin"], choices)
     assert color == "info" and "Nothing changed" in text
     assert len(_audits(app_session, "admin@scope.example")) == audited + 1
@@ -140,7 +159,7 @@ def test_an_investigator_saves_the_digest_only_and_alert_choices_stay_the_roles(
     assert color == "success"
     assert _stored(app_session, "investigator@scope.example") == {
         "alert_emails": None, "alert_min_severity": None, "alert_resolved": None, "siu_digest": False,
-        "claims_assigned": True, "overdue_digest": True}
+        "claims_assigned": True, "overdue_digest": True, "kpi_weekly": None}
 
 
 def test_an_adjuster_switches_the_claims_emails_off_audited(web_app, clients, app_session):
@@ -167,6 +186,10 @@ def test_an_adjuster_switches_the_claims_emails_off_audited(web_app, clients, ap
      "Only those who work SIU cases"),
     ("viewer", [("alert_emails", True), ("alert_min_severity", "info"), ("alert_resolved", True),
                 ("claims_assigned", True), ("overdue_digest", True)], "Your role holds no claims"),
+    ("adjuster", [("claims_assigned", True), ("overdue_digest", True), ("kpi_weekly", True)],
+     "Only those who see the dashboard"),
+    ("investigator", [("siu_digest", True), ("claims_assigned", True), ("overdue_digest", True),
+                      ("kpi_weekly", False)], "Only those who see the dashboard"),
 ])
 def test_a_kind_the_role_does_not_get_is_refused_and_nothing_is_written(web_app, clients, app_session, who, choices,
                                                                         message):
@@ -178,7 +201,7 @@ def test_a_kind_the_role_does_not_get_is_refused_and_nothing_is_written(web_app,
 
 
 GOOD = [("alert_emails", True), ("alert_min_severity", "critical"), ("alert_resolved", True), ("siu_digest", True),
-        ("claims_assigned", True), ("overdue_digest", True)]
+        ("claims_assigned", True), ("overdue_digest", True), ("kpi_weekly", True)]
 
 
 @pytest.mark.parametrize("choices", [
@@ -186,13 +209,17 @@ GOOD = [("alert_emails", True), ("alert_min_severity", "critical"), ("alert_reso
     [GOOD[0], ("alert_min_severity", "loud")] + GOOD[2:],
     [GOOD[0], ("alert_min_severity", None)] + GOOD[2:],
     GOOD[:3] + [("siu_digest", 1)] + GOOD[4:],
-    GOOD[:4] + [("claims_assigned", "on"), GOOD[5]],
-    GOOD[:5] + [("overdue_digest", None)],
+    GOOD[:4] + [("claims_assigned", "on")] + GOOD[5:],
+    GOOD[:5] + [("overdue_digest", None), GOOD[6]],
+    GOOD[:6] + [("kpi_weekly", "on")],
+    GOOD[:6] + [("kpi_weekly", None)],
     GOOD[:3],                                   # fields missing: the page is out of date
     GOOD[:5],
+    GOOD[:6],                                   # the weekly summary missing
     GOOD + [("sms", True)],                     # a field no page has
     GOOD + [("siu_digest", False)],             # a field twice
     GOOD + [("claims_assigned", False)],
+    GOOD + [("kpi_weekly", False)],
     GOOD[:3] + [{"id": "siu_digest", "property": "value", "value": True}] + GOOD[4:],   # not a pattern id
     [],
 ])
