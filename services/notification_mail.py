@@ -288,7 +288,9 @@ class KpiWeek:
 
 
 def _week_words(start: dt.date, end: dt.date) -> str:
-    first = f"{start.day} {start:%b}" + ("" if start.year == end.year else f" {start.year}")
+    """"23 – 29 Nov 2026", "30 Nov – 6 Dec 2026", "28 Dec 2026 – 3 Jan 2027"."""
+    first = (f"{start.day}" if (start.year, start.month) == (end.year, end.month) else f"{start.day} {start:%b}"
+             + ("" if start.year == end.year else f" {start.year}"))
     return f"{first} – {end.day} {end:%b} {end.year}"
 
 
@@ -306,8 +308,9 @@ def _mover(key: str, week: KpiWeek, currency: str) -> tuple[float, str] | None:
     _, change = cards.change_text(current[key], previous[key], card.kind)
     size = abs(diff) if card.kind == "pct" else abs(diff / previous[key])
     label = _LABELS.get(key, card.label)
-    return size, (f"{label} {'up' if diff > 0 else 'down'} {change.lstrip('+-')} to "
-                  f"{cards.fmt(current[key], card.kind, currency)}")
+    # In a sentence "34 days", not the card's "34 d".
+    shown = cards.fmt(current[key], card.kind, currency).replace(" d", " days")
+    return size, f"{label} {'up' if diff > 0 else 'down'} {change.lstrip('+-')} to {shown}"
 
 
 def kpi_headline(week: KpiWeek, currency: str) -> str:

@@ -131,7 +131,7 @@ def test_the_figures_are_the_dashboards_for_the_week_worded_as_its_cards(db_sess
     assert "Median cycle time: 10 d (■ ±0%)" in body
     first = body.split("\n\n")[1]
     assert first == "Open backlog at week end up 16% to 1,245; routing accuracy 92.5% (target 95%)."
-    assert "Last week (30 Nov – 6 Dec 2026) against the week before (23 Nov – 29 Nov 2026)" in body
+    assert "Last week (30 Nov – 6 Dec 2026) against the week before (23 – 29 Nov 2026)" in body
     assert "https://scope.test.example/dashboard?start=2026-11-30&end=2026-12-06" in body
     assert "https://scope.test.example/dashboard/report?start=2026-11-30&end=2026-12-06" in body
     assert "https://scope.test.example/profile" in body and "not up to date" not in body
@@ -169,7 +169,7 @@ def test_running_twice_mails_once_per_person_and_week(db_session, week):
     later = Outbox()
     _day(s, dt.date(2026, 12, 7), 100, 90, 78)
     _run(s, later, now=NOW + dt.timedelta(days=7))
-    assert len(later.mails) == 3 and "7 Dec – 13 Dec 2026" in later.mails[0].subject
+    assert len(later.mails) == 3 and "7 – 13 Dec 2026" in later.mails[0].subject
 
 
 def test_stale_rollups_are_said_in_the_mail(db_session, week):
@@ -221,6 +221,10 @@ def test_a_mail_server_that_is_down_is_given_up_on_after_three_failures(db_sessi
     assert len(outbox.tried) == 3 and result["detail"]["not_tried"] == 1
     retry = Outbox()
     assert _run(s, retry)["rows"] == 4
+
+
+def test_a_week_across_a_new_year_names_both_years():
+    assert wording._week_words(dt.date(2026, 12, 28), dt.date(2027, 1, 3)) == "28 Dec 2026 – 3 Jan 2027"
 
 
 def test_a_thin_rate_is_worded_as_the_card_and_misses_no_target():
