@@ -1,7 +1,8 @@
 """In the browser: an SIU investigator switches the morning digest off on the profile; the
 save reaches the server (the card's controls are pattern-matching ids) and the choice
 survives a reload. A manager widens alert emails to warning and critical. An adjuster
-switches the emails about claims assigned to them off and keeps the late-claims digest."""
+switches the emails about claims assigned to them off and keeps the late-claims digest. A viewer
+switches the weekly summary off."""
 from __future__ import annotations
 
 import pytest
@@ -66,4 +67,21 @@ def test_adjuster_switches_assignment_emails_off_and_keeps_the_late_claims_diges
     switches = page.locator("#profile-notify-claims input[type=checkbox]")
     assert not switches.nth(0).is_checked() and switches.nth(1).is_checked()
     screenshot(page, "profile_notifications_adjuster")
+    assert page.console_errors == []
+
+
+def test_viewer_switches_the_weekly_summary_off_and_it_stays_off(page, live_server):
+    sign_in(page, live_server, "viewer@scope.example", "scope-demo-viewer")
+    page.goto(live_server + "/profile")
+    page.wait_for_selector("#profile-notify-kpi")
+    weekly = page.locator("#profile-notify-kpi input[type=checkbox]")
+    assert weekly.count() == 1 and weekly.is_checked()                  # on by default for viewers
+    weekly.uncheck()
+    page.click("#profile-notify-save")
+    page.wait_for_selector("#profile-notify-status .alert-success", timeout=15000)
+    assert "no weekly summary" in page.inner_text("#profile-notify-status")
+    page.reload()
+    page.wait_for_selector("#profile-notify-kpi")
+    assert not page.locator("#profile-notify-kpi input[type=checkbox]").is_checked()
+    screenshot(page, "profile_notifications_viewer")
     assert page.console_errors == []
