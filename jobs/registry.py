@@ -162,7 +162,8 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     # After the SIU digest (07:00), so someone who gets both does not get them in the same minute.
     Job("overdue_claims_digest", overdue_claims_digest, "5 7 * * *",
         "Email each person their open claims past the department's service level"),
-    # Monday after the daily digests (07:00, 07:05), so the week's last rollup refresh is long done.
-    Job("kpi_weekly_summary", kpi_weekly_summary, "10 7 * * 1",
+    # Monday after the daily digests (07:00, 07:05), so the week's last rollup refresh is long done. The day
+    # is named: APScheduler and cron read weekday numbers differently (jobs.schedule_words).
+    Job("kpi_weekly_summary", kpi_weekly_summary, "10 7 * * mon",
         "Email those who read the dashboard last week's figures against the week before"),
 )}

@@ -251,9 +251,11 @@ def test_the_mail_really_goes_through_smtp_to_the_sink(db_session, week, mail_si
 
 
 def test_the_job_is_registered_for_monday_morning():
+    from jobs.schedule_words import schedule_in_words
     from jobs.scheduler import trigger_for
 
     job = JOBS["kpi_weekly_summary"]
-    assert job.schedule == "10 7 * * 1" and job.description
+    assert job.schedule == "10 7 * * mon" and job.description
+    assert schedule_in_words(job.schedule) == "Mondays at 07:10 UTC"
     fires = trigger_for(job.schedule).get_next_fire_time(None, dt.datetime(2026, 12, 8, tzinfo=dt.timezone.utc))
     assert fires == dt.datetime(2026, 12, 14, 7, 10, tzinfo=dt.timezone.utc) and fires.weekday() == 0
