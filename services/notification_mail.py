@@ -333,6 +333,11 @@ def kpi_headline(week: KpiWeek, currency: str) -> str:
         if rates:
             parts.append(_lower(max(rates, key=lambda m: m[0])[1]))
     if not parts:
+        compared = any(cards.change_words(_CARDS[k], current, week.figures["previous"])[1] is not None
+                       for k in _MOVERS + _RATES)
+        if not compared:  # the first week of data: "little changed" would claim a comparison never made
+            return (f"No figures for the week before to compare with; {current['received']:,} claims received, "
+                    f"{current['backlog']:,} open at week end.")
         return "Little changed on the week before."
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + "."

@@ -239,7 +239,13 @@ def test_a_thin_rate_is_worded_as_the_card_and_misses_no_target():
     assert "Routing accuracy: 50.0% (only 6 closed claims; target 95%)" in mail.body
     assert "Claims received: 12 (no comparison)" in mail.body and "Total paid: ¥250 (still being paid)" in mail.body
     assert "Adjuster agreement: — (no comparison)" in mail.body
-    assert mail.body.split("\n\n")[1] == "Little changed on the week before."
+    assert mail.body.split("\n\n")[1] == ("No figures for the week before to compare with; 12 claims received, 40 open "
+                                          "at week end.")
+    same = wording.KpiWeek(WEEK.start, WEEK.end, {"current": current, "previous": dict(current)}, {}, None, None)
+    assert wording.kpi_headline(same, "JPY") == "Little changed on the week before."
+    slower = {**current, "cycle_median": 4.0}
+    moved = wording.KpiWeek(WEEK.start, WEEK.end, {"current": slower, "previous": dict(current)}, {}, None, None)
+    assert wording.kpi_headline(moved, "JPY") == "Median cycle time up 33% to 4 days."
 
 
 def test_the_mail_really_goes_through_smtp_to_the_sink(db_session, week, mail_sink_server):  # noqa: F811
