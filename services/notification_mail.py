@@ -365,7 +365,7 @@ def kpi_weekly(to: str, name: str | None, week: KpiWeek, *, base_url: str, curre
             lines.append(f"  {second.children}")
     warnings = []
     if week.stale:
-        warnings.append(f"Note: these figures may not be up to date. {week.stale}")
+        warnings.append(f"Figures not up to date. {week.stale}")
     if week.data_until is not None:
         warnings.append(f"The figures hold claims up to {week.data_until.day} {week.data_until:%b} only: the "
                         "rollups end there.")

@@ -179,7 +179,7 @@ def test_stale_rollups_are_said_in_the_mail(db_session, week):
     result = _run(s, outbox)
     [mail] = outbox.to(week.manager.email)
     assert mail.subject.endswith("(figures not up to date)")
-    assert "Note: these figures may not be up to date. These figures are from 2026-12-07 05:10 UTC" in mail.body
+    assert "\n\nFigures not up to date. These figures are from 2026-12-07 05:10 UTC" in mail.body
     assert "has not succeeded for 2 h." in mail.body
     assert result["detail"]["stale"] is True
 
