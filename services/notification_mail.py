@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from components import kpis as cards
+from services import kpi_cards as cards
 from services import alerts
 from services.currency import money
 from services.account_mail import SIGNATURE
@@ -251,7 +251,7 @@ def overdue_digest(to: str, name: str | None, claims: list[LateClaim], total: in
 
 # --- The weekly summary ---------------------------------------------------------------------------
 
-# The dashboard's cards (components.kpis) give each figure its label, format and change, so the
+# The dashboard's cards (services.kpi_cards) give each figure its label, format and change, so the
 # email reads as the cards do; "closed" has no card (the trend shows it), so it gets one here.
 _CLOSED = cards.Card("closed", "Claims closed", "count", None, "Claims closed in the period (by closing date).")
 _CARDS = {c.key: c for c in (*cards.CARDS, _CLOSED)}
@@ -323,7 +323,7 @@ def kpi_headline(week: KpiWeek, currency: str) -> str:
         parts.append(max(moved, key=lambda m: m[0])[1])
     # A rate on too few claims is no figure (the card greys it): it cannot miss a target.
     missed = [k for k in _RATES if k in week.targets and current.get(k) is not None
-              and not cards._thin_now(_CARDS[k], current) and week.targets[k].missed(current[k])]
+              and not cards.thin_now(_CARDS[k], current) and week.targets[k].missed(current[k])]
     if missed:
         k = missed[0]
         parts.append(f"{_lower(_CARDS[k].label)} {cards.fmt(current[k], 'pct')} "
@@ -360,9 +360,9 @@ def kpi_weekly(to: str, name: str | None, week: KpiWeek, *, base_url: str, curre
         shown = cards.fmt(current.get(key), card.kind, currency)
         note = f"; {target.words(card.kind, currency)}" if target is not None else ""
         lines.append(f"{_LABELS.get(key, card.label)}: {shown} ({words}{note})")
-        second = cards.aside(card, current, currency)
+        second = cards.aside_text(card, current, currency)
         if second is not None:  # the card's second figure, worded as on the card
-            lines.append(f"  {second.children}")
+            lines.append(f"  {second[0]}")
     warnings = []
     if week.stale:
         warnings.append(f"Figures not up to date. {week.stale}")
