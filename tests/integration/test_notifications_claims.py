@@ -21,7 +21,10 @@ from tests.integration.test_notifications import SETTINGS, Outbox, _person, _pre
 from tests.mailsink import mail_sink_server  # noqa: F401  (fixture)
 from tests.siuutil import claim as _claim
 
-TODAY = dt.date.today()  # My work's filter counts from the server's today; the digest is compared with it
+def today() -> dt.date:
+    """My work's filter counts from the server's today, so the digest is compared with the same day, read
+    when each test runs (a module-level date, read at collection, was yesterday for a run crossing midnight)."""
+    return dt.date.today()
 
 
 @pytest.fixture()
@@ -193,7 +196,7 @@ def _sla(s, code="AUTO_PD") -> int:
 
 def _held(s, who, *, reported_days_ago, department="AUTO_PD", status="assigned", amount=2500):
     made = _claim(s, department=department, status=status, amount=amount,
-                  report=TODAY - dt.timedelta(days=reported_days_ago))
+                  report=today() - dt.timedelta(days=reported_days_ago))
     made.adjuster_id, made.line_of_business = who.id, "auto"
     s.flush()
     return made
@@ -211,7 +214,7 @@ def test_the_digest_lists_the_claims_my_work_marks_past_service_level_oldest_fir
     elsewhere = _held(s, p.adjuster, reported_days_ago=_sla(s, "PROPERTY") + 5, department="PROPERTY")
     _held(s, p.colleague, reported_days_ago=sla + 5)
     outbox = Outbox()
-    result = notifications.overdue_claims_digest(s, SETTINGS, today=TODAY, sender=outbox)
+    result = notifications.overdue_claims_digest(s, SETTINGS, today=today(), sender=outbox)
     mine = outbox.to(p.adjuster.email)
     assert len(mine) == 1 and result["detail"]["sent"] == 2          # the colleague gets their own
     mail = mine[0]
@@ -223,7 +226,7 @@ def test_the_digest_lists_the_claims_my_work_marks_past_service_level_oldest_fir
     shown = queues.my_work(s, p.adjuster, filters=queues.QueueFilters(overdue=True))
     assert sorted(r["claim_number"] for r in shown.rows) == sorted([oldest.claim_number, late.claim_number])
     assert (f"{late.claim_number} · Auto · Auto Physical Damage · €2,500.00\n  reported "
-            f"{(TODAY - dt.timedelta(days=sla + 3)).day} ") in body
+            f"{(today() - dt.timedelta(days=sla + 3)).day} ") in body
     assert f"past its {sla}-day service level by 3 days" in body and "by 40 days" in body
     assert f"https://scope.test.example/claims/{late.claim_number}" in body
     link = next(u for u in body.split() if "/my-work?" in u)
@@ -234,15 +237,15 @@ def test_nothing_past_the_service_level_no_digest_and_one_a_day(db_session, peop
     s, p = db_session, people
     _held(s, p.adjuster, reported_days_ago=1)
     outbox = Outbox()
-    result = notifications.overdue_claims_digest(s, SETTINGS, today=TODAY, sender=outbox)
+    result = notifications.overdue_claims_digest(s, SETTINGS, today=today(), sender=outbox)
     assert outbox.mails == [] and result["detail"]["sent"] == 0 and _sends(s, "overdue_digest") == 0
     _held(s, p.adjuster, reported_days_ago=_sla(s) + 1)
-    notifications.overdue_claims_digest(s, SETTINGS, today=TODAY, sender=outbox)
-    second = notifications.overdue_claims_digest(s, SETTINGS, today=TODAY, sender=outbox)
+    notifications.overdue_claims_digest(s, SETTINGS, today=today(), sender=outbox)
+    second = notifications.overdue_claims_digest(s, SETTINGS, today=today(), sender=outbox)
     assert len(outbox.mails) == 1 and second["detail"]["skipped"] == 1
     assert outbox.mails[0].subject == "SCOPE: 1 open claim past the service level"
     assert "1 open claim of yours is past its department's service level" in outbox.mails[0].body
-    notifications.overdue_claims_digest(s, SETTINGS, today=TODAY + dt.timedelta(days=1), sender=outbox)
+    notifications.overdue_claims_digest(s, SETTINGS, today=today() + dt.timedelta(days=1), sender=outbox)
     assert len(outbox.mails) == 2
 
 
@@ -258,7 +261,7 @@ def test_the_digest_goes_to_who_wants_it_by_role_choice_and_account(db_session, 
     for who in (p.adjuster, quiet, gone, unverified, p.manager, keen, p.viewer):
         _held(s, who, reported_days_ago=_sla(s) + 10)
     outbox = Outbox()
-    notifications.overdue_claims_digest(s, SETTINGS, today=TODAY, sender=outbox)
+    notifications.overdue_claims_digest(s, SETTINGS, today=today(), sender=outbox)
     # A manager sees every department, so a claim of theirs anywhere is on their My work.
     assert sorted(m.to for m in outbox.mails) == sorted([p.adjuster.email, keen.email])
 
@@ -268,7 +271,7 @@ def test_a_long_digest_lists_fifty_oldest_and_links_the_rest_on_my_work_filtered
     sla = _sla(s)
     claims = [_held(s, p.adjuster, reported_days_ago=sla + 1 + i) for i in range(52)]
     outbox = Outbox()
-    notifications.overdue_claims_digest(s, SETTINGS, today=TODAY, sender=outbox)
+    notifications.overdue_claims_digest(s, SETTINGS, today=today(), sender=outbox)
     [mail] = outbox.mails
     assert mail.subject == "SCOPE: 52 open claims past the service level"
     listed = _numbers(mail.body, claims)
@@ -305,7 +308,7 @@ def test_both_emails_really_go_through_smtp_to_the_sink(db_session, people, mail
     settings = Settings(public_url="https://scope.test.example", currency="EUR", smtp_host=mail_sink_server.host,
                         smtp_port=mail_sink_server.port, smtp_starttls=False)
     notifications.notify_assignments(s, settings)
-    notifications.overdue_claims_digest(s, settings, today=TODAY)
+    notifications.overdue_claims_digest(s, settings, today=today())
     given = mail_sink_server.wait_for(p.adjuster.email, "2 claims assigned to you")
     late = mail_sink_server.wait_for(p.adjuster.email, "1 open claim past the service level")
     assert "Needs a specialist · “Glass and frame damage.”" in given["body"] and given["from"] == settings.mail_from
