@@ -60,3 +60,25 @@ def downgrade(url: str, revision: str = "base") -> None:
     from db.session import normalise_url
 
     _downgrade(normalise_url(url), revision)
+
+
+def inspected(url: str, read):
+    """``read(inspector)`` on the database at ``url`` (what a migration test looks at)."""
+    from sqlalchemy import create_engine, inspect, pool
+
+    from db.session import normalise_url
+
+    engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return read(inspect(conn))
+    finally:
+        engine.dispose()
+
+
+def tables(url: str) -> set[str]:
+    return inspected(url, lambda found: set(found.get_table_names()))
+
+
+def columns(url: str, table: str) -> set[str]:
+    return inspected(url, lambda found: {c["name"] for c in found.get_columns(table)})

@@ -12,13 +12,6 @@ from db.session import normalise_url
 from tests import dbutil
 
 
-@pytest.fixture()
-def empty_db():
-    url, admin = dbutil.create_database("scope_mig")
-    yield url
-    dbutil.drop_database(url, admin)
-
-
 def test_upgrade_builds_models_schema_and_downgrade_removes_it(empty_db):
     dbutil.upgrade(empty_db)
     engine = create_engine(normalise_url(empty_db), poolclass=pool.NullPool)

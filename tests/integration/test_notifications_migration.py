@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, inspect, pool
 
-from db.session import normalise_url
 from tests import dbutil
 
 TABLES = {"notification_preferences", "notification_sends"}
 
 
-@pytest.fixture()
-def empty_db():
-    url, admin = dbutil.create_database("scope_mig_notify")
-    yield url
-    dbutil.drop_database(url, admin)
-
-
-def _tables(url: str) -> set[str]:
-    engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return set(inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def test_notification_tables_up_down_up_and_their_keys(empty_db):
     dbutil.upgrade(empty_db, "0027")
-    assert not TABLES & _tables(empty_db)
+    assert not TABLES & dbutil.tables(empty_db)
     dbutil.upgrade(empty_db, "0028")
-    assert TABLES <= _tables(empty_db)
+    assert TABLES <= dbutil.tables(empty_db)
     with psycopg.connect(empty_db.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
         uid = conn.execute("INSERT INTO users (email, role) VALUES ('t@x.example', 'manager') RETURNING id").fetchone()[0]
         claim = ("INSERT INTO notification_sends (user_id, kind, ref) VALUES (%s, 'alert_opened', '7') "
@@ -50,6 +32,6 @@ def test_notification_tables_up_down_up_and_their_keys(empty_db):
         assert conn.execute("SELECT count(*) FROM notification_sends").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM notification_preferences").fetchone() == (0,)
     dbutil.downgrade(empty_db, "0027")
-    assert not TABLES & _tables(empty_db) and "siu_case_tasks" in _tables(empty_db)
+    assert not TABLES & dbutil.tables(empty_db) and "siu_case_tasks" in dbutil.tables(empty_db)
     dbutil.upgrade(empty_db)
-    assert TABLES <= _tables(empty_db)
+    assert TABLES <= dbutil.tables(empty_db)

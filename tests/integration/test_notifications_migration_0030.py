@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, inspect, pool
 
-from db.session import normalise_url
 from tests import dbutil
 
 
-@pytest.fixture()
-def empty_db():
-    url, admin = dbutil.create_database("scope_mig_notify30")
-    yield url
-    dbutil.drop_database(url, admin)
-
-
 def _shape(url: str) -> tuple[set[str], set[str]]:
-    engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            found = inspect(conn)
-            return ({c["name"] for c in found.get_columns("notification_preferences")},
-                    {i["name"] for i in found.get_indexes("claim_events")})
-    finally:
-        engine.dispose()
+    return dbutil.inspected(url, lambda found: ({c["name"] for c in found.get_columns("notification_preferences")},
+                                                {i["name"] for i in found.get_indexes("claim_events")}))
 
 
 def test_claims_kinds_up_down_up(empty_db):

@@ -5,38 +5,20 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, inspect, pool
 
-from db.session import normalise_url
 from tests import dbutil
-
-
-@pytest.fixture()
-def empty_db():
-    url, admin = dbutil.create_database("scope_mig_notify31")
-    yield url
-    dbutil.drop_database(url, admin)
-
-
-def _columns(url: str) -> set[str]:
-    engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return {c["name"] for c in inspect(conn).get_columns("notification_preferences")}
-    finally:
-        engine.dispose()
 
 
 def test_kpi_weekly_up_down_up(empty_db):
     dbutil.upgrade(empty_db, "0030")
-    assert "kpi_weekly" not in _columns(empty_db)
+    assert "kpi_weekly" not in dbutil.columns(empty_db, "notification_preferences")
     plain = empty_db.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(plain, autocommit=True) as conn:
         uid = conn.execute("INSERT INTO users (email, role) VALUES ('m@x.example', 'manager') RETURNING id").fetchone()[0]
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("INSERT INTO notification_sends (user_id, kind, ref) VALUES (%s, 'kpi_weekly', '1')", (uid,))
     dbutil.upgrade(empty_db, "0031")
-    assert "kpi_weekly" in _columns(empty_db)
+    assert "kpi_weekly" in dbutil.columns(empty_db, "notification_preferences")
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute("INSERT INTO notification_preferences (user_id) VALUES (%s)", (uid,))
         assert conn.execute("SELECT kpi_weekly FROM notification_preferences").fetchone() == (None,)
@@ -46,10 +28,10 @@ def test_kpi_weekly_up_down_up(empty_db):
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("INSERT INTO notification_sends (user_id, kind, ref) VALUES (%s, 'sms', '1')", (uid,))
     dbutil.downgrade(empty_db, "0030")
-    assert "kpi_weekly" not in _columns(empty_db)
+    assert "kpi_weekly" not in dbutil.columns(empty_db, "notification_preferences")
     with psycopg.connect(plain, autocommit=True) as conn:
         assert conn.execute("SELECT kind FROM notification_sends").fetchall() == [("overdue_digest",)]
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("INSERT INTO notification_sends (user_id, kind, ref) VALUES (%s, 'kpi_weekly', '2')", (uid,))
     dbutil.upgrade(empty_db)
-    assert "kpi_weekly" in _columns(empty_db)
+    assert "kpi_weekly" in dbutil.columns(empty_db, "notification_preferences")

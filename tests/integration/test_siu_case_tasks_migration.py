@@ -3,33 +3,15 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, inspect, pool
 
-from db.session import normalise_url
 from tests import dbutil
-
-
-@pytest.fixture()
-def empty_db():
-    url, admin = dbutil.create_database("scope_mig_tasks")
-    yield url
-    dbutil.drop_database(url, admin)
-
-
-def _tables(url: str) -> set[str]:
-    engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return set(inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def test_tasks_table_up_down_up_and_its_checks(empty_db):
     dbutil.upgrade(empty_db, "0025")
-    assert "siu_case_tasks" not in _tables(empty_db)
+    assert "siu_case_tasks" not in dbutil.tables(empty_db)
     dbutil.upgrade(empty_db)
-    assert "siu_case_tasks" in _tables(empty_db)
+    assert "siu_case_tasks" in dbutil.tables(empty_db)
     with psycopg.connect(empty_db.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
         uid = conn.execute("INSERT INTO users (email, role) VALUES ('t@x.example', 'adjuster') RETURNING id").fetchone()[0]
         case = conn.execute("INSERT INTO siu_cases (key, title) VALUES ('C-000001', 't') RETURNING id").fetchone()[0]
@@ -44,6 +26,6 @@ def test_tasks_table_up_down_up_and_its_checks(empty_db):
         conn.execute("DELETE FROM siu_cases")      # a case's tasks go with it
         assert conn.execute("SELECT count(*) FROM siu_case_tasks").fetchone() == (0,)
     dbutil.downgrade(empty_db, "0026")  # by name: later migrations follow 0027
-    assert "siu_case_tasks" not in _tables(empty_db) and "siu_cases" in _tables(empty_db)
+    assert "siu_case_tasks" not in dbutil.tables(empty_db) and "siu_cases" in dbutil.tables(empty_db)
     dbutil.upgrade(empty_db)
-    assert "siu_case_tasks" in _tables(empty_db)
+    assert "siu_case_tasks" in dbutil.tables(empty_db)
