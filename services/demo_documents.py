@@ -416,8 +416,10 @@ KINDS_BY_LINE = {
 }
 
 
-def documents_for(facts: Facts, rng: random.Random, first_at: dt.datetime) -> list[tuple]:
-    """One to three (filename, kind, note, bytes, uploaded_at) for a claim."""
+def documents_for(facts: Facts, rng: random.Random, first_at: dt.datetime,
+                  latest: dt.datetime | None = None) -> list[tuple]:
+    """One to three (filename, kind, note, bytes, uploaded_at) for a claim, none uploaded (nor
+    dated inside: an estimate's "Date written") after ``latest``."""
     makers = list(KINDS_BY_LINE.get(facts.lob, (claimant_email,)))
     if police_report in makers and facts.extra.get("police_report") is not True:
         makers.remove(police_report)   # the claim says no report was filed
@@ -427,6 +429,8 @@ def documents_for(facts: Facts, rng: random.Random, first_at: dt.datetime) -> li
     out = []
     for i, make in enumerate(makers[:n]):
         at = first_at + dt.timedelta(hours=3 * i, minutes=rng.randint(0, 40))
+        if latest is not None:
+            at = min(at, latest)
         out.append((*make(facts, rng, at), at))
     return out
 
@@ -476,8 +480,7 @@ def seed(session: Session, *, seed: int = 42, now: dt.datetime | None = None) ->
         reported = r.report_date or r.loss_date
         first_at = dt.datetime.combine(reported + dt.timedelta(days=rng.choice((1, 2))),
                                        dt.time(rng.randint(8, 15), rng.randint(0, 59)), dt.timezone.utc)
-        for name, kind, note, data, at in documents_for(facts, rng, first_at):
-            at = min(at, now - dt.timedelta(minutes=30))
+        for name, kind, note, data, at in documents_for(facts, rng, first_at, now - dt.timedelta(minutes=30)):
             documents.append(dict(claim_id=r.id, filename=name, content_type=detect(data).content_type,
                                   size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), kind=kind,
                                   note=note, content=data, uploaded_by=uploader, uploaded_at=at))

@@ -128,3 +128,14 @@ def test_addresses_and_descriptions_read_as_written_by_people():
     assert dd._address("4679 MILL LN FAIRVIEW FL 33631") == "4679 Mill Ln Fairview FL 33631"
     assert dd._said("FNOL via phone: guest hurt hand on broken chair.") == "Guest hurt hand on broken chair"
     assert dd._said("") == "Loss as reported at first notice"
+
+
+def test_nothing_is_uploaded_or_dated_after_the_latest_moment():
+    """A claim reported yesterday: its documents' first upload falls after now. Clamped to now,
+    an estimate read 'Date written: <tomorrow>' when only the upload time was moved."""
+    latest = AT - dt.timedelta(hours=20)   # AT is the day after the report, hours later
+    for seed in range(20):
+        for name, kind, _, data, at in dd.documents_for(claim("auto"), random.Random(seed), AT, latest):
+            assert at <= latest
+            if kind == "estimate":
+                assert f"Date written\n{dd._day(latest.date())}" in pdf_text(data)
