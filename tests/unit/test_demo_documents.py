@@ -135,7 +135,7 @@ def test_nothing_is_uploaded_or_dated_after_the_latest_moment():
     an estimate read 'Date written: <tomorrow>' when only the upload time was moved."""
     latest = AT - dt.timedelta(hours=20)   # AT is the day after the report, hours later
     for seed in range(20):
-        for name, kind, _, data, at in dd.documents_for(claim("auto"), random.Random(seed), AT, latest):
+        for _name, kind, _, data, at in dd.documents_for(claim("auto"), random.Random(seed), AT, latest):
             assert at <= latest
             if kind == "estimate":
                 assert f"Date written\n{dd._day(latest.date())}" in pdf_text(data)
